@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages sluice needs to build and test, skipping those already present.
+# Nothing is fetched from anywhere but Debian's archive.
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config libsimdjson-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
+      libcli11-dev libpcre2-dev libicu-dev libzstd-dev zlib1g-dev libxxhash-dev libgtest-dev
+      libgmock-dev zstd gzip python3)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "installing: ${missing[*]}"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

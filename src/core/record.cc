@@ -1,0 +1,382 @@
+#include "core/record.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include <simdjson.h>
+
+#include "core/error.h"
+#include "core/json_writer.h"
+
+namespace sluice {
+
+namespace od = simdjson::ondemand;
+
+size_t RecordPadding() { return simdjson::SIMDJSON_PADDING; }
+
+namespace {
+
+struct KeyPath {
+  std::string flat;
+  std::vector<std::string> parts;  // split on '.', for nested lookup
+};
+
+inline bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+const char* TrimBack(const char* begin, const char* end) {
+  while (end > begin && IsJsonSpace(end[-1])) --end;
+  return end;
+}
+
+std::string Describe(simdjson::error_code e) {
+  switch (e) {
+    case simdjson::UTF8_ERROR: return "invalid UTF-8";
+    case simdjson::STRING_ERROR: return "malformed JSON string (bad escape sequence)";
+    case simdjson::UNCLOSED_STRING: return "unterminated JSON string";
+    case simdjson::NUMBER_ERROR: return "malformed JSON number";
+    case simdjson::T_ATOM_ERROR:
+    case simdjson::F_ATOM_ERROR:
+    case simdjson::N_ATOM_ERROR: return "malformed JSON literal";
+    case simdjson::DEPTH_ERROR: return "JSON nested too deeply";
+    default: return std::string("malformed JSON (") + simdjson::error_message(e) + ")";
+  }
+}
+
+}  // namespace
+
+struct RecordParser::Impl {
+  od::parser parser;
+  std::vector<KeyPath> keys;
+  const char* base = nullptr;  // start of the current line, for offsets
+  od::document doc;
+
+  simdjson::error_code Validate(od::value v);
+  simdjson::error_code ReadText(od::value v, Sample& out, int slot, std::string& error);
+  simdjson::error_code ReadStats(od::value v, Sample& out);
+  simdjson::error_code WalkObject(od::object obj, size_t depth, const std::vector<int>& nested, Sample& out,
+                                  std::string& error, bool top);
+  size_t Here() {
+    const char* p = nullptr;
+    if (doc.current_location().get(p)) return SIZE_MAX;
+    return static_cast<size_t>(TrimBack(base, p) - base);
+  }
+};
+
+simdjson::error_code RecordParser::Impl::Validate(od::value v) {
+  od::json_type t;
+  if (auto e = v.type().get(t)) return e;
+  switch (t) {
+    case od::json_type::object: {
+      od::object o;
+      if (auto e = v.get_object().get(o)) return e;
+      for (auto fr : o) {
+        od::field f;
+        if (auto e = std::move(fr).get(f)) return e;
+        std::string_view k;
+        if (auto e = f.unescaped_key().get(k)) return e;
+        if (auto e = Validate(f.value())) return e;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::array: {
+      od::array a;
+      if (auto e = v.get_array().get(a)) return e;
+      for (auto er : a) {
+        od::value ev;
+        if (auto e = std::move(er).get(ev)) return e;
+        if (auto e = Validate(ev)) return e;
+      }
+      return simdjson::SUCCESS;
+    }
+    case od::json_type::string: {
+      std::string_view s;
+      return v.get_string().get(s);
+    }
+    case od::json_type::number: {
+      od::number n;
+      auto e = v.get_number().get(n);
+      return e;
+    }
+    case od::json_type::boolean: {
+      bool b;
+      return v.get_bool().get(b);
+    }
+    case od::json_type::null: {
+      bool n;
+      if (auto e = v.is_null().get(n)) return e;
+      return n ? simdjson::SUCCESS : simdjson::N_ATOM_ERROR;
+    }
+  }
+  return simdjson::TAPE_ERROR;
+}
+
+simdjson::error_code RecordParser::Impl::ReadText(od::value v, Sample& out, int slot, std::string& error) {
+  TextField& tf = out.texts[slot];
+  od::json_type t;
+  if (auto e = v.type().get(t)) return e;
+  size_t begin = static_cast<size_t>(v.raw_json_token().data() - base);
+  tf.present = true;
+  if (t == od::json_type::null) {
+    bool n;
+    if (auto e = v.is_null().get(n)) return e;
+    if (!n) return simdjson::N_ATOM_ERROR;
+    tf.is_null = true;
+  } else if (t == od::json_type::string) {
+    std::string_view s;
+    if (auto e = v.get_string().get(s)) return e;
+    tf.value.assign(s.data(), s.size());
+  } else {
+    error = "text key '" + keys[slot].flat + "' holds a JSON " +
+            (t == od::json_type::number ? "number" : t == od::json_type::boolean ? "boolean"
+             : t == od::json_type::array ? "array" : "object") + ", not a string";
+    return simdjson::INCORRECT_TYPE;
+  }
+  size_t end = Here();
+  if (end == SIZE_MAX) return simdjson::TAPE_ERROR;
+  out.text_spans[slot] = {begin, end};
+  tf.raw = std::string_view(base + begin, end - begin);
+  return simdjson::SUCCESS;
+}
+
+simdjson::error_code RecordParser::Impl::ReadStats(od::value v, Sample& out) {
+  od::object o;
+  if (auto e = v.get_object().get(o)) return e == simdjson::INCORRECT_TYPE ? Validate(v) : e;
+  out.had_stats = true;
+  for (auto fr : o) {
+    od::field f;
+    if (auto e = std::move(fr).get(f)) return e;
+    std::string_view k;
+    if (auto e = f.unescaped_key().get(k)) return e;
+    od::value sv = f.value();
+    od::json_type t;
+    if (auto e = sv.type().get(t)) return e;
+    StatValue& dst = out.stats.Set(k);
+    if (t == od::json_type::number) {
+      od::number n;
+      auto e = sv.get_number().get(n);
+      if (e == simdjson::SUCCESS && n.is_int64()) {
+        dst.kind = StatValue::Kind::kInt;
+        dst.i = n.get_int64();
+        continue;
+      }
+      if (e == simdjson::SUCCESS && n.is_double()) {
+        dst.kind = StatValue::Kind::kDouble;
+        dst.d = n.get_double();
+        continue;
+      }
+      if (e != simdjson::SUCCESS) return e;
+      // uint64 or big integer: keep the text
+      size_t b = static_cast<size_t>(sv.raw_json_token().data() - base);
+      dst.kind = StatValue::Kind::kRaw;
+      dst.raw.assign(base + b, Here() - b);
+      continue;
+    }
+    if (t == od::json_type::boolean) {
+      bool b;
+      if (auto e = sv.get_bool().get(b)) return e;
+      dst.kind = StatValue::Kind::kBool;
+      dst.i = b;
+      continue;
+    }
+    size_t b = static_cast<size_t>(sv.raw_json_token().data() - base);
+    if (auto e = Validate(sv)) return e;
+    dst.kind = StatValue::Kind::kRaw;
+    dst.raw.assign(base + b, Here() - b);
+  }
+  return simdjson::SUCCESS;
+}
+
+simdjson::error_code RecordParser::Impl::WalkObject(od::object obj, size_t depth, const std::vector<int>& nested,
+                                                    Sample& out, std::string& error, bool top) {
+  size_t index = 0;
+  size_t prev_end = 0;             // end of the previous member's value (top level)
+  bool stats_first_pending = false;
+  for (auto fr : obj) {
+    od::field f;
+    if (auto e = std::move(fr).get(f)) return e;
+    size_t key_begin = static_cast<size_t>(f.key().raw() - 1 - base);
+    std::string_view key;
+    if (auto e = f.unescaped_key().get(key)) return e;
+    if (top && stats_first_pending) {
+      out.stats_member.end = key_begin;
+      stats_first_pending = false;
+    }
+    od::value v = f.value();
+    bool handled = false;
+    if (top) {
+      out.object_empty = false;
+      for (size_t s = 0; s < keys.size(); ++s) {
+        if (keys[s].flat == key) {
+          if (out.texts[s].present) break;  // duplicate key: the first wins, validate the rest
+          if (auto e = ReadText(v, out, static_cast<int>(s), error)) return e;
+          handled = true;
+          break;
+        }
+      }
+      if (!handled && key == kStatsKey) {
+        size_t vb = static_cast<size_t>(v.raw_json_token().data() - base);
+        if (auto e = ReadStats(v, out)) return e;
+        size_t ve = Here();
+        out.stats_value = {vb, ve};
+        if (index > 0) {
+          out.stats_member = {prev_end, ve};
+        } else {
+          out.stats_member = {key_begin, ve};
+          stats_first_pending = true;
+        }
+        handled = true;
+      }
+    }
+    if (!handled && !nested.empty()) {
+      std::vector<int> deeper;
+      for (int s : nested) {
+        const auto& parts = keys[s].parts;
+        if (depth < parts.size() && parts[depth] == key && !out.texts[s].present) deeper.push_back(s);
+      }
+      if (!deeper.empty()) {
+        // The full path ends here: this member is the text.
+        for (int s : deeper) {
+          if (keys[s].parts.size() == depth + 1) {
+            if (auto e = ReadText(v, out, s, error)) return e;
+            handled = true;
+            break;
+          }
+        }
+        od::json_type t;
+        if (!handled && !v.type().get(t) && t == od::json_type::object) {
+          od::object sub;
+          if (auto e = v.get_object().get(sub)) return e;
+          if (auto e = WalkObject(sub, depth + 1, deeper, out, error, false)) return e;
+          handled = true;
+        }
+      }
+    }
+    if (!handled) {
+      if (auto e = Validate(v)) return e;
+    }
+    if (top) prev_end = Here();
+    ++index;
+  }
+  if (top && stats_first_pending) {
+    // `__dj__stats__` was the only member.
+    out.stats_member.end = prev_end;
+  }
+  return simdjson::SUCCESS;
+}
+
+RecordParser::RecordParser(std::vector<std::string> text_keys) : impl_(std::make_unique<Impl>()) {
+  if (text_keys.size() > 8) Fail(ErrorKind::kUsage, "a recipe may use at most 8 distinct text keys");
+  for (auto& k : text_keys) {
+    KeyPath p;
+    p.flat = k;
+    size_t start = 0;
+    while (true) {
+      size_t dot = k.find('.', start);
+      p.parts.push_back(k.substr(start, dot - start));
+      if (dot == std::string::npos) break;
+      start = dot + 1;
+    }
+    impl_->keys.push_back(std::move(p));
+  }
+}
+
+RecordParser::~RecordParser() = default;
+
+ParseStatus RecordParser::Parse(std::string_view line, Sample& out, std::string& error) {
+  Impl& m = *impl_;
+  out.texts.resize(m.keys.size());
+  for (auto& t : out.texts) {
+    t.raw = {};
+    t.value.clear();
+    t.present = t.is_null = t.changed = false;
+  }
+  out.stats.Clear();
+  out.had_stats = out.stats_changed = false;
+  out.stats_member = out.stats_value = {};
+  out.object_empty = true;
+  while (!line.empty() && IsJsonSpace(line.back())) line.remove_suffix(1);
+  size_t lead = 0;
+  while (lead < line.size() && IsJsonSpace(line[lead])) ++lead;
+  if (lead == line.size()) return ParseStatus::kBlank;
+  out.line = line;
+  m.base = line.data();
+
+  auto fail = [&](simdjson::error_code e) {
+    if (error.empty()) error = Describe(e);
+    return ParseStatus::kBad;
+  };
+  error.clear();
+  if (auto e = m.parser.iterate(line.data(), line.size(), line.size() + simdjson::SIMDJSON_PADDING).get(m.doc))
+    return fail(e);
+  od::object obj;
+  if (auto e = m.doc.get_object().get(obj)) {
+    if (e == simdjson::INCORRECT_TYPE) error = "expected a JSON object per line";
+    return fail(e);
+  }
+  std::vector<int> nested;
+  for (size_t s = 0; s < m.keys.size(); ++s)
+    if (m.keys[s].parts.size() > 1) nested.push_back(static_cast<int>(s));
+  if (auto e = m.WalkObject(obj, 0, nested, out, error, true)) return fail(e);
+  const char* rest = nullptr;
+  if (!m.doc.current_location().get(rest)) {
+    error = "trailing content after the JSON object";
+    return ParseStatus::kBad;
+  }
+  out.object_end = line.size() - 1;  // the closing brace (trailing whitespace was trimmed)
+  if (!out.texts[0].present) {
+    error = "missing text key '" + m.keys[0].flat + "'";
+    return ParseStatus::kBad;
+  }
+  if (out.texts[0].is_null) return ParseStatus::kNullText;
+  return ParseStatus::kOk;
+}
+
+void SerializeSample(const Sample& s, const SerializeOptions& opt, std::string& out) {
+  struct Edit {
+    size_t begin, end;
+    int what;  // >=0: text slot; -1: stats value; -2: remove stats member; -3: insert stats
+  };
+  Edit edits[10];
+  int n = 0;
+  for (size_t i = 0; i < s.texts.size(); ++i) {
+    const TextField& t = s.texts[i];
+    if (t.changed && t.present && !t.is_null)
+      edits[n++] = {s.text_spans[i].begin, s.text_spans[i].end, static_cast<int>(i)};
+  }
+  if (opt.keep_stats) {
+    if (s.had_stats) {
+      if (s.stats_changed) edits[n++] = {s.stats_value.begin, s.stats_value.end, -1};
+    } else if (s.stats.size() > 0) {
+      edits[n++] = {s.object_end, s.object_end, -3};
+    }
+  } else if (s.had_stats) {
+    edits[n++] = {s.stats_member.begin, s.stats_member.end, -2};
+  }
+  if (n == 0) {
+    out.append(s.line.data(), s.line.size());
+    out += '\n';
+    return;
+  }
+  for (int i = 1; i < n; ++i)  // insertion sort: at most a handful of edits
+    for (int j = i; j > 0 && edits[j].begin < edits[j - 1].begin; --j) std::swap(edits[j], edits[j - 1]);
+  size_t pos = 0;
+  for (int i = 0; i < n; ++i) {
+    const Edit& e = edits[i];
+    out.append(s.line.data() + pos, e.begin - pos);
+    if (e.what >= 0) {
+      AppendJsonString(out, s.texts[e.what].value);
+    } else if (e.what == -1) {
+      s.stats.AppendJson(out);
+    } else if (e.what == -3) {
+      if (!s.object_empty) out += ',';
+      AppendJsonString(out, kStatsKey);
+      out += ':';
+      s.stats.AppendJson(out);
+    }
+    pos = e.end;
+  }
+  out.append(s.line.data() + pos, s.line.size() - pos);
+  out += '\n';
+}
+
+}  // namespace sluice

@@ -1,0 +1,101 @@
+// Sample: one record as it flows through an op chain.
+//
+// A sample keeps a view of its original JSON line and decodes only the fields the chain uses: the text
+// fields (one "slot" per distinct text key in the recipe) and DataJuicer's `__dj__stats__` dictionary.
+// Everything else stays as the original bytes and is passed through untouched; on output only changed
+// fields are re-serialized and spliced into the line (see record.h). Samples are reused from record to
+// record by the engine so the hot path does not allocate once buffers have grown.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice {
+
+// A value in `__dj__stats__`. Values computed by ops are numbers or booleans; values read back from the
+// input (DataJuicer's stats caching, datajuicer-ops.md §1.3) keep their raw JSON so they round-trip.
+struct StatValue {
+  enum class Kind { kInt, kDouble, kBool, kRaw };
+  Kind kind = Kind::kInt;
+  int64_t i = 0;
+  double d = 0;
+  std::string raw;  // kRaw only: the exact JSON text
+
+  double AsNumber() const { return kind == Kind::kInt ? static_cast<double>(i) : kind == Kind::kBool ? (i != 0) : d; }
+  bool IsNumeric() const { return kind != Kind::kRaw; }
+};
+
+// Insertion-ordered small map; keys are few (one per filter) so linear search beats hashing.
+class Stats {
+ public:
+  const StatValue* Find(std::string_view key) const {
+    for (size_t i = 0; i < size_; ++i)
+      if (entries_[i].key == key) return &entries_[i].value;
+    return nullptr;
+  }
+  bool Has(std::string_view key) const { return Find(key) != nullptr; }
+  StatValue& Set(std::string_view key) {
+    for (size_t i = 0; i < size_; ++i)
+      if (entries_[i].key == key) return entries_[i].value;
+    if (size_ == entries_.size()) entries_.emplace_back();
+    Entry& e = entries_[size_++];
+    e.key.assign(key);
+    e.value.raw.clear();
+    return e.value;
+  }
+  void SetInt(std::string_view key, int64_t v) { auto& s = Set(key); s.kind = StatValue::Kind::kInt; s.i = v; }
+  void SetDouble(std::string_view key, double v) { auto& s = Set(key); s.kind = StatValue::Kind::kDouble; s.d = v; }
+  void SetBool(std::string_view key, bool v) { auto& s = Set(key); s.kind = StatValue::Kind::kBool; s.i = v; }
+  void Clear() { size_ = 0; }
+  size_t size() const { return size_; }
+  std::string_view key(size_t i) const { return entries_[i].key; }
+  const StatValue& value(size_t i) const { return entries_[i].value; }
+
+  // Appends the stats as a JSON object.
+  void AppendJson(std::string& out) const;
+
+ private:
+  struct Entry {
+    std::string key;
+    StatValue value;
+  };
+  std::vector<Entry> entries_;  // capacity reused across records
+  size_t size_ = 0;
+};
+
+// One text field of the sample (a "slot"; the op chain maps each distinct text key to a slot).
+struct TextField {
+  std::string_view raw;  // the value's JSON text in `Sample::line` (empty when absent)
+  std::string value;     // decoded current value
+  bool present = false;
+  bool is_null = false;
+  bool changed = false;  // set when an op rewrote `value`; only then is it re-serialized
+};
+
+// Byte range [begin, end) in Sample::line.
+struct Span {
+  size_t begin = 0;
+  size_t end = 0;
+  bool empty() const { return begin == end; }
+};
+
+struct Sample {
+  std::string_view line;        // the original JSON object, without its newline
+  std::vector<TextField> texts; // indexed by slot
+  Stats stats;                  // `__dj__stats__`: values from the input, then those ops compute
+  bool had_stats = false;       // the input carried `__dj__stats__`
+  bool stats_changed = false;   // an op added a value since parsing
+  Span stats_member;            // the input's `"__dj__stats__": {...}` member with one separator
+  Span stats_value;             // just its value
+  Span text_spans[8];           // offsets of texts[i].raw within line (slots beyond 8 are rejected)
+  size_t object_end = 0;        // offset of the closing '}' of the top-level object
+  bool object_empty = true;     // the object has no members
+  uint8_t dedup_key[16] = {};   // set by a Deduplicator at the end of a stage (never serialized)
+
+  std::string& text(int slot) { return texts[slot].value; }
+  const std::string& text(int slot) const { return texts[slot].value; }
+};
+
+}  // namespace sluice

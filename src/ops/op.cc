@@ -1,0 +1,86 @@
+#include "ops/op.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+
+namespace sluice {
+
+const char* OpKindName(OpKind k) {
+  switch (k) {
+    case OpKind::kMapper: return "mapper";
+    case OpKind::kFilter: return "filter";
+    case OpKind::kDeduplicator: return "deduplicator";
+  }
+  return "?";
+}
+
+Filter::Filter(std::string name, const Params& p)
+    : Op(std::move(name), OpKind::kFilter),
+      min_closed_(p.GetBool("min_closed_interval")),
+      max_closed_(p.GetBool("max_closed_interval")),
+      reversed_(p.GetBool("reversed_range")) {}
+
+double Filter::StatNumber(const Sample& s, std::string_view key) {
+  const StatValue* v = s.stats.Find(key);
+  if (v == nullptr) Fail(ErrorKind::kInternal, "stat '{}' was not computed", key);
+  if (!v->IsNumeric()) Fail(ErrorKind::kInput, "cached stat '{}' is not a number: {}", key, v->raw);
+  return v->AsNumber();
+}
+
+bool Filter::InRange(double v, std::optional<double> lo, std::optional<double> hi) const {
+  bool min_closed = reversed_ ? !min_closed_ : min_closed_;
+  bool max_closed = reversed_ ? !max_closed_ : max_closed_;
+  bool ok = true;
+  if (lo) ok = ok && (min_closed ? v >= *lo : v > *lo);
+  if (hi) ok = ok && (max_closed ? v <= *hi : v < *hi);
+  return reversed_ ? !ok : ok;
+}
+
+std::optional<double> OptionalNumber(const Params& p, const std::string& name) {
+  const ParamValue& v = p.Get(name);
+  if (v.is_null()) return std::nullopt;
+  return v.as_number();
+}
+
+// Parameters DataJuicer accepts on every op (§1.4). Those that steer DataJuicer's own scheduling
+// (batching, processes, accelerators, resource hints) have no meaning in sluice's engine and are accepted
+// so that real recipes load unchanged; `sluice ops` says so next to each.
+static std::vector<ParamSpec> CommonParams() {
+  const char* sched = "accepted for DataJuicer compatibility; sluice schedules by partitions and np";
+  return {
+      {"text_key", ParamType::kString, {}, "field holding the text (default: the recipe's first text_keys)"},
+      {"skip_op_error", ParamType::kBool, {}, "per-op override of the recipe's skip_op_error"},
+      {"batch_size", ParamType::kInt, ParamValue::Int(1000), sched},
+      {"num_proc", ParamType::kInt, {}, sched},
+      {"turbo", ParamType::kBool, ParamValue::Bool(false), sched},
+      {"accelerator", ParamType::kString, {}, sched},
+      {"cpu_required", ParamType::kNumber, {}, sched},
+      {"mem_required", ParamType::kAny, {}, sched},
+      {"gpu_required", ParamType::kNumber, {}, sched},
+      {"index_key", ParamType::kString, {}, "accepted for DataJuicer compatibility; unused by text ops"},
+      {"work_dir", ParamType::kString, {}, "accepted for DataJuicer compatibility; unused by text ops"},
+      {"image_key", ParamType::kString, {}, "multimodal field name; unused by text ops"},
+      {"audio_key", ParamType::kString, {}, "multimodal field name; unused by text ops"},
+      {"video_key", ParamType::kString, {}, "multimodal field name; unused by text ops"},
+      {"image_bytes_key", ParamType::kString, {}, "multimodal field name; unused by text ops"},
+  };
+}
+
+static std::vector<ParamSpec> FilterParams() {
+  return {
+      {"min_closed_interval", ParamType::kBool, ParamValue::Bool(true), "lower bound inclusive (>=) if true, else >", false},
+      {"max_closed_interval", ParamType::kBool, ParamValue::Bool(true), "upper bound inclusive (<=) if true, else <", false},
+      {"reversed_range", ParamType::kBool, ParamValue::Bool(false), "keep the complement of the range", false},
+  };
+}
+
+std::vector<ParamSpec> FullParamSpecs(const OpDef& def) {
+  std::vector<ParamSpec> all = def.params;
+  if (def.kind == OpKind::kFilter)
+    for (auto& s : FilterParams()) all.push_back(std::move(s));
+  for (auto& s : CommonParams()) all.push_back(std::move(s));
+  return all;
+}
+
+}  // namespace sluice

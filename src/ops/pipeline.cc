@@ -1,0 +1,103 @@
+#include "ops/pipeline.h"
+
+#include "core/error.h"
+#include "core/json_writer.h"
+
+namespace sluice {
+
+Pipeline ResolvePipeline(const Recipe& recipe) {
+  Pipeline p;
+  p.text_keys.push_back(recipe.text_keys[0]);
+  std::vector<std::string> names;
+  for (const auto& d : AllOps()) names.push_back(d.name);
+  for (const auto& rop : recipe.process) {
+    const OpDef* def = FindOp(rop.name);
+    if (def == nullptr)
+      Fail(ErrorKind::kUsage, "{}:{}: unknown op '{}'{}; `sluice ops` lists the ops", recipe.config_path, rop.line,
+           rop.name, DidYouMean(rop.name, names));
+    ResolvedOp r;
+    r.def = def;
+    r.recipe_line = rop.line;
+    try {
+      r.params = Params::Resolve(def->name, FullParamSpecs(*def), rop.params);
+    } catch (const Error& e) {
+      Fail(e.kind(), "{}:{}: {}", recipe.config_path, rop.line, e.what());
+    }
+    r.text_key = r.params.Has("text_key") ? r.params.GetString("text_key") : recipe.text_keys[0];
+    r.skip_op_error = r.params.Has("skip_op_error") ? r.params.GetBool("skip_op_error") : recipe.skip_op_error;
+    r.slot = -1;
+    for (size_t s = 0; s < p.text_keys.size(); ++s)
+      if (p.text_keys[s] == r.text_key) r.slot = static_cast<int>(s);
+    if (r.slot < 0) {
+      r.slot = static_cast<int>(p.text_keys.size());
+      p.text_keys.push_back(r.text_key);
+    }
+    // Construct once now so that parameter values an op rejects (bad regex, out-of-range value) fail
+    // before any data is read.
+    try {
+      def->create(r.params);
+    } catch (const Error& e) {
+      Fail(ErrorKind::kUsage, "{}:{}: op '{}': {}", recipe.config_path, rop.line, def->name, e.what());
+    }
+    JsonWriter w;
+    w.BeginObject().Field("name", def->name).Key("params").BeginObject();
+    for (const auto& [k, v] : r.params.items()) {
+      bool own = false;
+      for (const auto& s : def->params) own |= s.name == k;
+      for (const char* f : {"min_closed_interval", "max_closed_interval", "reversed_range"}) own |= k == f;
+      if (own) w.Key(k).Raw(v.ToJson());
+    }
+    w.EndObject().Field("text_key", r.text_key).Field("skip_op_error", r.skip_op_error).EndObject();
+    r.canonical = w.Take();
+    p.ops.push_back(std::move(r));
+  }
+  return p;
+}
+
+OpChain::OpChain(const Pipeline& pipeline) : pipeline_(pipeline), counters_(pipeline.ops.size()) {
+  for (const auto& r : pipeline.ops) {
+    ops_.push_back(r.def->create(r.params));
+    ops_.back()->set_slot(r.slot);
+  }
+}
+
+void OpChain::ResetCounters() {
+  for (auto& c : counters_) c = OpCounters{};
+}
+
+bool OpChain::Run(Sample& s, size_t begin, size_t end) {
+  for (size_t i = begin; i < end; ++i) {
+    Op& op = *ops_[i];
+    OpCounters& c = counters_[i];
+    ++c.in;
+    try {
+      TextField& tf = s.texts[op.slot()];
+      switch (op.kind()) {
+        case OpKind::kMapper:
+          if (!tf.is_null && static_cast<Mapper&>(op).Map(tf.value)) tf.changed = true;
+          break;
+        case OpKind::kFilter: {
+          auto& f = static_cast<Filter&>(op);
+          size_t before = s.stats.size();
+          f.ComputeStats(s);
+          if (s.stats.size() != before) s.stats_changed = true;
+          if (!f.Keep(s)) return false;
+          break;
+        }
+        case OpKind::kDeduplicator:
+          static_cast<Deduplicator&>(op).ComputeKey(s, s.dedup_key);
+          break;
+      }
+    } catch (const std::exception& e) {
+      if (!pipeline_.ops[i].skip_op_error)
+        Fail(ErrorKind::kJobFailed, "op '{}' (#{}) failed: {}", op.name(), i, e.what());
+      ++c.errors;
+      if (c.first_error.empty()) c.first_error = e.what();
+      return false;
+    }
+    ++c.out;
+  }
+  return true;
+}
+
+}  // namespace sluice

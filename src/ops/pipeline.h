@@ -1,0 +1,62 @@
+// Pipeline: the recipe's `process` list resolved against the op registry, and OpChain, which runs a
+// range of that pipeline over one sample at a time.
+//
+// ResolvePipeline checks every op name and parameter before any data is read (kUsage errors with the
+// recipe line and a did-you-mean) and assigns text slots. OpChain holds one worker's op instances and
+// per-op counters; the engine calls Run(sample, begin, end) for each stage segment. A deduplicator may
+// only end a range: it sets sample.dedup_key and the engine takes the global decision afterwards.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/recipe.h"
+#include "ops/op.h"
+
+namespace sluice {
+
+struct ResolvedOp {
+  const OpDef* def = nullptr;
+  Params params;
+  std::string text_key;
+  int slot = 0;
+  bool skip_op_error = true;
+  int recipe_line = 0;
+  std::string canonical;  // {"name":..., "params":{...}}: part of the recipe hash
+};
+
+struct Pipeline {
+  std::vector<ResolvedOp> ops;
+  std::vector<std::string> text_keys;  // by slot; slot 0 is the recipe's first text key
+};
+
+Pipeline ResolvePipeline(const Recipe& recipe);
+
+struct OpCounters {
+  uint64_t in = 0;       // samples the op saw
+  uint64_t out = 0;      // samples it passed on
+  uint64_t errors = 0;   // samples dropped because the op failed on them (skip_op_error)
+  std::string first_error;
+};
+
+class OpChain {
+ public:
+  explicit OpChain(const Pipeline& pipeline);
+
+  // Runs ops [begin, end) on `s`. Returns false if the sample was dropped (filtered, or an op error with
+  // skip_op_error). An op error without skip_op_error throws sluice::Error naming the op.
+  bool Run(Sample& s, size_t begin, size_t end);
+
+  std::vector<OpCounters>& counters() { return counters_; }
+  void ResetCounters();
+  Op& op(size_t i) { return *ops_[i]; }
+  size_t size() const { return ops_.size(); }
+
+ private:
+  const Pipeline& pipeline_;
+  std::vector<std::unique_ptr<Op>> ops_;
+  std::vector<OpCounters> counters_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,63 @@
+// UTF-8 primitives for ops. Inputs are already validated UTF-8 (the record parser rejects anything else),
+// so decoding never checks for malformed sequences.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace sluice::utf8 {
+
+// Number of code points (Python's len(str)).
+inline size_t CodePointCount(std::string_view s) {
+  size_t n = 0;
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(s.data());
+  for (size_t i = 0; i < s.size(); ++i) n += (p[i] & 0xC0) != 0x80;  // vectorizes: count non-continuation bytes
+  return n;
+}
+
+// Decodes the code point at s[i] and advances i past it.
+inline char32_t Next(std::string_view s, size_t& i) {
+  unsigned char c = static_cast<unsigned char>(s[i]);
+  if (c < 0x80) {
+    ++i;
+    return c;
+  }
+  if (c < 0xE0) {
+    char32_t cp = ((c & 0x1F) << 6) | (static_cast<unsigned char>(s[i + 1]) & 0x3F);
+    i += 2;
+    return cp;
+  }
+  if (c < 0xF0) {
+    char32_t cp = ((c & 0x0F) << 12) | ((static_cast<unsigned char>(s[i + 1]) & 0x3F) << 6) |
+                  (static_cast<unsigned char>(s[i + 2]) & 0x3F);
+    i += 3;
+    return cp;
+  }
+  char32_t cp = ((c & 0x07) << 18) | ((static_cast<unsigned char>(s[i + 1]) & 0x3F) << 12) |
+                ((static_cast<unsigned char>(s[i + 2]) & 0x3F) << 6) | (static_cast<unsigned char>(s[i + 3]) & 0x3F);
+  i += 4;
+  return cp;
+}
+
+// Appends the UTF-8 encoding of cp.
+inline void Append(std::string& out, char32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+}  // namespace sluice::utf8
