@@ -4,6 +4,19 @@
 
 namespace sluice {
 
+int ExitCode(ErrorKind kind) {
+  switch (kind) {
+    case ErrorKind::kUsage: return 2;
+    case ErrorKind::kInput:
+    case ErrorKind::kData: return 3;
+    case ErrorKind::kOutput: return 4;
+    case ErrorKind::kJobFailed: return 1;
+    case ErrorKind::kState: return 5;
+    case ErrorKind::kInternal: return 70;
+  }
+  return 70;
+}
+
 static size_t EditDistance(const std::string& a, const std::string& b) {
   std::vector<size_t> row(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j) row[j] = j;

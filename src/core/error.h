@@ -11,20 +11,23 @@
 
 namespace sluice {
 
+// The exit code of each kind is documented in README.md ("Exit codes").
 enum class ErrorKind {
-  kUsage = 2,     // bad command line, bad recipe, unknown op or parameter: fixed by editing the recipe
-  kInput = 3,     // missing input, malformed JSON, invalid UTF-8, missing text key
-  kOutput = 4,    // cannot write the job directory or export (permissions, full disk)
-  kJobFailed = 1, // a partition exhausted its retries; the summary says which and why
-  kState = 5,     // the job directory disagrees with the recipe or input (refused resume, corrupt plan)
-  kInternal = 70, // a bug in sluice
+  kUsage,      // 2: bad command line, bad recipe, unknown op or parameter
+  kInput,      // 3: missing or unreadable input (I/O), retried when it happens inside a partition
+  kData,       // 3: malformed JSON, invalid UTF-8, missing text key: deterministic, never retried
+  kOutput,     // 4: cannot write the job directory or export (permissions, full disk)
+  kJobFailed,  // 1: a partition exhausted its retries; the summary says which and why
+  kState,      // 5: the job directory disagrees with the recipe or input (refused resume)
+  kInternal,   // 70: a bug in sluice
 };
+int ExitCode(ErrorKind kind);
 
 class Error : public std::runtime_error {
  public:
   Error(ErrorKind kind, std::string message) : std::runtime_error(std::move(message)), kind_(kind) {}
   ErrorKind kind() const { return kind_; }
-  int exit_code() const { return static_cast<int>(kind_); }
+  int exit_code() const { return ExitCode(kind_); }
 
  private:
   ErrorKind kind_;

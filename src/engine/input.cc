@@ -1,0 +1,77 @@
+#include "engine/input.h"
+
+#include <glob.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "core/error.h"
+
+namespace sluice {
+
+namespace fs = std::filesystem;
+
+static bool IsDataFile(const std::string& name) {
+  for (const char* ext : {".jsonl", ".json", ".jsonl.gz", ".json.gz", ".jsonl.zst", ".json.zst"})
+    if (name.ends_with(ext)) return true;
+  return false;
+}
+
+uint64_t SampleHash(Env* env, const std::string& path, uint64_t size) {
+  const uint64_t kBlock = 64 << 10;
+  std::string buf(kBlock, '\0');
+  XXH3_state_t* st = XXH3_createState();
+  XXH3_64bits_reset(st);
+  for (uint64_t off : {uint64_t{0}, size / 2, size > kBlock ? size - kBlock : 0}) {
+    size_t n = env->ReadAt(path, off, kBlock, buf.data());
+    XXH3_64bits_update(st, buf.data(), n);
+  }
+  uint64_t h = XXH3_64bits_digest(st);
+  XXH3_freeState(st);
+  return h;
+}
+
+std::vector<InputFile> ResolveInputs(Env* env, const std::vector<std::string>& dataset_paths) {
+  std::vector<std::string> files;
+  for (const auto& spec : dataset_paths) {
+    std::vector<std::string> group;
+    bool is_glob = spec.find_first_of("*?[") != std::string::npos;
+    std::vector<std::string> roots;
+    if (is_glob) {
+      glob_t g{};
+      if (::glob(spec.c_str(), 0, nullptr, &g) == 0)
+        for (size_t i = 0; i < g.gl_pathc; ++i) roots.emplace_back(g.gl_pathv[i]);
+      globfree(&g);
+      if (roots.empty()) Fail(ErrorKind::kInput, "dataset_path '{}' matches no file", spec);
+    } else {
+      roots.push_back(spec);
+    }
+    for (const auto& root : roots) {
+      std::error_code ec;
+      if (fs::is_directory(root, ec)) {
+        for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator(); ++it)
+          if (it->is_regular_file() && IsDataFile(it->path().filename().string())) group.push_back(it->path().string());
+        if (group.empty()) Fail(ErrorKind::kInput, "dataset_path '{}' is a directory without .jsonl/.json(.gz/.zst) files", root);
+      } else if (fs::is_regular_file(root, ec)) {
+        group.push_back(root);
+      } else {
+        Fail(ErrorKind::kInput, "dataset_path '{}' does not exist", root);
+      }
+    }
+    std::sort(group.begin(), group.end());
+    files.insert(files.end(), group.begin(), group.end());
+  }
+  std::vector<InputFile> out;
+  for (const auto& f : files) {
+    InputFile in;
+    in.path = fs::absolute(f).lexically_normal().string();
+    in.size = env->FileSize(in.path);
+    in.mtime_ns = env->FileMtimeNs(in.path);
+    in.sample_hash = SampleHash(env, in.path, in.size);
+    out.push_back(std::move(in));
+  }
+  return out;
+}
+
+}  // namespace sluice

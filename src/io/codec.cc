@@ -1,0 +1,194 @@
+#include "io/codec.h"
+
+#include <zlib.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "core/error.h"
+
+namespace sluice {
+
+Codec CodecForPath(std::string_view path) {
+  if (path.ends_with(".gz")) return Codec::kGzip;
+  if (path.ends_with(".zst")) return Codec::kZstd;
+  return Codec::kNone;
+}
+
+const char* CodecExtension(Codec c) {
+  switch (c) {
+    case Codec::kNone: return "";
+    case Codec::kGzip: return ".gz";
+    case Codec::kZstd: return ".zst";
+  }
+  return "";
+}
+
+struct CompressedWriter::Impl {
+  WritableFile& out;
+  Codec codec;
+  ZSTD_CCtx* zctx = nullptr;
+  z_stream gz{};
+  std::vector<char> buf = std::vector<char>(1 << 20);
+  bool finished = false;
+
+  Impl(WritableFile& o, Codec c, int level) : out(o), codec(c) {
+    if (codec == Codec::kZstd) {
+      zctx = ZSTD_createCCtx();
+      ZSTD_CCtx_setParameter(zctx, ZSTD_c_compressionLevel, level);
+    } else if (codec == Codec::kGzip) {
+      if (deflateInit2(&gz, std::min(level, 9), Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        Fail(ErrorKind::kInternal, "zlib deflateInit2 failed");
+    }
+  }
+  ~Impl() {
+    if (zctx) ZSTD_freeCCtx(zctx);
+    if (codec == Codec::kGzip) deflateEnd(&gz);
+  }
+  void Feed(std::string_view data, bool end) {
+    if (codec == Codec::kZstd) {
+      ZSTD_inBuffer in{data.data(), data.size(), 0};
+      while (true) {
+        ZSTD_outBuffer o{buf.data(), buf.size(), 0};
+        size_t r = ZSTD_compressStream2(zctx, &o, &in, end ? ZSTD_e_end : ZSTD_e_continue);
+        if (ZSTD_isError(r)) Fail(ErrorKind::kInternal, "zstd compression failed: {}", ZSTD_getErrorName(r));
+        if (o.pos) out.Append(std::string_view(buf.data(), o.pos));
+        if (end ? r == 0 : in.pos == in.size) break;
+      }
+    } else {
+      gz.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+      gz.avail_in = static_cast<uInt>(data.size());
+      while (true) {
+        gz.next_out = reinterpret_cast<Bytef*>(buf.data());
+        gz.avail_out = static_cast<uInt>(buf.size());
+        int r = deflate(&gz, end ? Z_FINISH : Z_NO_FLUSH);
+        if (r == Z_STREAM_ERROR) Fail(ErrorKind::kInternal, "gzip compression failed");
+        size_t produced = buf.size() - gz.avail_out;
+        if (produced) out.Append(std::string_view(buf.data(), produced));
+        if (end ? r == Z_STREAM_END : gz.avail_in == 0) break;
+      }
+    }
+  }
+};
+
+CompressedWriter::CompressedWriter(WritableFile& out, Codec codec, int level)
+    : impl_(std::make_unique<Impl>(out, codec, level)) {}
+CompressedWriter::~CompressedWriter() = default;
+
+void CompressedWriter::Write(std::string_view data) {
+  raw_bytes_ += data.size();
+  if (impl_->codec == Codec::kNone) {
+    impl_->out.Append(data);
+    return;
+  }
+  // zlib takes at most 4 GiB per call.
+  while (!data.empty()) {
+    std::string_view part = data.substr(0, 1u << 30);
+    impl_->Feed(part, false);
+    data.remove_prefix(part.size());
+  }
+}
+
+void CompressedWriter::Finish() {
+  if (impl_->finished) return;
+  impl_->finished = true;
+  // An empty gzip member or zstd frame would still be bytes; an empty partition writes nothing at all.
+  if (impl_->codec != Codec::kNone && raw_bytes_ > 0) impl_->Feed({}, true);
+}
+
+namespace {
+
+class PlainRangeSource : public ByteSource {
+ public:
+  PlainRangeSource(Env* env, std::string path, uint64_t begin, uint64_t end)
+      : env_(env), path_(std::move(path)), pos_(begin), end_(end) {}
+  size_t Read(char* buf, size_t n) override {
+    if (pos_ >= end_) return 0;
+    size_t want = static_cast<size_t>(std::min<uint64_t>(n, end_ - pos_));
+    size_t got = env_->ReadAt(path_, pos_, want, buf);
+    if (got == 0) Fail(ErrorKind::kInput, "'{}' is shorter than when the job was planned (changed during the run?)", path_);
+    pos_ += got;
+    return got;
+  }
+
+ private:
+  Env* env_;
+  std::string path_;
+  uint64_t pos_, end_;
+};
+
+class DecompressingSource : public ByteSource {
+ public:
+  DecompressingSource(Env* env, std::string path, Codec codec) : env_(env), path_(std::move(path)), codec_(codec) {
+    size_ = env_->FileSize(path_);
+    if (codec_ == Codec::kZstd) {
+      dctx_ = ZSTD_createDCtx();
+    } else if (inflateInit2(&gz_, 15 + 32) != Z_OK) {
+      Fail(ErrorKind::kInternal, "zlib inflateInit2 failed");
+    }
+  }
+  ~DecompressingSource() override {
+    if (dctx_) ZSTD_freeDCtx(dctx_);
+    if (codec_ == Codec::kGzip) inflateEnd(&gz_);
+  }
+  size_t Read(char* buf, size_t n) override {
+    while (true) {
+      if (in_pos_ == in_len_ && file_pos_ < size_) {
+        in_len_ = env_->ReadAt(path_, file_pos_, in_.size(), in_.data());
+        file_pos_ += in_len_;
+        in_pos_ = 0;
+      }
+      bool input_done = in_pos_ == in_len_ && file_pos_ >= size_;
+      size_t produced = 0;
+      if (codec_ == Codec::kZstd) {
+        ZSTD_inBuffer in{in_.data(), in_len_, in_pos_};
+        ZSTD_outBuffer out{buf, n, 0};
+        size_t r = ZSTD_decompressStream(dctx_, &out, &in);
+        if (ZSTD_isError(r)) Fail(ErrorKind::kInput, "'{}': corrupt zstd data: {}", path_, ZSTD_getErrorName(r));
+        in_pos_ = in.pos;
+        produced = out.pos;
+        frame_open_ = r != 0;
+      } else {
+        gz_.next_in = reinterpret_cast<Bytef*>(in_.data() + in_pos_);
+        gz_.avail_in = static_cast<uInt>(in_len_ - in_pos_);
+        gz_.next_out = reinterpret_cast<Bytef*>(buf);
+        gz_.avail_out = static_cast<uInt>(n);
+        int r = inflate(&gz_, Z_NO_FLUSH);
+        if (r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR)
+          Fail(ErrorKind::kInput, "'{}': corrupt gzip data ({})", path_, gz_.msg ? gz_.msg : "inflate error");
+        in_pos_ = in_len_ - gz_.avail_in;
+        produced = n - gz_.avail_out;
+        frame_open_ = r != Z_STREAM_END;
+        if (r == Z_STREAM_END) inflateReset(&gz_);  // concatenated members
+      }
+      if (produced > 0) return produced;
+      if (input_done && in_pos_ == in_len_) {
+        if (frame_open_ && (file_pos_ > 0))
+          Fail(ErrorKind::kInput, "'{}': truncated {} data", path_, codec_ == Codec::kZstd ? "zstd" : "gzip");
+        return 0;
+      }
+    }
+  }
+
+ private:
+  Env* env_;
+  std::string path_;
+  Codec codec_;
+  uint64_t size_ = 0, file_pos_ = 0;
+  std::vector<char> in_ = std::vector<char>(1 << 20);
+  size_t in_pos_ = 0, in_len_ = 0;
+  ZSTD_DCtx* dctx_ = nullptr;
+  z_stream gz_{};
+  bool frame_open_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<ByteSource> OpenByteSource(Env* env, const std::string& path, uint64_t begin, uint64_t end) {
+  Codec c = CodecForPath(path);
+  if (c == Codec::kNone) return std::make_unique<PlainRangeSource>(env, path, begin, end);
+  return std::make_unique<DecompressingSource>(env, path, c);
+}
+
+}  // namespace sluice

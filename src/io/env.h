@@ -1,0 +1,59 @@
+// Env: every file-system, process and clock access sluice makes goes through this interface (as LevelDB's
+// Env), so tests can inject I/O faults (FaultInjectionEnv in tests/) and crash points.
+//
+// Crash points: `CrashPoint("name")` kills the process with SIGKILL at the Nth time that point is
+// reached when the environment variable SLUICE_CRASH_AT is "name:N" (tests use it to crash inside a
+// checkpoint write or the export, deterministically). Unset, it costs one relaxed atomic load.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice {
+
+class WritableFile {
+ public:
+  virtual ~WritableFile() = default;
+  virtual void Append(std::string_view data) = 0;  // throws kOutput on failure (e.g. ENOSPC)
+  virtual void Sync() = 0;                         // fdatasync
+  virtual void Close() = 0;
+};
+
+class FileLock {
+ public:
+  virtual ~FileLock() = default;  // releases
+};
+
+class Env {
+ public:
+  virtual ~Env() = default;
+  static Env* Default();
+
+  // Reads up to n bytes at offset into buf; returns bytes read (0 at EOF). Throws kInput on error.
+  virtual size_t ReadAt(const std::string& path, uint64_t offset, size_t n, char* buf) = 0;
+  virtual std::unique_ptr<WritableFile> NewWritableFile(const std::string& path, bool append) = 0;
+  virtual bool FileExists(const std::string& path) = 0;
+  virtual uint64_t FileSize(const std::string& path) = 0;
+  virtual int64_t FileMtimeNs(const std::string& path) = 0;
+  virtual void RenameFile(const std::string& from, const std::string& to) = 0;  // atomic replace
+  virtual void RemoveFile(const std::string& path) = 0;                         // missing is fine
+  virtual void RemoveTree(const std::string& path) = 0;
+  virtual void CreateDirs(const std::string& path) = 0;
+  virtual void SyncDir(const std::string& path) = 0;
+  virtual std::vector<std::string> ListDir(const std::string& path) = 0;  // names, sorted
+  // Appends the whole file `src` to `dst` (an in-kernel copy where the file system allows).
+  virtual void AppendFileTo(const std::string& src, WritableFile& dst) = 0;
+  // Exclusive advisory lock (flock) across processes; nullptr if `wait` is false and it is held.
+  virtual std::unique_ptr<FileLock> LockFile(const std::string& path, bool wait) = 0;
+
+  virtual double NowSeconds() = 0;  // wall clock, epoch seconds
+  virtual double MonotonicSeconds() = 0;
+  virtual void SleepSeconds(double s) = 0;
+
+  void CrashPoint(std::string_view name);
+};
+
+}  // namespace sluice

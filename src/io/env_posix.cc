@@ -1,0 +1,219 @@
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <thread>
+
+#include "core/error.h"
+#include "io/env.h"
+
+namespace sluice {
+namespace {
+
+[[noreturn]] void IoFail(ErrorKind kind, const char* what, const std::string& path) {
+  int e = errno;
+  Fail(kind, "{} '{}': {}", what, path, std::strerror(e));
+}
+
+class PosixWritableFile : public WritableFile {
+ public:
+  PosixWritableFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  ~PosixWritableFile() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  void Append(std::string_view data) override {
+    const char* p = data.data();
+    size_t left = data.size();
+    while (left > 0) {
+      ssize_t w = ::write(fd_, p, left);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        IoFail(ErrorKind::kOutput, "cannot write", path_);
+      }
+      p += w;
+      left -= static_cast<size_t>(w);
+    }
+  }
+  void Sync() override {
+    if (::fdatasync(fd_) != 0) IoFail(ErrorKind::kOutput, "cannot sync", path_);
+  }
+  void Close() override {
+    if (fd_ >= 0 && ::close(fd_) != 0) {
+      fd_ = -1;
+      IoFail(ErrorKind::kOutput, "cannot close", path_);
+    }
+    fd_ = -1;
+  }
+  int fd() const { return fd_; }
+
+ private:
+  std::string path_;
+  int fd_;
+};
+
+class PosixFileLock : public FileLock {
+ public:
+  explicit PosixFileLock(int fd) : fd_(fd) {}
+  ~PosixFileLock() override {
+    ::flock(fd_, LOCK_UN);
+    ::close(fd_);
+  }
+
+ private:
+  int fd_;
+};
+
+class PosixEnv : public Env {
+ public:
+  size_t ReadAt(const std::string& path, uint64_t offset, size_t n, char* buf) override {
+    // One open per call keeps the interface stateless; callers read in multi-megabyte blocks.
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) IoFail(ErrorKind::kInput, "cannot open", path);
+    size_t done = 0;
+    while (done < n) {
+      ssize_t r = ::pread(fd, buf + done, n - done, static_cast<off_t>(offset + done));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        ::close(fd);
+        IoFail(ErrorKind::kInput, "cannot read", path);
+      }
+      if (r == 0) break;
+      done += static_cast<size_t>(r);
+    }
+    ::close(fd);
+    return done;
+  }
+  std::unique_ptr<WritableFile> NewWritableFile(const std::string& path, bool append) override {
+    int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC);
+    int fd = ::open(path.c_str(), flags, 0644);
+    if (fd < 0) IoFail(ErrorKind::kOutput, "cannot create", path);
+    return std::make_unique<PosixWritableFile>(path, fd);
+  }
+  bool FileExists(const std::string& path) override { return ::access(path.c_str(), F_OK) == 0; }
+  uint64_t FileSize(const std::string& path) override {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) IoFail(ErrorKind::kInput, "cannot stat", path);
+    return static_cast<uint64_t>(st.st_size);
+  }
+  int64_t FileMtimeNs(const std::string& path) override {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) IoFail(ErrorKind::kInput, "cannot stat", path);
+    return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  }
+  void RenameFile(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) IoFail(ErrorKind::kOutput, "cannot rename to", to);
+  }
+  void RemoveFile(const std::string& path) override {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) IoFail(ErrorKind::kOutput, "cannot remove", path);
+  }
+  void RemoveTree(const std::string& path) override {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+    if (ec) Fail(ErrorKind::kOutput, "cannot remove '{}': {}", path, ec.message());
+  }
+  void CreateDirs(const std::string& path) override {
+    std::error_code ec;
+    std::filesystem::create_directories(path, ec);
+    if (ec) Fail(ErrorKind::kOutput, "cannot create directory '{}': {}", path, ec.message());
+  }
+  void SyncDir(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) IoFail(ErrorKind::kOutput, "cannot open directory", path);
+    ::fsync(fd);
+    ::close(fd);
+  }
+  std::vector<std::string> ListDir(const std::string& path) override {
+    std::vector<std::string> out;
+    DIR* d = ::opendir(path.c_str());
+    if (d == nullptr) return out;
+    while (dirent* e = ::readdir(d)) {
+      std::string n = e->d_name;
+      if (n != "." && n != "..") out.push_back(std::move(n));
+    }
+    ::closedir(d);
+    std::sort(out.begin(), out.end());
+    return out;
+  }
+  void AppendFileTo(const std::string& src, WritableFile& dst) override {
+    auto* pd = dynamic_cast<PosixWritableFile*>(&dst);
+    int in = ::open(src.c_str(), O_RDONLY | O_CLOEXEC);
+    if (in < 0) IoFail(ErrorKind::kInput, "cannot open", src);
+    struct stat st;
+    ::fstat(in, &st);
+    uint64_t left = static_cast<uint64_t>(st.st_size);
+    if (pd != nullptr) {
+      while (left > 0) {
+        ssize_t n = ::copy_file_range(in, nullptr, pd->fd(), nullptr, left, 0);
+        if (n <= 0) break;  // fall back to read/write below (e.g. EXDEV on old kernels)
+        left -= static_cast<uint64_t>(n);
+      }
+    }
+    std::string buf(1 << 20, '\0');
+    off_t off = static_cast<off_t>(st.st_size - left);
+    while (left > 0) {
+      ssize_t r = ::pread(in, buf.data(), std::min<uint64_t>(buf.size(), left), off);
+      if (r <= 0) {
+        ::close(in);
+        IoFail(ErrorKind::kInput, "cannot read", src);
+      }
+      dst.Append(std::string_view(buf.data(), static_cast<size_t>(r)));
+      left -= static_cast<uint64_t>(r);
+      off += r;
+    }
+    ::close(in);
+  }
+  std::unique_ptr<FileLock> LockFile(const std::string& path, bool wait) override {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) IoFail(ErrorKind::kOutput, "cannot open lock file", path);
+    while (::flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
+      if (errno == EINTR) continue;
+      int e = errno;
+      ::close(fd);
+      if (e == EWOULDBLOCK) return nullptr;
+      errno = e;
+      IoFail(ErrorKind::kOutput, "cannot lock", path);
+    }
+    return std::make_unique<PosixFileLock>(fd);
+  }
+  double NowSeconds() override {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+  double MonotonicSeconds() override {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  }
+  void SleepSeconds(double s) override { std::this_thread::sleep_for(std::chrono::duration<double>(s)); }
+};
+
+}  // namespace
+
+Env* Env::Default() {
+  static PosixEnv env;
+  return &env;
+}
+
+void Env::CrashPoint(std::string_view name) {
+  static const std::string spec = [] {
+    const char* v = std::getenv("SLUICE_CRASH_AT");
+    return std::string(v ? v : "");
+  }();
+  if (spec.empty()) return;
+  static std::atomic<long> hits{0};
+  size_t colon = spec.rfind(':');
+  std::string_view target = std::string_view(spec).substr(0, colon);
+  long n = colon == std::string::npos ? 1 : std::atol(spec.c_str() + colon + 1);
+  if (target != name) return;
+  if (hits.fetch_add(1) + 1 == n) ::kill(::getpid(), SIGKILL);
+}
+
+}  // namespace sluice

@@ -1,0 +1,56 @@
+#include "io/line_reader.h"
+
+#include <cstring>
+
+namespace sluice {
+
+LineReader::LineReader(std::unique_ptr<ByteSource> src, size_t padding, size_t block)
+    : src_(std::move(src)), padding_(padding), block_(block) {
+  buf_.resize(block_ + padding_);
+}
+
+bool LineReader::Fill() {
+  // Move the partial line to the front, grow if a single line exceeds the buffer, then read.
+  size_t pending = end_ - begin_;
+  if (begin_ > 0) {
+    std::memmove(buf_.data(), buf_.data() + begin_, pending);
+    begin_ = 0;
+    end_ = pending;
+  }
+  if (buf_.size() - padding_ - end_ < block_ / 2) buf_.resize(buf_.size() * 2);
+  size_t room = buf_.size() - padding_ - end_;
+  size_t n = src_->Read(buf_.data() + end_, room);
+  if (n == 0) {
+    eof_ = true;
+    return false;
+  }
+  end_ += n;
+  return true;
+}
+
+bool LineReader::Next(std::string_view& line) {
+  while (true) {
+    const char* start = buf_.data() + begin_;
+    const char* nl = static_cast<const char*>(std::memchr(start, '\n', end_ - begin_));
+    if (nl != nullptr) {
+      size_t len = static_cast<size_t>(nl - start);
+      line = std::string_view(start, len);
+      begin_ += len + 1;
+      consumed_ += len + 1;
+      ++lines_;
+      return true;
+    }
+    if (eof_ || !Fill()) {
+      if (begin_ == end_) return false;
+      size_t len = end_ - begin_;
+      // The padding after a final unterminated line must be readable: it is inside buf_.
+      line = std::string_view(buf_.data() + begin_, len);
+      begin_ = end_;
+      consumed_ += len;
+      ++lines_;
+      return true;
+    }
+  }
+}
+
+}  // namespace sluice

@@ -1,0 +1,391 @@
+#include "job/job_runner.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include <simdjson.h>
+
+#include "core/error.h"
+#include "core/json_writer.h"
+#include "engine/event_log.h"
+#include "engine/executor.h"
+#include "engine/input.h"
+#include "engine/plan.h"
+#include "io/atomic_file.h"
+#include "ops/pipeline.h"
+
+namespace sluice {
+namespace fs = std::filesystem;
+namespace {
+
+std::string Replace(std::string s, const std::string& from, const std::string& to) {
+  for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size()) s.replace(pos, from.size(), to);
+  return s;
+}
+
+std::string NewJobId(const Recipe& r) {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char ts[32];
+  std::strftime(ts, sizeof ts, "%Y%m%d_%H%M%S", &tm);
+  std::random_device rd;
+  return fmt::format("{}_{}_{:06x}", ts, r.config_name, rd() & 0xFFFFFF);
+}
+
+struct Layout {
+  std::string job_id, work_dir, job_dir, event_dir, events_jsonl, events_log;
+  JobPaths paths;
+};
+
+// Placeholders {job_id} and {work_dir} (datajuicer-executor.md §1.2), with DataJuicer's rule that a
+// work_dir not ending in the job id gets it appended; unlike DataJuicer, event_log_dir and checkpoint_dir
+// are honoured (with the job id appended unless they already name it, so jobs never share them).
+Layout ResolveLayout(Recipe& r) {
+  Layout l;
+  l.job_id = r.job_id.empty() ? NewJobId(r) : r.job_id;
+  std::string wd = r.work_dir;
+  if (wd.empty()) wd = r.export_path.find("{work_dir}") == std::string::npos ? fs::path(r.export_path).parent_path().string() : "./outputs";
+  if (wd.empty()) wd = ".";
+  if (wd.find("{job_id}") != std::string::npos && !wd.ends_with("{job_id}") && !wd.ends_with("{job_id}/"))
+    Fail(ErrorKind::kUsage, "work_dir '{}': {{job_id}} must be its last path component", r.work_dir);
+  wd = Replace(wd, "{job_id}", l.job_id);
+  l.work_dir = fs::absolute(wd).lexically_normal().string();
+  if (l.work_dir.size() > 1 && l.work_dir.back() == '/') l.work_dir.pop_back();
+  l.job_dir = fs::path(l.work_dir).filename() == l.job_id ? l.work_dir : l.work_dir + "/" + l.job_id;
+  auto subst = [&](std::string s) { return Replace(Replace(s, "{work_dir}", l.work_dir), "{job_id}", l.job_id); };
+  r.export_path = fs::absolute(subst(r.export_path)).lexically_normal().string();
+  for (auto& p : r.dataset_paths) p = subst(p);
+  auto own_dir = [&](const std::string& raw, const std::string& def) {
+    if (raw.empty()) return def;
+    std::string d = fs::absolute(subst(raw)).lexically_normal().string();
+    if (d.find(l.job_id) == std::string::npos) d += "/" + l.job_id;
+    return d;
+  };
+  l.event_dir = own_dir(r.event_log_dir, l.job_dir);
+  l.events_jsonl = l.event_dir + "/events.jsonl";
+  l.events_log = r.event_log_dir.empty() ? l.job_dir + "/logs/events.log" : l.event_dir + "/events.log";
+  l.paths.job_dir = l.job_dir;
+  l.paths.checkpoint_dir = own_dir(r.checkpoint_dir, l.job_dir + "/checkpoints");
+  l.paths.results_dir = l.job_dir + "/results";
+  l.paths.metadata_dir = l.job_dir + "/metadata";
+  l.paths.quarantine_dir = l.job_dir + "/quarantine";
+  l.paths.locks_dir = l.job_dir + "/locks";
+  l.paths.export_path = r.export_path;
+  return l;
+}
+
+std::string ShellQuote(const std::string& s) {
+  if (s.find_first_of(" '\"$\\`*?") == std::string::npos && !s.empty()) return s;
+  return "'" + Replace(s, "'", "'\\''") + "'";
+}
+
+std::string ResumeCommand(const RunOptions& opt, const Recipe& r, const std::string& job_id) {
+  std::string cmd = "sluice run --config " + ShellQuote(r.config_path) + " --job_id " + ShellQuote(job_id);
+  for (const auto& o : opt.overrides)
+    if (o.key != "job_id") cmd += " --" + o.key + " " + ShellQuote(o.value);
+  return cmd;
+}
+
+void CheckWritable(Env* env, const std::string& dir) {
+  env->CreateDirs(dir);
+  std::string probe = fmt::format("{}/.sluice-write-probe-{}", dir, ::getpid());
+  WriteFileAtomic(env, probe, "ok");
+  env->RemoveFile(probe);
+}
+
+void WriteDag(Env* env, const Layout& l, const Pipeline& pipeline, const Plan& plan, const Recipe& r) {
+  JsonWriter w;
+  w.BeginObject().Field("job_id", l.job_id).Field("checkpoint_strategy", CheckpointStrategyName(r.checkpoint));
+  w.Field("total_partitions", static_cast<uint64_t>(plan.partitions.size()));
+  w.Key("stages").BeginArray();
+  auto stages = MakeStages(pipeline);
+  for (size_t k = 0; k < stages.size(); ++k) {
+    w.BeginObject().Field("stage", static_cast<uint64_t>(k)).Field("barrier", stages[k].barrier);
+    w.Key("ops").BeginArray();
+    for (size_t i = stages[k].op_begin; i < stages[k].op_end; ++i) {
+      const auto& op = pipeline.ops[i];
+      w.BeginObject().Field("node_id", fmt::format("op_{:03d}_{}", i + 1, op.def->name)).Field("operation_idx", static_cast<uint64_t>(i));
+      w.Field("op_name", op.def->name).Field("op_type", OpKindName(op.def->kind));
+      w.Field("execution_order", static_cast<uint64_t>(i + 1)).Field("text_key", op.text_key);
+      w.Key("params").Raw(op.params.ToJson()).EndObject();
+    }
+    w.EndArray().EndObject();
+  }
+  w.EndArray().EndObject();
+  WriteFileAtomic(env, l.job_dir + "/dag_execution_plan.json", w.Take() + "\n");
+}
+
+void WriteSummary(Env* env, const Layout& l, const Recipe& r, const std::string& status, double start, double end,
+                  const std::string& resume, const JobReport* rep, const std::string& error, int np, size_t partitions) {
+  JsonWriter w;
+  w.BeginObject().Field("job_id", l.job_id).Field("status", status).Field("start_time", start);
+  if (end > 0) w.Field("end_time", end).Field("duration", end - start);
+  w.Field("config_file", r.config_path).Field("project_name", r.project_name).Field("work_dir", l.work_dir);
+  w.Field("job_dir", l.job_dir).Field("event_log_file", l.events_jsonl).Field("checkpoint_dir", l.paths.checkpoint_dir);
+  w.Field("export_path", r.export_path).Field("resumption_command", resume).Field("np", np);
+  w.Field("checkpoint_strategy", CheckpointStrategyName(r.checkpoint)).Field("total_partitions", static_cast<uint64_t>(partitions));
+  if (!error.empty()) w.Field("error_message", error);
+  if (rep != nullptr) {
+    uint64_t done = 0, failed = 0, reused = 0;
+    for (const auto& p : rep->partitions) {
+      done += p.status == PartitionReport::Status::kCompleted;
+      failed += p.status == PartitionReport::Status::kFailed;
+      reused += p.reused;
+    }
+    w.Field("completed_partitions", done).Field("failed_partitions", failed).Field("reused_partitions", reused);
+    w.Field("input_rows", rep->rows_in).Field("output_rows", rep->rows_out).Field("bad_records", rep->bad_records);
+    w.Field("bad_record_policy", BadRecordPolicyName(r.on_bad_record)).Field("null_text_dropped", rep->null_text);
+    if (r.on_bad_record == BadRecordPolicy::kQuarantine) w.Field("quarantine_dir", l.paths.quarantine_dir);
+    w.Field("processing_seconds", rep->seconds);
+    w.Key("export_files").BeginArray();
+    for (const auto& f : rep->export_files) w.String(f);
+    w.EndArray();
+    w.Key("ops").BeginArray();
+    for (size_t i = 0; i < rep->ops.size(); ++i) {
+      const auto& o = rep->ops[i];
+      w.BeginObject().Field("operation_idx", static_cast<uint64_t>(i)).Field("name", o.name).Field("input_rows", o.in);
+      w.Field("output_rows", o.out).Field("dropped", o.in - o.out).Field("dropped_by_error", o.errors).EndObject();
+    }
+    w.EndArray();
+    w.Key("errors").BeginArray();
+    for (size_t p = 0; p < rep->partitions.size(); ++p) {
+      const auto& pr = rep->partitions[p];
+      if (pr.status != PartitionReport::Status::kFailed) continue;
+      w.BeginObject().Field("partition_id", static_cast<uint64_t>(p)).Field("attempts", pr.attempts).Field("error", pr.error).EndObject();
+    }
+    w.EndArray();
+    w.Key("missing_input_ranges").BeginArray();
+    for (const auto& m : rep->missing_ranges) w.String(m);
+    w.EndArray();
+  }
+  w.EndObject();
+  WriteFileAtomic(env, l.job_dir + "/job_summary.json", w.Take() + "\n");
+}
+
+void WriteFinalReport(Env* env, const Layout& l, const Plan& plan, const JobReport& rep) {
+  JsonWriter w;
+  w.BeginObject().Key("partition_details").BeginArray();
+  for (size_t p = 0; p < plan.partitions.size(); ++p) {
+    const auto& pr = rep.partitions[p];
+    const auto& r = plan.partitions[p];
+    const char* st = pr.status == PartitionReport::Status::kCompleted ? "completed"
+                     : pr.status == PartitionReport::Status::kFailed  ? "failed" : "not_run";
+    w.BeginObject().Field("partition_id", static_cast<uint64_t>(p)).Field("file", plan.files[r.file].path);
+    w.Field("begin", r.begin).Field("end", r.end).Field("status", st).Field("attempts", pr.attempts);
+    w.Field("input_rows", pr.rows_in).Field("output_rows", pr.rows_out).Field("bad_records", pr.bad_records);
+    w.Field("reused", pr.reused).Field("processing_seconds", pr.seconds);
+    if (!pr.error.empty()) w.Field("error", pr.error);
+    w.EndObject();
+  }
+  w.EndArray().EndObject();
+  WriteFileAtomic(env, l.paths.metadata_dir + "/final_mapping_report.json", w.Take() + "\n");
+}
+
+// Deletes intermediate data as the recipe's retention settings say (docs/recipes.md, "Retention").
+void ApplyRetention(Env* env, const Recipe& r, const Layout& l, const Plan& plan, const JobReport& rep, EventLog& ev) {
+  if (r.preserve_intermediate_data) return;
+  bool success = rep.status == "completed";
+  std::vector<std::string> removed;
+  if (success && (r.cleanup_on_success || r.retention != RetentionPolicy::kKeepAll)) {
+    env->RemoveTree(l.paths.checkpoint_dir);
+    env->RemoveTree(l.paths.results_dir);
+    removed = {l.paths.checkpoint_dir, l.paths.results_dir};
+  } else if (!success && r.retention != RetentionPolicy::kKeepAll) {
+    // Keep what a resume needs: committed results, and every checkpoint of unfinished partitions.
+    for (size_t p = 0; p < plan.partitions.size(); ++p) {
+      if (rep.partitions[p].status != PartitionReport::Status::kCompleted) continue;
+      std::string d = fmt::format("{}/partition_{:06d}", l.paths.checkpoint_dir, p);
+      if (env->FileExists(d)) {
+        env->RemoveTree(d);
+        removed.push_back(d);
+      }
+    }
+  }
+  if (!removed.empty())
+    ev.Emit("intermediate_cleanup", fmt::format("retention {}: removed {} intermediate path(s)", RetentionPolicyName(r.retention), removed.size()),
+            [&](JsonWriter& j) {
+              j.Field("retention_policy", RetentionPolicyName(r.retention)).Key("paths").BeginArray();
+              for (const auto& d : removed) j.String(d);
+              j.EndArray();
+            });
+}
+
+// max_retention_days: intermediate data (checkpoints/, results/) of other *finished* jobs in the same
+// work_dir older than the limit is removed; their exports, summaries and event logs are kept.
+void SweepOldJobs(Env* env, const Recipe& r, const Layout& l, EventLog& ev) {
+  if (!r.max_retention_days || l.job_dir == l.work_dir) return;
+  double cutoff = env->NowSeconds() - static_cast<double>(*r.max_retention_days) * 86400.0;
+  for (const auto& name : env->ListDir(l.work_dir)) {
+    std::string dir = l.work_dir + "/" + name;
+    std::string summary = dir + "/job_summary.json";
+    if (dir == l.job_dir || !env->FileExists(summary)) continue;
+    simdjson::dom::parser parser;
+    simdjson::dom::element root;
+    std::string json = ReadFile(env, summary);
+    std::string_view status;
+    double end = 0;
+    if (parser.parse(json).get(root) || root["status"].get(status) || root["end_time"].get(end)) continue;
+    if ((status != "completed" && status != "failed" && status != "completed_with_failures") || end > cutoff) continue;
+    for (const char* sub : {"/checkpoints", "/results"}) {
+      if (!env->FileExists(dir + sub)) continue;
+      env->RemoveTree(dir + sub);
+      ev.Emit("intermediate_cleanup", fmt::format("max_retention_days: removed {}{}", dir, sub),
+              [&](JsonWriter& j) { j.Field("path", dir + sub).Field("max_retention_days", *r.max_retention_days); });
+    }
+  }
+}
+
+int Run(Env* env, const RunOptions& opt) {
+  Recipe recipe = LoadRecipe(opt.recipe_path, opt.overrides);
+  Pipeline pipeline = ResolvePipeline(recipe);
+  int cpus = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int np = std::min(recipe.np, cpus);
+  Layout l = ResolveLayout(recipe);
+  std::vector<InputFile> inputs = ResolveInputs(env, recipe.dataset_paths);
+  std::string plan_path = l.paths.metadata_dir + "/dataset_mapping.json";
+  std::string resume = ResumeCommand(opt, recipe, l.job_id);
+
+  if (opt.dry_run) {
+    Plan plan = MakePlan(env, recipe, pipeline, inputs);
+    fmt::print("recipe {} is valid\njob_id: {}\njob_dir: {}\nexport: {}\nnp: {} (of {} CPUs)\ncheckpoint: {}\n", recipe.config_path,
+               l.job_id, l.job_dir, recipe.export_path, np, cpus, CheckpointStrategyName(recipe.checkpoint));
+    uint64_t bytes = 0;
+    for (const auto& f : inputs) bytes += f.size;
+    fmt::print("input: {} file(s), {} bytes, {} partition(s)\n", inputs.size(), bytes, plan.partitions.size());
+    auto stages = MakeStages(pipeline);
+    for (size_t k = 0; k < stages.size(); ++k) {
+      fmt::print("stage {}{}:\n", k, stages[k].barrier ? " (ends with a global deduplication barrier)" : "");
+      for (size_t i = stages[k].op_begin; i < stages[k].op_end; ++i)
+        fmt::print("  #{} {} {}\n", i, pipeline.ops[i].def->name, pipeline.ops[i].params.ToJson());
+    }
+    return 0;
+  }
+
+  bool existing = env->FileExists(plan_path);
+  if (existing && opt.restart) {
+    for (const auto& d : {l.paths.checkpoint_dir, l.paths.results_dir, l.paths.metadata_dir, l.paths.quarantine_dir})
+      env->RemoveTree(d);
+    for (const auto& f : {l.job_dir + "/job_summary.json", l.job_dir + "/dag_execution_plan.json"}) env->RemoveFile(f);
+    existing = false;
+  }
+  CheckWritable(env, fs::path(recipe.export_path).parent_path().string());
+  env->CreateDirs(l.job_dir);
+  auto job_lock = env->LockFile(l.job_dir + "/job.lock", false);
+  if (!job_lock) Fail(ErrorKind::kState, "job {} is already running in another process (lock {}/job.lock)", l.job_id, l.job_dir);
+
+  Plan plan;
+  if (existing) {
+    plan = Plan::FromJson(ReadFile(env, plan_path), plan_path);
+    std::string diff = ExplainDifference(plan, MakePlanHeader(recipe, pipeline, inputs));
+    if (!diff.empty())
+      Fail(ErrorKind::kState, "cannot resume job {}: the recipe or input changed since it started:\n{}"
+           "Run with --restart to discard the job's state and start over, or use a new --job_id.", l.job_id, diff);
+  } else {
+    plan = MakePlan(env, recipe, pipeline, inputs);
+    for (const auto& d : {l.paths.metadata_dir, l.paths.checkpoint_dir, l.paths.results_dir}) env->CreateDirs(d);
+    std::string copy = l.job_dir + "/" + fs::path(recipe.config_path).filename().string();
+    if (!env->FileExists(copy)) WriteFileAtomic(env, copy, ReadFile(env, recipe.config_path));
+    WriteDag(env, l, pipeline, plan, recipe);
+    WriteFileAtomic(env, plan_path, plan.ToJson());
+  }
+
+  EventLogOptions eo;
+  eo.enabled = recipe.event_logging;
+  eo.jsonl_path = l.events_jsonl;
+  eo.text_path = l.events_log;
+  eo.max_log_size_mb = recipe.max_log_size_mb;
+  eo.backup_count = static_cast<int>(recipe.log_backup_count);
+  EventLog events(env, l.job_id, eo);
+
+  double start = env->NowSeconds();
+  fmt::print("job_id: {}\njob_dir: {}\nresume with: {}\n", l.job_id, l.job_dir, resume);
+  std::fflush(stdout);
+  WriteSummary(env, l, recipe, "running", start, 0, resume, nullptr, "", np, plan.partitions.size());
+  events.Emit("job_start", existing ? "resuming job" : "starting job", [&](JsonWriter& j) {
+    j.Field("is_resuming", existing).Field("total_partitions", static_cast<uint64_t>(plan.partitions.size()));
+    j.Field("total_ops", static_cast<uint64_t>(pipeline.ops.size())).Field("np", np);
+    j.Field("recipe_hash", plan.recipe_hash).Field("resumption_command", resume);
+    j.Key("config_summary").BeginObject().Field("config_file", recipe.config_path);
+    j.Field("checkpoint_strategy", CheckpointStrategyName(recipe.checkpoint)).Field("export_path", recipe.export_path);
+    j.Field("partition_max_size_mb", recipe.partition_max_size_mb).Field("partition_size", recipe.partition_records).EndObject();
+  });
+  SweepOldJobs(env, recipe, l, events);
+
+  Executor ex(env, recipe, pipeline, plan, l.paths, events, np);
+  JobReport rep;
+  try {
+    rep = ex.Run();
+  } catch (const Error& e) {
+    rep.status = "failed";
+    rep.error = e.what();
+    rep.error_kind = e.kind();
+    rep.partitions.resize(plan.partitions.size());
+  }
+  double end = env->NowSeconds();
+  WriteFinalReport(env, l, plan, rep);
+  WriteSummary(env, l, recipe, rep.status, start, end, resume, &rep, rep.error, np, plan.partitions.size());
+  if (rep.status == "completed" || rep.status == "completed_with_failures") {
+    events.Emit("job_complete", fmt::format("job {}: {} -> {} rows in {:.3f}s", rep.status, rep.rows_in, rep.rows_out, end - start),
+                [&](JsonWriter& j) {
+                  j.Field("status", rep.status).Field("duration", end - start).Field("input_rows", rep.rows_in);
+                  j.Field("output_rows", rep.rows_out).Key("export_files").BeginArray();
+                  for (const auto& f : rep.export_files) j.String(f);
+                  j.EndArray();
+                  if (!rep.error.empty()) j.Field("error_message", rep.error);
+                },
+                true);
+  } else {
+    events.Emit("job_failed", rep.error, [&](JsonWriter& j) {
+      j.Field("status", "failed").Field("duration", end - start).Field("error_message", rep.error);
+      j.Field("resumption_command", resume);
+    }, true);
+  }
+  ApplyRetention(env, recipe, l, plan, rep, events);
+
+  if (rep.status == "completed") {
+    fmt::print("completed: {} input rows, {} output rows, {} bad records -> {}\n", rep.rows_in, rep.rows_out, rep.bad_records,
+               rep.export_files.size() == 1 ? rep.export_files[0] : fmt::format("{} shards", rep.export_files.size()));
+    return 0;
+  }
+  fmt::print(stderr, "sluice: job {} {}: {}\n", l.job_id, rep.status, rep.error);
+  if (rep.status == "completed_with_failures")
+    fmt::print(stderr, "sluice: partial export written; missing input ranges are listed in {}/job_summary.json\n", l.job_dir);
+  fmt::print(stderr, "sluice: resume with: {}\n", resume);
+  return ExitCode(rep.error_kind);
+}
+
+}  // namespace
+
+int RunJob(Env* env, const RunOptions& opt) {
+  try {
+    return Run(env, opt);
+  } catch (const Error& e) {
+    fmt::print(stderr, "sluice: error: {}\n", e.what());
+    return e.exit_code();
+  }
+}
+
+std::string DescribeOps(const std::string& name) {
+  std::string out;
+  for (const auto& d : AllOps()) {
+    if (!name.empty() && d.name != name) continue;
+    out += fmt::format("{} ({})\n  {}\n", d.name, OpKindName(d.kind), d.summary);
+    if (name.empty()) continue;
+    for (const auto& s : FullParamSpecs(d))
+      out += fmt::format("  {:<22} {:<26} default {:<22} {}\n", s.name, ParamTypeName(s.type), s.default_value.ToJson(), s.help);
+  }
+  if (out.empty()) {
+    std::vector<std::string> names;
+    for (const auto& d : AllOps()) names.push_back(d.name);
+    Fail(ErrorKind::kUsage, "unknown op '{}'{}", name, DidYouMean(name, names));
+  }
+  return out;
+}
+
+}  // namespace sluice
