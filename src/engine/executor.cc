@@ -13,6 +13,7 @@
 
 #include <simdjson.h>
 
+#include "core/fault_injection.h"
 #include "core/json_writer.h"
 #include "core/record.h"
 #include "io/atomic_file.h"
@@ -81,8 +82,9 @@ class CommittedWriter {
   uint64_t raw_bytes() const { return writer_.raw_bytes(); }
   void Commit(const std::string& recipe_hash, const Counters& c, std::string_view crash_point) {
     writer_.Finish();
-    env_->CrashPoint(crash_point);
+    CrashPoint(crash_point);
     file_.Commit();
+    CrashPoint("manifest_commit");
     JsonWriter w;
     w.BeginObject().Field("format", "sluice-manifest-1").Field("recipe_hash", recipe_hash);
     w.Field("file", std::filesystem::path(path_).filename().string()).Field("file_bytes", hashing_.bytes());
@@ -484,7 +486,9 @@ struct Executor::Impl {
                     j.Field("end", plan.partitions[p].end).EndObject();
                   });
       try {
-        env->CrashPoint("partition_start");
+        CrashPoint("partition_start");
+        if (FaultPoint("partition_start") || FaultPoint(fmt::format("partition_start:{}", p)))
+          Fail(ErrorKind::kInput, "injected I/O fault (SLUICE_FAIL_AT) at the start of partition {}", p);
         RunStage(w, p, k, attempt + 1);
         double dt = env->MonotonicSeconds() - t0;
         rep.seconds += dt;
@@ -565,7 +569,7 @@ struct Executor::Impl {
       AtomicFile f(env, paths.export_path);
       for (size_t i = 0; i < parts.size(); ++i) {
         env->AppendFileTo(ResultPath(parts[i]), f.file());
-        if (i == parts.size() / 2) env->CrashPoint("export_write");
+        if (i == parts.size() / 2) CrashPoint("export_write");
       }
       f.Commit();
       files.push_back(paths.export_path);

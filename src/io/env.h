@@ -1,9 +1,5 @@
 // Env: every file-system, process and clock access sluice makes goes through this interface (as LevelDB's
-// Env), so tests can inject I/O faults (FaultInjectionEnv in tests/) and crash points.
-//
-// Crash points: `CrashPoint("name")` kills the process with SIGKILL at the Nth time that point is
-// reached when the environment variable SLUICE_CRASH_AT is "name:N" (tests use it to crash inside a
-// checkpoint write or the export, deterministically). Unset, it costs one relaxed atomic load.
+// Env), so tests can substitute one that fails chosen operations (tests/engine/).
 #pragma once
 
 #include <cstdint>
@@ -52,8 +48,6 @@ class Env {
   virtual double NowSeconds() = 0;  // wall clock, epoch seconds
   virtual double MonotonicSeconds() = 0;
   virtual void SleepSeconds(double s) = 0;
-
-  void CrashPoint(std::string_view name);
 };
 
 }  // namespace sluice

@@ -202,18 +202,4 @@ Env* Env::Default() {
   return &env;
 }
 
-void Env::CrashPoint(std::string_view name) {
-  static const std::string spec = [] {
-    const char* v = std::getenv("SLUICE_CRASH_AT");
-    return std::string(v ? v : "");
-  }();
-  if (spec.empty()) return;
-  static std::atomic<long> hits{0};
-  size_t colon = spec.rfind(':');
-  std::string_view target = std::string_view(spec).substr(0, colon);
-  long n = colon == std::string::npos ? 1 : std::atol(spec.c_str() + colon + 1);
-  if (target != name) return;
-  if (hits.fetch_add(1) + 1 == n) ::kill(::getpid(), SIGKILL);
-}
-
 }  // namespace sluice

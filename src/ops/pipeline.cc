@@ -1,6 +1,10 @@
 #include "ops/pipeline.h"
 
+#include <cstdlib>
+#include <stdexcept>
+
 #include "core/error.h"
+#include "core/fault_injection.h"
 #include "core/json_writer.h"
 
 namespace sluice {
@@ -55,7 +59,10 @@ Pipeline ResolvePipeline(const Recipe& recipe) {
 }
 
 OpChain::OpChain(const Pipeline& pipeline) : pipeline_(pipeline), counters_(pipeline.ops.size()) {
+  const char* fail_at = std::getenv("SLUICE_FAIL_AT");
+  faults_ = fail_at != nullptr && std::string_view(fail_at).starts_with("op:");
   for (const auto& r : pipeline.ops) {
+    fault_names_.push_back("op:" + r.def->name);
     ops_.push_back(r.def->create(r.params));
     ops_.back()->set_slot(r.slot);
   }
@@ -71,6 +78,7 @@ bool OpChain::Run(Sample& s, size_t begin, size_t end) {
     OpCounters& c = counters_[i];
     ++c.in;
     try {
+      if (faults_ && FaultPoint(fault_names_[i])) throw std::runtime_error("injected op failure (SLUICE_FAIL_AT)");
       TextField& tf = s.texts[op.slot()];
       switch (op.kind()) {
         case OpKind::kMapper:

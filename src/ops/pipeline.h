@@ -57,6 +57,8 @@ class OpChain {
   const Pipeline& pipeline_;
   std::vector<std::unique_ptr<Op>> ops_;
   std::vector<OpCounters> counters_;
+  bool faults_ = false;  // SLUICE_FAIL_AT names an op (core/fault_injection.h)
+  std::vector<std::string> fault_names_;
 };
 
 }  // namespace sluice

@@ -1,0 +1,85 @@
+# Bad input: each case gives the documented exit code and a message naming file, line and cause.
+source "$(dirname "$0")/lib.sh" "$@"
+
+expect() {  # name exit_code stderr_pattern -- command...
+  local name=$1 want=$2 pattern=$3
+  shift 4
+  set +e
+  "$@" > out.txt 2> err.txt
+  local rc=$?
+  set -e
+  if [ $rc -eq "$want" ] && { [ -z "$pattern" ] || grep -qE -- "$pattern" err.txt; }; then ok "$name"; else bad "$name (exit $rc, stderr: $(head -c 300 err.txt))"; fi
+}
+
+make_corpus good.jsonl 50
+recipe() {  # file data export [extra]
+  { echo "dataset_path: $2"; echo "export_path: $3"; echo "process:"; echo "  - text_length_filter:"; echo "      min_len: 5"
+    if [ $# -ge 4 ]; then printf '%s\n' "$4"; fi; } > "$1"
+}
+
+cp good.jsonl bad_json.jsonl
+echo '{"id": 1, "text": "unterminated' >> bad_json.jsonl
+recipe r1.yaml bad_json.jsonl o1/out.jsonl
+expect "malformed JSON: exit 3 with file:line" 3 "bad_json.jsonl:51: " -- "$SLUICE" run r1.yaml
+check "malformed JSON: no export" test ! -e o1/out.jsonl
+
+cp good.jsonl bad_utf8.jsonl
+printf '{"id": 2, "text": "caf\xe9 latin-1"}\n' >> bad_utf8.jsonl
+recipe r2.yaml bad_utf8.jsonl o2/out.jsonl
+expect "invalid UTF-8: exit 3 with file:line and cause" 3 "bad_utf8.jsonl:51: invalid UTF-8" -- "$SLUICE" run r2.yaml
+
+cp good.jsonl no_key.jsonl
+echo '{"id": 3, "content": "no text key here"}' >> no_key.jsonl
+recipe r3.yaml no_key.jsonl o3/out.jsonl
+expect "missing text key: exit 3" 3 "no_key.jsonl:51: missing text key 'text'" -- "$SLUICE" run r3.yaml
+
+echo '[1, 2, 3]' > not_object.jsonl
+recipe r3b.yaml not_object.jsonl o3b/out.jsonl
+expect "non-object line: exit 3" 3 "not_object.jsonl:1: expected a JSON object" -- "$SLUICE" run r3b.yaml
+
+cp good.jsonl mixed.jsonl
+echo '{"id": 1, "text": broken}' >> mixed.jsonl
+printf '{"id": 2, "text": "caf\xe9"}\n' >> mixed.jsonl
+echo '{"id": 4, "text": null}' >> mixed.jsonl
+recipe r4.yaml mixed.jsonl o4/out.jsonl "on_bad_record: skip"
+"$SLUICE" run r4.yaml --job_id skip > /dev/null
+check "on_bad_record skip: 2 bad records counted" test "$(json_get o4/skip/job_summary.json "d['bad_records']")" -eq 2
+check "null text dropped as DataJuicer does, and counted" test "$(json_get o4/skip/job_summary.json "d['null_text_dropped']")" -eq 1
+recipe r5.yaml mixed.jsonl o5/out.jsonl "on_bad_record: quarantine"
+"$SLUICE" run r5.yaml --job_id q > /dev/null
+check "quarantine keeps the exact bad lines" cmp -s <(tail -n 3 mixed.jsonl | head -n 2) o5/q/quarantine/partition_000000.jsonl
+check "quarantine: counted in the summary" test "$(json_get o5/q/job_summary.json "d['bad_records']")" -eq 2
+
+recipe r6.yaml good.jsonl o6/out.jsonl
+sed -i 's/text_length_filter/text_lenght_filter/' r6.yaml
+expect "unknown op: exit 2 with did-you-mean" 2 "unknown op 'text_lenght_filter' \(did you mean 'text_length_filter'\?\)" -- "$SLUICE" run r6.yaml
+check "unknown op: nothing created" test ! -e o6
+
+recipe r7.yaml good.jsonl o7/out.jsonl
+sed -i 's/min_len: 5/min_lenn: 5/' r7.yaml
+expect "unknown op parameter: exit 2 with did-you-mean" 2 "unknown parameter 'min_lenn' \(did you mean 'min_len'\?\)" -- "$SLUICE" run r7.yaml
+
+recipe r8.yaml good.jsonl o8/out.jsonl "np_workers: 3"
+expect "unknown recipe key: exit 2" 2 "r8.yaml:6: unknown recipe key 'np_workers'" -- "$SLUICE" run r8.yaml
+expect "unknown nested key via the command line: exit 2" 2 "unknown recipe key 'checkpoint.strategyy' \(did you mean 'strategy'\?\)" -- "$SLUICE" run r7.yaml --checkpoint.strategyy every_op
+expect "bad strategy value: exit 2" 2 "checkpoint.strategy' must be one of" -- "$SLUICE" run r1.yaml --checkpoint.strategy sometimes
+recipe r9.yaml good.jsonl o9/out.jsonl "intermediate_storage: {format: parquet}"
+expect "parquet intermediate storage: rejected clearly" 2 "intermediate_storage.format 'parquet' is not supported yet" -- "$SLUICE" run r9.yaml
+
+recipe r10.yaml missing.jsonl o10/out.jsonl
+expect "missing input: exit 3" 3 "dataset_path 'missing.jsonl' does not exist" -- "$SLUICE" run r10.yaml
+expect "missing recipe: exit 3" 3 "recipe file 'nope.yaml' does not exist" -- "$SLUICE" run nope.yaml
+
+touch afile
+recipe r11.yaml good.jsonl afile/sub/out.jsonl
+expect "unwritable output: exit 4" 4 "cannot create directory" -- "$SLUICE" run r11.yaml
+
+recipe r12.yaml good.jsonl o12/out.jsonl
+expect "--dry-run validates and prints the plan" 0 "" -- "$SLUICE" run r12.yaml --dry-run
+check "--dry-run prints the stages" grep -q "text_length_filter" out.txt
+check "--dry-run creates nothing" test ! -e o12
+"$SLUICE" run r12.yaml --job_id done1 > out.txt
+check "every run prints the job id, directory and resumption command" grep -q "resume with: sluice run --config .*r12.yaml --job_id done1" out.txt
+check "job directory layout" test -f o12/done1/job_summary.json -a -f o12/done1/events.jsonl -a -f o12/done1/logs/events.log \
+  -a -f o12/done1/dag_execution_plan.json -a -f o12/done1/metadata/dataset_mapping.json -a -f o12/done1/r12.yaml
+finish

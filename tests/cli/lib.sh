@@ -1,0 +1,86 @@
+# Shared helpers for the CLI tests. Each test starts with `source lib.sh "$@"`; $1 is the sluice binary.
+set -euo pipefail
+SLUICE=$(realpath "$1")
+SRC=${SLUICE_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+T=$(mktemp -d /tmp/sluice-test.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+cd "$T"
+FAILS=0
+PASSES=0
+
+ok() { PASSES=$((PASSES + 1)); echo "ok - $*"; }
+bad() { FAILS=$((FAILS + 1)); echo "FAIL - $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+finish() { echo "$PASSES passed, $FAILS failed"; [ "$FAILS" -eq 0 ]; }
+
+# make_corpus FILE N: N records of varied text with exact duplicates, links, e-mails, unicode and some
+# records that carry DataJuicer stats already (stats caching).
+make_corpus() {
+  python3 - "$1" "$2" <<'PY'
+import json, random, sys
+random.seed(7)
+words = ("the quick brown fox jumps over a lazy dog while data engineers clean large text corpora for "
+         "language models visit https://example.com/page?id=1 or write to someone@example.org today "
+         "naïve café 数据 清洗 — “quoted” text… ！").split()
+out = open(sys.argv[1], "w")
+docs = []
+for i in range(int(sys.argv[2])):
+    if docs and random.random() < 0.05:
+        t = random.choice(docs)
+    else:
+        n = random.randint(1, 300)
+        t = " ".join(random.choice(words) for _ in range(n))
+        if random.random() < 0.1:
+            t = "\n".join([t] * random.randint(2, 5))
+        docs.append(t)
+    rec = {"id": i, "text": t, "meta": {"n": i % 7, "tags": ["a", "b"], "x": None}}
+    if i % 11 == 0:
+        rec["__dj__stats__"] = {"text_len": 999}
+    out.write(json.dumps(rec, ensure_ascii=(i % 2 == 0)) + "\n")
+PY
+}
+
+# write_recipe FILE DATA EXPORT [extra yaml lines...]: the test recipe (4 mappers, filters, a global dedup).
+write_recipe() {
+  local file=$1 data=$2 export=$3
+  shift 3
+  {
+    echo "project_name: clitest"
+    echo "dataset_path: $data"
+    echo "export_path: $export"
+    echo "np: 2"
+    echo "partition:"
+    echo "  max_size_mb: 0.25"
+    echo "fault_tolerance:"
+    echo "  retry_base_seconds: 0.01"
+    echo "process:"
+    echo "  - clean_links_mapper:"
+    echo "  - clean_email_mapper:"
+    echo "  - whitespace_normalization_mapper:"
+    echo "  - punctuation_normalization_mapper:"
+    echo "  - text_length_filter:"
+    echo "      min_len: 20"
+    echo "  - words_num_filter:"
+    echo "      min_num: 5"
+    echo "  - alphanumeric_filter:"
+    echo "      min_ratio: 0.3"
+    echo "  - character_repetition_filter:"
+    echo "      max_ratio: 0.6"
+    echo "  - document_deduplicator:"
+    echo "  - word_repetition_filter:"
+    echo "      rep_len: 3"
+    echo "      max_ratio: 0.6"
+    echo "  - average_line_length_filter:"
+    echo "      min_len: 5"
+    echo "  - maximum_line_length_filter:"
+    echo "      min_len: 5"
+    for extra in "$@"; do echo "$extra"; done
+  } > "$file"
+}
+
+# json_get FILE EXPR: a Python expression over the parsed JSON file `d`.
+json_get() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+# count_events EVENTS_FILE TYPE [PYTHON_CONDITION over e]
+count_events() {
+  python3 -c "import json,sys; print(sum(1 for l in open(sys.argv[1]) for e in [json.loads(l)] if e['event_type']==sys.argv[2] and (${3:-True})))" "$1" "$2"
+}
