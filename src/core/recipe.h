@@ -4,7 +4,7 @@
 // LoadRecipe reads the YAML, applies command-line overrides (`--checkpoint.n_ops 3`, dotted paths into
 // the nested sections), and fills a Recipe with defaults. Every key is known: an unknown key is a kUsage
 // error with a did-you-mean suggestion. DataJuicer keys that steer only DataJuicer's own machinery (Ray,
-// HF caches) are accepted and listed as such in docs/recipes.md; keys whose feature sluice does not have
+// HF caches) are accepted and listed as such in README.md ("Recipe reference"); keys whose feature sluice does not have
 // yet are rejected with a message saying so, never silently ignored. Op names and op parameters are
 // checked one layer up (ops/pipeline.h), against the op registry.
 #pragma once

@@ -187,7 +187,7 @@ void WriteFinalReport(Env* env, const Layout& l, const Plan& plan, const JobRepo
   WriteFileAtomic(env, l.paths.metadata_dir + "/final_mapping_report.json", w.Take() + "\n");
 }
 
-// Deletes intermediate data as the recipe's retention settings say (docs/recipes.md, "Retention").
+// Deletes intermediate data as the recipe's retention settings say (README.md, recipe reference: retention).
 void ApplyRetention(Env* env, const Recipe& r, const Layout& l, const Plan& plan, const JobReport& rep, EventLog& ev) {
   if (r.preserve_intermediate_data) return;
   bool success = rep.status == "completed";
