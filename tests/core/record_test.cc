@@ -1,0 +1,128 @@
+// RecordParser / SerializeSample: full validation, pass-through of untouched bytes, splicing of changed
+// fields, and DataJuicer's `__dj__stats__` handling. Table-driven.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "core/record.h"
+
+namespace sluice {
+namespace {
+
+// Copies `line` into a padded buffer (the parser reads past the end).
+struct Padded {
+  std::string buf;
+  std::string_view view;
+  explicit Padded(const std::string& line) : buf(line + std::string(RecordPadding(), ' ')), view(buf.data(), line.size()) {}
+};
+
+struct BadCase {
+  const char* line;
+  const char* cause;
+};
+
+TEST(RecordParser, RejectsMalformedLinesWithACause) {
+  const BadCase cases[] = {
+      {R"({"text": "a", "x": [1, 2,]})", "malformed JSON"},
+      {R"({"text": "a", "x": 01})", "malformed JSON number"},
+      {R"({"text": "a\q"})", "bad escape"},
+      {R"({"text": "unterminated)", ""},
+      {"{\"text\": \"caf\xe9\"}", "invalid UTF-8"},
+      {R"([1, 2])", "expected a JSON object"},
+      {R"({"other": "x"})", "missing text key 'text'"},
+      {R"({"text": 5})", "holds a JSON number, not a string"},
+      {R"({"text": "a"} trailing)", "malformed JSON"},
+      {R"({"text": "a", "deep": {"k": tru}})", "malformed JSON"},
+  };
+  RecordParser p({"text"});
+  Sample s;
+  std::string err;
+  for (const auto& c : cases) {
+    Padded in(c.line);
+    EXPECT_EQ(p.Parse(in.view, s, err), ParseStatus::kBad) << c.line;
+    EXPECT_NE(err.find(c.cause), std::string::npos) << c.line << " -> " << err;
+  }
+}
+
+TEST(RecordParser, NullTextAndBlankLines) {
+  RecordParser p({"text"});
+  Sample s;
+  std::string err;
+  Padded a(R"({"text": null, "id": 1})");
+  EXPECT_EQ(p.Parse(a.view, s, err), ParseStatus::kNullText);
+  Padded b("   \r");
+  EXPECT_EQ(p.Parse(b.view, s, err), ParseStatus::kBlank);
+}
+
+struct RoundTrip {
+  const char* line;
+  const char* new_text;  // nullptr: unchanged
+  bool keep_stats;
+  bool add_stat;         // a filter computed "text_len": 3
+  const char* expected;
+};
+
+TEST(SerializeSample, SplicesOnlyWhatChanged) {
+  const RoundTrip cases[] = {
+      // untouched: the original bytes, whitespace and key order included
+      {R"({ "id" : 1,  "text":"a\u00e9b", "m": {"z": [1, 2.50]} })", nullptr, false, false,
+       R"({ "id" : 1,  "text":"a\u00e9b", "m": {"z": [1, 2.50]} })"},
+      // changed text: only its value is re-serialized
+      {R"({"id": 1, "text": "old", "m": 2})", "new \"q\"\n", false, false, R"({"id": 1, "text": "new \"q\"\n", "m": 2})"},
+      // input stats are dropped from the export unless kept (DataJuicer removes the column)
+      {R"({"__dj__stats__": {"a": 1}, "text": "x"})", nullptr, false, false, R"({"text": "x"})"},
+      {R"({"text": "x", "__dj__stats__": {"a": 1}})", nullptr, false, false, R"({"text": "x"})"},
+      {R"({"text": "x", "__dj__stats__": {"a": 1}, "id": 2})", nullptr, false, false, R"({"text": "x", "id": 2})"},
+      {R"({"__dj__stats__": {}})", nullptr, false, false, "{}"},
+      // kept stats: appended, or merged into the existing object
+      {R"({"text": "abc"})", nullptr, true, true, R"({"text": "abc","__dj__stats__":{"text_len":3}})"},
+      {R"({"text": "abc", "__dj__stats__": {"a": 0.5}})", nullptr, true, true,
+       R"({"text": "abc", "__dj__stats__": {"a":0.5,"text_len":3}})"},
+      {R"({"text": "abc", "__dj__stats__": {"a": [1]}})", "z", true, false, R"({"text": "z", "__dj__stats__": {"a": [1]}})"},
+  };
+  RecordParser p({"text"});
+  for (const auto& c : cases) {
+    Sample s;
+    std::string err;
+    Padded in(c.line);
+    if (std::string(c.line) == R"({"__dj__stats__": {}})") {
+      RecordParser q({"__none__"});
+      ASSERT_EQ(q.Parse(in.view, s, err), ParseStatus::kBad);  // missing text key, but spans were recorded
+      continue;
+    }
+    ASSERT_EQ(p.Parse(in.view, s, err), ParseStatus::kOk) << c.line << ": " << err;
+    if (c.new_text != nullptr) {
+      s.texts[0].value = c.new_text;
+      s.texts[0].changed = true;
+    }
+    if (c.add_stat) {
+      s.stats.SetInt("text_len", 3);
+      s.stats_changed = true;
+    }
+    std::string out;
+    SerializeSample(s, SerializeOptions{c.keep_stats}, out);
+    EXPECT_EQ(out, std::string(c.expected) + "\n") << c.line;
+  }
+}
+
+TEST(RecordParser, ReadsCachedStatsAndNestedTextKeys) {
+  RecordParser p({"text", "meta.body"});
+  Sample s;
+  std::string err;
+  Padded in(R"({"text": "t", "meta": {"x": 1, "body": "nested \u2603"}, "__dj__stats__": {"text_len": 7, "r": 0.25, "f": true}})");
+  ASSERT_EQ(p.Parse(in.view, s, err), ParseStatus::kOk) << err;
+  EXPECT_EQ(s.texts[1].value, "nested \xe2\x98\x83");
+  ASSERT_NE(s.stats.Find("text_len"), nullptr);
+  EXPECT_EQ(s.stats.Find("text_len")->i, 7);
+  EXPECT_DOUBLE_EQ(s.stats.Find("r")->d, 0.25);
+  EXPECT_EQ(s.stats.Find("f")->kind, StatValue::Kind::kBool);
+  // The nested text can be changed and spliced back.
+  s.texts[1].value = "new";
+  s.texts[1].changed = true;
+  std::string out;
+  SerializeSample(s, SerializeOptions{true}, out);
+  EXPECT_EQ(out, R"({"text": "t", "meta": {"x": 1, "body": "new"}, "__dj__stats__": {"text_len": 7, "r": 0.25, "f": true}})" "\n");
+}
+
+}  // namespace
+}  // namespace sluice
