@@ -307,7 +307,7 @@ std::vector<std::pair<std::string, std::string>> Recipe::OutputSettings() const 
       {"keep_stats_in_res_ds", b(keep_stats_in_res_ds)},
       {"keep_hashes_in_res_ds", b(keep_hashes_in_res_ds)},
       {"export_shard_size", std::to_string(export_shard_size)},
-      {"on_bad_record", BadRecordPolicyName(on_bad_record)},
+      {"on_bad_record", fmt::format("\"{}\"", BadRecordPolicyName(on_bad_record))},
       {"partition.size", std::to_string(partition_records)},
       {"partition.max_size_mb", fmt::format("{}", partition_max_size_mb)},
       {"partition.num_of_partitions", std::to_string(partition_count)},

@@ -146,9 +146,11 @@ class DecompressingSource : public ByteSource {
         ZSTD_outBuffer out{buf, n, 0};
         size_t r = ZSTD_decompressStream(dctx_, &out, &in);
         if (ZSTD_isError(r)) Fail(ErrorKind::kInput, "'{}': corrupt zstd data: {}", path_, ZSTD_getErrorName(r));
+        // Only a call that made progress says whether a frame is open: on empty input zstd returns the
+        // size of the next frame's header, which is not "truncated".
+        if (in.pos > in_pos_ || out.pos > 0) frame_open_ = r != 0;
         in_pos_ = in.pos;
         produced = out.pos;
-        frame_open_ = r != 0;
       } else {
         gz_.next_in = reinterpret_cast<Bytef*>(in_.data() + in_pos_);
         gz_.avail_in = static_cast<uInt>(in_len_ - in_pos_);
@@ -157,9 +159,10 @@ class DecompressingSource : public ByteSource {
         int r = inflate(&gz_, Z_NO_FLUSH);
         if (r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR)
           Fail(ErrorKind::kInput, "'{}': corrupt gzip data ({})", path_, gz_.msg ? gz_.msg : "inflate error");
+        size_t consumed = (in_len_ - gz_.avail_in) - in_pos_;
         in_pos_ = in_len_ - gz_.avail_in;
         produced = n - gz_.avail_out;
-        frame_open_ = r != Z_STREAM_END;
+        if (consumed > 0 || produced > 0) frame_open_ = r != Z_STREAM_END;
         if (r == Z_STREAM_END) inflateReset(&gz_);  // concatenated members
       }
       if (produced > 0) return produced;
