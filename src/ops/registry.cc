@@ -6,12 +6,22 @@
 
 namespace sluice {
 
-void RegisterLengthFilters(std::vector<OpDef>& ops);  // ops/filter/length_filters.cc
+void RegisterCleanMappers(std::vector<OpDef>& ops);          // ops/mapper/clean_mappers.cc
+void RegisterNormalizationMappers(std::vector<OpDef>& ops);  // ops/mapper/normalization_mappers.cc
+void RegisterLengthFilters(std::vector<OpDef>& ops);         // ops/filter/length_filters.cc
+void RegisterCharacterFilters(std::vector<OpDef>& ops);      // ops/filter/character_filters.cc
+void RegisterWordFilters(std::vector<OpDef>& ops);           // ops/filter/word_filters.cc
+void RegisterDocumentDeduplicator(std::vector<OpDef>& ops);  // ops/dedup/document_deduplicator.cc
 
 const std::vector<OpDef>& AllOps() {
   static const std::vector<OpDef> ops = [] {
     std::vector<OpDef> v;
+    RegisterCleanMappers(v);
+    RegisterNormalizationMappers(v);
     RegisterLengthFilters(v);
+    RegisterCharacterFilters(v);
+    RegisterWordFilters(v);
+    RegisterDocumentDeduplicator(v);
     std::sort(v.begin(), v.end(), [](const OpDef& a, const OpDef& b) { return a.name < b.name; });
     return v;
   }();

@@ -1,0 +1,125 @@
+// Word-level filters: words_num_filter, word_repetition_filter (datajuicer-ops.md §5, §2.3).
+//
+// Contract (words = split_on_whitespace(text, new_line=true, tab=true), §2.3):
+//   words_num_filter: num_words = number of words that are non-empty after stripping SPECIAL_CHARACTERS
+//     from both ends (no lowercasing). Keep if num_words in [min_num, max_num].
+//   word_repetition_filter: words refined with lowercasing + special-character stripping (empty words
+//     dropped); n-grams = rep_len consecutive words joined by ' '; word_rep_ratio = (sum of the
+//     frequencies of n-grams occurring more than once) / (number of n-grams); 0.0 when there are fewer
+//     than rep_len words. Keep if in [min_ratio, max_ratio].
+//   `tokenization: true` (SentencePiece pieces of <lang>.sp.model) is rejected at construction; `lang`
+//   accepts any string (it only selects the tokenizer model).
+// Both skip the computation when their stats key is already present (§1.3). Word n-grams are hashed by a
+// rolling hash over per-word hashes; counts are exact (byte comparison of the joined n-grams, only for the
+// n-grams a branch-free prefilter cannot prove unique; see ngram_counter.h).
+#include "core/sample.h"
+#include "ops/filter/filter_util.h"
+#include "ops/op.h"
+#include "ops/text/ngram_counter.h"
+#include "ops/text/words.h"
+
+namespace sluice {
+namespace {
+
+class WordsNumFilter : public Filter {
+ public:
+  explicit WordsNumFilter(const Params& p)
+      : Filter("words_num_filter", p), lo_(OptionalNumber(p, "min_num")), hi_(OptionalNumber(p, "max_num")) {
+    RejectTokenization(p, "words_num_filter");
+  }
+
+  void ComputeStats(Sample& s) override {
+    if (Cached(s, "num_words")) return;
+    int64_t n = 0;
+    text::ForEachWord(FilterText(s, slot()), true, true, [&n](std::string_view w) { n += text::HasNonSpecial(w); });
+    s.stats.SetInt("num_words", n);
+  }
+
+  bool Keep(const Sample& s) const override { return InRange(StatNumber(s, "num_words"), lo_, hi_); }
+
+ private:
+  std::optional<double> lo_, hi_;
+};
+
+class WordRepetitionFilter : public Filter {
+ public:
+  explicit WordRepetitionFilter(const Params& p)
+      : Filter("word_repetition_filter", p),
+        n_(static_cast<size_t>(PositiveInt(p, "rep_len", "word_repetition_filter"))),
+        lo_(OptionalNumber(p, "min_ratio")),
+        hi_(OptionalNumber(p, "max_ratio")) {
+    RejectTokenization(p, "word_repetition_filter");
+    opt_.lower_case = true;
+    opt_.strip_special = true;
+    opt_.hash_words = true;
+  }
+
+  void ComputeStats(Sample& s) override {
+    if (Cached(s, "word_rep_ratio")) return;
+    s.stats.SetDouble("word_rep_ratio", Ratio(FilterText(s, slot())));
+  }
+
+  bool Keep(const Sample& s) const override { return InRange(StatNumber(s, "word_rep_ratio"), lo_, hi_); }
+
+ private:
+  double Ratio(std::string_view t) {
+    text::RefineWords(t, opt_, words_);
+    size_t w = words_.size();
+    if (w < n_) return 0.0;
+    size_t grams = w - n_ + 1;
+    // Polynomial rolling hash over the word hashes; equality is decided on the joined bytes.
+    constexpr uint64_t kB = 0x100000001B3ull;
+    uint64_t top = 1;
+    for (size_t k = 1; k < n_; ++k) top *= kB;
+    uint64_t h = 0;
+    for (size_t k = 0; k < n_; ++k) h = h * kB + words_.hash(k);
+    gram_hashes_.resize(grams);
+    gram_hashes_[0] = h;
+    for (size_t i = 1; i < grams; ++i) {
+      h = (h - words_.hash(i - 1) * top) * kB + words_.hash(i - 1 + n_);
+      gram_hashes_[i] = h;
+    }
+    // Only n-grams whose hash bucket is hit twice can repeat; count those exactly.
+    const auto& cand = prefilter_.Candidates(gram_hashes_.data(), grams);
+    auto eq = [this](uint32_t a, uint32_t b) { return words_.Joined(a, a + n_) == words_.Joined(b, b + n_); };
+    counter_.Reset(cand.size());
+    for (uint32_t g : cand) counter_.Add(g, gram_hashes_[g], eq);
+    // Occurrences of n-grams seen more than once = all occurrences minus the n-grams seen once.
+    size_t singles = (grams - cand.size()) + counter_.singles();
+    return static_cast<double>(grams - singles) / static_cast<double>(grams);
+  }
+
+  size_t n_;
+  std::optional<double> lo_, hi_;
+  text::RefineOptions opt_;
+  text::WordList words_;
+  std::vector<uint64_t> gram_hashes_;  // per n-gram
+  text::NgramCounter counter_;
+  text::RepeatPrefilter prefilter_;
+};
+
+std::vector<ParamSpec> TokenizationParams() {
+  return {{"lang", ParamType::kString, ParamValue::String("en"), "language of the tokenizer model (only used with tokenization)"},
+          {"tokenization", ParamType::kBool, ParamValue::Bool(false),
+           "split with a SentencePiece model instead of whitespace (not supported: needs a tokenizer model)", false}};
+}
+
+}  // namespace
+
+void RegisterWordFilters(std::vector<OpDef>& ops) {
+  auto words_num = TokenizationParams();
+  words_num.push_back({"min_num", ParamType::kInt, ParamValue::Int(10), "minimum number of words"});
+  words_num.push_back({"max_num", ParamType::kInt, ParamValue::Int(kMaxSizeInt), "maximum number of words (default sys.maxsize)"});
+  ops.push_back({"words_num_filter", OpKind::kFilter, "keep samples whose number of words is in [min_num, max_num]",
+                 std::move(words_num), [](const Params& p) { return std::make_unique<WordsNumFilter>(p); }});
+
+  auto word_rep = TokenizationParams();
+  word_rep.push_back({"rep_len", ParamType::kInt, ParamValue::Int(10), "n-gram length in words", false});
+  word_rep.push_back({"min_ratio", ParamType::kNumber, ParamValue::Double(0.0), "minimum ratio"});
+  word_rep.push_back({"max_ratio", ParamType::kNumber, ParamValue::Double(0.5), "maximum ratio"});
+  ops.push_back({"word_repetition_filter", OpKind::kFilter,
+                 "keep samples whose word n-gram repetition ratio is in [min_ratio, max_ratio]", std::move(word_rep),
+                 [](const Params& p) { return std::make_unique<WordRepetitionFilter>(p); }});
+}
+
+}  // namespace sluice

@@ -1,0 +1,107 @@
+// Python `str` semantics that leak into DataJuicer's behaviour (datajuicer-ops.md §2.1), on UTF-8.
+//
+// Contract (inputs are valid UTF-8; "code point" = one element of a Python str):
+//   IsPySpace(c)      == chr(c).isspace()
+//   PyStrip(s)        == s.strip()                       (returns a view into s)
+//   ForEachLine(s, f) calls f(line) for each element of s.splitlines(), in order: line boundaries are
+//                     \n \r \r\n \x0b \x0c \x1c \x1d \x1e \x85 \u2028 \u2029; a trailing boundary does not
+//                     create an empty last line; "" has no lines.
+//   IsPyAlpha(c)      == chr(c).isalpha()  (general category L*)
+//   IsPyAlnum(c)      == chr(c).isalnum()  (L*, or any numeric type: Nd, No such as ① ², Nl such as Ⅷ 〇, CJK
+//                     numerals)
+//   PyLowerAppend     appends s.lower(): full lowercasing (U+0130 -> "i\u0307"; U+03A3 -> final sigma by
+//                     context), everything else by the simple lowercase mapping.
+// Character data comes from ICU (Unicode 15); ASCII never touches ICU.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ops/text/simd.h"
+
+namespace sluice::text {
+
+// Byte length of the UTF-8 sequence that starts with `lead`.
+inline size_t SeqLen(unsigned char lead) { return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4; }
+
+// True if `s` is all ASCII.
+bool IsAscii(std::string_view s);
+
+inline bool IsPySpace(char32_t c) {
+  if (c < 0x80) return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20);
+  return c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
+         c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+std::string_view PyStrip(std::string_view s);
+
+namespace detail {
+// Per lead byte: 0 plain, 1 one-byte line break, 2 '\r', 3 0xC2 (maybe U+0085), 4 0xE2 (maybe U+2028/9).
+extern const std::array<uint8_t, 256> kLineBreakLead;
+}  // namespace detail
+
+// Length in bytes of the line boundary at s[i], or 0 if there is none.
+inline size_t LineBreakAt(std::string_view s, size_t i) {
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(s.data());
+  switch (detail::kLineBreakLead[p[i]]) {
+    case 0: return 0;
+    case 1: return 1;
+    case 2: return (i + 1 < s.size() && p[i + 1] == '\n') ? 2 : 1;
+    case 3: return (i + 1 < s.size() && p[i + 1] == 0x85) ? 2 : 0;
+    default: return (i + 2 < s.size() && p[i + 1] == 0x80 && (p[i + 2] == 0xA8 || p[i + 2] == 0xA9)) ? 3 : 0;
+  }
+}
+
+// Bytes that may start a line boundary (a superset, checked exactly by LineBreakAt).
+inline constexpr ByteSet kLineBreakCandidates{{0xC2, 0xE2}, 0x1E};
+
+template <class F>
+inline void ForEachLine(std::string_view s, F&& f) {
+  size_t start = 0, n = s.size();
+  for (size_t i = FindFirst(s, 0, kLineBreakCandidates); i < n; i = FindFirst(s, i, kLineBreakCandidates)) {
+    size_t brk = LineBreakAt(s, i);
+    if (brk == 0) {
+      ++i;
+      continue;
+    }
+    f(s.substr(start, i - start));
+    i += brk;
+    start = i;
+  }
+  if (start < n) f(s.substr(start));
+}
+
+// s.splitlines() as views into s (out is cleared first).
+void SplitLines(std::string_view s, std::vector<std::string_view>& out);
+
+bool IsPyAlphaNonAscii(char32_t c);
+bool IsPyAlnumNonAscii(char32_t c);
+
+inline bool IsPyAlpha(char32_t c) {
+  if (c < 0x80) return ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+  return IsPyAlphaNonAscii(c);
+}
+inline bool IsPyAlnum(char32_t c) {
+  if (c < 0x80) return ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c >= '0' && c <= '9');
+  return IsPyAlnumNonAscii(c);
+}
+
+// Lowercases the ASCII letters of 8 ASCII bytes packed in x (every byte < 0x80).
+inline uint64_t AsciiLower8(uint64_t x) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull;
+  uint64_t ge_a = x + (0x80 - 'A') * kOnes;   // high bit set where byte >= 'A'
+  uint64_t gt_z = x + (0x7F - 'Z') * kOnes;   // high bit set where byte > 'Z'
+  uint64_t upper = ge_a & ~gt_z & (0x80 * kOnes);
+  return x | (upper >> 2);                     // 0x80 >> 2 == 0x20
+}
+
+void PyLowerAppend(std::string_view s, std::string& out);
+// Writes s.lower() to out (which must have room for s.size() * 3 / 2 + 8 bytes: lowercasing grows UTF-8
+// by at most 1.5x) and returns the number of bytes written.
+size_t PyLowerTo(std::string_view s, char* out);
+
+}  // namespace sluice::text

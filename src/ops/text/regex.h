@@ -1,0 +1,109 @@
+// Regular expressions with DataJuicer's dialect (the Python `regex` module, V0; datajuicer-ops.md §2.2) on
+// top of PCRE2 (UTF + UCP, JIT).
+//
+// Contract:
+//   StripRawStringWrapper(p)  the "raw-string wrapper" rule for user patterns: a pattern longer than 2 chars
+//       written as r'...' or r"..." loses the leading r+quote and the trailing quote.
+//   TranslatePythonRegex(p)   rewrites the constructs whose meaning differs between Python `regex` and
+//       PCRE2 so that PCRE2 matches what Python would:
+//         \w \W \b \B  Python's word characters are [\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]
+//                      (PCRE2's UCP \w is [\p{L}\p{N}_]); \b/\B become look-arounds on that class.
+//         \s \S        Python's \s is the White_Space property (includes U+0085, which PCRE2's lacks).
+//         \Z           end of string only (PCRE2 \z).        \v  the character U+000B (not a class).
+//         \uXXXX \UXXXXXXXX  code point escapes.             {,n}  means {0,n}.
+//       A character class holding \W becomes an equivalent group (PCRE2 10.42 has no set operations).
+//       Not translated: with (?i), Python also pairs i/I with U+0130/U+0131 and PCRE2 does not (the built-in
+//       links pattern adds U+0130 itself); Python-only syntax such as \N{...} is rejected by PCRE2.
+//   ReplTemplate  a Python replacement template: \1..\99 and \g<n>/\g<name> group references (an
+//       unmatched group expands to ""), \n \t \r \f \v \a \b \\ \xHH \uHHHH \UHHHHHHHH, octal \0 and \ooo;
+//       other escapes of ASCII letters are errors; any other \c stays as the two characters.
+//   Regex  a compiled pattern. Compiled once per op instance; it owns its match data and JIT stack, so
+//       matching never allocates. Not thread-safe (each worker owns its op instances).
+//       ReplaceAll replaces every non-overlapping match left to right (Python 3.7+ empty-match rules:
+//       an empty match right after a non-empty one is replaced too) and returns the number of
+//       replacements; when it is 0, `out` is left untouched.
+//       A match that exceeds PCRE2's backtracking limits throws Error(kInput) for that text.
+// Errors in patterns or templates are Error(kUsage) with PCRE2's message and offset. A template that
+// references a group the pattern does not have is rejected at construction (Python only raises when a
+// match is actually replaced).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice::text {
+
+std::string StripRawStringWrapper(std::string_view pattern);
+std::string TranslatePythonRegex(std::string_view pattern);
+
+enum RegexFlags : uint32_t {
+  kRegexNone = 0,
+  kRegexDotAll = 1,      // re.DOTALL
+  kRegexIgnoreCase = 2,  // re.IGNORECASE
+  kRegexMultiline = 4,   // re.MULTILINE
+  kRegexAnchored = 8,    // match only at the start offset (compiled in, so JIT still applies)
+};
+
+class Regex;
+
+class ReplTemplate {
+ public:
+  ReplTemplate() = default;
+  // Parses a Python replacement template; group references are checked against `re`.
+  ReplTemplate(std::string_view python_template, const Regex& re);
+  // Appends the expansion for one match: group g spans [ov[2g], ov[2g+1]) of `text`, for g < groups;
+  // a group >= groups or with ov[2g] == kUnset expands to "".
+  static constexpr size_t kUnset = ~size_t{0};
+  void Append(std::string& out, std::string_view text, const size_t* ov, size_t groups) const;
+  // The highest group number referenced, or -1.
+  int max_group() const;
+
+ private:
+  friend class Regex;
+  struct Piece {
+    int group = -1;       // >= 0: group reference
+    std::string literal;  // group < 0
+  };
+  std::vector<Piece> pieces_;
+};
+
+class Regex {
+ public:
+  // `pcre2_pattern` is already in PCRE2 syntax. `what` names the pattern in error messages.
+  static Regex Pcre2(std::string_view pcre2_pattern, uint32_t flags, std::string_view what = "pattern");
+  // `python_pattern` is in the Python `regex` dialect (translated with TranslatePythonRegex).
+  static Regex Python(std::string_view python_pattern, uint32_t flags, std::string_view what = "pattern");
+
+  Regex(Regex&&) noexcept;
+  Regex& operator=(Regex&&) noexcept;
+  ~Regex();
+
+  // Number of capture groups; GroupNumber(name) is -1 for an unknown name.
+  uint32_t capture_count() const;
+  int GroupNumber(std::string_view name) const;
+
+  // Leftmost match starting the search at byte offset `start`; [*b, *e) on success. Afterwards ovector()
+  // holds the group offsets (ReplTemplate::kUnset for unset groups) for `groups()` groups.
+  bool Search(std::string_view text, size_t start, size_t* b, size_t* e);
+  const size_t* ovector() const;
+  size_t groups() const { return groups_; }
+
+  // See the contract above. `start`: matches are searched from this byte offset on (text before it is
+  // copied unchanged).
+  size_t ReplaceAll(std::string_view text, const ReplTemplate& repl, std::string& out, size_t start = 0);
+
+ public:
+  struct Impl;  // public so the compile helper in regex.cc can build one
+
+ private:
+  explicit Regex(std::unique_ptr<Impl> impl);
+  int Match(std::string_view text, size_t start, uint32_t options);
+  std::unique_ptr<Impl> impl_;
+  size_t groups_ = 0;
+};
+
+}  // namespace sluice::text

@@ -1,0 +1,290 @@
+// DataJuicer conformance: runs every vector of ../shared/conformance/dj_op_vectors.jsonl (format:
+// datajuicer-ops.md §9) whose op is registered in sluice, through the real op classes and the real record
+// parser/serializer (op_harness.h).
+//
+//   * vectors that need a model/tokenizer (model_free: false, or tokenization: true) must be rejected at
+//     construction with a kUsage error;
+//   * mode process: the op runs over `input` as one dataset and the `compare_fields` of the survivors must
+//     equal `expected`, in order (sorted by text first when order_insensitive);
+//   * mode compute_stats_only: only the stats phase runs; survivors compared as above and, if given,
+//     against `expected_stats`;
+//   * mode count: only the number of survivors is compared;
+//   * expected_error: construction (error_at: init) or running (error_at: run) must throw.
+// Any failing vector of a registered op fails the test, and the number of vectors run must reach the
+// number of model-free vectors of registered ops (so the test cannot pass by running nothing).
+#include <gtest/gtest.h>
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "core/error.h"
+#include "op_harness.h"
+
+namespace sluice {
+namespace {
+
+using testing::Dataset;
+using testing::MakeOp;
+using testing::ParamList;
+
+ParamValue ToParam(simdjson::dom::element e) {
+  using T = simdjson::dom::element_type;
+  switch (e.type()) {
+    case T::NULL_VALUE: return ParamValue();
+    case T::BOOL: return ParamValue::Bool(bool(e.get_bool()));
+    case T::INT64: return ParamValue::Int(int64_t(e.get_int64()));
+    case T::UINT64: return ParamValue::Double(double(uint64_t(e.get_uint64())));
+    case T::DOUBLE: return ParamValue::Double(double(e.get_double()));
+    case T::STRING: return ParamValue::String(std::string(std::string_view(e.get_string())));
+    case T::ARRAY: {
+      std::vector<ParamValue> items;
+      for (auto x : e.get_array()) items.push_back(ToParam(x));
+      return ParamValue::List(std::move(items));
+    }
+    case T::OBJECT: {
+      std::vector<std::pair<std::string, ParamValue>> items;
+      for (auto [k, v] : e.get_object()) items.emplace_back(std::string(k), ToParam(v));
+      return ParamValue::Map(std::move(items));
+    }
+  }
+  return ParamValue();
+}
+
+bool IsNumber(simdjson::dom::element e) { return e.is_int64() || e.is_uint64() || e.is_double(); }
+
+double AsDouble(simdjson::dom::element e) {
+  if (e.is_int64()) return static_cast<double>(int64_t(e.get_int64()));
+  if (e.is_uint64()) return static_cast<double>(uint64_t(e.get_uint64()));
+  return double(e.get_double());
+}
+
+// Deep JSON equality; numbers compare by value (1 == 1.0).
+bool JsonEqual(simdjson::dom::element a, simdjson::dom::element b) {
+  using T = simdjson::dom::element_type;
+  if (IsNumber(a) && IsNumber(b)) return AsDouble(a) == AsDouble(b);
+  if (a.type() != b.type()) return false;
+  switch (a.type()) {
+    case T::NULL_VALUE: return true;
+    case T::BOOL: return bool(a.get_bool()) == bool(b.get_bool());
+    case T::STRING: return std::string_view(a.get_string()) == std::string_view(b.get_string());
+    case T::ARRAY: {
+      auto x = a.get_array(), y = b.get_array();
+      if (x.size() != y.size()) return false;
+      auto i = x.begin(), j = y.begin();
+      for (; i != x.end(); ++i, ++j)
+        if (!JsonEqual(*i, *j)) return false;
+      return true;
+    }
+    case T::OBJECT: {
+      auto x = a.get_object(), y = b.get_object();
+      if (x.size() != y.size()) return false;
+      for (auto [k, v] : x) {
+        auto w = y.at_key(k);
+        if (w.error() || !JsonEqual(v, w.value_unsafe())) return false;
+      }
+      return true;
+    }
+    default: return false;
+  }
+}
+
+std::string Show(simdjson::dom::element e) { return simdjson::minify(e); }
+
+struct Outcome {
+  enum Kind { kPass, kFail, kRejected } kind = kPass;
+  std::string why;
+};
+
+class VectorRunner {
+ public:
+  explicit VectorRunner(simdjson::dom::element v) : v_(v) {}
+
+  bool NeedsModel() const {
+    bool model_free = true;
+    if (auto mf = v_["model_free"]; !mf.error()) model_free = bool(mf.get_bool());
+    auto tok = v_["params"]["tokenization"];
+    bool tokenization = !tok.error() && tok.is_bool() && bool(tok.get_bool());
+    return !model_free || tokenization;
+  }
+
+  Outcome Run() {
+    std::string op_name(std::string_view(v_["op"].get_string()));
+    ParamList params;
+    std::string text_key = "text";
+    for (auto [k, val] : v_["params"].get_object()) {
+      params.emplace_back(std::string(k), ToParam(val));
+      if (k == "text_key" && val.is_string()) text_key = std::string(std::string_view(val.get_string()));
+    }
+    std::string mode = "process";
+    if (auto m = v_["mode"]; !m.error()) mode = std::string(std::string_view(m.get_string()));
+    std::string error_at;
+    if (auto ea = v_["error_at"]; !ea.error()) error_at = std::string(std::string_view(ea.get_string()));
+    bool expect_error = !v_["expected_error"].error();
+
+    if (NeedsModel()) {
+      try {
+        MakeOp(op_name, params);
+      } catch (const Error& e) {
+        if (e.kind() == ErrorKind::kUsage) return {Outcome::kRejected, {}};
+        return Fail("needs a model: expected a kUsage error at construction, got kind " +
+                    std::to_string(static_cast<int>(e.kind())) + ": " + e.what());
+      }
+      return Fail("needs a model/tokenizer but construction succeeded");
+    }
+
+    std::unique_ptr<Op> op;
+    try {
+      op = MakeOp(op_name, params);
+    } catch (const std::exception& e) {
+      if (expect_error && error_at == "init") return {};
+      return Fail(std::string("construction failed: ") + e.what());
+    }
+    if (expect_error && error_at == "init") return Fail("expected an error at construction");
+    if (mode != "process" && mode != "compute_stats_only" && mode != "count")
+      return Fail("unsupported vector mode '" + mode + "' (extend the harness)");
+
+    Dataset ds(text_key);
+    for (auto in : v_["input"].get_array()) {
+      std::string err;
+      ParseStatus st = ds.Add(simdjson::minify(in), &err);
+      if (st == ParseStatus::kBad) return Fail("input sample rejected by the record parser: " + err);
+    }
+    try {
+      ds.Run(*op, mode == "compute_stats_only");
+    } catch (const std::exception& e) {
+      if (expect_error && error_at == "run") return {};
+      return Fail(std::string("op failed: ") + e.what());
+    }
+    if (expect_error) return Fail("expected an error while running");
+
+    if (mode == "count") {
+      size_t want = size_t(uint64_t(v_["expected_count"].get_uint64()));
+      if (ds.size() != want) return Fail("expected " + std::to_string(want) + " samples, got " + std::to_string(ds.size()));
+      return {};
+    }
+
+    // Parse the survivors back from their serialized form.
+    std::vector<std::string> out_json;
+    for (size_t i = 0; i < ds.size(); ++i) out_json.push_back(ds.Json(i));
+    std::vector<simdjson::dom::parser> parsers(out_json.size());
+    std::vector<simdjson::dom::element> got;
+    for (size_t i = 0; i < out_json.size(); ++i) {
+      auto r = parsers[i].parse(out_json[i]);
+      if (r.error()) return Fail("serialized sample is not valid JSON: " + out_json[i]);
+      got.push_back(r.value_unsafe());
+    }
+    auto expected_r = v_["expected"];
+    if (expected_r.error() || expected_r.is_null()) return Fail("vector has no expected output");
+    std::vector<simdjson::dom::element> want;
+    for (auto e : expected_r.get_array()) want.push_back(e);
+    if (got.size() != want.size()) return Fail("expected " + std::to_string(want.size()) + " samples, got " +
+                                               std::to_string(got.size()) + Listing(got));
+
+    std::vector<std::string> fields;
+    if (auto cf = v_["compare_fields"]; !cf.error())
+      for (auto f : cf.get_array()) fields.emplace_back(std::string_view(f.get_string()));
+    else
+      fields.push_back(text_key);
+    bool order_insensitive = false;
+    if (auto oi = v_["order_insensitive"]; !oi.error()) order_insensitive = bool(oi.get_bool());
+    if (order_insensitive) {
+      auto by_text = [&](simdjson::dom::element a, simdjson::dom::element b) {
+        return Show(a[text_key].value_unsafe()) < Show(b[text_key].value_unsafe());
+      };
+      std::sort(got.begin(), got.end(), by_text);
+      std::sort(want.begin(), want.end(), by_text);
+    }
+    simdjson::dom::parser null_parser;
+    simdjson::dom::element null_value = null_parser.parse(std::string_view("null")).value_unsafe();
+    for (size_t i = 0; i < got.size(); ++i) {
+      for (const auto& f : fields) {
+        auto g = got[i][f], w = want[i][f];
+        simdjson::dom::element gv = g.error() ? null_value : g.value_unsafe();
+        simdjson::dom::element wv = w.error() ? null_value : w.value_unsafe();
+        if (!JsonEqual(gv, wv))
+          return Fail("sample " + std::to_string(i) + " field '" + f + "': expected " + Show(wv) + ", got " + Show(gv));
+      }
+    }
+    if (auto es = v_["expected_stats"]; !es.error()) {
+      size_t i = 0;
+      for (auto want_stats : es.get_array()) {
+        if (i >= got.size()) return Fail("expected_stats has more entries than survivors");
+        auto stats = got[i]["__dj__stats__"];
+        for (auto [k, wv] : want_stats.get_object()) {
+          auto gv = stats.error() ? stats : stats[k];
+          if (gv.error() || !JsonEqual(gv.value_unsafe(), wv))
+            return Fail("sample " + std::to_string(i) + " stat '" + std::string(k) + "': expected " + Show(wv));
+        }
+        ++i;
+      }
+    }
+    return {};
+  }
+
+ private:
+  Outcome Fail(std::string why) const { return {Outcome::kFail, std::move(why)}; }
+  static std::string Listing(const std::vector<simdjson::dom::element>& got) {
+    std::string s;
+    for (auto g : got) s += "\n      " + Show(g);
+    return s;
+  }
+  simdjson::dom::element v_;
+};
+
+TEST(Conformance, DataJuicerVectors) {
+  std::string path = std::string(SLUICE_SHARED_DIR) + "/conformance/dj_op_vectors.jsonl";
+  std::ifstream in(path);
+  ASSERT_TRUE(in.good()) << "cannot open " << path;
+
+  struct Count {
+    int total = 0, passed = 0, rejected = 0, failed = 0;
+  };
+  std::map<std::string, Count> per_op;
+  int must_run = 0, ran = 0, line_no = 0, failures = 0;
+  std::string line;
+  while (std::getline(in, line)) {
+    ++line_no;
+    if (line.empty()) continue;
+    simdjson::dom::parser parser;
+    auto doc = parser.parse(line);
+    ASSERT_FALSE(doc.error()) << path << ":" << line_no << ": bad JSON";
+    simdjson::dom::element v = doc.value_unsafe();
+    std::string op(std::string_view(v["op"].get_string()));
+    if (FindOp(op) == nullptr) continue;
+    VectorRunner runner(v);
+    Count& c = per_op[op];
+    ++c.total;
+    if (!runner.NeedsModel()) ++must_run;
+    Outcome o = runner.Run();
+    switch (o.kind) {
+      case Outcome::kPass:
+        ++c.passed;
+        ++ran;
+        break;
+      case Outcome::kRejected: ++c.rejected; break;
+      case Outcome::kFail: {
+        ++c.failed;
+        ++failures;
+        std::string source;
+        if (auto s = v["source"]; !s.error()) source = std::string(std::string_view(s.get_string()));
+        ADD_FAILURE() << path << ":" << line_no << " (" << op << ", " << source << "): " << o.why;
+        break;
+      }
+    }
+  }
+  std::printf("%-36s %6s %6s %9s %7s\n", "op", "total", "passed", "rejected", "failed");
+  for (const auto& [op, c] : per_op)
+    std::printf("%-36s %6d %6d %9d %7d\n", op.c_str(), c.total, c.passed, c.rejected, c.failed);
+  std::printf("vectors run: %d (model-free vectors of registered ops: %d)\n", ran, must_run);
+  EXPECT_EQ(failures, 0);
+  EXPECT_GT(ran, 0);
+  EXPECT_GE(ran, must_run);
+}
+
+}  // namespace
+}  // namespace sluice

@@ -1,0 +1,307 @@
+// Unit tests for the shared text primitives in src/ops/text/: Python string semantics, SPECIAL_CHARACTERS,
+// word splitting/refinement, MD5, the regex wrapper (dialect translation, replacement templates, raw-string
+// wrapper) and the n-gram counters. Expected values were checked against CPython 3.11 / the `regex` module.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "ops/text/md5.h"
+#include "ops/text/ngram_counter.h"
+#include "ops/text/pystr.h"
+#include "ops/text/regex.h"
+#include "ops/text/special_chars.h"
+#include "ops/text/utf8.h"
+#include "ops/text/words.h"
+
+namespace sluice::text {
+namespace {
+
+std::string U8(char32_t cp) {
+  std::string s;
+  utf8::Append(s, cp);
+  return s;
+}
+
+std::vector<std::string> Lines(std::string_view s) {
+  std::vector<std::string_view> v;
+  SplitLines(s, v);
+  return {v.begin(), v.end()};
+}
+
+TEST(PyStr, SplitLinesSeparators) {
+  // Every boundary kind, "\r\n" once, no empty last line after a trailing boundary; \x1f is not one.
+  std::string s = "a\x1c" "b\x1d" "c\x1e" "d\x1f" "f\u0085g\u2028h\u2029i\r\nj\rk\x0bl\x0cm\n";
+  std::vector<std::string> want = {"a", "b", "c", "d\x1f" "f", "g", "h", "i", "j", "k", "l", "m"};
+  EXPECT_EQ(Lines(s), want);
+  EXPECT_TRUE(Lines("").empty());
+  EXPECT_EQ(Lines("\n"), std::vector<std::string>{""});
+  EXPECT_EQ(Lines("a\n\nb"), (std::vector<std::string>{"a", "", "b"}));
+  EXPECT_EQ(Lines("a\r\r\nb"), (std::vector<std::string>{"a", "", "b"}));
+  EXPECT_EQ(Lines("x\r"), std::vector<std::string>{"x"});
+  // Not boundaries: U+2027, NEL look-alikes.
+  EXPECT_EQ(Lines("a\u2027b\u00C5c").size(), 1u);
+}
+
+TEST(PyStr, StripWhitespaceSet) {
+  for (char32_t c : std::vector<char32_t>{0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x1F, 0x20, 0x85, 0xA0, 0x1680, 0x2000, 0x2005,
+                     0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000}) {
+    EXPECT_TRUE(IsPySpace(c)) << std::hex << static_cast<uint32_t>(c);
+    std::string padded = U8(c);
+    padded += 'x';
+    padded += U8(c);
+    EXPECT_EQ(PyStrip(padded), "x") << std::hex << static_cast<uint32_t>(c);
+  }
+  for (char32_t c : std::vector<char32_t>{0x200B, 0xFEFF, 0x180E, 0x00, 0x08, 0x2060}) {
+    EXPECT_FALSE(IsPySpace(c)) << std::hex << static_cast<uint32_t>(c);
+    std::string t = U8(c);
+    t += 'x';
+    EXPECT_EQ(PyStrip(t), t);
+  }
+  EXPECT_EQ(PyStrip(" \t\x1c\x1f\u00A0\u3000x\u200B\uFEFF"), "x\u200B\uFEFF");
+  EXPECT_EQ(PyStrip("   "), "");
+  EXPECT_EQ(PyStrip(""), "");
+}
+
+TEST(PyStr, IsAlnumIsAlpha) {
+  struct Case {
+    char32_t c;
+    bool alnum, alpha;
+  };
+  for (auto [c, alnum, alpha] : std::vector<Case>{{U'①', true, false},  {U'²', true, false},  {U'Ⅷ', true, false},
+                                                  {U'１', true, false}, {U'〇', true, false}, {U'中', true, true},
+                                                  {U'一', true, true},  {0x1F60A, false, false}, {U'!', false, false},
+                                                  {0x301, false, false}, {U'a', true, true},  {U'Z', true, true},
+                                                  {U'7', true, false},  {U'٣', true, false}, {U'é', true, true},
+                                                  {U'_', false, false}, {U' ', false, false}, {0x20000, true, true},
+                                                  {U'，', false, false}}) {
+    EXPECT_EQ(IsPyAlnum(c), alnum) << std::hex << static_cast<uint32_t>(c);
+    EXPECT_EQ(IsPyAlpha(c), alpha) << std::hex << static_cast<uint32_t>(c);
+  }
+}
+
+TEST(PyStr, Lower) {
+  auto lower = [](std::string_view s) {
+    std::string out;
+    PyLowerAppend(s, out);
+    return out;
+  };
+  EXPECT_EQ(lower("İ"), "i\xCC\x87");  // full mapping: i + U+0307
+  EXPECT_EQ(lower("ΑΣ"), "ας");        // final sigma
+  EXPECT_EQ(lower("ΣΑ"), "σα");
+  EXPECT_EQ(lower("A Σ"), "a σ");
+  EXPECT_EQ(lower("ΑΣ."), "ας.");
+  EXPECT_EQ(lower("ΑΣ'Α"), "ασ'α");  // apostrophe is case-ignorable: a cased letter follows
+  EXPECT_EQ(lower("Hello WORLD, ÀÉÎ ẞ Ǆ"), "hello world, àéî ß ǆ");
+  EXPECT_EQ(lower("ABCDEFGHIJKLMNOPQRSTUVWXYZ@[`{"), "abcdefghijklmnopqrstuvwxyz@[`{");
+}
+
+TEST(SpecialChars, Membership) {
+  size_t n = 0;
+  for (char32_t c = 0; c < 0x110000; ++c) n += IsSpecialChar(c);
+  EXPECT_EQ(n, kSpecialCharacterCount);
+  for (char32_t c : std::vector<char32_t>{U'一', U'士', U'上', U'ー', U'ン', U'ه', U'Г', U'ı', U'π', U'ø', U' ', U'0', U'9', U'#', U'*', U'!',
+                     U'~', U'\t', U'\n', U'«', U'…', U'’', U'，', 0x1F60A, 0x1F44D, 0xFEFF, 0x200B, 0x85})
+    EXPECT_TRUE(IsSpecialChar(c)) << std::hex << static_cast<uint32_t>(c);
+  for (char32_t c : std::vector<char32_t>{U'a', U'Z', U'中', U'二', U'é', U'č', 0x4E01, 0x2F800, 0x20000, 0x10FFFF})
+    EXPECT_FALSE(IsSpecialChar(c)) << std::hex << static_cast<uint32_t>(c);
+  EXPECT_TRUE(IsSpecialChar(U'‘'));  // U+2018 is in the extra list
+  EXPECT_TRUE(IsSpecialChar(U'\r'));
+}
+
+TEST(Words, SplitOnWhitespace) {
+  auto split = [](std::string_view s, bool nl, bool tab) {
+    std::vector<std::string> out;
+    ForEachWord(s, nl, tab, [&](std::string_view w) { out.emplace_back(w); });
+    return out;
+  };
+  EXPECT_EQ(split("  a b\tc\nd\re\u3000f\u00A0g  ", true, true),
+            (std::vector<std::string>{"a", "b", "c", "d\re\u3000f\u00A0g"}));
+  EXPECT_EQ(split("a\nb\tc d", false, false), (std::vector<std::string>{"a\nb\tc", "d"}));
+  EXPECT_TRUE(split("", true, true).empty());
+  EXPECT_TRUE(split(" \n\t ", true, true).empty());
+  // Long inputs go through the 32-byte block path: compare with a byte-at-a-time split.
+  std::string long_text;
+  for (int i = 0; i < 500; ++i) long_text += std::string(static_cast<size_t>(i % 7), 'x') + " \n\t"[i % 3] + (i % 5 ? "" : "  ");
+  std::vector<std::string> want;
+  std::string cur;
+  for (char c : long_text) {
+    if (c == ' ' || c == '\n' || c == '\t') {
+      if (!cur.empty()) want.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) want.push_back(cur);
+  EXPECT_EQ(split(long_text, true, true), want);
+}
+
+TEST(Words, StripAndRefine) {
+  EXPECT_EQ(StripSpecial("...hello!!"), "hello");
+  EXPECT_EQ(StripSpecial("一二一"), "二");  // U+4E00 is special, U+4E8C is not
+  EXPECT_EQ(StripSpecial("😊hi😊"), "hi");
+  EXPECT_EQ(StripSpecial("!?"), "");
+  EXPECT_EQ(StripSpecial("a.b"), "a.b");
+  EXPECT_TRUE(HasNonSpecial("..a.."));
+  EXPECT_FALSE(HasNonSpecial("，。！"));
+  EXPECT_TRUE(HasNonSpecial("，中。"));
+
+  RefineOptions opt;
+  opt.lower_case = true;
+  opt.strip_special = true;
+  WordList w;
+  RefineWords("Hello, WORLD!  ... \t ΑΣ İx 😊\nFoo-Bar", opt, w);
+  std::vector<std::string> got;
+  for (size_t i = 0; i < w.size(); ++i) got.emplace_back(w[i]);
+  EXPECT_EQ(got, (std::vector<std::string>{"hello", "world", "ας", "i\xCC\x87x", "foo-bar"}));
+  EXPECT_EQ(w.Joined(0, 2), "hello world");
+  EXPECT_EQ(w.Joined(1, 5), "world ας i\xCC\x87x foo-bar");
+
+  opt.lower_case = false;
+  opt.use_words_aug = true;
+  opt.aug_group_sizes = {2, 3};
+  RefineWords("a b c", opt, w);
+  got.clear();
+  for (size_t i = 0; i < w.size(); ++i) got.emplace_back(w[i]);
+  EXPECT_EQ(w.base_size(), 3u);
+  EXPECT_EQ(got, (std::vector<std::string>{"a", "b", "c", "ab", "bc", "abc"}));
+}
+
+TEST(Md5, KnownDigests) {
+  EXPECT_EQ(Md5Hex(""), "d41d8cd98f00b204e9800998ecf8427e");
+  EXPECT_EQ(Md5Hex("abc"), "900150983cd24fb0d6963f7d28e17f72");
+  EXPECT_EQ(Md5Hex("The quick brown fox jumps over the lazy dog"), "9e107d9d372bb6826bd81d3542a419d6");
+  EXPECT_EQ(Md5Hex("你好，世界"), "dbefd3ada018615b35588a01e216ae6e");
+  std::string big(1000000, 'a');
+  EXPECT_EQ(Md5Hex(big), "7707d6ae4e027c70eea2a935c2296f21");
+  // Streaming in uneven pieces gives the same digest.
+  Md5 m;
+  for (size_t at = 0, step = 1; at < big.size(); at += step, step = step * 3 % 257 + 1)
+    m.Update(std::string_view(big).substr(at, step));
+  uint8_t d[16], e[16];
+  m.Final(d);
+  Md5Digest(big, e);
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(d), 16), std::string(reinterpret_cast<char*>(e), 16));
+}
+
+std::string Sub(std::string_view pattern, std::string_view repl, std::string_view text, uint32_t flags = kRegexDotAll) {
+  Regex re = Regex::Python(pattern, flags);
+  ReplTemplate t(repl, re);
+  std::string out;
+  if (re.ReplaceAll(text, t, out) == 0) return std::string(text);
+  return out;
+}
+
+TEST(Regex, ReplaceTemplates) {
+  EXPECT_EQ(Sub(R"((\w+)@(\w+))", R"(\2 at \1)", "mail bob@example now"), "mail example at bob now");
+  EXPECT_EQ(Sub(R"((\w+)@(\w+))", R"(\g<2>/\g<0>)", "bob@ex"), "ex/bob@ex");
+  EXPECT_EQ(Sub(R"((?P<user>\w+)@)", R"(<\g<user>>)", "bob@ex"), "<bob>ex");
+  EXPECT_EQ(Sub(R"((a)(b)?)", R"([\2|\1])", "ac"), "[|a]c");  // unmatched group -> ""
+  EXPECT_EQ(Sub("a", R"(\n\t\\\x41\101\0)", "a"), std::string("\n\t\\AA") + '\0');
+  EXPECT_EQ(Sub("a", R"(\-)", "a"), R"(\-)");  // other escapes stay
+  EXPECT_EQ(Sub("x*", "-", "abxd"), "-a-b--d-");  // Python 3.7+ empty-match rules
+  EXPECT_EQ(Sub("(?=x)|x", "-", "abxd"), "ab--d");
+  EXPECT_EQ(Sub("b", "", "abc"), "ac");
+  EXPECT_EQ(Sub("z", "", "abc"), "abc");
+  EXPECT_EQ(Sub("é", "e", "café é"), "cafe e");
+  EXPECT_EQ(Sub(".", "-", "a\nb"), "---");  // DOTALL
+  EXPECT_EQ(Sub(".", "-", "a\nb", kRegexNone), "-\n-");
+}
+
+TEST(Regex, TemplateAndPatternErrors) {
+  auto usage = [](auto&& f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return e.kind() == ErrorKind::kUsage;
+    }
+    return false;
+  };
+  EXPECT_TRUE(usage([] { Sub("a", R"(\q)", "a"); }));
+  EXPECT_TRUE(usage([] { Sub("(a)", R"(\2)", "a"); }));
+  EXPECT_TRUE(usage([] { Sub("(a)", R"(\g<name>)", "a"); }));
+  EXPECT_TRUE(usage([] { Sub("a", "\\", "a"); }));
+  EXPECT_TRUE(usage([] { Sub("(a", "", "a"); }));
+  EXPECT_TRUE(usage([] { Sub("[a", "", "a"); }));
+}
+
+TEST(Regex, PythonDialect) {
+  // \w includes combining marks (Python), \W excludes them; \s includes U+0085; \b uses Python's \w.
+  EXPECT_EQ(Sub(R"(\w+)", "W", "cafe\xCC\x81 x"), "W W");
+  EXPECT_EQ(Sub(R"(\W)", "_", "e\xCC\x81!"), "e\xCC\x81_");
+  EXPECT_EQ(Sub(R"(\s)", "_", "a\u0085b\u1680c\x1c"), "a_b_c\x1c");
+  EXPECT_EQ(Sub(R"(\S+)", "X", "ab\u0085cd"), "X\u0085X");
+  EXPECT_EQ(Sub(R"(\bk)", "K", "a\xCC\x81k k"), "a\xCC\x81k K");
+  EXPECT_EQ(Sub(R"(²)", "2", "x²"), "x2");
+  EXPECT_EQ(Sub(R"(\w)", "W", "²‿ⓐ"), "²WW");  // No is not \w in Python; Pc and Other_Alphabetic are
+  EXPECT_EQ(Sub(R"([\W\d]+)", "_", "ab12!?cd"), "ab_cd");
+  EXPECT_EQ(Sub(R"([^\W\d]+)", "_", "ab12!?cd"), "_12!?_");
+  EXPECT_EQ(Sub(R"([\W^]+)", "_", "a^b c"), "a_b_c");
+  EXPECT_EQ(Sub(R"(a{,2})", "-", "aaa"), "---");  // {,n} means {0,n}: "aa", "a", then an empty match at the end
+  EXPECT_EQ(Sub(R"(\Z)", "!", "a\n"), "a\n!");  // end of string only
+  EXPECT_EQ(Sub(R"(\u00e9)", "e", "é"), "e");
+  EXPECT_EQ(Sub(R"(\v)", "V", "a\x0b\n"), "aV\n");
+  EXPECT_EQ(Sub(R"(\d+)", "D", "1٣３x"), "Dx");  // Unicode digits
+}
+
+TEST(Regex, RawStringWrapper) {
+  EXPECT_EQ(StripRawStringWrapper("r'abc'"), "abc");
+  EXPECT_EQ(StripRawStringWrapper("r\"a\\d\""), "a\\d");
+  EXPECT_EQ(StripRawStringWrapper("r''"), "");
+  EXPECT_EQ(StripRawStringWrapper("r'"), "r'");
+  EXPECT_EQ(StripRawStringWrapper("r'abc\""), "r'abc\"");
+  EXPECT_EQ(StripRawStringWrapper("abc"), "abc");
+  EXPECT_EQ(StripRawStringWrapper("'abc'"), "'abc'");
+}
+
+TEST(NgramCounter, ExactCountsAcrossRecords) {
+  // All ids hash alike: counts must still be exact (equality decides).
+  std::vector<std::string> keys = {"a", "b", "a", "c", "a", "b", "d"};
+  NgramCounter c;
+  for (int record = 0; record < 3; ++record) {
+    c.Reset(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i)
+      c.Add(static_cast<uint32_t>(i), 42, [&](uint32_t x, uint32_t y) { return keys[x] == keys[y]; });
+    EXPECT_EQ(c.distinct(), 4u);
+    EXPECT_EQ(c.singles(), 2u);
+    std::multiset<uint32_t> rep;
+    c.ForEachRepeatedCount([&](uint32_t n) { rep.insert(n); });
+    EXPECT_EQ(rep, (std::multiset<uint32_t>{3, 2}));
+  }
+  Ngram16Counter d;
+  d.Reset(5);
+  for (uint64_t k : {1, 2, 1, 1, 3}) d.Add(k, 7);
+  EXPECT_EQ(d.distinct(), 3u);
+  EXPECT_EQ(d.singles(), 2u);
+}
+
+TEST(NgramCounter, RepeatPrefilterKeepsEveryRepeat) {
+  // Hashes with repeats of several multiplicities (3+ catches saturation bugs) and many singletons.
+  std::vector<uint64_t> h;
+  for (uint64_t i = 0; i < 5000; ++i) h.push_back(i * 0x9E3779B97F4A7C15ull);
+  for (int k = 0; k < 5; ++k) h.push_back(h[7]);
+  h.push_back(h[100]);
+  for (int k = 0; k < 3; ++k) h.push_back(h[4000]);
+  RepeatPrefilter f;
+  for (int round = 0; round < 2; ++round) {
+    const std::vector<uint32_t>& c = f.Candidates(h.data(), h.size());
+    std::set<uint32_t> cand(c.begin(), c.end());
+    EXPECT_TRUE(std::is_sorted(c.begin(), c.end()));
+    EXPECT_LE(c.size(), h.size());
+    std::map<uint64_t, int> freq;
+    for (uint64_t x : h) ++freq[x];
+    for (size_t i = 0; i < h.size(); ++i)
+      if (freq[h[i]] > 1) {
+        EXPECT_TRUE(cand.count(static_cast<uint32_t>(i))) << i;
+      }
+    EXPECT_LT(c.size(), h.size() / 3);  // mostly singletons are set aside
+  }
+}
+
+}  // namespace
+}  // namespace sluice::text
