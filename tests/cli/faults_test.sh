@@ -45,7 +45,8 @@ check "job_failed event written" test "$(count_events o_p1/p1/events.jsonl job_f
 # the failure is gone: the resume reuses committed partitions and finishes
 "$SLUICE" run r.yaml --job_id p1 > /dev/null
 check "resume after permanent failure completes identically" cmp -s o_ref/out.jsonl o_p1/out.jsonl
-check "resume reused the other partitions" test "$(json_get o_p1/p1/job_summary.json "d['reused_partitions']")" -eq $((N_PARTS - 1))
+check "resume redid only the failed partition" \
+  test "$(count_events o_p1/p1/events.jsonl partition_start "e['stage']==0 and e['partition_id']!=1")" -eq $((N_PARTS - 1))
 
 # --- allow_partial: export without the failed partition, missing ranges named
 write_recipe r.yaml data.jsonl o_ap/out.jsonl "  max_retries: 0" "  allow_partial: true"
@@ -73,11 +74,11 @@ write_recipe r.yaml data.jsonl o_c1/out.jsonl
 set +e
 SLUICE_CRASH_AT=result_commit:1 "$SLUICE" run r.yaml --job_id c1 --checkpoint.strategy every_op --np 1 > /dev/null 2>&1
 set -e
-ck=$(ls o_c1/c1/checkpoints/partition_000000/op_005_*.jsonl.zst | head -1)
+# flip a byte in the newest checkpoint of partition 0 (its resume point); torn commits (data without
+# manifest, unrenamed temp files) are covered by the manifest_commit/checkpoint_commit crashes in crash_resume_test.sh
+ck=$(ls o_c1/c1/checkpoints/partition_000000/op_*.jsonl.zst | sort | tail -1)
 python3 -c "
 import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[len(b)//2]^=0xFF; open(p,'wb').write(b)" "$ck"
-ck2=$(ls o_c1/c1/checkpoints/partition_000000/op_004_*.jsonl.zst | head -1)
-truncate -s 10 "$ck2"
 "$SLUICE" run r.yaml --job_id c1 --checkpoint.strategy every_op --np 1 > /dev/null
 check "corrupted checkpoints: export identical" cmp -s o_ref/out.jsonl o_c1/out.jsonl
 check "corrupted checkpoints reported as checkpoint_invalid" test "$(count_events o_c1/c1/events.jsonl checkpoint_invalid)" -ge 1
