@@ -43,7 +43,7 @@ struct Layout {
   JobPaths paths;
 };
 
-// Placeholders {job_id} and {work_dir} (datajuicer-executor.md §1.2), with DataJuicer's rule that a
+// Substitutes {job_id} and {work_dir} (datajuicer-executor.md §1.2), with DataJuicer's rule that a
 // work_dir not ending in the job id gets it appended; unlike DataJuicer, event_log_dir and checkpoint_dir
 // are honoured (with the job id appended unless they already name it, so jobs never share them).
 Layout ResolveLayout(Recipe& r) {

@@ -53,6 +53,10 @@ class AlphanumericFilter : public Filter {
     const std::string& t = FilterText(s, slot());
     size_t len = 0, alnum = 0, i = 0, n = t.size();
     const unsigned char* p = reinterpret_cast<const unsigned char*>(t.data());
+    auto step = [&] {  // one code point at t[i]
+      alnum += p[i] < 0x80 ? kAsciiAlnum[p[i++]] : text::IsPyAlnumNonAscii(utf8::Next(t, i));
+      ++len;
+    };
     while (i + 32 <= n) {
       const char* block = t.data() + i;
       if (text::NonAscii32(block) == 0) {  // 32 ASCII characters
@@ -61,26 +65,9 @@ class AlphanumericFilter : public Filter {
         i += 32;
         continue;
       }
-      size_t end = i + 32;  // decode up to the block end (a character may straddle it)
-      while (i < end) {
-        if (p[i] < 0x80) {
-          alnum += kAsciiAlnum[p[i]];
-          ++len, ++i;
-          continue;
-        }
-        alnum += text::IsPyAlnumNonAscii(utf8::Next(t, i));
-        ++len;
-      }
+      for (size_t end = i + 32; i < end;) step();  // a character may straddle the block end
     }
-    while (i < n) {
-      if (p[i] < 0x80) {
-        alnum += kAsciiAlnum[p[i]];
-        ++len, ++i;
-        continue;
-      }
-      alnum += text::IsPyAlnumNonAscii(utf8::Next(t, i));
-      ++len;
-    }
+    while (i < n) step();
     s.stats.SetDouble("alnum_ratio", len == 0 ? 0.0 : static_cast<double>(alnum) / static_cast<double>(len));
   }
 

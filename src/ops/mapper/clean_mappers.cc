@@ -106,6 +106,25 @@ bool MayStartLink(std::string_view t, size_t s) {
          (c == 0xE2 && n >= 3 && p[s + 1] == 0x84 && p[s + 2] == 0xAA);   // U+212A
 }
 
+// Replaces, left to right, every match that `find(text, pos, &begin, &end)` reports (never empty) by
+// what `replace(out, begin, end)` appends. Returns false, leaving `text` untouched, when nothing matched.
+template <typename Find, typename Replace>
+bool ReplaceMatches(std::string& text, std::string& out, Find find, Replace replace) {
+  size_t b, e;
+  if (!find(text, 0, &b, &e)) return false;
+  out.clear();
+  out.reserve(text.size());
+  size_t last = 0;
+  do {
+    out.append(text, last, b - last);
+    replace(out, b, e);
+    last = e;
+  } while (find(text, last, &b, &e));
+  out.append(text, last, std::string::npos);
+  text.swap(out);
+  return true;
+}
+
 class CleanLinksMapper : public Mapper {
  public:
   explicit CleanLinksMapper(const Params& p)
@@ -124,19 +143,9 @@ class CleanLinksMapper : public Mapper {
       text.swap(out_);
       return true;
     }
-    size_t b, e;
-    if (!FindLink(text, 0, &b, &e)) return false;
-    out_.clear();
-    out_.reserve(text.size());
-    size_t last = 0;
-    do {
-      out_.append(text, last, b - last);
-      repl_.Append(out_, text, re_.ovector(), re_.groups());
-      last = e;
-    } while (FindLink(text, last, &b, &e));
-    out_.append(text, last, std::string::npos);
-    text.swap(out_);
-    return true;
+    return ReplaceMatches(
+        text, out_, [this](std::string_view t, size_t pos, size_t* b, size_t* e) { return FindLink(t, pos, b, e); },
+        [&](std::string& out, size_t, size_t) { repl_.Append(out, text, re_.ovector(), re_.groups()); });
   }
 
  private:
@@ -226,20 +235,10 @@ class CleanEmailMapper : public Mapper {
       text.swap(out_);
       return true;
     }
-    size_t b, e;
-    if (!FindEmail(text, 0, &b, &e)) return false;
-    out_.clear();
-    out_.reserve(text.size());
-    size_t last = 0;
-    do {
-      out_.append(text, last, b - last);
+    return ReplaceMatches(text, out_, FindEmail, [&](std::string& out, size_t b, size_t e) {
       size_t ov[2] = {b, e};
-      repl_.Append(out_, text, ov, 1);
-      last = e;
-    } while (FindEmail(text, last, &b, &e));
-    out_.append(text, last, std::string::npos);
-    text.swap(out_);
-    return true;
+      repl_.Append(out, text, ov, 1);
+    });
   }
 
  private:
