@@ -85,7 +85,10 @@ Params Params::Resolve(const std::string& op_name, const std::vector<ParamSpec>&
                        const std::vector<std::pair<std::string, ParamValue>>& given) {
   std::vector<std::string> names;
   for (const auto& s : specs) names.push_back(s.name);
-  for (const auto& [k, v] : given) {
+  for (size_t i = 0; i < given.size(); ++i) {
+    const std::string& k = given[i].first;
+    for (size_t j = 0; j < i; ++j)
+      if (given[j].first == k) Fail(ErrorKind::kUsage, "op '{}': parameter '{}' is given twice", op_name, k);
     bool known = false;
     for (const auto& s : specs) known |= s.name == k;
     if (!known)

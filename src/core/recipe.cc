@@ -145,8 +145,13 @@ template <size_t N>
 void CheckKeys(const std::string& file, const YAML::Node& map, const KeyInfo (&table)[N], const std::string& section) {
   std::vector<std::string> names;
   for (const auto& k : table) names.push_back(k.name);
+  std::vector<std::string> seen;
   for (auto it = map.begin(); it != map.end(); ++it) {
     std::string key = it->first.as<std::string>();
+    // yaml-cpp keeps duplicate keys and lookups return the first; a second value would be ignored.
+    if (std::find(seen.begin(), seen.end(), key) != seen.end())
+      Fail(ErrorKind::kUsage, "{}: recipe key '{}' appears twice", Where(file, it->first), section.empty() ? key : section + "." + key);
+    seen.push_back(key);
     const KeyInfo* info = nullptr;
     for (const auto& k : table)
       if (key == k.name) info = &k;

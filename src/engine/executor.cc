@@ -321,7 +321,7 @@ struct Executor::Impl {
       bool stage_end = seg_end == st.op_end;
       bool final_output = stage_end && IsLastStage(k);
       std::string dest = stage_end ? StageOutputPath(p, k) : CheckpointPath(p, seg_end - 1);
-      RunSegment(w, p, k, attempt, seg_begin, seg_end, source_path, keep, first_segment && k == 0 && source_path.empty(),
+      RunSegment(w, p, attempt, seg_begin, seg_end, source_path, keep, first_segment && k == 0 && source_path.empty(),
                  dest, final_output, st.barrier && stage_end, counters);
       first_segment = false;
       keep = nullptr;
@@ -341,7 +341,7 @@ struct Executor::Impl {
     if (IsLastStage(k)) final_counters[p] = counters;
   }
 
-  void RunSegment(Worker& w, size_t p, size_t k, int attempt, size_t b, size_t e, const std::string& source_path,
+  void RunSegment(Worker& w, size_t p, int attempt, size_t b, size_t e, const std::string& source_path,
                   const std::vector<uint8_t>* keep, bool from_input, const std::string& dest, bool final_output,
                   bool write_keys, Counters& counters) {
     env->CreateDirs(std::filesystem::path(dest).parent_path().string());
@@ -356,7 +356,7 @@ struct Executor::Impl {
     const PartitionRange& range = plan.partitions[p];
     const std::string& in_path = plan.files[range.file].path;
     std::unique_ptr<ByteSource> src = from_input ? OpenByteSource(env, in_path, range.begin, range.end)
-                                                 : OpenByteSource(env, source_path, 0, UINT64_MAX);
+                                                 : OpenWholeFile(env, source_path);
     LineReader reader(std::move(src), RecordPadding());
     Codec codec = final_output ? export_codec : inter_codec;
     CommittedWriter out(env, dest, codec, 3);
@@ -451,7 +451,6 @@ struct Executor::Impl {
                     if (!c.first_error.empty()) j.Field("error_message", c.first_error);
                   });
     }
-    (void)k;
   }
 
   // Runs stage k for one partition with retries. Returns false if it failed for good.
@@ -493,7 +492,7 @@ struct Executor::Impl {
         double dt = env->MonotonicSeconds() - t0;
         rep.seconds += dt;
         if (IsLastStage(k)) rep.status = PartitionReport::Status::kCompleted;
-        const Counters& c = IsLastStage(k) ? final_counters[p] : Counters{};
+        const Counters& c = final_counters[p];  // meaningful for the last stage only
         events.Emit("partition_complete", fmt::format("partition {} stage {} done in {:.3f}s", p, k, dt), [&](JsonWriter& j) {
           j.Field("partition_id", static_cast<uint64_t>(p)).Field("stage", static_cast<uint64_t>(k));
           j.Field("status", "success").Field("duration", dt).Field("attempt", attempt + 1);
@@ -608,7 +607,7 @@ struct Executor::Impl {
     };
     open();
     for (size_t p : parts) {
-      LineReader r(OpenByteSource(env, ResultPath(p), 0, UINT64_MAX), 0);
+      LineReader r(OpenWholeFile(env, ResultPath(p)), 0);
       std::string_view line;
       while (r.Next(line)) {
         if (in_shard == shard_rows(shard) && shard + 1 < n) {

@@ -194,4 +194,8 @@ std::unique_ptr<ByteSource> OpenByteSource(Env* env, const std::string& path, ui
   return std::make_unique<DecompressingSource>(env, path, c);
 }
 
+std::unique_ptr<ByteSource> OpenWholeFile(Env* env, const std::string& path) {
+  return OpenByteSource(env, path, 0, env->FileSize(path));
+}
+
 }  // namespace sluice

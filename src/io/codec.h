@@ -42,5 +42,7 @@ class ByteSource {
 
 // [begin, end) of a plain file, or (for .gz/.zst) the whole decompressed file, begin and end ignored.
 std::unique_ptr<ByteSource> OpenByteSource(Env* env, const std::string& path, uint64_t begin, uint64_t end);
+// The whole content of a file, decompressed if it is .gz/.zst.
+std::unique_ptr<ByteSource> OpenWholeFile(Env* env, const std::string& path);
 
 }  // namespace sluice

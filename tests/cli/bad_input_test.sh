@@ -63,6 +63,11 @@ recipe r8.yaml good.jsonl o8/out.jsonl "np_workers: 3"
 expect "unknown recipe key: exit 2" 2 "r8.yaml:6: unknown recipe key 'np_workers'" -- "$SLUICE" run r8.yaml
 expect "unknown nested key via the command line: exit 2" 2 "unknown recipe key 'checkpoint.strategyy' \(did you mean 'strategy'\?\)" -- "$SLUICE" run r7.yaml --checkpoint.strategyy every_op
 expect "bad strategy value: exit 2" 2 "checkpoint.strategy' must be one of" -- "$SLUICE" run r1.yaml --checkpoint.strategy sometimes
+recipe r8b.yaml good.jsonl o8b/out.jsonl "export_path: other.jsonl"
+expect "duplicate recipe key: exit 2" 2 "r8b.yaml:6: recipe key 'export_path' appears twice" -- "$SLUICE" run r8b.yaml
+recipe r8c.yaml good.jsonl o8c/out.jsonl
+sed -i 's/      min_len: 5/      min_len: 5\n      min_len: 6/' r8c.yaml
+expect "duplicate op parameter: exit 2" 2 "parameter 'min_len' is given twice" -- "$SLUICE" run r8c.yaml
 recipe r9.yaml good.jsonl o9/out.jsonl "intermediate_storage: {format: parquet}"
 expect "parquet intermediate storage: rejected clearly" 2 "intermediate_storage.format 'parquet' is not supported yet" -- "$SLUICE" run r9.yaml
 
