@@ -2,6 +2,8 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "ops/text/regex.h"
 
+#include <fmt/format.h>
+
 #include <pcre2.h>
 
 #include <algorithm>
@@ -77,34 +79,11 @@ std::string TranslatePythonRegex(std::string_view p) {
         case 's': o += "\\p{White_Space}"; continue;
         case 'S': o += "\\P{White_Space}"; continue;
         case 'b':
-          if (in_class) {
-            o += "\\b";  // backspace in both dialects
-          } else {
-            o += "(?:(?<=[";
-            o += kWordItems;
-            o += "])(?![";
-            o += kWordItems;
-            o += "])|(?<![";
-            o += kWordItems;
-            o += "])(?=[";
-            o += kWordItems;
-            o += "]))";
-          }
+          // in a class: backspace in both dialects; else a word boundary on Python's \w
+          o += in_class ? std::string("\\b") : fmt::format("(?:(?<=[{0}])(?![{0}])|(?<![{0}])(?=[{0}]))", kWordItems);
           continue;
         case 'B':
-          if (in_class) {
-            o += "\\B";
-          } else {
-            o += "(?:(?<=[";
-            o += kWordItems;
-            o += "])(?=[";
-            o += kWordItems;
-            o += "])|(?<![";
-            o += kWordItems;
-            o += "])(?![";
-            o += kWordItems;
-            o += "]))";
-          }
+          o += in_class ? std::string("\\B") : fmt::format("(?:(?<=[{0}])(?=[{0}])|(?<![{0}])(?![{0}]))", kWordItems);
           continue;
         case 'Z': o += in_class ? "Z" : "\\z"; continue;
         case 'v': o += "\\x{b}"; continue;
