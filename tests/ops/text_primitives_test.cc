@@ -172,6 +172,79 @@ TEST(Words, StripAndRefine) {
   EXPECT_EQ(got, (std::vector<std::string>{"a", "b", "c", "ab", "bc", "abc"}));
 }
 
+// RefineWords reads ASCII words of up to 16 bytes through a 16-byte mask of their non-special bytes and
+// everything else byte by byte / code point by code point. Both must give what the definition gives:
+// split, lower() each word, strip SPECIAL_CHARACTERS from both ends, drop empty words.
+TEST(Words, RefineFastPathMatchesDefinition) {
+  std::vector<std::string> words;
+  // Every ASCII byte (but the separators) at the start, inside and at the end of words of every length
+  // around the 16-byte limit.
+  for (int c = 1; c < 0x80; ++c) {
+    if (c == ' ' || c == '\n' || c == '\t') continue;
+    std::string ch(1, static_cast<char>(c));
+    for (size_t len : {1, 2, 7, 8, 9, 15, 16, 17, 18}) {
+      std::string mid(len > 1 ? len - 1 : 0, 'Q');
+      words.push_back(ch + mid);
+      words.push_back(mid + ch);
+      if (len > 2) words.push_back(mid.substr(0, len / 2) + ch + mid.substr(len / 2));
+      words.push_back(std::string(len, static_cast<char>(c)));
+    }
+  }
+  for (const char* w : {"", "x", "...", "..A..", "((Hello))", "-1.5e3", "a.b", "ÉCOLE,", "«word»", "“Quote”", "word’s",
+                        "—", "…ok…", "😊x😊", "ΑΣ.", "İx", "0123456789abcdefG", "ABCDEFGHIJKLMNOP", "ABCDEFGHIJKLMNOPQ",
+                        "!!!!!!!!!!!!!!!!", "!!!!!!!!!!!!!!!!!", "x\xC2\xA0y", "\xC2\xA0", "\r", "a\rb", "\x0b\x0c"})
+    words.push_back(w);
+  std::string text;
+  for (size_t i = 0; i < words.size(); ++i) text += words[i] + (i % 7 == 0 ? "\n" : i % 11 == 0 ? "\t  " : " ");
+  std::vector<std::string> want;
+  ForEachWord(text, true, true, [&](std::string_view w) {
+    std::string lower;
+    PyLowerAppend(w, lower);
+    std::string_view stripped = StripSpecial(lower);
+    if (!stripped.empty()) want.emplace_back(stripped);
+  });
+  RefineOptions opt;
+  opt.lower_case = true;
+  opt.strip_special = true;
+  opt.hash_words = true;
+  WordList got;
+  for (int round = 0; round < 2; ++round) {  // the second round reuses the buffers
+    RefineWords(text, opt, got);
+    ASSERT_EQ(got.size(), want.size());
+    std::map<std::string, uint64_t> hash_of;
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(got[i], want[i]) << i;
+      auto [it, fresh] = hash_of.emplace(want[i], got.hash(i));
+      EXPECT_EQ(it->second, got.hash(i)) << "equal words must hash alike: " << want[i];
+    }
+    std::string joined;
+    for (size_t i = 0; i < want.size(); ++i) joined += (i ? " " : "") + want[i];
+    EXPECT_EQ(got.Joined(0, want.size()), joined);
+  }
+  // Without lowercasing or stripping the words are the split pieces.
+  RefineWords(text, RefineOptions{}, got);
+  size_t pieces = 0;
+  ForEachWord(text, true, true, [&](std::string_view w) { EXPECT_EQ(got[pieces++], w); });
+  EXPECT_EQ(got.size(), pieces);
+}
+
+// PyLowerTo lowercases 32 ASCII bytes at a time and the rest per character: a non-ASCII character at any
+// offset around the block boundaries must not change the result.
+TEST(PyStr, LowerBlocksAndCharacters) {
+  const std::string ascii = "The QUICK brown Fox @[`{ JUMPS over THE lazy DOG 0123456789 AZaz";
+  std::string want_ascii;
+  for (char c : ascii) want_ascii += (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+  for (size_t len = 0; len <= ascii.size(); ++len) {
+    for (size_t at = 0; at <= len; ++at) {
+      std::string in = ascii.substr(0, at) + "ÀÉ" + ascii.substr(at, len - at);
+      std::string want = want_ascii.substr(0, at) + "àé" + want_ascii.substr(at, len - at);
+      std::string out;
+      PyLowerAppend(in, out);
+      EXPECT_EQ(out, want) << len << " " << at;
+    }
+  }
+}
+
 TEST(Md5, KnownDigests) {
   EXPECT_EQ(Md5Hex(""), "d41d8cd98f00b204e9800998ecf8427e");
   EXPECT_EQ(Md5Hex("abc"), "900150983cd24fb0d6963f7d28e17f72");
@@ -278,6 +351,30 @@ TEST(NgramCounter, ExactCountsAcrossRecords) {
   for (uint64_t k : {1, 2, 1, 1, 3}) d.Add(k, 7);
   EXPECT_EQ(d.distinct(), 3u);
   EXPECT_EQ(d.singles(), 2u);
+}
+
+TEST(NgramCounter, Ngram16CountsExactlyUnderHashCollisions) {
+  // Keys built so that every one has the same Hash(a, b): they all probe the same slots, and only the
+  // exact key comparison keeps their counts apart.
+  const uint64_t kC = 0xC2B2AE3D27D4EB4Full;
+  auto colliding = [&](uint64_t i) {
+    uint64_t b = 1000 + i;  // b >> 29 is the same for all
+    uint64_t a = 0x1234 ^ (1000 * kC) ^ (b * kC);
+    return std::pair<uint64_t, uint64_t>{a, b};
+  };
+  for (uint64_t i = 0; i < 20; ++i)
+    ASSERT_EQ(Ngram16Counter::Hash(colliding(i).first, colliding(i).second), Ngram16Counter::Hash(colliding(0).first, colliding(0).second));
+  Ngram16Counter d;
+  for (int record = 0; record < 3; ++record) {
+    std::vector<uint64_t> ids = {0, 1, 0, 2, 3, 0, 1, 4, 5, 5, 5, 5, 6};
+    d.Reset(ids.size());
+    for (uint64_t i : ids) d.Add(colliding(i).first, colliding(i).second);
+    EXPECT_EQ(d.distinct(), 7u);
+    EXPECT_EQ(d.singles(), 4u);
+    std::multiset<uint32_t> rep;
+    d.ForEachRepeatedCount([&](uint32_t n) { rep.insert(n); });
+    EXPECT_EQ(rep, (std::multiset<uint32_t>{3, 2, 4}));
+  }
 }
 
 TEST(NgramCounter, RepeatPrefilterKeepsEveryRepeat) {

@@ -117,11 +117,10 @@ struct RefineOptions {
 class WordList {
  public:
   void clear() {
-    spans_.clear();
-    hashes_.clear();
+    size_ = 0;
     base_ = 0;
   }
-  size_t size() const { return spans_.size(); }
+  size_t size() const { return size_; }
   // Number of words before augmentation.
   size_t base_size() const { return base_; }
   std::string_view operator[](size_t i) const { return std::string_view(buf_).substr(spans_[i].b, spans_[i].e - spans_[i].b); }
@@ -139,9 +138,10 @@ class WordList {
     size_t b, e;
   };
   std::string buf_;      // grown only; the bytes in use are those the spans cover
-  std::string scratch_;  // padded lowercased copy of an ASCII text
-  std::vector<Span> spans_;
-  std::vector<uint64_t> hashes_;
+  std::string scratch_;  // padded (lowercased) copy of the text
+  std::vector<Span> spans_;       // grown only; the first size_ are in use
+  std::vector<uint64_t> hashes_;  // likewise, the first base_ (with hash_words)
+  size_t size_ = 0;
   size_t base_ = 0;
 };
 
