@@ -1,7 +1,5 @@
 #include "engine/executor.h"
 
-#include <xxhash.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -16,140 +14,14 @@
 #include "core/fault_injection.h"
 #include "core/json_writer.h"
 #include "core/record.h"
+#include "engine/commit.h"
+#include "engine/export_journal.h"
 #include "io/atomic_file.h"
 #include "io/codec.h"
 #include "io/line_reader.h"
 
 namespace sluice {
 namespace {
-
-// Per-partition counters, carried through checkpoints and stage outputs in their manifests so that a
-// resumed partition reports the same totals as an uninterrupted one.
-struct Counters {
-  uint64_t rows_in = 0, bad = 0, null_text = 0, rows = 0;
-  std::vector<OpCounters> ops;
-};
-
-// Forwards to a WritableFile and hashes what passes, so the checksum costs no second read.
-class HashingFile : public WritableFile {
- public:
-  explicit HashingFile(WritableFile& f) : f_(f) {
-    st_ = XXH3_createState();
-    XXH3_64bits_reset(st_);
-  }
-  ~HashingFile() override { XXH3_freeState(st_); }
-  void Append(std::string_view d) override {
-    XXH3_64bits_update(st_, d.data(), d.size());
-    bytes_ += d.size();
-    f_.Append(d);
-  }
-  void Sync() override { f_.Sync(); }
-  void Close() override { f_.Close(); }
-  uint64_t digest() const { return XXH3_64bits_digest(st_); }
-  uint64_t bytes() const { return bytes_; }
-
- private:
-  WritableFile& f_;
-  XXH3_state_t* st_;
-  uint64_t bytes_ = 0;
-};
-
-uint64_t HashFile(Env* env, const std::string& path, uint64_t* size) {
-  *size = env->FileSize(path);
-  XXH3_state_t* st = XXH3_createState();
-  XXH3_64bits_reset(st);
-  std::string buf(4 << 20, '\0');
-  uint64_t off = 0;
-  while (off < *size) {
-    size_t n = env->ReadAt(path, off, buf.size(), buf.data());
-    if (n == 0) break;
-    XXH3_64bits_update(st, buf.data(), n);
-    off += n;
-  }
-  uint64_t h = XXH3_64bits_digest(st);
-  XXH3_freeState(st);
-  return h;
-}
-
-std::string ManifestPath(const std::string& data) { return data + ".manifest.json"; }
-
-// A committed data file: data + manifest. Writes are atomic; Commit writes data first, then manifest.
-class CommittedWriter {
- public:
-  CommittedWriter(Env* env, std::string path, Codec codec, int level)
-      : env_(env), path_(std::move(path)), file_(env, path_), hashing_(file_.file()), writer_(hashing_, codec, level) {}
-  void Write(std::string_view d) { writer_.Write(d); }
-  uint64_t raw_bytes() const { return writer_.raw_bytes(); }
-  void Commit(const std::string& recipe_hash, const Counters& c, std::string_view crash_point) {
-    writer_.Finish();
-    CrashPoint(crash_point);
-    file_.Commit();
-    CrashPoint("manifest_commit");
-    JsonWriter w;
-    w.BeginObject().Field("format", "sluice-manifest-1").Field("recipe_hash", recipe_hash);
-    w.Field("file", std::filesystem::path(path_).filename().string()).Field("file_bytes", hashing_.bytes());
-    w.Field("xxh3", fmt::format("{:016x}", hashing_.digest())).Field("raw_bytes", writer_.raw_bytes());
-    w.Field("rows", c.rows).Field("rows_in", c.rows_in).Field("bad_records", c.bad).Field("null_text", c.null_text);
-    w.Key("ops").BeginArray();
-    for (const auto& o : c.ops) w.BeginArray().Uint(o.in).Uint(o.out).Uint(o.errors).EndArray();
-    w.EndArray().EndObject();
-    WriteFileAtomic(env_, ManifestPath(path_), w.Take() + "\n");
-  }
-
- private:
-  Env* env_;
-  std::string path_;
-  AtomicFile file_;
-  HashingFile hashing_;
-  CompressedWriter writer_;
-};
-
-struct Manifest {
-  uint64_t file_bytes = 0, xxh3 = 0, raw_bytes = 0;
-  Counters counters;
-};
-
-enum class ManifestState { kAbsent, kValid, kCorrupt };
-
-// Loads and verifies a committed file. `verify_data` re-hashes the data file (used for anything this
-// process did not write itself).
-ManifestState LoadManifest(Env* env, const std::string& data_path, const std::string& recipe_hash, size_t n_ops,
-                           bool verify_data, Manifest* m, std::string* why) {
-  std::string mpath = ManifestPath(data_path);
-  if (!env->FileExists(mpath)) return ManifestState::kAbsent;
-  std::string json = ReadFile(env, mpath);
-  simdjson::dom::parser parser;
-  simdjson::dom::element root;
-  std::string_view sv;
-  auto corrupt = [&](std::string reason) {
-    *why = std::move(reason);
-    return ManifestState::kCorrupt;
-  };
-  if (parser.parse(json).get(root)) return corrupt("manifest is not valid JSON");
-  if (root["recipe_hash"].get(sv) || sv != recipe_hash) return corrupt("manifest belongs to another recipe");
-  if (root["file_bytes"].get(m->file_bytes) || root["raw_bytes"].get(m->raw_bytes) || root["xxh3"].get(sv))
-    return corrupt("manifest is incomplete");
-  m->xxh3 = std::stoull(std::string(sv), nullptr, 16);
-  auto& c = m->counters;
-  if (root["rows"].get(c.rows) || root["rows_in"].get(c.rows_in) || root["bad_records"].get(c.bad) ||
-      root["null_text"].get(c.null_text))
-    return corrupt("manifest is incomplete");
-  simdjson::dom::array ops;
-  if (root["ops"].get(ops) || ops.size() != n_ops) return corrupt("manifest op counters do not match the recipe");
-  for (auto o : ops) {
-    OpCounters oc;
-    if (o.at(0).get(oc.in) || o.at(1).get(oc.out) || o.at(2).get(oc.errors)) return corrupt("bad op counters");
-    c.ops.push_back(oc);
-  }
-  if (!env->FileExists(data_path)) return corrupt("data file is missing");
-  uint64_t size = env->FileSize(data_path);
-  if (size != m->file_bytes) return corrupt(fmt::format("data file has {} bytes, manifest says {}", size, m->file_bytes));
-  if (verify_data) {
-    uint64_t got = HashFile(env, data_path, &size);
-    if (got != m->xxh3) return corrupt("data file checksum mismatch");
-  }
-  return ManifestState::kValid;
-}
 
 // Lines before byte `offset` of a plain file: only computed to report a bad record's line number.
 uint64_t LinesBefore(Env* env, const std::string& path, uint64_t offset) {
@@ -181,6 +53,9 @@ struct Executor::Impl {
   std::vector<Counters> final_counters;
   std::mutex mu;
   std::atomic<bool> abort{false};
+  // The single-file export, written while the last stage runs; null for a sharded export, which is cut
+  // by row counts known only at the end and so is assembled from result files.
+  std::unique_ptr<ExportJournal> journal;
 
   explicit Impl(Executor& e)
       : ex(e), env(e.env_), recipe(e.recipe_), pipeline(e.pipeline_), plan(e.plan_), paths(e.paths_),
@@ -253,6 +128,7 @@ struct Executor::Impl {
     RecordParser parser;
     Sample sample;
     std::string out, error;
+    std::string location;  // where the last committed partition result went
     explicit Worker(const Pipeline& p) : chain(p), parser(p.text_keys) {}
   };
 
@@ -358,8 +234,10 @@ struct Executor::Impl {
     std::unique_ptr<ByteSource> src = from_input ? OpenByteSource(env, in_path, range.begin, range.end)
                                                  : OpenWholeFile(env, source_path);
     LineReader reader(std::move(src), RecordPadding());
-    Codec codec = final_output ? export_codec : inter_codec;
-    CommittedWriter out(env, dest, codec, 3);
+    std::unique_ptr<OutputSink> out = final_output && journal
+                                          ? journal->Open(p)
+                                          : std::make_unique<CommittedFile>(env, dest, final_output ? export_codec : inter_codec,
+                                                                            plan.recipe_hash);
     std::unique_ptr<AtomicFile> keys_file;
     std::string keys_buf;
     if (write_keys) keys_file = std::make_unique<AtomicFile>(env, KeysPath(p, e - 1));
@@ -412,11 +290,11 @@ struct Executor::Impl {
       if (write_keys) keys_buf.append(reinterpret_cast<const char*>(w.sample.dedup_key), 16);
       ++rows_out;
       if (w.out.size() >= (1 << 20)) {
-        out.Write(w.out);
+        out->Write(w.out);
         w.out.clear();
       }
     }
-    out.Write(w.out);
+    out->Write(w.out);
     w.out.clear();
     for (size_t i = b; i < e; ++i) {
       auto& c = w.chain.counters()[i];
@@ -430,7 +308,8 @@ struct Executor::Impl {
       keys_file->file().Append(keys_buf);
       keys_file->Commit();
     }
-    out.Commit(plan.recipe_hash, counters, final_output ? "result_commit" : "checkpoint_commit");
+    out->Commit(counters, final_output ? "result_commit" : "checkpoint_commit");
+    if (final_output) w.location = out->Location();
     double dt = env->MonotonicSeconds() - t0;
     if (bad_here > 0) {
       events.Emit("bad_records", fmt::format("partition {}: {} bad input lines {} (first: {})", p, bad_here,
@@ -460,14 +339,23 @@ struct Executor::Impl {
     Manifest m;
     std::string why;
     std::string out_path = StageOutputPath(p, k);
-    if (LoadManifest(env, out_path, plan.recipe_hash, pipeline.ops.size(), true, &m, &why) == ManifestState::kValid &&
-        (IsLastStage(k) || env->FileExists(KeysPath(p, stages[k].op_end - 1)))) {
+    bool committed = false;
+    if (IsLastStage(k) && journal) {
+      std::optional<Manifest> jm = journal->Committed(p);
+      if (jm) m = *jm;
+      committed = jm.has_value();
+    } else {
+      committed = LoadManifest(env, out_path, plan.recipe_hash, pipeline.ops.size(), true, &m, &why) == ManifestState::kValid &&
+                  (IsLastStage(k) || env->FileExists(KeysPath(p, stages[k].op_end - 1)));
+    }
+    if (committed) {
       if (IsLastStage(k)) {
         final_counters[p] = m.counters;
         rep.reused = true;
         rep.status = PartitionReport::Status::kCompleted;
         events.Emit("partition_skipped", fmt::format("partition {} already committed", p), [&](JsonWriter& j) {
-          j.Field("partition_id", static_cast<uint64_t>(p)).Field("output_path", out_path).Field("output_rows", m.counters.rows);
+          j.Field("partition_id", static_cast<uint64_t>(p)).Field("output_path", m.export_offset ? paths.export_path : out_path);
+          j.Field("output_rows", m.counters.rows);
         });
       }
       return true;
@@ -496,7 +384,7 @@ struct Executor::Impl {
         events.Emit("partition_complete", fmt::format("partition {} stage {} done in {:.3f}s", p, k, dt), [&](JsonWriter& j) {
           j.Field("partition_id", static_cast<uint64_t>(p)).Field("stage", static_cast<uint64_t>(k));
           j.Field("status", "success").Field("duration", dt).Field("attempt", attempt + 1);
-          if (IsLastStage(k)) j.Field("input_rows", c.rows_in).Field("output_rows", c.rows).Field("output_path", out_path);
+          if (IsLastStage(k)) j.Field("input_rows", c.rows_in).Field("output_rows", c.rows).Field("output_path", w.location);
         });
         return true;
       } catch (const Error& e) {
@@ -512,6 +400,7 @@ struct Executor::Impl {
                       if (retry) j.Field("retry_backoff", RetryBackoffName(recipe.retry_backoff)).Field("retry_in_seconds", delay);
                     });
         if (!retry) {
+          if (IsLastStage(k) && journal) journal->MarkFailed(p);
           rep.status = PartitionReport::Status::kFailed;
           rep.error = e.what();
           rep.error_kind = e.kind();
@@ -526,9 +415,31 @@ struct Executor::Impl {
   // The global deduplication decision for stage k: the first sample of each key, in input order.
   void Decide(size_t k, const std::vector<size_t>& parts) {
     auto lock = env->LockFile(fmt::format("{}/stage_{}.lock", paths.locks_dir, k), true);
-    if (env->FileExists(DecisionPath(k))) return;  // another process decided (identically)
-    double t0 = env->MonotonicSeconds();
     size_t op = stages[k].op_end - 1;
+    if (env->FileExists(DecisionPath(k))) {
+      std::vector<size_t> covered;
+      simdjson::dom::parser parser;
+      simdjson::dom::array arr;
+      std::string json = ReadFile(env, DecisionPath(k));
+      if (!parser.parse(json)["partitions"].get(arr))
+        for (auto v : arr) covered.push_back(static_cast<size_t>(uint64_t(v)));
+      if (covered == parts) return;  // decided before (by this or another process) over the same partitions
+      // Decided without some partition (it had failed, allow_partial): who comes first may change for
+      // everything after the barrier, so all of it is invalid, down to the results.
+      events.Emit("dedup_decision_stale",
+                  fmt::format("op {} ({}): the decision covered {} partition(s), now {}: later stages are recomputed", op,
+                              pipeline.ops[op].def->name, covered.size(), parts.size()),
+                  [&](JsonWriter& j) {
+                    j.Field("operation_idx", static_cast<uint64_t>(op)).Field("stage", static_cast<uint64_t>(k));
+                    j.Field("covered_partitions", static_cast<uint64_t>(covered.size())).Field("partitions", static_cast<uint64_t>(parts.size()));
+                  });
+      for (size_t p = 0; p < plan.partitions.size(); ++p) {
+        for (size_t c = op + 1; c < pipeline.ops.size(); ++c) env->RemoveFile(ManifestPath(CheckpointPath(p, c)));
+        env->RemoveFile(ManifestPath(ResultPath(p)));
+      }
+      env->RemoveFile(DecisionPath(k));
+    }
+    double t0 = env->MonotonicSeconds();
     events.Emit("dedup_decision_start", fmt::format("global decision of op {} ({})", op, pipeline.ops[op].def->name),
                 [&](JsonWriter& j) { j.Field("operation_idx", static_cast<uint64_t>(op)).Field("stage", static_cast<uint64_t>(k)); });
     struct KeyHash {
@@ -552,7 +463,9 @@ struct Executor::Impl {
     }
     JsonWriter w;
     w.BeginObject().Field("stage", static_cast<uint64_t>(k)).Field("operation_idx", static_cast<uint64_t>(op));
-    w.Field("input_rows", total).Field("kept_rows", kept).EndObject();
+    w.Field("input_rows", total).Field("kept_rows", kept).Key("partitions").BeginArray();
+    for (size_t p : parts) w.Uint(p);
+    w.EndArray().EndObject();
     WriteFileAtomic(env, DecisionPath(k), w.Take() + "\n");
     events.Emit("dedup_decision_complete", fmt::format("op {} keeps {} of {} rows", op, kept, total), [&](JsonWriter& j) {
       j.Field("operation_idx", static_cast<uint64_t>(op)).Field("input_rows", total).Field("output_rows", kept);
@@ -560,18 +473,41 @@ struct Executor::Impl {
     });
   }
 
+  void OpenJournal() {
+    ExportJournal::Options o;
+    o.export_path = paths.export_path;
+    o.journal_path = paths.export_journal;
+    o.recipe_hash = plan.recipe_hash;
+    for (size_t p = 0; p < plan.partitions.size(); ++p) o.result_paths.push_back(ResultPath(p));
+    o.n_ops = pipeline.ops.size();
+    o.codec = export_codec;
+    // Output buffered ahead of its turn stays within the partition size, so at most np partitions in
+    // flight plus np waiting are held: the 2 x np x partition size of the memory bound (issue 2).
+    double mb = recipe.partition_max_size_mb > 0 ? recipe.partition_max_size_mb : 64;
+    o.buffer_cap = static_cast<uint64_t>(std::clamp(mb, 1.0, 1024.0) * (1 << 20));
+    o.pending_cap = o.buffer_cap * static_cast<uint64_t>(std::max(1, ex.np_));
+    journal = std::make_unique<ExportJournal>(env, std::move(o));
+    ExportJournal::Recovery r = journal->Recover();
+    for (const auto& d : r.discarded)
+      events.Emit("checkpoint_invalid", d, [&](JsonWriter& j) { j.Field("error_message", d); });
+    if (r.prefix_partitions + r.result_files > 0 || !r.discarded.empty()) {
+      events.Emit("export_journal_recovered",
+                  fmt::format("{} partition(s) already in the export ({} bytes), {} as result files{}", r.prefix_partitions,
+                              r.prefix_bytes, r.result_files, r.export_complete ? "; the export is complete" : ""),
+                  [&](JsonWriter& j) {
+                    j.Field("partitions_in_export", static_cast<uint64_t>(r.prefix_partitions)).Field("bytes", r.prefix_bytes);
+                    j.Field("result_files", static_cast<uint64_t>(r.result_files)).Field("export_complete", r.export_complete);
+                  });
+    }
+  }
+
   std::vector<std::string> Export(const std::vector<size_t>& parts) {
     std::vector<std::string> files;
     std::filesystem::path ep(paths.export_path);
     env->CreateDirs(ep.parent_path().string());
     if (recipe.export_shard_size == 0) {
-      AtomicFile f(env, paths.export_path);
-      for (size_t i = 0; i < parts.size(); ++i) {
-        env->AppendFileTo(ResultPath(parts[i]), f.file());
-        if (i == parts.size() / 2) CrashPoint("export_write");
-      }
-      f.Commit();
-      files.push_back(paths.export_path);
+      if (!journal) OpenJournal();  // the job stopped before its last stage (allow_partial after an abort)
+      files.push_back(journal->Finish(parts));
       return files;
     }
     // Shards: DataJuicer's count min(bytes / shard_size + 1, rows), contiguous row ranges.
@@ -638,6 +574,13 @@ struct Executor::Impl {
     for (size_t i = 0; i < alive.size(); ++i) alive[i] = i;
     int threads = std::max(1, std::min<int>(ex.np_, static_cast<int>(std::max<size_t>(1, alive.size()))));
     for (size_t k = 0; k < stages.size() && !abort; ++k) {
+      if (IsLastStage(k) && recipe.export_shard_size == 0) {
+        OpenJournal();  // only now: a stale dedup decision (Decide) may just have invalidated results
+        for (size_t p = 0, i = 0; p < plan.partitions.size(); ++p) {  // lost in an earlier stage (allow_partial)
+          if (i < alive.size() && alive[i] == p) ++i;
+          else journal->MarkFailed(p);
+        }
+      }
       std::atomic<size_t> next{0};
       auto work = [&]() {
         Worker w(pipeline);

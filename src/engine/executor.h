@@ -6,7 +6,8 @@
 // fsynced, renamed; then its manifest (row counts, per-op counters, XXH3 of the file, recipe hash) is
 // written the same way. The manifest is the commit record: a data file without a valid manifest, or whose
 // checksum disagrees with it, is ignored (and reported). Claims use a per-partition flock, so several
-// processes can share one job directory. Results are concatenated in partition order into the export.
+// processes can share one job directory. A single-file export is written in partition order while the last
+// stage runs (engine/export_journal.h); a sharded one is cut from the partition result files at the end.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +31,7 @@ struct JobPaths {
   std::string quarantine_dir;
   std::string locks_dir;
   std::string export_path;
+  std::string export_journal;  // the export while it is being written (engine/export_journal.h)
 };
 
 struct OpTotals {

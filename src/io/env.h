@@ -40,8 +40,12 @@ class Env {
   virtual void CreateDirs(const std::string& path) = 0;
   virtual void SyncDir(const std::string& path) = 0;
   virtual std::vector<std::string> ListDir(const std::string& path) = 0;  // names, sorted
-  // Appends the whole file `src` to `dst` (an in-kernel copy where the file system allows).
-  virtual void AppendFileTo(const std::string& src, WritableFile& dst) = 0;
+  // Appends bytes [offset, offset + length) of `src` (length kWholeFile: to its end) to `dst`, as an
+  // in-kernel copy where the file system allows. Throws kInput if `src` is shorter.
+  static constexpr uint64_t kWholeFile = ~uint64_t{0};
+  virtual void AppendFileTo(const std::string& src, WritableFile& dst, uint64_t offset = 0, uint64_t length = kWholeFile) = 0;
+  // Cuts a file to `size` bytes (discarding an uncommitted tail); a writer opened with append continues there.
+  virtual void TruncateFile(const std::string& path, uint64_t size) = 0;
   // Exclusive advisory lock (flock) across processes; nullptr if `wait` is false and it is held.
   virtual std::unique_ptr<FileLock> LockFile(const std::string& path, bool wait) = 0;
 

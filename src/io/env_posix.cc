@@ -145,22 +145,31 @@ class PosixEnv : public Env {
     std::sort(out.begin(), out.end());
     return out;
   }
-  void AppendFileTo(const std::string& src, WritableFile& dst) override {
+  void AppendFileTo(const std::string& src, WritableFile& dst, uint64_t offset, uint64_t length) override {
     auto* pd = dynamic_cast<PosixWritableFile*>(&dst);
     int in = ::open(src.c_str(), O_RDONLY | O_CLOEXEC);
     if (in < 0) IoFail(ErrorKind::kInput, "cannot open", src);
     struct stat st;
-    ::fstat(in, &st);
-    uint64_t left = static_cast<uint64_t>(st.st_size);
+    if (::fstat(in, &st) != 0) {
+      ::close(in);
+      IoFail(ErrorKind::kInput, "cannot stat", src);
+    }
+    uint64_t size = static_cast<uint64_t>(st.st_size);
+    if (length == kWholeFile) length = offset <= size ? size - offset : 0;
+    if (offset > size || size - offset < length) {
+      ::close(in);
+      Fail(ErrorKind::kInput, "'{}' has {} bytes, cannot copy [{}, {})", src, size, offset, offset + length);
+    }
+    loff_t off = static_cast<loff_t>(offset);
+    uint64_t left = length;
     if (pd != nullptr) {
       while (left > 0) {
-        ssize_t n = ::copy_file_range(in, nullptr, pd->fd(), nullptr, left, 0);
+        ssize_t n = ::copy_file_range(in, &off, pd->fd(), nullptr, left, 0);
         if (n <= 0) break;  // fall back to read/write below (e.g. EXDEV on old kernels)
         left -= static_cast<uint64_t>(n);
       }
     }
     std::string buf(1 << 20, '\0');
-    off_t off = static_cast<off_t>(st.st_size - left);
     while (left > 0) {
       ssize_t r = ::pread(in, buf.data(), std::min<uint64_t>(buf.size(), left), off);
       if (r <= 0) {
@@ -172,6 +181,9 @@ class PosixEnv : public Env {
       off += r;
     }
     ::close(in);
+  }
+  void TruncateFile(const std::string& path, uint64_t size) override {
+    if (::truncate(path.c_str(), static_cast<off_t>(size)) != 0) IoFail(ErrorKind::kOutput, "cannot truncate", path);
   }
   std::unique_ptr<FileLock> LockFile(const std::string& path, bool wait) override {
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);

@@ -77,6 +77,7 @@ Layout ResolveLayout(Recipe& r) {
   l.paths.quarantine_dir = l.job_dir + "/quarantine";
   l.paths.locks_dir = l.job_dir + "/locks";
   l.paths.export_path = r.export_path;
+  l.paths.export_journal = fmt::format("{}.{}.partial", r.export_path, l.job_id);
   return l;
 }
 

@@ -1,0 +1,139 @@
+#include "engine/commit.h"
+
+#include <xxhash.h>
+
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <simdjson.h>
+
+#include "core/fault_injection.h"
+#include "core/json_writer.h"
+
+namespace sluice {
+
+std::string ManifestPath(const std::string& data_path) { return data_path + ".manifest.json"; }
+
+StreamHash::StreamHash() : state_(XXH3_createState()) { XXH3_64bits_reset(static_cast<XXH3_state_t*>(state_)); }
+StreamHash::~StreamHash() { XXH3_freeState(static_cast<XXH3_state_t*>(state_)); }
+void StreamHash::Update(std::string_view d) {
+  XXH3_64bits_update(static_cast<XXH3_state_t*>(state_), d.data(), d.size());
+  bytes_ += d.size();
+}
+uint64_t StreamHash::digest() const { return XXH3_64bits_digest(static_cast<XXH3_state_t*>(state_)); }
+
+uint64_t HashFileRange(Env* env, const std::string& path, uint64_t offset, uint64_t length) {
+  StreamHash h;
+  std::string buf(4 << 20, '\0');
+  while (length > 0) {
+    size_t n = env->ReadAt(path, offset, std::min<uint64_t>(buf.size(), length), buf.data());
+    if (n == 0) break;
+    h.Update(std::string_view(buf.data(), n));
+    offset += n;
+    length -= n;
+  }
+  return h.digest();
+}
+
+void WriteManifest(Env* env, const std::string& data_path, const std::string& recipe_hash, const Manifest& m) {
+  const Counters& c = m.counters;
+  JsonWriter w;
+  w.BeginObject().Field("format", "sluice-manifest-1").Field("recipe_hash", recipe_hash);
+  w.Field("file", std::filesystem::path(data_path).filename().string()).Field("file_bytes", m.file_bytes);
+  if (m.export_offset) w.Field("export_offset", *m.export_offset);
+  w.Field("xxh3", fmt::format("{:016x}", m.xxh3)).Field("raw_bytes", m.raw_bytes);
+  w.Field("rows", c.rows).Field("rows_in", c.rows_in).Field("bad_records", c.bad).Field("null_text", c.null_text);
+  w.Key("ops").BeginArray();
+  for (const auto& o : c.ops) w.BeginArray().Uint(o.in).Uint(o.out).Uint(o.errors).EndArray();
+  w.EndArray().EndObject();
+  WriteFileAtomic(env, ManifestPath(data_path), w.Take() + "\n");
+}
+
+ManifestState ReadManifest(Env* env, const std::string& data_path, const std::string& recipe_hash, size_t n_ops,
+                           Manifest* m, std::string* why) {
+  std::string mpath = ManifestPath(data_path);
+  if (!env->FileExists(mpath)) return ManifestState::kAbsent;
+  std::string json = ReadFile(env, mpath);
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  std::string_view sv;
+  auto corrupt = [&](std::string reason) {
+    *why = std::move(reason);
+    return ManifestState::kCorrupt;
+  };
+  *m = Manifest{};
+  if (parser.parse(json).get(root)) return corrupt("manifest is not valid JSON");
+  if (root["recipe_hash"].get(sv) || sv != recipe_hash) return corrupt("manifest belongs to another recipe");
+  if (root["file_bytes"].get(m->file_bytes) || root["raw_bytes"].get(m->raw_bytes) || root["xxh3"].get(sv))
+    return corrupt("manifest is incomplete");
+  m->xxh3 = std::stoull(std::string(sv), nullptr, 16);
+  uint64_t offset = 0;
+  if (!root["export_offset"].get(offset)) m->export_offset = offset;
+  auto& c = m->counters;
+  if (root["rows"].get(c.rows) || root["rows_in"].get(c.rows_in) || root["bad_records"].get(c.bad) ||
+      root["null_text"].get(c.null_text))
+    return corrupt("manifest is incomplete");
+  simdjson::dom::array ops;
+  if (root["ops"].get(ops) || ops.size() != n_ops) return corrupt("manifest op counters do not match the recipe");
+  for (auto o : ops) {
+    OpCounters oc;
+    if (o.at(0).get(oc.in) || o.at(1).get(oc.out) || o.at(2).get(oc.errors)) return corrupt("bad op counters");
+    c.ops.push_back(oc);
+  }
+  return ManifestState::kValid;
+}
+
+ManifestState LoadManifest(Env* env, const std::string& data_path, const std::string& recipe_hash, size_t n_ops,
+                           bool verify_data, Manifest* m, std::string* why) {
+  ManifestState s = ReadManifest(env, data_path, recipe_hash, n_ops, m, why);
+  if (s != ManifestState::kValid) return s;
+  auto corrupt = [&](std::string reason) {
+    *why = std::move(reason);
+    return ManifestState::kCorrupt;
+  };
+  if (m->export_offset) return corrupt("manifest points into the export journal, not to a file of its own");
+  if (!env->FileExists(data_path)) return corrupt("data file is missing");
+  uint64_t size = env->FileSize(data_path);
+  if (size != m->file_bytes) return corrupt(fmt::format("data file has {} bytes, manifest says {}", size, m->file_bytes));
+  if (verify_data && HashFileRange(env, data_path, 0, size) != m->xxh3) return corrupt("data file checksum mismatch");
+  return ManifestState::kValid;
+}
+
+// Forwards to the temporary file and hashes what passes.
+class CommittedFile::Hashing : public WritableFile {
+ public:
+  explicit Hashing(WritableFile& f) : f_(f) {}
+  void Append(std::string_view d) override {
+    hash.Update(d);
+    f_.Append(d);
+  }
+  void Sync() override { f_.Sync(); }
+  void Close() override { f_.Close(); }
+  StreamHash hash;
+
+ private:
+  WritableFile& f_;
+};
+
+CommittedFile::CommittedFile(Env* env, std::string path, Codec codec, const std::string& recipe_hash, int level)
+    : env_(env), path_(std::move(path)), recipe_hash_(recipe_hash), file_(env, path_),
+      hashing_(std::make_unique<Hashing>(file_.file())),
+      writer_(std::make_unique<CompressedWriter>(*hashing_, codec, level)) {}
+
+CommittedFile::~CommittedFile() = default;
+
+void CommittedFile::Write(std::string_view d) { writer_->Write(d); }
+
+void CommittedFile::Commit(const Counters& c, std::string_view crash_point) {
+  writer_->Finish();
+  CrashPoint(crash_point);
+  file_.Commit();
+  CrashPoint("manifest_commit");
+  manifest_.file_bytes = hashing_->hash.bytes();
+  manifest_.xxh3 = hashing_->hash.digest();
+  manifest_.raw_bytes = writer_->raw_bytes();
+  manifest_.counters = c;
+  WriteManifest(env_, path_, recipe_hash_, manifest_);
+}
+
+}  // namespace sluice
