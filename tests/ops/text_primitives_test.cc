@@ -228,6 +228,31 @@ TEST(Words, RefineFastPathMatchesDefinition) {
   EXPECT_EQ(got.size(), pieces);
 }
 
+// CountLinesAndCodePoints counts boundaries 32 bytes at a time with a 2-byte look-ahead and the rest one
+// by one: every boundary kind (and look-alikes that are not boundaries) at every offset around the block
+// edges, at the end or not, must count as splitlines() and len() do.
+TEST(PyStr, CountLinesMatchesSplitLines) {
+  std::vector<std::string> marks = {"\n", "\r", "\r\n", "\n\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", "\x1b",
+                                    "\t", "\xC2\x85", "\xC2\xA0", "\xE2\x80\xA8", "\xE2\x80\xA9", "\xE2\x80\x99",
+                                    "\xE2\x80\xAA", "\xE3\x80\x80", "é", "😊"};
+  std::vector<std::string_view> lines;
+  for (const auto& m : marks) {
+    for (size_t len = 0; len <= 70; len += (len < 40 ? 1 : 7)) {
+      for (size_t at = 0; at <= len; ++at) {
+        std::string filler(len, 'x');
+        std::string s = filler.substr(0, at) + m + filler.substr(at);
+        for (const std::string& t : {s, s + "\r", s + m + m}) {
+          SplitLines(t, lines);
+          LineAndCodePointCount c = CountLinesAndCodePoints(t);
+          EXPECT_EQ(c.lines, lines.size()) << testing::PrintToString(t);
+          EXPECT_EQ(c.code_points, utf8::CodePointCount(t)) << testing::PrintToString(t);
+        }
+      }
+    }
+  }
+  EXPECT_EQ(CountLinesAndCodePoints("").lines, 0u);
+}
+
 // PyLowerTo lowercases 32 ASCII bytes at a time and the rest per character: a non-ASCII character at any
 // offset around the block boundaries must not change the result.
 TEST(PyStr, LowerBlocksAndCharacters) {

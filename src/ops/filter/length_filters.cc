@@ -51,10 +51,8 @@ class AverageLineLengthFilter : public LengthFilterBase {
 
   void ComputeStats(Sample& s) override {
     if (Cached(s, key_)) return;
-    const std::string& t = FilterText(s, slot());
-    size_t lines = 0;
-    text::ForEachLine(t, [&lines](std::string_view) { ++lines; });
-    double v = lines == 0 ? 0.0 : static_cast<double>(utf8::CodePointCount(t)) / static_cast<double>(lines);
+    auto c = text::CountLinesAndCodePoints(FilterText(s, slot()));
+    double v = c.lines == 0 ? 0.0 : static_cast<double>(c.code_points) / static_cast<double>(c.lines);
     s.stats.SetDouble(key_, v);
   }
 };
