@@ -15,9 +15,10 @@ namespace sluice {
 // own when the memory limit is reached first.
 class ExportJournal::Sink : public OutputSink {
  public:
-  Sink(ExportJournal& j, size_t p) : j_(j), p_(p), target_(*this), writer_(target_, j.opt_.codec, 3) {}
+  Sink(ExportJournal& j, size_t p) : j_(j), p_(p), target_(*this), writer_(target_, j.opt_.codec, 3), buffer_(j.TakeBuffer()) {}
   ~Sink() override {
     if (!committed_ && mode_ == Mode::kDirect) j_.RollBack(offset_);
+    j_.ReturnBuffer(std::move(buffer_));
   }
   void Write(std::string_view d) override { writer_.Write(d); }
   void Commit(const Counters& c, std::string_view crash_point) override;
@@ -57,7 +58,7 @@ void ExportJournal::Sink::Route(std::string_view d) {
     mode_ = Mode::kDirect;
     offset_ = j_.size_.load(std::memory_order_relaxed);
     j_.AppendRaw(buffer_);
-    std::string().swap(buffer_);
+    j_.ReturnBuffer(std::move(buffer_));
   }
   switch (mode_) {
     case Mode::kDirect: j_.AppendRaw(d); break;
@@ -70,7 +71,7 @@ void ExportJournal::Sink::Route(std::string_view d) {
       file_ = std::make_unique<AtomicFile>(j_.env_, j_.opt_.result_paths[p_]);
       file_->file().Append(buffer_);
       file_->file().Append(d);
-      std::string().swap(buffer_);
+      j_.ReturnBuffer(std::move(buffer_));
       mode_ = Mode::kFile;
       break;
   }
@@ -127,6 +128,7 @@ void ExportJournal::Sink::Commit(const Counters& c, std::string_view crash_point
       }
       lk.unlock();
       j_.WriteResultFile(p_, buffer_, m, crash_point);
+      j_.ReturnBuffer(std::move(buffer_));
       lk.lock();
       Entry& e = j_.entries_[p_];
       e.state = State::kFile;
@@ -140,6 +142,22 @@ void ExportJournal::Sink::Commit(const Counters& c, std::string_view crash_point
 
 ExportJournal::ExportJournal(Env* env, Options opt) : env_(env), opt_(std::move(opt)), entries_(opt_.result_paths.size()) {}
 ExportJournal::~ExportJournal() = default;
+
+std::string ExportJournal::TakeBuffer() {
+  std::lock_guard<std::mutex> lk(pool_mu_);
+  if (pool_.empty()) return {};
+  std::string b = std::move(pool_.back());
+  pool_.pop_back();
+  return b;
+}
+
+void ExportJournal::ReturnBuffer(std::string&& b) {
+  if (b.capacity() < (64 << 10)) return;
+  b.clear();
+  std::lock_guard<std::mutex> lk(pool_mu_);
+  pool_.push_back(std::move(b));
+  b = std::string();
+}
 
 void ExportJournal::AppendRaw(std::string_view d) {
   file_->Append(d);
@@ -180,7 +198,7 @@ void ExportJournal::Drain() {
     if (e.state == State::kBuffer) {
       AppendRaw(e.buffer);
       pending_bytes_ -= e.buffer.size();
-      std::string().swap(e.buffer);
+      ReturnBuffer(std::move(e.buffer));
     } else {
       env_->AppendFileTo(opt_.result_paths[h], *file_, 0, e.manifest.file_bytes);
       size_.fetch_add(e.manifest.file_bytes);
@@ -272,7 +290,7 @@ void ExportJournal::MarkFailed(size_t p) {
     if (e.state != State::kBuffer) continue;
     WriteResultFile(q, e.buffer, e.manifest, "result_commit");
     pending_bytes_ -= e.buffer.size();
-    std::string().swap(e.buffer);
+    ReturnBuffer(std::move(e.buffer));
     e.state = State::kFile;
   }
 }

@@ -82,6 +82,10 @@ class ExportJournal {
 
   void Drain();  // under mu_: moves finished partitions at the head into the journal, in order
   void AppendRaw(std::string_view d);  // by the journal's current writer only
+  // Buffers keep their capacity from partition to partition: a fresh 64 MiB buffer per partition costs
+  // page faults (kernel time) on every byte. Live buffers are bounded as pending bytes are, so is the pool.
+  std::string TakeBuffer();
+  void ReturnBuffer(std::string&& b);  // leaves `b` empty
   void RollBack(uint64_t offset) noexcept;
   // Commits `bytes` as partition p's result file (data, then manifest).
   void WriteResultFile(size_t p, std::string_view bytes, Manifest m, std::string_view crash_point);
@@ -99,6 +103,8 @@ class ExportJournal {
   size_t first_failed_ = SIZE_MAX;
   bool export_complete_ = false;
   std::atomic<bool> broken_{false};  // a failed attempt's bytes could not be cut off
+  std::mutex pool_mu_;
+  std::vector<std::string> pool_;
 };
 
 }  // namespace sluice

