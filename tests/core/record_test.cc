@@ -33,6 +33,11 @@ TEST(RecordParser, RejectsMalformedLinesWithACause) {
       {R"({"text": 5})", "holds a JSON number, not a string"},
       {R"({"text": "a"} trailing)", "malformed JSON"},
       {R"({"text": "a", "deep": {"k": tru}})", "malformed JSON"},
+      // strings no op reads are checked as strictly as the text
+      {R"({"text": "a", "url": "x\q"})", "bad escape"},
+      {R"({"text": "a", "m": {"k": ["ok", "\u12"]}})", "bad escape"},
+      {"{\"text\": \"a\", \"title\": \"tab\there\"}", "malformed JSON"},
+      {"{\"text\": \"a\", \"title\": \"caf\xe9\"}", "invalid UTF-8"},
   };
   RecordParser p({"text"});
   Sample s;
