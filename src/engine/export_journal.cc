@@ -167,6 +167,7 @@ void ExportJournal::AppendRaw(std::string_view d) {
 void ExportJournal::RollBack(uint64_t offset) noexcept {
   // A failed attempt of the head partition: cut its bytes off so the retry starts at the same offset.
   try {
+    file_->Flush();
     env_->TruncateFile(opt_.journal_path, offset);
     size_.store(offset);
   } catch (...) {
@@ -200,7 +201,8 @@ void ExportJournal::Drain() {
       pending_bytes_ -= e.buffer.size();
       ReturnBuffer(std::move(e.buffer));
     } else {
-      env_->AppendFileTo(opt_.result_paths[h], *file_, 0, e.manifest.file_bytes);
+      file_->Flush();
+      env_->AppendFileTo(opt_.result_paths[h], file_->base(), 0, e.manifest.file_bytes);
       size_.fetch_add(e.manifest.file_bytes);
     }
     CrashPoint("result_commit");
@@ -264,9 +266,10 @@ ExportJournal::Recovery ExportJournal::Recover() {
   env_->CreateDirs(std::filesystem::path(journal).parent_path().string());
   // Appending (O_APPEND) is what makes RollBack's truncation safe: the next write lands at the new end.
   if (source == journal) env_->TruncateFile(journal, expected);
-  file_ = env_->NewWritableFile(journal, true);
-  if (source != journal && expected > 0) env_->AppendFileTo(opt_.export_path, *file_, 0, expected);
-  file_->Sync();
+  std::unique_ptr<WritableFile> f = env_->NewWritableFile(journal, true);
+  if (source != journal && expected > 0) env_->AppendFileTo(opt_.export_path, *f, 0, expected);
+  f->Sync();
+  file_ = std::make_unique<AsyncWritableFile>(std::move(f));
   env_->SyncDir(std::filesystem::path(journal).parent_path().string());
   Drain();
   return r;
@@ -306,8 +309,10 @@ std::string ExportJournal::Finish(const std::vector<size_t>& done) {
     Entry& e = entries_[p];
     if (e.state == State::kBuffer)
       AppendRaw(e.buffer);
-    else if (e.state == State::kFile)
-      env_->AppendFileTo(opt_.result_paths[p], *file_, 0, e.manifest.file_bytes);
+    else if (e.state == State::kFile) {
+      file_->Flush();
+      env_->AppendFileTo(opt_.result_paths[p], file_->base(), 0, e.manifest.file_bytes);
+    }
     else
       Fail(ErrorKind::kInternal, "partition {} is reported done but is not committed", p);
   }

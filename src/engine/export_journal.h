@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "engine/commit.h"
+#include "io/async_file.h"
 #include "io/codec.h"
 #include "io/env.h"
 
@@ -94,7 +95,9 @@ class ExportJournal {
   Options opt_;
   std::mutex mu_;
   std::vector<Entry> entries_;
-  std::unique_ptr<WritableFile> file_;
+  // Appends return once queued; a background thread writes (io/async_file.h), so the page-cache copy of
+  // the export overlaps with the workers producing it.
+  std::unique_ptr<AsyncWritableFile> file_;
   // head_ advances (under mu_, release) only after the journal holds every partition before it; the worker
   // of partition head_ is then the journal's only writer and may append without mu_.
   std::atomic<size_t> head_{0};
