@@ -40,14 +40,10 @@ for i in range(int(sys.argv[2])):
 PY
 }
 
-# The ops the test recipe uses: the full demo set with a global dedup when this build has them, else a
-# chain of text_length_filters (still 7 ops, so checkpoints, segments and stats caching are exercised).
-if "$SLUICE" ops document_deduplicator > /dev/null 2>&1 && "$SLUICE" ops words_num_filter > /dev/null 2>&1; then
-  FULL_OPS=1; FAULT_OP=words_num_filter; MANUAL_OPS=words_num_filter,word_repetition_filter
-else
-  FULL_OPS=0; FAULT_OP=text_length_filter; MANUAL_OPS=text_length_filter
-fi
-echo "# test recipe: $([ $FULL_OPS = 1 ] && echo 'mappers, filters and document_deduplicator' || echo 'text_length_filter chain')"
+# The test recipe: the demo's mappers and filters with a global document_deduplicator in the middle (a
+# stage barrier). FAULT_OP is the op faults are injected into; MANUAL_OPS the manual checkpoint list.
+FAULT_OP=words_num_filter
+MANUAL_OPS=words_num_filter,word_repetition_filter
 
 # write_recipe FILE DATA EXPORT [extra yaml lines: indented = fault_tolerance keys, else top-level]
 write_recipe() {
@@ -65,16 +61,12 @@ write_recipe() {
     # extra lines land here: indented ones extend fault_tolerance, others are top-level keys
     for extra in "$@"; do echo "$extra"; done
     echo "process:"
-    if [ $FULL_OPS = 1 ]; then
-      printf '%s\n' "  - clean_links_mapper:" "  - clean_email_mapper:" "  - whitespace_normalization_mapper:" \
-        "  - punctuation_normalization_mapper:" "  - text_length_filter:" "      min_len: 20" "  - words_num_filter:" \
-        "      min_num: 5" "  - alphanumeric_filter:" "      min_ratio: 0.3" "  - character_repetition_filter:" \
-        "      max_ratio: 0.6" "  - document_deduplicator:" "  - word_repetition_filter:" "      rep_len: 3" \
-        "      max_ratio: 0.6" "  - average_line_length_filter:" "      min_len: 5" "  - maximum_line_length_filter:" \
-        "      min_len: 5"
-    else
-      for m in 5 10 15 20 25 30 35; do printf '%s\n' "  - text_length_filter:" "      min_len: $m"; done
-    fi
+    printf '%s\n' "  - clean_links_mapper:" "  - clean_email_mapper:" "  - whitespace_normalization_mapper:" \
+      "  - punctuation_normalization_mapper:" "  - text_length_filter:" "      min_len: 20" "  - words_num_filter:" \
+      "      min_num: 5" "  - alphanumeric_filter:" "      min_ratio: 0.3" "  - character_repetition_filter:" \
+      "      max_ratio: 0.6" "  - document_deduplicator:" "  - word_repetition_filter:" "      rep_len: 3" \
+      "      max_ratio: 0.6" "  - average_line_length_filter:" "      min_len: 5" "  - maximum_line_length_filter:" \
+      "      min_len: 5"
   } > "$file"
 }
 
