@@ -12,6 +12,13 @@ void RegisterLengthFilters(std::vector<OpDef>& ops);         // ops/filter/lengt
 void RegisterCharacterFilters(std::vector<OpDef>& ops);      // ops/filter/character_filters.cc
 void RegisterWordFilters(std::vector<OpDef>& ops);           // ops/filter/word_filters.cc
 void RegisterDocumentDeduplicator(std::vector<OpDef>& ops);  // ops/dedup/document_deduplicator.cc
+void RegisterLatexMappers(std::vector<OpDef>& ops);          // ops/mapper/latex_mappers.cc
+void RegisterContentMappers(std::vector<OpDef>& ops);        // ops/mapper/content_mappers.cc
+void RegisterWordMappers(std::vector<OpDef>& ops);           // ops/mapper/word_mappers.cc
+void RegisterWordListFilters(std::vector<OpDef>& ops);       // ops/filter/word_list_filters.cc
+void RegisterNearDeduplicators(std::vector<OpDef>& ops);     // ops/dedup/near_deduplicators.cc
+void RegisterMarkupMappers(std::vector<OpDef>& ops);         // ops/mapper/markup_mappers.cc
+void RegisterFieldFilters(std::vector<OpDef>& ops);          // ops/filter/field_filters.cc
 
 const std::vector<OpDef>& AllOps() {
   static const std::vector<OpDef> ops = [] {
@@ -22,6 +29,13 @@ const std::vector<OpDef>& AllOps() {
     RegisterCharacterFilters(v);
     RegisterWordFilters(v);
     RegisterDocumentDeduplicator(v);
+    RegisterLatexMappers(v);
+    RegisterContentMappers(v);
+    RegisterWordMappers(v);
+    RegisterWordListFilters(v);
+    RegisterNearDeduplicators(v);
+    RegisterMarkupMappers(v);
+    RegisterFieldFilters(v);
     std::sort(v.begin(), v.end(), [](const OpDef& a, const OpDef& b) { return a.name < b.name; });
     return v;
   }();
