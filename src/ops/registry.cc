@@ -19,6 +19,8 @@ void RegisterWordListFilters(std::vector<OpDef>& ops);       // ops/filter/word_
 void RegisterNearDeduplicators(std::vector<OpDef>& ops);     // ops/dedup/near_deduplicators.cc
 void RegisterMarkupMappers(std::vector<OpDef>& ops);         // ops/mapper/markup_mappers.cc
 void RegisterFieldFilters(std::vector<OpDef>& ops);          // ops/filter/field_filters.cc
+void RegisterUnicodeMappers(std::vector<OpDef>& ops);        // ops/mapper/unicode_mappers.cc
+void RegisterModelFilters(std::vector<OpDef>& ops);          // ops/filter/model_filters.cc
 
 const std::vector<OpDef>& AllOps() {
   static const std::vector<OpDef> ops = [] {
@@ -36,6 +38,8 @@ const std::vector<OpDef>& AllOps() {
     RegisterNearDeduplicators(v);
     RegisterMarkupMappers(v);
     RegisterFieldFilters(v);
+    RegisterUnicodeMappers(v);
+    RegisterModelFilters(v);
     std::sort(v.begin(), v.end(), [](const OpDef& a, const OpDef& b) { return a.name < b.name; });
     return v;
   }();
