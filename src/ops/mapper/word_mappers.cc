@@ -1,8 +1,582 @@
-// Word and sentence mappers: remove_long_words_mapper, remove_words_with_incorrect_substrings_mapper, remove_non_chinese_character_mapper, remove_table_text_mapper, remove_repeat_sentences_mapper.
+// Word and sentence mappers (datajuicer-ops.md §4, §2.3, §2.4): remove_long_words_mapper,
+// remove_words_with_incorrect_substrings_mapper, remove_non_chinese_character_mapper,
+// remove_table_text_mapper, remove_repeat_sentences_mapper.
+//
+// Contract (lengths are code points, "special" is SPECIAL_CHARACTERS, strip() is Python's):
+//   remove_long_words_mapper / remove_words_with_incorrect_substrings_mapper: the three-level split/merge of
+//     §2.3 -- lines on '\n', segments on '\t', words on ' ' (empty pieces dropped); a kept word is copied
+//     unchanged; words of a segment are joined by ' ', non-empty segments by '\t', non-empty lines by
+//     '\n' (nothing left: ""). So runs of spaces collapse and blank lines vanish even when no word goes.
+//     Long words: keep w if min_len <= len(w) <= max_len, or if that holds for w stripped of special
+//     characters at both ends. Incorrect substrings: drop w if w stripped of special characters at both
+//     ends contains any of `substrings` (plain, case-sensitive; default http www .com href //).
+//   remove_non_chinese_character_mapper: keeps only U+4E00..U+9FA5, plus A-Za-z (keep_alphabet), 0-9
+//     (keep_number) and `. ， space , - 。 % 《 * 》 / • 、 & ＆ ( — ) （ + ） ： ？ ! ！ “ ” ·` (keep_punc);
+//     every other code point (newlines included) is deleted.
+//   remove_table_text_mapper: for i = min_col-1 .. max_col-1 in order, deletes every match of
+//     (?<=\n)((\S+?)([ |\t](\S+?)){i}\n+){2,} (Python `regex`: \S is not White_Space, so \x1c-\x1f are
+//     cell characters). Run natively on a list of lines: a line is a row for i when it ends with '\n' and
+//     splits into i+1 non-empty cells at i single separators ' ', '\t' or '|'; a match is a maximal run of
+//     >= 2 rows (blank lines between and after them included) not starting on the text's first line.
+//   remove_repeat_sentences_mapper: per '\n'-line (empty lines kept), sentence breaks are inserted by the
+//     four successive substitutions of the spec (leftmost, non-overlapping, each on the previous one's
+//     output), then the line is split at them. A sentence's key is strip(), lower() if `lowercase`, then
+//     without [^a-zA-Z0-9\u4e00-\u9fa5\n\t ] if `ignore_special_character`; a sentence is kept if its key
+//     is shorter than min_repeat_sentence_length or was not seen earlier in the document. Kept sentences
+//     of a line are concatenated, lines joined by '\n'.
+// Map returns false, leaving the text untouched, when the output equals the input. Buffers are members:
+// no allocation per record once they have grown.
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "core/error.h"
+#include "ops/filter/filter_util.h"
 #include "ops/op.h"
+#include "ops/text/pystr.h"
+#include "ops/text/simd.h"
+#include "ops/text/utf8.h"
+#include "ops/text/words.h"
 
 namespace sluice {
+namespace {
 
-void RegisterWordMappers(std::vector<OpDef>& ops) { (void)ops; }
+using text::SeqLen;
+
+inline const unsigned char* Bytes(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
+
+// ---------------------------------------------------------------------------------------------------------
+// Three-level split / merge (§2.3).
+
+// Writes merge(filter(split(text))) to out, keeping the words for which keep(word) is true. Returns whether
+// out differs from text.
+template <class Keep>
+bool FilterWords(std::string_view text, std::string& out, Keep&& keep) {
+  constexpr text::ByteSet kSeparators{{' ', '\t', '\n'}};
+  out.clear();
+  bool line_has_word = false, seg_has_word = false;
+  size_t start = 0, n = text.size();
+  while (start <= n) {
+    size_t sep = text::FindFirst(text, start, kSeparators);
+    if (sep > start) {
+      std::string_view w = text.substr(start, sep - start);
+      if (keep(w)) {
+        if (seg_has_word) {
+          out += ' ';
+        } else if (line_has_word) {
+          out += '\t';
+        } else if (!out.empty()) {  // a kept word is never empty, so out is empty until the first one
+          out += '\n';
+        }
+        out.append(w);
+        line_has_word = seg_has_word = true;
+      }
+    }
+    if (sep == n) break;
+    if (text[sep] != ' ') seg_has_word = false;
+    if (text[sep] == '\n') line_has_word = false;
+    start = sep + 1;
+  }
+  return out != text;
+}
+
+class RemoveLongWordsMapper : public Mapper {
+ public:
+  explicit RemoveLongWordsMapper(const Params& p)
+      : Mapper("remove_long_words_mapper"), min_(p.GetInt("min_len")), max_(p.GetInt("max_len")) {}
+
+  bool Map(std::string& text) override {
+    if (!FilterWords(text, out_, [this](std::string_view w) { return Keep(w); })) return false;
+    text.swap(out_);
+    return true;
+  }
+
+ private:
+  bool InRange(size_t len) const {
+    auto l = static_cast<int64_t>(len);
+    return min_ <= l && l <= max_;
+  }
+  bool Keep(std::string_view w) const {
+    return InRange(utf8::CodePointCount(w)) || InRange(utf8::CodePointCount(text::StripSpecial(w)));
+  }
+
+  int64_t min_, max_;
+  std::string out_;
+};
+
+class RemoveWordsWithIncorrectSubstringsMapper : public Mapper {
+ public:
+  explicit RemoveWordsWithIncorrectSubstringsMapper(const Params& p)
+      : Mapper("remove_words_with_incorrect_substrings_mapper") {
+    RejectTokenization(p, "remove_words_with_incorrect_substrings_mapper");
+    const ParamValue& v = p.Get("substrings");
+    if (v.type() == ParamValue::Type::kString)
+      Fail(ErrorKind::kUsage, "remove_words_with_incorrect_substrings_mapper: substrings must be a list of strings");
+    substrings_ = v.is_null() ? std::vector<std::string>{"http", "www", ".com", "href", "//"} : p.GetStringList("substrings");
+  }
+
+  bool Map(std::string& text) override {
+    // A stripped word is a substring of the text: when no substring occurs in the text, every word stays
+    // and only the merge-back normalisation applies.
+    bool any = std::any_of(substrings_.begin(), substrings_.end(),
+                           [&](const std::string& s) { return text.find(s) != std::string::npos; });
+    bool changed = any ? FilterWords(text, out_, [this](std::string_view w) { return Keep(w); })
+                       : FilterWords(text, out_, [](std::string_view) { return true; });
+    if (!changed) return false;
+    text.swap(out_);
+    return true;
+  }
+
+ private:
+  bool Keep(std::string_view w) const {
+    std::string_view s = text::StripSpecial(w);
+    for (const auto& sub : substrings_)
+      if (s.find(sub) != std::string_view::npos) return false;
+    return true;
+  }
+
+  std::vector<std::string> substrings_;
+  std::string out_;
+};
+
+// ---------------------------------------------------------------------------------------------------------
+
+class RemoveNonChineseCharacterMapper : public Mapper {
+ public:
+  explicit RemoveNonChineseCharacterMapper(const Params& p)
+      : Mapper("remove_non_chinese_character_mapper"), keep_punc_(p.GetBool("keep_punc")) {
+    if (p.GetBool("keep_alphabet"))
+      for (int c = 'a'; c <= 'z'; ++c) ascii_[c] = ascii_[c - 32] = true;
+    if (p.GetBool("keep_number"))
+      for (int c = '0'; c <= '9'; ++c) ascii_[c] = true;
+    if (keep_punc_)
+      for (unsigned char c : std::string_view(". ,-%*/&()+!")) ascii_[c] = true;
+  }
+
+  bool Map(std::string& text) override {
+    // Compacts in place; w trails r once a character has been removed.
+    char* p = text.data();
+    size_t n = text.size(), w = 0, r = 0;
+    while (r < n) {
+      unsigned char c = static_cast<unsigned char>(p[r]);
+      size_t len = SeqLen(c);
+      bool keep;
+      if (c < 0x80) {
+        keep = ascii_[c];
+      } else {
+        size_t i = r;
+        keep = KeepNonAscii(utf8::Next(text, i));
+      }
+      if (keep) {
+        if (w != r) std::memmove(p + w, p + r, len);
+        w += len;
+      }
+      r += len;
+    }
+    if (w == n) return false;
+    text.resize(w);
+    return true;
+  }
+
+ private:
+  bool KeepNonAscii(char32_t c) const {
+    if (c >= 0x4E00 && c <= 0x9FA5) return true;
+    if (!keep_punc_) return false;
+    switch (c) {
+      case 0xFF0C: case 0x3002: case 0x300A: case 0x300B: case 0x2022: case 0x3001: case 0xFF06: case 0x2014:
+      case 0xFF08: case 0xFF09: case 0xFF1A: case 0xFF1F: case 0xFF01: case 0x201C: case 0x201D: case 0x00B7:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  bool keep_punc_;
+  bool ascii_[128] = {};
+};
+
+// ---------------------------------------------------------------------------------------------------------
+
+// Python `regex` \s (White_Space): the code points a table cell cannot contain.
+inline bool IsRegexSpace(char32_t c) {
+  if (c < 0x80) return (c >= 0x09 && c <= 0x0D) || c == 0x20;
+  return c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
+         c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+class RemoveTableTextMapper : public Mapper {
+ public:
+  explicit RemoveTableTextMapper(const Params& p)
+      : Mapper("remove_table_text_mapper"), min_col_(p.GetInt("min_col")), max_col_(p.GetInt("max_col")) {
+    for (const char* name : {"min_col", "max_col"}) {
+      int64_t v = p.GetInt(name);
+      if (v < 2 || v > 20) Fail(ErrorKind::kUsage, "remove_table_text_mapper: {} must be in [2, 20], got {}", name, v);
+    }
+  }
+
+  bool Map(std::string& text) override {
+    // A table needs a '\n' before its first row and after each row.
+    if (std::count(text.begin(), text.end(), '\n') < 3) return false;
+    ScanLines(text);
+    bool removed = false;
+    for (int64_t i = min_col_ - 1; i <= max_col_ - 1; ++i) removed |= RemoveTables(static_cast<int>(i));
+    if (!removed) return false;
+    out_.clear();
+    for (const Line& l : lines_) out_.append(text, l.b, l.e - l.b + (l.newline ? 1 : 0));
+    text.swap(out_);
+    return true;
+  }
+
+ private:
+  // One '\n'-separated line. As a row with i separators it matches iff cells && lo <= i <= hi: its ' ' and
+  // '\t' must all be separators (lo of them), and a '|' can be one when it leaves non-empty cells on both
+  // sides, i.e. up to ceil(r/2) of each run of r bars not touching a cell boundary.
+  struct Line {
+    size_t b, e;      // [b, e) without the '\n'
+    bool newline;     // followed by '\n' (all lines but the last)
+    bool cells;       // non-empty, no whitespace but single ' '/'\t' between non-empty pieces
+    int lo, hi;
+    bool Row(int i) const { return newline && cells && lo <= i && i <= hi; }
+  };
+
+  void ScanLines(std::string_view t) {
+    lines_.clear();
+    size_t b = 0;
+    while (true) {
+      size_t e = t.find('\n', b);
+      bool nl = e != std::string_view::npos;
+      if (!nl) e = t.size();
+      Line l{b, e, nl, false, 0, 0};
+      Describe(t.substr(b, e - b), l);
+      lines_.push_back(l);
+      if (!nl) break;
+      b = e + 1;
+    }
+  }
+
+  static void Describe(std::string_view s, Line& l) {
+    if (s.empty()) return;
+    int seps = 0, bars = 0;
+    size_t piece = 0;  // start of the current ' '/'\t'-separated piece
+    size_t run = 0;    // length of the run of '|' ending right before the current character
+    bool run_at_piece_start = false;
+    // A run of r bars offers r positions, minus the one at the piece's start or end; every other one of
+    // them can be a separator.
+    auto end_run = [&](bool at_piece_end) {
+      int usable = static_cast<int>(run) - run_at_piece_start - at_piece_end;
+      if (usable > 0) bars += (usable + 1) / 2;
+      run = 0;
+    };
+    for (size_t i = 0; i < s.size();) {
+      size_t at = i;
+      char32_t c = utf8::Next(s, i);
+      if (c == ' ' || c == '\t') {
+        if (at == piece) return;  // empty piece: leading or doubled separator
+        end_run(true);
+        ++seps;
+        piece = i;
+      } else if (c == '|') {
+        if (run++ == 0) run_at_piece_start = at == piece;
+      } else if (IsRegexSpace(c)) {
+        return;
+      } else {
+        end_run(false);
+      }
+    }
+    if (piece == s.size()) return;  // trailing separator
+    end_run(true);
+    l.cells = true;
+    l.lo = seps;
+    l.hi = seps + bars;
+  }
+
+  // One pass with i separators: drops every maximal run of >= 2 rows (with the blank lines between and
+  // after them) that does not start on the first line; returns whether anything was dropped.
+  bool RemoveTables(int i) {
+    size_t n = lines_.size(), w = 1, r = 1;
+    bool removed = false;
+    while (r < n) {
+      if (!lines_[r].Row(i)) {
+        lines_[w++] = lines_[r++];
+        continue;
+      }
+      size_t rows = 0, end = r;  // [r, end) is the candidate match
+      for (size_t k = r; k < n; ++k) {
+        const Line& l = lines_[k];
+        if (l.b == l.e && l.newline) continue;  // blank line: absorbed by \n+
+        if (!l.Row(i)) break;
+        ++rows;
+        end = k + 1;
+      }
+      if (rows >= 2) {
+        while (end < n && lines_[end].b == lines_[end].e && lines_[end].newline) ++end;
+        r = end;
+        removed = true;
+      } else {
+        lines_[w++] = lines_[r++];
+      }
+    }
+    lines_.resize(w);
+    return removed;
+  }
+
+  int64_t min_col_, max_col_;
+  std::vector<Line> lines_;
+  std::string out_;
+};
+
+// ---------------------------------------------------------------------------------------------------------
+
+// A set of strings for one document: Clear() is O(1) (generation stamps), nothing is freed between
+// documents.
+class StringSet {
+ public:
+  void Clear() {
+    arena_.clear();
+    keys_.clear();
+    if (++gen_ == 0) {  // wrapped: stale stamps could collide
+      std::fill(slots_.begin(), slots_.end(), Slot{});
+      gen_ = 1;
+    }
+  }
+
+  // Inserts key; returns false if it was already present.
+  bool Insert(std::string_view key) {
+    if ((keys_.size() + 1) * 2 > slots_.size()) Grow();
+    uint64_t h = XXH3_64bits(key.data(), key.size());
+    size_t mask = slots_.size() - 1;
+    for (size_t k = h & mask;; k = (k + 1) & mask) {
+      Slot& s = slots_[k];
+      if (s.gen != gen_) {
+        s = Slot{gen_, static_cast<uint32_t>(keys_.size())};
+        keys_.push_back({h, arena_.size(), key.size()});
+        arena_.append(key);
+        return true;
+      }
+      const Key& e = keys_[s.index];
+      if (e.hash == h && std::string_view(arena_).substr(e.offset, e.size) == key) return false;
+    }
+  }
+
+ private:
+  struct Slot {
+    uint32_t gen = 0;
+    uint32_t index = 0;
+  };
+  struct Key {
+    uint64_t hash;
+    size_t offset, size;
+  };
+
+  void Grow() {
+    slots_.assign(std::max<size_t>(64, slots_.size() * 2), Slot{});
+    size_t mask = slots_.size() - 1;
+    for (size_t i = 0; i < keys_.size(); ++i) {
+      size_t k = keys_[i].hash & mask;
+      while (slots_[k].gen == gen_) k = (k + 1) & mask;
+      slots_[k] = Slot{gen_, static_cast<uint32_t>(i)};
+    }
+  }
+
+  std::string arena_;
+  std::vector<Key> keys_;
+  std::vector<Slot> slots_;
+  uint32_t gen_ = 1;
+};
+
+// UTF-8 of the characters the sentence-break substitutions look at.
+constexpr std::string_view kRightSingleQuote = "\u2019", kRightDoubleQuote = "\u201D", kEllipsis = "\u2026";
+
+// Length of the code point at t[i] if it is ’ or ”, else 0.
+inline size_t QuoteAt(std::string_view t, size_t i) {
+  if (i + 3 > t.size() || Bytes(t)[i] != 0xE2) return 0;
+  std::string_view c = t.substr(i, 3);
+  return (c == kRightSingleQuote || c == kRightDoubleQuote) ? 3 : 0;
+}
+
+// Length of the code point at t[i] if it is in `[.。！!？\?]`, else 0.
+inline size_t Terminator1At(std::string_view t, size_t i) {
+  unsigned char c = Bytes(t)[i];
+  if (c == '.' || c == '!' || c == '?') return 1;
+  if (i + 3 > t.size()) return 0;
+  std::string_view s = t.substr(i, 3);
+  return (s == "\u3002" || s == "\uFF01" || s == "\uFF1F") ? 3 : 0;
+}
+
+// Length of the code point at t[i] if it is in `[.。!！？\?\.{6}\…{2}]` (in a class `{6}` and `{2}` are the
+// characters { 6 } and 2), else 0.
+inline size_t Terminator4At(std::string_view t, size_t i) {
+  unsigned char c = Bytes(t)[i];
+  if (c == '{' || c == '}' || c == '6' || c == '2') return 1;
+  if (Terminator1At(t, i) != 0) return SeqLen(c);
+  return t.substr(i, 3) == kEllipsis ? 3 : 0;
+}
+
+// One substitution `(X)([^’”])` -> `\1\n\2` over t into out, where x_at(t, i) is the length of an X match at
+// i (0: none). Leftmost, non-overlapping: after a match the search resumes past the [^’”] character.
+// Returns false (out unspecified) when nothing matched.
+template <class XAt>
+bool InsertBreaks(std::string_view t, std::string& out, XAt&& x_at) {
+  out.clear();
+  size_t copied = 0, i = 0, n = t.size();
+  bool any = false;
+  while (i < n) {
+    size_t x = x_at(t, i);
+    if (x == 0 || i + x >= n || QuoteAt(t, i + x) != 0) {
+      i += SeqLen(Bytes(t)[i]);
+      continue;
+    }
+    size_t next = i + x + SeqLen(Bytes(t)[i + x]);
+    out.append(t, copied, i + x - copied);
+    out += '\n';
+    out.append(t, i + x, next - (i + x));
+    copied = i = next;
+    any = true;
+  }
+  if (!any) return false;
+  out.append(t, copied, n - copied);
+  return true;
+}
+
+class RemoveRepeatSentencesMapper : public Mapper {
+ public:
+  explicit RemoveRepeatSentencesMapper(const Params& p)
+      : Mapper("remove_repeat_sentences_mapper"),
+        lowercase_(p.GetBool("lowercase")),
+        ignore_special_(p.GetBool("ignore_special_character")),
+        min_len_(p.GetInt("min_repeat_sentence_length")) {}
+
+  bool Map(std::string& text) override {
+    seen_.Clear();
+    out_.clear();
+    bool dropped = false;
+    size_t b = 0;
+    while (true) {
+      size_t e = text.find('\n', b);
+      std::string_view line = std::string_view(text).substr(b, e == std::string::npos ? std::string::npos : e - b);
+      if (!line.empty()) dropped |= DedupLine(SplitSentences(line));
+      if (e == std::string::npos) break;
+      out_ += '\n';
+      b = e + 1;
+    }
+    if (!dropped) return false;
+    text.swap(out_);
+    return true;
+  }
+
+ private:
+  // The line with a '\n' at every sentence break (the line itself has none).
+  std::string_view SplitSentences(std::string_view line) {
+    std::string_view cur = line;
+    std::string* spare = &buf_a_;
+    auto apply = [&](bool matched) {
+      if (!matched) return;
+      cur = *spare;
+      spare = spare == &buf_a_ ? &buf_b_ : &buf_a_;
+    };
+    constexpr text::ByteSet kTerminators{{'.', '!', '?', 0xE3, 0xEF}};
+    if (text::FindFirst(line, 0, kTerminators) < line.size()) apply(InsertBreaks(cur, *spare, Terminator1At));
+    if (cur.find("......") != std::string_view::npos)
+      apply(InsertBreaks(cur, *spare, [](std::string_view t, size_t i) -> size_t {
+        return t.substr(i, 6) == "......" ? 6 : 0;
+      }));
+    if (cur.find("\u2026\u2026") != std::string_view::npos)
+      apply(InsertBreaks(cur, *spare, [](std::string_view t, size_t i) -> size_t {
+        return t.substr(i, 6) == "\u2026\u2026" ? 6 : 0;
+      }));
+    if (cur.find(kRightSingleQuote) != std::string_view::npos || cur.find(kRightDoubleQuote) != std::string_view::npos)
+      apply(InsertBreaks(cur, *spare, [](std::string_view t, size_t i) -> size_t {
+        size_t x = Terminator4At(t, i);
+        if (x == 0 || i + x >= t.size()) return 0;
+        size_t q = QuoteAt(t, i + x);
+        return q == 0 ? 0 : x + q;
+      }));
+    return cur;
+  }
+
+  // Appends the kept sentences of one split line to out_; returns whether one was dropped.
+  bool DedupLine(std::string_view split) {
+    bool dropped = false;
+    size_t b = 0;
+    while (true) {
+      size_t e = split.find('\n', b);
+      std::string_view s = split.substr(b, e == std::string_view::npos ? std::string_view::npos : e - b);
+      std::string_view key = Key(s);
+      if (static_cast<int64_t>(utf8::CodePointCount(key)) < min_len_ || seen_.Insert(key))
+        out_.append(s);
+      else
+        dropped = true;
+      if (e == std::string_view::npos) break;
+      b = e + 1;
+    }
+    return dropped;
+  }
+
+  std::string_view Key(std::string_view sentence) {
+    std::string_view k = text::PyStrip(sentence);
+    if (lowercase_) {
+      lower_.clear();
+      text::PyLowerAppend(k, lower_);
+      k = lower_;
+    }
+    if (!ignore_special_) return k;
+    key_.clear();
+    for (size_t i = 0; i < k.size();) {
+      size_t at = i;
+      char32_t c = utf8::Next(k, i);
+      if ((c < 0x80 && (text::IsPyAlnum(c) || c == '\n' || c == '\t' || c == ' ')) || (c >= 0x4E00 && c <= 0x9FA5))
+        key_.append(k, at, i - at);
+    }
+    return key_;
+  }
+
+  bool lowercase_, ignore_special_;
+  int64_t min_len_;
+  StringSet seen_;
+  std::string buf_a_, buf_b_, lower_, key_, out_;
+};
+
+}  // namespace
+
+void RegisterWordMappers(std::vector<OpDef>& ops) {
+  ops.push_back({"remove_long_words_mapper", OpKind::kMapper,
+                 "remove words whose length (or length without special characters at the ends) is outside [min_len, "
+                 "max_len]; whitespace is normalised",
+                 {{"min_len", ParamType::kInt, ParamValue::Int(1), "minimum word length in code points", false},
+                  {"max_len", ParamType::kInt, ParamValue::Int(kMaxSizeInt),
+                   "maximum word length in code points (default sys.maxsize)", false}},
+                 [](const Params& p) { return std::make_unique<RemoveLongWordsMapper>(p); }});
+  ops.push_back(
+      {"remove_words_with_incorrect_substrings_mapper", OpKind::kMapper,
+       "remove words containing any of the given substrings; whitespace is normalised",
+       {{"lang", ParamType::kString, ParamValue::String("en"), "language of the tokenizer model (only used with tokenization)"},
+        {"tokenization", ParamType::kBool, ParamValue::Bool(false),
+         "split with a SentencePiece model instead of whitespace (not supported: needs a tokenizer model)", false},
+        {"substrings", ParamType::kStringList, {},
+         "list of substrings a word (stripped of special characters) must not contain; null: "
+         "[http, www, .com, href, //]"}},
+       [](const Params& p) { return std::make_unique<RemoveWordsWithIncorrectSubstringsMapper>(p); }});
+  ops.push_back({"remove_non_chinese_character_mapper", OpKind::kMapper,
+                 "remove every character that is not a Chinese character (U+4E00-U+9FA5) or kept by the flags",
+                 {{"keep_alphabet", ParamType::kBool, ParamValue::Bool(true), "keep A-Z and a-z", false},
+                  {"keep_number", ParamType::kBool, ParamValue::Bool(true), "keep 0-9", false},
+                  {"keep_punc", ParamType::kBool, ParamValue::Bool(true),
+                   "keep space and the punctuation . ， , - 。 % 《 * 》 / • 、 & ＆ ( — ) （ + ） ： ？ ! ！ “ ” ·", false}},
+                 [](const Params& p) { return std::make_unique<RemoveNonChineseCharacterMapper>(p); }});
+  ops.push_back({"remove_table_text_mapper", OpKind::kMapper,
+                 "remove tables: runs of at least 2 lines with the same number of cells, from min_col to max_col columns",
+                 {{"min_col", ParamType::kInt, ParamValue::Int(2), "minimum number of columns (2..20)", false},
+                  {"max_col", ParamType::kInt, ParamValue::Int(20), "maximum number of columns (2..20)", false}},
+                 [](const Params& p) { return std::make_unique<RemoveTableTextMapper>(p); }});
+  ops.push_back({"remove_repeat_sentences_mapper", OpKind::kMapper,
+                 "remove sentences that repeat an earlier sentence of the same document",
+                 {{"lowercase", ParamType::kBool, ParamValue::Bool(false), "compare sentences lowercased", false},
+                  {"ignore_special_character", ParamType::kBool, ParamValue::Bool(true),
+                   "compare sentences without characters other than A-Za-z0-9, Chinese characters, space and tab", false},
+                  {"min_repeat_sentence_length", ParamType::kInt, ParamValue::Int(2),
+                   "sentences whose comparison key is shorter than this are always kept", false}},
+                 [](const Params& p) { return std::make_unique<RemoveRepeatSentencesMapper>(p); }});
+}
 
 }  // namespace sluice
