@@ -1,4 +1,5 @@
-// Character-level filters: alphanumeric_filter, character_repetition_filter (datajuicer-ops.md §5).
+// Character-level filters: alphanumeric_filter, character_repetition_filter, special_characters_filter
+// (datajuicer-ops.md §5).
 //
 // Contract (len = code points; ratios are 0.0 when the denominator is 0):
 //   alphanumeric_filter: alnum_ratio = #{c in text : c.isalnum()} / len(text) (Python isalnum: CJK, ①, ²,
@@ -8,7 +9,9 @@
 //     number of distinct n-grams, S those occurring once, F the frequencies sorted descending and
 //     k = min(floor(sqrt(U)), U - S): char_rep_ratio = sum(F[:k]) / sum(F); 0.0 when len < rep_len.
 //     Keep if in [min_ratio, max_ratio].
-// Both skip the computation when their stats key is already present (§1.3). N-gram counts are exact
+//   special_characters_filter: special_char_ratio = #{c in text : c in SPECIAL_CHARACTERS (§2.4)} / len(text)
+//     (spaces, digits and ASCII punctuation are special). Keep if in [min_ratio, max_ratio].
+// All skip the computation when their stats key is already present (§1.3). N-gram counts are exact
 // (ngram_counter.h): a branch-free prefilter over the n-gram hashes sets aside the n-grams that certainly
 // occur once, and only the rest is counted in a table -- ASCII n-grams of up to 16 characters keyed by
 // their bytes, others by a hash plus byte comparison. All buffers are reused across records.
@@ -26,6 +29,7 @@
 #include "ops/text/ngram_counter.h"
 #include "ops/text/pystr.h"
 #include "ops/text/simd.h"
+#include "ops/text/special_chars.h"
 #include "ops/text/utf8.h"
 
 namespace sluice {
@@ -242,6 +246,58 @@ class CharacterRepetitionFilter : public Filter {
   std::vector<uint32_t> rep_;
 };
 
+// Bit k set iff p[k] (an ASCII byte) is a SPECIAL_CHARACTER: \t-\r, ' '-'@' (space, punctuation, digits),
+// '['-'`' and '{'-'~' (tests/ops check this against IsSpecialChar).
+inline uint32_t AsciiSpecial32(const char* p) {
+#if defined(__AVX2__)
+  __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  auto in_range = [&](char lo, char hi) {  // lo <= v <= hi for bytes < 0x80
+    return _mm256_and_si256(_mm256_cmpgt_epi8(v, _mm256_set1_epi8(static_cast<char>(lo - 1))),
+                            _mm256_cmpgt_epi8(_mm256_set1_epi8(static_cast<char>(hi + 1)), v));
+  };
+  __m256i m = _mm256_or_si256(_mm256_or_si256(in_range('\t', '\r'), in_range(' ', '@')),
+                              _mm256_or_si256(in_range('[', '`'), in_range('{', '~')));
+  return static_cast<uint32_t>(_mm256_movemask_epi8(m));
+#else
+  uint32_t bits = 0;
+  for (int k = 0; k < 32; ++k) bits |= static_cast<uint32_t>(text::IsSpecialChar(static_cast<unsigned char>(p[k]))) << k;
+  return bits;
+#endif
+}
+
+class SpecialCharactersFilter : public Filter {
+ public:
+  explicit SpecialCharactersFilter(const Params& p)
+      : Filter("special_characters_filter", p), lo_(OptionalNumber(p, "min_ratio")), hi_(OptionalNumber(p, "max_ratio")) {}
+
+  void ComputeStats(Sample& s) override {
+    if (Cached(s, "special_char_ratio")) return;
+    const std::string& t = FilterText(s, slot());
+    size_t len = 0, special = 0, i = 0, n = t.size();
+    auto step = [&] {  // one code point at t[i]
+      special += text::IsSpecialChar(utf8::Next(t, i));
+      ++len;
+    };
+    while (i + 32 <= n) {
+      const char* block = t.data() + i;
+      if (text::NonAscii32(block) == 0) {  // 32 ASCII characters
+        special += static_cast<size_t>(__builtin_popcount(AsciiSpecial32(block)));
+        len += 32;
+        i += 32;
+        continue;
+      }
+      for (size_t end = i + 32; i < end;) step();  // a character may straddle the block end
+    }
+    while (i < n) step();
+    s.stats.SetDouble("special_char_ratio", len == 0 ? 0.0 : static_cast<double>(special) / static_cast<double>(len));
+  }
+
+  bool Keep(const Sample& s) const override { return InRange(StatNumber(s, "special_char_ratio"), lo_, hi_); }
+
+ private:
+  std::optional<double> lo_, hi_;
+};
+
 }  // namespace
 
 void RegisterCharacterFilters(std::vector<OpDef>& ops) {
@@ -258,6 +314,12 @@ void RegisterCharacterFilters(std::vector<OpDef>& ops) {
                   {"min_ratio", ParamType::kNumber, ParamValue::Double(0.0), "minimum ratio"},
                   {"max_ratio", ParamType::kNumber, ParamValue::Double(0.5), "maximum ratio"}},
                  [](const Params& p) { return std::make_unique<CharacterRepetitionFilter>(p); }});
+  ops.push_back({"special_characters_filter", OpKind::kFilter,
+                 "keep samples whose ratio of special characters (punctuation, digits, whitespace, emoji, ...) is in "
+                 "[min_ratio, max_ratio]",
+                 {{"min_ratio", ParamType::kNumber, ParamValue::Double(0.0), "minimum ratio"},
+                  {"max_ratio", ParamType::kNumber, ParamValue::Double(0.25), "maximum ratio"}},
+                 [](const Params& p) { return std::make_unique<SpecialCharactersFilter>(p); }});
 }
 
 }  // namespace sluice
