@@ -10,8 +10,10 @@
 //     against `expected_stats`;
 //   * mode count: only the number of survivors is compared;
 //   * expected_error: construction (error_at: init) or running (error_at: run) must throw.
-// Any failing vector of a registered op fails the test, and the number of vectors run must reach the
-// number of model-free vectors of registered ops (so the test cannot pass by running nothing).
+// Any failing vector of a registered op fails the test, unless it is one of the known differences below
+// (at most 3, each with its reason, also listed in docs/compatibility.md); the number of vectors run must
+// reach the number of model-free vectors of registered ops (so the test cannot pass by running nothing).
+// The summary line reads "N passed, M failed".
 #include <gtest/gtest.h>
 
 #include <simdjson.h>
@@ -104,12 +106,21 @@ class VectorRunner {
  public:
   explicit VectorRunner(simdjson::dom::element v) : v_(v) {}
 
+  // A vector needs a model when it asks for tokenization or lists a model/tokenizer requirement. One that
+  // is not model-free only for an `asset:` (a word list sluice ships) runs like any other.
   bool NeedsModel() const {
     bool model_free = true;
     if (auto mf = v_["model_free"]; !mf.error()) model_free = bool(mf.get_bool());
     auto tok = v_["params"]["tokenization"];
-    bool tokenization = !tok.error() && tok.is_bool() && bool(tok.get_bool());
-    return !model_free || tokenization;
+    if (!tok.error() && tok.is_bool() && bool(tok.get_bool())) return true;
+    if (model_free) return false;
+    simdjson::dom::array reqs;
+    if (v_["requires"].get(reqs)) return true;
+    for (auto r : reqs) {
+      std::string_view req(r.get_string());
+      if (req.substr(0, 6) == "model:" || req.substr(0, 10) == "tokenizer:") return true;
+    }
+    return false;
   }
 
   Outcome Run() {
@@ -236,16 +247,35 @@ class VectorRunner {
   simdjson::dom::element v_;
 };
 
+// Vectors sluice cannot match, each with the reason; docs/compatibility.md lists the same ones. The issue
+// allows at most 3. A listed vector that starts to pass fails the test, so the list stays true.
+struct KnownDifference {
+  const char* op;
+  const char* source;
+  const char* reason;
+};
+const KnownDifference kKnownDifferences[] = {
+    {"stopwords_filter", "tests/ops/filter/test_stopwords_filter.py::StopWordsFilterTest::test_en_case",
+     "DataJuicer's English stopword list (BigScience ac_dc) is not published in a package we may use; the shipped "
+     "stopwords-iso list counts single letters as stopwords, so 'a v s e c s f e f g a qkc' is kept"},
+};
+
+const KnownDifference* FindKnownDifference(std::string_view op, std::string_view source) {
+  for (const auto& k : kKnownDifferences)
+    if (op == k.op && source == k.source) return &k;
+  return nullptr;
+}
+
 TEST(Conformance, DataJuicerVectors) {
   std::string path = std::string(SLUICE_SHARED_DIR) + "/conformance/dj_op_vectors.jsonl";
   std::ifstream in(path);
   ASSERT_TRUE(in.good()) << "cannot open " << path;
 
   struct Count {
-    int total = 0, passed = 0, rejected = 0, failed = 0;
+    int total = 0, passed = 0, rejected = 0, failed = 0, known = 0;
   };
   std::map<std::string, Count> per_op;
-  int must_run = 0, ran = 0, line_no = 0, failures = 0;
+  int must_run = 0, ran = 0, line_no = 0, failures = 0, known = 0;
   std::string line;
   while (std::getline(in, line)) {
     ++line_no;
@@ -268,22 +298,42 @@ TEST(Conformance, DataJuicerVectors) {
         break;
       case Outcome::kRejected: ++c.rejected; break;
       case Outcome::kFail: {
-        ++c.failed;
-        ++failures;
         std::string source;
         if (auto s = v["source"]; !s.error()) source = std::string(std::string_view(s.get_string()));
+        if (const KnownDifference* k = FindKnownDifference(op, source)) {
+          ++c.known;
+          ++known;
+          std::printf("known difference %s (%s): %s\n  %s\n", op.c_str(), source.c_str(), k->reason, o.why.c_str());
+          break;
+        }
+        ++c.failed;
+        ++failures;
         ADD_FAILURE() << path << ":" << line_no << " (" << op << ", " << source << "): " << o.why;
         break;
       }
     }
+    if (o.kind != Outcome::kFail) {
+      std::string source;
+      if (auto s = v["source"]; !s.error()) source = std::string(std::string_view(s.get_string()));
+      if (FindKnownDifference(op, source))
+        ADD_FAILURE() << op << " (" << source << ") is listed as a known difference but no longer differs: "
+                      << "remove it here and from docs/compatibility.md";
+    }
   }
-  std::printf("%-36s %6s %6s %9s %7s\n", "op", "total", "passed", "rejected", "failed");
-  for (const auto& [op, c] : per_op)
-    std::printf("%-36s %6d %6d %9d %7d\n", op.c_str(), c.total, c.passed, c.rejected, c.failed);
-  std::printf("vectors run: %d (model-free vectors of registered ops: %d)\n", ran, must_run);
+  std::printf("%-36s %6s %6s %9s %7s %6s\n", "op", "total", "passed", "rejected", "failed", "known");
+  int passed = 0, rejected = 0;
+  for (const auto& [op, c] : per_op) {
+    std::printf("%-36s %6d %6d %9d %7d %6d\n", op.c_str(), c.total, c.passed, c.rejected, c.failed, c.known);
+    passed += c.passed;
+    rejected += c.rejected;
+  }
+  std::printf("vectors run: %d (model-free vectors of registered ops: %d)\n", ran + known, must_run);
+  std::printf("%d passed, %d failed (%d of them known differences, docs/compatibility.md), %d rejected as needing a model\n",
+              passed, failures + known, known, rejected);
   EXPECT_EQ(failures, 0);
+  EXPECT_LE(known, 3) << "the issue allows at most 3 vectors that cannot match";
   EXPECT_GT(ran, 0);
-  EXPECT_GE(ran, must_run);
+  EXPECT_GE(ran + known, must_run);
 }
 
 }  // namespace
