@@ -182,6 +182,17 @@ TEST(MarkupChineseConvert, TextOutsideTheDictionariesIsKept) {
   EXPECT_EQ(MapText(*op, std::string("汉\0字", 7)), "漢");
 }
 
+// Only the space/newline-delimited pieces with non-ASCII text go through OpenCC; the result equals the
+// whole-text conversion (expected values from Debian's `opencc` command on the whole text), including keys
+// that mix ASCII and CJK (U盘 -> 隨身碟).
+TEST(MarkupChineseConvert, PiecewiseEqualsWholeText) {
+  const std::string in = "SQL注入 and U盘 with 鼠标, e.g. 软件。\n汉字 abc 信息 A型";
+  EXPECT_EQ(MapText(*MakeOp("chinese_convert_mapper", {{"mode", S("s2twp")}}), in),
+            "SQL注入 and 隨身碟 with 滑鼠, e.g. 軟體。\n漢字 abc 資訊 A型");
+  EXPECT_EQ(MapText(*MakeOp("chinese_convert_mapper", {{"mode", S("s2t")}}), in),
+            "SQL注入 and U盤 with 鼠標, e.g. 軟件。\n漢字 abc 信息 A型");
+}
+
 // Debian's OpenCC 1.1.6 maps 信息安全 <-> 資訊保安 in its Taiwan phrase tables; 1.1.9 (DataJuicer's) does
 // not. The entries are hidden, so the shorter phrases apply.
 TEST(MarkupChineseConvert, StaleTaiwanPhrasesAreHidden) {

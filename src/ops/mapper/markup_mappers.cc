@@ -10,8 +10,12 @@
 // chinese_convert_mapper. Contract: the text becomes OpenCC's conversion of it with the configuration
 // `<mode>.json` from OpenCC's data directory. A converter is loaded once per (directory, mode) per
 // process and shared by all threads: OpenCC's converters are immutable after loading and Convert is
-// const. Every dictionary key contains a non-ASCII character, so a text of ASCII bytes without NUL (where
-// OpenCC would stop reading) is returned as is without calling OpenCC.
+// const. OpenCC matches dictionary keys greedily left to right (segmentation, then each conversion step).
+// When no key is pure ASCII and none contains a space or a newline (checked when a converter is loaded;
+// true of OpenCC's dictionaries), no match can cover a pure-ASCII stretch or span a space/newline, so only
+// the space/newline-delimited pieces holding a non-ASCII character are handed to OpenCC and the rest is
+// copied: the result is the same, and mostly-ASCII text costs little. A text with a NUL is converted
+// whole (OpenCC stops reading at a NUL, and so does DataJuicer's call).
 // Debian 12 ships OpenCC 1.1.6; DataJuicer pins 1.1.9. The 1.1.6 Taiwan phrase tables still hold one pair
 // that was removed before 1.1.9 (`信息安全` → `資訊保安` in TWPhrases and its reverse in TWPhrasesRev; the
 // DataJuicer vectors for s2twp and tw2sp show the 1.1.9 behaviour). Those entries are hidden (StaleEntries),
@@ -23,6 +27,8 @@
 #include <opencc/Dict.hpp>
 #include <opencc/DictEntry.hpp>
 #include <opencc/Exception.hpp>
+#include <opencc/Lexicon.hpp>
+#include <opencc/MaxMatchSegmentation.hpp>
 #include <opencc/UTF8Util.hpp>
 
 #include <array>
@@ -142,7 +148,23 @@ class MaskedDict : public opencc::Dict {
   opencc::DictPtr inner_;
 };
 
-std::shared_ptr<const opencc::Converter> LoadOpencc(const std::string& config_path) {
+struct LoadedOpencc {
+  std::shared_ptr<const opencc::Converter> converter;
+  bool piecewise = false;  // keys never pure ASCII nor containing ' ' / '\n' (see the file comment)
+};
+
+bool KeysAllowPieces(const opencc::Dict& d) {
+  opencc::LexiconPtr lexicon = d.GetLexicon();  // a group builds a fresh one: keep it alive
+  for (const auto& entry : *lexicon) {
+    std::string key = entry->Key();
+    bool ascii = true;
+    for (unsigned char c : key) ascii &= c < 0x80;
+    if (ascii || key.find_first_of(" \n") != std::string::npos) return false;
+  }
+  return true;
+}
+
+LoadedOpencc LoadOpencc(const std::string& config_path) {
   if (!std::filesystem::is_regular_file(config_path))
     Fail(ErrorKind::kUsage, "OpenCC configuration file {} not found (Debian package libopencc-data)", config_path);
   opencc::ConverterPtr converter;
@@ -151,9 +173,13 @@ std::shared_ptr<const opencc::Converter> LoadOpencc(const std::string& config_pa
   } catch (const opencc::Exception& e) {
     Fail(ErrorKind::kUsage, "cannot load OpenCC configuration {}: {}", config_path, e.what());
   }
+  LoadedOpencc loaded;
+  auto* segmentation = dynamic_cast<const opencc::MaxMatchSegmentation*>(converter->GetSegmentation().get());
+  loaded.piecewise = segmentation != nullptr && KeysAllowPieces(*segmentation->GetDict());
   std::list<opencc::ConversionPtr> conversions;
   bool masked = false;
   for (const auto& c : converter->GetConversionChain()->GetConversions()) {
+    loaded.piecewise = loaded.piecewise && KeysAllowPieces(*c->GetDict());
     if (MaskedDict::HasStale(*c->GetDict())) {
       conversions.push_back(std::make_shared<opencc::Conversion>(std::make_shared<MaskedDict>(c->GetDict())));
       masked = true;
@@ -161,19 +187,20 @@ std::shared_ptr<const opencc::Converter> LoadOpencc(const std::string& config_pa
       conversions.push_back(c);
     }
   }
-  if (!masked) return converter;
-  return std::make_shared<opencc::Converter>(config_path, converter->GetSegmentation(),
-                                             std::make_shared<opencc::ConversionChain>(conversions));
+  loaded.converter = masked ? std::make_shared<opencc::Converter>(config_path, converter->GetSegmentation(),
+                                                                  std::make_shared<opencc::ConversionChain>(conversions))
+                            : converter;
+  return loaded;
 }
 
 // One converter per configuration file per process (loading one takes tens of milliseconds).
-std::shared_ptr<const opencc::Converter> SharedOpencc(const std::string& config_path) {
+LoadedOpencc SharedOpencc(const std::string& config_path) {
   static std::mutex mu;
-  static std::map<std::string, std::shared_ptr<const opencc::Converter>> cache;
+  static std::map<std::string, LoadedOpencc> cache;
   std::lock_guard lock(mu);
-  auto& slot = cache[config_path];
-  if (slot == nullptr) slot = LoadOpencc(config_path);
-  return slot;
+  auto it = cache.find(config_path);
+  if (it == cache.end()) it = cache.emplace(config_path, LoadOpencc(config_path)).first;
+  return it->second;
 }
 
 std::string OpenccConfigPath(std::string_view dir, const std::string& mode) {
@@ -188,24 +215,39 @@ std::string OpenccConfigPath(std::string_view dir, const std::string& mode) {
 class ChineseConvertMapper : public Mapper {
  public:
   ChineseConvertMapper(const Params& p, std::string_view data_dir)
-      : Mapper("chinese_convert_mapper"), converter_(SharedOpencc(OpenccConfigPath(data_dir, p.GetString("mode")))) {}
+      : Mapper("chinese_convert_mapper"), opencc_(SharedOpencc(OpenccConfigPath(data_dir, p.GetString("mode")))) {}
 
   bool Map(std::string& text) override {
-    if (IsPlainAscii(text)) return false;
-    std::string out = converter_->Convert(text);
-    if (out == text) return false;
-    text.swap(out);
+    if (!opencc_.piecewise || text.find('\0') != std::string::npos) {
+      std::string out = opencc_.converter->Convert(text);
+      if (out == text) return false;
+      text.swap(out);
+      return true;
+    }
+    out_.clear();
+    size_t i = 0, n = text.size();
+    while (i < n) {
+      size_t na = i;
+      while (na < n && static_cast<unsigned char>(text[na]) < 0x80) ++na;
+      if (na == n) break;
+      size_t b = text.find_last_of(" \n", na);
+      b = (b == std::string::npos || b < i) ? i : b + 1;
+      size_t e = text.find_first_of(" \n", na);
+      if (e == std::string::npos) e = n;
+      out_.append(text, i, b - i);
+      out_ += opencc_.converter->Convert(text.substr(b, e - b));
+      i = e;
+    }
+    if (i == 0) return false;  // pure ASCII
+    out_.append(text, i, std::string::npos);
+    if (out_ == text) return false;
+    text.swap(out_);
     return true;
   }
 
  private:
-  // ASCII without NUL: OpenCC would return it unchanged.
-  static bool IsPlainAscii(std::string_view s) {
-    for (unsigned char c : s)
-      if (c >= 0x80 || c == 0) return false;
-    return true;
-  }
-  std::shared_ptr<const opencc::Converter> converter_;
+  LoadedOpencc opencc_;
+  std::string out_;
 };
 
 }  // namespace
