@@ -40,11 +40,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The lists shipped with sluice: $SLUICE_WORDLISTS_DIR, else <source root>/data/wordlists, found from this
-// file's own path (<source root>/src/ops/filter/word_list_filters.cc) so a build works without installing.
+// The lists shipped with sluice: $SLUICE_WORDLISTS_DIR, else <source root>/data/wordlists (CMake defines
+// SLUICE_DATA_DIR), so a build works without installing.
 std::string ShippedWordListDir() {
   if (const char* env = std::getenv("SLUICE_WORDLISTS_DIR"); env != nullptr && *env != '\0') return env;
-  return (fs::path(__FILE__).parent_path().parent_path().parent_path().parent_path() / "data" / "wordlists").string();
+  return (fs::path(SLUICE_DATA_DIR) / "wordlists").string();
 }
 
 // Reads the `kind` word lists of `dir` (contract above) and inserts the words of `lang` into `out`.
