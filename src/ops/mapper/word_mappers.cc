@@ -49,36 +49,46 @@ inline const unsigned char* Bytes(std::string_view s) { return reinterpret_cast<
 // ---------------------------------------------------------------------------------------------------------
 // Three-level split / merge (§2.3).
 
-// Writes merge(filter(split(text))) to out, keeping the words for which keep(word) is true. Returns whether
-// out differs from text.
+// Writes merge(filter(split(text))) to out, keeping the words for which keep(word) is true. Returns false,
+// out unspecified, when that equals text.
+//
+// Between two consecutive kept words the merge writes '\n' if a '\n' lies between them (their lines are
+// different and both non-empty), else '\t' if a '\t' does, else ' '. So the output is a sequence of input
+// runs joined by single separators; a run grows while the next kept word follows its end after exactly the
+// separator the merge writes, and out only receives a run when the output departs from the input.
 template <class Keep>
 bool FilterWords(std::string_view text, std::string& out, Keep&& keep) {
-  constexpr text::ByteSet kSeparators{{' ', '\t', '\n'}};
   out.clear();
-  bool line_has_word = false, seg_has_word = false;
-  size_t start = 0, n = text.size();
-  while (start <= n) {
-    size_t sep = text::FindFirst(text, start, kSeparators);
-    if (sep > start) {
-      std::string_view w = text.substr(start, sep - start);
-      if (keep(w)) {
-        if (seg_has_word) {
-          out += ' ';
-        } else if (line_has_word) {
-          out += '\t';
-        } else if (!out.empty()) {  // a kept word is never empty, so out is empty until the first one
-          out += '\n';
-        }
-        out.append(w);
-        line_has_word = seg_has_word = true;
+  size_t run_b = 0, run_e = 0;  // the current run [run_b, run_e) of text
+  size_t prev_end = 0;          // end of the previous word, kept or not
+  int level = 0;                // separator owed since the last kept word: 0 ' ', 1 '\t', 2 '\n'
+  bool any = false;
+  text::ForEachWord(text, true, true, [&](std::string_view w) {
+    size_t wb = static_cast<size_t>(w.data() - text.data()), we = wb + w.size();
+    for (size_t i = prev_end; i < wb && level < 2; ++i) level = std::max(level, text[i] == '\n' ? 2 : text[i] == '\t');
+    prev_end = we;
+    if (!keep(w)) return;
+    if (any) {
+      char sep = level == 2 ? '\n' : level == 1 ? '\t' : ' ';
+      if (wb == run_e + 1 && text[run_e] == sep) {
+        run_e = we;
+      } else {
+        out.append(text, run_b, run_e - run_b);
+        out += sep;
+        run_b = wb;
+        run_e = we;
       }
+    } else {
+      any = true;
+      run_b = wb;
+      run_e = we;
     }
-    if (sep == n) break;
-    if (text[sep] != ' ') seg_has_word = false;
-    if (text[sep] == '\n') line_has_word = false;
-    start = sep + 1;
-  }
-  return out != text;
+    level = 0;
+  });
+  if (!any) return !text.empty();
+  if (out.empty() && run_b == 0 && run_e == text.size()) return false;
+  out.append(text, run_b, run_e - run_b);
+  return true;
 }
 
 class RemoveLongWordsMapper : public Mapper {
@@ -98,12 +108,34 @@ class RemoveLongWordsMapper : public Mapper {
     return min_ <= l && l <= max_;
   }
   bool Keep(std::string_view w) const {
+    // len(w) lies in [ceil(bytes / 4), bytes]: most words are decided by their byte length alone.
+    if (InRange((w.size() + 3) / 4) && InRange(w.size())) return true;
     return InRange(utf8::CodePointCount(w)) || InRange(utf8::CodePointCount(text::StripSpecial(w)));
   }
 
   int64_t min_, max_;
   std::string out_;
 };
+
+// Calls f(pos) for every occurrence of the non-empty `needle` in t, in ascending order: 32 candidate starts
+// at a time by their first and last byte, then compared.
+template <class F>
+void ForEachOccurrence(std::string_view t, std::string_view needle, F&& f) {
+  size_t m = needle.size(), n = t.size();
+  if (m > n) return;
+  const text::ByteSet first{{static_cast<uint8_t>(needle.front())}}, last{{static_cast<uint8_t>(needle.back())}};
+  const char* p = t.data();
+  size_t end = n - m + 1, i = 0;  // starts in [0, end)
+  for (; i + 32 <= end; i += 32) {
+    for (uint32_t mask = text::SetMask32(p + i, first) & text::SetMask32(p + i + m - 1, last); mask != 0;
+         mask &= mask - 1) {
+      size_t k = i + static_cast<size_t>(__builtin_ctz(mask));
+      if (std::memcmp(p + k, needle.data(), m) == 0) f(k);
+    }
+  }
+  for (; i < end; ++i)
+    if (std::memcmp(p + i, needle.data(), m) == 0) f(i);
+}
 
 class RemoveWordsWithIncorrectSubstringsMapper : public Mapper {
  public:
@@ -113,30 +145,41 @@ class RemoveWordsWithIncorrectSubstringsMapper : public Mapper {
     const ParamValue& v = p.Get("substrings");
     if (v.type() == ParamValue::Type::kString)
       Fail(ErrorKind::kUsage, "remove_words_with_incorrect_substrings_mapper: substrings must be a list of strings");
-    substrings_ = v.is_null() ? std::vector<std::string>{"http", "www", ".com", "href", "//"} : p.GetStringList("substrings");
+    substrings_ =
+        v.is_null() ? std::vector<std::string>{"http", "www", ".com", "href", "//"} : p.GetStringList("substrings");
+    drop_all_ = std::any_of(substrings_.begin(), substrings_.end(), [](const std::string& s) { return s.empty(); });
   }
 
   bool Map(std::string& text) override {
-    // A stripped word is a substring of the text: when no substring occurs in the text, every word stays
-    // and only the merge-back normalisation applies.
-    bool any = std::any_of(substrings_.begin(), substrings_.end(),
-                           [&](const std::string& s) { return text.find(s) != std::string::npos; });
-    bool changed = any ? FilterWords(text, out_, [this](std::string_view w) { return Keep(w); })
-                       : FilterWords(text, out_, [](std::string_view) { return true; });
-    if (!changed) return false;
+    if (drop_all_) {  // "" is in every word
+      if (!FilterWords(text, out_, [](std::string_view) { return false; })) return false;
+      text.swap(out_);
+      return true;
+    }
+    // A stripped word is a substring of the text, so only words holding the start of an occurrence of some
+    // substring can go; the others are kept without a look.
+    hits_.clear();
+    for (const auto& sub : substrings_) ForEachOccurrence(text, sub, [this](size_t pos) { hits_.push_back(pos); });
+    std::sort(hits_.begin(), hits_.end());
+    size_t next_hit = 0;
+    auto keep = [&](std::string_view w) {
+      size_t wb = static_cast<size_t>(w.data() - text.data());
+      while (next_hit < hits_.size() && hits_[next_hit] < wb) ++next_hit;
+      if (next_hit == hits_.size() || hits_[next_hit] >= wb + w.size()) return true;
+      std::string_view stripped = text::StripSpecial(w);
+      for (const auto& sub : substrings_)
+        if (stripped.find(sub) != std::string_view::npos) return false;
+      return true;
+    };
+    if (!FilterWords(text, out_, keep)) return false;
     text.swap(out_);
     return true;
   }
 
  private:
-  bool Keep(std::string_view w) const {
-    std::string_view s = text::StripSpecial(w);
-    for (const auto& sub : substrings_)
-      if (s.find(sub) != std::string_view::npos) return false;
-    return true;
-  }
-
   std::vector<std::string> substrings_;
+  bool drop_all_;
+  std::vector<size_t> hits_;  // start offsets of substring occurrences in the text
   std::string out_;
 };
 
@@ -155,24 +198,15 @@ class RemoveNonChineseCharacterMapper : public Mapper {
   }
 
   bool Map(std::string& text) override {
-    // Compacts in place; w trails r once a character has been removed.
+    // Compacts in place, a run of kept characters at a time: text[0, w) is the output so far.
     char* p = text.data();
-    size_t n = text.size(), w = 0, r = 0;
+    size_t n = text.size(), w = 0, r = 0, len = 0;
     while (r < n) {
-      unsigned char c = static_cast<unsigned char>(p[r]);
-      size_t len = SeqLen(c);
-      bool keep;
-      if (c < 0x80) {
-        keep = ascii_[c];
-      } else {
-        size_t i = r;
-        keep = KeepNonAscii(utf8::Next(text, i));
-      }
-      if (keep) {
-        if (w != r) std::memmove(p + w, p + r, len);
-        w += len;
-      }
-      r += len;
+      size_t kept = r;
+      while (r < n && Kept(text, r, &len)) r += len;
+      if (w != kept) std::memmove(p + w, p + kept, r - kept);
+      w += r - kept;
+      while (r < n && !Kept(text, r, &len)) r += len;
     }
     if (w == n) return false;
     text.resize(w);
@@ -180,12 +214,37 @@ class RemoveNonChineseCharacterMapper : public Mapper {
   }
 
  private:
+  // Whether the character at t[i] stays; *len is its byte length.
+  bool Kept(std::string_view t, size_t i, size_t* len) const {
+    unsigned char c = Bytes(t)[i];
+    if (c < 0x80) {
+      *len = 1;
+      return ascii_[c];
+    }
+    *len = SeqLen(c);
+    return KeepNonAscii(utf8::Next(t, i));
+  }
+
   bool KeepNonAscii(char32_t c) const {
     if (c >= 0x4E00 && c <= 0x9FA5) return true;
     if (!keep_punc_) return false;
     switch (c) {
-      case 0xFF0C: case 0x3002: case 0x300A: case 0x300B: case 0x2022: case 0x3001: case 0xFF06: case 0x2014:
-      case 0xFF08: case 0xFF09: case 0xFF1A: case 0xFF1F: case 0xFF01: case 0x201C: case 0x201D: case 0x00B7:
+      case 0xFF0C:
+      case 0x3002:
+      case 0x300A:
+      case 0x300B:
+      case 0x2022:
+      case 0x3001:
+      case 0xFF06:
+      case 0x2014:
+      case 0xFF08:
+      case 0xFF09:
+      case 0xFF1A:
+      case 0xFF1F:
+      case 0xFF01:
+      case 0x201C:
+      case 0x201D:
+      case 0x00B7:
         return true;
       default:
         return false;
@@ -205,6 +264,21 @@ inline bool IsRegexSpace(char32_t c) {
          c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
+// Byte classes of a line: a cell byte, ' ' or '\t', '|', ASCII whitespace no cell can hold, or the lead
+// byte of a multi-byte character that may be White_Space (U+0085 U+00A0 U+1680 U+2000-U+200A U+2028
+// U+2029 U+202F U+205F U+3000). Continuation bytes are cell bytes.
+enum ByteClass : uint8_t { kCell, kSep, kBar, kSpace, kMaybeSpace };
+struct ByteClasses {
+  ByteClass c[256] = {};
+  constexpr ByteClasses() {
+    c[' '] = c['\t'] = kSep;
+    c['|'] = kBar;
+    c['\v'] = c['\f'] = c['\r'] = c['\n'] = kSpace;
+    c[0xC2] = c[0xE1] = c[0xE2] = c[0xE3] = kMaybeSpace;
+  }
+};
+constexpr ByteClasses kClasses{};
+
 class RemoveTableTextMapper : public Mapper {
  public:
   explicit RemoveTableTextMapper(const Params& p)
@@ -219,8 +293,16 @@ class RemoveTableTextMapper : public Mapper {
     // A table needs a '\n' before its first row and after each row.
     if (std::count(text.begin(), text.end(), '\n') < 3) return false;
     ScanLines(text);
+    // A pass can only remove something when at least two lines are rows for it; removals never add rows.
+    int candidates[20] = {};
+    for (const Line& l : lines_)
+      if (l.cells && l.newline)
+        for (int i = std::max<int>(l.lo, static_cast<int>(min_col_ - 1));
+             i <= std::min<int>(l.hi, static_cast<int>(max_col_ - 1)); ++i)
+          ++candidates[i];
     bool removed = false;
-    for (int64_t i = min_col_ - 1; i <= max_col_ - 1; ++i) removed |= RemoveTables(static_cast<int>(i));
+    for (int64_t i = min_col_ - 1; i <= max_col_ - 1; ++i)
+      if (candidates[i] >= 2) removed |= RemoveTables(static_cast<int>(i));
     if (!removed) return false;
     out_.clear();
     for (const Line& l : lines_) out_.append(text, l.b, l.e - l.b + (l.newline ? 1 : 0));
@@ -231,11 +313,12 @@ class RemoveTableTextMapper : public Mapper {
  private:
   // One '\n'-separated line. As a row with i separators it matches iff cells && lo <= i <= hi: its ' ' and
   // '\t' must all be separators (lo of them), and a '|' can be one when it leaves non-empty cells on both
-  // sides, i.e. up to ceil(r/2) of each run of r bars not touching a cell boundary.
+  // sides: of a run of bars, all but one at the start or end of its ' '/'\t'-piece qualify, and every other
+  // one of those can be used (hi - lo in total).
   struct Line {
-    size_t b, e;      // [b, e) without the '\n'
-    bool newline;     // followed by '\n' (all lines but the last)
-    bool cells;       // non-empty, no whitespace but single ' '/'\t' between non-empty pieces
+    size_t b, e;   // [b, e) without the '\n'
+    bool newline;  // followed by '\n' (all lines but the last)
+    bool cells;    // non-empty, no whitespace but single ' '/'\t' between non-empty pieces
     int lo, hi;
     bool Row(int i) const { return newline && cells && lo <= i && i <= hi; }
   };
@@ -255,11 +338,13 @@ class RemoveTableTextMapper : public Mapper {
     }
   }
 
-  static void Describe(std::string_view s, Line& l) {
+  void Describe(std::string_view s, Line& l) const {
     if (s.empty()) return;
+    const unsigned char* p = Bytes(s);
+    const int max_seps = static_cast<int>(max_col_ - 1);
     int seps = 0, bars = 0;
     size_t piece = 0;  // start of the current ' '/'\t'-separated piece
-    size_t run = 0;    // length of the run of '|' ending right before the current character
+    size_t run = 0;    // length of the run of '|' ending right before the current byte
     bool run_at_piece_start = false;
     // A run of r bars offers r positions, minus the one at the piece's start or end; every other one of
     // them can be a separator.
@@ -268,20 +353,37 @@ class RemoveTableTextMapper : public Mapper {
       if (usable > 0) bars += (usable + 1) / 2;
       run = 0;
     };
-    for (size_t i = 0; i < s.size();) {
-      size_t at = i;
-      char32_t c = utf8::Next(s, i);
-      if (c == ' ' || c == '\t') {
-        if (at == piece) return;  // empty piece: leading or doubled separator
-        end_run(true);
-        ++seps;
-        piece = i;
-      } else if (c == '|') {
-        if (run++ == 0) run_at_piece_start = at == piece;
-      } else if (IsRegexSpace(c)) {
-        return;
-      } else {
-        end_run(false);
+    // Most lines of prose hold more ' '/'\t' than any pass has separators: counted 32 bytes at a time.
+    constexpr text::ByteSet kSepBytes{{' ', '\t'}};
+    for (size_t i = 0; i + 32 <= s.size(); i += 32) {
+      seps += __builtin_popcount(text::SetMask32(s.data() + i, kSepBytes));
+      if (seps > max_seps) return;
+    }
+    seps = 0;
+    for (size_t i = 0; i < s.size(); ++i) {
+      switch (kClasses.c[p[i]]) {
+        case kCell:
+          if (run != 0) end_run(false);
+          break;
+        case kSep:
+          if (i == piece) return;  // empty piece: leading or doubled separator
+          end_run(true);
+          // More ' '/'\t' than any pass has separators: never a row (most lines of prose end here).
+          if (++seps > max_seps) return;
+          piece = i + 1;
+          break;
+        case kBar:
+          if (run++ == 0) run_at_piece_start = i == piece;
+          break;
+        case kSpace:
+          return;
+        case kMaybeSpace: {
+          size_t j = i;
+          if (IsRegexSpace(utf8::Next(s, j))) return;
+          if (run != 0) end_run(false);
+          i = j - 1;
+          break;
+        }
       }
     }
     if (piece == s.size()) return;  // trailing separator
@@ -413,31 +515,51 @@ inline size_t Terminator4At(std::string_view t, size_t i) {
   return t.substr(i, 3) == kEllipsis ? 3 : 0;
 }
 
-// One substitution `(X)([^’”])` -> `\1\n\2` over t into out, where x_at(t, i) is the length of an X match at
-// i (0: none). Leftmost, non-overlapping: after a match the search resumes past the [^’”] character.
-// Returns false (out unspecified) when nothing matched.
-template <class XAt>
-bool InsertBreaks(std::string_view t, std::string& out, XAt&& x_at) {
+// One substitution `(X)([^’”])` -> `\1\n\2` over t into out. next(t, i) is the first position >= i where X
+// may match (t.size() if none), x_at(t, i) the length of an X match at i (0: none). Leftmost,
+// non-overlapping: after a match the search resumes past the [^’”] character. Returns false (out
+// unspecified) when nothing matched.
+template <class Next, class XAt>
+bool InsertBreaks(std::string_view t, std::string& out, Next&& next, XAt&& x_at) {
   out.clear();
-  size_t copied = 0, i = 0, n = t.size();
+  size_t copied = 0, n = t.size();
   bool any = false;
-  while (i < n) {
+  for (size_t i = next(t, 0); i < n; i = next(t, i)) {
     size_t x = x_at(t, i);
     if (x == 0 || i + x >= n || QuoteAt(t, i + x) != 0) {
       i += SeqLen(Bytes(t)[i]);
       continue;
     }
-    size_t next = i + x + SeqLen(Bytes(t)[i + x]);
+    size_t after = i + x + SeqLen(Bytes(t)[i + x]);
     out.append(t, copied, i + x - copied);
     out += '\n';
-    out.append(t, i + x, next - (i + x));
-    copied = i = next;
+    out.append(t, i + x, after - (i + x));
+    copied = i = after;
     any = true;
   }
   if (!any) return false;
   out.append(t, copied, n - copied);
   return true;
 }
+
+// [.。！!？?] start with these bytes.
+constexpr text::ByteSet kTerminatorLeads{{'.', '!', '?', 0xE3, 0xEF}};
+
+// next() for a literal X.
+inline auto FindLiteral(std::string_view lit) {
+  return [lit](std::string_view t, size_t i) { return std::min(t.find(lit, i), t.size()); };
+}
+
+// The ASCII characters a sentence key keeps with ignore_special_character: [a-zA-Z0-9\t ].
+struct KeyAscii {
+  uint8_t keep[128] = {};
+  constexpr KeyAscii() {
+    for (int c = 'a'; c <= 'z'; ++c) keep[c] = keep[c - 32] = 1;
+    for (int c = '0'; c <= '9'; ++c) keep[c] = 1;
+    keep[' '] = keep['\t'] = 1;
+  }
+};
+constexpr KeyAscii kKeyAscii{};
 
 class RemoveRepeatSentencesMapper : public Mapper {
  public:
@@ -449,18 +571,22 @@ class RemoveRepeatSentencesMapper : public Mapper {
 
   bool Map(std::string& text) override {
     seen_.Clear();
-    out_.clear();
-    bool dropped = false;
+    drops_.clear();
     size_t b = 0;
-    while (true) {
-      size_t e = text.find('\n', b);
-      std::string_view line = std::string_view(text).substr(b, e == std::string::npos ? std::string::npos : e - b);
-      if (!line.empty()) dropped |= DedupLine(SplitSentences(line));
-      if (e == std::string::npos) break;
-      out_ += '\n';
+    while (b <= text.size()) {
+      size_t e = std::min(text.find('\n', b), text.size());
+      if (e > b) DedupLine(b, SplitSentences(std::string_view(text).substr(b, e - b)));
       b = e + 1;
     }
-    if (!dropped) return false;
+    if (drops_.empty()) return false;
+    // The output is the text without the dropped sentences (the '\n's between lines stay where they are).
+    out_.clear();
+    size_t from = 0;
+    for (const auto& [db, de] : drops_) {
+      out_.append(text, from, db - from);
+      from = de;
+    }
+    out_.append(text, from, std::string::npos);
     text.swap(out_);
     return true;
   }
@@ -475,72 +601,102 @@ class RemoveRepeatSentencesMapper : public Mapper {
       cur = *spare;
       spare = spare == &buf_a_ ? &buf_b_ : &buf_a_;
     };
-    constexpr text::ByteSet kTerminators{{'.', '!', '?', 0xE3, 0xEF}};
-    if (text::FindFirst(line, 0, kTerminators) < line.size()) apply(InsertBreaks(cur, *spare, Terminator1At));
-    if (cur.find("......") != std::string_view::npos)
-      apply(InsertBreaks(cur, *spare, [](std::string_view t, size_t i) -> size_t {
-        return t.substr(i, 6) == "......" ? 6 : 0;
-      }));
-    if (cur.find("\u2026\u2026") != std::string_view::npos)
-      apply(InsertBreaks(cur, *spare, [](std::string_view t, size_t i) -> size_t {
-        return t.substr(i, 6) == "\u2026\u2026" ? 6 : 0;
-      }));
-    if (cur.find(kRightSingleQuote) != std::string_view::npos || cur.find(kRightDoubleQuote) != std::string_view::npos)
-      apply(InsertBreaks(cur, *spare, [](std::string_view t, size_t i) -> size_t {
-        size_t x = Terminator4At(t, i);
-        if (x == 0 || i + x >= t.size()) return 0;
-        size_t q = QuoteAt(t, i + x);
-        return q == 0 ? 0 : x + q;
-      }));
+    apply(InsertBreaks(
+        cur, *spare, [](std::string_view t, size_t i) { return text::FindFirst(t, i, kTerminatorLeads); },
+        Terminator1At));
+    apply(InsertBreaks(cur, *spare, FindLiteral("......"), [](std::string_view, size_t) -> size_t { return 6; }));
+    apply(InsertBreaks(cur, *spare, FindLiteral("\u2026\u2026"), [](std::string_view, size_t) -> size_t { return 6; }));
+    // `[.。!！？\?\.{6}\…{2}][’”]`: candidates are the characters right before a closing quote.
+    auto before_quote = [](std::string_view t, size_t i) {
+      constexpr text::ByteSet kQuoteLead{{0xE2}};
+      for (size_t q = text::FindFirst(t, i + 1, kQuoteLead); q < t.size(); q = text::FindFirst(t, q + 1, kQuoteLead)) {
+        if (QuoteAt(t, q) == 0) continue;
+        size_t c = q - 1;
+        while ((Bytes(t)[c] & 0xC0) == 0x80) --c;
+        if (c >= i) return c;
+      }
+      return t.size();
+    };
+    apply(InsertBreaks(cur, *spare, before_quote, [](std::string_view t, size_t i) -> size_t {
+      size_t x = Terminator4At(t, i);
+      return x != 0 && QuoteAt(t, i + x) != 0 ? x + 3 : 0;
+    }));
     return cur;
   }
 
-  // Appends the kept sentences of one split line to out_; returns whether one was dropped.
-  bool DedupLine(std::string_view split) {
-    bool dropped = false;
-    size_t b = 0;
+  // Dedups the sentences of the line starting at text offset `line_begin`, given with a '\n' at each
+  // break; records the text ranges of the dropped ones.
+  void DedupLine(size_t line_begin, std::string_view split) {
+    size_t b = 0, at = line_begin;  // the sentence split[b, e) is text[at, at + e - b)
     while (true) {
-      size_t e = split.find('\n', b);
-      std::string_view s = split.substr(b, e == std::string_view::npos ? std::string_view::npos : e - b);
-      std::string_view key = Key(s);
-      if (static_cast<int64_t>(utf8::CodePointCount(key)) < min_len_ || seen_.Insert(key))
-        out_.append(s);
-      else
-        dropped = true;
-      if (e == std::string_view::npos) break;
+      size_t e = std::min(split.find('\n', b), split.size());
+      size_t cps;
+      std::string_view key = Key(split.substr(b, e - b), &cps);
+      if (static_cast<int64_t>(cps) >= min_len_ && !seen_.Insert(key)) {
+        if (!drops_.empty() && drops_.back().second == at)
+          drops_.back().second = at + e - b;
+        else
+          drops_.push_back({at, at + e - b});
+      }
+      at += e - b;
+      if (e == split.size()) break;
       b = e + 1;
     }
-    return dropped;
   }
 
-  std::string_view Key(std::string_view sentence) {
+  // The comparison key of a sentence and its length in code points.
+  std::string_view Key(std::string_view sentence, size_t* cps) {
     std::string_view k = text::PyStrip(sentence);
     if (lowercase_) {
       lower_.clear();
       text::PyLowerAppend(k, lower_);
       k = lower_;
     }
-    if (!ignore_special_) return k;
-    key_.clear();
-    for (size_t i = 0; i < k.size();) {
-      size_t at = i;
-      char32_t c = utf8::Next(k, i);
-      if ((c < 0x80 && (text::IsPyAlnum(c) || c == '\n' || c == '\t' || c == ' ')) || (c >= 0x4E00 && c <= 0x9FA5))
-        key_.append(k, at, i - at);
+    if (!ignore_special_) {
+      *cps = utf8::CodePointCount(k);
+      return k;
     }
+    // Keeps [a-zA-Z0-9\t ] and U+4E00..U+9FA5 (3-byte sequences led by 0xE4..0xE9); '\n' cannot occur.
+    key_.resize(k.size());
+    char* out = key_.data();
+    size_t n = 0, w = 0;
+    const unsigned char* p = Bytes(k);
+    for (size_t i = 0; i < k.size();) {
+      unsigned char c = p[i];
+      if (c < 0x80) {
+        out[w] = static_cast<char>(c);
+        w += kKeyAscii.keep[c];
+        n += kKeyAscii.keep[c];
+        ++i;
+        continue;
+      }
+      if (c >= 0xE4 && c <= 0xE9) {
+        char32_t cp = ((c & 0x0F) << 12) | ((p[i + 1] & 0x3F) << 6) | (p[i + 2] & 0x3F);
+        if (cp >= 0x4E00 && cp <= 0x9FA5) {
+          std::memcpy(out + w, p + i, 3);
+          w += 3;
+          ++n;
+        }
+      }
+      i += SeqLen(c);
+    }
+    key_.resize(w);
+    *cps = n;
     return key_;
   }
 
   bool lowercase_, ignore_special_;
   int64_t min_len_;
   StringSet seen_;
+  std::vector<std::pair<size_t, size_t>> drops_;  // text ranges of the dropped sentences, ascending
   std::string buf_a_, buf_b_, lower_, key_, out_;
 };
 
 }  // namespace
 
 void RegisterWordMappers(std::vector<OpDef>& ops) {
-  ops.push_back({"remove_long_words_mapper", OpKind::kMapper,
+  ops.push_back({"remove_long_words_mapper",
+                 OpKind::kMapper,
                  "remove words whose length (or length without special characters at the ends) is outside [min_len, "
                  "max_len]; whitespace is normalised",
                  {{"min_len", ParamType::kInt, ParamValue::Int(1), "minimum word length in code points", false},
@@ -548,35 +704,45 @@ void RegisterWordMappers(std::vector<OpDef>& ops) {
                    "maximum word length in code points (default sys.maxsize)", false}},
                  [](const Params& p) { return std::make_unique<RemoveLongWordsMapper>(p); }});
   ops.push_back(
-      {"remove_words_with_incorrect_substrings_mapper", OpKind::kMapper,
+      {"remove_words_with_incorrect_substrings_mapper",
+       OpKind::kMapper,
        "remove words containing any of the given substrings; whitespace is normalised",
-       {{"lang", ParamType::kString, ParamValue::String("en"), "language of the tokenizer model (only used with tokenization)"},
+       {{"lang", ParamType::kString, ParamValue::String("en"),
+         "language of the tokenizer model (only used with tokenization)"},
         {"tokenization", ParamType::kBool, ParamValue::Bool(false),
          "split with a SentencePiece model instead of whitespace (not supported: needs a tokenizer model)", false},
-        {"substrings", ParamType::kStringList, {},
+        {"substrings",
+         ParamType::kStringList,
+         {},
          "list of substrings a word (stripped of special characters) must not contain; null: "
          "[http, www, .com, href, //]"}},
        [](const Params& p) { return std::make_unique<RemoveWordsWithIncorrectSubstringsMapper>(p); }});
-  ops.push_back({"remove_non_chinese_character_mapper", OpKind::kMapper,
-                 "remove every character that is not a Chinese character (U+4E00-U+9FA5) or kept by the flags",
-                 {{"keep_alphabet", ParamType::kBool, ParamValue::Bool(true), "keep A-Z and a-z", false},
-                  {"keep_number", ParamType::kBool, ParamValue::Bool(true), "keep 0-9", false},
-                  {"keep_punc", ParamType::kBool, ParamValue::Bool(true),
-                   "keep space and the punctuation . ， , - 。 % 《 * 》 / • 、 & ＆ ( — ) （ + ） ： ？ ! ！ “ ” ·", false}},
-                 [](const Params& p) { return std::make_unique<RemoveNonChineseCharacterMapper>(p); }});
-  ops.push_back({"remove_table_text_mapper", OpKind::kMapper,
-                 "remove tables: runs of at least 2 lines with the same number of cells, from min_col to max_col columns",
-                 {{"min_col", ParamType::kInt, ParamValue::Int(2), "minimum number of columns (2..20)", false},
-                  {"max_col", ParamType::kInt, ParamValue::Int(20), "maximum number of columns (2..20)", false}},
-                 [](const Params& p) { return std::make_unique<RemoveTableTextMapper>(p); }});
-  ops.push_back({"remove_repeat_sentences_mapper", OpKind::kMapper,
-                 "remove sentences that repeat an earlier sentence of the same document",
-                 {{"lowercase", ParamType::kBool, ParamValue::Bool(false), "compare sentences lowercased", false},
-                  {"ignore_special_character", ParamType::kBool, ParamValue::Bool(true),
-                   "compare sentences without characters other than A-Za-z0-9, Chinese characters, space and tab", false},
-                  {"min_repeat_sentence_length", ParamType::kInt, ParamValue::Int(2),
-                   "sentences whose comparison key is shorter than this are always kept", false}},
-                 [](const Params& p) { return std::make_unique<RemoveRepeatSentencesMapper>(p); }});
+  ops.push_back(
+      {"remove_non_chinese_character_mapper",
+       OpKind::kMapper,
+       "remove every character that is not a Chinese character (U+4E00-U+9FA5) or kept by the flags",
+       {{"keep_alphabet", ParamType::kBool, ParamValue::Bool(true), "keep A-Z and a-z", false},
+        {"keep_number", ParamType::kBool, ParamValue::Bool(true), "keep 0-9", false},
+        {"keep_punc", ParamType::kBool, ParamValue::Bool(true),
+         "keep space and the punctuation . ， , - 。 % 《 * 》 / • 、 & ＆ ( — ) （ + ） ： ？ ! ！ “ ” ·", false}},
+       [](const Params& p) { return std::make_unique<RemoveNonChineseCharacterMapper>(p); }});
+  ops.push_back(
+      {"remove_table_text_mapper",
+       OpKind::kMapper,
+       "remove tables: runs of at least 2 lines with the same number of cells, from min_col to max_col columns",
+       {{"min_col", ParamType::kInt, ParamValue::Int(2), "minimum number of columns (2..20)", false},
+        {"max_col", ParamType::kInt, ParamValue::Int(20), "maximum number of columns (2..20)", false}},
+       [](const Params& p) { return std::make_unique<RemoveTableTextMapper>(p); }});
+  ops.push_back(
+      {"remove_repeat_sentences_mapper",
+       OpKind::kMapper,
+       "remove sentences that repeat an earlier sentence of the same document",
+       {{"lowercase", ParamType::kBool, ParamValue::Bool(false), "compare sentences lowercased", false},
+        {"ignore_special_character", ParamType::kBool, ParamValue::Bool(true),
+         "compare sentences without characters other than A-Za-z0-9, Chinese characters, space and tab", false},
+        {"min_repeat_sentence_length", ParamType::kInt, ParamValue::Int(2),
+         "sentences whose comparison key is shorter than this are always kept", false}},
+       [](const Params& p) { return std::make_unique<RemoveRepeatSentencesMapper>(p); }});
 }
 
 }  // namespace sluice
