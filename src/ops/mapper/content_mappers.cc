@@ -151,7 +151,8 @@ class CleanIpMapper : public Mapper {
     constexpr text::ByteSet kTriggers{{'.', ':'}};
     const unsigned char* p = reinterpret_cast<const unsigned char*>(t.data());
     size_t tried = pos;  // every start in [pos, tried) has been ruled out
-    for (size_t trig = text::FindFirst(t, pos, kTriggers); trig < t.size(); trig = text::FindFirst(t, trig + 1, kTriggers)) {
+    for (size_t trig = text::FindFirst(t, pos, kTriggers); trig < t.size();
+         trig = text::FindFirst(t, trig + 1, kTriggers)) {
       size_t starts[4];
       int n = 0;
       for (size_t s = trig; n < 4 && s > tried;) {
@@ -283,8 +284,9 @@ class ReplaceContentMapper : public Mapper {
     // DataJuicer raises for every sample when a pattern has no replacement, so every sample would be dropped;
     // we refuse the recipe instead.
     if (repl_list && repls.size() < patterns.size())
-      Fail(ErrorKind::kUsage, "replace_content_mapper: repl has {} entries but pattern has {}: give one repl per pattern",
-           repls.size(), patterns.size());
+      Fail(ErrorKind::kUsage,
+           "replace_content_mapper: repl has {} entries but pattern has {}: give one repl per pattern", repls.size(),
+           patterns.size());
     for (size_t i = 0; i < patterns.size(); ++i) {
       std::string what = patterns.size() == 1 ? "pattern" : "pattern[" + std::to_string(i) + "]";
       Regex re = Regex::Python(text::StripRawStringWrapper(patterns[i]), text::kRegexDotAll, what);
