@@ -410,6 +410,15 @@ void AppendCharRef(uint64_t n, std::string& out) {
 
 inline bool IsAsciiAlnum(char c) { return (c >= '0' && c <= '9') || IsAsciiLetter(static_cast<unsigned char>(c)); }
 
+// End of the "&#?[0-9A-Za-z]{1,24};" token (chardata.HTML_ENTITY_RE) starting at the '&' s[i], or 0.
+size_t EntityEnd(std::string_view s, size_t i) {
+  size_t j = i + 1;
+  if (j < s.size() && s[j] == '#') ++j;
+  size_t k = j;
+  while (k < s.size() && k - j < 25 && IsAsciiAlnum(s[k])) ++k;
+  return k > j && k - j <= 24 && k < s.size() && s[k] == ';' ? k + 1 : 0;
+}
+
 // Replacement of one "&#?[0-9A-Za-z]{1,24};" token; false when ftfy keeps it as it is.
 bool UnescapeToken(std::string_view tok, std::string& out) {
   const t::Entity* end = t::kEntities + t::kEntitiesSize;
@@ -566,15 +575,11 @@ bool UnescapeHtml(std::string& s, std::string& tmp) {
       i = next;
       continue;
     }
-    size_t j = i + 1;
-    if (j < s.size() && s[j] == '#') ++j;
-    size_t k = j;
-    while (k < s.size() && k - j < 25 && IsAsciiAlnum(s[k])) ++k;
-    if (k > j && k - j <= 24 && k < s.size() && s[k] == ';') {
-      std::string_view tok(s.data() + i, k + 1 - i);
+    if (size_t end = EntityEnd(s, i); end != 0) {
+      std::string_view tok(s.data() + i, end - i);
       if (UnescapeToken(tok, tmp)) changed = true;
       else tmp.append(tok);
-      i = k + 1;
+      i = end;
     } else {
       tmp += '&';
       ++i;
@@ -692,6 +697,11 @@ bool Fixer::NeedsWork(std::string_view s) const {
   bool non_ascii = false;
   for (size_t i = NextCandidate(s, 0, kTriggers, kTriggersHarmless); i < s.size();
        i = NextCandidate(s, i, kTriggers, kTriggersHarmless)) {
+    if (s[i] == '&') {  // only an entity-shaped "&#?[0-9A-Za-z]{1,24};" can be unescaped
+      if (EntityEnd(s, i) != 0) return true;
+      ++i;
+      continue;
+    }
     if (static_cast<unsigned char>(s[i]) < 0x80) return true;
     non_ascii = true;
     if (TouchedNonAscii(utf8::Next(s, i))) return true;
@@ -744,7 +754,7 @@ bool Fixer::FixText(std::string& text) {
     pos = end;
   }
   if (out_ == text) return false;
-  text.swap(out_);
+  text.assign(out_);  // a copy, not a swap: the scratch buffers keep their capacity across records
   return true;
 }
 
