@@ -199,13 +199,16 @@ TEST(Stats, CharacterRepetitionPathsAgree) {
 }
 
 TEST(Params, TokenizationAndValidation) {
-  for (const char* op : {"alphanumeric_filter", "words_num_filter", "word_repetition_filter"}) {
+  // alphanumeric_filter's tokenizer (Hugging Face) is not supported; the word filters need <lang>.sp.model,
+  // which no models directory provides here.
+  for (auto [op, why] : {std::pair{"alphanumeric_filter", "needs a SentencePiece/HF tokenizer model"},
+                         std::pair{"words_num_filter", "en.sp.model"}, std::pair{"word_repetition_filter", "en.sp.model"}}) {
     try {
       MakeOp(op, {{"tokenization", B(true)}});
       ADD_FAILURE() << op << " accepted tokenization: true";
     } catch (const Error& e) {
       EXPECT_EQ(e.kind(), ErrorKind::kUsage);
-      EXPECT_NE(std::string(e.what()).find("needs a SentencePiece/HF tokenizer model"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
     }
   }
   EXPECT_NO_THROW(MakeOp("words_num_filter", {{"lang", S("zh")}}));

@@ -5,8 +5,10 @@
 //                         float value 9223372036854775807.0 for ratio bounds (§1.4: compared numerically).
 //   FilterText(s, slot)   the filter's text; a null/absent text is an error for that sample (DataJuicer
 //                         raises on None), so the chain drops it under skip_op_error.
-//   RejectTokenization(p) the tokenizer-based variants need a SentencePiece/HF model sluice does not ship:
-//                         `tokenization: true` fails at construction with a kUsage error.
+//   RejectTokenization(p) for ops whose `tokenization: true` is not wired to a tokenizer (e.g. the Hugging Face
+//                         tokenizer of alphanumeric_filter): fails at construction with a kUsage error. Ops
+//                         whose tokenizer is SentencePiece use text::TokenizerFromParams
+//                         (ops/text/sentencepiece_tokenizer.h) instead.
 //   PositiveInt(p, name)  reads an int param that must be >= 1 (kUsage otherwise).
 #pragma once
 

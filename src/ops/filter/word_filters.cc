@@ -7,8 +7,11 @@
 //     dropped); n-grams = rep_len consecutive words joined by ' '; word_rep_ratio = (sum of the
 //     frequencies of n-grams occurring more than once) / (number of n-grams); 0.0 when there are fewer
 //     than rep_len words. Keep if in [min_ratio, max_ratio].
-//   `tokenization: true` (SentencePiece pieces of <lang>.sp.model) is rejected at construction; `lang`
-//   accepts any string (it only selects the tokenizer model).
+//   `tokenization: true`: words = the SentencePiece pieces of the text (sentencepiece_tokenizer.h; model from
+//   `tokenizer_model` or <lang>.sp.model, found when the op is constructed), kept with their '▁' markers,
+//   then refined exactly as above. The pieces never contain a space (checked at load), so word_repetition
+//   joins them with spaces and refines that with space as the only separator.
+//   `lang` only selects the tokenizer model.
 // Both skip the computation when their stats key is already present (§1.3). Word n-grams are hashed by a
 // rolling hash over per-word hashes; counts are exact (byte comparison of the joined n-grams, only for the
 // n-grams a branch-free prefilter cannot prove unique; see ngram_counter.h).
@@ -16,6 +19,7 @@
 #include "ops/filter/filter_util.h"
 #include "ops/op.h"
 #include "ops/text/ngram_counter.h"
+#include "ops/text/sentencepiece_tokenizer.h"
 #include "ops/text/words.h"
 
 namespace sluice {
@@ -24,14 +28,20 @@ namespace {
 class WordsNumFilter : public Filter {
  public:
   explicit WordsNumFilter(const Params& p)
-      : Filter("words_num_filter", p), lo_(OptionalNumber(p, "min_num")), hi_(OptionalNumber(p, "max_num")) {
-    RejectTokenization(p, "words_num_filter");
-  }
+      : Filter("words_num_filter", p),
+        lo_(OptionalNumber(p, "min_num")),
+        hi_(OptionalNumber(p, "max_num")),
+        tokenizer_(text::TokenizerFromParams(p, "words_num_filter")) {}
 
   void ComputeStats(Sample& s) override {
     if (Cached(s, "num_words")) return;
     int64_t n = 0;
-    text::ForEachWord(FilterText(s, slot()), true, true, [&n](std::string_view w) { n += text::HasNonSpecial(w); });
+    if (tokenizer_) {
+      tokenizer_->Encode(FilterText(s, slot()), pieces_);
+      for (size_t i = 0; i < pieces_.size(); ++i) n += !pieces_[i].empty() && text::HasNonSpecial(pieces_[i]);
+    } else {
+      text::ForEachWord(FilterText(s, slot()), true, true, [&n](std::string_view w) { n += text::HasNonSpecial(w); });
+    }
     s.stats.SetInt("num_words", n);
   }
 
@@ -39,6 +49,8 @@ class WordsNumFilter : public Filter {
 
  private:
   std::optional<double> lo_, hi_;
+  std::shared_ptr<const text::SentencePieceTokenizer> tokenizer_;  // null without tokenization
+  text::SentencePieceTokenizer::Pieces pieces_;
 };
 
 class WordRepetitionFilter : public Filter {
@@ -47,16 +59,28 @@ class WordRepetitionFilter : public Filter {
       : Filter("word_repetition_filter", p),
         n_(static_cast<size_t>(PositiveInt(p, "rep_len", "word_repetition_filter"))),
         lo_(OptionalNumber(p, "min_ratio")),
-        hi_(OptionalNumber(p, "max_ratio")) {
-    RejectTokenization(p, "word_repetition_filter");
+        hi_(OptionalNumber(p, "max_ratio")),
+        tokenizer_(text::TokenizerFromParams(p, "word_repetition_filter")) {
     opt_.lower_case = true;
     opt_.strip_special = true;
     opt_.hash_words = true;
+    if (tokenizer_) opt_.new_line = opt_.tab = false;  // the pieces are joined by single spaces
   }
 
   void ComputeStats(Sample& s) override {
     if (Cached(s, "word_rep_ratio")) return;
-    s.stats.SetDouble("word_rep_ratio", Ratio(FilterText(s, slot())));
+    const std::string& t = FilterText(s, slot());
+    if (!tokenizer_) {
+      s.stats.SetDouble("word_rep_ratio", Ratio(t));
+      return;
+    }
+    tokenizer_->Encode(t, pieces_);
+    joined_.clear();
+    for (size_t i = 0; i < pieces_.size(); ++i) {
+      if (i) joined_ += ' ';
+      joined_ += pieces_[i];
+    }
+    s.stats.SetDouble("word_rep_ratio", Ratio(joined_));
   }
 
   bool Keep(const Sample& s) const override { return InRange(StatNumber(s, "word_rep_ratio"), lo_, hi_); }
@@ -91,6 +115,9 @@ class WordRepetitionFilter : public Filter {
 
   size_t n_;
   std::optional<double> lo_, hi_;
+  std::shared_ptr<const text::SentencePieceTokenizer> tokenizer_;  // null without tokenization
+  text::SentencePieceTokenizer::Pieces pieces_;
+  std::string joined_;  // ' '.join(pieces)
   text::RefineOptions opt_;
   text::WordList words_;
   std::vector<uint64_t> gram_hashes_;  // per n-gram
@@ -101,7 +128,8 @@ class WordRepetitionFilter : public Filter {
 std::vector<ParamSpec> TokenizationParams() {
   return {{"lang", ParamType::kString, ParamValue::String("en"), "language of the tokenizer model (only used with tokenization)"},
           {"tokenization", ParamType::kBool, ParamValue::Bool(false),
-           "split with a SentencePiece model instead of whitespace (not supported: needs a tokenizer model)", false}};
+           "split with the SentencePiece model <lang>.sp.model instead of whitespace", false},
+          text::TokenizerModelParam()};
 }
 
 }  // namespace

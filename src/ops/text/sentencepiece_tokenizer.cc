@@ -1,0 +1,44 @@
+#include "ops/text/sentencepiece_tokenizer.h"
+
+#include "core/error.h"
+#include "ops/text/model_files.h"
+
+namespace sluice::text {
+
+std::shared_ptr<const SentencePieceTokenizer> SentencePieceTokenizer::Load(const std::string& path) {
+  return CachedModel<SentencePieceTokenizer>(path, [](const std::string& file) {
+    std::shared_ptr<SentencePieceTokenizer> t(new SentencePieceTokenizer());
+    t->path_ = file;
+    auto st = t->sp_.Load(file);
+    if (!st.ok())
+      Fail(ErrorKind::kUsage, "cannot load the SentencePiece model {}: {}", file, st.ToString());
+    // A piece with a space in it would be split in two by the word filters, which join pieces with spaces.
+    Pieces probe;
+    t->Encode("a b  c", probe);
+    for (size_t i = 0; i < probe.size(); ++i)
+      if (probe[i].find(' ') != std::string_view::npos)
+        Fail(ErrorKind::kUsage,
+             "the SentencePiece model {} keeps spaces inside pieces (escape_whitespaces=false); not supported", file);
+    return std::shared_ptr<const SentencePieceTokenizer>(std::move(t));
+  });
+}
+
+void SentencePieceTokenizer::Encode(std::string_view text, Pieces& out) const {
+  auto st = sp_.Encode(text, out.spt_.mutable_proto());
+  if (!st.ok()) Fail(ErrorKind::kData, "SentencePiece ({}) cannot encode the text: {}", path_, st.ToString());
+}
+
+ParamSpec TokenizerModelParam() {
+  return {"tokenizer_model", ParamType::kString, ParamValue::String(""),
+          "sluice: path of the SentencePiece model used with tokenization (default: <lang>.sp.model in "
+          "SLUICE_MODELS_DIR)"};
+}
+
+std::shared_ptr<const SentencePieceTokenizer> TokenizerFromParams(const Params& p, const std::string& op) {
+  if (!p.GetBool("tokenization")) return nullptr;
+  const std::string& lang = p.GetString("lang");
+  ModelQuery q{op, "SentencePiece model", "tokenizer_model", p.GetString("tokenizer_model"), {lang + ".sp.model"}};
+  return SentencePieceTokenizer::Load(ResolveModelFile(q));
+}
+
+}  // namespace sluice::text

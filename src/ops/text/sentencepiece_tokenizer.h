@@ -1,0 +1,62 @@
+// SentencePiece tokenization (Debian's libsentencepiece) for the ops with `tokenization: true` and for
+// perplexity_filter (datajuicer-ops.md §2.3, §6).
+//
+// Contract:
+//   SentencePieceTokenizer::Load(path)  the model at `path`, loaded once per process and shared read-only by
+//       every op and thread (CachedModel). A file that is not a SentencePiece model is a kUsage error naming
+//       it; so is a model whose pieces can contain a space (trained with escape_whitespaces=false), because
+//       the word-based filters join pieces with spaces.
+//   Encode(text, pieces)  pieces = DataJuicer's sp.encode_as_pieces(text): the model's normalization, then the
+//       pieces with their '▁' markers; an unknown character comes out as its (normalized) surface text, not as
+//       "<unk>". `pieces` is per-thread scratch whose storage is reused from call to call.
+//   Pieces[i] views are valid until the next Encode into the same Pieces.
+//
+// Using it from an op with DataJuicer's `lang` / `tokenization` parameters (words_num_filter,
+// word_repetition_filter, stopwords_filter, flagged_words_filter, ...):
+//   TokenizerParams() declares `tokenizer_model` (sluice's explicit path); TokenizerFromParams(p, op) returns
+//   null when tokenization is false, else the tokenizer of `tokenizer_model` or of <lang>.sp.model found in
+//   SLUICE_MODELS_DIR, failing at construction (kUsage) when it is absent (model_files.h).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <sentencepiece_processor.h>
+
+#include "core/params.h"
+
+namespace sluice::text {
+
+class SentencePieceTokenizer {
+ public:
+  class Pieces {
+   public:
+    size_t size() const { return spt_.pieces_size(); }
+    std::string_view operator[](size_t i) const { return spt_.pieces(static_cast<int>(i)).piece(); }
+
+   private:
+    friend class SentencePieceTokenizer;
+    sentencepiece::ImmutableSentencePieceText spt_;
+  };
+
+  static std::shared_ptr<const SentencePieceTokenizer> Load(const std::string& path);
+
+  // Throws kData if SentencePiece rejects the text.
+  void Encode(std::string_view text, Pieces& out) const;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  SentencePieceTokenizer() = default;
+  sentencepiece::SentencePieceProcessor sp_;
+  std::string path_;
+};
+
+// The sluice parameter that names a SentencePiece model file explicitly ("" = <lang>.sp.model).
+ParamSpec TokenizerModelParam();
+
+// See the contract above; reads `tokenization`, `lang` and `tokenizer_model` from `p`.
+std::shared_ptr<const SentencePieceTokenizer> TokenizerFromParams(const Params& p, const std::string& op);
+
+}  // namespace sluice::text
