@@ -195,7 +195,7 @@ int Main(int argc, char** argv) {
               break;
             }
             case OpKind::kDeduplicator:
-              static_cast<Deduplicator&>(op).ComputeKey(s, s.dedup_key);
+              static_cast<Deduplicator&>(op).Fingerprint(s);
               break;
           }
         } catch (const std::exception& e) {

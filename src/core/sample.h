@@ -92,7 +92,6 @@ struct Sample {
   Span text_spans[8];           // offsets of texts[i].raw within line (slots beyond 8 are rejected)
   size_t object_end = 0;        // offset of the closing '}' of the top-level object
   bool object_empty = true;     // the object has no members
-  uint8_t dedup_key[16] = {};   // set by a Deduplicator at the end of a stage (never serialized)
 
   std::string& text(int slot) { return texts[slot].value; }
   const std::string& text(int slot) const { return texts[slot].value; }

@@ -3,11 +3,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <random>
 #include <thread>
-#include <unordered_set>
 
 #include <simdjson.h>
 
@@ -41,6 +42,100 @@ uint64_t LinesBefore(Env* env, const std::string& path, uint64_t offset) {
   return lines;
 }
 
+// Fingerprint files: the per-partition output of a deduplicator's first phase, in the partition's output
+// order. Layout: "SLUICEFP", u32 version (1), u32 fingerprint size, u64 count, u32 op name length, the op
+// name, then count x size bytes. Written atomically before the stage output's manifest, so a committed
+// stage output always has its fingerprints; the header lets the decision check it reads what it expects.
+constexpr std::string_view kFingerprintMagic = "SLUICEFP";
+constexpr uint32_t kFingerprintVersion = 1;
+
+template <typename T>
+void PutLe(std::string& out, T v) {
+  char b[sizeof(T)];
+  std::memcpy(b, &v, sizeof(T));  // the formats are little-endian, as every host sluice builds for
+  out.append(b, sizeof(T));
+}
+
+std::string FingerprintHeader(std::string_view op, uint32_t size, uint64_t count) {
+  std::string h(kFingerprintMagic);
+  PutLe(h, kFingerprintVersion);
+  PutLe(h, size);
+  PutLe(h, count);
+  PutLe(h, static_cast<uint32_t>(op.size()));
+  h.append(op);
+  return h;
+}
+
+// Checks a fingerprint file's header against the op and its size; sets *count and *offset (of the data).
+bool ReadFingerprintHeader(Env* env, const std::string& path, std::string_view op, uint32_t size, uint64_t* count,
+                           uint64_t* offset, std::string* why) {
+  if (!env->FileExists(path)) {
+    *why = "missing";
+    return false;
+  }
+  std::string h(kFingerprintMagic.size() + 20 + op.size(), '\0');
+  size_t got = env->ReadAt(path, 0, h.size(), h.data());
+  uint32_t version = 0, fsize = 0, name_len = 0;
+  std::memcpy(&version, h.data() + 8, 4);
+  std::memcpy(&fsize, h.data() + 12, 4);
+  std::memcpy(count, h.data() + 16, 8);
+  std::memcpy(&name_len, h.data() + 24, 4);
+  *offset = h.size();
+  if (got != h.size() || h.compare(0, 8, kFingerprintMagic) != 0 || version != kFingerprintVersion) *why = "not a fingerprint file";
+  else if (name_len != op.size() || h.compare(28, op.size(), op) != 0 || fsize != size)
+    *why = fmt::format("written by another op or fingerprint size (expected {}, {} bytes)", op, size);
+  else if (env->FileSize(path) != *offset + *count * size) *why = "size disagrees with its header";
+  else return true;
+  return false;
+}
+
+// The fingerprints of the partitions a decision covers, read in order through one buffer.
+class FileFingerprints : public FingerprintSource {
+ public:
+  struct Part {
+    std::string path;
+    uint64_t offset = 0, count = 0;
+  };
+  FileFingerprints(Env* env, std::vector<Part> parts, size_t size) : env_(env), parts_(std::move(parts)), size_(size) {
+    for (const Part& p : parts_) total_ += p.count;
+  }
+  uint64_t count() const override { return total_; }
+  void Scan(const BlockFn& f) override {
+    const size_t per_block = std::max<size_t>(1, (1 << 20) / std::max<size_t>(size_, 1));
+    buf_.resize(per_block * size_);
+    uint64_t first = 0;
+    for (const Part& p : parts_) {
+      auto file = env_->NewRandomAccessFile(p.path);
+      for (uint64_t i = 0; i < p.count;) {
+        size_t n = static_cast<size_t>(std::min<uint64_t>(per_block, p.count - i));
+        size_t bytes = n * size_;
+        if (file->ReadAt(p.offset + i * size_, bytes, reinterpret_cast<char*>(buf_.data())) != bytes)
+          Fail(ErrorKind::kInput, "fingerprint file '{}' is short", p.path);
+        f(first, buf_.data(), n);
+        first += n;
+        i += n;
+      }
+    }
+  }
+
+ private:
+  Env* env_;
+  std::vector<Part> parts_;
+  size_t size_;
+  uint64_t total_ = 0;
+  std::vector<uint8_t> buf_;
+};
+
+// The decision's memory budget: kDedupMemoryBudget unless SLUICE_DEDUP_MEMORY_MB says otherwise.
+uint64_t DedupMemoryBudget() {
+  const char* v = std::getenv("SLUICE_DEDUP_MEMORY_MB");
+  if (v == nullptr || *v == '\0') return kDedupMemoryBudget;
+  char* end = nullptr;
+  double mb = std::strtod(v, &end);
+  if (end == v || *end != '\0' || !(mb > 0)) Fail(ErrorKind::kUsage, "SLUICE_DEDUP_MEMORY_MB must be a positive number, got '{}'", v);
+  return static_cast<uint64_t>(mb * (1 << 20));
+}
+
 }  // namespace
 
 struct Executor::Impl {
@@ -53,6 +148,7 @@ struct Executor::Impl {
   EventLog& events;
   std::vector<Stage> stages;
   std::vector<bool> checkpoint_after;  // per op index: a checkpoint is written after it
+  std::vector<uint32_t> fingerprint_size;  // per stage ending in a deduplicator: its fingerprint size
   Codec export_codec, inter_codec;
   std::vector<PartitionReport> reports;
   std::vector<Counters> final_counters;
@@ -82,8 +178,13 @@ struct Executor::Impl {
       }
     }
     // A stage ending in a deduplicator always persists its output: the barrier needs it.
-    for (const auto& st : stages)
-      if (st.barrier) checkpoint_after[st.op_end - 1] = true;
+    fingerprint_size.assign(stages.size(), 0);
+    for (size_t k = 0; k < stages.size(); ++k) {
+      if (!stages[k].barrier) continue;
+      const ResolvedOp& r = pipeline.ops[stages[k].op_end - 1];
+      checkpoint_after[stages[k].op_end - 1] = true;
+      fingerprint_size[k] = static_cast<uint32_t>(static_cast<Deduplicator&>(*r.def->create(r.params)).fingerprint_size());
+    }
     // The last op's "checkpoint" is the partition result itself.
     if (n > 0 && !stages.back().barrier) checkpoint_after[n - 1] = false;
     export_codec = CodecForPath(paths.export_path);
@@ -97,7 +198,8 @@ struct Executor::Impl {
   std::string CheckpointPath(size_t p, size_t op) const {
     return fmt::format("{}/op_{:03d}_{}.jsonl{}", PartDir(p), op, pipeline.ops[op].def->name, CodecExtension(inter_codec));
   }
-  std::string KeysPath(size_t p, size_t op) const { return fmt::format("{}/op_{:03d}_keys.bin", PartDir(p), op); }
+  std::string FingerprintPath(size_t p, size_t op) const { return fmt::format("{}/op_{:03d}_fingerprints.bin", PartDir(p), op); }
+  std::string SpillDir(size_t stage) const { return fmt::format("{}/stage_{}_spill", paths.checkpoint_dir, stage); }
   std::string KeepPath(size_t p, size_t stage) const { return fmt::format("{}/stage_{}_keep.bin", PartDir(p), stage); }
   std::string DecisionPath(size_t stage) const { return fmt::format("{}/stage_{}_decision.json", paths.metadata_dir, stage); }
   std::string ResultPath(size_t p) const {
@@ -224,7 +326,7 @@ struct Executor::Impl {
 
   void RunSegment(Worker& w, size_t p, int attempt, size_t b, size_t e, const std::string& source_path,
                   const std::vector<uint8_t>* keep, bool from_input, const std::string& dest, bool final_output,
-                  bool write_keys, Counters& counters) {
+                  bool write_fingerprints, Counters& counters) {
     env->CreateDirs(std::filesystem::path(dest).parent_path().string());
     double t0 = env->MonotonicSeconds();
     for (size_t i = b; i < e; ++i) {
@@ -243,9 +345,9 @@ struct Executor::Impl {
                                           ? journal->Open(p)
                                           : std::make_unique<CommittedFile>(env, dest, final_output ? export_codec : inter_codec,
                                                                             plan.recipe_hash);
-    std::unique_ptr<AtomicFile> keys_file;
-    std::string keys_buf;
-    if (write_keys) keys_file = std::make_unique<AtomicFile>(env, KeysPath(p, e - 1));
+    // The deduplicator ending the stage: its fingerprints go to the fingerprint file, in output order.
+    Deduplicator* dedup = write_fingerprints ? &static_cast<Deduplicator&>(w.chain.op(e - 1)) : nullptr;
+    std::string fingerprints;
     std::unique_ptr<AtomicFile> quarantine;
     uint64_t bad_here = 0;
     std::string first_bad;
@@ -292,7 +394,7 @@ struct Executor::Impl {
       }
       if (!w.chain.Run(w.sample, b, e)) continue;
       SerializeSample(w.sample, so, w.out);
-      if (write_keys) keys_buf.append(reinterpret_cast<const char*>(w.sample.dedup_key), 16);
+      if (dedup) fingerprints.append(dedup->fingerprint());
       ++rows_out;
       if (w.out.size() >= kFlushBytes) {
         out->Write(w.out);
@@ -309,9 +411,11 @@ struct Executor::Impl {
     }
     counters.rows = rows_out;
     if (quarantine) quarantine->Commit();
-    if (keys_file) {
-      keys_file->file().Append(keys_buf);
-      keys_file->Commit();
+    if (dedup) {
+      AtomicFile f(env, FingerprintPath(p, e - 1));
+      f.file().Append(FingerprintHeader(dedup->name(), static_cast<uint32_t>(dedup->fingerprint_size()), rows_out));
+      f.file().Append(fingerprints);
+      f.Commit();
     }
     out->Commit(counters, final_output ? "result_commit" : "checkpoint_commit");
     if (final_output) w.location = out->Location();
@@ -351,7 +455,7 @@ struct Executor::Impl {
       committed = jm.has_value();
     } else {
       committed = LoadManifest(env, out_path, plan.recipe_hash, pipeline.ops.size(), true, &m, &why) == ManifestState::kValid &&
-                  (IsLastStage(k) || env->FileExists(KeysPath(p, stages[k].op_end - 1)));
+                  (IsLastStage(k) || FingerprintsValid(p, k, m.counters.rows));
     }
     if (committed) {
       if (IsLastStage(k)) {
@@ -417,7 +521,19 @@ struct Executor::Impl {
     }
   }
 
-  // The global deduplication decision for stage k: the first sample of each key, in input order.
+  // Whether stage k's fingerprint file of partition p is complete, for `rows` rows, from this op.
+  bool FingerprintsValid(size_t p, size_t k, uint64_t rows) {
+    size_t op = stages[k].op_end - 1;
+    uint64_t count = 0, offset = 0;
+    std::string why;
+    return ReadFingerprintHeader(env, FingerprintPath(p, op), pipeline.ops[op].def->name, fingerprint_size[k], &count,
+                                 &offset, &why) &&
+           count == rows;
+  }
+
+  // The global decision of stage k's deduplicator over the fingerprints of `parts`, in input order (the
+  // op's Decide: ops/op.h), written as one keep file per partition and then the decision record, which
+  // commits it. A crash before the record leaves only files a rerun overwrites.
   void Decide(size_t k, const std::vector<size_t>& parts) {
     auto lock = env->LockFile(fmt::format("{}/stage_{}.lock", paths.locks_dir, k), true);
     size_t op = stages[k].op_end - 1;
@@ -445,36 +561,54 @@ struct Executor::Impl {
       env->RemoveFile(DecisionPath(k));
     }
     double t0 = env->MonotonicSeconds();
-    events.Emit("dedup_decision_start", fmt::format("global decision of op {} ({})", op, pipeline.ops[op].def->name),
+    const std::string& name = pipeline.ops[op].def->name;
+    events.Emit("dedup_decision_start", fmt::format("global decision of op {} ({})", op, name),
                 [&](JsonWriter& j) { j.Field("operation_idx", static_cast<uint64_t>(op)).Field("stage", static_cast<uint64_t>(k)); });
-    struct KeyHash {
-      size_t operator()(const std::pair<uint64_t, uint64_t>& k) const { return k.first ^ (k.second * 0x9E3779B97F4A7C15ull); }
-    };
-    std::unordered_set<std::pair<uint64_t, uint64_t>, KeyHash> seen;
-    uint64_t total = 0, kept = 0;
+    auto inst = pipeline.ops[op].def->create(pipeline.ops[op].params);
+    auto& dedup = static_cast<Deduplicator&>(*inst);
+    const uint32_t size = static_cast<uint32_t>(dedup.fingerprint_size());
+    std::vector<FileFingerprints::Part> files;
     for (size_t p : parts) {
-      std::string keys = ReadFile(env, KeysPath(p, op));
-      std::string keep(keys.size() / 16, '\0');
-      for (size_t i = 0; i < keep.size(); ++i) {
-        std::pair<uint64_t, uint64_t> key;
-        std::memcpy(&key.first, keys.data() + 16 * i, 8);
-        std::memcpy(&key.second, keys.data() + 16 * i + 8, 8);
-        bool first = seen.insert(key).second;
-        keep[i] = first ? 1 : 0;
-        kept += first;
-      }
-      total += keep.size();
-      WriteFileAtomic(env, KeepPath(p, k), keep);
+      FileFingerprints::Part part{FingerprintPath(p, op)};
+      std::string why;
+      if (!ReadFingerprintHeader(env, part.path, name, size, &part.count, &part.offset, &why))
+        Fail(ErrorKind::kInput, "fingerprint file '{}' is not usable: {}", part.path, why);
+      files.push_back(std::move(part));
+    }
+    FileFingerprints fps(env, files, size);
+    DedupContext ctx;
+    ctx.env = env;
+    ctx.scratch_dir = SpillDir(k);
+    ctx.memory_bytes = DedupMemoryBudget();
+    env->RemoveTree(ctx.scratch_dir);  // runs a killed decision left behind
+    std::vector<bool> keep(fps.count(), false);
+    DedupStats stats = dedup.Decide(fps, ctx, keep);
+    env->RemoveTree(ctx.scratch_dir);
+    uint64_t total = fps.count(), kept = 0, at = 0;
+    std::string bytes;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      bytes.assign(files[i].count, '\0');
+      for (uint64_t r = 0; r < files[i].count; ++r, ++at)
+        if (keep[at]) {
+          bytes[r] = 1;
+          ++kept;
+        }
+      WriteFileAtomic(env, KeepPath(parts[i], k), bytes);
+      CrashPoint("dedup_keep_commit");
     }
     JsonWriter w;
     w.BeginObject().Field("stage", static_cast<uint64_t>(k)).Field("operation_idx", static_cast<uint64_t>(op));
-    w.Field("input_rows", total).Field("kept_rows", kept).Key("partitions").BeginArray();
+    w.Field("operation_name", name).Field("fingerprint_size", static_cast<uint64_t>(size));
+    w.Field("input_rows", total).Field("kept_rows", kept);
+    w.Field("memory_budget_bytes", ctx.memory_bytes).Field("passes", stats.passes);
+    w.Field("spill_runs", stats.spill_runs).Field("spill_bytes", stats.spill_bytes).Key("partitions").BeginArray();
     for (size_t p : parts) w.Uint(p);
     w.EndArray().EndObject();
     WriteFileAtomic(env, DecisionPath(k), w.Take() + "\n");
     events.Emit("dedup_decision_complete", fmt::format("op {} keeps {} of {} rows", op, kept, total), [&](JsonWriter& j) {
       j.Field("operation_idx", static_cast<uint64_t>(op)).Field("input_rows", total).Field("output_rows", kept);
-      j.Field("duration", env->MonotonicSeconds() - t0);
+      j.Field("duration", env->MonotonicSeconds() - t0).Field("passes", stats.passes);
+      j.Field("spill_runs", stats.spill_runs).Field("spill_bytes", stats.spill_bytes);
     });
   }
 

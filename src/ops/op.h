@@ -5,8 +5,9 @@
 //   Mapper        rewrites the text of its slot;
 //   Filter        computes named stats into `__dj__stats__` (skipped when already cached, §1.3), then
 //                 keeps or drops the sample from those stats;
-//   Deduplicator  computes a 128-bit key per sample; the engine keeps the first sample of each key in
-//                 input order across the whole dataset (a stage barrier, see engine/plan.h).
+//   Deduplicator  two phases (§1.2): a per-sample fingerprint of op-defined size, computed per partition,
+//                 then a dataset-level decision over all fingerprints in input order (a stage barrier,
+//                 see engine/plan.h) that says which samples to keep.
 // Ops throw sluice::Error (or any std::exception) for a sample they cannot process; the chain turns that
 // into a drop (skip_op_error) or a partition failure.
 #pragma once
@@ -77,13 +78,61 @@ class Filter : public Op {
   bool reversed_ = false;
 };
 
+// The memory a deduplicator's dataset-level decision may use (fingerprint sort buffers, union-find,
+// keep bits), whatever the recipe; past it the decision spills sorted runs to disk. A constant of the
+// engine, not a recipe option: it bounds the process, not the result (decisions never depend on it).
+// SLUICE_DEDUP_MEMORY_MB overrides it (tests and benchmarks use that to force or avoid spilling).
+inline constexpr uint64_t kDedupMemoryBudget = uint64_t{256} << 20;
+
+class Env;
+
+// All fingerprints of a dataset, in input order (sample i is the i-th sample reaching the deduplicator).
+class FingerprintSource {
+ public:
+  virtual ~FingerprintSource() = default;
+  virtual uint64_t count() const = 0;
+  // One pass over all fingerprints: f(first, data, n) for consecutive blocks, block holding the
+  // fingerprints of samples first .. first + n - 1 back to back. Every call is a new pass from sample 0.
+  using BlockFn = std::function<void(uint64_t first, const uint8_t* data, size_t n)>;
+  virtual void Scan(const BlockFn& f) = 0;
+};
+
+// Where and how much a decision may spill.
+struct DedupContext {
+  Env* env = nullptr;
+  std::string scratch_dir;  // spill files go here (created on demand; the decision removes its files)
+  uint64_t memory_bytes = kDedupMemoryBudget;
+};
+
+// What a decision did, for events and the decision record.
+struct DedupStats {
+  uint64_t passes = 0;       // passes over the fingerprints
+  uint64_t spill_runs = 0;   // sorted runs written to disk
+  uint64_t spill_bytes = 0;
+};
+
 class Deduplicator : public Op {
  public:
-  // A 16-byte key; samples with equal keys are duplicates and the first in input order is kept.
-  virtual void ComputeKey(const Sample& s, uint8_t key[16]) = 0;
+  size_t fingerprint_size() const { return fingerprint_.size(); }
+  // Per-sample phase: computes the fingerprint of `s`, readable through fingerprint() until the next call.
+  // Throws for a sample the op cannot hash (the chain drops it under skip_op_error, as DataJuicer does).
+  void Fingerprint(const Sample& s) { ComputeFingerprint(s, fingerprint_.data()); }
+  std::string_view fingerprint() const {
+    return {reinterpret_cast<const char*>(fingerprint_.data()), fingerprint_.size()};
+  }
+
+  // Dataset-level phase: sets keep[i] (keep has fps.count() entries, all false on entry) for every sample
+  // i to keep. Deterministic: the result depends only on the fingerprint sequence, never on partitioning
+  // or on ctx.memory_bytes. Independent of the per-sample state (any instance with the same parameters will do).
+  virtual DedupStats Decide(FingerprintSource& fps, const DedupContext& ctx, std::vector<bool>& keep) = 0;
 
  protected:
-  explicit Deduplicator(std::string name) : Op(std::move(name), OpKind::kDeduplicator) {}
+  Deduplicator(std::string name, size_t fingerprint_size)
+      : Op(std::move(name), OpKind::kDeduplicator), fingerprint_(fingerprint_size) {}
+  virtual void ComputeFingerprint(const Sample& s, uint8_t* out) = 0;
+
+ private:
+  std::vector<uint8_t> fingerprint_;
 };
 
 // The registry entry of one op.

@@ -93,7 +93,7 @@ bool OpChain::Run(Sample& s, size_t begin, size_t end) {
           break;
         }
         case OpKind::kDeduplicator:
-          static_cast<Deduplicator&>(op).ComputeKey(s, s.dedup_key);
+          static_cast<Deduplicator&>(op).Fingerprint(s);
           break;
       }
     } catch (const std::exception& e) {

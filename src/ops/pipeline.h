@@ -4,7 +4,8 @@
 // ResolvePipeline checks every op name and parameter before any data is read (kUsage errors with the
 // recipe line and a did-you-mean) and assigns text slots. OpChain holds one worker's op instances and
 // per-op counters; the engine calls Run(sample, begin, end) for each stage segment. A deduplicator may
-// only end a range: it sets sample.dedup_key and the engine takes the global decision afterwards.
+// only end a range: it computes the sample's fingerprint (read it from the op) and the engine takes the
+// global decision afterwards.
 #pragma once
 
 #include <memory>

@@ -1,10 +1,11 @@
 // Test harness for single ops: builds ops from the registry with parameters, turns JSON objects into
 // Samples through the real RecordParser, and runs mappers / filters / deduplicators over a small dataset
-// the way DataJuicer's unit tests do (mappers map, filters compute stats then keep/drop, deduplicators keep
-// the first sample per key; datasets of at most one sample are returned untouched by a deduplicator).
+// the way DataJuicer's unit tests do (mappers map, filters compute stats then keep/drop, deduplicators hash
+// every sample and keep what their decision keeps; datasets of at most one sample are returned untouched by a deduplicator).
 // The engine has its own end-to-end path; this one exists so op semantics can be tested in isolation.
 #pragma once
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <memory>
@@ -17,6 +18,7 @@
 #include "core/params.h"
 #include "core/record.h"
 #include "core/sample.h"
+#include "io/env.h"
 #include "ops/op.h"
 
 namespace sluice::testing {
@@ -32,6 +34,22 @@ inline std::unique_ptr<Op> MakeOp(const std::string& name, const ParamList& para
   op->set_slot(0);
   return op;
 }
+
+// Fingerprints held in memory (count x size bytes), handed to Deduplicator::Decide in blocks of `block`.
+class MemoryFingerprints : public FingerprintSource {
+ public:
+  MemoryFingerprints(std::vector<uint8_t> data, size_t size, size_t block = 4096)
+      : data_(std::move(data)), size_(size), block_(block) {}
+  uint64_t count() const override { return size_ == 0 ? 0 : data_.size() / size_; }
+  void Scan(const BlockFn& f) override {
+    for (uint64_t first = 0; first < count(); first += block_)
+      f(first, data_.data() + first * size_, static_cast<size_t>(std::min<uint64_t>(block_, count() - first)));
+  }
+
+ private:
+  std::vector<uint8_t> data_;
+  size_t size_, block_;
+};
 
 // A dataset of samples parsed from JSON object texts. Owns the line buffers the samples point into.
 class Dataset {
@@ -86,13 +104,24 @@ class Dataset {
         samples_ = std::move(kept);
         return;
       case OpKind::kDeduplicator: {
-        if (samples_.size() <= 1) return;  // DataJuicer returns such datasets untouched
-        std::set<std::string> seen;
+        // Both phases as the engine runs them: every sample is hashed (so a hashing error surfaces even
+        // for one sample), then the decision runs over the fingerprints in order.
+        auto& d = static_cast<Deduplicator&>(op);
+        std::vector<uint8_t> fps;
         for (auto& s : samples_) {
-          static_cast<Deduplicator&>(op).ComputeKey(*s, s->dedup_key);
-          if (seen.insert(std::string(reinterpret_cast<const char*>(s->dedup_key), 16)).second)
-            kept.push_back(std::move(s));
+          d.Fingerprint(*s);
+          std::string_view f = d.fingerprint();
+          fps.insert(fps.end(), f.begin(), f.end());
         }
+        if (samples_.size() <= 1) return;  // DataJuicer returns such datasets untouched
+        MemoryFingerprints src(std::move(fps), d.fingerprint_size());
+        std::vector<bool> keep(samples_.size(), false);
+        DedupContext ctx;
+        ctx.env = Env::Default();
+        ctx.scratch_dir = "/nonexistent/harness-dedup-spill";  // the default budget never spills a test dataset
+        d.Decide(src, ctx, keep);
+        for (size_t i = 0; i < samples_.size(); ++i)
+          if (keep[i]) kept.push_back(std::move(samples_[i]));
         samples_ = std::move(kept);
         return;
       }

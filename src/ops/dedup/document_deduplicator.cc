@@ -4,13 +4,17 @@
 // every match of \s+|\d+|[<ASCII string.punctuation>] removed if `ignore_non_character` (Python `regex`
 // semantics: \s = White_Space, \d = Nd; only ASCII punctuation, so CJK punctuation stays). The strip() is
 // unconditional, so texts differing only in leading/trailing whitespace are duplicates with the default
-// params. The engine keeps the first sample of each key in input order (DataJuicer returns datasets of at
-// most one sample untouched, which that rule already gives).
-// The key is the 16-byte digest itself (equal hex strings <=> equal digests).
+// params. The fingerprint is the 16-byte digest itself (equal hex strings <=> equal digests); the decision
+// keeps the first sample of each digest in input order (DataJuicer returns datasets of at most one sample
+// untouched, which that rule already gives), by an external sort of (digest, index) records, 24 bytes
+// each, within the decision's memory budget.
 #include <unicode/uchar.h>
+
+#include <cstring>
 
 #include "core/error.h"
 #include "core/sample.h"
+#include "ops/dedup/external_sort.h"
 #include "ops/op.h"
 #include "ops/text/md5.h"
 #include "ops/text/pystr.h"
@@ -38,11 +42,41 @@ inline bool RemoveNonAscii(char32_t c) {
 class DocumentDeduplicator : public Deduplicator {
  public:
   explicit DocumentDeduplicator(const Params& p)
-      : Deduplicator("document_deduplicator"),
+      : Deduplicator("document_deduplicator", 16),
         lowercase_(p.GetBool("lowercase")),
         ignore_non_character_(p.GetBool("ignore_non_character")) {}
 
-  void ComputeKey(const Sample& s, uint8_t key[16]) override {
+  DedupStats Decide(FingerprintSource& fps, const DedupContext& ctx, std::vector<bool>& keep) override {
+    struct Rec {
+      uint64_t hi, lo, index;
+      bool operator<(const Rec& o) const {
+        return hi != o.hi ? hi < o.hi : lo != o.lo ? lo < o.lo : index < o.index;
+      }
+    };
+    DedupStats stats;
+    uint64_t n = fps.count();
+    dedup::ExternalSorter<Rec> sorter(ctx, dedup::SortBudget(ctx, n / 8), n, stats);
+    ++stats.passes;
+    fps.Scan([&](uint64_t first, const uint8_t* data, size_t count) {
+      for (size_t i = 0; i < count; ++i) {
+        Rec r{0, 0, first + i};
+        std::memcpy(&r.hi, data + 16 * i, 8);
+        std::memcpy(&r.lo, data + 16 * i + 8, 8);
+        sorter.Add(r);
+      }
+    });
+    bool any = false;
+    Rec prev{};
+    sorter.ForEach([&](const Rec& r) {
+      if (!any || r.hi != prev.hi || r.lo != prev.lo) keep[r.index] = true;  // the first index of each digest
+      any = true;
+      prev = r;
+    });
+    return stats;
+  }
+
+ protected:
+  void ComputeFingerprint(const Sample& s, uint8_t* key) override {
     const TextField& tf = s.texts[static_cast<size_t>(slot())];
     if (tf.is_null || !tf.present) Fail(ErrorKind::kInput, "the text field is null or missing");
     std::string_view t = tf.value;

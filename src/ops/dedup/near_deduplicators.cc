@@ -1,8 +1,558 @@
-// Near-duplicate detection: document_minhash_deduplicator, document_simhash_deduplicator.
+// Near-duplicate detection: document_minhash_deduplicator, document_simhash_deduplicator
+// (datajuicer-ops.md §5).
+//
+// Contract, per sample: t = text, Python-lowercased if `lowercase`, with every match of `ignore_pattern`
+// (Python `regex` dialect, no flags) removed. Shingles of `window_size` w:
+//   space        tokens = t split on " " only, empties dropped; shingle = " ".join(tokens[i:i+w]);
+//   punctuation  tokens = t split at every \p{P} code point, empties kept; shingle = " ".join(...);
+//   character    shingle = t[i:i+w] in code points;
+// for i in 0 .. len(tokens) - w (none when there are fewer than w tokens).
+//
+// minhash: h(s) = SHA-1(s)[0:4] as a little-endian uint32; for permutation j (the (a_j, b_j) of
+//   minhash_perms.inc) v_j = min over shingles of ((h * a_j + b_j) mod 2^64 mod (2^61 - 1)) & 0xFFFFFFFF,
+//   the mod 2^64 being numpy's wrapping uint64 arithmetic. A text without shingles is an error (DataJuicer
+//   1.4.3 raises, so the sample is dropped under skip_op_error). Bands: B x R with band b = v[bR .. bR+R);
+//   when num_bands or num_rows_per_band is null, (B, R) minimises 0.5 FP + 0.5 FN (OptimalBands). The
+//   fingerprint is one 64-bit hash per band (XXH3 of the band's R values, seeded with the band index, so
+//   bands never collide with each other); DataJuicer compares the band bytes themselves, so two different
+//   bands count as equal here with probability 2^-64 per pair of samples and band. Decision: samples
+//   sharing a band are unioned; the first sample (input order) of each connected component is kept.
+//   tokenization: sentencepiece needs a model and is rejected at construction for now (kUsage).
+// simhash: token hash = MD5(s)[0:8] big-endian; bit k of the simhash is set iff more shingles (counted
+//   with repetition) have bit k set than not; no shingles gives 0. Fingerprint: the uint64. Decision:
+//   distinct values within Hamming distance `hamming_distance` are linked, transitively; a sample is kept
+//   iff it is the first (input order) of its cluster. Pairs are found by permutation blocking: the 64 bits
+//   are cut into num_blocks blocks; two values within distance k agree on at least num_blocks - k blocks,
+//   so for every choice of num_blocks - k blocks the values are sorted with those blocks on top and only
+//   values sharing them are compared. That finds every pair exactly when k < num_blocks, which is required
+//   (kUsage otherwise). An unknown tokenization fails when a sample is hashed (DataJuicer's
+//   NotImplementedError, a run-time error there too).
+//
+// Memory of the decisions (ctx.memory_bytes): a union-find of 4 bytes per sample and keep bits are set
+// aside; the rest holds (key, index) records of 16 bytes. minhash takes as many bands per pass over the
+// fingerprints as fit, simhash one block choice per pass; a pass whose records do not fit (one band of
+// a large dataset) spills sorted runs and merges them (external_sort.h).
+#include <unicode/uchar.h>
+#include <xxhash.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <tuple>
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+#include "core/error.h"
+#include "core/sample.h"
+#include "ops/dedup/external_sort.h"
+#include "ops/dedup/near_deduplicators.h"
+#include "ops/dedup/sha1.h"
 #include "ops/op.h"
+#include "ops/text/md5.h"
+#include "ops/text/pystr.h"
+#include "ops/text/regex.h"
+#include "ops/text/utf8.h"
 
 namespace sluice {
 
-void RegisterNearDeduplicators(std::vector<OpDef>& ops) { (void)ops; }
+namespace {
+
+struct PermPair {
+  uint64_t a, b;
+};
+constexpr PermPair kMinHashPerms[] = {
+#include "ops/dedup/minhash_perms.inc"
+};
+constexpr int kMaxPermutations = static_cast<int>(std::size(kMinHashPerms));
+constexpr uint64_t kMersenne61 = (uint64_t{1} << 61) - 1;
+
+enum class Tokenization { kSpace, kPunctuation, kCharacter, kSentencePiece, kUnknown };
+
+Tokenization ParseTokenization(const std::string& s) {
+  if (s == "space") return Tokenization::kSpace;
+  if (s == "punctuation") return Tokenization::kPunctuation;
+  if (s == "character") return Tokenization::kCharacter;
+  if (s == "sentencepiece") return Tokenization::kSentencePiece;
+  return Tokenization::kUnknown;
+}
+
+inline bool IsPunctuation(char32_t c) {
+  if (c < 0x80) {
+    // ASCII \p{P}: string.punctuation less the symbols $ + < = > ^ ` | ~ (categories Sc/Sm/Sk).
+    constexpr std::string_view kAsciiP = "!\"#%&'()*,-./:;?@[\\]_{}";
+    return kAsciiP.find(static_cast<char>(c)) != std::string_view::npos;
+  }
+  return (U_GET_GC_MASK(static_cast<UChar32>(c)) & U_GC_P_MASK) != 0;
+}
+
+// Lowercasing, ignore_pattern and shingling, shared by both ops. Owns scratch buffers (one per op instance,
+// so no allocation per sample once they have grown).
+class Shingler {
+ public:
+  Shingler(const Params& p, std::string_view op)
+      : tokenization_(ParseTokenization(p.Get("tokenization").as_string())),
+        tokenization_name_(p.Get("tokenization").as_string()),
+        window_(p.GetInt("window_size")),
+        lowercase_(p.GetBool("lowercase")) {
+    if (window_ < 1) Fail(ErrorKind::kUsage, "{}: window_size must be at least 1, got {}", op, window_);
+    if (p.Has("ignore_pattern")) {
+      ignore_ = std::make_unique<text::Regex>(text::Regex::Python(p.Get("ignore_pattern").as_string(), 0, "ignore_pattern"));
+      empty_ = text::ReplTemplate("", *ignore_);
+    }
+  }
+
+  Tokenization tokenization() const { return tokenization_; }
+  const std::string& tokenization_name() const { return tokenization_name_; }
+
+  // Calls f(shingle) for every shingle of the sample's text, in order, repetitions included.
+  template <typename F>
+  void ForEach(std::string_view t, F&& f) {
+    if (lowercase_) {
+      lower_.clear();
+      text::PyLowerAppend(t, lower_);
+      t = lower_;
+    }
+    if (ignore_ && ignore_->ReplaceAll(t, empty_, stripped_) > 0) t = stripped_;
+    const size_t w = static_cast<size_t>(window_);
+    switch (tokenization_) {
+      case Tokenization::kCharacter: {
+        // starts_[k] = byte offset of code point k; shingle i = [starts_[i], starts_[i + w]).
+        starts_.clear();
+        for (size_t i = 0; i < t.size(); i += text::SeqLen(static_cast<unsigned char>(t[i]))) starts_.push_back(i);
+        starts_.push_back(t.size());
+        size_t n = starts_.size() - 1;
+        for (size_t i = 0; i + w <= n; ++i) f(t.substr(starts_[i], starts_[i + w] - starts_[i]));
+        return;
+      }
+      case Tokenization::kSpace:
+        tokens_.clear();
+        for (size_t i = 0; i < t.size();) {
+          size_t j = t.find(' ', i);
+          if (j == std::string_view::npos) j = t.size();
+          if (j > i) tokens_.push_back(t.substr(i, j - i));
+          i = j + 1;
+        }
+        break;
+      case Tokenization::kPunctuation: {
+        tokens_.clear();
+        size_t begin = 0;
+        for (size_t i = 0; i < t.size();) {
+          size_t at = i;
+          if (IsPunctuation(utf8::Next(t, i))) {
+            tokens_.push_back(t.substr(begin, at - begin));
+            begin = i;
+          }
+        }
+        tokens_.push_back(t.substr(begin));
+        break;
+      }
+      case Tokenization::kSentencePiece:
+      case Tokenization::kUnknown:
+        Fail(ErrorKind::kUsage, "tokenization '{}' is not implemented", tokenization_name_);
+    }
+    // Token windows joined by one space. With space tokenization a window whose tokens are separated by
+    // single spaces is a substring of t already.
+    const bool contiguous_possible = tokenization_ == Tokenization::kSpace;
+    for (size_t i = 0; i + w <= tokens_.size(); ++i) {
+      std::string_view first = tokens_[i], last = tokens_[i + w - 1];
+      if (contiguous_possible) {
+        size_t span = static_cast<size_t>(last.data() + last.size() - first.data());
+        size_t joined = w - 1;
+        for (size_t k = i; k < i + w; ++k) joined += tokens_[k].size();
+        if (span == joined) {
+          f(std::string_view(first.data(), span));
+          continue;
+        }
+      }
+      joined_.clear();
+      for (size_t k = i; k < i + w; ++k) {
+        if (k > i) joined_ += ' ';
+        joined_.append(tokens_[k]);
+      }
+      f(std::string_view(joined_));
+    }
+  }
+
+ private:
+  Tokenization tokenization_;
+  std::string tokenization_name_;
+  int64_t window_;
+  bool lowercase_;
+  std::unique_ptr<text::Regex> ignore_;
+  text::ReplTemplate empty_;
+  std::string lower_, stripped_, joined_;
+  std::vector<size_t> starts_;
+  std::vector<std::string_view> tokens_;
+};
+
+const std::string& TextOf(const Sample& s, int slot) {
+  const TextField& tf = s.texts[static_cast<size_t>(slot)];
+  if (tf.is_null || !tf.present) Fail(ErrorKind::kInput, "the text field is null or missing");
+  return tf.value;
+}
+
+// A (key, sample index) record of the decisions' sorts (minhash puts the band above the index's 32 bits).
+struct KeyIndex {
+  uint64_t key, index;
+  bool operator<(const KeyIndex& o) const { return key != o.key ? key < o.key : index < o.index; }
+};
+
+inline uint64_t Load64(const uint8_t* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+// ---- minhash ---------------------------------------------------------------------------------------------
+
+// Adaptive Gauss-Kronrod (7, 15) quadrature of f over [a, b].
+template <typename F>
+double Integrate(const F& f, double a, double b, double tol = 1e-14, int depth = 0) {
+  static constexpr double kXk[8] = {0.991455371120812639206854697526329, 0.949107912342758524526189684047851,
+                                    0.864864423359769072789712788640926, 0.741531185599394439863864773280788,
+                                    0.586087235467691130294144845693013, 0.405845151377397166906606412076961,
+                                    0.207784955007898467600689403773245, 0.0};
+  static constexpr double kWk[8] = {0.022935322010529224963732008058970, 0.063092092629978553290700663189204,
+                                    0.104790010322250183839876322541518, 0.140653259715525918745189590510238,
+                                    0.169004726639267902826583426598550, 0.190350578064785409913256402421014,
+                                    0.204432940075298892414161999234649, 0.209482141084727828012999174891714};
+  static constexpr double kWg[4] = {0.129484966168869693270611432679082, 0.279705391489276667901467771423780,
+                                    0.381830050505118944950369775488975, 0.417959183673469387755102040816327};
+  double c = (a + b) / 2, h = (b - a) / 2, fc = f(c);
+  double rk = fc * kWk[7], rg = fc * kWg[3];
+  for (int j = 0; j < 7; ++j) {
+    double x = h * kXk[j], s = f(c - x) + f(c + x);
+    rk += kWk[j] * s;
+    if (j % 2 == 1) rg += kWg[j / 2] * s;
+  }
+  if (std::abs((rk - rg) * h) <= tol || depth > 40) return rk * h;
+  return Integrate(f, a, c, tol / 2, depth + 1) + Integrate(f, c, b, tol / 2, depth + 1);
+}
+
+class MinHashDeduplicator : public Deduplicator {
+ public:
+  MinHashDeduplicator(const Params& p, int bands, int rows)
+      : Deduplicator("document_minhash_deduplicator", static_cast<size_t>(bands) * 8),
+        shingler_(p, "document_minhash_deduplicator"),
+        bands_(bands),
+        rows_(rows) {
+    // Only the first B x R permutations reach a band; the rest never affect the result.
+    int used = bands * rows;
+    a_lo_.resize(static_cast<size_t>(used));
+    a_hi_.resize(static_cast<size_t>(used));
+    b_.resize(static_cast<size_t>(used));
+    for (int j = 0; j < used; ++j) {
+      a_lo_[j] = kMinHashPerms[j].a & 0xFFFFFFFFu;
+      a_hi_[j] = kMinHashPerms[j].a >> 32;
+      b_[j] = kMinHashPerms[j].b;
+    }
+    sig_.resize(static_cast<size_t>(used));
+  }
+
+  DedupStats Decide(FingerprintSource& fps, const DedupContext& ctx, std::vector<bool>& keep) override {
+    DedupStats stats;
+    const uint64_t n = fps.count();
+    dedup::UnionFind uf(n);
+    const uint64_t budget = dedup::SortBudget(ctx, 4 * n + n / 8);
+    const uint64_t per_band = std::max<uint64_t>(n * sizeof(KeyIndex), 1);
+    const int group = static_cast<int>(std::clamp<uint64_t>(budget / per_band, 1, static_cast<uint64_t>(bands_)));
+    const size_t fs = fingerprint_size();
+    for (int b0 = 0; b0 < bands_; b0 += group) {
+      const int b1 = std::min(bands_, b0 + group);
+      dedup::ExternalSorter<KeyIndex> sorter(ctx, budget, n * static_cast<uint64_t>(b1 - b0), stats);
+      ++stats.passes;
+      fps.Scan([&](uint64_t first, const uint8_t* data, size_t count) {
+        for (size_t i = 0; i < count; ++i)
+          for (int b = b0; b < b1; ++b)
+            sorter.Add({Load64(data + i * fs + 8 * static_cast<size_t>(b)), (uint64_t{static_cast<uint32_t>(b)} << 32) | (first + i)});
+      });
+      // Records sort by (band hash, band, index): a run of one hash in one band is a set of duplicates.
+      uint64_t run_key = 0, run_band = 0, run_first = 0;
+      bool any = false;
+      sorter.ForEach([&](const KeyIndex& r) {
+        uint64_t band = r.index >> 32, index = r.index & 0xFFFFFFFFu;
+        if (any && r.key == run_key && band == run_band) {
+          uf.Union(static_cast<uint32_t>(run_first), static_cast<uint32_t>(index));
+          return;
+        }
+        any = true;
+        run_key = r.key;
+        run_band = band;
+        run_first = index;
+      });
+    }
+    for (uint64_t i = 0; i < n; ++i) keep[i] = uf.Find(static_cast<uint32_t>(i)) == i;
+    return stats;
+  }
+
+ protected:
+  void ComputeFingerprint(const Sample& s, uint8_t* out) override {
+    if (!Signature(TextOf(s, slot())))
+      Fail(ErrorKind::kInput, "the text has fewer than window_size tokens, so no shingles (DataJuicer fails on it too)");
+    for (int b = 0; b < bands_; ++b) {
+      uint64_t h = XXH3_64bits_withSeed(sig_.data() + static_cast<size_t>(b) * rows_, sizeof(uint32_t) * rows_,
+                                        static_cast<uint64_t>(b));
+      std::memcpy(out + 8 * static_cast<size_t>(b), &h, 8);
+    }
+  }
+
+ private:
+  // Sets sig_[j] = min over the shingle hashes of ((h * a_j + b_j) mod 2^64 mod (2^61 - 1)) & 0xFFFFFFFF;
+  // false when the text has no shingles.
+  bool Signature(std::string_view text) {
+    hashes_.clear();
+    shingler_.ForEach(text, [&](std::string_view sh) { hashes_.push_back(text::Sha1Le32(sh)); });
+    if (hashes_.empty()) return false;
+    // Shingles are a set in DataJuicer; a repeated hash cannot change a minimum, so no need to collapse them.
+    const size_t used = sig_.size();
+    size_t j = 0;
+#if defined(__AVX2__)
+    // 64-bit lanes; h < 2^32, so h * a mod 2^64 = h * a_lo + ((h * a_hi) << 32), two 32x32->64 multiplies.
+    // x mod (2^61 - 1) for x < 2^64 is (x & p) + (x >> 61), minus p once if that reaches p.
+    const __m256i p = _mm256_set1_epi64x(static_cast<long long>(kMersenne61));
+    const __m256i pm1 = _mm256_set1_epi64x(static_cast<long long>(kMersenne61 - 1));
+    const __m256i low32 = _mm256_set1_epi64x(0xFFFFFFFFll);
+    for (; j + 16 <= used; j += 16) {
+      __m256i alo[4], ahi[4], bb[4], mn[4];
+      for (int k = 0; k < 4; ++k) {
+        alo[k] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(&a_lo_[j + 4 * k]));
+        ahi[k] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(&a_hi_[j + 4 * k]));
+        bb[k] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(&b_[j + 4 * k]));
+        mn[k] = low32;
+      }
+      for (uint32_t h32 : hashes_) {
+        const __m256i h = _mm256_set1_epi64x(h32);
+        for (int k = 0; k < 4; ++k) {
+          __m256i x = _mm256_add_epi64(_mm256_mul_epu32(h, alo[k]), _mm256_slli_epi64(_mm256_mul_epu32(h, ahi[k]), 32));
+          x = _mm256_add_epi64(x, bb[k]);
+          __m256i y = _mm256_add_epi64(_mm256_and_si256(x, p), _mm256_srli_epi64(x, 61));
+          y = _mm256_sub_epi64(y, _mm256_and_si256(_mm256_cmpgt_epi64(y, pm1), p));
+          mn[k] = _mm256_min_epu32(mn[k], _mm256_and_si256(y, low32));
+        }
+      }
+      for (int k = 0; k < 4; ++k) {
+        alignas(32) uint64_t v[4];
+        _mm256_store_si256(reinterpret_cast<__m256i*>(v), mn[k]);
+        for (int l = 0; l < 4; ++l) sig_[j + 4 * k + l] = static_cast<uint32_t>(v[l]);
+      }
+    }
+#endif
+    for (; j < used; ++j) {
+      uint64_t a = a_lo_[j] | (a_hi_[j] << 32), m = 0xFFFFFFFFu;
+      for (uint32_t h : hashes_) {
+        uint64_t x = h * a + b_[j];  // wraps mod 2^64, as numpy's uint64 does
+        uint64_t y = (x & kMersenne61) + (x >> 61);
+        if (y >= kMersenne61) y -= kMersenne61;
+        m = std::min<uint64_t>(m, y & 0xFFFFFFFFu);
+      }
+      sig_[j] = static_cast<uint32_t>(m);
+    }
+    return true;
+  }
+  friend std::vector<uint32_t> sluice::MinHashSignature(Op& op, std::string_view text);
+
+  Shingler shingler_;
+  int bands_, rows_;
+  std::vector<uint64_t> a_lo_, a_hi_, b_;
+  std::vector<uint32_t> hashes_, sig_;
+};
+
+std::unique_ptr<Op> MakeMinHash(const Params& p) {
+  const char* op = "document_minhash_deduplicator";
+  Tokenization t = ParseTokenization(p.Get("tokenization").as_string());
+  if (t == Tokenization::kSentencePiece)
+    Fail(ErrorKind::kUsage,
+         "{}: tokenization 'sentencepiece' needs a SentencePiece model (tokenizer_model), which sluice does not "
+         "load yet; use space, punctuation or character",
+         op);
+  if (t == Tokenization::kUnknown)
+    Fail(ErrorKind::kUsage, "{}: unknown tokenization '{}' (space, punctuation, character or sentencepiece)", op,
+         p.Get("tokenization").as_string());
+  int64_t perms = p.GetInt("num_permutations");
+  if (perms < 1 || perms > kMaxPermutations)
+    Fail(ErrorKind::kUsage, "{}: num_permutations must be in [1, {}], got {}", op, kMaxPermutations, perms);
+  double threshold = p.GetNumber("jaccard_threshold");
+  int bands, rows;
+  if (p.Has("num_bands") && p.Has("num_rows_per_band")) {
+    int64_t b = p.GetInt("num_bands"), r = p.GetInt("num_rows_per_band");
+    if (b < 1 || r < 1 || b * r > perms)
+      Fail(ErrorKind::kUsage, "{}: num_bands x num_rows_per_band must be in [1, num_permutations = {}], got {} x {}", op,
+           perms, b, r);
+    bands = static_cast<int>(b);
+    rows = static_cast<int>(r);
+  } else {
+    if (!(threshold > 0 && threshold < 1))
+      Fail(ErrorKind::kUsage, "{}: jaccard_threshold must be in (0, 1), got {}", op, threshold);
+    std::tie(bands, rows) = MinHashOptimalBands(threshold, static_cast<int>(perms));
+  }
+  return std::make_unique<MinHashDeduplicator>(p, bands, rows);
+}
+
+// ---- simhash ---------------------------------------------------------------------------------------------
+
+class SimHashDeduplicator : public Deduplicator {
+ public:
+  explicit SimHashDeduplicator(const Params& p)
+      : Deduplicator("document_simhash_deduplicator", 8),
+        shingler_(p, "document_simhash_deduplicator"),
+        blocks_(static_cast<int>(p.GetInt("num_blocks"))),
+        distance_(static_cast<int>(p.GetInt("hamming_distance"))) {
+    const char* op = "document_simhash_deduplicator";
+    if (blocks_ < 1 || blocks_ > 64) Fail(ErrorKind::kUsage, "{}: num_blocks must be in [1, 64], got {}", op, blocks_);
+    if (distance_ < 0 || distance_ >= blocks_)
+      Fail(ErrorKind::kUsage,
+           "{}: hamming_distance must be in [0, num_blocks) (here [0, {})), got {}: permutation blocking finds all "
+           "pairs only then",
+           op, blocks_, distance_);
+  }
+
+  DedupStats Decide(FingerprintSource& fps, const DedupContext& ctx, std::vector<bool>& keep) override {
+    DedupStats stats;
+    const uint64_t n = fps.count();
+    dedup::UnionFind uf(n);
+    const uint64_t budget = dedup::SortBudget(ctx, 4 * n + n / 8);
+    // Block k covers bits [start[k], start[k + 1]); the first 64 % blocks blocks are one bit wider.
+    std::vector<int> start(static_cast<size_t>(blocks_) + 1, 0);
+    for (int k = 0; k < blocks_; ++k) start[k + 1] = start[k] + 64 / blocks_ + (k < 64 % blocks_ ? 1 : 0);
+    const int chosen = blocks_ - distance_;
+    std::vector<bool> pick(static_cast<size_t>(blocks_), false);
+    std::fill(pick.begin(), pick.begin() + chosen, true);
+    std::vector<KeyIndex> reps;
+    do {
+      // The permutation: the chosen blocks' bits on top (in block order), then the others.
+      struct Move {
+        int from, width, to;
+      };
+      std::vector<Move> moves;
+      int top = 64, prefix = 0;
+      for (int pass = 0; pass < 2; ++pass)
+        for (int k = 0; k < blocks_; ++k)
+          if (pick[k] == (pass == 0)) {
+            int width = start[k + 1] - start[k];
+            top -= width;
+            moves.push_back({start[k], width, top});
+            if (pass == 0) prefix += width;
+          }
+      auto permute = [&](uint64_t v) {
+        uint64_t out = 0;
+        for (const Move& m : moves) out |= ((v >> m.from) & ((uint64_t{2} << (m.width - 1)) - 1)) << m.to;
+        return out;
+      };
+      const uint64_t prefix_mask = prefix == 64 ? ~uint64_t{0} : ~((uint64_t{1} << (64 - prefix)) - 1);
+      dedup::ExternalSorter<KeyIndex> sorter(ctx, budget, n, stats);
+      ++stats.passes;
+      fps.Scan([&](uint64_t first, const uint8_t* data, size_t count) {
+        for (size_t i = 0; i < count; ++i) sorter.Add({permute(Load64(data + 8 * i)), first + i});
+      });
+      // A group shares the chosen blocks. Equal values are duplicates outright; distinct ones (reps, at most
+      // a few per group in practice) are compared pairwise.
+      auto close_group = [&]() {
+        for (size_t x = 0; x < reps.size(); ++x)
+          for (size_t y = x + 1; y < reps.size(); ++y)
+            if (std::popcount(reps[x].key ^ reps[y].key) <= distance_)
+              uf.Union(static_cast<uint32_t>(reps[x].index), static_cast<uint32_t>(reps[y].index));
+        reps.clear();
+      };
+      sorter.ForEach([&](const KeyIndex& r) {
+        if (!reps.empty() && (reps.back().key & prefix_mask) != (r.key & prefix_mask)) close_group();
+        if (!reps.empty() && reps.back().key == r.key) uf.Union(static_cast<uint32_t>(reps.back().index), static_cast<uint32_t>(r.index));
+        else reps.push_back(r);
+      });
+      close_group();
+    } while (std::prev_permutation(pick.begin(), pick.end()));
+    for (uint64_t i = 0; i < n; ++i) keep[i] = uf.Find(static_cast<uint32_t>(i)) == i;
+    return stats;
+  }
+
+ protected:
+  void ComputeFingerprint(const Sample& s, uint8_t* out) override {
+    uint64_t v = Hash(TextOf(s, slot()));
+    std::memcpy(out, &v, 8);
+  }
+
+ private:
+  uint64_t Hash(std::string_view text) {
+    // votes[k] = (shingles with bit k set) - (shingles without); bit k is set iff votes[k] > 0.
+    int64_t votes[64] = {};
+    uint64_t shingles = 0;
+    shingler_.ForEach(text, [&](std::string_view sh) {
+      uint8_t d[16];
+      text::Md5Digest(sh, d);
+      uint64_t h = 0;
+      for (int k = 0; k < 8; ++k) h = (h << 8) | d[k];  // big-endian
+      for (int k = 0; k < 64; ++k) votes[k] += static_cast<int64_t>((h >> k) & 1);
+      ++shingles;
+    });
+    uint64_t v = 0;
+    for (int k = 0; k < 64; ++k)
+      if (2 * votes[k] > static_cast<int64_t>(shingles)) v |= uint64_t{1} << k;
+    return v;
+  }
+  friend uint64_t sluice::SimHashValue(Op& op, std::string_view text);
+
+  Shingler shingler_;
+  int blocks_, distance_;
+};
+
+std::vector<ParamSpec> CommonShingleParams(const char* default_tokenization, int64_t default_window) {
+  return {{"tokenization", ParamType::kString, ParamValue::String(default_tokenization),
+           "how texts are cut into tokens: space, punctuation or character", false},
+          {"window_size", ParamType::kInt, ParamValue::Int(default_window), "tokens per shingle", false},
+          {"lowercase", ParamType::kBool, ParamValue::Bool(true), "lowercase texts first", false},
+          {"ignore_pattern", ParamType::kString, ParamValue(),
+           "regex (Python `regex` dialect) whose matches are removed first; null: none", true}};
+}
+
+}  // namespace
+
+std::pair<int, int> MinHashOptimalBands(double threshold, int permutations) {
+  double best = std::numeric_limits<double>::infinity();
+  std::pair<int, int> opt{1, 1};
+  for (int b = 1; b <= permutations; ++b) {
+    for (int r = 1; r <= permutations / b; ++r) {
+      double fp = Integrate([&](double s) { return 1 - std::pow(1 - std::pow(s, r), b); }, 0.0, threshold);
+      double fn = Integrate([&](double s) { return std::pow(1 - std::pow(s, r), b); }, threshold, 1.0);
+      double err = 0.5 * fp + 0.5 * fn;
+      if (err < best) {  // strict: the first minimum wins
+        best = err;
+        opt = {b, r};
+      }
+    }
+  }
+  return opt;
+}
+
+std::vector<uint32_t> MinHashSignature(Op& op, std::string_view text) {
+  auto& m = static_cast<MinHashDeduplicator&>(op);
+  return m.Signature(text) ? m.sig_ : std::vector<uint32_t>{};
+}
+
+uint64_t SimHashValue(Op& op, std::string_view text) { return static_cast<SimHashDeduplicator&>(op).Hash(text); }
+
+void RegisterNearDeduplicators(std::vector<OpDef>& ops) {
+  std::vector<ParamSpec> minhash = CommonShingleParams("space", 5);
+  minhash[0].help = "how texts are cut into tokens: space, punctuation, character (sentencepiece: not yet)";
+  minhash.push_back({"num_permutations", ParamType::kInt, ParamValue::Int(256), "MinHash permutations (at most 1024)", false});
+  minhash.push_back({"jaccard_threshold", ParamType::kNumber, ParamValue::Double(0.7),
+                     "Jaccard similarity the bands are tuned for when num_bands / num_rows_per_band are null", false});
+  minhash.push_back({"num_bands", ParamType::kInt, ParamValue(), "LSH bands; null: chosen from jaccard_threshold", true});
+  minhash.push_back({"num_rows_per_band", ParamType::kInt, ParamValue(), "rows per band; null: chosen from jaccard_threshold", true});
+  minhash.push_back({"tokenizer_model", ParamType::kString, ParamValue(), "SentencePiece model (tokenization: sentencepiece)", true});
+  ops.push_back({"document_minhash_deduplicator", OpKind::kDeduplicator,
+                 "drop near duplicates: MinHash LSH over shingles, keeping the first sample of each connected group",
+                 std::move(minhash), MakeMinHash});
+
+  std::vector<ParamSpec> simhash = CommonShingleParams("space", 6);
+  simhash.push_back({"num_blocks", ParamType::kInt, ParamValue::Int(6), "blocks of the permutation search", false});
+  simhash.push_back({"hamming_distance", ParamType::kInt, ParamValue::Int(4),
+                     "simhashes at most this many bits apart are duplicates (transitively)", false});
+  ops.push_back({"document_simhash_deduplicator", OpKind::kDeduplicator,
+                 "drop near duplicates: 64-bit SimHash, clustering hashes within a Hamming distance, keeping the first",
+                 std::move(simhash), [](const Params& p) { return std::make_unique<SimHashDeduplicator>(p); }});
+}
 
 }  // namespace sluice
