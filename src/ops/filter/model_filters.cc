@@ -25,6 +25,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <istream>
 #include <streambuf>
 
 #include "core/json_writer.h"
@@ -94,6 +95,7 @@ class LanguageIdScoreFilter : public Filter {
     text::ModelQuery q{"language_id_score_filter", "fastText language-id model", "model_path",
                        p.GetString("model_path"), {"lid.176.bin"}};
     model_ = LanguageModel::Load(text::ResolveModelFile(q));
+    dict_ = model_->ft.getDictionary();
   }
 
   void ComputeStats(Sample& s) override {
@@ -106,8 +108,7 @@ class LanguageIdScoreFilter : public Filter {
     input_ += '\n';
     buf_.Reset(input_);
     in_.clear();
-    auto dict = model_->ft.getDictionary();
-    dict->getLine(in_, words_, labels_);
+    dict_->getLine(in_, words_, labels_);
     predictions_.clear();
     model_->ft.predict(1, words_, predictions_, 0.0f);
     if (predictions_.empty()) Fail(ErrorKind::kData, "language_id_score_filter: fastText predicted no label");
@@ -146,6 +147,7 @@ class LanguageIdScoreFilter : public Filter {
   std::optional<double> min_score_;
   std::vector<std::string> langs_, langs_json_;
   std::shared_ptr<const LanguageModel> model_;
+  std::shared_ptr<const fasttext::Dictionary> dict_;  // model_'s
   // Per-record scratch, reused.
   std::string input_;
   ViewBuf buf_;

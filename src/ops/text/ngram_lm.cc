@@ -2,6 +2,7 @@
 
 #include <xxhash.h>
 
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
