@@ -193,11 +193,11 @@ class PerplexityFilter : public Filter {
 
   void ComputeStats(Sample& s) override {
     if (Cached(s, "perplexity")) return;
-    tokenizer_->Encode(FilterText(s, slot()), pieces_);
+    const auto& pieces = tokenizer_->EncodeShared(FilterText(s, slot()));
     joined_.clear();
-    for (size_t i = 0; i < pieces_.size(); ++i) {
+    for (size_t i = 0; i < pieces.size(); ++i) {
       if (i) joined_ += ' ';
-      joined_ += pieces_[i];
+      joined_ += pieces[i];
     }
     double logsum = 0;
     size_t n = 0;
@@ -220,7 +220,6 @@ class PerplexityFilter : public Filter {
   std::optional<double> lo_, hi_;
   std::shared_ptr<const text::SentencePieceTokenizer> tokenizer_;
   std::shared_ptr<const text::NgramLm> lm_;
-  text::SentencePieceTokenizer::Pieces pieces_;
   std::string joined_;
 };
 

@@ -37,8 +37,8 @@ class WordsNumFilter : public Filter {
     if (Cached(s, "num_words")) return;
     int64_t n = 0;
     if (tokenizer_) {
-      tokenizer_->Encode(FilterText(s, slot()), pieces_);
-      for (size_t i = 0; i < pieces_.size(); ++i) n += !pieces_[i].empty() && text::HasNonSpecial(pieces_[i]);
+      const auto& pieces = tokenizer_->EncodeShared(FilterText(s, slot()));
+      for (size_t i = 0; i < pieces.size(); ++i) n += !pieces[i].empty() && text::HasNonSpecial(pieces[i]);
     } else {
       text::ForEachWord(FilterText(s, slot()), true, true, [&n](std::string_view w) { n += text::HasNonSpecial(w); });
     }
@@ -50,7 +50,6 @@ class WordsNumFilter : public Filter {
  private:
   std::optional<double> lo_, hi_;
   std::shared_ptr<const text::SentencePieceTokenizer> tokenizer_;  // null without tokenization
-  text::SentencePieceTokenizer::Pieces pieces_;
 };
 
 class WordRepetitionFilter : public Filter {
@@ -74,11 +73,11 @@ class WordRepetitionFilter : public Filter {
       s.stats.SetDouble("word_rep_ratio", Ratio(t));
       return;
     }
-    tokenizer_->Encode(t, pieces_);
+    const auto& pieces = tokenizer_->EncodeShared(t);
     joined_.clear();
-    for (size_t i = 0; i < pieces_.size(); ++i) {
+    for (size_t i = 0; i < pieces.size(); ++i) {
       if (i) joined_ += ' ';
-      joined_ += pieces_[i];
+      joined_ += pieces[i];
     }
     s.stats.SetDouble("word_rep_ratio", Ratio(joined_));
   }
@@ -116,7 +115,6 @@ class WordRepetitionFilter : public Filter {
   size_t n_;
   std::optional<double> lo_, hi_;
   std::shared_ptr<const text::SentencePieceTokenizer> tokenizer_;  // null without tokenization
-  text::SentencePieceTokenizer::Pieces pieces_;
   std::string joined_;  // ' '.join(pieces)
   text::RefineOptions opt_;
   text::WordList words_;

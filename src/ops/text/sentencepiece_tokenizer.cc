@@ -28,6 +28,21 @@ void SentencePieceTokenizer::Encode(std::string_view text, Pieces& out) const {
   if (!st.ok()) Fail(ErrorKind::kData, "SentencePiece ({}) cannot encode the text: {}", path_, st.ToString());
 }
 
+const SentencePieceTokenizer::Pieces& SentencePieceTokenizer::EncodeShared(std::string_view text) const {
+  struct Memo {
+    const SentencePieceTokenizer* owner = nullptr;  // tokenizers live as long as the process (CachedModel)
+    std::string text;
+    Pieces pieces;
+  };
+  thread_local Memo memo;
+  if (memo.owner == this && memo.text == text) return memo.pieces;
+  memo.owner = nullptr;  // stays invalid if Encode throws
+  Encode(text, memo.pieces);
+  memo.text.assign(text);
+  memo.owner = this;
+  return memo.pieces;
+}
+
 ParamSpec TokenizerModelParam() {
   return {"tokenizer_model", ParamType::kString, ParamValue::String(""),
           "sluice: path of the SentencePiece model used with tokenization (default: <lang>.sp.model in "

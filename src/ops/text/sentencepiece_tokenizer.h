@@ -10,6 +10,10 @@
 //       pieces with their '▁' markers; an unknown character comes out as its (normalized) surface text, not as
 //       "<unk>". `pieces` is per-thread scratch whose storage is reused from call to call.
 //   Pieces[i] views are valid until the next Encode into the same Pieces.
+//   EncodeShared(text)  the same pieces, from a per-thread memo of the last text this tokenizer encoded on
+//       this thread: the ops of a fused chain that tokenize one record with one model (perplexity_filter,
+//       words_num_filter, word_repetition_filter, flagged_words_filter, ...) encode it once, as DataJuicer's
+//       context variant shares the words. The result is valid until the next EncodeShared on this thread.
 //
 // Using it from an op with DataJuicer's `lang` / `tokenization` parameters (words_num_filter,
 // word_repetition_filter, stopwords_filter, flagged_words_filter, ...):
@@ -42,8 +46,9 @@ class SentencePieceTokenizer {
 
   static std::shared_ptr<const SentencePieceTokenizer> Load(const std::string& path);
 
-  // Throws kData if SentencePiece rejects the text.
+  // Both throw kData if SentencePiece rejects the text.
   void Encode(std::string_view text, Pieces& out) const;
+  const Pieces& EncodeShared(std::string_view text) const;
 
   const std::string& path() const { return path_; }
 
