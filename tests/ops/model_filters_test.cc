@@ -334,6 +334,27 @@ TEST_F(ModelFiltersTest, PerplexityAndTokenizedWordFiltersMatchThePythonReferenc
   EXPECT_EQ(mismatches, 0u) << "of " << texts.size();
 }
 
+TEST_F(ModelFiltersTest, SharedEncodingsFollowTheTextAndTheModel) {
+  auto en = text::SentencePieceTokenizer::Load(Path("en.model").string());
+  EXPECT_EQ(en, text::SentencePieceTokenizer::Load(Path("en.model").string()));  // one instance per file
+  fs::copy_file(Path("en.model"), Path("other.model"), fs::copy_options::overwrite_existing);
+  auto other = text::SentencePieceTokenizer::Load(Path("other.model").string());
+  auto join = [](const text::SentencePieceTokenizer::Pieces& p) {
+    std::string s;
+    for (size_t i = 0; i < p.size(); ++i) s += std::string(i ? " " : "") + std::string(p[i]);
+    return s;
+  };
+  text::SentencePieceTokenizer::Pieces a, b;
+  en->Encode("Hello world", a);
+  en->Encode("Goodbye moon", b);
+  std::string want_a = join(a), want_b = join(b);
+  EXPECT_EQ(join(en->EncodeShared("Hello world")), want_a);
+  EXPECT_EQ(join(en->EncodeShared("Hello world")), want_a);
+  EXPECT_EQ(join(en->EncodeShared("Goodbye moon")), want_b);
+  EXPECT_EQ(join(other->EncodeShared("Goodbye moon")), want_b);
+  EXPECT_EQ(join(en->EncodeShared("Hello world")), want_a);
+}
+
 TEST_F(ModelFiltersTest, PerplexityFilterKeepsByRangeAndReusesCachedStats) {
   ParamList p = {{"tokenizer_model", S(Path("en.model").string())}, {"lm_model", S(Path("en.arpa").string())}};
   const std::string junk = "zq xv qq zz \xF0\x9F\x98\x8A \xE2\xBC\x8F \xE2\xBA\x87 xq";
