@@ -240,7 +240,8 @@ void RegisterModelFilters(std::vector<OpDef>& ops) {
        {{"lang", ParamType::kString, ParamValue::String("en"), "language of the models (<lang>.sp.model, <lang>.arpa.bin)"},
         {"min_ppl", ParamType::kNumber, ParamValue::Double(0), "minimum perplexity"},
         {"max_ppl", ParamType::kNumber, ParamValue::Double(1500), "maximum perplexity"},
-        text::TokenizerModelParam(),
+        {"tokenizer_model", ParamType::kString, ParamValue::String(""),
+         "sluice: path of the SentencePiece model (default: <lang>.sp.model in SLUICE_MODELS_DIR)"},
         {"lm_model", ParamType::kString, ParamValue::String(""),
          "sluice: path of the ARPA n-gram model (default: <lang>.arpa, then <lang>.arpa.bin, in SLUICE_MODELS_DIR)"}},
        [](const Params& p) { return std::make_unique<PerplexityFilter>(p); }});
