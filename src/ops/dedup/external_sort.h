@@ -171,7 +171,7 @@ class UnionFind {
 // Memory left for sort buffers once `fixed` bytes (union-find, keep bits) are set aside; never below a
 // floor that keeps runs a sensible size.
 inline uint64_t SortBudget(const DedupContext& ctx, uint64_t fixed) {
-  constexpr uint64_t kFloor = 64 << 10;
+  constexpr uint64_t kFloor = 16 << 10;
   return ctx.memory_bytes > fixed + kFloor ? ctx.memory_bytes - fixed : kFloor;
 }
 
