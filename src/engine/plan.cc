@@ -25,8 +25,10 @@ std::vector<Stage> MakeStages(const Pipeline& pipeline) {
       cur = Stage{i + 1, i + 1, false};
     }
   }
+  // The last stage is never a barrier: after a recipe's final deduplicator an empty stage applies its
+  // decision and writes the results.
   cur.op_end = pipeline.ops.size();
-  if (stages.empty() || cur.op_end > cur.op_begin) stages.push_back(cur);
+  stages.push_back(cur);
   return stages;
 }
 

@@ -4,7 +4,8 @@
 // Partitions are byte ranges of the input files cut at line boundaries (a compressed file is one
 // partition: it cannot be entered in the middle); no input byte is copied to make them. Stages split the
 // op list at deduplicators: a stage ends with a deduplicator whose global decision is taken once all
-// partitions have finished the stage (a barrier), and is applied at the start of the next stage. The plan
+// partitions have finished the stage (a barrier), and is applied at the start of the next stage (there is
+// always one: the last stage, possibly without ops, is never a barrier). The plan
 // records the recipe's canonical settings, the resolved ops and the input fingerprint; a resume compares
 // them and refuses with an explanation of what changed.
 #pragma once

@@ -52,6 +52,15 @@ SLUICE_DEDUP_MEMORY_MB=0.03 "$SLUICE" run r.yaml --job_id spill --np 2 --partiti
 check "a decision that spills: identical export" cmp -s o_ref/out.jsonl o_spill/out.jsonl
 check "the small budget did spill" test "$(json_get o_spill/spill/metadata/stage_1_decision.json "d['spill_runs'] > 3")" = True
 
+# A recipe ending in a deduplicator: an empty last stage applies the decision.
+for op in document_minhash_deduplicator document_simhash_deduplicator document_deduplicator; do
+  printf '%s\n' "dataset_path: data.jsonl" "export_path: o_last_$op/out.jsonl" "np: 2" "partition:" "  max_size_mb: 0.1" \
+    "process:" "  - $op:" > last.yaml
+  "$SLUICE" run last.yaml --job_id last > /dev/null
+  check "$op as the last op: the export has the decision's rows" \
+    test "$(wc -l < "o_last_$op/out.jsonl")" -eq "$(json_get "o_last_$op/last/metadata/stage_0_decision.json" "d['kept_rows']")"
+done
+
 # 27 partitions: dedup_keep_commit:3 falls into the first (simhash) decision, :40 into the second (minhash);
 # the spill points into the simhash decision's runs (15 block choices, several runs each).
 for pt in dedup_keep_commit:3 dedup_keep_commit:40 dedup_spill:2 dedup_spill:9; do
