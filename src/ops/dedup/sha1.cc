@@ -3,6 +3,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace sluice::text {
 namespace {
@@ -14,7 +19,7 @@ inline uint32_t LoadBe32(const unsigned char* p) {
          static_cast<uint32_t>(p[3]);
 }
 
-void Compress(uint32_t s[5], const unsigned char* p) {
+void CompressPortable(uint32_t s[5], const unsigned char* p) {
   uint32_t w[16];
   for (int i = 0; i < 16; ++i) w[i] = LoadBe32(p + 4 * i);
   uint32_t a = s[0], b = s[1], c = s[2], d = s[3], e = s[4];
@@ -46,6 +51,55 @@ void Compress(uint32_t s[5], const unsigned char* p) {
   s[2] += c;
   s[3] += d;
   s[4] += e;
+}
+
+#if defined(__x86_64__)
+// The SHA extensions (SHA-NI): four rounds per instruction. Group g covers rounds 4g .. 4g+3; the message
+// schedule is kept four words per register in m[0..3], each group extending it with msg1 / xor / msg2.
+#define SLUICE_SHA_TARGET __attribute__((target("sha,sse4.1"), always_inline)) inline
+
+template <int G>
+SLUICE_SHA_TARGET void ShaNiGroup(__m128i& abcd, __m128i (&e)[2], __m128i (&m)[4], const unsigned char* p) {
+  constexpr int cur = G % 2, other = 1 - cur, k = G % 4;
+  if constexpr (G < 4) {
+    const __m128i mask = _mm_set_epi64x(0x0001020304050607LL, 0x08090a0b0c0d0e0fLL);
+    m[k] = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * G)), mask);
+  }
+  e[cur] = G == 0 ? _mm_add_epi32(e[cur], m[k]) : _mm_sha1nexte_epu32(e[cur], m[k]);
+  e[other] = abcd;
+  if constexpr (G >= 3 && G <= 18) m[(k + 1) % 4] = _mm_sha1msg2_epu32(m[(k + 1) % 4], m[k]);
+  abcd = _mm_sha1rnds4_epu32(abcd, e[cur], G / 5);
+  if constexpr (G >= 1 && G <= 16) m[(k + 3) % 4] = _mm_sha1msg1_epu32(m[(k + 3) % 4], m[k]);
+  if constexpr (G >= 2 && G <= 17) m[(k + 2) % 4] = _mm_xor_si128(m[(k + 2) % 4], m[k]);
+}
+
+template <int... G>
+SLUICE_SHA_TARGET void ShaNiGroups(__m128i& abcd, __m128i (&e)[2], __m128i (&m)[4], const unsigned char* p,
+                                   std::integer_sequence<int, G...>) {
+  (ShaNiGroup<G>(abcd, e, m, p), ...);
+}
+
+__attribute__((target("sha,sse4.1"))) void CompressShaNi(uint32_t s[5], const unsigned char* p) {
+  __m128i abcd = _mm_shuffle_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s)), 0x1B);
+  __m128i e[2] = {_mm_set_epi32(static_cast<int>(s[4]), 0, 0, 0), _mm_setzero_si128()};
+  const __m128i abcd_in = abcd, e_in = e[0];
+  __m128i m[4];
+  ShaNiGroups(abcd, e, m, p, std::make_integer_sequence<int, 20>());
+  e[0] = _mm_sha1nexte_epu32(e[0], e_in);
+  abcd = _mm_add_epi32(abcd, abcd_in);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(s), _mm_shuffle_epi32(abcd, 0x1B));
+  s[4] = static_cast<uint32_t>(_mm_extract_epi32(e[0], 3));
+}
+#undef SLUICE_SHA_TARGET
+#endif
+
+// One 64-byte block: SHA-NI where the CPU has it (checked once), else portable code.
+void Compress(uint32_t s[5], const unsigned char* p) {
+#if defined(__x86_64__)
+  static const bool kShaNi = __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1");
+  if (kShaNi) return CompressShaNi(s, p);
+#endif
+  CompressPortable(s, p);
 }
 
 constexpr uint32_t kInit[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
