@@ -36,6 +36,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -508,21 +509,38 @@ class SimHashDeduplicator : public Deduplicator {
   }
 
  private:
+  // Bit k of the result is set iff more than half of the shingle hashes have bit k set.
   uint64_t Hash(std::string_view text) {
-    // votes[k] = (shingles with bit k set) - (shingles without); bit k is set iff votes[k] > 0.
-    int64_t votes[64] = {};
-    uint64_t shingles = 0;
+    // ones[8b + k] counts hashes with bit k of byte b set. Counting is bytewise: acc[b] holds eight 8-bit
+    // counters (byte k of acc[b] for bit k), so a hash costs 8 table lookups and adds; the counters are
+    // moved to `ones` before they can overflow.
+    static constexpr auto kSpread = [] {
+      std::array<uint64_t, 256> t{};
+      for (unsigned x = 0; x < 256; ++x)
+        for (unsigned k = 0; k < 8; ++k) t[x] |= static_cast<uint64_t>((x >> k) & 1) << (8 * k);
+      return t;
+    }();
+    uint64_t ones[64] = {}, acc[8] = {}, shingles = 0;
+    unsigned pending = 0;
+    auto flush = [&] {
+      for (int b = 0; b < 8; ++b) {
+        for (int k = 0; k < 8; ++k) ones[8 * b + k] += (acc[b] >> (8 * k)) & 0xFF;
+        acc[b] = 0;
+      }
+      pending = 0;
+    };
     shingler_.ForEach(text, [&](std::string_view sh) {
       uint8_t d[16];
       text::Md5Digest(sh, d);
-      uint64_t h = 0;
-      for (int k = 0; k < 8; ++k) h = (h << 8) | d[k];  // big-endian
-      for (int k = 0; k < 64; ++k) votes[k] += static_cast<int64_t>((h >> k) & 1);
+      // The hash is d[0..8) read big-endian, so its byte b (bits 8b .. 8b+7) is d[7 - b].
+      for (int b = 0; b < 8; ++b) acc[b] += kSpread[d[7 - b]];
       ++shingles;
+      if (++pending == 255) flush();
     });
+    flush();
     uint64_t v = 0;
     for (int k = 0; k < 64; ++k)
-      if (2 * votes[k] > static_cast<int64_t>(shingles)) v |= uint64_t{1} << k;
+      if (2 * ones[k] > shingles) v |= uint64_t{1} << k;
     return v;
   }
   friend uint64_t sluice::SimHashValue(Op& op, std::string_view text);
