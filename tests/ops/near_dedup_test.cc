@@ -74,6 +74,16 @@ TEST(Sha1, MatchesHashlib) {
   }
 }
 
+TEST(Sha1, PortableBlockMatchesHashlib) {
+  // "abc" padded to one block by hand.
+  unsigned char block[64] = {'a', 'b', 'c', 0x80};
+  block[63] = 24;  // bit length
+  uint32_t s[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
+  text::Sha1CompressPortable(s, block);
+  const uint32_t want[5] = {0xa9993e36, 0x4706816a, 0xba3e2571, 0x7850c26c, 0x9cd0d89d};
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(s[i], want[i]) << i;
+}
+
 TEST(MinHash, OptimalBandsMatchTheSpec) {
   EXPECT_EQ(MinHashOptimalBands(0.7, 256), std::make_pair(25, 10));
   EXPECT_EQ(MinHashOptimalBands(0.8, 256), std::make_pair(17, 15));

@@ -19,7 +19,9 @@ inline uint32_t LoadBe32(const unsigned char* p) {
          static_cast<uint32_t>(p[3]);
 }
 
-void CompressPortable(uint32_t s[5], const unsigned char* p) {
+}  // namespace
+
+void Sha1CompressPortable(uint32_t s[5], const unsigned char* p) {
   uint32_t w[16];
   for (int i = 0; i < 16; ++i) w[i] = LoadBe32(p + 4 * i);
   uint32_t a = s[0], b = s[1], c = s[2], d = s[3], e = s[4];
@@ -52,6 +54,8 @@ void CompressPortable(uint32_t s[5], const unsigned char* p) {
   s[3] += d;
   s[4] += e;
 }
+
+namespace {
 
 #if defined(__x86_64__)
 // The SHA extensions (SHA-NI): four rounds per instruction. Group g covers rounds 4g .. 4g+3; the message
@@ -99,7 +103,7 @@ void Compress(uint32_t s[5], const unsigned char* p) {
   static const bool kShaNi = __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1");
   if (kShaNi) return CompressShaNi(s, p);
 #endif
-  CompressPortable(s, p);
+  Sha1CompressPortable(s, p);
 }
 
 constexpr uint32_t kInit[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};

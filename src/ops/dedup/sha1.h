@@ -26,6 +26,9 @@ class Sha1 {
 };
 
 void Sha1Digest(std::string_view data, uint8_t digest[20]);
+// One block with the portable code (Sha1 uses the SHA extensions where the CPU has them): exposed so tests
+// cover this path on every machine.
+void Sha1CompressPortable(uint32_t state[5], const unsigned char block[64]);
 uint32_t Sha1Le32(std::string_view data);
 
 }  // namespace sluice::text
