@@ -12,11 +12,12 @@
 //   minhash_perms.inc) v_j = min over shingles of ((h * a_j + b_j) mod 2^64 mod (2^61 - 1)) & 0xFFFFFFFF,
 //   the mod 2^64 being numpy's wrapping uint64 arithmetic. A text without shingles is an error (DataJuicer
 //   1.4.3 raises, so the sample is dropped under skip_op_error). Bands: B x R with band b = v[bR .. bR+R);
-//   when num_bands or num_rows_per_band is null, (B, R) minimises 0.5 FP + 0.5 FN (OptimalBands). The
-//   fingerprint is one 64-bit hash per band (XXH3 of the band's R values, seeded with the band index, so
-//   bands never collide with each other); DataJuicer compares the band bytes themselves, so two different
-//   bands count as equal here with probability 2^-64 per pair of samples and band. Decision: samples
-//   sharing a band are unioned; the first sample (input order) of each connected component is kept.
+//   when num_bands or num_rows_per_band is null, (B, R) minimises 0.5 FP + 0.5 FN (MinHashOptimalBands).
+//   The fingerprint is one 64-bit hash per band (XXH3 of the band's R values, seeded with the band index)
+//   and the decision compares hashes of the same band only. DataJuicer compares the band values
+//   themselves, so two different bands count as equal here with probability 2^-64 per pair of samples and
+//   band. Decision: samples sharing a band are unioned; the first sample (input order) of each connected
+//   component is kept.
 //   tokenization: sentencepiece needs a model and is rejected at construction for now (kUsage).
 // simhash: token hash = MD5(s)[0:8] big-endian; bit k of the simhash is set iff more shingles (counted
 //   with repetition) have bit k set than not; no shingles gives 0. Fingerprint: the uint64. Decision:
