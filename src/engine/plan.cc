@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/json_writer.h"
 #include "io/codec.h"
+#include "ops/text/model_files.h"
 #include <cstring>
 
 namespace sluice {
@@ -35,6 +36,14 @@ std::vector<Stage> MakeStages(const Pipeline& pipeline) {
 Plan MakePlanHeader(const Recipe& recipe, const Pipeline& pipeline, std::vector<InputFile> files) {
   Plan p;
   p.settings = recipe.OutputSettings();
+  // The model files the ops resolved when the pipeline was built: part of what the output depends on.
+  for (const auto& path : text::ResolvedModelFiles()) {
+    std::string key = text::ModelFileKey(path);  // canonical path \n size \n mtime
+    size_t a = key.find('\n'), b = key.find('\n', a + 1);
+    std::string value;
+    AppendJsonString(value, fmt::format("{} bytes, modified {}", key.substr(a + 1, b - a - 1), key.substr(b + 1)));
+    p.settings.emplace_back("model_file:" + key.substr(0, a), value);
+  }
   for (const auto& op : pipeline.ops) p.ops.push_back(op.canonical);
   p.files = std::move(files);
   std::string canon;
@@ -190,7 +199,11 @@ std::string ExplainDifference(const Plan& stored, const Plan& fresh) {
     std::string old = "(absent)";
     for (const auto& [k2, v2] : stored.settings)
       if (k2 == k) old = v2;
-    if (old != v) out += fmt::format("  recipe setting '{}' changed: {} -> {}\n", k, old, v);
+    if (old == v) continue;
+    if (k.rfind("model_file:", 0) == 0)
+      out += fmt::format("  model file '{}' changed: {} -> {}\n", k.substr(11), old, v);
+    else
+      out += fmt::format("  recipe setting '{}' changed: {} -> {}\n", k, old, v);
   }
   size_t n = std::max(stored.ops.size(), fresh.ops.size());
   for (size_t i = 0; i < n; ++i) {

@@ -1,5 +1,7 @@
 #include "ops/text/model_files.h"
 
+#include <set>
+
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -37,9 +39,25 @@ std::string JoinNames(const std::vector<std::string>& names) {
 
 }  // namespace
 
+namespace {
+std::mutex g_resolved_mu;
+std::set<std::string> g_resolved;
+
+const std::string& Remember(const std::string& path) {
+  std::lock_guard<std::mutex> lock(g_resolved_mu);
+  g_resolved.insert(path);
+  return path;
+}
+}  // namespace
+
+std::vector<std::string> ResolvedModelFiles() {
+  std::lock_guard<std::mutex> lock(g_resolved_mu);
+  return {g_resolved.begin(), g_resolved.end()};
+}
+
 std::string ResolveModelFile(const ModelQuery& q) {
   if (!q.given.empty()) {
-    if (IsRegularFile(q.given)) return q.given;
+    if (IsRegularFile(q.given)) return Remember(q.given);
     Fail(ErrorKind::kUsage, "{}: the {} '{}' given by the parameter {} is not a readable file", q.op, q.what,
          q.given, q.param);
   }
@@ -48,7 +66,7 @@ std::string ResolveModelFile(const ModelQuery& q) {
   for (const auto& d : dirs)
     for (const auto& n : q.names) {
       std::string path = (std::filesystem::path(d) / n).string();
-      if (IsRegularFile(path)) return path;
+      if (IsRegularFile(path)) return Remember(path);
       looked += (looked.empty() ? "" : ", ") + path;
     }
   std::string where = dirs.empty() ? fmt::format("{} is not set", kModelsDirEnv)

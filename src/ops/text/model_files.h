@@ -37,8 +37,12 @@ struct ModelQuery {
 
 std::string ResolveModelFile(const ModelQuery& q);
 
-// The identity of a file for the model cache: canonical path, size and modification time.
+// The identity of a file for the model cache: canonical path, size and modification time, '\n'-separated.
 std::string ModelFileKey(const std::string& path);
+
+// Every model file ResolveModelFile returned in this process, sorted. The plan records their identities, so
+// a resume with a replaced model is refused instead of mixing two models' results (engine/plan.h).
+std::vector<std::string> ResolvedModelFiles();
 
 template <class T, class Load>
 std::shared_ptr<const T> CachedModel(const std::string& path, Load&& load) {
