@@ -1,20 +1,31 @@
 // flagged_words_filter, stopwords_filter and special_characters_filter: ratios on hand-made inputs (word
 // refinement, augmentation, list matching), the word-list directory format and its errors, the lists
 // shipped in data/wordlists, and a golden run over real text (examples/demo/data.jsonl) whose values come
-// from an independent Python model of datajuicer-ops.md §2.3-§2.6 and §5.
+// from an independent Python model of datajuicer-ops.md §2.3-§2.6 and §5. `tokenization: true` runs with a
+// tiny SentencePiece model trained here by `spm_train` and is compared, on a few hundred real texts, with a
+// Python model of the spec fed by `spm_encode`'s pieces.
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
+
+#include <simdjson.h>
 
 #include "core/error.h"
 #include "core/json_writer.h"
 #include "op_harness.h"
+#include "ops/text/model_files.h"
+#include "ops/text/sentencepiece_tokenizer.h"
 #include "ops/text/special_chars.h"
 #include "ops/text/word_set.h"
 
@@ -274,7 +285,6 @@ TEST(WordListFilters, BadParametersAndListsFailAtConstruction) {
     return p;
   };
   EXPECT_EQ(make(in_dir({})), ErrorKind::kInternal);  // constructs
-  EXPECT_EQ(make(in_dir({{"tokenization", B(true)}})), ErrorKind::kUsage);
   EXPECT_EQ(make(in_dir({{"lang", S("xx")}})), ErrorKind::kUsage);
   EXPECT_NE(msg.find("no stopwords list for lang 'xx'"), std::string::npos) << msg;
   EXPECT_NE(msg.find("languages there: en"), std::string::npos) << msg;
@@ -362,6 +372,284 @@ TEST(WordListFilters, GoldenRealText) {
     const size_t idx[5] = {0, 1, 2, 100, 499};
     for (int k = 0; k < 5; ++k) EXPECT_EQ(all[idx[k]], g.at[k]) << g.op << " record " << idx[k];
   }
+}
+
+
+// --- tokenization: true ---------------------------------------------------------------------------------
+
+// Runs a shell command; returns its exit status and stdout.
+int Shell(const std::string& cmd, std::string* out = nullptr) {
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return -1;
+  std::string data;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) data.append(buf, n);
+  int st = ::pclose(p);
+  if (out) *out = std::move(data);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+std::vector<std::string> Lines(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+// Sets an environment variable for one scope and restores it afterwards (the conformance test expects model
+// ops to find no model).
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    ::setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (old_) ::setenv(name_, old_->c_str(), 1);
+    else ::unsetenv(name_);
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+// DataJuicer's ratio from the pieces of each text (one line of spm_encode --output_format=piece each):
+// words = pieces (with their '▁'), lower(), strip(SPECIAL_CHARACTERS), empties dropped, optional
+// augmentation; ratio = hits / words, capped at 1.0 (datajuicer-ops.md §2.3, §5, §6). Written from the
+// spec, not from sluice's code.
+constexpr const char* kRatioRef = R"PY(
+import json, sys
+special_file, list_file, lang, aug, sizes, join, pieces_file = sys.argv[1:8]
+strip = ''.join(chr(int(c, 16)) for c in json.load(open(special_file, encoding='utf-8'))['codepoints'])
+wanted = set(json.load(open(list_file, encoding='utf-8'))[lang])
+sizes = [int(g) for g in sizes.split(',')]
+with open(pieces_file, encoding='utf-8', newline='\n') as f:
+    for line in f:
+        line = line.rstrip('\n')
+        words = [w for w in (p.lower().strip(strip) for p in (line.split(' ') if line else [])) if w]
+        if aug == '1':
+            base = list(words)
+            for g in sizes:
+                words += [join.join(base[i:i + g]) for i in range(len(base) - g + 1)]
+        ratio = sum(w in wanted for w in words) / len(words) if words else 0.0
+        print(repr(min(ratio, 1.0)))
+)PY";
+
+// A tiny SentencePiece model trained by `spm_train` on the first 800 records of examples/demo (one line
+// each), the texts the comparisons run on (real English text, lines of the Chinese/English seed documents,
+// edge cases) and spm_encode's pieces of them.
+class TokenizedWordListFilters : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { error_ = Build(); }
+  static void TearDownTestSuite() {
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+  void SetUp() override {
+    if (!error_.empty()) GTEST_FAIL() << error_;
+  }
+
+  static std::string Path(const std::string& name) { return (dir_ / name).string(); }
+
+  // The op's stat for every text with tokenization through the tiny model, plus `extra` parameters.
+  static std::vector<double> TokenizedRatios(const std::string& op, ParamList extra, const std::string& key) {
+    extra.emplace_back("tokenization", B(true));
+    extra.emplace_back("tokenizer_model", S(Path("en.model")));
+    return Ratios(op, extra, key, texts_);
+  }
+
+  // kRatioRef's ratios for every text.
+  static std::vector<std::string> Reference(const std::string& list_file, const std::string& lang, bool aug,
+                                            const std::string& sizes, const std::string& join) {
+    std::string out;
+    int rc = Shell("python3 " + Path("ratio_ref.py") + " " + SLUICE_SHARED_DIR +
+                       "/conformance/dj_special_characters.json " + list_file + " " + lang + " " + (aug ? "1 " : "0 ") +
+                       sizes + " '" + join + "' " + Path("texts.pieces"),
+                   &out);
+    EXPECT_EQ(rc, 0) << "ratio_ref.py failed";
+    return Lines(out);
+  }
+
+  static std::string error_;
+  static fs::path dir_;
+  static std::vector<std::string> texts_;
+
+ private:
+  static std::string Build() {
+    for (const char* tool : {"spm_train", "spm_encode", "python3"})
+      if (Shell(std::string("command -v ") + tool + " >/dev/null 2>&1") != 0)
+        return std::string("the test needs the '") + tool +
+               "' command (Debian packages sentencepiece, python3; scripts/install-deps.sh installs them)";
+    char tmpl[] = "/tmp/sluice-word-list-tok-XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr) return "mkdtemp failed";
+    dir_ = tmpl;
+    auto one_line = [](std::string t) {
+      for (char& c : t)
+        if (c == '\n' || c == '\r') c = ' ';
+      return t;
+    };
+    simdjson::dom::parser parser;
+    std::ifstream demo(std::string(SLUICE_SOURCE_DIR) + "/examples/demo/data.jsonl");
+    std::string line, corpus;
+    std::vector<std::string> demo_texts;
+    while (demo_texts.size() < 800 && std::getline(demo, line)) {
+      std::string_view t;
+      if (parser.parse(line)["text"].get(t)) continue;
+      demo_texts.push_back(one_line(std::string(t)));
+      corpus += demo_texts.back() + "\n";
+    }
+    if (demo_texts.size() < 800) return "could not read the demo corpus (examples/demo/data.jsonl)";
+    std::ofstream(Path("corpus.txt"), std::ios::binary) << corpus;
+    std::string log = Path("train.log");
+    if (Shell("spm_train --input=" + Path("corpus.txt") + " --model_prefix=" + Path("en") +
+              " --vocab_size=1000 --model_type=unigram --character_coverage=1.0 --num_threads=1"
+              " --hard_vocab_limit=false >" + log + " 2>&1") != 0)
+      return "spm_train failed, see " + log;
+
+    texts_.assign(demo_texts.begin(), demo_texts.begin() + 300);
+    for (const char* seed : {"000_3745a414c4301d54.txt", "001_52dbaf6f81e6e114.txt", "002_9440e94c8b9ca581.txt",
+                             "003_f0fee1d4bec4bb14.txt", "004_315147a9e2ac19ee.txt"}) {
+      std::ifstream in(std::string(SLUICE_SOURCE_DIR) + "/../shared/seeds/" + seed, std::ios::binary);
+      if (!in.good()) return std::string("cannot read the seed document ") + seed;
+      for (int n = 0; n < 40 && std::getline(in, line);)
+        if (!line.empty()) texts_.push_back(one_line(line)), ++n;
+    }
+    for (const char* extra : {"", "a", "The THE the", "Today is Sunday and it's a happy day!",
+                              "emoji表情测试下😊，😸31231", "，。、„”“«»１」「《》´∶：？！（）；–—．～’…━〈〉【】％►",
+                              "Hello   World\tagain  ", "ÉCOLE Straße İstanbul ΣΊΣΥΦΟΣ", "fuck you ass"})
+      texts_.push_back(extra);
+    std::string all;
+    for (const auto& t : texts_) all += t + "\n";
+    std::ofstream(Path("texts.txt"), std::ios::binary) << all;
+    if (Shell("spm_encode --model=" + Path("en.model") + " --output_format=piece <" + Path("texts.txt") + " >" +
+              Path("texts.pieces")) != 0)
+      return "spm_encode failed";
+    std::ofstream(Path("ratio_ref.py"), std::ios::binary) << kRatioRef;
+    return "";
+  }
+};
+
+std::string TokenizedWordListFilters::error_;
+fs::path TokenizedWordListFilters::dir_;
+std::vector<std::string> TokenizedWordListFilters::texts_;
+
+TEST_F(TokenizedWordListFilters, MatchThePythonReferenceOnRealText) {
+  // sluice's pieces are spm_encode's.
+  std::string pieces_text;
+  ASSERT_EQ(Shell("cat " + Path("texts.pieces"), &pieces_text), 0);
+  std::vector<std::string> want_pieces = Lines(pieces_text);
+  ASSERT_EQ(want_pieces.size(), texts_.size());
+  auto tok = text::SentencePieceTokenizer::Load(Path("en.model"));
+  text::SentencePieceTokenizer::Pieces pieces;
+  for (size_t i = 0; i < texts_.size(); ++i) {
+    tok->Encode(texts_[i], pieces);
+    std::string joined;
+    for (size_t k = 0; k < pieces.size(); ++k) {
+      if (k) joined += ' ';
+      joined += pieces[k];
+    }
+    ASSERT_EQ(joined, want_pieces[i]) << "text " << i;
+  }
+
+  // A list of pieces as the model writes them ('▁' included), and plain words, which only match pieces
+  // that continue a word.
+  WordListDir dir;
+  dir.File("pieces_flagged_words.json", R"({"en": ["▁the", "▁of", "▁and", "s", "ing", "ed", "the", "▁▁", "▁in▁the",
+                                                   "▁of▁the", "▁的", "是", "▁a▁▁"]})");
+  std::string shipped = std::string(SLUICE_SOURCE_DIR) + "/data/wordlists/";
+  struct Config {
+    const char* op;
+    const char* key;
+    std::string list_file;  // for the reference
+    ParamList params;
+    bool aug;
+    std::string sizes, join;
+  };
+  const Config configs[] = {
+      {"flagged_words_filter", "flagged_words_ratio", shipped + "flagged_words.json", {}, false, "2", ""},
+      {"stopwords_filter", "stopwords_ratio", shipped + "stopwords.json", {}, false, "2", ""},
+      {"stopwords_filter", "stopwords_ratio", shipped + "stopwords.json",
+       {{"use_words_aug", B(true)}, {"words_aug_group_sizes", Ints({2, 3})}}, true, "2,3", ""},
+      {"flagged_words_filter", "flagged_words_ratio", dir.path() + "/pieces_flagged_words.json",
+       {{"flagged_words_dir", S(dir.path())}}, false, "2", ""},
+      {"flagged_words_filter", "flagged_words_ratio", dir.path() + "/pieces_flagged_words.json",
+       {{"flagged_words_dir", S(dir.path())}, {"use_words_aug", B(true)}}, true, "2", ""},
+      {"flagged_words_filter", "flagged_words_ratio", dir.path() + "/pieces_flagged_words.json",
+       {{"flagged_words_dir", S(dir.path())}, {"use_words_aug", B(true)}, {"words_aug_join_char", S("▁")}}, true, "2",
+       "▁"},
+  };
+  for (const Config& c : configs) {
+    std::vector<double> got = TokenizedRatios(c.op, c.params, c.key);
+    std::vector<std::string> want = Reference(c.list_file, "en", c.aug, c.sizes, c.join);
+    ASSERT_EQ(want.size(), texts_.size()) << c.op;
+    size_t mismatches = 0, nonzero = 0;
+    for (size_t i = 0; i < texts_.size(); ++i) {
+      nonzero += got[i] != 0;
+      if (got[i] != std::stod(want[i]) && ++mismatches <= 5)
+        ADD_FAILURE() << c.op << " (" << c.list_file << ", aug " << c.aug << " " << c.sizes << " '" << c.join
+                      << "') text " << i << " '" << texts_[i] << "':\n pieces " << want_pieces[i] << "\n sluice "
+                      << got[i] << ", reference " << want[i];
+    }
+    EXPECT_EQ(mismatches, 0u) << "of " << texts_.size();
+    // Shipped flagged words are whole words: with the marker they match only inside a word, if ever.
+    if (c.list_file != shipped + "flagged_words.json") {
+      EXPECT_GT(nonzero, 10u) << c.op << ": a trivial comparison";
+    }
+  }
+}
+
+TEST_F(TokenizedWordListFilters, PiecesKeepTheirMarker) {
+  auto tok = text::SentencePieceTokenizer::Load(Path("en.model"));
+  text::SentencePieceTokenizer::Pieces pieces;
+  tok->Encode("The the", pieces);
+  ASSERT_EQ(pieces.size(), 2u);
+  ASSERT_EQ(pieces[0], "▁The");
+  ASSERT_EQ(pieces[1], "▁the");
+  WordListDir plain, marked;
+  plain.File("stopwords.json", R"({"en": ["the"]})");
+  marked.File("stopwords.json", R"({"en": ["▁the"]})");
+  ParamList tok_params = {{"tokenization", B(true)}, {"tokenizer_model", S(Path("en.model"))}};
+  auto ratio = [&](const WordListDir& d, bool tokenize) {
+    ParamList p = {{"stopwords_dir", S(d.path())}};
+    if (tokenize) p.insert(p.end(), tok_params.begin(), tok_params.end());
+    return Ratios("stopwords_filter", p, "stopwords_ratio", {"The the"})[0];
+  };
+  EXPECT_EQ(ratio(plain, false), 1.0);
+  EXPECT_EQ(ratio(plain, true), 0.0);  // "▁the" is not "the": '▁' is not a special character
+  EXPECT_EQ(ratio(marked, true), 1.0);  // lowercased, marker kept
+  // The range decides as without tokenization.
+  ParamList p = {{"stopwords_dir", S(marked.path())}, {"min_ratio", D(0.5)}};
+  p.insert(p.end(), tok_params.begin(), tok_params.end());
+  EXPECT_EQ(Survivors("stopwords_filter", p, {"The the", "a cat"}), (std::vector<std::string>{"The the"}));
+}
+
+TEST_F(TokenizedWordListFilters, ModelsAreFoundByLangOrFailAtConstruction) {
+  fs::path models = dir_ / "models";
+  fs::create_directories(models);
+  fs::copy_file(Path("en.model"), models / "en.sp.model", fs::copy_options::overwrite_existing);
+  for (const char* op : {"flagged_words_filter", "stopwords_filter"}) {
+    std::string msg;
+    {
+      ScopedEnv env(text::kModelsDirEnv, "");
+      ::unsetenv(text::kModelsDirEnv);
+      EXPECT_EQ(KindOf([&] { MakeOp(op, {{"tokenization", B(true)}}); }, &msg), ErrorKind::kUsage) << op;
+      EXPECT_NE(msg.find("en.sp.model"), std::string::npos) << msg;
+      EXPECT_NE(msg.find("tokenizer_model"), std::string::npos) << msg;
+      EXPECT_EQ(KindOf([&] { MakeOp(op, {{"tokenization", B(true)}, {"tokenizer_model", S(Path("nope.model"))}}); },
+                       &msg),
+                ErrorKind::kUsage);
+      EXPECT_NE(msg.find(Path("nope.model")), std::string::npos) << msg;
+      EXPECT_EQ(KindOf([&] { MakeOp(op, {{"lang", S("zh")}}); }), ErrorKind::kInternal) << op;  // no model needed
+    }
+    ScopedEnv env(text::kModelsDirEnv, models.string());
+    EXPECT_EQ(KindOf([&] { MakeOp(op, {{"tokenization", B(true)}}); }), ErrorKind::kInternal) << op;
+    EXPECT_EQ(KindOf([&] { MakeOp(op, {{"tokenization", B(true)}, {"lang", S("zh")}}); }, &msg), ErrorKind::kUsage);
+    EXPECT_NE(msg.find((models / "zh.sp.model").string()), std::string::npos) << msg;
+  }
+  // The models directory and the explicit path give the same stats.
+  ScopedEnv env(text::kModelsDirEnv, models.string());
+  EXPECT_EQ(Ratios("stopwords_filter", {{"tokenization", B(true)}}, "stopwords_ratio", texts_),
+            TokenizedRatios("stopwords_filter", {}, "stopwords_ratio"));
 }
 
 }  // namespace

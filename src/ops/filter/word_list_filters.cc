@@ -17,7 +17,12 @@
 //   directory, no matching file, malformed JSON, a value that is not a list of strings, or a `lang` that
 //   no file has is a kUsage error at construction naming the file and the cause (DataJuicer would instead
 //   download its default lists, or fail every sample on an unknown `lang`).
-// `tokenization: true` (SentencePiece pieces of <lang>.sp.model) is rejected at construction (kUsage).
+// `tokenization: true`: words = the SentencePiece pieces of the text (sentencepiece_tokenizer.h; model from
+//   `tokenizer_model` or <lang>.sp.model, found when the op is constructed), kept with their '▁' markers
+//   ('▁' is not a special character, so "▁the" is a word of its own and matches only a list entry written
+//   "▁the", as in DataJuicer), then refined, augmented and counted exactly as above. The pieces never
+//   contain a space (checked at load), so they are joined with spaces and refined with space as the only
+//   separator. `lang` selects both the list and the model.
 // The list of `lang` is loaded once per op instance into a WordSet; per record nothing is allocated once
 // the word buffers have grown.
 #include <algorithm>
@@ -32,6 +37,7 @@
 #include "core/sample.h"
 #include "ops/filter/filter_util.h"
 #include "ops/op.h"
+#include "ops/text/sentencepiece_tokenizer.h"
 #include "ops/text/word_set.h"
 #include "ops/text/words.h"
 
@@ -109,7 +115,6 @@ class WordListFilter : public Filter {
   // `kind` is both the file-name marker and, with "_dir", the directory parameter; `stat` the stats key.
   WordListFilter(const char* name, const char* kind, const char* stat, const Params& p)
       : Filter(name, p), stat_(stat), lo_(OptionalNumber(p, "min_ratio")), hi_(OptionalNumber(p, "max_ratio")) {
-    RejectTokenization(p, name);
     opt_.lower_case = true;
     opt_.strip_special = true;
     opt_.use_words_aug = p.GetBool("use_words_aug");
@@ -128,11 +133,24 @@ class WordListFilter : public Filter {
     std::string dir_param = std::string(kind) + "_dir";
     std::string dir = p.Has(dir_param) ? p.GetString(dir_param) : ShippedWordListDir();
     LoadWordList(name, dir, kind, p.GetString("lang"), list_);
+    tokenizer_ = text::TokenizerFromParams(p, name);
+    if (tokenizer_) opt_.new_line = opt_.tab = false;  // the pieces are joined by single spaces
   }
 
   void ComputeStats(Sample& s) override {
     if (Cached(s, stat_)) return;
-    text::RefineWords(FilterText(s, slot()), opt_, words_);
+    const std::string& t = FilterText(s, slot());
+    if (tokenizer_) {
+      const auto& pieces = tokenizer_->EncodeShared(t);
+      joined_.clear();
+      for (size_t i = 0; i < pieces.size(); ++i) {
+        if (i) joined_ += ' ';
+        joined_ += pieces[i];
+      }
+      text::RefineWords(joined_, opt_, words_);
+    } else {
+      text::RefineWords(t, opt_, words_);
+    }
     size_t n = words_.size(), hits = 0;
     for (size_t i = 0; i < n; ++i) hits += list_.Contains(words_[i]);
     double ratio = n == 0 ? 0.0 : static_cast<double>(hits) / static_cast<double>(n);
@@ -146,15 +164,18 @@ class WordListFilter : public Filter {
   std::optional<double> lo_, hi_;
   text::RefineOptions opt_;
   text::WordSet list_;
+  std::shared_ptr<const text::SentencePieceTokenizer> tokenizer_;  // null without tokenization
+  std::string joined_;                                              // ' '.join(pieces)
   text::WordList words_;
 };
 
 // DataJuicer's parameters, in its order; `kind` names the directory parameter.
 std::vector<ParamSpec> WordListParams(const std::string& kind, double min_ratio, double max_ratio) {
   return {
-      {"lang", ParamType::kString, ParamValue::String("en"), "language whose word list is used ('all': every language)", false},
+      {"lang", ParamType::kString, ParamValue::String("en"),
+       "language whose word list ('all': every language) and, with tokenization, model <lang>.sp.model are used", false},
       {"tokenization", ParamType::kBool, ParamValue::Bool(false),
-       "split with a SentencePiece model instead of whitespace (not supported: needs a tokenizer model)", false},
+       "split with the SentencePiece model <lang>.sp.model instead of whitespace", false},
       {"min_ratio", ParamType::kNumber, ParamValue::Double(min_ratio), "minimum ratio"},
       {"max_ratio", ParamType::kNumber, ParamValue::Double(max_ratio), "maximum ratio"},
       {kind + "_dir", ParamType::kString, {},
@@ -165,6 +186,7 @@ std::vector<ParamSpec> WordListParams(const std::string& kind, double min_ratio,
       {"words_aug_group_sizes", ParamType::kAny, ParamValue::List({ParamValue::Int(2)}),
        "numbers of consecutive words concatenated by use_words_aug", false},
       {"words_aug_join_char", ParamType::kString, ParamValue::String(""), "separator of the concatenated words", false},
+      text::TokenizerModelParam(),
   };
 }
 
