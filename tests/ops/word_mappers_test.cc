@@ -3,15 +3,26 @@
 //
 // Expected outputs (and the golden MD5s) come from a Python model of datajuicer-ops.md §2.3/§4 that runs
 // DataJuicer's patterns with the `regex` module; the C++ ops were cross-checked against that model on
-// thousands of random and real texts.
+// thousands of random and real texts. remove_words_with_incorrect_substrings_mapper with `tokenization:
+// true` runs with a tiny SentencePiece model trained here by `spm_train` and is compared, on a few hundred
+// real texts, with a Python model of the spec fed by `spm_encode`'s pieces.
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/wait.h>
 
+#include <simdjson.h>
+
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "core/error.h"
+#include "core/json_writer.h"
 #include "op_harness.h"
 #include "ops/text/md5.h"
+#include "ops/text/model_files.h"
 
 namespace sluice {
 namespace {
@@ -118,8 +129,6 @@ TEST(WordMappers, InvalidParametersAreUsageErrors) {
   EXPECT_EQ(KindOf(make("remove_table_text_mapper", {{"min_col", I(1)}})), ErrorKind::kUsage);
   EXPECT_EQ(KindOf(make("remove_table_text_mapper", {{"max_col", I(21)}})), ErrorKind::kUsage);
   EXPECT_EQ(KindOf(make("remove_table_text_mapper", {{"min_col", I(21)}, {"max_col", I(20)}})), ErrorKind::kUsage);
-  EXPECT_EQ(KindOf(make("remove_words_with_incorrect_substrings_mapper", {{"tokenization", B(true)}})),
-            ErrorKind::kUsage);
   EXPECT_EQ(KindOf(make("remove_words_with_incorrect_substrings_mapper", {{"substrings", S("http")}})),
             ErrorKind::kUsage);
   EXPECT_EQ(KindOf(make("remove_long_words_mapper", {{"max_len", ParamValue()}})), ErrorKind::kUsage);
@@ -217,6 +226,224 @@ TEST(WordMappers, GoldenOnSeedDocuments) {
                     << "; expected " << g.bytes << " bytes, md5 " << g.md5 << " (output written to " << out << ")";
     }
   }
+}
+
+
+// --- remove_words_with_incorrect_substrings_mapper with tokenization: true -------------------------------
+
+namespace fs = std::filesystem;
+
+// Runs a shell command; returns its exit status and stdout.
+int Shell(const std::string& cmd, std::string* out = nullptr) {
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (p == nullptr) return -1;
+  std::string data;
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) data.append(buf, n);
+  int st = ::pclose(p);
+  if (out) *out = std::move(data);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+// Sets an environment variable for one scope and restores it afterwards (the conformance test expects model
+// ops to find no model).
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    ::setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (old_) ::setenv(name_, old_->c_str(), 1);
+    else ::unsetenv(name_);
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+// DataJuicer's tokenized variant from the pieces of each text (one line of spm_encode --output_format=piece
+// each; the texts as JSON lines): words = pieces with '▁' removed; a word goes if strip(word,
+// SPECIAL_CHARACTERS) contains a substring; if one went, the text is ''.join(kept words), else unchanged
+// (datajuicer-ops.md §4). Prints the result of each text as a JSON string. Written from the spec, not from
+// sluice's code.
+constexpr const char* kSubstringsRef = R"PY(
+import json, sys
+special_file, substrings, texts_file, pieces_file = sys.argv[1:5]
+strip = ''.join(chr(int(c, 16)) for c in json.load(open(special_file, encoding='utf-8'))['codepoints'])
+substrings = json.loads(substrings)
+texts = [json.loads(l) for l in open(texts_file, encoding='utf-8')]
+pieces = [l.rstrip('\n') for l in open(pieces_file, encoding='utf-8', newline='\n')]
+assert len(texts) == len(pieces)
+for text, line in zip(texts, pieces):
+    words = [p.replace('\u2581', '') for p in (line.split(' ') if line else [])]
+    kept = [w for w in words if all(s not in w.strip(strip) for s in substrings)]
+    print(json.dumps(''.join(kept) if len(kept) != len(words) else text))
+)PY";
+
+// A tiny SentencePiece model trained by `spm_train` on the first 800 records of examples/demo (one line
+// each); the texts the comparison runs on (real English text and the lines of the seed documents, which
+// hold URLs, code and Chinese) with spm_encode's pieces of them.
+class TokenizedIncorrectSubstrings : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { error_ = Build(); }
+  static void TearDownTestSuite() {
+    if (!dir_.empty()) fs::remove_all(dir_);
+  }
+  void SetUp() override {
+    if (!error_.empty()) GTEST_FAIL() << error_;
+  }
+
+  static std::string Path(const std::string& name) { return (dir_ / name).string(); }
+
+  // Map's result on `text` with tokenization through the tiny model, and whether it reported a change.
+  static std::pair<std::string, bool> Run(const std::string& text, ParamList params = {}) {
+    params.emplace_back("tokenization", B(true));
+    params.emplace_back("tokenizer_model", S(Path("en.model")));
+    auto op = MakeOp("remove_words_with_incorrect_substrings_mapper", params);
+    std::string t = text;
+    bool changed = static_cast<Mapper&>(*op).Map(t);
+    return {t, changed};
+  }
+
+  static std::string error_;
+  static fs::path dir_;
+  static std::vector<std::string> texts_;
+
+ private:
+  static std::string Build() {
+    for (const char* tool : {"spm_train", "spm_encode", "python3"})
+      if (Shell(std::string("command -v ") + tool + " >/dev/null 2>&1") != 0)
+        return std::string("the test needs the '") + tool +
+               "' command (Debian packages sentencepiece, python3; scripts/install-deps.sh installs them)";
+    char tmpl[] = "/tmp/sluice-word-mappers-tok-XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr) return "mkdtemp failed";
+    dir_ = tmpl;
+    auto one_line = [](std::string t) {
+      for (char& c : t)
+        if (c == '\n' || c == '\r') c = ' ';
+      return t;
+    };
+    simdjson::dom::parser parser;
+    std::ifstream demo(std::string(SLUICE_SOURCE_DIR) + "/examples/demo/data.jsonl");
+    std::string line, corpus;
+    std::vector<std::string> demo_texts;
+    while (demo_texts.size() < 800 && std::getline(demo, line)) {
+      std::string_view t;
+      if (parser.parse(line)["text"].get(t)) continue;
+      demo_texts.push_back(one_line(std::string(t)));
+      corpus += demo_texts.back() + "\n";
+    }
+    if (demo_texts.size() < 800) return "could not read the demo corpus (examples/demo/data.jsonl)";
+    std::ofstream(Path("corpus.txt"), std::ios::binary) << corpus;
+    std::string log = Path("train.log");
+    if (Shell("spm_train --input=" + Path("corpus.txt") + " --model_prefix=" + Path("en") +
+              " --vocab_size=1000 --model_type=unigram --character_coverage=1.0 --num_threads=1"
+              " --hard_vocab_limit=false >" + log + " 2>&1") != 0)
+      return "spm_train failed, see " + log;
+
+    texts_.assign(demo_texts.begin(), demo_texts.begin() + 300);
+    for (const char* seed : {"000_3745a414c4301d54.txt", "001_52dbaf6f81e6e114.txt", "002_9440e94c8b9ca581.txt",
+                             "003_f0fee1d4bec4bb14.txt", "004_315147a9e2ac19ee.txt"}) {
+      std::ifstream in(std::string(SLUICE_SOURCE_DIR) + "/../shared/seeds/" + seed, std::ios::binary);
+      if (!in.good()) return std::string("cannot read the seed document ") + seed;
+      for (int n = 0; n < 60 && std::getline(in, line);)
+        if (!line.empty()) texts_.push_back(one_line(line)), ++n;
+    }
+    for (const char* extra : {"", "   ", "see https://x.com now", "请用百度www.baidu.com进行搜索", "a  b\tc",
+                              "ＦＵＬＬ　ｗｉｄｔｈ www.x.com", "▁literal▁marker http"})
+      texts_.push_back(extra);
+    std::string plain, json;
+    for (const auto& t : texts_) {
+      plain += t + "\n";
+      AppendJsonString(json, t);
+      json += "\n";
+    }
+    std::ofstream(Path("texts.txt"), std::ios::binary) << plain;
+    std::ofstream(Path("texts.jsonl"), std::ios::binary) << json;
+    if (Shell("spm_encode --model=" + Path("en.model") + " --output_format=piece <" + Path("texts.txt") + " >" +
+              Path("texts.pieces")) != 0)
+      return "spm_encode failed";
+    std::ofstream(Path("substrings_ref.py"), std::ios::binary) << kSubstringsRef;
+    return "";
+  }
+};
+
+std::string TokenizedIncorrectSubstrings::error_;
+fs::path TokenizedIncorrectSubstrings::dir_;
+std::vector<std::string> TokenizedIncorrectSubstrings::texts_;
+
+TEST_F(TokenizedIncorrectSubstrings, MatchesThePythonReferenceOnRealText) {
+  // substrings as JSON for the reference; null is the default list.
+  for (const char* substrings : {"null", R"(["com", "算子"])", R"(["e"])", R"(["the", "▁", "//"])", R"([""])"}) {
+    std::string json = std::string(substrings) == "null" ? R"(["http", "www", ".com", "href", "//"])" : substrings;
+    std::string out;
+    ASSERT_EQ(Shell("python3 " + Path("substrings_ref.py") + " " + SLUICE_SHARED_DIR +
+                        "/conformance/dj_special_characters.json '" + json + "' " + Path("texts.jsonl") + " " +
+                        Path("texts.pieces"),
+                    &out),
+              0);
+    std::istringstream lines(out);
+    ParamList params;
+    if (std::string(substrings) != "null") {
+      simdjson::dom::parser parser;
+      std::vector<std::string> subs;
+      for (auto v : parser.parse(json).get_array()) subs.emplace_back(std::string_view(v));
+      params.emplace_back("substrings", L(subs));
+    }
+    size_t mismatches = 0, changed = 0;
+    simdjson::dom::parser parser;
+    for (size_t i = 0; i < texts_.size(); ++i) {
+      std::string want_json;
+      ASSERT_TRUE(std::getline(lines, want_json)) << "the reference printed too few lines";
+      std::string want(std::string_view(parser.parse(want_json).get_string()));
+      auto [got, got_changed] = Run(texts_[i], params);
+      changed += got_changed;
+      if ((got != want || got_changed != (want != texts_[i])) && ++mismatches <= 5)
+        ADD_FAILURE() << substrings << " text " << i << " '" << texts_[i] << "':\n sluice    '" << got
+                      << "' (changed " << got_changed << ")\n reference '" << want << "'";
+    }
+    EXPECT_EQ(mismatches, 0u) << substrings << ", of " << texts_.size();
+    EXPECT_GT(changed, 10u) << substrings << ": a trivial comparison";
+  }
+}
+
+TEST_F(TokenizedIncorrectSubstrings, SpacesGoOnlyWhenAWordGoes) {
+  // Nothing dropped: the text stays as it is, spaces, tabs and all (unlike the whitespace variant).
+  EXPECT_EQ(Run("a  b\tc  "), std::make_pair(std::string("a  b\tc  "), false));
+  // A word dropped: the kept pieces are concatenated without their markers, so no space is left. The pieces
+  // are ▁see ▁the ▁ www . ex a mp le . com ▁p age ▁to day: only "www" goes (".com" is in no piece).
+  EXPECT_EQ(Run("see the  www.example.com page today"), std::make_pair(std::string("seethe.example.compagetoday"), true));
+  // Everything dropped: "".
+  EXPECT_EQ(Run("some words", {{"substrings", L({""})}}), std::make_pair(std::string(), true));
+  EXPECT_EQ(Run("", {{"substrings", L({""})}}), std::make_pair(std::string(), false));
+}
+
+TEST_F(TokenizedIncorrectSubstrings, ModelsAreFoundByLangOrFailAtConstruction) {
+  const char* op = "remove_words_with_incorrect_substrings_mapper";
+  fs::path models = dir_ / "models";
+  fs::create_directories(models);
+  fs::copy_file(Path("en.model"), models / "en.sp.model", fs::copy_options::overwrite_existing);
+  {
+    ScopedEnv env(text::kModelsDirEnv, "");
+    ::unsetenv(text::kModelsDirEnv);
+    try {
+      MakeOp(op, {{"tokenization", B(true)}, {"lang", S("zh")}});
+      ADD_FAILURE() << "constructed without a model";
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kUsage);
+      EXPECT_NE(std::string(e.what()).find("zh.sp.model"), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find("tokenizer_model"), std::string::npos) << e.what();
+    }
+  }
+  ScopedEnv env(text::kModelsDirEnv, models.string());
+  EXPECT_EQ(KindOf([&] { MakeOp(op, {{"tokenization", B(true)}}); }), ErrorKind::kInternal);
+  // The model found by lang is the one given explicitly.
+  auto by_lang = MakeOp(op, {{"tokenization", B(true)}});
+  std::string t = "see https://x.com now";
+  ASSERT_TRUE(static_cast<Mapper&>(*by_lang).Map(t));
+  EXPECT_EQ(t, Run("see https://x.com now").first);
 }
 
 }  // namespace

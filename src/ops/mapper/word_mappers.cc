@@ -10,6 +10,11 @@
 //     Long words: keep w if min_len <= len(w) <= max_len, or if that holds for w stripped of special
 //     characters at both ends. Incorrect substrings: drop w if w stripped of special characters at both
 //     ends contains any of `substrings` (plain, case-sensitive; default http www .com href //).
+//   remove_words_with_incorrect_substrings_mapper with `tokenization: true`: words = the SentencePiece
+//     pieces of the text (sentencepiece_tokenizer.h; model from `tokenizer_model` or <lang>.sp.model, found
+//     when the op is constructed) with every '▁' removed, tested as above. If a word is dropped the text
+//     becomes the concatenation of the kept words (the model's normalization applies, and every space is
+//     gone); if none is, the text is left unchanged.
 //   remove_non_chinese_character_mapper: keeps only U+4E00..U+9FA5, plus A-Za-z (keep_alphabet), 0-9
 //     (keep_number) and `. ， space , - 。 % 《 * 》 / • 、 & ＆ ( — ) （ + ） ： ？ ! ！ “ ” ·` (keep_punc);
 //     every other code point (newlines included) is deleted.
@@ -35,6 +40,7 @@
 #include "ops/filter/filter_util.h"
 #include "ops/op.h"
 #include "ops/text/pystr.h"
+#include "ops/text/sentencepiece_tokenizer.h"
 #include "ops/text/simd.h"
 #include "ops/text/utf8.h"
 #include "ops/text/words.h"
@@ -140,8 +146,8 @@ void ForEachOccurrence(std::string_view t, std::string_view needle, F&& f) {
 class RemoveWordsWithIncorrectSubstringsMapper : public Mapper {
  public:
   explicit RemoveWordsWithIncorrectSubstringsMapper(const Params& p)
-      : Mapper("remove_words_with_incorrect_substrings_mapper") {
-    RejectTokenization(p, "remove_words_with_incorrect_substrings_mapper");
+      : Mapper("remove_words_with_incorrect_substrings_mapper"),
+        tokenizer_(text::TokenizerFromParams(p, "remove_words_with_incorrect_substrings_mapper")) {
     const ParamValue& v = p.Get("substrings");
     if (v.type() == ParamValue::Type::kString)
       Fail(ErrorKind::kUsage, "remove_words_with_incorrect_substrings_mapper: substrings must be a list of strings");
@@ -151,6 +157,7 @@ class RemoveWordsWithIncorrectSubstringsMapper : public Mapper {
   }
 
   bool Map(std::string& text) override {
+    if (tokenizer_) return MapPieces(text);
     if (drop_all_) {  // "" is in every word
       if (!FilterWords(text, out_, [](std::string_view) { return false; })) return false;
       text.swap(out_);
@@ -165,11 +172,7 @@ class RemoveWordsWithIncorrectSubstringsMapper : public Mapper {
     auto keep = [&](std::string_view w) {
       size_t wb = static_cast<size_t>(w.data() - text.data());
       while (next_hit < hits_.size() && hits_[next_hit] < wb) ++next_hit;
-      if (next_hit == hits_.size() || hits_[next_hit] >= wb + w.size()) return true;
-      std::string_view stripped = text::StripSpecial(w);
-      for (const auto& sub : substrings_)
-        if (stripped.find(sub) != std::string_view::npos) return false;
-      return true;
+      return next_hit == hits_.size() || hits_[next_hit] >= wb + w.size() || !Dropped(w);
     };
     if (!FilterWords(text, out_, keep)) return false;
     text.swap(out_);
@@ -177,9 +180,42 @@ class RemoveWordsWithIncorrectSubstringsMapper : public Mapper {
   }
 
  private:
+  // Whether the word goes: its stripped form contains one of the substrings.
+  bool Dropped(std::string_view word) const {
+    if (drop_all_) return true;
+    std::string_view stripped = text::StripSpecial(word);
+    for (const auto& sub : substrings_)
+      if (stripped.find(sub) != std::string_view::npos) return true;
+    return false;
+  }
+
+  // The tokenized variant (contract above).
+  bool MapPieces(std::string& text) {
+    static constexpr std::string_view kMarker = "\u2581";
+    const auto& pieces = tokenizer_->EncodeShared(text);
+    out_.clear();
+    bool dropped = false;
+    for (size_t i = 0; i < pieces.size(); ++i) {
+      std::string_view piece = pieces[i];
+      word_.clear();
+      for (size_t at; (at = piece.find(kMarker)) != std::string_view::npos; piece.remove_prefix(at + kMarker.size()))
+        word_.append(piece.substr(0, at));
+      word_.append(piece);
+      if (Dropped(word_))
+        dropped = true;
+      else
+        out_ += word_;
+    }
+    if (!dropped || out_ == text) return false;
+    text.swap(out_);
+    return true;
+  }
+
+  std::shared_ptr<const text::SentencePieceTokenizer> tokenizer_;  // null without tokenization
   std::vector<std::string> substrings_;
   bool drop_all_;
   std::vector<size_t> hits_;  // start offsets of substring occurrences in the text
+  std::string word_;          // a piece without its '▁' markers
   std::string out_;
 };
 
@@ -710,12 +746,14 @@ void RegisterWordMappers(std::vector<OpDef>& ops) {
        {{"lang", ParamType::kString, ParamValue::String("en"),
          "language of the tokenizer model (only used with tokenization)"},
         {"tokenization", ParamType::kBool, ParamValue::Bool(false),
-         "split with a SentencePiece model instead of whitespace (not supported: needs a tokenizer model)", false},
+         "split with the SentencePiece model <lang>.sp.model instead of whitespace (then every space goes when a "
+         "word is removed)", false},
         {"substrings",
          ParamType::kStringList,
          {},
          "list of substrings a word (stripped of special characters) must not contain; null: "
-         "[http, www, .com, href, //]"}},
+         "[http, www, .com, href, //]"},
+        text::TokenizerModelParam()},
        [](const Params& p) { return std::make_unique<RemoveWordsWithIncorrectSubstringsMapper>(p); }});
   ops.push_back(
       {"remove_non_chinese_character_mapper",
