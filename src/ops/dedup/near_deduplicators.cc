@@ -54,7 +54,7 @@
 #include "ops/dedup/near_deduplicators.h"
 #include "ops/dedup/sha1.h"
 #include "ops/op.h"
-#include "ops/text/md5.h"
+#include "ops/text/md5_many.h"
 #include "ops/text/pystr.h"
 #include "ops/text/regex.h"
 #include "ops/text/utf8.h"
@@ -108,6 +108,10 @@ class Shingler {
   }
 
   Tokenization tokenization() const { return tokenization_; }
+  // Whether a shingle ForEach passed lives in the shingler's scratch string (a window joined with single
+  // spaces), valid only until the next call of f; all others are views into the text ForEach was given
+  // or its lowered/stripped copy, valid until the next ForEach.
+  bool IsScratch(std::string_view shingle) const { return shingle.data() == joined_.data(); }
   const std::string& tokenization_name() const { return tokenization_name_; }
 
   // Calls f(shingle) for every shingle of the sample's text, in order, repetitions included.
@@ -530,14 +534,33 @@ class SimHashDeduplicator : public Deduplicator {
       }
       pending = 0;
     };
+    // Shingles are hashed kBatch at a time by the multi-buffer MD5 (one per SIMD lane). Most shingles are
+    // views into the (lowered, stripped) text, which outlives the batch; one the shingler joined in its
+    // scratch string is copied to arena_ and its view pointed there when the batch is hashed (the arena
+    // may move while it grows).
+    auto hash_batch = [&] {
+      for (const auto& [i, off] : arena_refs_) batch_[i] = std::string_view(arena_.data() + off, batch_[i].size());
+      text::Md5Many(batch_.data(), batch_.size(), digests_.data());
+      for (size_t i = 0; i < batch_.size(); ++i) {
+        const uint8_t* d = digests_[i];
+        // The hash is d[0..8) read big-endian, so its byte b (bits 8b .. 8b+7) is d[7 - b].
+        for (int b = 0; b < 8; ++b) acc[b] += kSpread[d[7 - b]];
+        if (++pending == 255) flush();
+      }
+      shingles += batch_.size();
+      batch_.clear();
+      arena_.clear();
+      arena_refs_.clear();
+    };
     shingler_.ForEach(text, [&](std::string_view sh) {
-      uint8_t d[16];
-      text::Md5Digest(sh, d);
-      // The hash is d[0..8) read big-endian, so its byte b (bits 8b .. 8b+7) is d[7 - b].
-      for (int b = 0; b < 8; ++b) acc[b] += kSpread[d[7 - b]];
-      ++shingles;
-      if (++pending == 255) flush();
+      if (shingler_.IsScratch(sh)) {
+        arena_refs_.emplace_back(batch_.size(), arena_.size());
+        arena_.append(sh);
+      }
+      batch_.push_back(sh);
+      if (batch_.size() == kBatch) hash_batch();
     });
+    hash_batch();
     flush();
     uint64_t v = 0;
     for (int k = 0; k < 64; ++k)
@@ -548,6 +571,12 @@ class SimHashDeduplicator : public Deduplicator {
 
   Shingler shingler_;
   int blocks_, distance_;
+  // Hash's batch (reused across samples: no per-record allocation once grown).
+  static constexpr size_t kBatch = 256;
+  std::vector<std::string_view> batch_;
+  std::array<uint8_t[16], kBatch> digests_;
+  std::string arena_;
+  std::vector<std::pair<size_t, size_t>> arena_refs_;  // (index in batch_, offset in arena_)
 };
 
 std::vector<ParamSpec> CommonShingleParams(const char* default_tokenization, int64_t default_window) {

@@ -1,0 +1,236 @@
+// Multi-buffer MD5 (RFC 1321); see md5_many.h.
+//
+// Layout: the SIMD paths keep L lanes of state (a, b, c, d as st[0..L), st[L..2L), ...) and build the next
+// 64-byte block of every lane transposed (word j of lane l at w[j * L + l]), so word j of all lanes is one
+// vector load. A lane is a message; after each compression a lane whose message has had its last block
+// writes its digest and starts the next message, so lanes never wait for a longer neighbour and no lane
+// is wasted until the last L messages. Blocks are built from the message bytes in place (padding and the
+// bit length only in a message's last one or two blocks), so nothing is copied per message.
+#include "ops/text/md5_many.h"
+
+#include <cstring>
+
+#include "ops/text/md5.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace sluice::text {
+
+namespace {
+
+#if defined(__x86_64__)
+
+constexpr uint32_t kK[64] = {
+    0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
+    0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
+    0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
+    0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a,
+    0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70,
+    0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
+    0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
+    0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391};
+
+constexpr uint32_t kInit[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
+
+// The 64 steps, written once over the vector operations ADD, ROTL (immediate count), F, G, H, I (the
+// round functions of b, c, d) and SET1; m[] holds the 16 message words. Rotation counts must be literal
+// (the shift intrinsics take immediates), hence a macro rather than a loop over kR.
+#define SLUICE_MD5_STEP(FN, a, b, c, d, i, g, r) a = ADD(b, ROTL(ADD(ADD(a, FN(b, c, d)), ADD(SET1(kK[i]), m[g])), r))
+#define SLUICE_MD5_QUAD(FN, i, g0, g1, g2, g3, r0, r1, r2, r3) \
+  SLUICE_MD5_STEP(FN, a, b, c, d, i, g0, r0);                  \
+  SLUICE_MD5_STEP(FN, d, a, b, c, i + 1, g1, r1);              \
+  SLUICE_MD5_STEP(FN, c, d, a, b, i + 2, g2, r2);              \
+  SLUICE_MD5_STEP(FN, b, c, d, a, i + 3, g3, r3)
+#define SLUICE_MD5_ROUNDS                                   \
+  SLUICE_MD5_QUAD(F, 0, 0, 1, 2, 3, 7, 12, 17, 22);         \
+  SLUICE_MD5_QUAD(F, 4, 4, 5, 6, 7, 7, 12, 17, 22);         \
+  SLUICE_MD5_QUAD(F, 8, 8, 9, 10, 11, 7, 12, 17, 22);       \
+  SLUICE_MD5_QUAD(F, 12, 12, 13, 14, 15, 7, 12, 17, 22);    \
+  SLUICE_MD5_QUAD(G, 16, 1, 6, 11, 0, 5, 9, 14, 20);        \
+  SLUICE_MD5_QUAD(G, 20, 5, 10, 15, 4, 5, 9, 14, 20);       \
+  SLUICE_MD5_QUAD(G, 24, 9, 14, 3, 8, 5, 9, 14, 20);        \
+  SLUICE_MD5_QUAD(G, 28, 13, 2, 7, 12, 5, 9, 14, 20);       \
+  SLUICE_MD5_QUAD(H, 32, 5, 8, 11, 14, 4, 11, 16, 23);      \
+  SLUICE_MD5_QUAD(H, 36, 1, 4, 7, 10, 4, 11, 16, 23);       \
+  SLUICE_MD5_QUAD(H, 40, 13, 0, 3, 6, 4, 11, 16, 23);       \
+  SLUICE_MD5_QUAD(H, 44, 9, 12, 15, 2, 4, 11, 16, 23);      \
+  SLUICE_MD5_QUAD(I, 48, 0, 7, 14, 5, 6, 10, 15, 21);       \
+  SLUICE_MD5_QUAD(I, 52, 12, 3, 10, 1, 6, 10, 15, 21);      \
+  SLUICE_MD5_QUAD(I, 56, 8, 15, 6, 13, 6, 10, 15, 21);      \
+  SLUICE_MD5_QUAD(I, 60, 4, 11, 2, 9, 6, 10, 15, 21)
+
+// One block for 8 lanes: st (4 x 8 words) += compress(w (16 x 8 words)).
+__attribute__((target("avx2"))) void CompressAvx2(uint32_t* st, const uint32_t* w) {
+#define LD(p) _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))
+  __m256i m[16];
+  for (int j = 0; j < 16; ++j) m[j] = LD(w + 8 * j);
+  const __m256i a0 = LD(st), b0 = LD(st + 8), c0 = LD(st + 16), d0 = LD(st + 24), ones = _mm256_set1_epi32(-1);
+  __m256i a = a0, b = b0, c = c0, d = d0;
+#define ADD(x, y) _mm256_add_epi32(x, y)
+#define SET1(k) _mm256_set1_epi32(static_cast<int>(k))
+#define ROTL(x, r) _mm256_or_si256(_mm256_slli_epi32(x, r), _mm256_srli_epi32(x, 32 - (r)))
+// F = (b & c) | (~b & d) = d ^ (b & (c ^ d)); G = (d & b) | (~d & c) = c ^ (d & (b ^ c)).
+#define F(x, y, z) _mm256_xor_si256(z, _mm256_and_si256(x, _mm256_xor_si256(y, z)))
+#define G(x, y, z) _mm256_xor_si256(y, _mm256_and_si256(z, _mm256_xor_si256(x, y)))
+#define H(x, y, z) _mm256_xor_si256(_mm256_xor_si256(x, y), z)
+#define I(x, y, z) _mm256_xor_si256(y, _mm256_or_si256(x, _mm256_xor_si256(z, ones)))
+  SLUICE_MD5_ROUNDS;
+#undef ADD
+#undef SET1
+#undef ROTL
+#undef F
+#undef G
+#undef H
+#undef I
+#undef LD
+#define ST(p, v) _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v)
+  ST(st, _mm256_add_epi32(a, a0));
+  ST(st + 8, _mm256_add_epi32(b, b0));
+  ST(st + 16, _mm256_add_epi32(c, c0));
+  ST(st + 24, _mm256_add_epi32(d, d0));
+#undef ST
+}
+
+// One block for 16 lanes; ternarylogic does each round function in one instruction (the immediates are
+// the truth tables of F, G, H, I over (x, y, z) = bits (0xF0, 0xCC, 0xAA)).
+__attribute__((target("avx512f"))) void CompressAvx512(uint32_t* st, const uint32_t* w) {
+  __m512i m[16];
+  for (int j = 0; j < 16; ++j) m[j] = _mm512_loadu_si512(w + 16 * j);
+  const __m512i a0 = _mm512_loadu_si512(st), b0 = _mm512_loadu_si512(st + 16), c0 = _mm512_loadu_si512(st + 32),
+                d0 = _mm512_loadu_si512(st + 48);
+  __m512i a = a0, b = b0, c = c0, d = d0;
+#define ADD(x, y) _mm512_add_epi32(x, y)
+#define SET1(k) _mm512_set1_epi32(static_cast<int>(k))
+// The maskz form: the unmasked one trips GCC 12's -Wuninitialized on its _mm512_undefined source.
+#define ROTL(x, r) _mm512_maskz_rol_epi32(0xFFFF, x, r)
+#define F(x, y, z) _mm512_ternarylogic_epi32(x, y, z, 0xCA)
+#define G(x, y, z) _mm512_ternarylogic_epi32(x, y, z, 0xE4)
+#define H(x, y, z) _mm512_ternarylogic_epi32(x, y, z, 0x96)
+#define I(x, y, z) _mm512_ternarylogic_epi32(x, y, z, 0x39)
+  SLUICE_MD5_ROUNDS;
+#undef ADD
+#undef SET1
+#undef ROTL
+#undef F
+#undef G
+#undef H
+#undef I
+  _mm512_storeu_si512(st, _mm512_add_epi32(a, a0));
+  _mm512_storeu_si512(st + 16, _mm512_add_epi32(b, b0));
+  _mm512_storeu_si512(st + 32, _mm512_add_epi32(c, c0));
+  _mm512_storeu_si512(st + 48, _mm512_add_epi32(d, d0));
+}
+
+#undef SLUICE_MD5_ROUNDS
+#undef SLUICE_MD5_QUAD
+#undef SLUICE_MD5_STEP
+
+inline uint32_t Load32(const unsigned char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);  // x86: little-endian, MD5's word order
+  return v;
+}
+
+// Runs the lane scheduler described at the top over `compress` (one block for L lanes).
+template <int L>
+void Many(const std::string_view* msgs, size_t n, uint8_t (*digests)[16], void (*compress)(uint32_t*, const uint32_t*)) {
+  alignas(64) uint32_t st[4 * L];
+  alignas(64) uint32_t w[16 * L] = {};
+  struct Lane {
+    size_t msg;  // index into msgs; n when the lane is idle
+    size_t block, blocks;
+  } lanes[L];
+  size_t next = 0, active = 0;
+  auto start = [&](int l) {
+    if (next == n) {
+      lanes[l].msg = n;
+      return;
+    }
+    // Message, 0x80, zeros, 8-byte length: blocks = (len + 8) / 64 + 1.
+    lanes[l] = {next, 0, (msgs[next].size() + 8) / 64 + 1};
+    for (int i = 0; i < 4; ++i) st[i * L + l] = kInit[i];
+    ++next;
+    ++active;
+  };
+  for (int l = 0; l < L; ++l) start(l);
+  while (active > 0) {
+    for (int l = 0; l < L; ++l) {
+      const Lane& ln = lanes[l];
+      if (ln.msg == n) continue;  // idle: its words are stale and its state is never read
+      const std::string_view msg = msgs[ln.msg];
+      const auto* p = reinterpret_cast<const unsigned char*>(msg.data());
+      const size_t off = 64 * ln.block, len = msg.size();
+      if (off + 64 <= len) {
+        for (int j = 0; j < 16; ++j) w[j * L + l] = Load32(p + off + 4 * j);
+        continue;
+      }
+      // The tail: what is left of the message (possibly nothing), 0x80 if it ends in this block, zeros,
+      // and in the last block the bit length.
+      unsigned char tmp[64] = {};
+      if (off <= len) {
+        if (len > off) std::memcpy(tmp, p + off, len - off);
+        tmp[len - off] = 0x80;
+      }
+      if (ln.block + 1 == ln.blocks) {
+        const uint64_t bits = static_cast<uint64_t>(len) * 8;
+        std::memcpy(tmp + 56, &bits, 8);
+      }
+      for (int j = 0; j < 16; ++j) w[j * L + l] = Load32(tmp + 4 * j);
+    }
+    compress(st, w);
+    for (int l = 0; l < L; ++l) {
+      Lane& ln = lanes[l];
+      if (ln.msg == n || ++ln.block < ln.blocks) continue;
+      for (int i = 0; i < 4; ++i) std::memcpy(digests[ln.msg] + 4 * i, &st[i * L + l], 4);
+      --active;
+      start(l);
+    }
+  }
+}
+
+#endif  // __x86_64__
+
+void Scalar(const std::string_view* msgs, size_t n, uint8_t (*digests)[16]) {
+  for (size_t i = 0; i < n; ++i) Md5Digest(msgs[i], digests[i]);
+}
+
+}  // namespace
+
+bool Md5ManyPathAvailable(Md5ManyPath path) {
+  switch (path) {
+    case Md5ManyPath::kScalar:
+      return true;
+#if defined(__x86_64__)
+    case Md5ManyPath::kAvx2:
+      return __builtin_cpu_supports("avx2");
+    case Md5ManyPath::kAvx512:
+      return __builtin_cpu_supports("avx512f");
+#endif
+    default:
+      return false;
+  }
+}
+
+void Md5Many(const std::string_view* msgs, size_t n, uint8_t (*digests)[16], Md5ManyPath path) {
+  switch (path) {
+#if defined(__x86_64__)
+    case Md5ManyPath::kAvx2:
+      return Many<8>(msgs, n, digests, CompressAvx2);
+    case Md5ManyPath::kAvx512:
+      return Many<16>(msgs, n, digests, CompressAvx512);
+#endif
+    default:
+      return Scalar(msgs, n, digests);
+  }
+}
+
+void Md5Many(const std::string_view* msgs, size_t n, uint8_t (*digests)[16]) {
+  static const Md5ManyPath kBest = Md5ManyPathAvailable(Md5ManyPath::kAvx512) ? Md5ManyPath::kAvx512
+                                   : Md5ManyPathAvailable(Md5ManyPath::kAvx2) ? Md5ManyPath::kAvx2
+                                                                               : Md5ManyPath::kScalar;
+  Md5Many(msgs, n, digests, kBest);
+}
+
+}  // namespace sluice::text
