@@ -134,7 +134,11 @@ int PyCompare(const PyValue& a, const PyValue& b, std::string_view op) {
 // Reads fields of one sample.
 class FieldReader {
  public:
-  FieldReader(std::string text_key) : text_key_(std::move(text_key)) {}
+  explicit FieldReader(std::string text_key) : text_key_(std::move(text_key)) {}
+
+  // Forgets the record read last: call once per sample, before its first Get. (A record line's address says
+  // nothing about its content: the engine reuses its read buffers.)
+  void NewSample() { loaded_ = false; }
 
   // The value at `path`; null when absent.
   PyValue Get(const Sample& s, int slot, std::string_view path) {
@@ -155,18 +159,16 @@ class FieldReader {
       s.stats.AppendJson(json);
       return Parse(json);
     }
-    dom::element root;
-    if (parsed_ != s.line.data() || parsed_size_ != s.line.size()) {
+    if (!loaded_) {
       if (parser_.parse(s.line.data(), s.line.size()).get(root_)) Fail(ErrorKind::kInput, "the record is not valid JSON");
-      parsed_ = s.line.data();
-      parsed_size_ = s.line.size();
+      loaded_ = true;
     }
     std::optional<dom::element> e = Lookup(root_, path);
     return e ? FromElement(*e) : PyValue{};
   }
 
   // A stat of the sample as a value: computed ones are numbers or booleans, cached ones raw JSON.
-  PyValue StatAt(const Sample& s, std::string_view key) {
+  PyValue StatAt(const Sample& s, std::string_view key) const {
     const StatValue* v = s.stats.Find(key);
     PyValue out;
     if (v == nullptr) return out;
@@ -195,7 +197,7 @@ class FieldReader {
     return out;
   }
 
-  PyValue Parse(std::string_view json) {
+  PyValue Parse(std::string_view json) const {
     dom::element e;
     if (scratch_parser_.parse(json.data(), json.size()).get(e)) Fail(ErrorKind::kInput, "unreadable stats value: {}", json);
     return FromElement(e);
@@ -215,10 +217,10 @@ class FieldReader {
   }
 
   std::string text_key_;
-  dom::parser parser_, scratch_parser_;
+  dom::parser parser_;
+  mutable dom::parser scratch_parser_;  // stats values; Keep() is const
   dom::element root_;
-  const char* parsed_ = nullptr;
-  size_t parsed_size_ = 0;
+  bool loaded_ = false;
 };
 
 std::string TextKeyOf(const Params& p) { return p.Has("text_key") ? p.GetString("text_key") : "text"; }
@@ -484,6 +486,7 @@ class GeneralFieldFilter : public Filter {
 
   void ComputeStats(Sample& s) override {
     if (condition_.empty() || Cached(s, kStat)) return;
+    fields_.NewSample();
     s.stats.SetBool(kStat, Eval(*root_, s).Truthy());
   }
 
@@ -550,13 +553,14 @@ class SpecifiedFieldFilterBase : public Filter {
   // §5: the field's value is copied into stats[field_key] (unless cached there already).
   void ComputeStats(Sample& s) override {
     if (key_.empty() || Cached(s, key_)) return;
+    fields_.NewSample();
     StatValue& v = s.stats.Set(key_);
     v.kind = StatValue::Kind::kRaw;
     v.raw = fields_.RawJson(s, slot(), key_);
   }
 
  protected:
-  PyValue CachedValue(const Sample& s) const { return const_cast<FieldReader&>(fields_).StatAt(s, key_); }
+  PyValue CachedValue(const Sample& s) const { return fields_.StatAt(s, key_); }
 
   std::string key_;
   bool reversed_;
