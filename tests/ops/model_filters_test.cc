@@ -9,7 +9,6 @@
 
 #include <simdjson.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -23,6 +22,7 @@
 #include "ops/text/ngram_lm.h"
 #include "ops/text/sentencepiece_tokenizer.h"
 #include "op_harness.h"
+#include "tool_fixtures.h"
 
 namespace sluice {
 namespace {
@@ -31,27 +31,11 @@ namespace fs = std::filesystem;
 using testing::Dataset;
 using testing::MakeOp;
 using testing::ParamList;
+using testing::Lines;
+using testing::ScopedEnv;
+using testing::Shell;
 
 ParamValue S(const std::string& s) { return ParamValue::String(s); }
-
-// Runs a shell command; returns its exit status and stdout.
-int Shell(const std::string& cmd, std::string* out = nullptr) {
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return -1;
-  std::string data;
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) data.append(buf, n);
-  int st = ::pclose(p);
-  if (out) *out = std::move(data);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-std::vector<std::string> Lines(const std::string& s) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  for (std::string l; std::getline(in, l);) out.push_back(l);
-  return out;
-}
 
 void WriteFile(const fs::path& p, const std::string& data) {
   std::ofstream(p, std::ios::binary) << data;
@@ -62,24 +46,6 @@ std::string Quote(const std::string& s) {
   for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return q + "'";
 }
-
-// Sets an environment variable for one scope and restores it afterwards (other tests in this binary, e.g.
-// the conformance test, expect model ops to find no model).
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    ::setenv(name, value.c_str(), 1);
-  }
-  ~ScopedEnv() {
-    if (old_) ::setenv(name_, old_->c_str(), 1);
-    else ::unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
 
 // A deterministic pseudo-random sequence (the corpora must not change between runs).
 struct Lcg {

@@ -6,7 +6,6 @@
 // Python model of the spec fed by `spm_encode`'s pieces.
 #include <gtest/gtest.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -24,6 +23,7 @@
 #include "core/error.h"
 #include "core/json_writer.h"
 #include "op_harness.h"
+#include "tool_fixtures.h"
 #include "ops/text/model_files.h"
 #include "ops/text/sentencepiece_tokenizer.h"
 #include "ops/text/special_chars.h"
@@ -36,6 +36,9 @@ namespace fs = std::filesystem;
 using testing::Dataset;
 using testing::MakeOp;
 using testing::ParamList;
+using testing::Lines;
+using testing::ScopedEnv;
+using testing::Shell;
 
 ParamValue S(std::string v) { return ParamValue::String(std::move(v)); }
 ParamValue B(bool v) { return ParamValue::Bool(v); }
@@ -377,43 +380,6 @@ TEST(WordListFilters, GoldenRealText) {
 
 // --- tokenization: true ---------------------------------------------------------------------------------
 
-// Runs a shell command; returns its exit status and stdout.
-int Shell(const std::string& cmd, std::string* out = nullptr) {
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return -1;
-  std::string data;
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) data.append(buf, n);
-  int st = ::pclose(p);
-  if (out) *out = std::move(data);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-std::vector<std::string> Lines(const std::string& s) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  for (std::string l; std::getline(in, l);) out.push_back(l);
-  return out;
-}
-
-// Sets an environment variable for one scope and restores it afterwards (the conformance test expects model
-// ops to find no model).
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    ::setenv(name, value.c_str(), 1);
-  }
-  ~ScopedEnv() {
-    if (old_) ::setenv(name_, old_->c_str(), 1);
-    else ::unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
-
 // DataJuicer's ratio from the pieces of each text (one line of spm_encode --output_format=piece each):
 // words = pieces (with their '▁'), lower(), strip(SPECIAL_CHARACTERS), empties dropped, optional
 // augmentation; ratio = hits / words, capped at 1.0 (datajuicer-ops.md §2.3, §5, §6). Written from the
@@ -476,54 +442,16 @@ class TokenizedWordListFilters : public ::testing::Test {
 
  private:
   static std::string Build() {
-    for (const char* tool : {"spm_train", "spm_encode", "python3"})
-      if (Shell(std::string("command -v ") + tool + " >/dev/null 2>&1") != 0)
-        return std::string("the test needs the '") + tool +
-               "' command (Debian packages sentencepiece, python3; scripts/install-deps.sh installs them)";
     char tmpl[] = "/tmp/sluice-word-list-tok-XXXXXX";
     if (::mkdtemp(tmpl) == nullptr) return "mkdtemp failed";
     dir_ = tmpl;
-    auto one_line = [](std::string t) {
-      for (char& c : t)
-        if (c == '\n' || c == '\r') c = ' ';
-      return t;
-    };
-    simdjson::dom::parser parser;
-    std::ifstream demo(std::string(SLUICE_SOURCE_DIR) + "/examples/demo/data.jsonl");
-    std::string line, corpus;
-    std::vector<std::string> demo_texts;
-    while (demo_texts.size() < 800 && std::getline(demo, line)) {
-      std::string_view t;
-      if (parser.parse(line)["text"].get(t)) continue;
-      demo_texts.push_back(one_line(std::string(t)));
-      corpus += demo_texts.back() + "\n";
-    }
-    if (demo_texts.size() < 800) return "could not read the demo corpus (examples/demo/data.jsonl)";
-    std::ofstream(Path("corpus.txt"), std::ios::binary) << corpus;
-    std::string log = Path("train.log");
-    if (Shell("spm_train --input=" + Path("corpus.txt") + " --model_prefix=" + Path("en") +
-              " --vocab_size=1000 --model_type=unigram --character_coverage=1.0 --num_threads=1"
-              " --hard_vocab_limit=false >" + log + " 2>&1") != 0)
-      return "spm_train failed, see " + log;
-
-    texts_.assign(demo_texts.begin(), demo_texts.begin() + 300);
-    for (const char* seed : {"000_3745a414c4301d54.txt", "001_52dbaf6f81e6e114.txt", "002_9440e94c8b9ca581.txt",
-                             "003_f0fee1d4bec4bb14.txt", "004_315147a9e2ac19ee.txt"}) {
-      std::ifstream in(std::string(SLUICE_SOURCE_DIR) + "/../shared/seeds/" + seed, std::ios::binary);
-      if (!in.good()) return std::string("cannot read the seed document ") + seed;
-      for (int n = 0; n < 40 && std::getline(in, line);)
-        if (!line.empty()) texts_.push_back(one_line(line)), ++n;
-    }
-    for (const char* extra : {"", "a", "The THE the", "Today is Sunday and it's a happy day!",
-                              "emoji表情测试下😊，😸31231", "，。、„”“«»１」「《》´∶：？！（）；–—．～’…━〈〉【】％►",
-                              "Hello   World\tagain  ", "ÉCOLE Straße İstanbul ΣΊΣΥΦΟΣ", "fuck you ass"})
-      texts_.push_back(extra);
-    std::string all;
-    for (const auto& t : texts_) all += t + "\n";
-    std::ofstream(Path("texts.txt"), std::ios::binary) << all;
-    if (Shell("spm_encode --model=" + Path("en.model") + " --output_format=piece <" + Path("texts.txt") + " >" +
-              Path("texts.pieces")) != 0)
-      return "spm_encode failed";
+    std::string err = testing::BuildTokenizerFixture(
+        dir_, 40,
+        {"", "a", "The THE the", "Today is Sunday and it's a happy day!", "emoji表情测试下😊，😸31231",
+         "，。、„”“«»１」「《》´∶：？！（）；–—．～’…━〈〉【】％►", "Hello   World\tagain  ",
+         "ÉCOLE Straße İstanbul ΣΊΣΥΦΟΣ", "fuck you ass"},
+        &texts_);
+    if (!err.empty()) return err;
     std::ofstream(Path("ratio_ref.py"), std::ios::binary) << kRatioRef;
     return "";
   }

@@ -8,7 +8,6 @@
 // real texts, with a Python model of the spec fed by `spm_encode`'s pieces.
 #include <gtest/gtest.h>
 #include <stdlib.h>
-#include <sys/wait.h>
 
 #include <simdjson.h>
 
@@ -21,6 +20,7 @@
 #include "core/error.h"
 #include "core/json_writer.h"
 #include "op_harness.h"
+#include "tool_fixtures.h"
 #include "ops/text/md5.h"
 #include "ops/text/model_files.h"
 
@@ -29,6 +29,8 @@ namespace {
 
 using testing::MakeOp;
 using testing::ParamList;
+using testing::ScopedEnv;
+using testing::Shell;
 
 ParamValue I(int64_t v) { return ParamValue::Int(v); }
 ParamValue B(bool v) { return ParamValue::Bool(v); }
@@ -233,36 +235,6 @@ TEST(WordMappers, GoldenOnSeedDocuments) {
 
 namespace fs = std::filesystem;
 
-// Runs a shell command; returns its exit status and stdout.
-int Shell(const std::string& cmd, std::string* out = nullptr) {
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) return -1;
-  std::string data;
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) data.append(buf, n);
-  int st = ::pclose(p);
-  if (out) *out = std::move(data);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-// Sets an environment variable for one scope and restores it afterwards (the conformance test expects model
-// ops to find no model).
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    ::setenv(name, value.c_str(), 1);
-  }
-  ~ScopedEnv() {
-    if (old_) ::setenv(name_, old_->c_str(), 1);
-    else ::unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
-
 // DataJuicer's tokenized variant from the pieces of each text (one line of spm_encode --output_format=piece
 // each; the texts as JSON lines): words = pieces with '▁' removed; a word goes if strip(word,
 // SPECIAL_CHARACTERS) contains a substring; if one went, the text is ''.join(kept words), else unchanged
@@ -313,58 +285,21 @@ class TokenizedIncorrectSubstrings : public ::testing::Test {
 
  private:
   static std::string Build() {
-    for (const char* tool : {"spm_train", "spm_encode", "python3"})
-      if (Shell(std::string("command -v ") + tool + " >/dev/null 2>&1") != 0)
-        return std::string("the test needs the '") + tool +
-               "' command (Debian packages sentencepiece, python3; scripts/install-deps.sh installs them)";
     char tmpl[] = "/tmp/sluice-word-mappers-tok-XXXXXX";
     if (::mkdtemp(tmpl) == nullptr) return "mkdtemp failed";
     dir_ = tmpl;
-    auto one_line = [](std::string t) {
-      for (char& c : t)
-        if (c == '\n' || c == '\r') c = ' ';
-      return t;
-    };
-    simdjson::dom::parser parser;
-    std::ifstream demo(std::string(SLUICE_SOURCE_DIR) + "/examples/demo/data.jsonl");
-    std::string line, corpus;
-    std::vector<std::string> demo_texts;
-    while (demo_texts.size() < 800 && std::getline(demo, line)) {
-      std::string_view t;
-      if (parser.parse(line)["text"].get(t)) continue;
-      demo_texts.push_back(one_line(std::string(t)));
-      corpus += demo_texts.back() + "\n";
-    }
-    if (demo_texts.size() < 800) return "could not read the demo corpus (examples/demo/data.jsonl)";
-    std::ofstream(Path("corpus.txt"), std::ios::binary) << corpus;
-    std::string log = Path("train.log");
-    if (Shell("spm_train --input=" + Path("corpus.txt") + " --model_prefix=" + Path("en") +
-              " --vocab_size=1000 --model_type=unigram --character_coverage=1.0 --num_threads=1"
-              " --hard_vocab_limit=false >" + log + " 2>&1") != 0)
-      return "spm_train failed, see " + log;
-
-    texts_.assign(demo_texts.begin(), demo_texts.begin() + 300);
-    for (const char* seed : {"000_3745a414c4301d54.txt", "001_52dbaf6f81e6e114.txt", "002_9440e94c8b9ca581.txt",
-                             "003_f0fee1d4bec4bb14.txt", "004_315147a9e2ac19ee.txt"}) {
-      std::ifstream in(std::string(SLUICE_SOURCE_DIR) + "/../shared/seeds/" + seed, std::ios::binary);
-      if (!in.good()) return std::string("cannot read the seed document ") + seed;
-      for (int n = 0; n < 60 && std::getline(in, line);)
-        if (!line.empty()) texts_.push_back(one_line(line)), ++n;
-    }
-    for (const char* extra : {"", "   ", "see https://x.com now", "请用百度www.baidu.com进行搜索", "a  b\tc",
-                              "ＦＵＬＬ　ｗｉｄｔｈ www.x.com", "▁literal▁marker http"})
-      texts_.push_back(extra);
-    std::string plain, json;
+    std::string err = testing::BuildTokenizerFixture(
+        dir_, 60,
+        {"", "   ", "see https://x.com now", "请用百度www.baidu.com进行搜索", "a  b\tc", "ＦＵＬＬ　ｗｉｄｔｈ www.x.com",
+         "▁literal▁marker http"},
+        &texts_);
+    if (!err.empty()) return err;
+    std::string json;
     for (const auto& t : texts_) {
-      plain += t + "\n";
       AppendJsonString(json, t);
       json += "\n";
     }
-    std::ofstream(Path("texts.txt"), std::ios::binary) << plain;
     std::ofstream(Path("texts.jsonl"), std::ios::binary) << json;
-    if (Shell("spm_encode --model=" + Path("en.model") + " --output_format=piece <" + Path("texts.txt") + " >" +
-              Path("texts.pieces")) != 0)
-      return "spm_encode failed";
     std::ofstream(Path("substrings_ref.py"), std::ios::binary) << kSubstringsRef;
     return "";
   }
