@@ -558,7 +558,7 @@ struct Executor::Impl {
         for (size_t c = op + 1; c < pipeline.ops.size(); ++c) env->RemoveFile(ManifestPath(CheckpointPath(p, c)));
         env->RemoveFile(ManifestPath(ResultPath(p)));
       }
-      env->RemoveFile(DecisionPath(k));
+      for (size_t j = k; j < stages.size(); ++j) env->RemoveFile(DecisionPath(j));  // later barriers too
     }
     double t0 = env->MonotonicSeconds();
     const std::string& name = pipeline.ops[op].def->name;

@@ -158,7 +158,7 @@ class Shingler {
       }
       case Tokenization::kSentencePiece:
       case Tokenization::kUnknown:
-        Fail(ErrorKind::kUsage, "tokenization '{}' is not implemented", tokenization_name_);
+        Fail(ErrorKind::kUsage, "unknown tokenization '{}' (DataJuicer, too, fails on every sample)", tokenization_name_);
     }
     // Token windows joined by one space. With space tokenization a window whose tokens are separated by
     // single spaces is a substring of t already.
