@@ -98,7 +98,7 @@ class CommittedFile : public OutputSink {
   class Hashing;
   Env* env_;
   std::string path_;
-  const std::string& recipe_hash_;
+  std::string recipe_hash_;
   AtomicFile file_;
   std::unique_ptr<Hashing> hashing_;
   std::unique_ptr<CompressedWriter> writer_;
