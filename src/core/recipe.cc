@@ -89,8 +89,8 @@ const KeyInfo kTopLevel[] = {
     {"audio_special_token", KeyUse::kCompat}, {"video_special_token", KeyUse::kCompat},
     {"eoc_special_token", KeyUse::kCompat}, {"debug", KeyUse::kCompat},
     // not in sluice yet: accepted only when off
-    {"open_tracer", KeyUse::kUnsupported}, {"op_list_to_trace", KeyUse::kUnsupported},
-    {"trace_num", KeyUse::kCompat}, {"op_fusion", KeyUse::kUnsupported},
+    {"open_tracer", KeyUse::kHandled}, {"op_list_to_trace", KeyUse::kHandled},
+    {"trace_num", KeyUse::kHandled}, {"op_fusion", KeyUse::kUnsupported},
     {"fusion_strategy", KeyUse::kCompat}, {"use_checkpoint", KeyUse::kUnsupported},
     {"dataset", KeyUse::kUnsupported}, {"validators", KeyUse::kUnsupported},
     {"generated_dataset_config", KeyUse::kUnsupported}, {"custom_operator_paths", KeyUse::kUnsupported},
@@ -375,6 +375,9 @@ Recipe LoadRecipe(const std::string& path, const std::vector<Override>& override
   if (auto n = node("skip_op_error"); n && !n.IsNull()) rc.skip_op_error = r.Bool(n, "skip_op_error");
   if (auto n = node("keep_stats_in_res_ds"); n && !n.IsNull()) rc.keep_stats_in_res_ds = r.Bool(n, "keep_stats_in_res_ds");
   if (auto n = node("keep_hashes_in_res_ds"); n && !n.IsNull()) rc.keep_hashes_in_res_ds = r.Bool(n, "keep_hashes_in_res_ds");
+  if (auto n = node("open_tracer"); n && !n.IsNull()) rc.open_tracer = r.Bool(n, "open_tracer");
+  if (auto n = node("op_list_to_trace"); n && !n.IsNull()) rc.op_list_to_trace = r.StringList(n, "op_list_to_trace", false);
+  if (auto n = node("trace_num"); n && !n.IsNull()) rc.trace_num = r.Int(n, "trace_num", 1);
   if (auto n = node("np"); n && !n.IsNull()) {
     rc.np = static_cast<int>(r.Int(n, "np", 1));
     rc.np_given = true;

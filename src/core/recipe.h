@@ -52,6 +52,11 @@ struct Recipe {
   bool np_given = false;
   BadRecordPolicy on_bad_record = BadRecordPolicy::kError;
 
+  // tracer (DataJuicer's open_tracer): per-op samples written to <job_dir>/trace/ (engine/trace.h)
+  bool open_tracer = false;
+  std::vector<std::string> op_list_to_trace;  // op names; empty = every op
+  int64_t trace_num = 10;                     // samples (or duplicate pairs) per op
+
   std::string job_id;  // empty: generated
   std::string work_dir, event_log_dir, checkpoint_dir;  // raw, placeholders unresolved; empty = default
 

@@ -17,6 +17,7 @@
 #include "core/record.h"
 #include "engine/commit.h"
 #include "engine/export_journal.h"
+#include "engine/trace.h"
 #include "io/atomic_file.h"
 #include "io/codec.h"
 #include "io/line_reader.h"
@@ -202,6 +203,22 @@ struct Executor::Impl {
   std::string SpillDir(size_t stage) const { return fmt::format("{}/stage_{}_spill", paths.checkpoint_dir, stage); }
   std::string KeepPath(size_t p, size_t stage) const { return fmt::format("{}/stage_{}_keep.bin", PartDir(p), stage); }
   std::string DecisionPath(size_t stage) const { return fmt::format("{}/stage_{}_decision.json", paths.metadata_dir, stage); }
+  std::string DuplicateTracePath(size_t stage) const { return fmt::format("{}/stage_{}_trace.jsonl", paths.metadata_dir, stage); }
+  std::string SegmentTracePath(size_t p, size_t b, size_t e) const {
+    return fmt::format("{}/trace_ops_{:03d}_{:03d}.tsv", PartDir(p), b, e);
+  }
+  // The segment [b, e) RunStage runs op i in: segments end after a checkpointed op and at the stage end.
+  std::pair<size_t, size_t> SegmentOf(size_t i) const {
+    const Stage* st = nullptr;
+    for (const auto& s : stages)
+      if (i >= s.op_begin && i < s.op_end) st = &s;
+    auto cut_after = [&](size_t j) { return checkpoint_after[j] && j + 1 < st->op_end; };
+    size_t b = i;
+    while (b > st->op_begin && !cut_after(b - 1)) --b;
+    size_t e = i;
+    while (e + 1 < st->op_end && !cut_after(e)) ++e;
+    return {b, e + 1};
+  }
   std::string ResultPath(size_t p) const {
     return fmt::format("{}/partition_{:06d}.jsonl{}", paths.results_dir, p, CodecExtension(export_codec));
   }
@@ -355,6 +372,7 @@ struct Executor::Impl {
     so.keep_stats = !final_output || recipe.keep_stats_in_res_ds;
     if (from_input) counters = FreshCounters();
     w.chain.ResetCounters();
+    w.chain.ResetTrace();
     uint64_t rows_out = 0, index = 0;
     int64_t base_line = -1;
     std::string_view line;
@@ -411,6 +429,11 @@ struct Executor::Impl {
     }
     counters.rows = rows_out;
     if (quarantine) quarantine->Commit();
+    if (std::any_of(pipeline.traced.begin() + static_cast<ptrdiff_t>(b), pipeline.traced.begin() + static_cast<ptrdiff_t>(e),
+                    [](bool t) { return t; })) {
+      env->CreateDirs(PartDir(p));
+      WriteSegmentTrace(env, SegmentTracePath(p, b, e), pipeline, w.chain, b, e);
+    }
     if (dedup) {
       AtomicFile f(env, FingerprintPath(p, e - 1));
       f.file().Append(FingerprintHeader(dedup->name(), static_cast<uint32_t>(dedup->fingerprint_size()), rows_out));
@@ -582,8 +605,22 @@ struct Executor::Impl {
     ctx.memory_bytes = DedupMemoryBudget();
     env->RemoveTree(ctx.scratch_dir);  // runs a killed decision left behind
     std::vector<bool> keep(fps.count(), false);
+    DuplicatePairs dups(pipeline.traced[op] ? pipeline.trace_num : 0);
+    if (pipeline.traced[op]) ctx.on_duplicate = [&](uint64_t dropped, uint64_t kept) { dups.Add(dropped, kept); };
     DedupStats stats = dedup.Decide(fps, ctx, keep);
     env->RemoveTree(ctx.scratch_dir);
+    if (pipeline.traced[op]) {
+      std::vector<std::string> outputs;
+      std::vector<uint64_t> counts;
+      for (size_t i = 0; i < parts.size(); ++i) {
+        outputs.push_back(StageOutputPath(parts[i], k));
+        counts.push_back(files[i].count);
+      }
+      std::string lines;
+      for (const auto& entry : DuplicateEntries(env, dups.pairs(), outputs, counts))
+        lines += fmt::format("{}\t{}\n", op, entry);  // the segment trace format (engine/trace.h)
+      WriteFileAtomic(env, DuplicateTracePath(k), lines);
+    }
     uint64_t total = fps.count(), kept = 0, at = 0;
     std::string bytes;
     for (size_t i = 0; i < parts.size(); ++i) {
@@ -704,6 +741,55 @@ struct Executor::Impl {
     return files;
   }
 
+  // Assembles <job_dir>/trace/ from the segment and decision traces of the partitions in `parts`
+  // (engine/trace.h).
+  void WriteTrace(const std::vector<size_t>& parts) {
+    std::string dir = paths.job_dir + "/trace";
+    env->CreateDirs(dir);
+    size_t files = 0;
+    std::vector<std::string> incomplete;
+    for (size_t i = 0; i < pipeline.ops.size(); ++i) {
+      if (!pipeline.traced[i]) continue;
+      std::vector<std::string> entries;
+      bool complete = true;
+      if (pipeline.ops[i].def->kind == OpKind::kDeduplicator) {
+        size_t k = 0;
+        while (stages[k].op_end != i + 1) ++k;
+        if (env->FileExists(DuplicateTracePath(k))) ReadSegmentTrace(env, DuplicateTracePath(k), i, pipeline.trace_num, entries);
+        else complete = false;
+      } else {
+        auto [b, e] = SegmentOf(i);
+        for (size_t p : parts) {
+          std::string path = SegmentTracePath(p, b, e);
+          if (!env->FileExists(path)) {
+            complete = false;
+            continue;
+          }
+          ReadSegmentTrace(env, path, i, pipeline.trace_num, entries);
+        }
+      }
+      std::string path = dir + "/" + TraceFileName(pipeline, i);
+      if (!complete) incomplete.push_back(pipeline.ops[i].def->name);
+      if (entries.empty() || (!complete && env->FileExists(path))) continue;
+      std::string out;
+      for (const auto& e : entries) out += e + "\n";
+      WriteFileAtomic(env, path, out);
+      ++files;
+    }
+    events.Emit("trace_written", fmt::format("tracer: {} file(s) in {}", files, dir), [&](JsonWriter& j) {
+      j.Field("trace_dir", dir).Field("files", static_cast<uint64_t>(files));
+    });
+    if (!incomplete.empty()) {
+      std::string names;
+      for (const auto& n : incomplete) names += (names.empty() ? "" : ", ") + n;
+      events.Emit("trace_incomplete",
+                  fmt::format("tracer: some partitions of {} ran before the tracer was on or their traces were cleaned up; "
+                              "their samples are missing from the trace",
+                              names),
+                  [&](JsonWriter& j) { j.Field("ops", names); });
+    }
+  }
+
   JobReport Run() {
     JobReport report;
     double t0 = env->MonotonicSeconds();
@@ -774,6 +860,7 @@ struct Executor::Impl {
     }
     if (failed == 0 || recipe.allow_partial) {
       report.export_files = Export(done);
+      if (pipeline.tracing()) WriteTrace(done);
       report.status = failed == 0 ? "completed" : "completed_with_failures";
       if (failed > 0 && report.error.empty()) report.error = fmt::format("{} partition(s) did not complete", failed);
     } else {

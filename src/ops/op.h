@@ -102,6 +102,9 @@ struct DedupContext {
   Env* env = nullptr;
   std::string scratch_dir;  // spill files go here (created on demand; the decision removes its files)
   uint64_t memory_bytes = kDedupMemoryBudget;
+  // Optional (the tracer): called once for every sample the decision drops, with the index of the kept
+  // sample it duplicates, in no particular order.
+  std::function<void(uint64_t dropped, uint64_t kept)> on_duplicate;
 };
 
 // What a decision did, for events and the decision record.

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/fault_injection.h"
 #include "core/json_writer.h"
+#include "core/record.h"
 
 namespace sluice {
 
@@ -55,10 +56,23 @@ Pipeline ResolvePipeline(const Recipe& recipe) {
     r.canonical = w.Take();
     p.ops.push_back(std::move(r));
   }
+  p.traced.assign(p.ops.size(), false);
+  if (recipe.open_tracer) {
+    p.trace_num = static_cast<size_t>(recipe.trace_num);
+    for (const auto& name : recipe.op_list_to_trace)
+      if (FindOp(name) == nullptr)
+        Fail(ErrorKind::kUsage, "{}: op_list_to_trace names an unknown op '{}'{}", recipe.config_path, name,
+             DidYouMean(name, names));
+    for (size_t i = 0; i < p.ops.size(); ++i) {
+      const auto& l = recipe.op_list_to_trace;
+      p.traced[i] = l.empty() || std::find(l.begin(), l.end(), p.ops[i].def->name) != l.end();
+    }
+  }
   return p;
 }
 
-OpChain::OpChain(const Pipeline& pipeline) : pipeline_(pipeline), counters_(pipeline.ops.size()) {
+OpChain::OpChain(const Pipeline& pipeline)
+    : pipeline_(pipeline), counters_(pipeline.ops.size()), trace_(pipeline.ops.size()) {
   const char* fail_at = std::getenv("SLUICE_FAIL_AT");
   faults_ = fail_at != nullptr && std::string_view(fail_at).starts_with("op:");
   for (const auto& r : pipeline.ops) {
@@ -72,6 +86,10 @@ void OpChain::ResetCounters() {
   for (auto& c : counters_) c = OpCounters{};
 }
 
+void OpChain::ResetTrace() {
+  for (auto& t : trace_) t.clear();
+}
+
 bool OpChain::Run(Sample& s, size_t begin, size_t end) {
   for (size_t i = begin; i < end; ++i) {
     Op& op = *ops_[i];
@@ -82,14 +100,35 @@ bool OpChain::Run(Sample& s, size_t begin, size_t end) {
       TextField& tf = s.texts[op.slot()];
       switch (op.kind()) {
         case OpKind::kMapper:
-          if (!tf.is_null && static_cast<Mapper&>(op).Map(tf.value)) tf.changed = true;
+          if (tf.is_null) break;
+          if (Tracing(i)) {
+            before_ = tf.value;
+            if (static_cast<Mapper&>(op).Map(tf.value)) tf.changed = true;
+            if (tf.value != before_) {
+              JsonWriter w;
+              w.BeginObject().Field("original text", before_).Field("processed_text", tf.value).EndObject();
+              trace_[i].push_back(w.Take());
+            }
+          } else if (static_cast<Mapper&>(op).Map(tf.value)) {
+            tf.changed = true;
+          }
           break;
         case OpKind::kFilter: {
           auto& f = static_cast<Filter&>(op);
           size_t before = s.stats.size();
           f.ComputeStats(s);
           if (s.stats.size() != before) s.stats_changed = true;
-          if (!f.Keep(s)) return false;
+          if (!f.Keep(s)) {
+            if (Tracing(i)) {
+              SerializeOptions so;
+              so.keep_stats = true;
+              std::string row;
+              SerializeSample(s, so, row);
+              if (!row.empty() && row.back() == '\n') row.pop_back();
+              trace_[i].push_back(std::move(row));
+            }
+            return false;
+          }
           break;
         }
         case OpKind::kDeduplicator:

@@ -6,8 +6,14 @@
 // per-op counters; the engine calls Run(sample, begin, end) for each stage segment. A deduplicator may
 // only end a range: it computes the sample's fingerprint (read it from the op) and the engine takes the
 // global decision afterwards.
+//
+// Tracing (DataJuicer's open_tracer): when the pipeline traces op i, Run also records, until trace_num
+// entries are held, the samples op i changed (mapper: {"original text", "processed_text"}) or dropped
+// (filter: the whole sample with its stats), in input order, as one JSON object per entry. The engine
+// takes them after each segment (trace()) and commits them with the segment (engine/trace.h).
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,6 +36,9 @@ struct ResolvedOp {
 struct Pipeline {
   std::vector<ResolvedOp> ops;
   std::vector<std::string> text_keys;  // by slot; slot 0 is the recipe's first text key
+  std::vector<bool> traced;            // by op; all false unless the recipe has open_tracer
+  size_t trace_num = 0;                // entries per traced op
+  bool tracing() const { return trace_num > 0 && std::find(traced.begin(), traced.end(), true) != traced.end(); }
 };
 
 Pipeline ResolvePipeline(const Recipe& recipe);
@@ -51,6 +60,9 @@ class OpChain {
 
   std::vector<OpCounters>& counters() { return counters_; }
   void ResetCounters();
+  // The trace entries of op i since the last ResetTrace (empty unless the pipeline traces op i).
+  const std::vector<std::string>& trace(size_t i) const { return trace_[i]; }
+  void ResetTrace();
   Op& op(size_t i) { return *ops_[i]; }
   size_t size() const { return ops_.size(); }
 
@@ -60,6 +72,9 @@ class OpChain {
   std::vector<OpCounters> counters_;
   bool faults_ = false;  // SLUICE_FAIL_AT names an op (core/fault_injection.h)
   std::vector<std::string> fault_names_;
+  std::vector<std::vector<std::string>> trace_;
+  std::string before_;  // a traced mapper's input
+  bool Tracing(size_t i) const { return pipeline_.traced[i] && trace_[i].size() < pipeline_.trace_num; }
 };
 
 }  // namespace sluice

@@ -67,8 +67,14 @@ class DocumentDeduplicator : public Deduplicator {
     });
     bool any = false;
     Rec prev{};
+    uint64_t first = 0;
     sorter.ForEach([&](const Rec& r) {
-      if (!any || r.hi != prev.hi || r.lo != prev.lo) keep[r.index] = true;  // the first index of each digest
+      if (!any || r.hi != prev.hi || r.lo != prev.lo) {
+        keep[r.index] = true;  // the first index of each digest
+        first = r.index;
+      } else if (ctx.on_duplicate) {
+        ctx.on_duplicate(r.index, first);
+      }
       any = true;
       prev = r;
     });
