@@ -82,7 +82,7 @@ static bool Conforms(const ParamValue& v, ParamType t, ParamValue* normalized) {
 }
 
 Params Params::Resolve(const std::string& op_name, const std::vector<ParamSpec>& specs,
-                       const std::vector<std::pair<std::string, ParamValue>>& given) {
+                       const std::vector<std::pair<std::string, ParamValue>>& given, std::vector<std::string>* ignored) {
   std::vector<std::string> names;
   for (const auto& s : specs) names.push_back(s.name);
   for (size_t i = 0; i < given.size(); ++i) {
@@ -91,9 +91,14 @@ Params Params::Resolve(const std::string& op_name, const std::vector<ParamSpec>&
       if (given[j].first == k) Fail(ErrorKind::kUsage, "op '{}': parameter '{}' is given twice", op_name, k);
     bool known = false;
     for (const auto& s : specs) known |= s.name == k;
-    if (!known)
-      Fail(ErrorKind::kUsage, "op '{}': unknown parameter '{}'{}; run `sluice ops {}` for its parameters",
-           op_name, k, DidYouMean(k, names), op_name);
+    if (known) continue;
+    std::string hint = DidYouMean(k, names);
+    if (ignored != nullptr && hint.empty()) {
+      ignored->push_back(k);
+      continue;
+    }
+    Fail(ErrorKind::kUsage, "op '{}': unknown parameter '{}'{}; run `sluice ops {}` for its parameters", op_name, k,
+         hint, op_name);
   }
   Params p;
   for (const auto& s : specs) {

@@ -71,8 +71,12 @@ const char* ParamTypeName(ParamType t);
 class Params {
  public:
   // Checks `given` against `specs`; throws kUsage naming `op_name` on an unknown name or wrong type.
+  // With `ignored`, an unknown name that is not close to any known one (so not a typo) is appended there
+  // instead: DataJuicer's ops take **kwargs and silently ignore such names, and real recipes carry some
+  // (e.g. clean_links_mapper's min_links). A near miss such as `min_lenn` is always an error.
   static Params Resolve(const std::string& op_name, const std::vector<ParamSpec>& specs,
-                        const std::vector<std::pair<std::string, ParamValue>>& given);
+                        const std::vector<std::pair<std::string, ParamValue>>& given,
+                        std::vector<std::string>* ignored = nullptr);
 
   const ParamValue& Get(const std::string& name) const;
   bool Has(const std::string& name) const { return !Get(name).is_null(); }

@@ -464,9 +464,13 @@ Recipe LoadRecipe(const std::string& path, const std::vector<Override>& override
     CheckKeys(file, sec, kIntermediate, "intermediate_storage");
     if (auto n = sec["format"]; n && !n.IsNull()) {
       std::string f = r.String(n, "intermediate_storage.format");
+      // DataJuicer's intermediates are files of its own Ray executor; sluice's are its checkpoints, read only
+      // by sluice (checksummed, manifested JSONL). The choice cannot change a result, so it is accepted.
       if (f == "parquet" || f == "arrow")
-        Fail(ErrorKind::kUsage, "{}: intermediate_storage.format '{}' is not supported yet (it comes with Parquet/Arrow support); use 'jsonl'", Where(file, n), f);
-      if (f != "jsonl")
+        rc.warnings.push_back(fmt::format("{}: intermediate_storage.format '{}': sluice keeps intermediate data as "
+                                          "compressed JSONL checkpoints whatever the format; results are the same",
+                                          Where(file, n), f));
+      else if (f != "jsonl")
         Fail(ErrorKind::kUsage, "{}: intermediate_storage.format must be jsonl, parquet or arrow; got '{}'", Where(file, n), f);
     }
     if (auto n = sec["compression"]; n && !n.IsNull()) {

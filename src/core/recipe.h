@@ -89,6 +89,9 @@ struct Recipe {
   RetentionPolicy retention = RetentionPolicy::kKeepAll;
   std::optional<int64_t> max_retention_days;
 
+  // Settings accepted but without effect, explained ("file:line: ..."); printed before a run starts.
+  std::vector<std::string> warnings;
+
   // Canonical JSON of everything that decides the output bytes (ops with resolved params are added by
   // the pipeline); a resume compares it member by member to say what changed.
   std::vector<std::pair<std::string, std::string>> OutputSettings() const;

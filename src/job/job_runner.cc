@@ -245,6 +245,8 @@ void SweepOldJobs(Env* env, const Recipe& r, const Layout& l, EventLog& ev) {
 int Run(Env* env, const RunOptions& opt) {
   Recipe recipe = LoadRecipe(opt.recipe_path, opt.overrides);
   Pipeline pipeline = ResolvePipeline(recipe);
+  for (const auto& w : recipe.warnings) fmt::print(stderr, "sluice: warning: {}\n", w);
+  for (const auto& w : pipeline.warnings) fmt::print(stderr, "sluice: warning: {}\n", w);
   int cpus = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   int np = std::min(recipe.np, cpus);
   Layout l = ResolveLayout(recipe);

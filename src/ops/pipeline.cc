@@ -24,7 +24,12 @@ Pipeline ResolvePipeline(const Recipe& recipe) {
     r.def = def;
     r.recipe_line = rop.line;
     try {
-      r.params = Params::Resolve(def->name, FullParamSpecs(*def), rop.params);
+      std::vector<std::string> ignored;
+      r.params = Params::Resolve(def->name, FullParamSpecs(*def), rop.params, &ignored);
+      for (const auto& k : ignored)
+        p.warnings.push_back(fmt::format("{}:{}: op '{}' has no parameter '{}'; ignored, as DataJuicer ignores it "
+                                         "(`sluice ops {}` lists its parameters)",
+                                         recipe.config_path, rop.line, def->name, k, def->name));
     } catch (const Error& e) {
       Fail(e.kind(), "{}:{}: {}", recipe.config_path, rop.line, e.what());
     }

@@ -36,6 +36,7 @@ struct ResolvedOp {
 struct Pipeline {
   std::vector<ResolvedOp> ops;
   std::vector<std::string> text_keys;  // by slot; slot 0 is the recipe's first text key
+  std::vector<std::string> warnings;   // "file:line: ..." for op parameters ignored as DataJuicer ignores them
   std::vector<bool> traced;            // by op; all false unless the recipe has open_tracer
   size_t trace_num = 0;                // entries per traced op
   bool tracing() const { return trace_num > 0 && std::find(traced.begin(), traced.end(), true) != traced.end(); }

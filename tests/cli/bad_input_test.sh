@@ -58,6 +58,13 @@ check "unknown op: nothing created" test ! -e o6
 recipe r7.yaml good.jsonl o7/out.jsonl
 sed -i 's/min_len: 5/min_lenn: 5/' r7.yaml
 expect "unknown op parameter: exit 2 with did-you-mean" 2 "unknown parameter 'min_lenn' \(did you mean 'min_len'\?\)" -- "$SLUICE" run r7.yaml
+recipe r7b.yaml good.jsonl o7b/out.jsonl
+sed -i 's/min_len: 5/min_len: 5\n      max_emails: 0/' r7b.yaml
+expect "op parameter unlike any of the op's (DataJuicer ignores it): warned, run completes" 0 \
+  "r7b.yaml:[0-9]+: op 'text_length_filter' has no parameter 'max_emails'; ignored" -- "$SLUICE" run r7b.yaml
+recipe r7c.yaml good.jsonl o7c/out.jsonl
+"$SLUICE" run r7c.yaml > /dev/null 2>&1
+check "op parameter ignored: same output as without it" cmp -s o7b/out.jsonl o7c/out.jsonl
 
 recipe r8.yaml good.jsonl o8/out.jsonl "np_workers: 3"
 expect "unknown recipe key: exit 2" 2 "r8.yaml:6: unknown recipe key 'np_workers'" -- "$SLUICE" run r8.yaml
@@ -69,7 +76,7 @@ recipe r8c.yaml good.jsonl o8c/out.jsonl
 sed -i 's/      min_len: 5/      min_len: 5\n      min_len: 6/' r8c.yaml
 expect "duplicate op parameter: exit 2" 2 "parameter 'min_len' is given twice" -- "$SLUICE" run r8c.yaml
 recipe r9.yaml good.jsonl o9/out.jsonl "intermediate_storage: {format: parquet}"
-expect "parquet intermediate storage: rejected clearly" 2 "intermediate_storage.format 'parquet' is not supported yet" -- "$SLUICE" run r9.yaml
+expect "parquet intermediate storage: accepted with a warning that intermediates stay JSONL" 0 "intermediate_storage.format 'parquet': sluice keeps intermediate data as compressed JSONL" -- "$SLUICE" run r9.yaml
 
 recipe r10.yaml missing.jsonl o10/out.jsonl
 expect "missing input: exit 3" 3 "dataset_path 'missing.jsonl' does not exist" -- "$SLUICE" run r10.yaml

@@ -52,6 +52,14 @@ SLUICE_DEDUP_MEMORY_MB=0.03 "$SLUICE" run r.yaml --job_id spill --np 2 --partiti
 check "a decision that spills: identical export" cmp -s o_ref/out.jsonl o_spill/out.jsonl
 check "the small budget did spill" test "$(json_get o_spill/spill/metadata/stage_1_decision.json "d['spill_runs'] > 3")" = True
 
+# DataJuicer's Ray twin runs as document_minhash_deduplicator: its Ray knobs are accepted and change nothing.
+sed 's/document_minhash_deduplicator:/ray_bts_minhash_deduplicator:\n      union_find_parallel_num: 2\n      merge_batch_size: 7/' ref.yaml > bts.yaml
+sed -i 's#o_ref/out.jsonl#o_bts/out.jsonl#' bts.yaml
+"$SLUICE" run bts.yaml --job_id bts --np 2 > /dev/null
+check "ray_bts_minhash_deduplicator: the same export as document_minhash_deduplicator" cmp -s o_ref/out.jsonl o_bts/out.jsonl
+sed -i 's/union_find_parallel_num: 2/union_find_parallel_num: many/' bts.yaml
+check "ray_bts_minhash_deduplicator: a knob of the wrong type is refused" bash -c "! '$SLUICE' run --dry-run bts.yaml > /dev/null 2>&1"
+
 # A recipe ending in a deduplicator: an empty last stage applies the decision.
 for op in document_minhash_deduplicator document_simhash_deduplicator document_deduplicator; do
   printf '%s\n' "dataset_path: data.jsonl" "export_path: o_last_$op/out.jsonl" "np: 2" "partition:" "  max_size_mb: 0.1" \

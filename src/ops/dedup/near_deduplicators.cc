@@ -271,9 +271,9 @@ __attribute__((target("avx512f,avx512dq"))) size_t SignatureAvx512(const uint64_
 
 class MinHashDeduplicator : public Deduplicator {
  public:
-  MinHashDeduplicator(const Params& p, int bands, int rows)
-      : Deduplicator("document_minhash_deduplicator", static_cast<size_t>(bands) * 8),
-        shingler_(p, "document_minhash_deduplicator"),
+  MinHashDeduplicator(const char* name, const Params& p, int bands, int rows)
+      : Deduplicator(name, static_cast<size_t>(bands) * 8),
+        shingler_(p, name),
         bands_(bands),
         rows_(rows) {
     // Only the first B x R permutations reach a band; the rest never affect the result.
@@ -404,8 +404,7 @@ class MinHashDeduplicator : public Deduplicator {
   std::vector<uint32_t> hashes_, sig_;
 };
 
-std::unique_ptr<Op> MakeMinHash(const Params& p) {
-  const char* op = "document_minhash_deduplicator";
+std::unique_ptr<Op> MakeMinHash(const char* op, const Params& p) {
   Tokenization t = ParseTokenization(p.Get("tokenization").as_string());
   if (t == Tokenization::kSentencePiece)
     Fail(ErrorKind::kUsage,
@@ -432,7 +431,7 @@ std::unique_ptr<Op> MakeMinHash(const Params& p) {
       Fail(ErrorKind::kUsage, "{}: jaccard_threshold must be in (0, 1), got {}", op, threshold);
     std::tie(bands, rows) = MinHashOptimalBands(threshold, static_cast<int>(perms));
   }
-  return std::make_unique<MinHashDeduplicator>(p, bands, rows);
+  return std::make_unique<MinHashDeduplicator>(op, p, bands, rows);
 }
 
 // ---- simhash ---------------------------------------------------------------------------------------------
@@ -631,9 +630,30 @@ void RegisterNearDeduplicators(std::vector<OpDef>& ops) {
   minhash.push_back({"num_bands", ParamType::kInt, ParamValue(), "LSH bands; null: chosen from jaccard_threshold", true});
   minhash.push_back({"num_rows_per_band", ParamType::kInt, ParamValue(), "rows per band; null: chosen from jaccard_threshold", true});
   minhash.push_back({"tokenizer_model", ParamType::kString, ParamValue(), "SentencePiece model (tokenization: sentencepiece)", true});
+  // DataJuicer's Ray twin: the same shingles, signatures, bands and union-find, distributed with BTS
+  // union-find; it too keeps the sample with the smallest id of each group. Its knobs only steer Ray's
+  // parallelism and batching, so they are checked for type and have no effect here.
+  std::vector<ParamSpec> bts = minhash;
+  for (const char* knob : {"union_find_parallel_num", "minhash_batch_size"})
+    bts.push_back({knob, ParamType::kAny, ParamValue::String("auto"), "Ray parallelism/batching (int or 'auto'); no effect in sluice"});
+  for (auto [knob, v] : {std::pair{"union_threshold", 256}, {"max_pending_edge_buffer_task", 20}, {"num_edge_buffer_task_returns", 10},
+                         {"max_pending_filter_tasks", 20}, {"num_filter_task_returns", 10}, {"merge_batch_size", 1000}})
+    bts.push_back({knob, ParamType::kInt, ParamValue::Int(v), "Ray task tuning; no effect in sluice"});
+  bts.push_back({"memory_per_sample", ParamType::kNumber, ParamValue::Double(0.1), "Ray GPU batch sizing (MB); no effect in sluice"});
   ops.push_back({"document_minhash_deduplicator", OpKind::kDeduplicator,
                  "drop near duplicates: MinHash LSH over shingles, keeping the first sample of each connected group",
-                 std::move(minhash), MakeMinHash});
+                 std::move(minhash), [](const Params& p) { return MakeMinHash("document_minhash_deduplicator", p); }});
+  ops.push_back({"ray_bts_minhash_deduplicator", OpKind::kDeduplicator,
+                 "document_minhash_deduplicator under DataJuicer's Ray name (its Ray tuning knobs have no effect)",
+                 std::move(bts), [](const Params& p) {
+                   for (const char* knob : {"union_find_parallel_num", "minhash_batch_size"}) {
+                     const ParamValue& v = p.Get(knob);
+                     bool ok = v.type() == ParamValue::Type::kInt ||
+                               (v.type() == ParamValue::Type::kString && v.as_string() == "auto");
+                     if (!ok) Fail(ErrorKind::kUsage, "ray_bts_minhash_deduplicator: {} must be an integer or 'auto'", knob);
+                   }
+                   return MakeMinHash("ray_bts_minhash_deduplicator", p);
+                 }});
 
   std::vector<ParamSpec> simhash = CommonShingleParams("space", 6);
   simhash.push_back({"num_blocks", ParamType::kInt, ParamValue::Int(6), "blocks of the permutation search", false});
