@@ -20,7 +20,8 @@
 // reported, per op and for the chain.
 //
 // --dump writes one JSON line per record after the last round: {"i", "kept", "dropped_by" (op index or
-// -1), "error" (only on an op error), "texts" (the texts as the ops left them), "stats"}. Two builds agree
+// -1), "error" (only on an op error), "fingerprints" (hex of each deduplicator's per-sample fingerprint,
+// only when the chain has one), "texts" (the texts as the ops left them), "stats"}. Two builds agree
 // on a data set iff their dumps are identical; use it with and without --all.
 #include <algorithm>
 #include <chrono>
@@ -88,6 +89,7 @@ std::string DocsAsJsonl(const std::vector<std::string>& dirs) {
 struct Outcome {
   int dropped_by = -1;
   std::string error;
+  std::string fingerprints;  // hex of each deduplicator's fingerprint, in chain order, ' '-separated
 };
 
 struct OpTimes {
@@ -204,7 +206,16 @@ int Main(int argc, char** argv) {
         }
         auto t1 = Clock::now();
         times[k].round += std::chrono::duration<double>(t1 - t0).count();
-        t0 = t1;
+        if (op.kind() == OpKind::kDeduplicator && keep && round == rounds - 1) {
+          static constexpr char kHex[] = "0123456789abcdef";
+          std::string& fp = outcome[r].fingerprints;
+          if (!fp.empty()) fp += ' ';
+          for (char c : static_cast<Deduplicator&>(op).fingerprint()) {
+            fp += kHex[static_cast<uint8_t>(c) >> 4];
+            fp += kHex[static_cast<uint8_t>(c) & 15];
+          }
+        }
+        t0 = Clock::now();
         if (!keep) {
           outcome[r].dropped_by = static_cast<int>(k);
           break;
@@ -246,6 +257,7 @@ int Main(int argc, char** argv) {
       w.BeginObject().Field("i", static_cast<uint64_t>(r)).Field("kept", outcome[r].dropped_by < 0);
       w.Field("dropped_by", outcome[r].dropped_by);
       if (!outcome[r].error.empty()) w.Field("error", outcome[r].error);
+      if (!outcome[r].fingerprints.empty()) w.Field("fingerprints", outcome[r].fingerprints);
       w.Key("texts").BeginArray();
       for (const auto& t : s.texts) {
         if (t.is_null || !t.present) w.Null();

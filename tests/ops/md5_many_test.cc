@@ -7,11 +7,14 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <sys/mman.h>
 
 #include "ops/text/md5.h"
 #include "ops/text/md5_many.h"
@@ -77,6 +80,68 @@ TEST(Md5Many, MatchesScalarOnEveryLengthAndBatchSize) {
   std::vector<std::array<uint8_t, 16>> got(msgs.size());
   text::Md5Many(msgs.data(), msgs.size(), reinterpret_cast<uint8_t(*)[16]>(got[0].data()));
   for (size_t i = 0; i < msgs.size(); ++i) ASSERT_EQ(got[i], want[i]) << "message " << i;
+}
+
+// Md5Prefix64: the first 8 digest bytes as a little-endian uint64, on every path, for random mixes of
+// single-block (<= 55 bytes, the in-register AVX-512 path) and longer messages, in batches of 0..100.
+TEST(Md5Many, Prefix64MatchesScalarOnEveryPath) {
+  std::mt19937_64 rng(77);
+  std::vector<std::string> owned;
+  for (int rep = 0; rep < 4; ++rep)
+    for (size_t len = 0; len <= 200; ++len) {
+      std::string s(len, '\0');
+      for (char& c : s) c = static_cast<char>(rng() & 0xFF);
+      owned.push_back(std::move(s));
+    }
+  // Mostly short messages, as shingles are.
+  for (int rep = 0; rep < 2000; ++rep) {
+    std::string s(rng() % 56, '\0');
+    for (char& c : s) c = static_cast<char>(rng() & 0xFF);
+    owned.push_back(std::move(s));
+  }
+  std::shuffle(owned.begin(), owned.end(), rng);
+  std::vector<std::string_view> msgs(owned.begin(), owned.end());
+  std::vector<uint64_t> want(msgs.size());
+  for (size_t i = 0; i < msgs.size(); ++i) {
+    uint8_t d[16];
+    text::Md5Digest(msgs[i], d);
+    std::memcpy(&want[i], d, 8);
+  }
+  for (const PathCase& pc : kPaths) {
+    if (!text::Md5ManyPathAvailable(pc.path)) continue;
+    SCOPED_TRACE(pc.name);
+    std::uniform_int_distribution<size_t> batch(0, 100);
+    std::vector<uint64_t> got(msgs.size(), 0xABABABABABABABABull);
+    for (size_t at = 0; at < msgs.size();) {
+      size_t k = std::min(batch(rng), msgs.size() - at);
+      text::Md5Prefix64(msgs.data() + at, k, got.data() + at, pc.path);
+      at += k;
+    }
+    for (size_t i = 0; i < msgs.size(); ++i) ASSERT_EQ(got[i], want[i]) << "message " << i << " of length " << msgs[i].size();
+  }
+  std::vector<uint64_t> got(msgs.size());
+  text::Md5Prefix64(msgs.data(), msgs.size(), got.data());
+  EXPECT_EQ(got, want);
+  // A message ending right before an unreadable page: the masked load must not touch the next page.
+  const size_t page = 4096;
+  void* mem = std::aligned_alloc(page, 2 * page);
+  ASSERT_NE(mem, nullptr);
+  char* end = static_cast<char*>(mem) + page;
+  std::memset(mem, 'x', page);
+  if (mprotect(end, page, PROT_NONE) == 0) {
+    for (size_t len = 0; len <= 55; ++len) {
+      std::string_view m(end - len, len);
+      uint64_t g = 0;
+      uint8_t d[16];
+      text::Md5Digest(m, d);
+      uint64_t w;
+      std::memcpy(&w, d, 8);
+      text::Md5Prefix64(&m, 1, &g);
+      ASSERT_EQ(g, w) << len;
+    }
+    mprotect(end, page, PROT_READ | PROT_WRITE);
+  }
+  std::free(mem);
 }
 
 }  // namespace

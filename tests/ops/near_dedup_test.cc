@@ -453,6 +453,49 @@ TEST(SimHash, ValuesMatchTheReferenceOnRealText) {
   }
 }
 
+// The fast path of space tokenization (ignore_pattern null or \p{P}: one pass that lowers, drops the
+// pattern's code points and collapses spaces, vector or scalar by CPU) against the general shingler, on
+// random texts built to hit its edges: runs of spaces and of punctuation between tokens, leading and
+// trailing spaces, tokens that vanish, non-ASCII punctuation, letters whose lowercase is ASCII (K, U+212A)
+// or longer (U+0130), final sigma, NUL, tabs and newlines (not separators), long tokens (shingles over one
+// MD5 block), and blocks with non-ASCII bytes at every offset.
+TEST(SimHash, FastPathMatchesTheGeneralShingler) {
+  const std::vector<std::string> atoms = {
+      " ", " ", " ", "  ", "a", "b", "The", "QUICK", "fox", ".", ",", "!", "'s", "\"", "(", ")", "-", "_", "@",
+      "$", "+", "|", "~", "^", "`", "0", "42", "\n", "\t", "\r", std::string("\0", 1), "\xc3\xa9", "\xc3\x89",
+      "\xce\xa3", "\xce\x91\xce\xa3", "\xc4\xb0", "\xe2\x84\xaa", "\xc2\xab", "\xc2\xbb", "\xe2\x80\x94",
+      "\xe2\x80\xa6", "\xe2\x82\xac", "\xe3\x80\x82", "\xe3\x80\x80", "\xe4\xb8\xad\xe6\x96\x87",
+      "\xf0\x9f\x98\x80", "\xf0\x91\xbd\x83", "\xc2\xa0", "supercalifragilisticexpialidocious",
+      "https://example.com/a/very/long/path/that/goes/on/and/on"};
+  std::mt19937_64 rng(5);
+  std::vector<std::string> texts = DemoTexts(60);
+  for (int n = 0; n < 400; ++n) {
+    std::string t;
+    size_t len = rng() % 300;
+    for (size_t k = 0; k < len; ++k) t += atoms[rng() % atoms.size()];
+    texts.push_back(t);
+  }
+  texts.push_back("");
+  texts.push_back("     ");
+  texts.push_back(". , ; : ! ?");
+  texts.push_back(std::string(200, 'x') + " " + std::string(100, 'y'));
+  for (bool vector : {true, false}) {
+    SimHashVectorPaths(vector);
+    for (bool lower : {true, false})
+      for (int pattern = 0; pattern < 2; ++pattern)
+        for (int w : {1, 2, 3, 6}) {
+          ParamList p = {{"tokenization", S("space")}, {"window_size", I(w)}, {"lowercase", B(lower)}};
+          if (pattern == 1) p.push_back({"ignore_pattern", S("\\p{P}")});
+          auto op = MakeOp("document_simhash_deduplicator", p);
+          for (size_t i = 0; i < texts.size(); ++i)
+            ASSERT_EQ(SimHashValue(*op, texts[i]), SimHashValueGeneric(*op, texts[i]))
+                << "text " << i << ", vector " << vector << ", lowercase " << lower << ", pattern " << pattern
+                << ", window " << w;
+        }
+  }
+  SimHashVectorPaths(true);
+}
+
 // The demo texts plus, inserted at position 20 + 7k (k = 0 .. 59), text 5k without its third
 // space-separated token.
 std::vector<std::string> NearDuplicateDataset() {

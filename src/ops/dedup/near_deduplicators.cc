@@ -38,13 +38,15 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include <tuple>
+#include <unordered_map>
 
-#if defined(__AVX2__)
+#if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
@@ -58,6 +60,10 @@
 #include "ops/text/pystr.h"
 #include "ops/text/regex.h"
 #include "ops/text/utf8.h"
+
+// GCC 12's unmasked AVX-512 intrinsics take an _mm512_undefined source and trip -W(maybe-)uninitialized.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 namespace sluice {
 
@@ -113,6 +119,9 @@ class Shingler {
   // or its lowered/stripped copy, valid until the next ForEach.
   bool IsScratch(std::string_view shingle) const { return shingle.data() == joined_.data(); }
   const std::string& tokenization_name() const { return tokenization_name_; }
+  bool lowercase() const { return lowercase_; }
+  int64_t window() const { return window_; }
+  text::Regex* ignore() const { return ignore_.get(); }
 
   // Calls f(shingle) for every shingle of the sample's text, in order, repetitions included.
   template <typename F>
@@ -436,6 +445,233 @@ std::unique_ptr<Op> MakeMinHash(const char* op, const Params& p) {
 
 // ---- simhash ---------------------------------------------------------------------------------------------
 
+// The fast path of the simhash shingles for space tokenization when ignore_pattern is null or `\p{P}` (a
+// class of single code points, so removing its matches is removing those code points). Then
+// " ".join(tokens) -- the text lowered (if asked), the ignored code points removed, runs of spaces cut to
+// one and the ends trimmed -- holds every shingle as a substring: shingle i runs from the start of token i
+// to the end of token i + w - 1. SpaceNormalizer builds that string and the offsets of its spaces in one
+// pass (64 bytes at a time with AVX-512 VBMI2 where the CPU has it, else byte by byte); which code points
+// the pattern removes is asked of the compiled pattern itself (ASCII at construction, others on first
+// sight, cached), so the set is exactly the regex's.
+// Tests turn the vector paths off to check the scalar ones on any CPU (SimHashVectorPaths).
+std::atomic<bool> g_simhash_vector{true};
+
+struct NormalizedText {
+  char* out;      // >= 64 bytes of slack after the longest possible result
+  size_t len;     // bytes of out in use
+  uint32_t* sp;   // offsets of the spaces in out
+  size_t nsp;
+};
+
+class SpaceNormalizer {
+ public:
+  SpaceNormalizer(bool lowercase, text::Regex* ignore) : lowercase_(lowercase), ignore_(ignore) {
+    for (int c = 0; c < 128; ++c) {
+      bool drop = false;
+      if (ignore_ != nullptr) {
+        char ch = static_cast<char>(c);
+        size_t b, e;
+        drop = ignore_->Search(std::string_view(&ch, 1), 0, &b, &e) && b == 0 && e == 1;
+      }
+      keep_[c] = drop ? 0xFF : static_cast<uint8_t>(c);
+      lower_keep_[c] = drop ? 0xFF : static_cast<uint8_t>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+  }
+
+  // Normalizes `t`; the result is valid until the next call.
+  NormalizedText Run(std::string_view t) {
+    const uint8_t* table = keep_;
+    if (lowercase_) {
+      if (text::IsAscii(t)) {
+        table = lower_keep_;
+      } else {
+        if (lower_.size() < t.size() + t.size() / 2 + 8) lower_.resize(t.size() + t.size() / 2 + 8);
+        t = std::string_view(lower_.data(), text::PyLowerTo(t, lower_.data()));
+      }
+    }
+    if (out_.size() < t.size() + 128) out_.resize(t.size() + 128);
+    if (sp_.size() < t.size() / 2 + 2) sp_.resize(t.size() / 2 + 2);
+    NormalizedText r{out_.data(), 0, sp_.data(), 0};
+#if defined(__x86_64__)
+    static const bool kAvx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                                __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512vbmi2") &&
+                                __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt");
+    if (kAvx512 && g_simhash_vector.load(std::memory_order_relaxed)) RunAvx512(t, table, r);
+    else RunScalar(t, table, r);
+#else
+    RunScalar(t, table, r);
+#endif
+    if (r.len > 0 && r.out[r.len - 1] == ' ') {  // a trailing space: the last token was followed by spaces
+      --r.len;
+      --r.nsp;
+    }
+    return r;
+  }
+
+  // The scalar reference, public for tests of the vector path.
+  void RunScalar(std::string_view t, const uint8_t* table, NormalizedText& r) {
+    for (size_t i = 0; i < t.size();) {
+      unsigned char c = static_cast<unsigned char>(t[i]);
+      if (c < 0x80) {
+        ++i;
+        uint8_t m = table[c];
+        if (m == 0xFF) continue;
+        if (m == ' ') {
+          if (r.len == 0 || r.out[r.len - 1] == ' ') continue;
+          r.sp[r.nsp++] = static_cast<uint32_t>(r.len);
+        }
+        r.out[r.len++] = static_cast<char>(m);
+        continue;
+      }
+      NonAscii(t, i, r);
+    }
+  }
+
+#if defined(__x86_64__)
+  __attribute__((target("avx512f,avx512bw,avx512vbmi,avx512vbmi2,bmi2,popcnt"))) void RunAvx512(
+      std::string_view t, const uint8_t* table, NormalizedText& r) {
+    const __m512i t0 = _mm512_loadu_si512(table), t1 = _mm512_loadu_si512(table + 64);
+    const __m512i drop = _mm512_set1_epi8(static_cast<char>(0xFF)), space = _mm512_set1_epi8(' ');
+    const char* src = t.data();
+    const size_t n = t.size();
+    char* out = r.out;
+    size_t len = r.len, nsp = r.nsp;
+    uint32_t* sp = r.sp;
+    for (size_t i = 0; i < n;) {
+      const size_t k = std::min<size_t>(64, n - i);
+      const uint64_t valid = _bzhi_u64(~uint64_t{0}, static_cast<unsigned>(k));
+      const __m512i v = _mm512_maskz_loadu_epi8(valid, src + i);
+      const uint64_t non_ascii = _mm512_movepi8_mask(v) & valid;
+      // The ASCII bytes before the first non-ASCII one (all k bytes when there is none).
+      const uint64_t take = non_ascii != 0 ? _bzhi_u64(~uint64_t{0}, static_cast<unsigned>(__builtin_ctzll(non_ascii))) : valid;
+      if (take != 0) {
+        // Map through the table (lowercase or keep; 0xFF = drop), pack the kept bytes, then drop each
+        // space whose predecessor in the output is a space (or that would start the output).
+        const __m512i mapped = _mm512_permutex2var_epi8(t0, v, t1);
+        const uint64_t keep = _mm512_mask_cmpneq_epi8_mask(take, mapped, drop);
+        const __m512i packed = _mm512_maskz_compress_epi8(keep, mapped);
+        const uint64_t in_use = _bzhi_u64(~uint64_t{0}, static_cast<unsigned>(__builtin_popcountll(keep)));
+        const uint64_t spaces = _mm512_mask_cmpeq_epi8_mask(in_use, packed, space);
+        const uint64_t after_space = (spaces << 1) | uint64_t{len == 0 || out[len - 1] == ' '};
+        const uint64_t dup = spaces & after_space;
+        const uint64_t keep2 = in_use & ~dup;
+        _mm512_storeu_si512(out + len, _mm512_maskz_compress_epi8(keep2, packed));
+        for (uint64_t s = _pext_u64(spaces & ~dup, keep2); s != 0; s &= s - 1)
+          sp[nsp++] = static_cast<uint32_t>(len + static_cast<size_t>(__builtin_ctzll(s)));
+        len += static_cast<size_t>(__builtin_popcountll(keep2));
+        i += static_cast<size_t>(__builtin_popcountll(take));
+      }
+      if (non_ascii != 0) {
+        r.len = len;
+        r.nsp = nsp;
+        NonAscii(t, i, r);
+        len = r.len;
+      }
+    }
+    r.len = len;
+    r.nsp = nsp;
+  }
+#endif
+
+ private:
+  // The code point at t[i] (not ASCII, so never a space): kept or dropped; advances i.
+  void NonAscii(std::string_view t, size_t& i, NormalizedText& r) {
+    size_t at = i;
+    char32_t c = utf8::Next(t, i);
+    if (ignore_ != nullptr && Dropped(c)) return;
+    for (size_t k = at; k < i; ++k) r.out[r.len++] = t[k];
+  }
+
+  bool Dropped(char32_t c) {
+    auto ask = [this](char32_t cp) {
+      char buf[4];
+      size_t n = utf8::Encode(cp, buf), b, e;
+      return ignore_->Search(std::string_view(buf, n), 0, &b, &e) && b == 0 && e == n;
+    };
+    if (c < 0x10000) {
+      if (bmp_.empty()) bmp_.assign(0x10000, 0);
+      uint8_t& v = bmp_[c];
+      if (v == 0) v = ask(c) ? 2 : 1;
+      return v == 2;
+    }
+    auto it = astral_.find(c);
+    if (it == astral_.end()) it = astral_.emplace(c, ask(c)).first;
+    return it->second;
+  }
+
+  bool lowercase_;
+  text::Regex* ignore_;
+  alignas(64) uint8_t keep_[128];        // byte -> itself, 0xFF if dropped
+  alignas(64) uint8_t lower_keep_[128];  // byte -> its lowercase, 0xFF if dropped
+  std::string lower_, out_;
+  std::vector<uint32_t> sp_;
+  std::vector<uint8_t> bmp_;  // per BMP code point: 0 not asked yet, 1 kept, 2 dropped
+  std::unordered_map<char32_t, bool> astral_;
+};
+
+// Bit votes of 64-bit hashes: ones[p] += number of h[i] with bit p set. Nibble counters (4 bits, so at
+// most 15 adds) in 4 interleaved lanes a_j (nibble f of a_j counts bit 4f + j), spilled into byte
+// counters every 15 hashes and into ones every 255.
+void CountBitsScalar(const uint64_t* h, size_t n, uint64_t* ones) {
+  constexpr uint64_t kNib = 0x1111111111111111ull, kLowNibbles = 0x0F0F0F0F0F0F0F0Full;
+  for (size_t base = 0; base < n;) {
+    uint64_t bytes[8] = {};  // bytes[j]: byte i = count of bit 8i + j (j < 4), bytes[4 + j]: bit 8i + 4 + j
+    const size_t end255 = std::min(n, base + 255);
+    while (base < end255) {
+      const size_t end = std::min(end255, base + 15);
+      uint64_t a[4] = {};
+      for (; base < end; ++base)
+        for (int j = 0; j < 4; ++j) a[j] += (h[base] >> j) & kNib;
+      for (int j = 0; j < 4; ++j) {
+        bytes[j] += a[j] & kLowNibbles;
+        bytes[4 + j] += (a[j] >> 4) & kLowNibbles;
+      }
+    }
+    for (int j = 0; j < 4; ++j)
+      for (int i = 0; i < 8; ++i) {
+        ones[8 * i + j] += (bytes[j] >> (8 * i)) & 0xFF;
+        ones[8 * i + 4 + j] += (bytes[4 + j] >> (8 * i)) & 0xFF;
+      }
+  }
+}
+
+#if defined(__x86_64__)
+// The same with 8 hashes per vector: nibble lanes hold at most 15 vectors (120 hashes); each spill sums
+// the 8 lanes bytewise (at most 120 per byte, so a plain 64-bit add never carries between bytes).
+__attribute__((target("avx512f"))) void CountBitsAvx512(const uint64_t* h, size_t n, uint64_t* ones) {
+  const __m512i nib = _mm512_set1_epi64(0x1111111111111111ll), low = _mm512_set1_epi64(0x0F0F0F0F0F0F0F0Fll);
+  for (size_t base = 0; base < n;) {
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0;
+    for (int v = 0; v < 15 && base < n; ++v, base += 8) {
+      const __mmask8 m = static_cast<__mmask8>(n - base >= 8 ? 0xFF : (1u << (n - base)) - 1);
+      const __m512i x = _mm512_maskz_loadu_epi64(m, h + base);
+      a0 = _mm512_add_epi64(a0, _mm512_and_si512(x, nib));
+      a1 = _mm512_add_epi64(a1, _mm512_and_si512(_mm512_srli_epi64(x, 1), nib));
+      a2 = _mm512_add_epi64(a2, _mm512_and_si512(_mm512_srli_epi64(x, 2), nib));
+      a3 = _mm512_add_epi64(a3, _mm512_and_si512(_mm512_srli_epi64(x, 3), nib));
+    }
+    const __m512i a[4] = {a0, a1, a2, a3};
+    for (int j = 0; j < 4; ++j) {
+      uint64_t lo = static_cast<uint64_t>(_mm512_reduce_add_epi64(_mm512_and_si512(a[j], low)));
+      uint64_t hi = static_cast<uint64_t>(_mm512_reduce_add_epi64(_mm512_and_si512(_mm512_srli_epi64(a[j], 4), low)));
+      for (int i = 0; i < 8; ++i) {
+        ones[8 * i + j] += (lo >> (8 * i)) & 0xFF;
+        ones[8 * i + 4 + j] += (hi >> (8 * i)) & 0xFF;
+      }
+    }
+  }
+}
+#endif
+
+void CountBits(const uint64_t* h, size_t n, uint64_t* ones) {
+#if defined(__x86_64__)
+  static const bool kAvx512 = __builtin_cpu_supports("avx512f");
+  if (kAvx512 && g_simhash_vector.load(std::memory_order_relaxed)) return CountBitsAvx512(h, n, ones);
+#endif
+  CountBitsScalar(h, n, ones);
+}
+
+
 class SimHashDeduplicator : public Deduplicator {
  public:
   explicit SimHashDeduplicator(const Params& p)
@@ -450,6 +686,9 @@ class SimHashDeduplicator : public Deduplicator {
            "{}: hamming_distance must be in [0, num_blocks) (here [0, {})), got {}: permutation blocking finds all "
            "pairs only then",
            op, blocks_, distance_);
+    if (shingler_.tokenization() == Tokenization::kSpace &&
+        (!p.Has("ignore_pattern") || p.Get("ignore_pattern").as_string() == "\\p{P}"))
+      fast_ = std::make_unique<SpaceNormalizer>(shingler_.lowercase(), shingler_.ignore());
   }
 
   DedupStats Decide(FingerprintSource& fps, const DedupContext& ctx, std::vector<bool>& keep) override {
@@ -521,67 +760,66 @@ class SimHashDeduplicator : public Deduplicator {
   }
 
  private:
-  // Bit k of the result is set iff more than half of the shingle hashes have bit k set.
-  uint64_t Hash(std::string_view text) {
-    // ones[8b + k] counts hashes with bit k of byte b set. Counting is bytewise: acc[b] holds eight 8-bit
-    // counters (byte k of acc[b] for bit k), so a hash costs 8 table lookups and adds; the counters are
-    // moved to `ones` before they can overflow.
-    static constexpr auto kSpread = [] {
-      std::array<uint64_t, 256> t{};
-      for (unsigned x = 0; x < 256; ++x)
-        for (unsigned k = 0; k < 8; ++k) t[x] |= static_cast<uint64_t>((x >> k) & 1) << (8 * k);
-      return t;
-    }();
-    uint64_t ones[64] = {}, acc[8] = {}, shingles = 0;
-    unsigned pending = 0;
-    auto flush = [&] {
-      for (int b = 0; b < 8; ++b) {
-        for (int k = 0; k < 8; ++k) ones[8 * b + k] += (acc[b] >> (8 * k)) & 0xFF;
-        acc[b] = 0;
+  // Bit k of the result is set iff more than half of the shingle hashes have bit k set. The shingles are
+  // hashed in batches by Md5Prefix64 (the hash is digest bytes 0..7 read big-endian, so the votes are
+  // counted on the little-endian read and the result byte-swapped).
+  uint64_t Hash(std::string_view text, bool generic = false) {
+    uint64_t ones[64] = {}, shingles = 0;
+    if (fast_ && !generic) {
+      const NormalizedText r = fast_->Run(text);
+      const size_t w = static_cast<size_t>(shingler_.window()), tokens = r.len == 0 ? 0 : r.nsp + 1;
+      if (tokens >= w) {
+        shingles = tokens - w + 1;
+        if (batch_.size() < shingles) batch_.resize(shingles);
+        if (hashes_.size() < shingles) hashes_.resize(shingles);
+        for (size_t i = 0; i < shingles; ++i) {
+          size_t b = i == 0 ? 0 : r.sp[i - 1] + 1, e = i + w - 1 < r.nsp ? r.sp[i + w - 1] : r.len;
+          batch_[i] = std::string_view(r.out + b, e - b);
+        }
+        text::Md5Prefix64(batch_.data(), shingles, hashes_.data());
+        CountBits(hashes_.data(), shingles, ones);
       }
-      pending = 0;
-    };
-    // Shingles are hashed kBatch at a time by the multi-buffer MD5 (one per SIMD lane). Most shingles are
-    // views into the (lowered, stripped) text, which outlives the batch; one the shingler joined in its
-    // scratch string is copied to arena_ and its view pointed there when the batch is hashed (the arena
-    // may move while it grows).
-    auto hash_batch = [&] {
-      for (const auto& [i, off] : arena_refs_) batch_[i] = std::string_view(arena_.data() + off, batch_[i].size());
-      text::Md5Many(batch_.data(), batch_.size(), digests_.data());
-      for (size_t i = 0; i < batch_.size(); ++i) {
-        const uint8_t* d = digests_[i];
-        // The hash is d[0..8) read big-endian, so its byte b (bits 8b .. 8b+7) is d[7 - b].
-        for (int b = 0; b < 8; ++b) acc[b] += kSpread[d[7 - b]];
-        if (++pending == 255) flush();
-      }
-      shingles += batch_.size();
-      batch_.clear();
-      arena_.clear();
-      arena_refs_.clear();
-    };
-    shingler_.ForEach(text, [&](std::string_view sh) {
-      if (shingler_.IsScratch(sh)) {
-        arena_refs_.emplace_back(batch_.size(), arena_.size());
-        arena_.append(sh);
-      }
-      batch_.push_back(sh);
-      if (batch_.size() == kBatch) hash_batch();
-    });
-    hash_batch();
-    flush();
+    } else {
+      // Most shingles are views into the (lowered, stripped) text, which outlives the batch; one the
+      // shingler joined in its scratch string is copied to arena_ and its view pointed there when the
+      // batch is hashed (the arena may move while it grows).
+      size_t used = 0;
+      if (batch_.size() < kBatch) batch_.resize(kBatch);
+      if (hashes_.size() < kBatch) hashes_.resize(kBatch);
+      auto hash_batch = [&] {
+        for (const auto& [i, off] : arena_refs_) batch_[i] = std::string_view(arena_.data() + off, batch_[i].size());
+        text::Md5Prefix64(batch_.data(), used, hashes_.data());
+        CountBits(hashes_.data(), used, ones);
+        shingles += used;
+        used = 0;
+        arena_.clear();
+        arena_refs_.clear();
+      };
+      shingler_.ForEach(text, [&](std::string_view sh) {
+        if (shingler_.IsScratch(sh)) {
+          arena_refs_.emplace_back(used, arena_.size());
+          arena_.append(sh);
+        }
+        batch_[used++] = sh;
+        if (used == kBatch) hash_batch();
+      });
+      hash_batch();
+    }
     uint64_t v = 0;
     for (int k = 0; k < 64; ++k)
       if (2 * ones[k] > shingles) v |= uint64_t{1} << k;
-    return v;
+    return __builtin_bswap64(v);
   }
+  friend uint64_t sluice::SimHashValueGeneric(Op& op, std::string_view text);
   friend uint64_t sluice::SimHashValue(Op& op, std::string_view text);
 
   Shingler shingler_;
   int blocks_, distance_;
-  // Hash's batch (reused across samples: no per-record allocation once grown).
+  std::unique_ptr<SpaceNormalizer> fast_;  // space tokenization with ignore_pattern null or \p{P}
+  // Hash's shingles and their hashes (reused across samples: no per-record allocation once grown).
   static constexpr size_t kBatch = 256;
   std::vector<std::string_view> batch_;
-  std::array<uint8_t[16], kBatch> digests_;
+  std::vector<uint64_t> hashes_;
   std::string arena_;
   std::vector<std::pair<size_t, size_t>> arena_refs_;  // (index in batch_, offset in arena_)
 };
@@ -620,6 +858,10 @@ std::vector<uint32_t> MinHashSignature(Op& op, std::string_view text) {
 }
 
 uint64_t SimHashValue(Op& op, std::string_view text) { return static_cast<SimHashDeduplicator&>(op).Hash(text); }
+bool SimHashVectorPaths(bool enabled) { return g_simhash_vector.exchange(enabled); }
+uint64_t SimHashValueGeneric(Op& op, std::string_view text) {
+  return static_cast<SimHashDeduplicator&>(op).Hash(text, true);
+}
 
 void RegisterNearDeduplicators(std::vector<OpDef>& ops) {
   std::vector<ParamSpec> minhash = CommonShingleParams("space", 5);

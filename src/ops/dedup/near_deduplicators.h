@@ -17,5 +17,11 @@ std::pair<int, int> MinHashOptimalBands(double threshold, int permutations);
 std::vector<uint32_t> MinHashSignature(Op& op, std::string_view text);
 // The SimHash of `text` under `op` (a document_simhash_deduplicator).
 uint64_t SimHashValue(Op& op, std::string_view text);
+// The same through the general shingler (lowercasing, ignore_pattern and splitting as separate steps),
+// bypassing the fast path of space tokenization; tests compare the two.
+uint64_t SimHashValueGeneric(Op& op, std::string_view text);
+// Enables (default) or disables the vector paths of simhash's text normalization and bit counting
+// (process-wide, for tests of the scalar paths); returns the previous setting.
+bool SimHashVectorPaths(bool enabled);
 
 }  // namespace sluice
