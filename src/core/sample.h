@@ -90,6 +90,7 @@ struct Sample {
   Span stats_member;            // the input's `"__dj__stats__": {...}` member with one separator
   Span stats_value;             // just its value
   Span text_spans[8];           // offsets of texts[i].raw within line (slots beyond 8 are rejected)
+  std::string_view source_file; // the input file the sample came from (set by the engine; empty in op tests)
   size_t object_end = 0;        // offset of the closing '}' of the top-level object
   bool object_empty = true;     // the object has no members
 

@@ -358,6 +358,7 @@ struct Executor::Impl {
     std::unique_ptr<ByteSource> src = from_input ? OpenByteSource(env, in_path, range.begin, range.end)
                                                  : OpenWholeFile(env, source_path);
     LineReader reader(std::move(src), RecordPadding());
+    w.sample.source_file = in_path;  // in every stage: suffix_filter reads the input file's suffix
     std::unique_ptr<OutputSink> out = final_output && journal
                                           ? journal->Open(p)
                                           : std::make_unique<CommittedFile>(env, dest, final_output ? export_codec : inter_codec,

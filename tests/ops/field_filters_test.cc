@@ -126,6 +126,16 @@ TEST(SpecifiedNumericFieldFilter, TruthyAndFloatConvertible) {
 }
 
 // The engine parses every record of a block in place, so two records can have the same address and size.
+TEST(SuffixFilter, ExactMatchOfTheSuffixField) {
+  const std::vector<std::string> records = {R"({"text":"a","__dj__suffix__":".txt"})", R"({"text":"b","__dj__suffix__":"txt"})",
+                                            R"({"text":"c","__dj__suffix__":".TXT"})", R"({"text":"d","__dj__suffix__":".md"})"};
+  EXPECT_EQ(Kept("suffix_filter", {{"suffixes", ParamValue::List({S(".txt"), S(".md")})}}, records), (std::vector<int>{0, 3}));
+  EXPECT_EQ(Kept("suffix_filter", {{"suffixes", S(".txt")}}, records), (std::vector<int>{0}));  // a string is one suffix
+  EXPECT_EQ(Kept("suffix_filter", {}, records), (std::vector<int>{0, 1, 2, 3}));               // empty keeps all
+  EXPECT_EQ(Kept("suffix_filter", {{"suffixes", S(".txt")}, {"reversed_range", ParamValue::Bool(true)}}, records),
+            (std::vector<int>{1, 2, 3}));
+}
+
 TEST(FieldFilters, RecordsAtTheSameAddressAreReadAfresh) {
   for (const char* op_name : {"general_field_filter", "specified_numeric_field_filter"}) {
     ParamList p = std::string(op_name) == "general_field_filter"

@@ -1,5 +1,5 @@
 // Field filters (datajuicer-ops.md §5): general_field_filter, specified_field_filter,
-// specified_numeric_field_filter. They read arbitrary, possibly nested fields, which the record parser
+// specified_numeric_field_filter, suffix_filter. They read arbitrary, possibly nested fields, which the record parser
 // leaves undecoded: each op re-reads the record line with a DOM parser it owns (these ops are rare in
 // recipes and cheap next to the text ops).
 //
@@ -9,6 +9,7 @@
 // reads the current text (a mapper earlier in the chain may have changed it).
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <optional>
@@ -652,9 +653,59 @@ class SpecifiedNumericFieldFilter : public SpecifiedFieldFilterBase {
   std::optional<double> lo_, hi_;
 };
 
+// suffix_filter (§5): no stats; keeps a sample whose `__dj__suffix__` is one of `suffixes` (exact string
+// equality). DataJuicer's loader adds that field when the recipe has this op: "." + the file's last suffix,
+// lowercased, or its last two for a zstd file (".jsonl.zst"). sluice reads the field when the record has it
+// and otherwise derives the same value from the input file the sample came from (Sample::source_file).
+class SuffixFilter : public Filter {
+ public:
+  explicit SuffixFilter(const Params& p)
+      : Filter("suffix_filter", p), reversed_(p.GetBool("reversed_range")), fields_(TextKeyOf(p)) {
+    const ParamValue& v = p.Get("suffixes");
+    if (v.type() == ParamValue::Type::kString) {
+      suffixes_.push_back(v.as_string());
+    } else {
+      for (const auto& e : v.as_list()) suffixes_.push_back(e.as_string());
+    }
+  }
+
+  void ComputeStats(Sample&) override {}
+
+  bool Keep(const Sample& s) const override {
+    if (suffixes_.empty()) return true;
+    fields_.NewSample();
+    PyValue v = fields_.Get(s, slot(), "__dj__suffix__");
+    std::string suffix = v.kind == PyValue::Kind::kString ? v.s : v.kind == PyValue::Kind::kNull ? FileSuffix(s.source_file) : v.s;
+    bool keep = std::find(suffixes_.begin(), suffixes_.end(), suffix) != suffixes_.end();
+    return reversed_ ? !keep : keep;
+  }
+
+  static std::string FileSuffix(std::string_view path) {
+    std::string name(path.substr(path.rfind('/') == std::string_view::npos ? 0 : path.rfind('/') + 1));
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    size_t last = name.rfind('.');
+    if (last == std::string::npos || last == 0) return "";
+    if (name.substr(last) == ".zst") {
+      size_t prev = name.rfind('.', last - 1);
+      if (prev != std::string::npos && prev != 0) return name.substr(prev);
+    }
+    return name.substr(last);
+  }
+
+ private:
+  bool reversed_;
+  std::vector<std::string> suffixes_;
+  mutable FieldReader fields_;
+};
+
 }  // namespace
 
 void RegisterFieldFilters(std::vector<OpDef>& ops) {
+  ops.push_back({"suffix_filter", OpKind::kFilter,
+                 "keep samples whose file suffix (`__dj__suffix__`, else the input file's) is one of suffixes",
+                 {{"suffixes", ParamType::kStringList, ParamValue::List({}),
+                   "suffixes with their dot, e.g. ['.txt', '.md']; empty keeps everything", false}},
+                 [](const Params& p) { return std::make_unique<SuffixFilter>(p); }});
   ops.push_back({"general_field_filter", OpKind::kFilter,
                  "keep samples for which a condition over their fields (comparisons, and/or) holds",
                  {{"filter_condition", ParamType::kString, ParamValue::String(""),
