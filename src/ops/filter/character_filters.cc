@@ -3,8 +3,12 @@
 //
 // Contract (len = code points; ratios are 0.0 when the denominator is 0):
 //   alphanumeric_filter: alnum_ratio = #{c in text : c.isalnum()} / len(text) (Python isalnum: CJK, ①, ²,
-//     fullwidth digits count; emoji, punctuation, spaces do not). `tokenization: true` (alpha/token ratio
-//     with an HF tokenizer) is rejected at construction. Keep if alnum_ratio in [min_ratio, max_ratio].
+//     fullwidth digits count; emoji, punctuation, spaces do not). Keep if alnum_ratio in [min_ratio, max_ratio].
+//     `tokenization: true`: alpha_token_ratio = #{c in text : c.isalpha()} / #tokens, the tokens of
+//     DataJuicer's Hugging Face tokenizer EleutherAI/pythia-6.9b-deduped (len(tokenizer.tokenize(text)),
+//     text::BpeTokenizer over its tokenizer.json: `tokenizer_model`, else
+//     EleutherAI/pythia-6.9b-deduped/tokenizer.json or pythia-6.9b-deduped/tokenizer.json in SLUICE_MODELS_DIR;
+//     missing: kUsage at construction); 0.0 when there are no tokens. Keep if in [min_ratio, max_ratio].
 //   character_repetition_filter: over the code-point n-grams text[i:i+rep_len] (overlapping), with U the
 //     number of distinct n-grams, S those occurring once, F the frequencies sorted descending and
 //     k = min(floor(sqrt(U)), U - S): char_rep_ratio = sum(F[:k]) / sum(F); 0.0 when len < rep_len.
@@ -26,6 +30,8 @@
 #include "core/sample.h"
 #include "ops/filter/filter_util.h"
 #include "ops/op.h"
+#include "ops/text/bpe_tokenizer.h"
+#include "ops/text/model_files.h"
 #include "ops/text/ngram_counter.h"
 #include "ops/text/pystr.h"
 #include "ops/text/simd.h"
@@ -49,10 +55,25 @@ class AlphanumericFilter : public Filter {
  public:
   explicit AlphanumericFilter(const Params& p)
       : Filter("alphanumeric_filter", p), lo_(OptionalNumber(p, "min_ratio")), hi_(OptionalNumber(p, "max_ratio")) {
-    RejectTokenization(p, "alphanumeric_filter");
+    if (p.GetBool("tokenization")) {
+      text::ModelQuery q{"alphanumeric_filter", "Hugging Face tokenizer file",
+                         "tokenizer_model", p.GetString("tokenizer_model"),
+                         {"EleutherAI/pythia-6.9b-deduped/tokenizer.json", "pythia-6.9b-deduped/tokenizer.json"}};
+      tokenizer_ = text::BpeTokenizer::Load(text::ResolveModelFile(q));
+    }
   }
 
   void ComputeStats(Sample& s) override {
+    if (tokenizer_) {
+      if (Cached(s, "alpha_token_ratio")) return;
+      const std::string& t = FilterText(s, slot());
+      size_t alpha = 0;
+      for (size_t i = 0; i < t.size();) alpha += text::IsPyAlpha(utf8::Next(t, i));
+      size_t tokens = tokenizer_->CountTokens(t);
+      s.stats.SetDouble("alpha_token_ratio",
+                        tokens == 0 ? 0.0 : static_cast<double>(alpha) / static_cast<double>(tokens));
+      return;
+    }
     if (Cached(s, "alnum_ratio")) return;
     const std::string& t = FilterText(s, slot());
     size_t len = 0, alnum = 0, i = 0, n = t.size();
@@ -75,10 +96,13 @@ class AlphanumericFilter : public Filter {
     s.stats.SetDouble("alnum_ratio", len == 0 ? 0.0 : static_cast<double>(alnum) / static_cast<double>(len));
   }
 
-  bool Keep(const Sample& s) const override { return InRange(StatNumber(s, "alnum_ratio"), lo_, hi_); }
+  bool Keep(const Sample& s) const override {
+    return InRange(StatNumber(s, tokenizer_ ? "alpha_token_ratio" : "alnum_ratio"), lo_, hi_);
+  }
 
  private:
   std::optional<double> lo_, hi_;
+  std::shared_ptr<const text::BpeTokenizer> tokenizer_;  // tokenization: true
 };
 
 // Positions of the first 8 set bits of every byte value, for CodePointStarts.
@@ -304,9 +328,14 @@ void RegisterCharacterFilters(std::vector<OpDef>& ops) {
   ops.push_back({"alphanumeric_filter", OpKind::kFilter,
                  "keep samples whose ratio of alphanumeric characters (Python isalnum) is in [min_ratio, max_ratio]",
                  {{"tokenization", ParamType::kBool, ParamValue::Bool(false),
-                   "count alphabetic characters per HF tokenizer token (not supported: needs a tokenizer model)", false},
+                   "ratio of alphabetic characters (isalpha) to the tokens of the Hugging Face tokenizer "
+                   "EleutherAI/pythia-6.9b-deduped (stats key alpha_token_ratio)", false},
                   {"min_ratio", ParamType::kNumber, ParamValue::Double(0.25), "minimum ratio"},
-                  {"max_ratio", ParamType::kNumber, ParamValue::Double(kMaxSizeFloat), "maximum ratio (default sys.maxsize)"}},
+                  {"max_ratio", ParamType::kNumber, ParamValue::Double(kMaxSizeFloat), "maximum ratio (default sys.maxsize)"},
+                  {"tokenizer_model", ParamType::kString, ParamValue::String(""),
+                   "sluice: path of the tokenizer.json used with tokenization (default: "
+                   "EleutherAI/pythia-6.9b-deduped/tokenizer.json or pythia-6.9b-deduped/tokenizer.json in "
+                   "SLUICE_MODELS_DIR)"}},
                  [](const Params& p) { return std::make_unique<AlphanumericFilter>(p); }});
   ops.push_back({"character_repetition_filter", OpKind::kFilter,
                  "keep samples whose character n-gram repetition ratio is in [min_ratio, max_ratio]",
