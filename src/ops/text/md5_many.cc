@@ -128,14 +128,14 @@ __attribute__((target("avx512f"))) void CompressAvx512(uint32_t* st, const uint3
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-// Single-block messages (at most 55 bytes), 16 at a time, entirely in registers: each message's one
-// padded block is built with a fault-free masked load (no byte past the message is read), the 16 blocks
-// are transposed to word-major order with 64 shuffles, compressed, and the first two state words (digest
-// bytes 0..7) are written to out[which[l]]. Lanes at or past `count` compute garbage that is not written.
-__attribute__((target("avx512f,avx512bw,bmi2"))) void ShortPrefix64Avx512(const std::string_view* msgs,
-                                                                          const uint32_t* which, int count,
-                                                                          uint64_t* out) {
-  __m512i r[16];
+// Messages of NB blocks (NB = 1: at most 55 bytes; NB = 2: 56..119 bytes), 16 at a time, entirely in
+// registers: each block of each message is built with a fault-free masked load (no byte past the message
+// is read) plus its padding, the 16 blocks are transposed to word-major order with 64 shuffles and
+// compressed, and at the end the first two state words (digest bytes 0..7) are written to out[which[l]].
+// Lanes at or past `count` compute garbage that is not written.
+template <int NB>
+__attribute__((target("avx512f,avx512bw,bmi2"), always_inline)) inline void BlockRowsAvx512(
+    const std::string_view* msgs, const uint32_t* which, int count, int block, __m512i* r) {
   const __m512i x80 = _mm512_set1_epi8(static_cast<char>(0x80));
   for (int l = 0; l < 16; ++l) {
     if (l >= count) {
@@ -143,35 +143,46 @@ __attribute__((target("avx512f,avx512bw,bmi2"))) void ShortPrefix64Avx512(const 
       continue;
     }
     const std::string_view msg = msgs[which[l]];
-    const uint64_t len = msg.size();  // <= 55
-    __m512i v = _mm512_maskz_loadu_epi8(_bzhi_u64(~uint64_t{0}, static_cast<unsigned>(len)), msg.data());
-    v = _mm512_mask_mov_epi8(v, uint64_t{1} << len, x80);
-    r[l] = _mm512_mask_mov_epi64(v, 0x80, _mm512_set1_epi64(static_cast<long long>(len * 8)));
+    const uint64_t len = msg.size(), off = 64 * static_cast<uint64_t>(block);
+    const uint64_t here = len > off ? std::min<uint64_t>(len - off, 64) : 0;  // message bytes in this block
+    __m512i v = _mm512_maskz_loadu_epi8(_bzhi_u64(~uint64_t{0}, static_cast<unsigned>(here)), msg.data() + (here ? off : 0));
+    if (len >= off && len < off + 64) v = _mm512_mask_mov_epi8(v, uint64_t{1} << (len - off), x80);
+    if (block == NB - 1) v = _mm512_mask_mov_epi64(v, 0x80, _mm512_set1_epi64(static_cast<long long>(len * 8)));
+    r[l] = v;
   }
-  // Transpose: after two unpack stages, s[4g + c] holds in its 128-bit block k column 4k + c of rows
-  // 4g .. 4g + 3; the 4 x 4 block transpose of s[c], s[4 + c], s[8 + c], s[12 + c] gives m[c], m[4 + c], ...
-  __m512i t[16], m[16];
-  for (int i = 0; i < 8; ++i) {
-    t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
-    t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
-  }
-  for (int g = 0; g < 4; ++g) {
-    r[4 * g] = _mm512_unpacklo_epi64(t[4 * g], t[4 * g + 2]);
-    r[4 * g + 1] = _mm512_unpackhi_epi64(t[4 * g], t[4 * g + 2]);
-    r[4 * g + 2] = _mm512_unpacklo_epi64(t[4 * g + 1], t[4 * g + 3]);
-    r[4 * g + 3] = _mm512_unpackhi_epi64(t[4 * g + 1], t[4 * g + 3]);
-  }
-  for (int c = 0; c < 4; ++c) {
-    __m512i x0 = _mm512_shuffle_i32x4(r[c], r[4 + c], 0x44), x1 = _mm512_shuffle_i32x4(r[c], r[4 + c], 0xEE);
-    __m512i x2 = _mm512_shuffle_i32x4(r[8 + c], r[12 + c], 0x44), x3 = _mm512_shuffle_i32x4(r[8 + c], r[12 + c], 0xEE);
-    m[c] = _mm512_shuffle_i32x4(x0, x2, 0x88);
-    m[4 + c] = _mm512_shuffle_i32x4(x0, x2, 0xDD);
-    m[8 + c] = _mm512_shuffle_i32x4(x1, x3, 0x88);
-    m[12 + c] = _mm512_shuffle_i32x4(x1, x3, 0xDD);
-  }
+}
+
+template <int NB>
+__attribute__((target("avx512f,avx512bw,bmi2"))) void BlocksPrefix64Avx512(const std::string_view* msgs,
+                                                                           const uint32_t* which, int count,
+                                                                           uint64_t* out) {
   const __m512i a0 = _mm512_set1_epi32(static_cast<int>(kInit[0])), b0 = _mm512_set1_epi32(static_cast<int>(kInit[1])),
                 c0 = _mm512_set1_epi32(static_cast<int>(kInit[2])), d0 = _mm512_set1_epi32(static_cast<int>(kInit[3]));
-  __m512i a = a0, b = b0, c = c0, d = d0;
+  __m512i sa = a0, sb = b0, sc = c0, sd = d0;
+  for (int block = 0; block < NB; ++block) {
+    __m512i r[16], t[16], m[16];
+    BlockRowsAvx512<NB>(msgs, which, count, block, r);
+    // Transpose: after two unpack stages, r[4g + c] holds in its 128-bit block k column 4k + c of rows
+    // 4g .. 4g + 3; the 4 x 4 block transpose of r[c], r[4 + c], r[8 + c], r[12 + c] gives m[c], m[4 + c], ...
+    for (int i = 0; i < 8; ++i) {
+      t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+      t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    for (int g = 0; g < 4; ++g) {
+      r[4 * g] = _mm512_unpacklo_epi64(t[4 * g], t[4 * g + 2]);
+      r[4 * g + 1] = _mm512_unpackhi_epi64(t[4 * g], t[4 * g + 2]);
+      r[4 * g + 2] = _mm512_unpacklo_epi64(t[4 * g + 1], t[4 * g + 3]);
+      r[4 * g + 3] = _mm512_unpackhi_epi64(t[4 * g + 1], t[4 * g + 3]);
+    }
+    for (int c = 0; c < 4; ++c) {
+      __m512i x0 = _mm512_shuffle_i32x4(r[c], r[4 + c], 0x44), x1 = _mm512_shuffle_i32x4(r[c], r[4 + c], 0xEE);
+      __m512i x2 = _mm512_shuffle_i32x4(r[8 + c], r[12 + c], 0x44), x3 = _mm512_shuffle_i32x4(r[8 + c], r[12 + c], 0xEE);
+      m[c] = _mm512_shuffle_i32x4(x0, x2, 0x88);
+      m[4 + c] = _mm512_shuffle_i32x4(x0, x2, 0xDD);
+      m[8 + c] = _mm512_shuffle_i32x4(x1, x3, 0x88);
+      m[12 + c] = _mm512_shuffle_i32x4(x1, x3, 0xDD);
+    }
+    __m512i a = sa, b = sb, c = sc, d = sd;
 #define ADD(x, y) _mm512_add_epi32(x, y)
 #define SET1(k) _mm512_set1_epi32(static_cast<int>(k))
 #define ROTL(x, r) _mm512_maskz_rol_epi32(0xFFFF, x, r)
@@ -179,7 +190,7 @@ __attribute__((target("avx512f,avx512bw,bmi2"))) void ShortPrefix64Avx512(const 
 #define G(x, y, z) _mm512_ternarylogic_epi32(x, y, z, 0xE4)
 #define H(x, y, z) _mm512_ternarylogic_epi32(x, y, z, 0x96)
 #define I(x, y, z) _mm512_ternarylogic_epi32(x, y, z, 0x39)
-  SLUICE_MD5_ROUNDS;
+    SLUICE_MD5_ROUNDS;
 #undef ADD
 #undef SET1
 #undef ROTL
@@ -187,11 +198,14 @@ __attribute__((target("avx512f,avx512bw,bmi2"))) void ShortPrefix64Avx512(const 
 #undef G
 #undef H
 #undef I
-  a = _mm512_add_epi32(a, a0);
-  b = _mm512_add_epi32(b, b0);
+    sa = _mm512_add_epi32(sa, a);
+    sb = _mm512_add_epi32(sb, b);
+    sc = _mm512_add_epi32(sc, c);
+    sd = _mm512_add_epi32(sd, d);
+  }
   alignas(64) uint64_t lo[8], hi[8];  // lanes 0..7 and 8..15 as (a | b << 32)
-  _mm512_store_si512(lo, _mm512_permutex2var_epi32(a, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), b));
-  _mm512_store_si512(hi, _mm512_permutex2var_epi32(a, _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), b));
+  _mm512_store_si512(lo, _mm512_permutex2var_epi32(sa, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), sb));
+  _mm512_store_si512(hi, _mm512_permutex2var_epi32(sa, _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), sb));
   for (int l = 0; l < count; ++l) out[which[l]] = l < 8 ? lo[l] : hi[l - 8];
 }
 #pragma GCC diagnostic pop
@@ -323,13 +337,13 @@ void Prefix64ViaMany(const std::string_view* msgs, size_t n, uint64_t* out, Md5M
 void Md5Prefix64(const std::string_view* msgs, size_t n, uint64_t* out, Md5ManyPath path) {
 #if defined(__x86_64__)
   if (path == Md5ManyPath::kAvx512) {
-    // Single-block messages go 16 at a time through the in-register path; longer ones, gathered in
-    // chunks, through the multi-block scheduler.
+    // Messages of one or two blocks go 16 at a time through the in-register path; longer ones, gathered
+    // in chunks, through the multi-block scheduler.
     constexpr size_t kLong = 64;
-    uint32_t shorts[16], longs[kLong];
+    uint32_t one[16], two[16], longs[kLong];
     std::string_view long_msgs[kLong];
     uint8_t d[kLong][16];
-    int ns = 0;
+    int n1 = 0, n2 = 0;
     size_t nl = 0;
     auto flush_long = [&] {
       Many<16>(long_msgs, nl, d, CompressAvx512);
@@ -337,11 +351,18 @@ void Md5Prefix64(const std::string_view* msgs, size_t n, uint64_t* out, Md5ManyP
       nl = 0;
     };
     for (size_t i = 0; i < n; ++i) {
-      if (msgs[i].size() <= 55) {
-        shorts[ns++] = static_cast<uint32_t>(i);
-        if (ns == 16) {
-          ShortPrefix64Avx512(msgs, shorts, 16, out);
-          ns = 0;
+      const size_t len = msgs[i].size();
+      if (len <= 55) {
+        one[n1++] = static_cast<uint32_t>(i);
+        if (n1 == 16) {
+          BlocksPrefix64Avx512<1>(msgs, one, 16, out);
+          n1 = 0;
+        }
+      } else if (len <= 119) {
+        two[n2++] = static_cast<uint32_t>(i);
+        if (n2 == 16) {
+          BlocksPrefix64Avx512<2>(msgs, two, 16, out);
+          n2 = 0;
         }
       } else {
         longs[nl] = static_cast<uint32_t>(i);
@@ -349,7 +370,8 @@ void Md5Prefix64(const std::string_view* msgs, size_t n, uint64_t* out, Md5ManyP
         if (nl == kLong) flush_long();
       }
     }
-    if (ns > 0) ShortPrefix64Avx512(msgs, shorts, ns, out);
+    if (n1 > 0) BlocksPrefix64Avx512<1>(msgs, one, n1, out);
+    if (n2 > 0) BlocksPrefix64Avx512<2>(msgs, two, n2, out);
     if (nl > 0) flush_long();
     return;
   }

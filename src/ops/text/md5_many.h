@@ -10,8 +10,8 @@
 //
 // Md5Prefix64(msgs, n, out) sets out[i] to the first 8 bytes of Md5Digest(msgs[i]) read as a little-endian
 // uint64 (digest byte k is bits 8k .. 8k + 7), for hashing ops that keep only those (simhash). Same
-// guarantees as Md5Many; with kAvx512 (which needs AVX-512F, AVX-512BW and BMI2), messages of at most 55
-// bytes (one block) are hashed 16 at a time without leaving registers.
+// guarantees as Md5Many; with kAvx512 (which needs AVX-512F, AVX-512BW and BMI2), messages of at most 119
+// bytes (one or two blocks) are hashed 16 at a time without leaving registers.
 #pragma once
 
 #include <cstddef>

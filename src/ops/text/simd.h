@@ -4,7 +4,7 @@
 //
 // Contract: ByteSet{bytes..., le} matches a byte c iff c equals one of up to 6 bytes, or (le >= 0)
 // c <= le as an unsigned value. FindFirst(s, i, set) is the smallest j >= i with s[j] in the set, or
-// s.size(). AsciiAlnum32 / NonAscii32 give per-byte bitmasks of a 32-byte block.
+// s.size(). AsciiAlnum32 / NonAscii32 / Continuation32 give per-byte bitmasks of a 32-byte block.
 #pragma once
 
 #include <cstddef>
@@ -82,6 +82,18 @@ inline uint32_t NonAscii32(const char* p) {
 #else
   uint32_t bits = 0;
   for (int k = 0; k < 32; ++k) bits |= static_cast<uint32_t>(static_cast<uint8_t>(p[k]) >> 7) << k;
+  return bits;
+#endif
+}
+
+// Bit k set iff p[k] is a UTF-8 continuation byte (0x80..0xBF).
+inline uint32_t Continuation32(const char* p) {
+#if defined(__AVX2__)
+  __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  return static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpgt_epi8(_mm256_set1_epi8(-64), v)));  // signed < -64
+#else
+  uint32_t bits = 0;
+  for (int k = 0; k < 32; ++k) bits |= static_cast<uint32_t>((static_cast<uint8_t>(p[k]) & 0xC0) == 0x80) << k;
   return bits;
 #endif
 }

@@ -7,8 +7,37 @@
 #include <xxhash.h>
 
 #include "ops/text/pystr.h"
+#include "ops/text/simd.h"
 
 namespace sluice::text {
+
+namespace {
+
+// Bit k set iff p[k] (k < 32) is an ASCII byte that is not a SPECIAL_CHARACTER (special: \t-\r, ' '-'@',
+// '['-'`', '{'-'~'; tests/ops check the set against IsSpecialChar).
+inline uint32_t AsciiNonSpecial32(const char* p) {
+#if defined(__AVX2__)
+  __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  auto in_range = [&](char lo, char hi) {  // lo <= v <= hi, for bytes < 0x80 (others are negative)
+    return _mm256_and_si256(_mm256_cmpgt_epi8(v, _mm256_set1_epi8(static_cast<char>(lo - 1))),
+                            _mm256_cmpgt_epi8(_mm256_set1_epi8(static_cast<char>(hi + 1)), v));
+  };
+  __m256i special = _mm256_or_si256(_mm256_or_si256(in_range('\t', '\r'), in_range(' ', '@')),
+                                    _mm256_or_si256(in_range('[', '`'), in_range('{', '~')));
+  // Non-special ASCII: not special and >= 0 as a signed byte.
+  __m256i ascii = _mm256_cmpgt_epi8(v, _mm256_set1_epi8(-1));
+  return static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_andnot_si256(special, ascii)));
+#else
+  uint32_t bits = 0;
+  for (int k = 0; k < 32; ++k) {
+    unsigned char c = static_cast<unsigned char>(p[k]);
+    bits |= static_cast<uint32_t>(c < 0x80 && !IsSpecialChar(c)) << k;
+  }
+  return bits;
+#endif
+}
+
+}  // namespace
 
 std::string_view StripSpecial(std::string_view w) {
   size_t b = 0;
@@ -26,6 +55,49 @@ std::string_view StripSpecial(std::string_view w) {
     e = lead;
   }
   return w.substr(b, e - b);
+}
+
+size_t CountNonSpecialWords(std::string_view text, bool new_line, bool tab) {
+  // Per 64-byte block: S = separators, G = lead bytes of non-special characters. A word counts iff it
+  // holds a G; in the subsequence of S and G positions that is a G whose predecessor is an S (or that
+  // comes first). pext packs G onto the S-or-G positions, where such Gs are the 1 bits after a 0 bit.
+  const char* p = text.data();
+  const size_t n = text.size();
+  size_t count = 0;
+  uint64_t carry = 0;  // the last S-or-G position seen was a G
+  char tail[64];
+  for (size_t base = 0; base < n; base += 64) {
+    const char* block = p + base;
+    if (base + 64 > n) {  // the last block, padded with spaces (separators add no words)
+      std::memset(tail, ' ', sizeof tail);
+      std::memcpy(tail, block, n - base);
+      block = tail;
+    }
+    uint64_t sep = detail::SeparatorBits32(block, new_line, tab) |
+                   (uint64_t{detail::SeparatorBits32(block + 32, new_line, tab)} << 32);
+    uint64_t good = AsciiNonSpecial32(block) | (uint64_t{AsciiNonSpecial32(block + 32)} << 32);
+    uint64_t high = NonAscii32(block) | (uint64_t{NonAscii32(block + 32)} << 32);
+    // Lead bytes (11xxxxxx) of non-ASCII characters: decode and look each up.
+    uint64_t lead = high & ~(Continuation32(block) | (uint64_t{Continuation32(block + 32)} << 32));
+    for (; lead != 0; lead &= lead - 1) {
+      size_t i = base + static_cast<size_t>(__builtin_ctzll(lead));
+      if (!IsSpecialChar(utf8::Next(text, i))) good |= lead & (~lead + 1);
+    }
+    uint64_t x = sep | good;
+#if defined(__BMI2__)
+    uint64_t g = _pext_u64(good, x);
+#else
+    uint64_t g = 0;
+    for (uint64_t m = x, k = 1; m != 0; m &= m - 1, k <<= 1)
+      if (good & m & (~m + 1)) g |= k;
+#endif
+    const int k = __builtin_popcountll(x);
+    if (k == 0) continue;
+    uint64_t in_use = k == 64 ? ~uint64_t{0} : (uint64_t{1} << k) - 1;
+    count += static_cast<size_t>(__builtin_popcountll(g & ~((g << 1) | carry) & in_use));
+    carry = (g >> (k - 1)) & 1;
+  }
+  return count;
 }
 
 bool HasNonSpecialSlow(std::string_view w) {

@@ -5,6 +5,7 @@
 //       `text` split on the literal separators ' ' (always), '\n' (if new_line) and '\t' (if tab). No other
 //       character separates words (not '\r', not U+3000, not NBSP).
 //   StripSpecial(word)  removes SPECIAL_CHARACTERS (§2.4) code points from both ends (a view into word).
+//   CountNonSpecialWords(text, new_line, tab)  how many of those words hold a non-special code point.
 //   RefineWords(text, opt, out)  words_refinement over split_on_whitespace(text, opt.new_line, opt.tab):
 //       per word, in this order: optional lowercasing (Python lower()), optional stripping of special
 //       characters with empty results dropped, then optional augmentation: for each group size g, every
@@ -102,6 +103,12 @@ inline bool HasNonSpecial(std::string_view word) {
 }
 
 std::string_view StripSpecial(std::string_view word);
+
+// The number of words f would be called with by ForEachWord(text, new_line, tab, f) for which
+// HasNonSpecial(word) holds (words_num_filter), without visiting words one by one: 64 bytes at a time,
+// a word counts iff it holds a non-special character, found from byte masks (non-ASCII characters are
+// decoded and looked up one by one).
+size_t CountNonSpecialWords(std::string_view text, bool new_line, bool tab);
 
 struct RefineOptions {
   bool new_line = true;
