@@ -512,6 +512,38 @@ TEST_F(TokenizerFiles, AlphanumericFilterFindsTheTokenizerOrFailsAtConstruction)
   EXPECT_NE(e.find("Unigram"), std::string::npos) << e;
 }
 
+TEST_F(TokenizerFiles, TokenNumFilterCountsTokensWithoutSpecialOnes) {
+  // "the" -> (t, he); "aaa aaa" -> (aa, a, Ġ, aa, a); "" -> none; the cached value is kept.
+  auto op = MakeOp("token_num_filter", {{"hf_tokenizer", S(file_)}, {"min_num", ParamValue::Int(2)}, {"max_num", ParamValue::Int(4)}});
+  Dataset ds;
+  for (const char* t : {R"({"text":"the"})", R"({"text":"aaa aaa"})", R"({"text":""})",
+                        R"({"text":"aaa aaa","__dj__stats__":{"num_token":3}})"})
+    ASSERT_EQ(ds.Add(t), ParseStatus::kOk) << t;
+  ds.Run(*op, true);
+  Strings got;
+  for (size_t i = 0; i < ds.size(); ++i) got.push_back(ds.Json(i));
+  EXPECT_EQ(got, (Strings{R"({"text":"the","__dj__stats__":{"num_token":2}})", R"({"text":"aaa aaa","__dj__stats__":{"num_token":5}})",
+                          R"({"text":"","__dj__stats__":{"num_token":0}})", R"({"text":"aaa aaa","__dj__stats__":{"num_token":3}})"}));
+  Dataset keep;
+  for (const char* t : {R"({"text":"the"})", R"({"text":"aaa aaa"})", R"({"text":""})"}) ASSERT_EQ(keep.Add(t), ParseStatus::kOk);
+  keep.Run(*op);
+  ASSERT_EQ(keep.size(), 1u);
+  EXPECT_EQ(keep.samples()[0]->texts[0].value, "the");
+  // The hub id is looked up as <id>/tokenizer.json in the models directories; a directory works too.
+  fs::create_directories(dir_ / "EleutherAI/pythia-6.9b-deduped");
+  fs::copy_file(file_, dir_ / "EleutherAI/pythia-6.9b-deduped/tokenizer.json");
+  {
+    ScopedEnv env(text::kModelsDirEnv, dir_.string());
+    EXPECT_EQ(UsageError([&] { MakeOp("token_num_filter", {}); }), "no error");
+  }
+  EXPECT_EQ(UsageError([&] { MakeOp("token_num_filter", {{"hf_tokenizer", S((dir_ / "EleutherAI/pythia-6.9b-deduped").string())}}); }),
+            "no error");
+  ScopedEnv none(text::kModelsDirEnv, "/nonexistent");
+  std::string e = UsageError([&] { MakeOp("token_num_filter", {}); });
+  EXPECT_NE(e.find("/nonexistent/EleutherAI/pythia-6.9b-deduped/tokenizer.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("hf_tokenizer"), std::string::npos) << e;
+}
+
 // Throughput of CountTokens: SLUICE_BPE_BENCH_TOKENIZER=<tokenizer.json> (e.g. GPT-NeoX's) and
 // SLUICE_BPE_BENCH_TEXT=<jsonl with "text"> (default bench/data/corpus_20mb.jsonl), run with
 // --gtest_also_run_disabled_tests --gtest_filter='*BpeThroughput*'.

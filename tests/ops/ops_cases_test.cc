@@ -199,9 +199,9 @@ TEST(Stats, CharacterRepetitionPathsAgree) {
 }
 
 TEST(Params, TokenizationAndValidation) {
-  // alphanumeric_filter's tokenizer (Hugging Face) is not supported; the word filters need <lang>.sp.model,
-  // which no models directory provides here.
-  for (auto [op, why] : {std::pair{"alphanumeric_filter", "needs a SentencePiece/HF tokenizer model"},
+  // alphanumeric_filter needs pythia's tokenizer.json and the word filters <lang>.sp.model, which no models
+  // directory provides here.
+  for (auto [op, why] : {std::pair{"alphanumeric_filter", "pythia-6.9b-deduped/tokenizer.json"},
                          std::pair{"words_num_filter", "en.sp.model"}, std::pair{"word_repetition_filter", "en.sp.model"}}) {
     try {
       MakeOp(op, {{"tokenization", B(true)}});

@@ -1,5 +1,5 @@
 // Model-based filters (datajuicer-ops.md §6): language_id_score_filter (fastText), perplexity_filter
-// (SentencePiece + a KenLM-compatible n-gram model). Models are local files found when the op is constructed
+// (SentencePiece + a KenLM-compatible n-gram model), token_num_filter (a Hugging Face BPE tokenizer). Models are local files found when the op is constructed
 // (model_files.h), loaded once per process and shared by all worker threads.
 //
 // Contract:
@@ -23,6 +23,7 @@
 #include <simdjson.h>
 
 #include <cmath>
+#include <filesystem>
 #include <cstdio>
 #include <cstdlib>
 #include <istream>
@@ -32,6 +33,7 @@
 #include "core/sample.h"
 #include "ops/filter/filter_util.h"
 #include "ops/op.h"
+#include "ops/text/bpe_tokenizer.h"
 #include "ops/text/model_files.h"
 #include "ops/text/ngram_lm.h"
 #include "ops/text/pystr.h"
@@ -223,9 +225,48 @@ class PerplexityFilter : public Filter {
   std::string joined_;
 };
 
+// token_num_filter: num_token = the number of tokens of DataJuicer's Hugging Face tokenizer (its
+// tokenize(): no special tokens added), through the native byte-level BPE (text/bpe_tokenizer.h).
+// `hf_tokenizer` names the tokenizer as DataJuicer does (a hub id) or is a local tokenizer.json / directory.
+class TokenNumFilter : public Filter {
+ public:
+  explicit TokenNumFilter(const Params& p)
+      : Filter("token_num_filter", p), lo_(OptionalNumber(p, "min_num")), hi_(OptionalNumber(p, "max_num")) {
+    std::string hf = p.GetString("hf_tokenizer");
+    std::error_code ec;
+    std::string given;
+    if (std::filesystem::is_regular_file(hf, ec)) given = hf;
+    else if (std::filesystem::is_directory(hf, ec)) given = hf + "/tokenizer.json";
+    std::string last = hf.substr(hf.rfind('/') == std::string::npos ? 0 : hf.rfind('/') + 1);
+    text::ModelQuery q{"token_num_filter", "Hugging Face tokenizer file", "hf_tokenizer", given,
+                       {hf + "/tokenizer.json", last + "/tokenizer.json"}};
+    tokenizer_ = text::BpeTokenizer::Load(text::ResolveModelFile(q));
+  }
+
+  void ComputeStats(Sample& s) override {
+    if (Cached(s, "num_token")) return;
+    s.stats.SetInt("num_token", static_cast<int64_t>(tokenizer_->CountTokens(FilterText(s, slot()))));
+  }
+
+  bool Keep(const Sample& s) const override { return InRange(StatNumber(s, "num_token"), lo_, hi_); }
+
+ private:
+  std::optional<double> lo_, hi_;
+  std::shared_ptr<const text::BpeTokenizer> tokenizer_;
+};
+
 }  // namespace
 
 void RegisterModelFilters(std::vector<OpDef>& ops) {
+  ops.push_back(
+      {"token_num_filter", OpKind::kFilter,
+       "keep samples whose number of Hugging Face tokenizer tokens is in [min_num, max_num]",
+       {{"hf_tokenizer", ParamType::kString, ParamValue::String("EleutherAI/pythia-6.9b-deduped"),
+         "tokenizer: a hub id looked up as <id>/tokenizer.json in SLUICE_MODELS_DIR, or a local tokenizer.json or "
+         "directory holding one", false},
+        {"min_num", ParamType::kNumber, ParamValue::Int(10), "minimum number of tokens"},
+        {"max_num", ParamType::kNumber, ParamValue::Double(9223372036854775807.0), "maximum number of tokens (default sys.maxsize)"}},
+       [](const Params& p) { return std::make_unique<TokenNumFilter>(p); }});
   ops.push_back(
       {"language_id_score_filter", OpKind::kFilter,
        "keep samples whose fastText language id is in lang (any if empty) with a score of at least min_score",
