@@ -1,15 +1,22 @@
 // The vectorized text paths of the C4 filters against their one-item-at-a-time definitions, on random texts
 // built to hit block edges (64-byte blocks, characters straddling them, words running across them):
-//   * CountNonSpecialWords against ForEachWord + HasNonSpecial, every separator option.
+//   * CountNonSpecialWords against ForEachWord + HasNonSpecial, every separator option;
+//   * clean_links_mapper's default path (trigger scan with exact pre-checks, anchored attempts) against a
+//     plain left-to-right PCRE2 search of the same (rewritten) pattern, on link-rich random texts.
 #include <gtest/gtest.h>
 
 #include <random>
 #include <string>
 #include <vector>
 
+#include "op_harness.h"
 #include "ops/text/special_chars.h"
 #include "ops/text/utf8.h"
 #include "ops/text/words.h"
+
+namespace sluice {
+std::string DefaultLinksRewrittenPatternForTesting();
+}
 
 namespace sluice::text {
 namespace {
@@ -42,6 +49,31 @@ TEST(TextFastPaths, CountNonSpecialWordsMatchesPerWordDefinition) {
         ForEachWord(t, nl, tab, [&](std::string_view w) { want += HasNonSpecial(w); });
         ASSERT_EQ(CountNonSpecialWords(t, nl, tab), want) << "new_line " << nl << " tab " << tab << ": " << t;
       }
+}
+
+TEST(TextFastPaths, CleanLinksDefaultPathMatchesAPlainRegexSearch) {
+  const std::vector<std::string> atoms = {
+      " ", " ", "\n", "http", "https", "ftp", "mailto", "://", ":/", ":", ":x", ": ", "/", "//", "www", "WWW", "www1",
+      "www123", "www1234", "ww", "w", ".", ".com", ".org", ".c", ".co.uk", "example", "a", "Z", "9", "%", "%20", "-",
+      "_", "(", ")", "(x)", "((y))", "<", ">", "!", "?", ",", ";", "'", "\"", "[", "]", "{", "}", "`", "&", "=", "#",
+      "\xc4\xb0", "\xc5\xbf", "\xe2\x84\xaa", "\xc3\xa9", "\xc2\xab", "\xe2\x80\x9d", "\xd9\xa3", "x.y/",
+      "ab.cde/", "abcde.fghij/", "1/2", "a:b", "a:1", "Note:", "@"};
+  std::mt19937_64 rng(11);
+  auto fast = testing::MakeOp("clean_links_mapper", {{"repl", ParamValue::String("<\\1>")}});
+  auto plain = testing::MakeOp("clean_links_mapper", {{"pattern", ParamValue::String(DefaultLinksRewrittenPatternForTesting())},
+                                                      {"repl", ParamValue::String("<\\1>")}});
+  int changed = 0;
+  for (int n = 0; n < 20000; ++n) {
+    std::string t;
+    size_t len = rng() % 40;
+    for (size_t k = 0; k < len; ++k) t += atoms[rng() % atoms.size()];
+    std::string a = t, b = t;
+    bool ca = static_cast<Mapper&>(*fast).Map(a), cb = static_cast<Mapper&>(*plain).Map(b);
+    ASSERT_EQ(a, b) << t;
+    ASSERT_EQ(ca, cb) << t;
+    changed += ca;
+  }
+  EXPECT_GT(changed, 5000) << "the texts should be rich in links";
 }
 
 }  // namespace

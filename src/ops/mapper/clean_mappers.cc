@@ -18,8 +18,14 @@
 //     The prefix part is unchanged (plus U+0130, which Python's case-insensitive [a-z] matches and PCRE2's
 //     does not). Capture group 1 is still the whole link; repl may only reference groups 0 and 1.
 //     Matching only tries the start positions a link can have (see FindLink): texts without ':', '/' or
-//     "www" never reach PCRE2.
+//     "www" never reach PCRE2, nor do triggers no match can use (a ':' not followed by '/' or [a-z0-9%], a
+//     '/' without ".tld" before it, a "www" without [0-9]{0,3}'.' after it; see TriggerViable).
+#include <cstdint>
 #include <cstring>
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 #include "core/error.h"
 #include "ops/op.h"
@@ -79,16 +85,89 @@ struct LinkTables {
 };
 constexpr LinkTables kLink;
 
-// Position of the first trigger at or after i, or npos.
+// Bit k set iff p[k] (k < 64) is ':' or '/' (colon_slash), or 'w' / 'W' (w).
+inline void TriggerMasks64(const char* p, uint64_t* colon_slash, uint64_t* w) {
+#if defined(__AVX2__)
+  uint64_t cs = 0, ww = 0;
+  for (int h = 0; h < 2; ++h) {
+    __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 32 * h));
+    __m256i c = _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(':')), _mm256_cmpeq_epi8(v, _mm256_set1_epi8('/')));
+    __m256i x = _mm256_cmpeq_epi8(_mm256_or_si256(v, _mm256_set1_epi8(0x20)), _mm256_set1_epi8('w'));
+    cs |= uint64_t{static_cast<uint32_t>(_mm256_movemask_epi8(c))} << (32 * h);
+    ww |= uint64_t{static_cast<uint32_t>(_mm256_movemask_epi8(x))} << (32 * h);
+  }
+  *colon_slash = cs;
+  *w = ww;
+#else
+  uint64_t cs = 0, ww = 0;
+  for (int k = 0; k < 64; ++k) {
+    cs |= uint64_t{p[k] == ':' || p[k] == '/'} << k;
+    ww |= uint64_t{(p[k] | 0x20) == 'w'} << k;
+  }
+  *colon_slash = cs;
+  *w = ww;
+#endif
+}
+
+// Position of the first trigger at or after i, or npos. 64 bytes at a time: ':' and '/' are triggers,
+// and a 'w' followed by two more (any case) is (the masks of the two following bytes are the w mask
+// shifted, with the two bytes past the block looked up directly).
 size_t NextTrigger(std::string_view t, size_t i) {
-  constexpr text::ByteSet kTriggers{{':', '/', 'w', 'W'}};
-  const unsigned char* p = reinterpret_cast<const unsigned char*>(t.data());
-  size_t n = t.size();
-  for (i = text::FindFirst(t, i, kTriggers); i < n; i = text::FindFirst(t, i + 1, kTriggers)) {
-    if (kLink.trigger[p[i]] == 1) return i;
-    if (i + 2 < n && (p[i + 1] | 0x20) == 'w' && (p[i + 2] | 0x20) == 'w') return i;
+  const char* p = t.data();
+  const size_t n = t.size();
+  auto is_w = [](char c) { return static_cast<uint64_t>((c | 0x20) == 'w'); };
+  for (; i + 66 <= n; i += 64) {
+    uint64_t cs, w;
+    TriggerMasks64(p + i, &cs, &w);
+    uint64_t w1 = (w >> 1) | (is_w(p[i + 64]) << 63);
+    uint64_t w2 = (w >> 2) | (is_w(p[i + 64]) << 62) | (is_w(p[i + 65]) << 63);
+    uint64_t m = cs | (w & w1 & w2);
+    if (m != 0) return i + static_cast<size_t>(__builtin_ctzll(m));
+  }
+  for (; i < n; ++i) {
+    unsigned char c = static_cast<unsigned char>(p[i]);
+    if (kLink.trigger[c] == 1) return i;
+    if (kLink.trigger[c] == 2 && i + 2 < n && (p[i + 1] | 0x20) == 'w' && (p[i + 2] | 0x20) == 'w') return i;
   }
   return std::string_view::npos;
+}
+
+// Whether a match starting in the R-run ending at trigger i can have i in its prefix (exact necessary
+// conditions; non-ASCII characters, which case-insensitive classes or \d might match, always pass):
+//   ':'  only the scheme alternative holds a ':' (and an R-run ends there): it needs '/' or
+//        [a-z0-9%] (any case) right after;
+//   '/'  only the domain alternative ends its prefix with the first '/' after the start: it needs
+//        "." and 2 to 4 letters right before;
+//   www  the www alternative needs up to 3 digits and a '.' after it.
+// A start skipped at one trigger is tried at the next trigger whose run reaches back to it (FindLink only
+// advances `tried` past triggers it looked at), so skipping a trigger no match can use loses nothing.
+bool TriggerViable(std::string_view t, size_t i) {
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(t.data());
+  const size_t n = t.size();
+  switch (p[i]) {
+    case ':': {
+      if (i + 1 >= n) return false;
+      unsigned char c = p[i + 1];
+      return c >= 0x80 || c == '/' || c == '%' || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+    }
+    case '/': {
+      // Letters (up to 4, up to 3 bytes each for İ, ſ, K) and the '.' lie within the 13 bytes before.
+      for (size_t k = 1; k <= 13 && k <= i; ++k)
+        if (p[i - k] >= 0x80) return true;
+      size_t letters = 0;
+      while (letters < 5 && letters < i && ((p[i - 1 - letters] | 0x20) >= 'a' && (p[i - 1 - letters] | 0x20) <= 'z'))
+        ++letters;
+      // Any 2..4 of those letters preceded by '.'.
+      for (size_t k = 2; k <= 4 && k <= letters; ++k)
+        if (i >= k + 1 && p[i - 1 - k] == '.') return true;
+      return false;
+    }
+    default: {  // "www" (any case) at i
+      size_t j = i + 3, digits = 0;
+      while (digits < 3 && j < n && p[j] >= '0' && p[j] <= '9') ++j, ++digits;
+      return j < n && (p[j] == '.' || p[j] >= 0x80);
+    }
+  }
 }
 
 // Whether a match of the default links pattern can start at s (exact necessary conditions).
@@ -154,6 +233,7 @@ class CleanLinksMapper : public Mapper {
     const unsigned char* p = reinterpret_cast<const unsigned char*>(t.data());
     size_t tried = pos;  // every start in [pos, tried) has been ruled out
     for (size_t trig = NextTrigger(t, pos); trig != std::string_view::npos; trig = NextTrigger(t, trig + 1)) {
+      if (!TriggerViable(t, trig)) continue;  // leaves `tried`: later triggers still see these starts
       size_t b = trig;
       while (b > tried && kLink.run[p[b - 1]]) --b;
       for (size_t s = b; s <= trig; s += text::SeqLen(p[s]))
