@@ -19,7 +19,7 @@ std::vector<Stage> MakeStages(const Pipeline& pipeline) {
   std::vector<Stage> stages;
   Stage cur;
   for (size_t i = 0; i < pipeline.ops.size(); ++i) {
-    if (pipeline.ops[i].def->kind == OpKind::kDeduplicator) {
+    if (IsDatasetLevel(pipeline.ops[i].def->kind)) {  // a deduplicator or a selector
       cur.op_end = i + 1;
       cur.barrier = true;
       stages.push_back(cur);

@@ -3,9 +3,10 @@
 //
 // Partitions are byte ranges of the input files cut at line boundaries (a compressed file is one
 // partition: it cannot be entered in the middle); no input byte is copied to make them. Stages split the
-// op list at deduplicators: a stage ends with a deduplicator whose global decision is taken once all
-// partitions have finished the stage (a barrier), and is applied at the start of the next stage (there is
-// always one: the last stage, possibly without ops, is never a barrier). The plan
+// op list at dataset-level ops (deduplicators and selectors, ops/op.h IsDatasetLevel): a stage ends with
+// one whose global decision is taken once all partitions have finished the stage (a barrier), and is
+// applied at the start of the next stage (there is always one: the last stage, possibly without ops, is
+// never a barrier). The plan
 // records the recipe's canonical settings, the resolved ops and the input fingerprint; a resume compares
 // them and refuses with an explanation of what changed.
 #pragma once
@@ -29,7 +30,7 @@ struct PartitionRange {
 
 struct Stage {
   size_t op_begin = 0, op_end = 0;  // ops [op_begin, op_end)
-  bool barrier = false;             // op_end - 1 is a deduplicator
+  bool barrier = false;             // op_end - 1 is a deduplicator or a selector
 };
 
 std::vector<Stage> MakeStages(const Pipeline& pipeline);

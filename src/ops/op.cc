@@ -11,6 +11,7 @@ const char* OpKindName(OpKind k) {
     case OpKind::kMapper: return "mapper";
     case OpKind::kFilter: return "filter";
     case OpKind::kDeduplicator: return "deduplicator";
+    case OpKind::kSelector: return "selector";
   }
   return "?";
 }

@@ -25,8 +25,12 @@
 
 namespace sluice {
 
-enum class OpKind { kMapper, kFilter, kDeduplicator };
+// kSelector is a registry kind only (`sluice ops`, summaries, stages): a selector's instances are
+// Deduplicators to the engine and report kind() == kDeduplicator (see Selector below).
+enum class OpKind { kMapper, kFilter, kDeduplicator, kSelector };
 const char* OpKindName(OpKind k);
+// Ops that need the whole dataset: they end a stage (a barrier, engine/plan.h).
+inline bool IsDatasetLevel(OpKind k) { return k == OpKind::kDeduplicator || k == OpKind::kSelector; }
 
 class Op {
  public:
@@ -136,6 +140,25 @@ class Deduplicator : public Op {
 
  private:
   std::vector<uint8_t> fingerprint_;
+};
+
+// Selectors (DataJuicer's dataset -> dataset selection, §5; ops/selector/) run on the deduplicator path:
+// the per-sample "fingerprint" is a fixed-size encoding of what the selection needs of the sample (the
+// field's value as a number, a hash of it, or nothing), and Decide sets the keep bits of the selected
+// samples. The engine writes them in input order; DataJuicer's topk / frequency / range selectors reorder
+// their output, and Select can also return the kept indices in that order (tests compare it).
+class Selector : public Deduplicator {
+ public:
+  DedupStats Decide(FingerprintSource& fps, const DedupContext& ctx, std::vector<bool>& keep) final {
+    return Select(fps, ctx, keep, nullptr);
+  }
+  // As Decide; with `order`, also fills it with the kept indices in DataJuicer's output order (held in
+  // memory: meant for tests and small datasets). Throws kData where DataJuicer's selector fails on the data.
+  virtual DedupStats Select(FingerprintSource& fps, const DedupContext& ctx, std::vector<bool>& keep,
+                            std::vector<uint64_t>* order) = 0;
+
+ protected:
+  Selector(std::string name, size_t fingerprint_size) : Deduplicator(std::move(name), fingerprint_size) {}
 };
 
 // The registry entry of one op.

@@ -21,6 +21,7 @@ void RegisterMarkupMappers(std::vector<OpDef>& ops);         // ops/mapper/marku
 void RegisterFieldFilters(std::vector<OpDef>& ops);          // ops/filter/field_filters.cc
 void RegisterUnicodeMappers(std::vector<OpDef>& ops);        // ops/mapper/unicode_mappers.cc
 void RegisterModelFilters(std::vector<OpDef>& ops);          // ops/filter/model_filters.cc
+void RegisterSelectors(std::vector<OpDef>& ops);             // ops/selector/selectors.cc
 
 const std::vector<OpDef>& AllOps() {
   static const std::vector<OpDef> ops = [] {
@@ -40,6 +41,7 @@ const std::vector<OpDef>& AllOps() {
     RegisterFieldFilters(v);
     RegisterUnicodeMappers(v);
     RegisterModelFilters(v);
+    RegisterSelectors(v);
     std::sort(v.begin(), v.end(), [](const OpDef& a, const OpDef& b) { return a.name < b.name; });
     return v;
   }();

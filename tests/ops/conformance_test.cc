@@ -293,6 +293,11 @@ TEST(Conformance, DataJuicerVectors) {
       ++unimplemented[op];
       continue;
     }
+    // The vector's kind must be the registry's: selectors ("selector") run as selectors (op_harness.h).
+    std::string_view kind;
+    if (!v["kind"].get(kind) && kind != OpKindName(FindOp(op)->kind))
+      ADD_FAILURE() << path << ":" << line_no << " (" << op << "): the vector's kind is '" << kind
+                    << "', sluice registers the op as '" << OpKindName(FindOp(op)->kind) << "'";
     VectorRunner runner(v);
     Count& c = per_op[op];
     ++c.total;

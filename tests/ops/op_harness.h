@@ -103,9 +103,11 @@ class Dataset {
         }
         samples_ = std::move(kept);
         return;
+      case OpKind::kSelector:  // a registry kind only: selectors' instances are deduplicators (ops/op.h)
       case OpKind::kDeduplicator: {
         // Both phases as the engine runs them: every sample is hashed (so a hashing error surfaces even
-        // for one sample), then the decision runs over the fingerprints in order.
+        // for one sample), then the decision runs over the fingerprints in order. A selector's survivors
+        // come in DataJuicer's output order (Selector::Select), which the engine does not reproduce.
         auto& d = static_cast<Deduplicator&>(op);
         std::vector<uint8_t> fps;
         for (auto& s : samples_) {
@@ -119,6 +121,18 @@ class Dataset {
         DedupContext ctx;
         ctx.env = Env::Default();
         ctx.scratch_dir = "/nonexistent/harness-dedup-spill";  // the default budget never spills a test dataset
+        if (auto* sel = dynamic_cast<Selector*>(&d)) {
+          std::vector<uint64_t> order;
+          sel->Select(src, ctx, keep, &order);
+          if (static_cast<size_t>(std::count(keep.begin(), keep.end(), true)) != order.size())
+            throw Error(ErrorKind::kInternal, op.name() + ": the order disagrees with the keep bits");
+          for (uint64_t i : order) {
+            if (!keep[i] || !samples_[i]) throw Error(ErrorKind::kInternal, op.name() + ": bad order");
+            kept.push_back(std::move(samples_[i]));
+          }
+          samples_ = std::move(kept);
+          return;
+        }
         d.Decide(src, ctx, keep);
         for (size_t i = 0; i < samples_.size(); ++i)
           if (keep[i]) kept.push_back(std::move(samples_[i]));
