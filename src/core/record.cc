@@ -331,6 +331,17 @@ ParseStatus RecordParser::Parse(std::string_view line, Sample& out, std::string&
   return ParseStatus::kOk;
 }
 
+ParseStatus ReplaceRecord(RecordParser& parser, std::string_view json, Sample& s, std::string& error) {
+  std::string& buf = s.owned_line;
+  if (json.data() >= buf.data() && json.data() < buf.data() + buf.size()) {  // a view into the buffer itself
+    std::string copy(json);
+    return ReplaceRecord(parser, copy, s, error);
+  }
+  buf.assign(json.data(), json.size());
+  buf.append(RecordPadding(), ' ');
+  return parser.Parse(std::string_view(buf.data(), json.size()), s, error);
+}
+
 void SerializeSample(const Sample& s, const SerializeOptions& opt, std::string& out) {
   struct Edit {
     size_t begin, end;

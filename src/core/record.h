@@ -55,4 +55,9 @@ struct SerializeOptions {
 // Appends the sample as one JSON line (with '\n') to `out`.
 void SerializeSample(const Sample& s, const SerializeOptions& opt, std::string& out);
 
+// Makes `json` (one JSON object, as a record mapper returns it) the sample's record: the sample keeps a
+// padded copy in Sample::owned_line and is parsed again with `parser`, so changed fields become unchanged
+// members of the new line. Returns the parse status (kBad: `error` says why).
+ParseStatus ReplaceRecord(RecordParser& parser, std::string_view json, Sample& s, std::string& error);
+
 }  // namespace sluice

@@ -83,6 +83,8 @@ struct Span {
 
 struct Sample {
   std::string_view line;        // the original JSON object, without its newline
+  std::string owned_line;       // a record mapper's replacement record (padded) that `line` then views;
+                                // so a Sample must not be copied while `line` points into it
   std::vector<TextField> texts; // indexed by slot
   Stats stats;                  // `__dj__stats__`: values from the input, then those ops compute
   bool had_stats = false;       // the input carried `__dj__stats__`

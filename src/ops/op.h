@@ -2,7 +2,7 @@
 //
 // An op is created once per worker thread from validated Params (so it may keep scratch buffers and is
 // never shared between threads) and works on one Sample at a time:
-//   Mapper        rewrites the text of its slot;
+//   Mapper        rewrites the text of its slot (a RecordMapper: any field of the whole record);
 //   Filter        computes named stats into `__dj__stats__` (skipped when already cached, §1.3), then
 //                 keeps or drops the sample from those stats;
 //   Deduplicator  two phases (§1.2): a per-sample fingerprint of op-defined size, computed per partition,
@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,9 +55,31 @@ class Mapper : public Op {
  public:
   // Rewrites `text` in place; returns true if it changed. Not called for null texts.
   virtual bool Map(std::string& text) = 0;
+  // A RecordMapper (below): the chain calls MapRecord on the whole record instead of Map.
+  bool record_mapper() const { return record_mapper_; }
 
  protected:
-  explicit Mapper(std::string name) : Op(std::move(name), OpKind::kMapper) {}
+  explicit Mapper(std::string name, bool record_mapper = false)
+      : Op(std::move(name), OpKind::kMapper), record_mapper_(record_mapper) {}
+
+ private:
+  bool record_mapper_;
+};
+
+// A mapper that may change any field of a sample, add fields, or drop the sample (python_lambda_mapper,
+// python_file_mapper). It sees the whole current record as one JSON object and returns the record that
+// replaces it; the chain re-parses that record into the sample, so later ops see the new fields
+// (ApplyRecordMapper, ops/pipeline.h). Called for every sample, also when its text is null.
+class RecordMapper : public Mapper {
+ public:
+  enum class Result { kUnchanged, kReplaced, kDropped };
+  // `record`: the sample with its changed text fields and `__dj__stats__`. On kReplaced `out` holds the
+  // new record, one JSON object.
+  virtual Result MapRecord(std::string_view record, std::string& out) = 0;
+  bool Map(std::string&) final { throw std::logic_error(name() + " is a record mapper (MapRecord)"); }
+
+ protected:
+  explicit RecordMapper(std::string name) : Mapper(std::move(name), true) {}
 };
 
 class Filter : public Op {

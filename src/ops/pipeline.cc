@@ -76,6 +76,24 @@ Pipeline ResolvePipeline(const Recipe& recipe) {
   return p;
 }
 
+bool ApplyRecordMapper(RecordMapper& m, RecordParser& parser, Sample& s, std::string& in, std::string& out) {
+  in.clear();
+  SerializeOptions so;
+  so.keep_stats = true;
+  SerializeSample(s, so, in);
+  in.pop_back();  // '\n'
+  out.clear();
+  switch (m.MapRecord(in, out)) {
+    case RecordMapper::Result::kUnchanged: return true;
+    case RecordMapper::Result::kDropped: return false;
+    case RecordMapper::Result::kReplaced: break;
+  }
+  std::string error;
+  if (ReplaceRecord(parser, out, s, error) == ParseStatus::kBad)
+    Fail(ErrorKind::kData, "the sample it returned is not a valid record: {}", error);
+  return true;  // kNullText: a null text is what the mapper made of it; text mappers skip it
+}
+
 OpChain::OpChain(const Pipeline& pipeline)
     : pipeline_(pipeline), counters_(pipeline.ops.size()), trace_(pipeline.ops.size()) {
   const char* fail_at = std::getenv("SLUICE_FAIL_AT");
@@ -84,6 +102,8 @@ OpChain::OpChain(const Pipeline& pipeline)
     fault_names_.push_back("op:" + r.def->name);
     ops_.push_back(r.def->create(r.params));
     ops_.back()->set_slot(r.slot);
+    if (r.def->kind == OpKind::kMapper && static_cast<Mapper&>(*ops_.back()).record_mapper() && !record_parser_)
+      record_parser_ = std::make_unique<RecordParser>(pipeline.text_keys);
   }
 }
 
@@ -105,6 +125,19 @@ bool OpChain::Run(Sample& s, size_t begin, size_t end) {
       TextField& tf = s.texts[op.slot()];
       switch (op.kind()) {
         case OpKind::kMapper:
+          if (static_cast<Mapper&>(op).record_mapper()) {
+            bool traced = Tracing(i) && !tf.is_null;
+            if (traced) before_ = tf.value;
+            if (!ApplyRecordMapper(static_cast<RecordMapper&>(op), *record_parser_, s, record_in_, record_out_))
+              return false;
+            const TextField& now = s.texts[op.slot()];
+            if (traced && !now.is_null && now.value != before_) {
+              JsonWriter w;
+              w.BeginObject().Field("original text", before_).Field("processed_text", now.value).EndObject();
+              trace_[i].push_back(w.Take());
+            }
+            break;
+          }
           if (tf.is_null) break;
           if (Tracing(i)) {
             before_ = tf.value;

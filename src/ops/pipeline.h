@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/recipe.h"
+#include "core/record.h"
 #include "ops/op.h"
 
 namespace sluice {
@@ -51,6 +52,12 @@ struct OpCounters {
   std::string first_error;
 };
 
+// Runs record mapper `m` on `s` (the chain and the op tests): hands it the sample's current record (in:
+// scratch) and, when it returns a new one (out: scratch), re-parses that into `s` with `parser` (the chain's
+// text keys). Returns false if the mapper dropped the sample. Throws what the mapper throws, and
+// sluice::Error (kData) when the new record is no valid sample here (its text key missing, not a string).
+bool ApplyRecordMapper(RecordMapper& m, RecordParser& parser, Sample& s, std::string& in, std::string& out);
+
 class OpChain {
  public:
   explicit OpChain(const Pipeline& pipeline);
@@ -75,6 +82,8 @@ class OpChain {
   std::vector<std::string> fault_names_;
   std::vector<std::vector<std::string>> trace_;
   std::string before_;  // a traced mapper's input
+  std::unique_ptr<RecordParser> record_parser_;  // re-parses what record mappers return (only if there are any)
+  std::string record_in_, record_out_;
   bool Tracing(size_t i) const { return pipeline_.traced[i] && trace_[i].size() < pipeline_.trace_num; }
 };
 

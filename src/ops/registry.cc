@@ -22,6 +22,7 @@ void RegisterFieldFilters(std::vector<OpDef>& ops);          // ops/filter/field
 void RegisterUnicodeMappers(std::vector<OpDef>& ops);        // ops/mapper/unicode_mappers.cc
 void RegisterModelFilters(std::vector<OpDef>& ops);          // ops/filter/model_filters.cc
 void RegisterSelectors(std::vector<OpDef>& ops);             // ops/selector/selectors.cc
+void RegisterPythonMappers(std::vector<OpDef>& ops);         // ops/mapper/python_mappers.cc
 
 const std::vector<OpDef>& AllOps() {
   static const std::vector<OpDef> ops = [] {
@@ -42,6 +43,7 @@ const std::vector<OpDef>& AllOps() {
     RegisterUnicodeMappers(v);
     RegisterModelFilters(v);
     RegisterSelectors(v);
+    RegisterPythonMappers(v);
     std::sort(v.begin(), v.end(), [](const OpDef& a, const OpDef& b) { return a.name < b.name; });
     return v;
   }();

@@ -9,6 +9,8 @@
 //   * mode compute_stats_only: only the stats phase runs; survivors compared as above and, if given,
 //     against `expected_stats`;
 //   * mode count: only the number of survivors is compared;
+//   * modes process_single_raw / process_batched_raw (python mappers): the op's function is called on each
+//     input dict directly and the compare_fields of its results must equal `expected`;
 //   * expected_error: construction (error_at: init) or running (error_at: run) must throw.
 // Any failing vector of a registered op fails the test, unless it is one of the known differences below
 // (at most 3, each with its reason, also listed in docs/compatibility.md); the number of vectors run must
@@ -27,6 +29,7 @@
 
 #include "core/error.h"
 #include "op_harness.h"
+#include "ops/mapper/python_mappers.h"
 
 namespace sluice {
 namespace {
@@ -157,6 +160,7 @@ class VectorRunner {
       return Fail(std::string("construction failed: ") + e.what());
     }
     if (expect_error && error_at == "init") return Fail("expected an error at construction");
+    if (mode == "process_single_raw" || mode == "process_batched_raw") return RunRaw(*op, expect_error);
     if (mode != "process" && mode != "compute_stats_only" && mode != "count")
       return Fail("unsupported vector mode '" + mode + "' (extend the harness)");
 
@@ -240,6 +244,41 @@ class VectorRunner {
 
  private:
   Outcome Fail(std::string why) const { return {Outcome::kFail, std::move(why)}; }
+
+  // Modes *_raw (python mappers): the op's function is called directly on each input dict (a sample, or
+  // a batch dict of lists), as DataJuicer's process_single / process_batched, and its result compared.
+  Outcome RunRaw(Op& op, bool expect_error) {
+    auto expected = v_["expected"];
+    size_t i = 0;
+    for (auto in : v_["input"].get_array()) {
+      std::string got_json;
+      try {
+        got_json = CallPythonMapperFunction(op, simdjson::minify(in));
+      } catch (const std::exception& e) {
+        if (!expect_error) return Fail(std::string("op failed: ") + e.what());
+        std::string_view type(v_["expected_error"].get_string()), contains;
+        std::string what = e.what();
+        if (what.find(type) == std::string::npos) return Fail("expected a " + std::string(type) + ", got: " + what);
+        if (!v_["expected_error_message_contains"].get(contains) && what.find(contains) == std::string::npos)
+          return Fail("the error should contain '" + std::string(contains) + "': " + what);
+        return {};
+      }
+      if (expect_error) return Fail("expected an error while running, got " + got_json);
+      simdjson::dom::parser parser;
+      auto got = parser.parse(got_json);
+      if (got.error()) return Fail("result is not valid JSON: " + got_json);
+      auto want = expected.at(i++);
+      if (want.error()) return Fail("vector has no expected output for input " + std::to_string(i - 1));
+      for (auto f : v_["compare_fields"].get_array()) {
+        std::string_view field(f.get_string());
+        auto g = got[field], w = want[field];
+        if (g.error() != w.error() || (!g.error() && !JsonEqual(g.value_unsafe(), w.value_unsafe())))
+          return Fail("field '" + std::string(field) + "': expected " + (w.error() ? "(absent)" : Show(w.value_unsafe())) +
+                      ", got " + got_json);
+      }
+    }
+    return {};
+  }
   static std::string Listing(const std::vector<simdjson::dom::element>& got) {
     std::string s;
     for (auto g : got) s += "\n      " + Show(g);

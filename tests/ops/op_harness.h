@@ -20,6 +20,7 @@
 #include "core/sample.h"
 #include "io/env.h"
 #include "ops/op.h"
+#include "ops/pipeline.h"
 
 namespace sluice::testing {
 
@@ -88,6 +89,13 @@ class Dataset {
     std::vector<std::unique_ptr<Sample>> kept;
     switch (op.kind()) {
       case OpKind::kMapper:
+        if (static_cast<Mapper&>(op).record_mapper()) {  // as OpChain runs it: may drop samples
+          std::string in, out;
+          for (auto& s : samples_)
+            if (ApplyRecordMapper(static_cast<RecordMapper&>(op), parser_, *s, in, out)) kept.push_back(std::move(s));
+          samples_ = std::move(kept);
+          return;
+        }
         for (auto& s : samples_) {
           TextField& tf = s->texts[static_cast<size_t>(op.slot())];
           if (!tf.is_null && static_cast<Mapper&>(op).Map(tf.value)) tf.changed = true;
