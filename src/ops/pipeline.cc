@@ -170,6 +170,7 @@ bool OpChain::Run(Sample& s, size_t begin, size_t end) {
           break;
         }
         case OpKind::kDeduplicator:
+        case OpKind::kSelector:  // a selector instance is a Deduplicator (op.h)
           static_cast<Deduplicator&>(op).Fingerprint(s);
           break;
       }
