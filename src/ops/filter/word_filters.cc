@@ -15,6 +15,8 @@
 // Both skip the computation when their stats key is already present (§1.3). Word n-grams are hashed by a
 // rolling hash over per-word hashes; counts are exact (byte comparison of the joined n-grams, only for the
 // n-grams a branch-free prefilter cannot prove unique; see ngram_counter.h).
+#include <algorithm>
+
 #include "core/sample.h"
 #include "ops/filter/filter_util.h"
 #include "ops/op.h"
@@ -90,18 +92,34 @@ class WordRepetitionFilter : public Filter {
     size_t w = words_.size();
     if (w < n_) return 0.0;
     size_t grams = w - n_ + 1;
-    // Polynomial rolling hash over the word hashes; equality is decided on the joined bytes.
+    // Polynomial rolling hash over the word hashes; equality is decided on the joined bytes. The grams are
+    // cut into 4 stretches rolled independently (a rolling step is a chain of dependent multiplies, so
+    // one chain would leave the core idle).
     constexpr uint64_t kB = 0x100000001B3ull;
     uint64_t top = 1;
     for (size_t k = 1; k < n_; ++k) top *= kB;
-    uint64_t h = 0;
-    for (size_t k = 0; k < n_; ++k) h = h * kB + words_.hash(k);
     gram_hashes_.resize(grams);
-    gram_hashes_[0] = h;
-    for (size_t i = 1; i < grams; ++i) {
-      h = (h - words_.hash(i - 1) * top) * kB + words_.hash(i - 1 + n_);
-      gram_hashes_[i] = h;
+    uint64_t* gh = gram_hashes_.data();
+    constexpr size_t kChains = 4;
+    const size_t stretch = (grams + kChains - 1) / kChains;
+    size_t at[kChains], end[kChains];
+    uint64_t h[kChains];
+    for (size_t c = 0; c < kChains; ++c) {
+      at[c] = std::min(grams, c * stretch);
+      end[c] = std::min(grams, at[c] + stretch);
+      h[c] = 0;
+      if (at[c] < end[c]) {
+        for (size_t k = 0; k < n_; ++k) h[c] = h[c] * kB + words_.hash(at[c] + k);
+        gh[at[c]] = h[c];
+      }
     }
+    for (size_t step = 1; step < stretch; ++step)
+      for (size_t c = 0; c < kChains; ++c) {
+        size_t i = at[c] + step;
+        if (i >= end[c]) continue;
+        h[c] = (h[c] - words_.hash(i - 1) * top) * kB + words_.hash(i - 1 + n_);
+        gh[i] = h[c];
+      }
     // Only n-grams whose hash bucket is hit twice can repeat; count those exactly.
     const auto& cand = prefilter_.Candidates(gram_hashes_.data(), grams);
     auto eq = [this](uint32_t a, uint32_t b) { return words_.Joined(a, a + n_) == words_.Joined(b, b + n_); };

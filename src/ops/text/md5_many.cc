@@ -152,44 +152,80 @@ __attribute__((target("avx512f,avx512bw,bmi2"), always_inline)) inline void Bloc
   }
 }
 
-template <int NB>
+// G groups of 16 lanes run their 64 steps interleaved: one group's steps form a chain of dependent
+// 4-cycle steps, so a second independent group fills the vector units while the first waits.
+template <int G>
+struct Lanes {
+  __m512i v[G];
+};
+#define SLUICE_LANES_OP(name, expr)                                                                        \
+  template <int G>                                                                                         \
+  __attribute__((target("avx512f"), always_inline)) inline Lanes<G> name(Lanes<G> x, Lanes<G> y, Lanes<G> z) { \
+    Lanes<G> r;                                                                                            \
+    for (int g = 0; g < G; ++g) r.v[g] = expr;                                                             \
+    (void)y;                                                                                               \
+    (void)z;                                                                                               \
+    return r;                                                                                              \
+  }
+SLUICE_LANES_OP(LanesAdd, _mm512_add_epi32(x.v[g], y.v[g]))
+SLUICE_LANES_OP(LanesF, _mm512_ternarylogic_epi32(x.v[g], y.v[g], z.v[g], 0xCA))
+SLUICE_LANES_OP(LanesG, _mm512_ternarylogic_epi32(x.v[g], y.v[g], z.v[g], 0xE4))
+SLUICE_LANES_OP(LanesH, _mm512_ternarylogic_epi32(x.v[g], y.v[g], z.v[g], 0x96))
+SLUICE_LANES_OP(LanesI, _mm512_ternarylogic_epi32(x.v[g], y.v[g], z.v[g], 0x39))
+#undef SLUICE_LANES_OP
+template <int G, int R>
+__attribute__((target("avx512f"), always_inline)) inline Lanes<G> LanesRotl(Lanes<G> x) {
+  Lanes<G> r;
+  for (int g = 0; g < G; ++g) r.v[g] = _mm512_maskz_rol_epi32(0xFFFF, x.v[g], R);
+  return r;
+}
+template <int G>
+__attribute__((target("avx512f"), always_inline)) inline Lanes<G> LanesSet1(uint32_t k) {
+  Lanes<G> r;
+  for (int g = 0; g < G; ++g) r.v[g] = _mm512_set1_epi32(static_cast<int>(k));
+  return r;
+}
+
+template <int NB, int G>
 __attribute__((target("avx512f,avx512bw,bmi2"))) void BlocksPrefix64Avx512(const std::string_view* msgs,
                                                                            const uint32_t* which, int count,
                                                                            uint64_t* out) {
-  const __m512i a0 = _mm512_set1_epi32(static_cast<int>(kInit[0])), b0 = _mm512_set1_epi32(static_cast<int>(kInit[1])),
-                c0 = _mm512_set1_epi32(static_cast<int>(kInit[2])), d0 = _mm512_set1_epi32(static_cast<int>(kInit[3]));
-  __m512i sa = a0, sb = b0, sc = c0, sd = d0;
+  Lanes<G> sa = LanesSet1<G>(kInit[0]), sb = LanesSet1<G>(kInit[1]), sc = LanesSet1<G>(kInit[2]),
+           sd = LanesSet1<G>(kInit[3]);
   for (int block = 0; block < NB; ++block) {
-    __m512i r[16], t[16], m[16];
-    BlockRowsAvx512<NB>(msgs, which, count, block, r);
-    // Transpose: after two unpack stages, r[4g + c] holds in its 128-bit block k column 4k + c of rows
-    // 4g .. 4g + 3; the 4 x 4 block transpose of r[c], r[4 + c], r[8 + c], r[12 + c] gives m[c], m[4 + c], ...
-    for (int i = 0; i < 8; ++i) {
-      t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
-      t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    Lanes<G> m[16];
+    for (int grp = 0; grp < G; ++grp) {
+      __m512i r[16], t[16];
+      BlockRowsAvx512<NB>(msgs, which + 16 * grp, count - 16 * grp, block, r);
+      // Transpose: after two unpack stages, r[4g + c] holds in its 128-bit block k column 4k + c of rows
+      // 4g .. 4g + 3; the 4 x 4 block transpose of r[c], r[4 + c], r[8 + c], r[12 + c] gives m[c], m[4 + c], ...
+      for (int i = 0; i < 8; ++i) {
+        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+      }
+      for (int g = 0; g < 4; ++g) {
+        r[4 * g] = _mm512_unpacklo_epi64(t[4 * g], t[4 * g + 2]);
+        r[4 * g + 1] = _mm512_unpackhi_epi64(t[4 * g], t[4 * g + 2]);
+        r[4 * g + 2] = _mm512_unpacklo_epi64(t[4 * g + 1], t[4 * g + 3]);
+        r[4 * g + 3] = _mm512_unpackhi_epi64(t[4 * g + 1], t[4 * g + 3]);
+      }
+      for (int c = 0; c < 4; ++c) {
+        __m512i x0 = _mm512_shuffle_i32x4(r[c], r[4 + c], 0x44), x1 = _mm512_shuffle_i32x4(r[c], r[4 + c], 0xEE);
+        __m512i x2 = _mm512_shuffle_i32x4(r[8 + c], r[12 + c], 0x44), x3 = _mm512_shuffle_i32x4(r[8 + c], r[12 + c], 0xEE);
+        m[c].v[grp] = _mm512_shuffle_i32x4(x0, x2, 0x88);
+        m[4 + c].v[grp] = _mm512_shuffle_i32x4(x0, x2, 0xDD);
+        m[8 + c].v[grp] = _mm512_shuffle_i32x4(x1, x3, 0x88);
+        m[12 + c].v[grp] = _mm512_shuffle_i32x4(x1, x3, 0xDD);
+      }
     }
-    for (int g = 0; g < 4; ++g) {
-      r[4 * g] = _mm512_unpacklo_epi64(t[4 * g], t[4 * g + 2]);
-      r[4 * g + 1] = _mm512_unpackhi_epi64(t[4 * g], t[4 * g + 2]);
-      r[4 * g + 2] = _mm512_unpacklo_epi64(t[4 * g + 1], t[4 * g + 3]);
-      r[4 * g + 3] = _mm512_unpackhi_epi64(t[4 * g + 1], t[4 * g + 3]);
-    }
-    for (int c = 0; c < 4; ++c) {
-      __m512i x0 = _mm512_shuffle_i32x4(r[c], r[4 + c], 0x44), x1 = _mm512_shuffle_i32x4(r[c], r[4 + c], 0xEE);
-      __m512i x2 = _mm512_shuffle_i32x4(r[8 + c], r[12 + c], 0x44), x3 = _mm512_shuffle_i32x4(r[8 + c], r[12 + c], 0xEE);
-      m[c] = _mm512_shuffle_i32x4(x0, x2, 0x88);
-      m[4 + c] = _mm512_shuffle_i32x4(x0, x2, 0xDD);
-      m[8 + c] = _mm512_shuffle_i32x4(x1, x3, 0x88);
-      m[12 + c] = _mm512_shuffle_i32x4(x1, x3, 0xDD);
-    }
-    __m512i a = sa, b = sb, c = sc, d = sd;
-#define ADD(x, y) _mm512_add_epi32(x, y)
-#define SET1(k) _mm512_set1_epi32(static_cast<int>(k))
-#define ROTL(x, r) _mm512_maskz_rol_epi32(0xFFFF, x, r)
-#define F(x, y, z) _mm512_ternarylogic_epi32(x, y, z, 0xCA)
-#define G(x, y, z) _mm512_ternarylogic_epi32(x, y, z, 0xE4)
-#define H(x, y, z) _mm512_ternarylogic_epi32(x, y, z, 0x96)
-#define I(x, y, z) _mm512_ternarylogic_epi32(x, y, z, 0x39)
+    Lanes<G> a = sa, b = sb, c = sc, d = sd, unused{};
+#define ADD(x, y) LanesAdd<G>(x, y, unused)
+#define SET1(k) LanesSet1<G>(k)
+#define ROTL(x, r) LanesRotl<G, r>(x)
+#define F(x, y, z) LanesF<G>(x, y, z)
+#define G(x, y, z) LanesG<G>(x, y, z)
+#define H(x, y, z) LanesH<G>(x, y, z)
+#define I(x, y, z) LanesI<G>(x, y, z)
     SLUICE_MD5_ROUNDS;
 #undef ADD
 #undef SET1
@@ -198,15 +234,17 @@ __attribute__((target("avx512f,avx512bw,bmi2"))) void BlocksPrefix64Avx512(const
 #undef G
 #undef H
 #undef I
-    sa = _mm512_add_epi32(sa, a);
-    sb = _mm512_add_epi32(sb, b);
-    sc = _mm512_add_epi32(sc, c);
-    sd = _mm512_add_epi32(sd, d);
+    sa = LanesAdd<G>(sa, a, unused);
+    sb = LanesAdd<G>(sb, b, unused);
+    sc = LanesAdd<G>(sc, c, unused);
+    sd = LanesAdd<G>(sd, d, unused);
   }
-  alignas(64) uint64_t lo[8], hi[8];  // lanes 0..7 and 8..15 as (a | b << 32)
-  _mm512_store_si512(lo, _mm512_permutex2var_epi32(sa, _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), sb));
-  _mm512_store_si512(hi, _mm512_permutex2var_epi32(sa, _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), sb));
-  for (int l = 0; l < count; ++l) out[which[l]] = l < 8 ? lo[l] : hi[l - 8];
+  for (int grp = 0; grp < G && 16 * grp < count; ++grp) {
+    alignas(64) uint64_t lo[8], hi[8];  // lanes 0..7 and 8..15 as (a | b << 32)
+    _mm512_store_si512(lo, _mm512_permutex2var_epi32(sa.v[grp], _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23), sb.v[grp]));
+    _mm512_store_si512(hi, _mm512_permutex2var_epi32(sa.v[grp], _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31), sb.v[grp]));
+    for (int l = 0; l < 16 && 16 * grp + l < count; ++l) out[which[16 * grp + l]] = l < 8 ? lo[l] : hi[l - 8];
+  }
 }
 #pragma GCC diagnostic pop
 
@@ -340,7 +378,7 @@ void Md5Prefix64(const std::string_view* msgs, size_t n, uint64_t* out, Md5ManyP
     // Messages of one or two blocks go 16 at a time through the in-register path; longer ones, gathered
     // in chunks, through the multi-block scheduler.
     constexpr size_t kLong = 64;
-    uint32_t one[16], two[16], longs[kLong];
+    uint32_t one[32], two[16], longs[kLong];
     std::string_view long_msgs[kLong];
     uint8_t d[kLong][16];
     int n1 = 0, n2 = 0;
@@ -354,14 +392,14 @@ void Md5Prefix64(const std::string_view* msgs, size_t n, uint64_t* out, Md5ManyP
       const size_t len = msgs[i].size();
       if (len <= 55) {
         one[n1++] = static_cast<uint32_t>(i);
-        if (n1 == 16) {
-          BlocksPrefix64Avx512<1>(msgs, one, 16, out);
+        if (n1 == 32) {
+          BlocksPrefix64Avx512<1, 2>(msgs, one, 32, out);
           n1 = 0;
         }
       } else if (len <= 119) {
         two[n2++] = static_cast<uint32_t>(i);
         if (n2 == 16) {
-          BlocksPrefix64Avx512<2>(msgs, two, 16, out);
+          BlocksPrefix64Avx512<2, 1>(msgs, two, 16, out);
           n2 = 0;
         }
       } else {
@@ -370,8 +408,9 @@ void Md5Prefix64(const std::string_view* msgs, size_t n, uint64_t* out, Md5ManyP
         if (nl == kLong) flush_long();
       }
     }
-    if (n1 > 0) BlocksPrefix64Avx512<1>(msgs, one, n1, out);
-    if (n2 > 0) BlocksPrefix64Avx512<2>(msgs, two, n2, out);
+    if (n1 > 16) BlocksPrefix64Avx512<1, 2>(msgs, one, n1, out);
+    else if (n1 > 0) BlocksPrefix64Avx512<1, 1>(msgs, one, n1, out);
+    if (n2 > 0) BlocksPrefix64Avx512<2, 1>(msgs, two, n2, out);
     if (nl > 0) flush_long();
     return;
   }
