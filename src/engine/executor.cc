@@ -178,6 +178,10 @@ struct Executor::Impl {
         case CheckpointStrategy::kDisabled: break;
       }
     }
+    // An expanding mapper ends its segment: its output (several records per input) is persisted, and the
+    // ops after it read those records.
+    for (size_t i = 0; i + 1 < n; ++i)
+      if (pipeline.ops[i].def->expands) checkpoint_after[i] = true;
     // A stage ending in a deduplicator always persists its output: the barrier needs it.
     fingerprint_size.assign(stages.size(), 0);
     for (size_t k = 0; k < stages.size(); ++k) {
@@ -252,6 +256,7 @@ struct Executor::Impl {
     RecordParser parser;
     Sample sample;
     std::string out, error;
+    std::vector<std::string> pieces;  // an expanding mapper's output texts
     std::string location;  // where the last committed partition result went
     explicit Worker(const Pipeline& p) : chain(p), parser(p.text_keys) {}
   };
@@ -365,6 +370,8 @@ struct Executor::Impl {
                                                                             plan.recipe_hash);
     // The deduplicator ending the stage: its fingerprints go to the fingerprint file, in output order.
     Deduplicator* dedup = write_fingerprints ? &static_cast<Deduplicator&>(w.chain.op(e - 1)) : nullptr;
+    // An expanding mapper is always its segment's last op (see checkpoint_after): it is run here, not by the chain.
+    ExpandingMapper* expander = pipeline.ops[e - 1].def->expands ? &static_cast<ExpandingMapper&>(w.chain.op(e - 1)) : nullptr;
     std::string fingerprints;
     std::unique_ptr<AtomicFile> quarantine;
     uint64_t bad_here = 0;
@@ -411,10 +418,14 @@ struct Executor::Impl {
       } else if (ps != ParseStatus::kOk) {
         Fail(ErrorKind::kInput, "'{}': unreadable checkpoint record: {}", source_path, w.error);
       }
-      if (!w.chain.Run(w.sample, b, e)) continue;
-      SerializeSample(w.sample, so, w.out);
-      if (dedup) fingerprints.append(dedup->fingerprint());
-      ++rows_out;
+      if (!w.chain.Run(w.sample, b, expander ? e - 1 : e)) continue;
+      if (expander) {
+        rows_out += Expand(w, *expander, e - 1, so);
+      } else {
+        SerializeSample(w.sample, so, w.out);
+        if (dedup) fingerprints.append(dedup->fingerprint());
+        ++rows_out;
+      }
       if (w.out.size() >= kFlushBytes) {
         out->Write(w.out);
         w.out.clear();
@@ -463,6 +474,43 @@ struct Executor::Impl {
                     if (!c.first_error.empty()) j.Field("error_message", c.first_error);
                   });
     }
+  }
+
+  // Op `i`, an expanding mapper, on the sample the chain passed: serializes one record per piece into w.out
+  // (a null text passes as one record) and returns how many. An op error drops the sample (skip_op_error)
+  // or fails the partition, as in OpChain::Run.
+  uint64_t Expand(Worker& w, ExpandingMapper& x, size_t i, const SerializeOptions& so) {
+    OpCounters& c = w.chain.counters()[i];
+    ++c.in;
+    TextField& tf = w.sample.texts[static_cast<size_t>(x.slot())];
+    if (tf.is_null) {
+      SerializeSample(w.sample, so, w.out);
+      ++c.out;
+      return 1;
+    }
+    try {
+      x.Split(tf.value, w.pieces);
+    } catch (const std::exception& e) {
+      if (!pipeline.ops[i].skip_op_error) Fail(ErrorKind::kJobFailed, "op '{}' (#{}) failed: {}", x.name(), i, e.what());
+      ++c.errors;
+      if (c.first_error.empty()) c.first_error = e.what();
+      return 0;
+    }
+    SerializeOptions trace_so;
+    trace_so.keep_stats = true;
+    for (auto& piece : w.pieces) {
+      tf.value.swap(piece);
+      tf.changed = true;
+      SerializeSample(w.sample, so, w.out);
+      if (w.chain.WantsTrace(i)) {  // DataJuicer traces a batch mapper's first output samples
+        std::string row;
+        SerializeSample(w.sample, trace_so, row);
+        if (!row.empty() && row.back() == '\n') row.pop_back();
+        w.chain.AddTrace(i, std::move(row));
+      }
+    }
+    c.out += w.pieces.size();
+    return w.pieces.size();
   }
 
   // Runs stage k for one partition with retries. Returns false if it failed for good.

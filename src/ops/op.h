@@ -66,6 +66,20 @@ class Mapper : public Op {
   bool record_mapper_;
 };
 
+// A mapper that turns one sample into several (text_chunk_mapper): Split writes, in order, the texts of
+// the samples that replace this one; every other field (stats included) is copied into each. Such an op
+// ends its segment, so the chain never runs past it within a sample: the engine expands its output as it
+// writes it, persisted like a checkpoint (engine/executor.cc), and the next ops read the expanded records.
+// A null text passes through as one sample. Registered with OpDef::expands set.
+class ExpandingMapper : public Mapper {
+ public:
+  virtual void Split(const std::string& text, std::vector<std::string>& pieces) = 0;
+  bool Map(std::string&) final { throw std::logic_error(name() + " expands a sample into several (Split)"); }
+
+ protected:
+  explicit ExpandingMapper(std::string name) : Mapper(std::move(name)) {}
+};
+
 // A mapper that may change any field of a sample, add fields, or drop the sample (python_lambda_mapper,
 // python_file_mapper). It sees the whole current record as one JSON object and returns the record that
 // replaces it; the chain re-parses that record into the sample, so later ops see the new fields
@@ -191,6 +205,7 @@ struct OpDef {
   std::string summary;                // one line, for `sluice ops`
   std::vector<ParamSpec> params;      // the op's own parameters (common ones are added by the registry)
   std::function<std::unique_ptr<Op>(const Params&)> create;
+  bool expands = false;               // an ExpandingMapper: one sample in, several out
 };
 
 // Every op sluice knows, sorted by name.

@@ -71,6 +71,9 @@ class OpChain {
   // The trace entries of op i since the last ResetTrace (empty unless the pipeline traces op i).
   const std::vector<std::string>& trace(size_t i) const { return trace_[i]; }
   void ResetTrace();
+  // For ops the engine runs itself (an expanding mapper): whether op i still wants entries, and one entry.
+  bool WantsTrace(size_t i) const { return Tracing(i); }
+  void AddTrace(size_t i, std::string entry) { trace_[i].push_back(std::move(entry)); }
   Op& op(size_t i) { return *ops_[i]; }
   size_t size() const { return ops_.size(); }
 

@@ -23,6 +23,7 @@ void RegisterUnicodeMappers(std::vector<OpDef>& ops);        // ops/mapper/unico
 void RegisterModelFilters(std::vector<OpDef>& ops);          // ops/filter/model_filters.cc
 void RegisterSelectors(std::vector<OpDef>& ops);             // ops/selector/selectors.cc
 void RegisterPythonMappers(std::vector<OpDef>& ops);         // ops/mapper/python_mappers.cc
+void RegisterChunkMappers(std::vector<OpDef>& ops);          // ops/mapper/chunk_mappers.cc
 
 const std::vector<OpDef>& AllOps() {
   static const std::vector<OpDef> ops = [] {
@@ -44,6 +45,7 @@ const std::vector<OpDef>& AllOps() {
     RegisterModelFilters(v);
     RegisterSelectors(v);
     RegisterPythonMappers(v);
+    RegisterChunkMappers(v);
     std::sort(v.begin(), v.end(), [](const OpDef& a, const OpDef& b) { return a.name < b.name; });
     return v;
   }();

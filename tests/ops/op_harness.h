@@ -89,6 +89,27 @@ class Dataset {
     std::vector<std::unique_ptr<Sample>> kept;
     switch (op.kind()) {
       case OpKind::kMapper:
+        if (auto* x = dynamic_cast<ExpandingMapper*>(&op)) {  // one sample per piece, other fields copied
+          std::vector<std::string> rows, pieces;
+          SerializeOptions opt;
+          opt.keep_stats = true;
+          for (auto& s : samples_) {
+            TextField& tf = s->texts[static_cast<size_t>(op.slot())];
+            std::vector<std::string> texts;
+            if (tf.is_null) texts.push_back("");
+            else x->Split(tf.value, pieces), texts = pieces;
+            for (const auto& t : texts) {
+              if (!tf.is_null) tf.value = t, tf.changed = true;
+              std::string row;
+              SerializeSample(*s, opt, row);
+              if (!row.empty() && row.back() == '\n') row.pop_back();
+              rows.push_back(std::move(row));
+            }
+          }
+          samples_.clear();
+          for (const auto& r : rows) Add(r);
+          return;
+        }
         if (static_cast<Mapper&>(op).record_mapper()) {  // as OpChain runs it: may drop samples
           std::string in, out;
           for (auto& s : samples_)
