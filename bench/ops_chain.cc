@@ -9,7 +9,8 @@
 // {"text": ...}. Parsing and writing are not timed: only the op calls are.
 //
 // Each round restores every record's texts and stats to the parsed ones and runs the ops the way
-// OpChain::Run does: a mapper rewrites its (non-null) text, a filter computes its stats and drops the
+// OpChain::Run does, shared analysis epochs (ops/text/analysis.h) included: a mapper rewrites its
+// (non-null) text, a filter computes its stats and drops the
 // sample unless Keep says otherwise, an op error drops it (it is reported in the dump, never hidden). With
 // --all no filter drops anything, so every op sees every record (each op's throughput "alone", on the
 // mapped texts). A deduplicator only computes its key; the global keep-first decision is the engine's.
@@ -44,6 +45,7 @@
 #include "core/sample.h"
 #include "ops/op.h"
 #include "ops/pipeline.h"
+#include "ops/text/analysis.h"
 
 namespace {
 
@@ -186,6 +188,7 @@ int Main(int argc, char** argv) {
     const double cpu0 = thread_cpu();
     for (size_t r = 0; r < work.size(); ++r) {
       Sample& s = work[r];
+      text::AnalysisScope analysis(s);  // as OpChain::Run: one shared analysis between two mappers
       auto t0 = Clock::now();
       for (size_t k = 0; k < ops.size(); ++k) {
         Op& op = *ops[k];
@@ -225,6 +228,7 @@ int Main(int argc, char** argv) {
           }
         }
         t0 = Clock::now();
+        if (op.kind() == OpKind::kMapper) analysis.Renew();
         if (!keep) {
           outcome[r].dropped_by = static_cast<int>(k);
           break;

@@ -95,6 +95,7 @@ struct Sample {
   std::string_view source_file; // the input file the sample came from (set by the engine; empty in op tests)
   size_t object_end = 0;        // offset of the closing '}' of the top-level object
   bool object_empty = true;     // the object has no members
+  uint64_t analysis_epoch = 0;  // nonzero while ops may share one analysis of the texts (ops/text/analysis.h)
 
   std::string& text(int slot) { return texts[slot].value; }
   const std::string& text(int slot) const { return texts[slot].value; }

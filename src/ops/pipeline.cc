@@ -7,6 +7,7 @@
 #include "core/fault_injection.h"
 #include "core/json_writer.h"
 #include "core/record.h"
+#include "ops/text/analysis.h"
 
 namespace sluice {
 
@@ -116,6 +117,7 @@ void OpChain::ResetTrace() {
 }
 
 bool OpChain::Run(Sample& s, size_t begin, size_t end) {
+  text::AnalysisScope analysis(s);  // filters between two mappers share one analysis of the text
   for (size_t i = begin; i < end; ++i) {
     Op& op = *ops_[i];
     OpCounters& c = counters_[i];
@@ -181,6 +183,7 @@ bool OpChain::Run(Sample& s, size_t begin, size_t end) {
       if (c.first_error.empty()) c.first_error = e.what();
       return false;
     }
+    if (op.kind() == OpKind::kMapper) analysis.Renew();  // the text may have changed
     ++c.out;
   }
   return true;

@@ -63,7 +63,9 @@ class OpChain {
   explicit OpChain(const Pipeline& pipeline);
 
   // Runs ops [begin, end) on `s`. Returns false if the sample was dropped (filtered, or an op error with
-  // skip_op_error). An op error without skip_op_error throws sluice::Error naming the op.
+  // skip_op_error). An op error without skip_op_error throws sluice::Error naming the op. The ops between
+  // two mappers share one analysis of the text (ops/text/analysis.h: a fresh epoch at the start and after
+  // every mapper, none after Run).
   bool Run(Sample& s, size_t begin, size_t end);
 
   std::vector<OpCounters>& counters() { return counters_; }

@@ -56,6 +56,7 @@
 #include "ops/dedup/near_deduplicators.h"
 #include "ops/dedup/sha1.h"
 #include "ops/op.h"
+#include "ops/text/analysis.h"
 #include "ops/text/md5_many.h"
 #include "ops/text/pystr.h"
 #include "ops/text/regex.h"
@@ -478,12 +479,15 @@ class SpaceNormalizer {
     }
   }
 
-  // Normalizes `t`; the result is valid until the next call.
-  NormalizedText Run(std::string_view t) {
+  // Normalizes `t`; the result is valid until the next call. With `shared` (the record's analysis of t,
+  // ops/text/analysis.h) the ASCII test and the lowercased text come from there.
+  NormalizedText Run(std::string_view t, text::TextAnalysis* shared = nullptr) {
     const uint8_t* table = keep_;
     if (lowercase_) {
-      if (text::IsAscii(t)) {
+      if (shared != nullptr ? shared->is_ascii() : text::IsAscii(t)) {
         table = lower_keep_;
+      } else if (shared != nullptr) {
+        t = shared->lowered();
       } else {
         if (lower_.size() < t.size() + t.size() / 2 + 8) lower_.resize(t.size() + t.size() / 2 + 8);
         t = std::string_view(lower_.data(), text::PyLowerTo(t, lower_.data()));
@@ -755,7 +759,7 @@ class SimHashDeduplicator : public Deduplicator {
 
  protected:
   void ComputeFingerprint(const Sample& s, uint8_t* out) override {
-    uint64_t v = Hash(TextOf(s, slot()));
+    uint64_t v = Hash(TextOf(s, slot()), false, text::TextAnalysis::Of(s, slot()));
     std::memcpy(out, &v, 8);
   }
 
@@ -763,10 +767,10 @@ class SimHashDeduplicator : public Deduplicator {
   // Bit k of the result is set iff more than half of the shingle hashes have bit k set. The shingles are
   // hashed in batches by Md5Prefix64 (the hash is digest bytes 0..7 read big-endian, so the votes are
   // counted on the little-endian read and the result byte-swapped).
-  uint64_t Hash(std::string_view text, bool generic = false) {
+  uint64_t Hash(std::string_view text, bool generic = false, text::TextAnalysis* shared = nullptr) {
     uint64_t ones[64] = {}, shingles = 0;
     if (fast_ && !generic) {
-      const NormalizedText r = fast_->Run(text);
+      const NormalizedText r = fast_->Run(text, shared);
       const size_t w = static_cast<size_t>(shingler_.window()), tokens = r.len == 0 ? 0 : r.nsp + 1;
       if (tokens >= w) {
         shingles = tokens - w + 1;

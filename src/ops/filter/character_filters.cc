@@ -32,6 +32,7 @@
 #include "ops/op.h"
 #include "ops/text/bpe_tokenizer.h"
 #include "ops/text/model_files.h"
+#include "ops/text/analysis.h"
 #include "ops/text/ngram_counter.h"
 #include "ops/text/pystr.h"
 #include "ops/text/simd.h"
@@ -152,17 +153,19 @@ class CharacterRepetitionFilter : public Filter {
 
   void ComputeStats(Sample& s) override {
     if (Cached(s, "char_rep_ratio")) return;
-    s.stats.SetDouble("char_rep_ratio", Ratio(FilterText(s, slot())));
+    const std::string& t = FilterText(s, slot());
+    auto* a = text::TextAnalysis::Of(s, slot());  // inside a chain: is_ascii shared with other ops
+    s.stats.SetDouble("char_rep_ratio", Ratio(t, a != nullptr ? a->is_ascii() : text::IsAscii(t)));
   }
 
   bool Keep(const Sample& s) const override { return InRange(StatNumber(s, "char_rep_ratio"), lo_, hi_); }
 
  private:
-  double Ratio(const std::string& t) {
+  double Ratio(const std::string& t, bool ascii) {
     if (t.size() >= UINT32_MAX) Fail(ErrorKind::kInput, "text too large for character_repetition_filter (4 GiB)");
     const unsigned char* p = reinterpret_cast<const unsigned char*>(t.data());
     size_t size = t.size();
-    if (text::IsAscii(t)) {
+    if (ascii) {
       if (size < n_) return 0.0;
       size_t grams = size - n_ + 1;
       hashes_.resize(grams);

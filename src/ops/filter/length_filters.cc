@@ -9,10 +9,12 @@
 //   maximum_line_length_filter:  max_line_length = max(len(line) for line in text.splitlines()), 0 when
 //                                there are no lines (int).
 // Each keeps the sample if its value is in [min_len, max_len] (§1.4) and skips the computation when its
-// stats key is already present (§1.3).
+// stats key is already present (§1.3). Inside a chain the line counts come from the record's shared
+// analysis (ops/text/analysis.h), so the two line filters walk the lines once.
 #include "core/sample.h"
 #include "ops/filter/filter_util.h"
 #include "ops/op.h"
+#include "ops/text/analysis.h"
 #include "ops/text/pystr.h"
 #include "ops/text/utf8.h"
 
@@ -51,8 +53,16 @@ class AverageLineLengthFilter : public LengthFilterBase {
 
   void ComputeStats(Sample& s) override {
     if (Cached(s, key_)) return;
-    auto c = text::CountLinesAndCodePoints(FilterText(s, slot()));
-    double v = c.lines == 0 ? 0.0 : static_cast<double>(c.code_points) / static_cast<double>(c.lines);
+    size_t lines, code_points;
+    if (auto* a = text::TextAnalysis::Of(s, slot())) {  // shared with maximum_line_length_filter
+      lines = a->lines().n;
+      code_points = a->lines().code_points;
+    } else {
+      auto c = text::CountLinesAndCodePoints(FilterText(s, slot()));
+      lines = c.lines;
+      code_points = c.code_points;
+    }
+    double v = lines == 0 ? 0.0 : static_cast<double>(code_points) / static_cast<double>(lines);
     s.stats.SetDouble(key_, v);
   }
 };
@@ -64,6 +74,10 @@ class MaximumLineLengthFilter : public LengthFilterBase {
 
   void ComputeStats(Sample& s) override {
     if (Cached(s, key_)) return;
+    if (auto* a = text::TextAnalysis::Of(s, slot())) {  // shared with average_line_length_filter
+      s.stats.SetInt(key_, static_cast<int64_t>(a->lines().longest));
+      return;
+    }
     size_t longest = 0;
     text::ForEachLine(FilterText(s, slot()), [&longest](std::string_view line) {
       // A line has at least as many bytes as code points: skip counting lines that cannot win.

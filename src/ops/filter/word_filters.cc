@@ -20,6 +20,7 @@
 #include "core/sample.h"
 #include "ops/filter/filter_util.h"
 #include "ops/op.h"
+#include "ops/text/analysis.h"
 #include "ops/text/ngram_counter.h"
 #include "ops/text/sentencepiece_tokenizer.h"
 #include "ops/text/words.h"
@@ -66,13 +67,19 @@ class WordRepetitionFilter : public Filter {
     opt_.strip_special = true;
     opt_.hash_words = true;
     if (tokenizer_) opt_.new_line = opt_.tab = false;  // the pieces are joined by single spaces
+    opt_lowered_ = opt_;
+    opt_lowered_.lower_case = false;
+    opt_lowered_.padded = true;  // TextAnalysis::lowered() is
   }
 
   void ComputeStats(Sample& s) override {
     if (Cached(s, "word_rep_ratio")) return;
     const std::string& t = FilterText(s, slot());
     if (!tokenizer_) {
-      s.stats.SetDouble("word_rep_ratio", Ratio(t));
+      // Inside a chain the lowercased text comes from the record's shared analysis (ops/text/analysis.h;
+      // document_simhash_deduplicator lowercases it too): refining it without lowering is the same.
+      if (auto* a = text::TextAnalysis::Of(s, slot())) s.stats.SetDouble("word_rep_ratio", Ratio(a->lowered(), opt_lowered_));
+      else s.stats.SetDouble("word_rep_ratio", Ratio(t, opt_));
       return;
     }
     const auto& pieces = tokenizer_->EncodeShared(t);
@@ -81,14 +88,14 @@ class WordRepetitionFilter : public Filter {
       if (i) joined_ += ' ';
       joined_ += pieces[i];
     }
-    s.stats.SetDouble("word_rep_ratio", Ratio(joined_));
+    s.stats.SetDouble("word_rep_ratio", Ratio(joined_, opt_));
   }
 
   bool Keep(const Sample& s) const override { return InRange(StatNumber(s, "word_rep_ratio"), lo_, hi_); }
 
  private:
-  double Ratio(std::string_view t) {
-    text::RefineWords(t, opt_, words_);
+  double Ratio(std::string_view t, const text::RefineOptions& opt) {
+    text::RefineWords(t, opt, words_);
     size_t w = words_.size();
     if (w < n_) return 0.0;
     size_t grams = w - n_ + 1;
@@ -134,7 +141,7 @@ class WordRepetitionFilter : public Filter {
   std::optional<double> lo_, hi_;
   std::shared_ptr<const text::SentencePieceTokenizer> tokenizer_;  // null without tokenization
   std::string joined_;  // ' '.join(pieces)
-  text::RefineOptions opt_;
+  text::RefineOptions opt_, opt_lowered_;  // opt_lowered_: for text already lowercased
   text::WordList words_;
   std::vector<uint64_t> gram_hashes_;  // per n-gram
   text::NgramCounter counter_;

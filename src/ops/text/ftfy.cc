@@ -732,6 +732,18 @@ bool Fixer::FixText(std::string& text) {
   bool unescape = true;
   std::string_view all(text);
   for (size_t pos = 0; pos < all.size();) {
+    // Whole lines holding only bytes no step looks at (NeedsWork's: ASCII other than '&', '\r' and the
+    // control characters) are segments no step changes: copy them at once. Only a '<' in them matters
+    // (it ends HTML unescaping for the segments after it).
+    size_t next = NextCandidate(all, pos, kTriggers, kTriggersHarmless);
+    size_t cut = next == all.size() ? next : all.rfind('\n', next == 0 ? 0 : next - 1);
+    if (next > pos && cut != std::string_view::npos && cut >= pos) {
+      size_t skip_end = next == all.size() ? next : cut + 1;
+      if (unescape && std::memchr(all.data() + pos, '<', skip_end - pos) != nullptr) unescape = false;
+      out_.append(all.data() + pos, skip_end - pos);
+      pos = skip_end;
+      continue;
+    }
     size_t end = all.find('\n', pos);
     end = end == std::string_view::npos ? all.size() : end + 1;
     if (end - pos > kMaxSegment) {  // more bytes than the limit: count code points

@@ -179,14 +179,21 @@ void RefineWords(std::string_view text, const RefineOptions& opt, WordList& out)
   // 1. The source of the words: the text itself, or its lowercased copy. Lowercasing the whole text equals
   //    lowercasing each word: separators are never produced, consumed or moved by lower(), and they stop
   //    the final-sigma context. The copy is padded so words can be read and moved 16 bytes at a time.
-  std::string& src = out.scratch_;
+  std::string& scratch = out.scratch_;
+  const char* src;
   size_t src_len;
-  if (src.size() < text.size() + text.size() / 2 + 40) src.resize(text.size() + text.size() / 2 + 40);
-  if (opt.lower_case) {
-    src_len = PyLowerTo(text, src.data());
-  } else {
-    std::memcpy(src.data(), text.data(), text.size());
+  if (opt.padded && !opt.lower_case) {  // read in place: the caller guarantees the padding
+    src = text.data();
     src_len = text.size();
+  } else {
+    if (scratch.size() < text.size() + text.size() / 2 + 40) scratch.resize(text.size() + text.size() / 2 + 40);
+    if (opt.lower_case) {
+      src_len = PyLowerTo(text, scratch.data());
+    } else {
+      std::memcpy(scratch.data(), text.data(), text.size());
+      src_len = text.size();
+    }
+    src = scratch.data();
   }
   // 2. Split, strip, and pack the words separated by single spaces. A word takes at least one byte and a
   //    separator, so there are at most src_len / 2 + 1: the arrays are sized once and filled by index.
@@ -232,7 +239,7 @@ void RefineWords(std::string_view text, const RefineOptions& opt, WordList& out)
     spans[count++] = {pos, pos + len};
     used = pos + len;
   };
-  ForEachWord(std::string_view(src.data(), src_len), opt.new_line, opt.tab, add);
+  ForEachWord(std::string_view(src, src_len), opt.new_line, opt.tab, add);
   out.size_ = out.base_ = count;
   if (!opt.use_words_aug) return;
   // Augmented entries go after the words; compute their size first so the buffers grow once.

@@ -117,6 +117,8 @@ struct RefineOptions {
   bool strip_special = false;
   bool use_words_aug = false;
   bool hash_words = false;  // also fill WordList::hash(i) for the (non-augmented) words
+  bool padded = false;      // without lower_case: the text is followed by >= 32 readable bytes, so it is
+                            // read in place instead of being copied first
   std::vector<int> aug_group_sizes = {2};
   std::string aug_join_char;
 };
