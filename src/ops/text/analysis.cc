@@ -14,11 +14,16 @@
 namespace sluice::text {
 
 namespace {
-std::atomic<uint64_t> g_epoch{0};
+std::atomic<uint64_t> g_threads{0};
 thread_local TextAnalysis t_analysis;
 }  // namespace
 
-uint64_t NewAnalysisEpoch() { return g_epoch.fetch_add(1, std::memory_order_relaxed) + 1; }
+// Per thread, no shared counter to contend for: a thread number (from 1) in the top 24 bits, a count
+// below it. Never 0, never repeated (2^40 epochs per thread).
+uint64_t NewAnalysisEpoch() {
+  thread_local uint64_t next = (g_threads.fetch_add(1, std::memory_order_relaxed) + 1) << 40;
+  return ++next;
+}
 
 TextAnalysis* TextAnalysis::Of(const Sample& s, int slot) {
   if (s.analysis_epoch == 0 || slot < 0 || static_cast<size_t>(slot) >= s.texts.size()) return nullptr;

@@ -3,7 +3,7 @@
 //
 // Contract:
 //   Lifetime. OpChain::Run holds an AnalysisScope: it gives the sample a fresh analysis epoch
-//     (Sample::analysis_epoch; from a process-wide counter, so never reused and never 0) when it starts
+//     (Sample::analysis_epoch; unique in the process, never 0) when it starts
 //     and again after every mapper, and sets it back to 0 when Run returns (also by an exception). So
 //     within one epoch no text of the sample changes: the filters (and a deduplicator) that run between
 //     two mappers see the same texts and share one analysis, and a mapper that rewrites the text
@@ -29,7 +29,7 @@
 
 namespace sluice::text {
 
-// A new epoch: process-wide, increasing, never 0.
+// A new epoch: unique in the process (a thread number and a per-thread count), never 0.
 uint64_t NewAnalysisEpoch();
 
 // Gives `s` a fresh epoch for its lifetime (and at each Renew), and 0 afterwards.
