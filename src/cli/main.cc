@@ -1,10 +1,16 @@
-// sluice command line: `sluice run`, `sluice ops`. All behaviour lives in the layers below; this file
-// only parses arguments (CLI11 is expensive to compile, so it stays in this one translation unit).
+// sluice command line: `sluice run`, `sluice ops`, `sluice snapshot`, `sluice jobs`. All behaviour lives in
+// the layers below; this file only parses arguments (CLI11 is expensive to compile, so it stays in this one
+// translation unit).
 #include <CLI/CLI.hpp>
 
+#include <filesystem>
+
 #include "core/error.h"
+#include "io/atomic_file.h"
 #include "io/env.h"
 #include "job/job_runner.h"
+#include "job/jobs_list.h"
+#include "job/snapshot.h"
 
 int main(int argc, char** argv) {
   using namespace sluice;
@@ -32,6 +38,32 @@ int main(int argc, char** argv) {
   auto* ops_cmd = app.add_subcommand("ops", "List the ops, or one op's parameters and defaults");
   ops_cmd->add_option("name", op_name, "op name");
 
+  std::string snap_dir, snap_output;
+  bool snap_human = false, snap_compact = false;
+  SnapshotOptions snap_opt;
+  auto* snap_cmd = app.add_subcommand("snapshot", "Report a job's state as JSON: status, progress, timing, checkpoints, per partition and op");
+  snap_cmd->add_option("job_dir", snap_dir, "the job directory (<work_dir>/<job_id>; `sluice run` prints it)")->required();
+  snap_cmd->add_flag("--human-readable", snap_human, "a compact aligned text report instead of JSON");
+  snap_cmd->add_flag("--compact", snap_compact, "JSON on one line instead of indented");
+  snap_cmd->add_flag("--verify-checksums", snap_opt.verify_checksums,
+                     "hash every checkpoint and committed result as a resume would (reads all of their data)");
+  snap_cmd->add_option("-o,--output", snap_output, "write to this file (atomically) instead of stdout");
+  snap_cmd->footer(
+      "Computed from the job's own files: events.jsonl (every run of the job), metadata/dataset_mapping.json\n"
+      "(the plan), job_summary.json, dag_execution_plan.json, and the manifests of its checkpoints and results\n"
+      "(a checkpoint counts only if its manifest verifies). Status: running (a process holds <job_dir>/job.lock),\n"
+      "completed, completed_with_failures, failed, interrupted (nobody runs it and it did not finish: resume it),\n"
+      "not_started. Works while the job runs, and on DataJuicer job directories. Fields: docs/snapshot.md.\n"
+      "Exit codes: 0 done; 3 not a job directory.");
+
+  std::string jobs_dir = ".";
+  bool jobs_running = false, jobs_json = false;
+  auto* jobs_cmd = app.add_subcommand("jobs", "List the jobs under a work directory with status, progress, start time and duration");
+  jobs_cmd->add_option("work_dir", jobs_dir, "directory holding job directories (a recipe's work_dir; default: .)");
+  jobs_cmd->add_flag("--running", jobs_running, "only jobs a process is running now");
+  jobs_cmd->add_flag("--json", jobs_json, "a JSON array (job_id, job_dir, status, progress_percentage, partitions, times)");
+  jobs_cmd->footer("Newest first. Status as in `sluice snapshot` (running is decided by the job lock, not by the log).");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -41,6 +73,22 @@ int main(int argc, char** argv) {
   try {
     if (*ops_cmd) {
       fmt::print("{}", DescribeOps(op_name));
+      return 0;
+    }
+    if (*snap_cmd) {
+      Snapshot s = TakeSnapshot(Env::Default(), snap_dir, snap_opt);
+      std::string text = snap_human ? ToText(s) : ToJson(s, !snap_compact);
+      if (!snap_human)
+        for (const auto& w : s.warnings) fmt::print(stderr, "sluice: warning: {}\n", w);
+      if (snap_output.empty()) fmt::print("{}", text);
+      else WriteFileAtomic(Env::Default(), std::filesystem::absolute(snap_output).string(), text);
+      return 0;
+    }
+    if (*jobs_cmd) {
+      std::vector<std::string> warnings;
+      auto jobs = ListJobs(Env::Default(), jobs_dir, jobs_running, &warnings);
+      for (const auto& w : warnings) fmt::print(stderr, "sluice: warning: {}\n", w);
+      fmt::print("{}", jobs_json ? JobsToJson(jobs) : JobsToText(jobs));
       return 0;
     }
     if (!positional.empty()) {
