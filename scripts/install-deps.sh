@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libsimdjson-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
       libcli11-dev libpcre2-dev libicu-dev libzstd-dev zlib1g-dev libxxhash-dev libgtest-dev
-      libgmock-dev zstd gzip python3
+      libgmock-dev zstd gzip python3 python3-jsonschema
       libgumbo-dev libopencc-dev opencc libsentencepiece-dev sentencepiece libfasttext-dev fasttext libpython3-dev)
 missing=()
 for p in "${pkgs[@]}"; do

@@ -157,7 +157,7 @@ PaddedFile ReadPadded(Env* env, const std::string& path) {
   return f;
 }
 
-// One small JSON file (summary, plan, DAG): nullopt, with a warning, if it is absent or not JSON.
+// One small JSON file (summary, DAG, ...): null if it is absent, and with a warning if it is not a JSON object.
 struct JsonDoc {
   simdjson::dom::parser parser;
   element root;
@@ -654,6 +654,31 @@ class Builder {
 
   // --- after the log: status, op totals ------------------------------------------------------------
 
+  // Without an event log (event_logging.enabled: false, or a log lost) the per-partition outcome of the
+  // latest run is in metadata/final_mapping_report.json, written when each run ends.
+  void FromFinalReport() {
+    std::string path = s_.job_dir + "/metadata/final_mapping_report.json";
+    auto report = LoadJson(env_, path, s_.warnings);
+    if (!report) return;
+    simdjson::dom::array parts;
+    if (report->root["partition_details"].get(parts)) return;
+    s_.warnings.push_back(fmt::format("no event log: partition states are the latest run's outcome from {}", path));
+    for (auto pe : parts) {
+      auto id = Uint(pe, "partition_id");
+      if (!id || *id >= s_.partitions.size()) continue;
+      PartitionProgress& p = s_.partitions[*id];
+      std::string_view status = Str(pe, "status");
+      if (status == "completed") {
+        p.status = WorkStatus::kCompleted;
+        p.sample_count = Uint(pe, "input_rows");
+        for (auto& op : p.ops) op.status = WorkStatus::kCompleted;
+      } else if (status == "failed") {
+        p.status = WorkStatus::kFailed;
+        p.error_message = Str(pe, "error");
+      }
+    }
+  }
+
   bool ProcessHoldsJob() {
     if (has_lock_file_) {
       // `sluice run` holds an exclusive flock on job.lock while it runs. Taking it (released at once)
@@ -681,6 +706,7 @@ class Builder {
       for (auto& op : p.ops)
         if (op.name.empty() && op.idx < op_names_.size()) op.name = op_names_[op.idx];
     s_.ops_per_partition = op_names_.size();
+    if (s_.events_analyzed == 0 && sluice_) FromFinalReport();
     if (dj_mapping_) {  // DataJuicer's plan: sample counts per partition
       simdjson::dom::array parts;
       if (!dj_mapping_->root["partitions"].get(parts))
