@@ -371,11 +371,11 @@ check "killed --human-readable: tells how to resume" grep -q "resume with  sluic
 snap resumed o/killed completed
 check "resumed: start time is the first run's" test "$(sget resumed "d['timing']['start_time']")" = "$(sget killed "d['timing']['start_time']")"
 
-# --- running: partition 0 fails once and waits 4-6 s for its retry; once every other partition has
+# --- running: partition 0 fails once and waits 6-10 s for its retry; once every other partition has
 # finished the first stage the job is quiet (the deduplicator's barrier waits for partition 0) and we look
 N_PARTS=$(sget every_op "d['progress_summary']['total_partitions']")
 write_recipe r.yaml data.jsonl o/live.jsonl
-sed -i 's/retry_base_seconds: 0.01/retry_base_seconds: 5/' r.yaml
+sed -i 's/retry_base_seconds: 0.01/retry_base_seconds: 8/' r.yaml
 SLUICE_FAIL_AT=partition_start:0:1 "$SLUICE" run r.yaml --job_id live > live.out 2>&1 &
 pid=$!
 for _ in $(seq 1 200); do
