@@ -45,6 +45,7 @@
 #include "core/error.h"
 #include "ops/op.h"
 #include "ops/text/model_files.h"
+#include "ops/text/utf8.h"
 
 namespace sluice {
 namespace {
@@ -332,24 +333,6 @@ int EscapedUnit(std::string_view s, size_t i) {
   return v;
 }
 
-void AppendUtf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
 // json.dumps(ensure_ascii=True) output -> what ensure_ascii=False writes: every \uXXXX escape of a code
 // point from U+007F up (surrogate pairs joined) becomes UTF-8; escapes of control characters, quotes and
 // backslashes stay, and so does a lone surrogate (which has no UTF-8 form).
@@ -375,7 +358,7 @@ void JsonFromAscii(std::string_view in, std::string& out) {
       len = 12;
     }
     out.append(in.data() + copied, i - copied);
-    AppendUtf8(out, cp);
+    utf8::Append(out, static_cast<char32_t>(cp));
     i += len;
     copied = i;
   }

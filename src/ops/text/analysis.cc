@@ -65,19 +65,9 @@ const TextAnalysis::Lines& TextAnalysis::lines() {
   };
   size_t i = 0;
 #if defined(__AVX2__)
-  auto eq = [](__m256i v, int c) { return _mm256_cmpeq_epi8(v, _mm256_set1_epi8(static_cast<char>(c))); };
   for (; i + 34 <= n; i += 32) {
-    __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
-    __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 1));
-    __m256i v2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 2));
-    __m256i low = _mm256_cmpeq_epi8(_mm256_min_epu8(v0, _mm256_set1_epi8(0x1E)), v0);  // v0 <= 0x1E
-    __m256i single = _mm256_and_si256(low, _mm256_or_si256(_mm256_or_si256(eq(v0, '\n'), eq(v0, 0x0B)),
-                                                           _mm256_or_si256(eq(v0, 0x0C), _mm256_cmpgt_epi8(v0, _mm256_set1_epi8(0x1B)))));
-    __m256i cr = _mm256_andnot_si256(eq(v1, '\n'), eq(v0, '\r'));
-    __m256i nel = _mm256_and_si256(eq(v0, 0xC2), eq(v1, 0x85));
-    __m256i ls = _mm256_and_si256(_mm256_and_si256(eq(v0, 0xE2), eq(v1, 0x80)), _mm256_or_si256(eq(v2, 0xA8), eq(v2, 0xA9)));
-    uint32_t any = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_or_si256(_mm256_or_si256(single, cr), _mm256_or_si256(nel, ls))));
-    uint32_t is_cont = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpgt_epi8(_mm256_set1_epi8(-64), v0)));
+    uint32_t any = text::LineBoundaryMask32(p + i);
+    uint32_t is_cont = text::ContinuationMask32(p + i);
     for (; any != 0; any &= any - 1) {
       unsigned k = static_cast<unsigned>(__builtin_ctz(any));
       boundary(i + k, cont + static_cast<size_t>(__builtin_popcount(is_cont & ((1u << k) - 1))));

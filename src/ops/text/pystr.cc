@@ -57,24 +57,9 @@ LineAndCodePointCount CountLinesAndCodePoints(std::string_view s) {
   const unsigned char* p = reinterpret_cast<const unsigned char*>(s.data());
   size_t n = s.size(), i = 0, breaks = 0, cont = 0;
 #if defined(__AVX2__)
-  // Each block also reads the 2 bytes after it: a boundary starting in the block is decided there (a
-  // "\r\n" counts at its '\n', U+0085 and U+2028/9 at their lead byte).
-  auto eq = [](__m256i v, int c) { return _mm256_cmpeq_epi8(v, _mm256_set1_epi8(static_cast<char>(c))); };
-  for (; i + 34 <= n; i += 32) {
-    __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i));
-    __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 1));
-    __m256i v2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 2));
-    __m256i low = _mm256_cmpeq_epi8(_mm256_min_epu8(v0, _mm256_set1_epi8(0x1E)), v0);  // v0 <= 0x1E
-    __m256i single = _mm256_and_si256(low, _mm256_or_si256(_mm256_or_si256(eq(v0, '\n'), eq(v0, 0x0B)),
-                                                           _mm256_or_si256(eq(v0, 0x0C), _mm256_cmpgt_epi8(v0, _mm256_set1_epi8(0x1B)))));
-    __m256i cr = _mm256_andnot_si256(eq(v1, '\n'), eq(v0, '\r'));
-    __m256i nel = _mm256_and_si256(eq(v0, 0xC2), eq(v1, 0x85));
-    __m256i ls = _mm256_and_si256(_mm256_and_si256(eq(v0, 0xE2), eq(v1, 0x80)), _mm256_or_si256(eq(v2, 0xA8), eq(v2, 0xA9)));
-    __m256i any = _mm256_or_si256(_mm256_or_si256(single, cr), _mm256_or_si256(nel, ls));
-    breaks += static_cast<size_t>(__builtin_popcount(static_cast<uint32_t>(_mm256_movemask_epi8(any))));
-    // Continuation bytes 0x80..0xBF are the signed bytes below -64.
-    __m256i is_cont = _mm256_cmpgt_epi8(_mm256_set1_epi8(-64), v0);
-    cont += static_cast<size_t>(__builtin_popcount(static_cast<uint32_t>(_mm256_movemask_epi8(is_cont))));
+  for (; i + 34 <= n; i += 32) {  // LineBoundaryMask32 also reads the 2 bytes after the block
+    breaks += static_cast<size_t>(__builtin_popcount(LineBoundaryMask32(p + i)));
+    cont += static_cast<size_t>(__builtin_popcount(ContinuationMask32(p + i)));
   }
 #endif
   for (size_t j = i; j < n; ++j) cont += (p[j] & 0xC0) == 0x80;

@@ -14,6 +14,10 @@
 // Character data comes from ICU (Unicode 15); ASCII never touches ICU.
 #pragma once
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -80,6 +84,30 @@ void SplitLines(std::string_view s, std::vector<std::string_view>& out);
 
 // len(s.splitlines()) and len(s) in one pass, 32 bytes at a time: the line boundaries are counted (a
 // '\r' only when no '\n' follows), plus one for a last line without a trailing boundary.
+#if defined(__AVX2__)
+// Bit k set when a str.splitlines() boundary is marked at p[k] (k < 32): a single-byte boundary, a '\r' not
+// followed by '\n' ("\r\n" is marked at its '\n'), or the lead byte of U+0085 / U+2028 / U+2029. Reads
+// p[0 .. 34): a boundary starting in the block is decided by the 2 bytes after it.
+inline uint32_t LineBoundaryMask32(const unsigned char* p) {
+  auto eq = [](__m256i v, int c) { return _mm256_cmpeq_epi8(v, _mm256_set1_epi8(static_cast<char>(c))); };
+  __m256i v0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  __m256i v1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 1));
+  __m256i v2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + 2));
+  __m256i low = _mm256_cmpeq_epi8(_mm256_min_epu8(v0, _mm256_set1_epi8(0x1E)), v0);  // v0 <= 0x1E
+  __m256i single = _mm256_and_si256(low, _mm256_or_si256(_mm256_or_si256(eq(v0, '\n'), eq(v0, 0x0B)),
+                                                         _mm256_or_si256(eq(v0, 0x0C), _mm256_cmpgt_epi8(v0, _mm256_set1_epi8(0x1B)))));
+  __m256i cr = _mm256_andnot_si256(eq(v1, '\n'), eq(v0, '\r'));
+  __m256i nel = _mm256_and_si256(eq(v0, 0xC2), eq(v1, 0x85));
+  __m256i ls = _mm256_and_si256(_mm256_and_si256(eq(v0, 0xE2), eq(v1, 0x80)), _mm256_or_si256(eq(v2, 0xA8), eq(v2, 0xA9)));
+  return static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_or_si256(_mm256_or_si256(single, cr), _mm256_or_si256(nel, ls))));
+}
+// Bit k set when p[k] is a UTF-8 continuation byte (k < 32).
+inline uint32_t ContinuationMask32(const unsigned char* p) {
+  __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  return static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpgt_epi8(_mm256_set1_epi8(-64), v)));
+}
+#endif
+
 struct LineAndCodePointCount {
   size_t lines = 0;
   size_t code_points = 0;
