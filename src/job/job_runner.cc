@@ -280,6 +280,12 @@ int Run(Env* env, const RunOptions& opt) {
   CheckWritable(env, fs::path(recipe.export_path).parent_path().string());
   env->CreateDirs(l.job_dir);
   auto job_lock = env->LockFile(l.job_dir + "/job.lock", false);
+  // `sluice snapshot` probes this lock for microseconds to tell a running job from an interrupted one; a
+  // few short retries keep such a probe from refusing a real start.
+  for (int attempt = 0; !job_lock && attempt < 20; ++attempt) {
+    env->SleepSeconds(0.005);
+    job_lock = env->LockFile(l.job_dir + "/job.lock", false);
+  }
   if (!job_lock) Fail(ErrorKind::kState, "job {} is already running in another process (lock {}/job.lock)", l.job_id, l.job_dir);
 
   Plan plan;
