@@ -163,6 +163,15 @@ class UnionFind {
     if (a < b) parent_[b] = a;
     else if (b < a) parent_[a] = b;
   }
+  // The decision of a union-find dedup: each group keeps its root, the smallest index, i.e. its first
+  // sample in input order; every other member is reported to ctx.on_duplicate (the tracer) when set.
+  void KeepRoots(const DedupContext& ctx, std::vector<bool>& keep) {
+    for (uint32_t i = 0; i < parent_.size(); ++i) {
+      uint32_t root = Find(i);
+      keep[i] = root == i;
+      if (root != i && ctx.on_duplicate) ctx.on_duplicate(i, root);
+    }
+  }
 
  private:
   std::vector<uint32_t> parent_;

@@ -329,11 +329,7 @@ class MinHashDeduplicator : public Deduplicator {
         run_first = index;
       });
     }
-    for (uint64_t i = 0; i < n; ++i) {
-      uint64_t root = uf.Find(static_cast<uint32_t>(i));
-      keep[i] = root == i;
-      if (root != i && ctx.on_duplicate) ctx.on_duplicate(i, root);
-    }
+    uf.KeepRoots(ctx, keep);
     return stats;
   }
 
@@ -749,11 +745,7 @@ class SimHashDeduplicator : public Deduplicator {
       });
       close_group();
     } while (std::prev_permutation(pick.begin(), pick.end()));
-    for (uint64_t i = 0; i < n; ++i) {
-      uint64_t root = uf.Find(static_cast<uint32_t>(i));
-      keep[i] = root == i;
-      if (root != i && ctx.on_duplicate) ctx.on_duplicate(i, root);
-    }
+    uf.KeepRoots(ctx, keep);
     return stats;
   }
 
