@@ -1,7 +1,7 @@
 // The tracer: DataJuicer's `open_tracer` output, made deterministic and crash-safe.
 //
-// For every traced op (op_list_to_trace, empty = all) the job writes at most trace_num entries to
-// <job_dir>/trace/, one JSON object per line, files named as DataJuicer names them:
+// For every traced op (op_list_to_trace, empty = all; selectors are never traced, as in DataJuicer) the job
+// writes at most trace_num entries to <job_dir>/trace/, one JSON object per line, named as DataJuicer does:
 //   mapper-<op>.jsonl     {"original text": before, "processed_text": after} for the first samples the
 //                         mapper changed;
 //   filter-<op>.jsonl     the first samples the filter dropped, whole, with their __dj__stats__;

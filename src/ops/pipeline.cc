@@ -71,7 +71,9 @@ Pipeline ResolvePipeline(const Recipe& recipe) {
              DidYouMean(name, names));
     for (size_t i = 0; i < p.ops.size(); ++i) {
       const auto& l = recipe.op_list_to_trace;
-      p.traced[i] = l.empty() || std::find(l.begin(), l.end(), p.ops[i].def->name) != l.end();
+      // DataJuicer's tracer covers mappers, filters and deduplicators; selectors are not traced.
+      p.traced[i] = p.ops[i].def->kind != OpKind::kSelector &&
+                    (l.empty() || std::find(l.begin(), l.end(), p.ops[i].def->name) != l.end());
     }
   }
   return p;

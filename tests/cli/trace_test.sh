@@ -49,6 +49,14 @@ sys.exit([(r["dup1"]["id"], r["dup2"]["id"]) for r in rows] != [(1, 51), (2, 52)
 PY
 check "no trace for an op that changed nothing" test ! -e "$tr/mapper-whitespace_normalization_mapper.jsonl"
 
+# Selectors are not traced (DataJuicer's tracer covers mappers, filters and deduplicators only).
+sed 's/  - whitespace_normalization_mapper:/  - random_selector:\n      select_num: 50/' small.yaml > sel.yaml
+"$SLUICE" run sel.yaml --job_id sel > /dev/null
+check "a selector in a traced recipe: the job completes and the selector has no trace file" \
+  test "$(ls o_small/sel/trace | tr '\n' ' ')" = "duplicate-document_deduplicator.jsonl filter-text_length_filter.jsonl mapper-clean_links_mapper.jsonl "
+check "... and its decision records no duplicate pairs (only the deduplicator's do)" \
+  test "$(ls o_small/sel/metadata | grep -c '_trace.jsonl$')" -eq 1
+
 # op_list_to_trace limits the ops; an unknown name is an error before any work.
 "$SLUICE" run small.yaml --job_id l --op_list_to_trace '[text_length_filter]' > /dev/null
 check "op_list_to_trace: only the listed op is traced" test "$(ls o_small/l/trace)" = "filter-text_length_filter.jsonl"
