@@ -131,6 +131,10 @@ TEST(SuffixFilter, ExactMatchOfTheSuffixField) {
                                             R"({"text":"c","__dj__suffix__":".TXT"})", R"({"text":"d","__dj__suffix__":".md"})"};
   EXPECT_EQ(Kept("suffix_filter", {{"suffixes", ParamValue::List({S(".txt"), S(".md")})}}, records), (std::vector<int>{0, 3}));
   EXPECT_EQ(Kept("suffix_filter", {{"suffixes", S(".txt")}}, records), (std::vector<int>{0}));  // a string is one suffix
+  // a value that is not a string equals no suffix, whatever its JSON spelling
+  EXPECT_EQ(Kept("suffix_filter", {{"suffixes", ParamValue::List({S("[\".txt\"]"), S("1")})}},
+                 {R"({"text":"a","__dj__suffix__":[".txt"]})", R"({"text":"b","__dj__suffix__":1})"}),
+            (std::vector<int>{}));
   EXPECT_EQ(Kept("suffix_filter", {}, records), (std::vector<int>{0, 1, 2, 3}));               // empty keeps all
   EXPECT_EQ(Kept("suffix_filter", {{"suffixes", S(".txt")}, {"reversed_range", ParamValue::Bool(true)}}, records),
             (std::vector<int>{1, 2, 3}));

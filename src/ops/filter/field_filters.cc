@@ -675,8 +675,12 @@ class SuffixFilter : public Filter {
     if (suffixes_.empty()) return true;
     fields_.NewSample();
     PyValue v = fields_.Get(s, slot(), "__dj__suffix__");
-    std::string suffix = v.kind == PyValue::Kind::kString ? v.s : v.kind == PyValue::Kind::kNull ? FileSuffix(s.source_file) : v.s;
-    bool keep = std::find(suffixes_.begin(), suffixes_.end(), suffix) != suffixes_.end();
+    // A non-string value (DataJuicer's loader never writes one) equals no suffix.
+    bool keep = false;
+    if (v.kind == PyValue::Kind::kString || v.kind == PyValue::Kind::kNull) {
+      std::string suffix = v.kind == PyValue::Kind::kString ? v.s : FileSuffix(s.source_file);
+      keep = std::find(suffixes_.begin(), suffixes_.end(), suffix) != suffixes_.end();
+    }
     return reversed_ ? !keep : keep;
   }
 
