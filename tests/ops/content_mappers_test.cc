@@ -20,24 +20,13 @@ namespace {
 
 using testing::MakeOp;
 using testing::ParamList;
-
-ParamValue B(bool v) { return ParamValue::Bool(v); }
-ParamValue S(std::string v) { return ParamValue::String(std::move(v)); }
-ParamValue L(std::vector<std::string> v) {
-  std::vector<ParamValue> items;
-  for (auto& s : v) items.push_back(ParamValue::String(std::move(s)));
-  return ParamValue::List(std::move(items));
-}
-
-struct Case {
-  const char* op;
-  ParamList params;
-  std::string input, expected;
-};
+using testing::B;
+using testing::S;
+using testing::L;
 
 // One row per edge case; Map must report a change exactly when the text changes.
 TEST(ContentMappers, Cases) {
-  const std::vector<Case> cases = {
+  const std::vector<testing::MapperCase> cases = {
       // clean_copyright_mapper: only the first block comment counts, and its presence skips the line rule;
       // the IGNORECASE match also takes U+0130 for 'i' (not U+0131).
       {"clean_copyright_mapper", {}, "/* Copyright 2020 ACME */\nint x;", "\nint x;"},
@@ -97,13 +86,7 @@ TEST(ContentMappers, Cases) {
       {"replace_content_mapper", {}, "unchanged 123", "unchanged 123"},
       {"replace_content_mapper", {{"pattern", L({})}, {"repl", L({})}}, "unchanged 123", "unchanged 123"},
   };
-  for (const Case& c : cases) {
-    auto op = MakeOp(c.op, c.params);
-    std::string text = c.input;
-    bool changed = static_cast<Mapper&>(*op).Map(text);
-    EXPECT_EQ(text, c.expected) << c.op << " on \"" << c.input << "\"";
-    EXPECT_EQ(changed, c.expected != c.input) << c.op << " on \"" << c.input << "\"";
-  }
+  testing::ExpectMapperCases(cases);
 }
 
 // An op instance is reused across samples: no state may leak from one text to the next.

@@ -23,23 +23,12 @@ namespace {
 
 using testing::MakeOp;
 using testing::ParamList;
-
-ParamValue B(bool v) { return ParamValue::Bool(v); }
-ParamValue L(std::vector<std::string> v) {
-  std::vector<ParamValue> items;
-  for (auto& s : v) items.push_back(ParamValue::String(std::move(s)));
-  return ParamValue::List(std::move(items));
-}
-
-struct Case {
-  const char* op;
-  ParamList params;
-  std::string input, expected;
-};
+using testing::B;
+using testing::L;
 
 // One row per edge case; Map must report a change exactly when the text changes.
 TEST(LatexMappers, Cases) {
-  const std::vector<Case> cases = {
+  const std::vector<testing::MapperCase> cases = {
       // expand_macro_mapper: definitions must end their line; the following character is consumed; later
       // definitions override values but keep their place; values are literal; definition lines expand too.
       {"expand_macro_mapper", {}, "\\newcommand{\\a}{x}\n\\a \\ab \\a", "\\newcommand{x}{x}\nx \\ab \\a"},
@@ -112,13 +101,7 @@ TEST(LatexMappers, Cases) {
       {"remove_header_mapper", {{"drop_no_head", B(false)}}, "no header", "no header"},
       {"remove_header_mapper", {{"drop_no_head", B(false)}}, "x\\section{a}", "\\section{a}"},
   };
-  for (const Case& c : cases) {
-    auto op = MakeOp(c.op, c.params);
-    std::string text = c.input;
-    bool changed = static_cast<Mapper&>(*op).Map(text);
-    EXPECT_EQ(text, c.expected) << c.op << " on \"" << c.input << "\"";
-    EXPECT_EQ(changed, c.expected != c.input) << c.op << " on \"" << c.input << "\"";
-  }
+  testing::ExpectMapperCases(cases);
 }
 
 // An op instance is reused across samples: macros of one text must not apply to the next.

@@ -5,6 +5,8 @@
 // The engine has its own end-to-end path; this one exists so op semantics can be tested in isolation.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <deque>
 #include <map>
@@ -34,6 +36,34 @@ inline std::unique_ptr<Op> MakeOp(const std::string& name, const ParamList& para
   auto op = def->create(p);
   op->set_slot(0);
   return op;
+}
+
+// Parameter shorthands for table-driven op tests.
+inline ParamValue B(bool v) { return ParamValue::Bool(v); }
+inline ParamValue S(std::string v) { return ParamValue::String(std::move(v)); }
+inline ParamValue L(std::vector<std::string> v) {  // a list of strings
+  std::vector<ParamValue> items;
+  for (auto& s : v) items.push_back(ParamValue::String(std::move(s)));
+  return ParamValue::List(std::move(items));
+}
+
+// One mapper edge case: `op` with `params` turns `input` into `expected`.
+struct MapperCase {
+  const char* op;
+  ParamList params;
+  std::string input, expected;
+};
+
+// Runs every case on a fresh op instance; Map must give `expected` and report a change exactly when the text
+// changes. Failures name the op and the input.
+inline void ExpectMapperCases(const std::vector<MapperCase>& cases) {
+  for (const MapperCase& c : cases) {
+    auto op = MakeOp(c.op, c.params);
+    std::string text = c.input;
+    bool changed = static_cast<Mapper&>(*op).Map(text);
+    EXPECT_EQ(text, c.expected) << c.op << " on \"" << c.input << "\"";
+    EXPECT_EQ(changed, c.expected != c.input) << c.op << " on \"" << c.input << "\"";
+  }
 }
 
 // Fingerprints held in memory (count x size bytes), handed to Deduplicator::Decide in blocks of `block`.

@@ -29,27 +29,17 @@ namespace {
 
 using testing::MakeOp;
 using testing::ParamList;
+using testing::B;
+using testing::S;
+using testing::L;
 using testing::ScopedEnv;
 using testing::Shell;
 
 ParamValue I(int64_t v) { return ParamValue::Int(v); }
-ParamValue B(bool v) { return ParamValue::Bool(v); }
-ParamValue S(std::string v) { return ParamValue::String(std::move(v)); }
-ParamValue L(std::vector<std::string> v) {
-  std::vector<ParamValue> items;
-  for (auto& s : v) items.push_back(ParamValue::String(std::move(s)));
-  return ParamValue::List(std::move(items));
-}
-
-struct Case {
-  const char* op;
-  ParamList params;
-  std::string input, expected;
-};
 
 // One row per edge case; Map must report a change exactly when the text changes.
 TEST(WordMappers, Cases) {
-  const std::vector<Case> cases = {
+  const std::vector<testing::MapperCase> cases = {
       // remove_long_words_mapper: three-level split/merge; the length test also on the stripped word.
       {"remove_long_words_mapper", {}, "  a  b \t\t c \n\n d  ", "a b\tc\nd"},
       {"remove_long_words_mapper", {}, "", ""},
@@ -108,13 +98,7 @@ TEST(WordMappers, Cases) {
       {"remove_repeat_sentences_mapper", {}, "", ""},
       {"remove_repeat_sentences_mapper", {}, "\n\n", "\n\n"},
   };
-  for (const Case& c : cases) {
-    auto op = MakeOp(c.op, c.params);
-    std::string text = c.input;
-    bool changed = static_cast<Mapper&>(*op).Map(text);
-    EXPECT_EQ(text, c.expected) << c.op << " on \"" << c.input << "\"";
-    EXPECT_EQ(changed, c.expected != c.input) << c.op << " on \"" << c.input << "\"";
-  }
+  testing::ExpectMapperCases(cases);
 }
 
 ErrorKind KindOf(const std::function<void()>& f) {
@@ -229,7 +213,6 @@ TEST(WordMappers, GoldenOnSeedDocuments) {
     }
   }
 }
-
 
 // --- remove_words_with_incorrect_substrings_mapper with tokenization: true -------------------------------
 
