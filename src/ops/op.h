@@ -91,9 +91,16 @@ class RecordMapper : public Mapper {
   // new record, one JSON object.
   virtual Result MapRecord(std::string_view record, std::string& out) = 0;
   bool Map(std::string&) final { throw std::logic_error(name() + " is a record mapper (MapRecord)"); }
+  // The field of the op's text slot (its text_key, or the recipe's first text key), for record mappers that
+  // read the text from the record; set by whoever builds the chain, as the slot is.
+  const std::string& text_key() const { return text_key_; }
+  void set_text_key(std::string key) { text_key_ = std::move(key); }
 
  protected:
   explicit RecordMapper(std::string name) : Mapper(std::move(name), true) {}
+
+ private:
+  std::string text_key_ = "text";
 };
 
 class Filter : public Op {

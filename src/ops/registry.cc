@@ -24,6 +24,7 @@ void RegisterModelFilters(std::vector<OpDef>& ops);          // ops/filter/model
 void RegisterSelectors(std::vector<OpDef>& ops);             // ops/selector/selectors.cc
 void RegisterPythonMappers(std::vector<OpDef>& ops);         // ops/mapper/python_mappers.cc
 void RegisterChunkMappers(std::vector<OpDef>& ops);          // ops/mapper/chunk_mappers.cc
+void RegisterStructureMappers(std::vector<OpDef>& ops);      // ops/mapper/structure_mappers.cc
 
 const std::vector<OpDef>& AllOps() {
   static const std::vector<OpDef> ops = [] {
@@ -46,6 +47,7 @@ const std::vector<OpDef>& AllOps() {
     RegisterSelectors(v);
     RegisterPythonMappers(v);
     RegisterChunkMappers(v);
+    RegisterStructureMappers(v);
     std::sort(v.begin(), v.end(), [](const OpDef& a, const OpDef& b) { return a.name < b.name; });
     return v;
   }();

@@ -85,7 +85,7 @@ class MemoryFingerprints : public FingerprintSource {
 // A dataset of samples parsed from JSON object texts. Owns the line buffers the samples point into.
 class Dataset {
  public:
-  explicit Dataset(std::string text_key = "text") : parser_({std::move(text_key)}) {}
+  explicit Dataset(std::string text_key = "text") : parser_({text_key}), text_key_(text_key) {}
 
   // Parses one JSON object; returns the parse status (kNullText samples are not added: DataJuicer drops
   // them at load).
@@ -141,6 +141,7 @@ class Dataset {
           return;
         }
         if (static_cast<Mapper&>(op).record_mapper()) {  // as OpChain runs it: may drop samples
+          static_cast<RecordMapper&>(op).set_text_key(text_key_);
           std::string in, out;
           for (auto& s : samples_)
             if (ApplyRecordMapper(static_cast<RecordMapper&>(op), parser_, *s, in, out)) kept.push_back(std::move(s));
@@ -203,6 +204,7 @@ class Dataset {
 
  private:
   RecordParser parser_;
+  std::string text_key_;
   std::deque<std::string> bufs_;  // deque: buffers never move once added
   std::vector<std::unique_ptr<Sample>> samples_;
 };
