@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages sluice needs to build and test, skipping those already present.
 # Nothing is fetched from anywhere but Debian's archive.
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config libsimdjson-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
+pkgs=(build-essential cmake pkg-config libsimdjson-dev libyaml-cpp-dev libfmt-dev
       libcli11-dev libpcre2-dev libicu-dev libzstd-dev zlib1g-dev libxxhash-dev libgtest-dev
       libgmock-dev zstd gzip python3 python3-jsonschema
       libgumbo-dev libopencc-dev opencc libsentencepiece-dev sentencepiece libfasttext-dev fasttext libpython3-dev)

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -264,6 +265,7 @@ struct Executor::Impl {
     std::string out, error;
     std::vector<std::string> pieces;  // an expanding mapper's output texts
     std::string location;  // where the last committed partition result went
+    std::optional<size_t> failed_op;  // the expanding mapper whose error failed the attempt
     explicit Worker(const Pipeline& p) : chain(p), parser(p.text_keys) {}
   };
 
@@ -336,7 +338,9 @@ struct Executor::Impl {
                  dest, final_output, st.barrier && stage_end, counters);
       first_segment = false;
       keep = nullptr;
-      if (seg_end != st.op_end && checkpoint_after[seg_end - 1]) {
+      // A checkpointed op inside the stage, or the end of a stage before a barrier: its output is the
+      // checkpoint after the stage's last op (the deduplicator), which the next stage starts from.
+      if (seg_end != st.op_end ? checkpoint_after[seg_end - 1] : !IsLastStage(k)) {
         events.Emit("checkpoint_save", fmt::format("partition {}: checkpoint after op {} ({})", p, seg_end - 1,
                                                    pipeline.ops[seg_end - 1].def->name),
                     [&](JsonWriter& j) {
@@ -462,6 +466,12 @@ struct Executor::Impl {
     out->Commit(counters, final_output ? "result_commit" : "checkpoint_commit");
     if (final_output) w.location = out->Location();
     double dt = env->MonotonicSeconds() - t0;
+    events.Log(LogLevel::kDebug,
+               fmt::format("partition {} attempt {}: {} on {}: {} rows out to {} in {:.3f}s", p, attempt,
+                           b == e ? std::string("no op (the dedup decision applied)")  // a stage after a final deduplicator
+                                  : fmt::format("ops {}..{} ({}{})", b, e - 1, pipeline.ops[b].def->name,
+                                                e - b > 1 ? " .. " + pipeline.ops[e - 1].def->name : ""),
+                           from_input ? RangeText(p) : source_path, rows_out, final_output ? w.location : dest, dt));
     if (bad_here > 0) {
       events.Emit("bad_records", fmt::format("partition {}: {} bad input lines {} (first: {})", p, bad_here,
                                              recipe.on_bad_record == BadRecordPolicy::kQuarantine ? "quarantined" : "skipped", first_bad),
@@ -477,7 +487,9 @@ struct Executor::Impl {
                     j.Field("partition_id", static_cast<uint64_t>(p)).Field("operation_idx", static_cast<uint64_t>(i));
                     j.Field("operation_name", pipeline.ops[i].def->name).Field("status", "success");
                     j.Field("input_rows", c.in).Field("output_rows", c.out).Field("error_rows", c.errors);
-                    j.Field("duration", dt).Field("attempt", attempt);
+                    // Per-op clocks cost ~4% on a fused chain: duration is the segment's, shared by its ops.
+                    j.Field("duration", dt).Field("segment_first_op", static_cast<uint64_t>(b));
+                    j.Field("segment_last_op", static_cast<uint64_t>(e - 1)).Field("attempt", attempt);
                     if (!c.first_error.empty()) j.Field("error_message", c.first_error);
                   });
     }
@@ -498,7 +510,10 @@ struct Executor::Impl {
     try {
       x.Split(tf.value, w.pieces);
     } catch (const std::exception& e) {
-      if (!pipeline.ops[i].skip_op_error) Fail(ErrorKind::kJobFailed, "op '{}' (#{}) failed: {}", x.name(), i, e.what());
+      if (!pipeline.ops[i].skip_op_error) {
+        w.failed_op = i;
+        Fail(ErrorKind::kJobFailed, "op '{}' (#{}) failed: {}", x.name(), i, e.what());
+      }
       ++c.errors;
       if (c.first_error.empty()) c.first_error = e.what();
       return 0;
@@ -543,7 +558,7 @@ struct Executor::Impl {
         rep.status = PartitionReport::Status::kCompleted;
         events.Emit("partition_skipped", fmt::format("partition {} already committed", p), [&](JsonWriter& j) {
           j.Field("partition_id", static_cast<uint64_t>(p)).Field("output_path", m.export_offset ? paths.export_path : out_path);
-          j.Field("output_rows", m.counters.rows);
+          j.Field("input_rows", m.counters.rows_in).Field("output_rows", m.counters.rows);
         });
       }
       return true;
@@ -552,6 +567,8 @@ struct Executor::Impl {
     for (int attempt = 0;; ++attempt) {
       if (abort) return false;
       rep.attempts = attempt + 1;
+      w.failed_op.reset();
+      w.chain.ResetCounters();  // and its failed_op
       double t0 = env->MonotonicSeconds();
       events.Emit("partition_start", fmt::format("partition {}/{} stage {} attempt {}", p + 1, plan.partitions.size(), k, attempt + 1),
                   [&](JsonWriter& j) {
@@ -585,8 +602,16 @@ struct Executor::Impl {
                       j.Field("partition_id", static_cast<uint64_t>(p)).Field("stage", static_cast<uint64_t>(k));
                       j.Field("status", "failed").Field("attempt", attempt + 1).Field("retry_count", attempt);
                       j.Field("error_message", e.what()).Field("will_retry", retry);
+                      // The op whose error failed the attempt; null for I/O, bad input or injected faults.
+                      std::optional<size_t> op = w.failed_op ? w.failed_op : w.chain.failed_op();
+                      if (op) j.Field("operation_idx", static_cast<uint64_t>(*op)).Field("operation_name", pipeline.ops[*op].def->name);
+                      else j.Key("operation_idx").Null().Key("operation_name").Null();
                       if (retry) j.Field("retry_backoff", RetryBackoffName(recipe.retry_backoff)).Field("retry_in_seconds", delay);
                     });
+        // The central log: a failed attempt that is retried is a warning, a partition failed for good an error.
+        events.Log(retry ? LogLevel::kWarning : LogLevel::kError,
+                   fmt::format("partition {} stage {} attempt {} failed{}: {}", p, k, attempt + 1,
+                               retry ? fmt::format(" (retrying in {:.2f}s)", delay) : "", e.what()));
         if (!retry) {
           if (IsLastStage(k) && journal) journal->MarkFailed(p);
           rep.status = PartitionReport::Status::kFailed;

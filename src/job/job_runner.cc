@@ -242,7 +242,19 @@ void SweepOldJobs(Env* env, const Recipe& r, const Layout& l, EventLog& ev) {
   }
 }
 
-int Run(Env* env, const RunOptions& opt) {
+// A message for the user: on stderr as "sluice: <prefix><message>", and in the job's logs once they are open
+// (docs/logging.md). A log that cannot be written does not hide the message.
+void Say(EventLog* log, LogLevel level, std::string_view prefix, const std::string& message) {
+  fmt::print(stderr, "sluice: {}{}\n", prefix, message);
+  if (log == nullptr) return;
+  try {
+    log->Log(level, message);
+  } catch (const Error&) {
+  }
+}
+
+// `log` is set once the job's logs are open, so that RunJob logs the error that ends the run.
+int Run(Env* env, const RunOptions& opt, std::unique_ptr<EventLog>& log) {
   Recipe recipe = LoadRecipe(opt.recipe_path, opt.overrides);
   Pipeline pipeline = ResolvePipeline(recipe);
   for (const auto& w : recipe.warnings) fmt::print(stderr, "sluice: warning: {}\n", w);
@@ -288,6 +300,18 @@ int Run(Env* env, const RunOptions& opt) {
   }
   if (!job_lock) Fail(ErrorKind::kState, "job {} is already running in another process (lock {}/job.lock)", l.job_id, l.job_dir);
 
+  // The event log and the central logger, open before anything else can fail the job (docs/logging.md).
+  EventLogOptions eo;
+  eo.enabled = recipe.event_logging;
+  eo.jsonl_path = l.events_jsonl;
+  eo.text_path = l.events_log;
+  eo.max_log_size_mb = recipe.max_log_size_mb;
+  eo.backup_count = static_cast<int>(recipe.log_backup_count);
+  log = std::make_unique<EventLog>(env, l.job_id, eo);
+  EventLog& events = *log;
+  for (const auto& w : recipe.warnings) events.Log(LogLevel::kWarning, w);
+  for (const auto& w : pipeline.warnings) events.Log(LogLevel::kWarning, w);
+
   Plan plan;
   if (existing) {
     plan = Plan::FromJson(ReadFile(env, plan_path), plan_path);
@@ -303,14 +327,6 @@ int Run(Env* env, const RunOptions& opt) {
     WriteDag(env, l, pipeline, plan, recipe);
     WriteFileAtomic(env, plan_path, plan.ToJson());
   }
-
-  EventLogOptions eo;
-  eo.enabled = recipe.event_logging;
-  eo.jsonl_path = l.events_jsonl;
-  eo.text_path = l.events_log;
-  eo.max_log_size_mb = recipe.max_log_size_mb;
-  eo.backup_count = static_cast<int>(recipe.log_backup_count);
-  EventLog events(env, l.job_id, eo);
 
   double start = env->NowSeconds();
   fmt::print("job_id: {}\njob_dir: {}\nresume with: {}\n", l.job_id, l.job_dir, resume);
@@ -362,20 +378,21 @@ int Run(Env* env, const RunOptions& opt) {
                rep.export_files.size() == 1 ? rep.export_files[0] : fmt::format("{} shards", rep.export_files.size()));
     return 0;
   }
-  fmt::print(stderr, "sluice: job {} {}: {}\n", l.job_id, rep.status, rep.error);
+  Say(&events, LogLevel::kError, "", fmt::format("job {} {}: {}", l.job_id, rep.status, rep.error));
   if (rep.status == "completed_with_failures")
-    fmt::print(stderr, "sluice: partial export written; missing input ranges are listed in {}/job_summary.json\n", l.job_dir);
-  fmt::print(stderr, "sluice: resume with: {}\n", resume);
+    Say(&events, LogLevel::kWarning, "", fmt::format("partial export written; missing input ranges are listed in {}/job_summary.json", l.job_dir));
+  Say(&events, LogLevel::kInfo, "", "resume with: " + resume);
   return ExitCode(rep.error_kind);
 }
 
 }  // namespace
 
 int RunJob(Env* env, const RunOptions& opt) {
+  std::unique_ptr<EventLog> log;
   try {
-    return Run(env, opt);
+    return Run(env, opt, log);
   } catch (const Error& e) {
-    fmt::print(stderr, "sluice: error: {}\n", e.what());
+    Say(log.get(), LogLevel::kError, "error: ", e.what());
     return e.exit_code();
   }
 }

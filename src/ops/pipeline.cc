@@ -113,6 +113,7 @@ OpChain::OpChain(const Pipeline& pipeline)
 
 void OpChain::ResetCounters() {
   for (auto& c : counters_) c = OpCounters{};
+  failed_op_.reset();
 }
 
 void OpChain::ResetTrace() {
@@ -180,8 +181,10 @@ bool OpChain::Run(Sample& s, size_t begin, size_t end) {
           break;
       }
     } catch (const std::exception& e) {
-      if (!pipeline_.ops[i].skip_op_error)
+      if (!pipeline_.ops[i].skip_op_error) {
+        failed_op_ = i;
         Fail(ErrorKind::kJobFailed, "op '{}' (#{}) failed: {}", op.name(), i, e.what());
+      }
       ++c.errors;
       if (c.first_error.empty()) c.first_error = e.what();
       return false;

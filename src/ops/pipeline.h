@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -69,7 +70,9 @@ class OpChain {
   bool Run(Sample& s, size_t begin, size_t end);
 
   std::vector<OpCounters>& counters() { return counters_; }
-  void ResetCounters();
+  void ResetCounters();  // also forgets failed_op
+  // The op whose error made Run throw (since the last ResetCounters), for the partition_failed event.
+  std::optional<size_t> failed_op() const { return failed_op_; }
   // The trace entries of op i since the last ResetTrace (empty unless the pipeline traces op i).
   const std::vector<std::string>& trace(size_t i) const { return trace_[i]; }
   void ResetTrace();
@@ -84,6 +87,7 @@ class OpChain {
   std::vector<std::unique_ptr<Op>> ops_;
   std::vector<OpCounters> counters_;
   bool faults_ = false;  // SLUICE_FAIL_AT names an op (core/fault_injection.h)
+  std::optional<size_t> failed_op_;
   std::vector<std::string> fault_names_;
   std::vector<std::vector<std::string>> trace_;
   std::string before_;  // a traced mapper's input

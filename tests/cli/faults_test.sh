@@ -9,6 +9,29 @@ write_recipe ref.yaml data.jsonl o_ref/out.jsonl
 "$SLUICE" run ref.yaml --job_id ref > /dev/null
 N_PARTS=$(json_get o_ref/ref/job_summary.json "d['total_partitions']")
 check "test data spans several partitions ($N_PARTS)" test "$N_PARTS" -ge 3
+check "a checkpoint_save for each partition's checkpoint at the dedup barrier (op 8)" \
+  test "$(count_events o_ref/ref/events.jsonl checkpoint_save "e['operation_idx']==8 and e['operation_name']=='document_deduplicator'")" -eq "$N_PARTS"
+
+# --- op_complete.duration is the fused segment's, shared by its ops; a rerun skips every partition and
+# says how many rows each had (docs/events.md)
+write_recipe seg.yaml data.jsonl o_seg/out.jsonl
+"$SLUICE" run seg.yaml --job_id seg --checkpoint.strategy disabled > /dev/null
+check "op_complete: each op's segment, the segment's one duration" python3 -c "
+import json
+seg = {}
+for e in map(json.loads, open('o_seg/seg/events.jsonl')):
+    if e['event_type'] != 'op_complete': continue
+    assert e['segment_first_op'] <= e['operation_idx'] <= e['segment_last_op'], e
+    seg.setdefault((e['partition_id'], e['attempt'], e['segment_first_op'], e['segment_last_op']), set()).add(e['duration'])
+assert all(len(d) == 1 for d in seg.values()), seg
+assert (0, 1, 0, 8) in seg, sorted(seg)  # checkpoints disabled: stage 0 is one segment"
+"$SLUICE" run seg.yaml --job_id seg --checkpoint.strategy disabled > /dev/null
+check "rerun: partition_skipped for every partition, with input and output rows" python3 -c "
+import json
+ev = [e for e in map(json.loads, open('o_seg/seg/events.jsonl')) if e['event_type'] == 'partition_skipped']
+assert len(ev) == $N_PARTS, len(ev)
+assert sum(e['input_rows'] for e in ev) == 3000, sum(e['input_rows'] for e in ev)
+assert sum(e['output_rows'] for e in ev) == sum(1 for _ in open('o_seg/out.jsonl'))"
 
 # --- transient I/O faults (partition 3 fails twice): retried, exponential backoff visible, same output
 write_recipe r.yaml data.jsonl o_t1/out.jsonl
@@ -16,6 +39,7 @@ SLUICE_FAIL_AT=partition_start:3:2 "$SLUICE" run r.yaml --job_id t1 > out.txt 2>
 check "two injected I/O faults: job completes" cmp -s o_ref/out.jsonl o_t1/out.jsonl
 ev=o_t1/t1/events.jsonl
 check "two partition_failed events with will_retry" test "$(count_events $ev partition_failed "e['will_retry'] and e['retry_backoff']=='exponential'")" -eq 2
+check "an I/O fault: partition_failed names no op" test "$(count_events $ev partition_failed "e['operation_idx'] is None and e['operation_name'] is None")" -eq 2
 check "backoff grows: retry_in_seconds of attempt 2 > attempt 1 (exponential, jitter 20%)" \
   python3 -c "
 import json
@@ -68,6 +92,8 @@ write_recipe r.yaml data.jsonl o_o2/out.jsonl "skip_op_error: false"
 SLUICE_FAIL_AT=op:$FAULT_OP:1 "$SLUICE" run r.yaml --job_id o2 > /dev/null 2>&1
 check "op error without skip_op_error: retried, then identical output" cmp -s o_ref/out.jsonl o_o2/out.jsonl
 check "op error without skip_op_error: one failed attempt in events" test "$(count_events o_o2/o2/events.jsonl partition_failed)" -eq 1
+check "op error: partition_failed names the failing op and its index" \
+  test "$(count_events o_o2/o2/events.jsonl partition_failed "e['operation_name']=='$FAULT_OP' and e['operation_idx']==5")" -eq 1
 
 # --- torn and corrupted checkpoints are detected and not used
 write_recipe r.yaml data.jsonl o_c1/out.jsonl
