@@ -1,4 +1,4 @@
-// sluice command line: `sluice run`, `sluice ops`, `sluice snapshot`, `sluice jobs`. All behaviour lives in
+// sluice command line: `sluice run`, `sluice plan`, `sluice ops`, `sluice snapshot`, `sluice jobs`. All behaviour lives in
 // the layers below; this file only parses arguments (CLI11 is expensive to compile, so it stays in this one
 // translation unit).
 #include <CLI/CLI.hpp>
@@ -10,6 +10,7 @@
 #include "io/env.h"
 #include "job/job_runner.h"
 #include "job/jobs_list.h"
+#include "job/plan_command.h"
 #include "job/snapshot.h"
 
 int main(int argc, char** argv) {
@@ -56,6 +57,17 @@ int main(int argc, char** argv) {
       "not_started. Works while the job runs, and on DataJuicer job directories. Fields: docs/snapshot.md.\n"
       "Exit codes: 0 done; 3 not a job directory.");
 
+  RunOptions plan;
+  auto* plan_cmd = app.add_subcommand("plan", "Print the resource-aware np and partition size for a recipe as JSON; run nothing");
+  plan_cmd->add_option("recipe", plan.recipe_path, "recipe YAML file")->required();
+  plan_cmd->allow_extras();
+  plan_cmd->footer(
+      "Detects CPUs (affinity, cgroup quota, Slurm), memory (MemAvailable, cgroup limit, Slurm), GPUs (NVML) and the\n"
+      "MPI allocation, samples the input (record size, text length, modality) and prints the decision with every\n"
+      "input and reason (docs/partitioning.md). Overrides as for `sluice run` (--np 2, --partition.max_size_mb 16);\n"
+      "given values win and are reported as such. `sluice run` applies the decision when the recipe sets\n"
+      "partition.auto_configure or resource_optimization.auto_configure. Creates no job directory.");
+
   std::string jobs_dir = ".";
   bool jobs_running = false, jobs_json = false;
   auto* jobs_cmd = app.add_subcommand("jobs", "List the jobs under a work directory with status, progress, start time and duration");
@@ -91,27 +103,36 @@ int main(int argc, char** argv) {
       fmt::print("{}", jobs_json ? JobsToJson(jobs) : JobsToText(jobs));
       return 0;
     }
+    // --key value / --key=value pairs after the recipe: recipe overrides.
+    auto overrides = [](const std::vector<std::string>& extras) {
+      std::vector<Override> out;
+      for (size_t i = 0; i < extras.size(); ++i) {
+        const std::string& a = extras[i];
+        if (a.rfind("--", 0) != 0 || a.size() < 3) Fail(ErrorKind::kUsage, "unexpected argument '{}'", a);
+        std::string key = a.substr(2), value;
+        size_t eq = key.find('=');
+        if (eq != std::string::npos) {
+          value = key.substr(eq + 1);
+          key.resize(eq);
+        } else {
+          if (i + 1 >= extras.size()) Fail(ErrorKind::kUsage, "option --{} needs a value", key);
+          value = extras[++i];
+        }
+        out.push_back({key, value});
+      }
+      return out;
+    };
+    if (*plan_cmd) {
+      plan.overrides = overrides(plan_cmd->remaining());
+      return PlanCommand(Env::Default(), plan);
+    }
     if (!positional.empty()) {
       if (!run.recipe_path.empty() && run.recipe_path != positional)
         Fail(ErrorKind::kUsage, "give the recipe either as an argument or with --config, not both");
       run.recipe_path = positional;
     }
     if (run.recipe_path.empty()) Fail(ErrorKind::kUsage, "sluice run: no recipe given (sluice run RECIPE.yaml)");
-    std::vector<std::string> extras = run_cmd->remaining();
-    for (size_t i = 0; i < extras.size(); ++i) {
-      const std::string& a = extras[i];
-      if (a.rfind("--", 0) != 0 || a.size() < 3) Fail(ErrorKind::kUsage, "unexpected argument '{}'", a);
-      std::string key = a.substr(2), value;
-      size_t eq = key.find('=');
-      if (eq != std::string::npos) {
-        value = key.substr(eq + 1);
-        key.resize(eq);
-      } else {
-        if (i + 1 >= extras.size()) Fail(ErrorKind::kUsage, "option --{} needs a value", key);
-        value = extras[++i];
-      }
-      run.overrides.push_back({key, value});
-    }
+    run.overrides = overrides(run_cmd->remaining());
     return RunJob(Env::Default(), run);
   } catch (const Error& e) {
     fmt::print(stderr, "sluice: error: {}\n", e.what());

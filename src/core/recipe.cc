@@ -73,6 +73,7 @@ const KeyInfo kTopLevel[] = {
     {"on_bad_record", KeyUse::kHandled}, {"partition", KeyUse::kHandled},
     {"checkpoint", KeyUse::kHandled}, {"fault_tolerance", KeyUse::kHandled},
     {"event_logging", KeyUse::kHandled}, {"intermediate_storage", KeyUse::kHandled},
+    {"resource_optimization", KeyUse::kHandled},
     // legacy flat forms of the nested sections (the nested value wins)
     {"partition_size", KeyUse::kHandled}, {"max_partition_size_mb", KeyUse::kHandled},
     {"enable_fault_tolerance", KeyUse::kHandled}, {"max_retries", KeyUse::kHandled},
@@ -84,8 +85,8 @@ const KeyInfo kTopLevel[] = {
     {"ds_cache_dir", KeyUse::kCompat}, {"cache_compress", KeyUse::kCompat}, {"temp_dir", KeyUse::kCompat},
     {"open_monitor", KeyUse::kCompat}, {"adaptive_batch_size", KeyUse::kCompat}, {"turbo", KeyUse::kCompat},
     {"export_in_parallel", KeyUse::kCompat}, {"partition_dir", KeyUse::kCompat},
-    {"image_key", KeyUse::kCompat}, {"image_bytes_key", KeyUse::kCompat}, {"audio_key", KeyUse::kCompat},
-    {"video_key", KeyUse::kCompat}, {"image_special_token", KeyUse::kCompat},
+    {"image_key", KeyUse::kHandled}, {"image_bytes_key", KeyUse::kCompat}, {"audio_key", KeyUse::kHandled},
+    {"video_key", KeyUse::kHandled}, {"image_special_token", KeyUse::kCompat},
     {"audio_special_token", KeyUse::kCompat}, {"video_special_token", KeyUse::kCompat},
     {"eoc_special_token", KeyUse::kCompat}, {"debug", KeyUse::kCompat},
     // not in sluice yet: accepted only when off
@@ -105,10 +106,11 @@ const KeyInfo kTopLevel[] = {
 
 const KeyInfo kPartition[] = {
     {"mode", KeyUse::kHandled}, {"num_of_partitions", KeyUse::kHandled}, {"size", KeyUse::kHandled},
-    {"max_size_mb", KeyUse::kHandled}, {"auto_configure", KeyUse::kUnsupported},
+    {"max_size_mb", KeyUse::kHandled}, {"auto_configure", KeyUse::kHandled},
     {"enable_fault_tolerance", KeyUse::kHandled}, {"max_retries", KeyUse::kHandled},
     {"retry_backoff", KeyUse::kHandled},
 };
+const KeyInfo kResourceOptimization[] = {{"auto_configure", KeyUse::kHandled}};
 const KeyInfo kCheckpoint[] = {
     {"enabled", KeyUse::kHandled}, {"strategy", KeyUse::kHandled}, {"n_ops", KeyUse::kHandled},
     {"op_names", KeyUse::kHandled},
@@ -401,7 +403,18 @@ Recipe LoadRecipe(const std::string& path, const std::vector<Override>& override
 
   // Legacy flat keys first; the nested sections below override them.
   if (auto n = node("partition_size"); n && !n.IsNull()) rc.partition_records = r.Int(n, "partition_size", 1);
-  if (auto n = node("max_partition_size_mb"); n && !n.IsNull()) rc.partition_max_size_mb = r.Number(n, "max_partition_size_mb", 0);
+  if (auto n = node("max_partition_size_mb"); n && !n.IsNull()) {
+    rc.partition_max_size_mb = r.Number(n, "max_partition_size_mb", 0);
+    rc.partition_max_size_given = true;
+  }
+  using MediaKey = std::pair<const char*, std::string*>;
+  for (auto [key, field] : {MediaKey{"image_key", &rc.image_key}, MediaKey{"audio_key", &rc.audio_key}, MediaKey{"video_key", &rc.video_key}})
+    if (auto n = node(key); n && !n.IsNull()) *field = r.String(n, key);
+  if (auto sec = node("resource_optimization"); sec && !sec.IsNull()) {
+    if (!sec.IsMap()) Fail(ErrorKind::kUsage, "{}: 'resource_optimization' must be a mapping", Where(file, sec));
+    CheckKeys(file, sec, kResourceOptimization, "resource_optimization");
+    if (auto n = sec["auto_configure"]; n && !n.IsNull()) rc.auto_configure = r.Bool(n, "resource_optimization.auto_configure");
+  }
   if (auto n = node("enable_fault_tolerance"); n && !n.IsNull()) rc.retries_enabled = r.Bool(n, "enable_fault_tolerance");
   if (auto n = node("max_retries"); n && !n.IsNull()) rc.max_retries = r.Int(n, "max_retries", 0);
   if (auto n = node("retry_backoff"); n && !n.IsNull()) rc.retry_backoff = r.Choice(n, "retry_backoff", kBackoffs);
@@ -423,7 +436,12 @@ Recipe LoadRecipe(const std::string& path, const std::vector<Override>& override
     if (auto n = sec["num_of_partitions"]; n && !n.IsNull() && mode == "manual")
       rc.partition_count = r.Int(n, "partition.num_of_partitions", 1);
     if (auto n = sec["size"]; n && !n.IsNull()) rc.partition_records = r.Int(n, "partition.size", 1);
-    if (auto n = sec["max_size_mb"]; n && !n.IsNull()) rc.partition_max_size_mb = r.Number(n, "partition.max_size_mb", 0);
+    if (auto n = sec["max_size_mb"]; n && !n.IsNull()) {
+      rc.partition_max_size_mb = r.Number(n, "partition.max_size_mb", 0);
+      rc.partition_max_size_given = true;
+    }
+    // Either section may turn it on (DataJuicer reads both spellings); one saying false does not veto the other.
+    if (auto n = sec["auto_configure"]; n && !n.IsNull()) rc.auto_configure = r.Bool(n, "partition.auto_configure") || rc.auto_configure;
     if (auto n = sec["enable_fault_tolerance"]; n && !n.IsNull()) rc.retries_enabled = r.Bool(n, "partition.enable_fault_tolerance");
     if (auto n = sec["max_retries"]; n && !n.IsNull()) rc.max_retries = r.Int(n, "partition.max_retries", 0);
     if (auto n = sec["retry_backoff"]; n && !n.IsNull()) rc.retry_backoff = r.Choice(n, "partition.retry_backoff", kBackoffs);

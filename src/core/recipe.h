@@ -63,6 +63,11 @@ struct Recipe {
   // partition
   int64_t partition_records = 0;       // partition.size (records per partition); 0 = unset
   double partition_max_size_mb = 64;   // partition.max_size_mb
+  bool partition_max_size_given = false;  // set in the recipe or on the command line (wins over auto_configure)
+  // partition.auto_configure / resource_optimization.auto_configure: np and partition size chosen from the
+  // machine and a sample of the input (engine/auto_config.h); the keys below name the media fields it counts.
+  bool auto_configure = false;
+  std::string image_key = "images", audio_key = "audios", video_key = "videos";
   int64_t partition_count = 0;         // partition.mode manual + num_of_partitions; 0 = unset
 
   // checkpoint

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,6 +59,12 @@ class Env {
   virtual void TruncateFile(const std::string& path, uint64_t size) = 0;
   // Exclusive advisory lock (flock) across processes; nullptr if `wait` is false and it is held.
   virtual std::unique_ptr<FileLock> LockFile(const std::string& path, bool wait) = 0;
+
+  // Machine facts for engine/resources.h (files under /proc and /sys are read with ReadAt). They have
+  // POSIX defaults so an Env written for file faults need not forward them; a test fakes them by override.
+  virtual std::optional<std::string> GetEnvVar(const std::string& name);  // nullopt when unset
+  virtual int AffinityCpuCount();         // CPUs in this process's sched_getaffinity mask; 0 if unknown
+  virtual uint64_t PhysicalMemoryBytes();  // sysconf(_SC_PHYS_PAGES) x page size; 0 if unknown
 
   virtual double NowSeconds() = 0;  // wall clock, epoch seconds
   virtual double MonotonicSeconds() = 0;

@@ -17,6 +17,7 @@
 #include "engine/input.h"
 #include "engine/plan.h"
 #include "io/atomic_file.h"
+#include "job/plan_command.h"
 #include "ops/pipeline.h"
 
 namespace sluice {
@@ -267,7 +268,12 @@ int Run(Env* env, const RunOptions& opt, std::unique_ptr<EventLog>& log) {
   std::string resume = ResumeCommand(opt, recipe, l.job_id);
 
   if (opt.dry_run) {
-    Plan plan = MakePlan(env, recipe, pipeline, inputs);
+    std::optional<AutoConfigured> ac;
+    if (recipe.auto_configure) {
+      ac = AutoConfigure(env, recipe, opt.overrides, inputs, nullptr);
+      np = std::min(ac->tuned.np, cpus);
+    }
+    Plan plan = ac ? MakeTunedPlan(env, recipe, *ac, pipeline, inputs) : MakePlan(env, recipe, pipeline, inputs);
     fmt::print("recipe {} is valid\njob_id: {}\njob_dir: {}\nexport: {}\nnp: {} (of {} CPUs)\ncheckpoint: {}\n", recipe.config_path,
                l.job_id, l.job_dir, recipe.export_path, np, cpus, CheckpointStrategyName(recipe.checkpoint));
     uint64_t bytes = 0;
@@ -319,8 +325,17 @@ int Run(Env* env, const RunOptions& opt, std::unique_ptr<EventLog>& log) {
     if (!diff.empty())
       Fail(ErrorKind::kState, "cannot resume job {}: the recipe or input changed since it started:\n{}"
            "Run with --restart to discard the job's state and start over, or use a new --job_id.", l.job_id, diff);
-  } else {
-    plan = MakePlan(env, recipe, pipeline, inputs);
+  }
+  // auto_configure: np and partition size from the machine and the input; a resume keeps the stored
+  // partitions and chooses only np again (job/plan_command.h).
+  std::optional<AutoConfigured> ac;
+  if (recipe.auto_configure) {
+    ac = AutoConfigure(env, recipe, opt.overrides, inputs, existing ? &plan : nullptr);
+    np = std::min(ac->tuned.np, cpus);
+  }
+  const Recipe& run_recipe = ac ? ac->tuned : recipe;
+  if (!existing) {
+    plan = ac ? MakeTunedPlan(env, recipe, *ac, pipeline, inputs) : MakePlan(env, recipe, pipeline, inputs);
     for (const auto& d : {l.paths.metadata_dir, l.paths.checkpoint_dir, l.paths.results_dir}) env->CreateDirs(d);
     std::string copy = l.job_dir + "/" + fs::path(recipe.config_path).filename().string();
     if (!env->FileExists(copy)) WriteFileAtomic(env, copy, ReadFile(env, recipe.config_path));
@@ -338,11 +353,16 @@ int Run(Env* env, const RunOptions& opt, std::unique_ptr<EventLog>& log) {
     j.Field("recipe_hash", plan.recipe_hash).Field("resumption_command", resume);
     j.Key("config_summary").BeginObject().Field("config_file", recipe.config_path);
     j.Field("checkpoint_strategy", CheckpointStrategyName(recipe.checkpoint)).Field("export_path", recipe.export_path);
-    j.Field("partition_max_size_mb", recipe.partition_max_size_mb).Field("partition_size", recipe.partition_records).EndObject();
+    j.Field("partition_max_size_mb", run_recipe.partition_max_size_mb).Field("partition_size", run_recipe.partition_records).EndObject();
   });
+  if (ac)
+    events.Emit("auto_configure",
+                fmt::format("auto_configure: np {} ({}), partition {} MiB ({}), {} data", np, SourceName(ac->decision.np.source),
+                            ac->decision.max_size_mb.value, SourceName(ac->decision.max_size_mb.source), ModalityName(ac->sample.modality)),
+                [&](JsonWriter& j) { j.Field("np", np).Key("resource_plan").Raw(ac->json); });
   SweepOldJobs(env, recipe, l, events);
 
-  Executor ex(env, recipe, pipeline, plan, l.paths, events, np);
+  Executor ex(env, run_recipe, pipeline, plan, l.paths, events, np);
   JobReport rep;
   try {
     rep = ex.Run();

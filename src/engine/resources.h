@@ -1,0 +1,77 @@
+// Resources: what this process may use — CPUs, memory, GPUs — and the allocation it runs in (Slurm, MPI),
+// as input to the auto-configuration of np and partition size (engine/auto_config.h, docs/partitioning.md).
+//
+// DetectResources reads everything through Env: environment variables with GetEnvVar, the affinity mask
+// and physical memory with AffinityCpuCount / PhysicalMemoryBytes, and /proc/self/cgroup,
+// /proc/self/mountinfo, the cgroup files and /proc/meminfo with ReadAt, so a test presents any machine by
+// overriding those. Limits are honoured where the kernel enforces them: a cgroup v2 `cpu.max` or v1 CFS
+// quota caps the CPUs, `memory.max` / `memory.limit_in_bytes` cap the memory (the tightest of the
+// process's cgroup and its ancestors, as the kernel applies them). Slurm's per-task CPUs and memory cap
+// them too (Slurm usually also enforces them with cgroups; the variables also cover a plain allocation).
+// Several MPI ranks on one node share it: each gets its share. Nothing here fails: a file that cannot
+// be read is a limit that is absent, and each value says where it came from.
+//
+// GPUs come from NVML loaded at run time (dlopen of libnvidia-ml.so.1, or $SLUICE_NVML_LIBRARY), so
+// sluice has no build dependency on NVIDIA's libraries; a missing library or a failing nvmlInit means no
+// GPUs, with the reason in `gpu_error`. The dlopen itself is not behind Env: the library path is (the
+// variable), which is what a test needs to load a fake or a missing library.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "core/json_writer.h"
+#include "io/env.h"
+
+namespace sluice {
+
+struct GpuDevice {
+  std::string name;
+  uint64_t memory_total = 0, memory_free = 0;  // bytes
+};
+
+struct GpuProbe {
+  std::string library;             // what was dlopen'ed
+  std::vector<GpuDevice> devices;  // every device NVML reports
+  int visible = 0;                 // of those, the ones CUDA_VISIBLE_DEVICES / SLURM_JOB_GPUS leave to this process
+  std::string error;               // why there are none: library missing, nvmlInit failed, ...
+};
+
+struct Resources {
+  // CPUs
+  int affinity_cpus = 0;       // sched_getaffinity
+  double cgroup_cpu_quota = 0;  // cores (quota / period); 0 = no quota
+  std::string cgroup_cpu_source;  // the file that set it
+  int slurm_cpus = 0;          // SLURM_CPUS_PER_TASK, or SLURM_CPUS_ON_NODE / tasks on the node; 0 = none
+  int usable_cpus = 1;         // the tightest of the above, the quota rounded to nearest (at least 1)
+  std::string cpu_reason;
+
+  // Memory (bytes)
+  uint64_t physical_memory = 0;
+  uint64_t mem_available = 0;      // /proc/meminfo MemAvailable (0 = unreadable)
+  uint64_t cgroup_memory_limit = 0;  // 0 = none
+  uint64_t cgroup_memory_used = 0;   // usage minus inactive file cache, charged to that cgroup
+  std::string cgroup_memory_source;
+  uint64_t slurm_memory = 0;        // per task; 0 = none
+  uint64_t usable_memory = 0;       // what this process can still take: the tightest of the above
+  std::string memory_reason;
+  std::string cgroup_version;       // "v2", "v1", "hybrid" or "none"
+
+  GpuProbe gpus;
+
+  // Allocation
+  std::string slurm_job_id;  // empty: not under Slurm
+  int slurm_ntasks = 0;
+  std::string mpi_kind;      // "openmpi", "pmi", "pmix" or empty
+  int mpi_world_size = 0, mpi_rank = -1, mpi_local_size = 0;
+
+  std::vector<std::string> notes;
+
+  void ToJson(JsonWriter& w) const;  // one object
+};
+
+Resources DetectResources(Env* env);
+GpuProbe ProbeGpus(Env* env);  // part of DetectResources; NVML only
+
+}  // namespace sluice
