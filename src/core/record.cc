@@ -1,6 +1,7 @@
 #include "core/record.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 
 #include <simdjson.h>
@@ -55,6 +56,25 @@ struct RecordParser::Impl {
   simdjson::error_code ReadStats(od::value v, Sample& out);
   simdjson::error_code WalkObject(od::object obj, size_t depth, const std::vector<int>& nested, Sample& out,
                                   std::string& error, bool top);
+  // The reserved member whose end is not known yet (its value's end, and its span's, see WalkObject).
+  struct Pending {
+    Span* member = nullptr;
+    Span* value = nullptr;
+    bool leading = false;
+  } pending;
+  // Offset of the ',' before the member whose key starts at `key_begin`.
+  size_t CommaBefore(size_t key_begin) const {
+    const char* p = TrimBack(base, base + key_begin);
+    return static_cast<size_t>(p - base) - 1;
+  }
+  // Ends the pending member at the next member's key (`next_key`) or at the object's closing brace.
+  void ClosePending(size_t at, bool next_key) {
+    size_t value_end = next_key ? static_cast<size_t>(TrimBack(base, base + CommaBefore(at)) - base)
+                                : static_cast<size_t>(TrimBack(base, base + at) - base);
+    pending.value->end = value_end;
+    pending.member->end = pending.leading ? (next_key ? at : value_end) : value_end;
+    pending = {};
+  }
   size_t Here() {
     const char* p = nullptr;
     if (doc.current_location().get(p)) return SIZE_MAX;
@@ -188,19 +208,19 @@ simdjson::error_code RecordParser::Impl::ReadStats(od::value v, Sample& out) {
 
 simdjson::error_code RecordParser::Impl::WalkObject(od::object obj, size_t depth, const std::vector<int>& nested,
                                                     Sample& out, std::string& error, bool top) {
-  size_t index = 0;
-  size_t prev_end = 0;             // end of the previous member's value (top level)
-  bool stats_first_pending = false;
+  // The spans of `__dj__stats__` and `__dj__meta__` are cut together (SerializeSample), so each takes the
+  // comma before it when another member precedes it, and otherwise (a leading run of them) the comma after
+  // it. Both ends come from the next member's key (or the closing brace, in Parse), found by scanning back
+  // over whitespace and the comma: on-demand's position after a scalar value is not past it.
+  bool plain_before = false;
+  if (top) pending = {};
   for (auto fr : obj) {
     od::field f;
     if (auto e = std::move(fr).get(f)) return e;
     size_t key_begin = static_cast<size_t>(f.key().raw() - 1 - base);
     std::string_view key;
     if (auto e = f.unescaped_key().get(key)) return e;
-    if (top && stats_first_pending) {
-      out.stats_member.end = key_begin;
-      stats_first_pending = false;
-    }
+    if (top && pending.member != nullptr) ClosePending(key_begin, true);
     od::value v = f.value();
     bool handled = false;
     if (top) {
@@ -213,18 +233,27 @@ simdjson::error_code RecordParser::Impl::WalkObject(od::object obj, size_t depth
           break;
         }
       }
-      if (!handled && key == kStatsKey) {
-        size_t vb = static_cast<size_t>(v.raw_json_token().data() - base);
+      // One length and prefix test keeps ordinary members off the three comparisons.
+      bool reserved = !handled && key.size() >= kMetaKey.size() && key[0] == '_' && key[1] == '_';
+      if (reserved && key == kStatsKey) {
+        out.stats_value.begin = static_cast<size_t>(v.raw_json_token().data() - base);
         if (auto e = ReadStats(v, out)) return e;
-        size_t ve = Here();
-        out.stats_value = {vb, ve};
-        if (index > 0) {
-          out.stats_member = {prev_end, ve};
-        } else {
-          out.stats_member = {key_begin, ve};
-          stats_first_pending = true;
-        }
+        pending = {&out.stats_member, &out.stats_value};
         handled = true;
+      } else if (reserved && key == kMetaKey) {
+        out.meta_value.begin = static_cast<size_t>(v.raw_json_token().data() - base);
+        if (auto e = Validate(v)) return e;
+        out.had_meta = true;
+        pending = {&out.meta_member, &out.meta_value};
+        handled = true;
+      } else if (reserved && key == kSuffixKey) {
+        out.had_suffix = true;  // validated below like any member
+      }
+      if (pending.member != nullptr) {
+        pending.leading = !plain_before;
+        pending.member->begin = plain_before ? CommaBefore(key_begin) : key_begin;
+      } else {
+        plain_before = true;
       }
     }
     if (!handled && !nested.empty()) {
@@ -254,12 +283,6 @@ simdjson::error_code RecordParser::Impl::WalkObject(od::object obj, size_t depth
     if (!handled) {
       if (auto e = Validate(v)) return e;
     }
-    if (top) prev_end = Here();
-    ++index;
-  }
-  if (top && stats_first_pending) {
-    // `__dj__stats__` was the only member.
-    out.stats_member.end = prev_end;
   }
   return simdjson::SUCCESS;
 }
@@ -293,6 +316,8 @@ ParseStatus RecordParser::Parse(std::string_view line, Sample& out, std::string&
   out.stats.Clear();
   out.had_stats = out.stats_changed = false;
   out.stats_member = out.stats_value = {};
+  out.had_meta = out.had_suffix = false;
+  out.meta_member = out.meta_value = {};
   out.object_empty = true;
   while (!line.empty() && IsJsonSpace(line.back())) line.remove_suffix(1);
   size_t lead = 0;
@@ -323,6 +348,7 @@ ParseStatus RecordParser::Parse(std::string_view line, Sample& out, std::string&
     return ParseStatus::kBad;
   }
   out.object_end = line.size() - 1;  // the closing brace (trailing whitespace was trimmed)
+  if (m.pending.member != nullptr) m.ClosePending(out.object_end, false);
   if (!out.texts[0].present) {
     error = "missing text key '" + m.keys[0].flat + "'";
     return ParseStatus::kBad;
@@ -342,26 +368,44 @@ ParseStatus ReplaceRecord(RecordParser& parser, std::string_view json, Sample& s
   return parser.Parse(std::string_view(buf.data(), json.size()), s, error);
 }
 
+std::string DjFileSuffix(std::string_view path) {
+  size_t slash = path.rfind('/');
+  std::string name(path.substr(slash == std::string_view::npos ? 0 : slash + 1));
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  size_t last = name.rfind('.');
+  if (last == std::string::npos || last == 0) return "";
+  if (name.compare(last, std::string::npos, ".zst") == 0) {
+    size_t prev = name.rfind('.', last - 1);
+    if (prev != std::string::npos && prev != 0) return name.substr(prev);
+  }
+  return name.substr(last);
+}
+
 void SerializeSample(const Sample& s, const SerializeOptions& opt, std::string& out) {
   struct Edit {
     size_t begin, end;
-    int what;  // >=0: text slot; -1: stats value; -2: remove stats member; -3: insert stats
+    // >=0: text slot; -1: stats value; -2: remove (stats or meta member); -3: insert stats; -4: insert suffix
+    int what;
   };
-  Edit edits[10];
+  Edit edits[12];
   int n = 0;
   for (size_t i = 0; i < s.texts.size(); ++i) {
     const TextField& t = s.texts[i];
     if (t.changed && t.present && !t.is_null)
       edits[n++] = {s.text_spans[i].begin, s.text_spans[i].end, static_cast<int>(i)};
   }
+  // Before a stats insertion at the same offset (the sort below is stable): DataJuicer's loader adds the
+  // suffix column before any filter adds the stats column.
+  if (!opt.suffix.empty() && !s.had_suffix) edits[n++] = {s.object_end, s.object_end, -4};
   if (opt.keep_stats) {
     if (s.had_stats) {
       if (s.stats_changed) edits[n++] = {s.stats_value.begin, s.stats_value.end, -1};
     } else if (s.stats.size() > 0) {
       edits[n++] = {s.object_end, s.object_end, -3};
     }
-  } else if (s.had_stats) {
-    edits[n++] = {s.stats_member.begin, s.stats_member.end, -2};
+  } else {
+    if (s.had_stats) edits[n++] = {s.stats_member.begin, s.stats_member.end, -2};
+    if (s.had_meta) edits[n++] = {s.meta_member.begin, s.meta_member.end, -2};
   }
   if (n == 0) {
     out.append(s.line.data(), s.line.size());
@@ -373,21 +417,47 @@ void SerializeSample(const Sample& s, const SerializeOptions& opt, std::string& 
   size_t pos = 0;
   for (int i = 0; i < n; ++i) {
     const Edit& e = edits[i];
+    if (e.begin < pos) {  // the second of two cut members sharing a comma: cut only what is left of it
+      pos = std::max(pos, e.end);
+      continue;
+    }
     out.append(s.line.data() + pos, e.begin - pos);
     if (e.what >= 0) {
       AppendJsonString(out, s.texts[e.what].value);
     } else if (e.what == -1) {
       s.stats.AppendJson(out);
-    } else if (e.what == -3) {
-      if (!s.object_empty) out += ',';
-      AppendJsonString(out, kStatsKey);
+    } else if (e.what == -3 || e.what == -4) {
+      if (!s.object_empty || (e.what == -3 && !opt.suffix.empty() && !s.had_suffix)) out += ',';
+      AppendJsonString(out, e.what == -3 ? kStatsKey : kSuffixKey);
       out += ':';
-      s.stats.AppendJson(out);
+      if (e.what == -3) s.stats.AppendJson(out);
+      else AppendJsonString(out, opt.suffix);
     }
     pos = e.end;
   }
   out.append(s.line.data() + pos, s.line.size() - pos);
   out += '\n';
+}
+
+bool AppendSideLine(const Sample& s, bool stats_column, bool meta_column, std::string& out) {
+  bool has_stats = s.had_stats || s.stats.size() > 0;
+  out += '{';
+  if (has_stats || stats_column) {
+    AppendJsonString(out, kStatsKey);
+    out += ':';
+    if (s.had_stats && !s.stats_changed) out.append(s.line.substr(s.stats_value.begin, s.stats_value.end - s.stats_value.begin));
+    else if (has_stats) s.stats.AppendJson(out);
+    else out += "{}";
+  }
+  if (s.had_meta || meta_column) {
+    if (out.back() != '{') out += ',';
+    AppendJsonString(out, kMetaKey);
+    out += ':';
+    if (s.had_meta) out.append(s.line.substr(s.meta_value.begin, s.meta_value.end - s.meta_value.begin));
+    else out += "{}";
+  }
+  out += "}\n";
+  return has_stats || s.had_meta;
 }
 
 }  // namespace sluice

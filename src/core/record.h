@@ -1,10 +1,12 @@
 // Record parsing and serialization: JSON line <-> Sample.
 //
 // RecordParser validates one JSON line completely (structure, numbers, string escapes, UTF-8) with
-// simdjson's on-demand API in a single pass, and decodes only the text slots and `__dj__stats__`. A line
+// simdjson's on-demand API in a single pass, decodes only the text slots and `__dj__stats__`, and locates
+// (without decoding) `__dj__meta__` and `__dj__suffix__`. A line
 // that fails gets a precise cause ("expected a JSON object", "invalid UTF-8", "missing text key 'text'",
 // ...) and the caller adds file and line. SerializeSample writes a sample back: the original bytes with
-// only changed members spliced in, so untouched fields survive byte-for-byte.
+// only changed members spliced in, so untouched fields survive byte-for-byte. AppendSideLine writes the
+// sample's line of DataJuicer's stats side file (datajuicer-ops.md §8).
 #pragma once
 
 #include <memory>
@@ -18,6 +20,13 @@ namespace sluice {
 
 // The reserved DataJuicer member names (datajuicer-ops.md §1.1).
 inline constexpr std::string_view kStatsKey = "__dj__stats__";
+inline constexpr std::string_view kMetaKey = "__dj__meta__";
+inline constexpr std::string_view kSuffixKey = "__dj__suffix__";
+
+// The `__dj__suffix__` DataJuicer's loader gives the samples of input file `path` (datajuicer-ops.md §1.6):
+// "." + the file name's last suffix, lowercased, or its last two for a zstd file (".jsonl.zst"); "" when the
+// name has none.
+std::string DjFileSuffix(std::string_view path);
 
 // simdjson reads up to this many bytes past the end of a line; buffers handed to Parse must have them.
 size_t RecordPadding();
@@ -49,11 +58,23 @@ class RecordParser {
 };
 
 struct SerializeOptions {
-  bool keep_stats = false;  // keep `__dj__stats__` (keep_stats_in_res_ds); false removes it
+  // Keep `__dj__stats__` and `__dj__meta__` (keep_stats_in_res_ds, and every intermediate output); false
+  // removes both, as DataJuicer's exporter does.
+  bool keep_stats = false;
+  // Non-empty: the `__dj__suffix__` value to append to a record that lacks the member (a recipe with
+  // suffix_filter; the engine passes DjFileSuffix of the input file). A record that has it keeps its value.
+  std::string_view suffix;
 };
 
 // Appends the sample as one JSON line (with '\n') to `out`.
 void SerializeSample(const Sample& s, const SerializeOptions& opt, std::string& out);
+
+// Appends the sample's line of the stats side file to `out`: a JSON object with `__dj__stats__` (first) and
+// `__dj__meta__`, each when the sample has it, or as `{}` when the dataset is known to have that column
+// (`stats_column` / `meta_column`: an op of the recipe adds it); "{}" when neither. Returns whether the
+// sample itself carries stats or meta (so a dataset whose samples all return false has no side file unless
+// a column is known).
+bool AppendSideLine(const Sample& s, bool stats_column, bool meta_column, std::string& out);
 
 // Makes `json` (one JSON object, as a record mapper returns it) the sample's record: the sample keeps a
 // padded copy in Sample::owned_line and is parsed again with `parser`, so changed fields become unchanged

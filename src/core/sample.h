@@ -89,8 +89,15 @@ struct Sample {
   Stats stats;                  // `__dj__stats__`: values from the input, then those ops compute
   bool had_stats = false;       // the input carried `__dj__stats__`
   bool stats_changed = false;   // an op added a value since parsing
-  Span stats_member;            // the input's `"__dj__stats__": {...}` member with one separator
+  Span stats_member;            // the input's `"__dj__stats__": {...}` member with one separator (see had_meta)
   Span stats_value;             // just its value
+  // `__dj__meta__` (written by tagging mappers), located by the parser but never decoded: the export drops it
+  // with the stats (keep_stats_in_res_ds) and copies it to the stats side file. When the record has both,
+  // each *_member span is the one to cut when both are cut (the export never cuts one alone).
+  bool had_meta = false;
+  Span meta_member;
+  Span meta_value;
+  bool had_suffix = false;      // the record carries `__dj__suffix__` (DataJuicer's loader never overwrites it)
   Span text_spans[8];           // offsets of texts[i].raw within line (slots beyond 8 are rejected)
   std::string_view source_file; // the input file the sample came from (set by the engine; empty in op tests)
   size_t object_end = 0;        // offset of the closing '}' of the top-level object

@@ -10,12 +10,21 @@
 #include <fmt/format.h>
 #include <simdjson.h>
 
+#include "core/error.h"
 #include "core/fault_injection.h"
 #include "core/json_writer.h"
 
 namespace sluice {
 
 std::string ManifestPath(const std::string& data_path) { return data_path + ".manifest.json"; }
+
+std::string StatsSidePath(const std::string& data_path) {
+  size_t name = data_path.rfind('/');
+  name = name == std::string::npos ? 0 : name + 1;
+  size_t at = data_path.rfind(".jsonl");
+  if (at == std::string::npos || at < name) return data_path + "_stats.jsonl";
+  return data_path.substr(0, at) + "_stats" + data_path.substr(at);
+}
 
 StreamHash::StreamHash() : state_(XXH3_createState()) { XXH3_64bits_reset(static_cast<XXH3_state_t*>(state_)); }
 StreamHash::~StreamHash() { XXH3_freeState(static_cast<XXH3_state_t*>(state_)); }
@@ -45,6 +54,12 @@ void WriteManifest(Env* env, const std::string& data_path, const std::string& re
   w.Field("file", std::filesystem::path(data_path).filename().string()).Field("file_bytes", m.file_bytes);
   if (m.export_offset) w.Field("export_offset", *m.export_offset);
   w.Field("xxh3", fmt::format("{:016x}", m.xxh3)).Field("raw_bytes", m.raw_bytes);
+  if (m.side) {
+    w.Key("side").BeginObject().Field("file_bytes", m.side->file_bytes).Field("xxh3", fmt::format("{:016x}", m.side->xxh3));
+    w.Field("raw_bytes", m.side->raw_bytes);
+    if (m.side->offset) w.Field("offset", *m.side->offset);
+    w.Field("side_rows", c.side_rows).EndObject();
+  }
   w.Field("rows", c.rows).Field("rows_in", c.rows_in).Field("bad_records", c.bad).Field("null_text", c.null_text);
   w.Key("ops").BeginArray();
   for (const auto& o : c.ops) w.BeginArray().Uint(o.in).Uint(o.out).Uint(o.errors).EndArray();
@@ -73,6 +88,17 @@ ManifestState ReadManifest(Env* env, const std::string& data_path, const std::st
   uint64_t offset = 0;
   if (!root["export_offset"].get(offset)) m->export_offset = offset;
   auto& c = m->counters;
+  simdjson::dom::object side;
+  if (!root["side"].get(side)) {
+    SideManifest sm;
+    if (side["file_bytes"].get(sm.file_bytes) || side["raw_bytes"].get(sm.raw_bytes) || side["xxh3"].get(sv) ||
+        side["side_rows"].get(c.side_rows))
+      return corrupt("manifest side part is incomplete");
+    sm.xxh3 = std::stoull(std::string(sv), nullptr, 16);
+    if (!side["offset"].get(offset)) sm.offset = offset;
+    if (sm.offset.has_value() != m->export_offset.has_value()) return corrupt("manifest side part is inconsistent");
+    m->side = sm;
+  }
   if (root["rows"].get(c.rows) || root["rows_in"].get(c.rows_in) || root["bad_records"].get(c.bad) ||
       root["null_text"].get(c.null_text))
     return corrupt("manifest is incomplete");
@@ -99,6 +125,13 @@ ManifestState LoadManifest(Env* env, const std::string& data_path, const std::st
   uint64_t size = env->FileSize(data_path);
   if (size != m->file_bytes) return corrupt(fmt::format("data file has {} bytes, manifest says {}", size, m->file_bytes));
   if (verify_data && HashFileRange(env, data_path, 0, size) != m->xxh3) return corrupt("data file checksum mismatch");
+  if (m->side) {
+    std::string side = StatsSidePath(data_path);
+    if (!env->FileExists(side)) return corrupt("side file is missing");
+    uint64_t n = env->FileSize(side);
+    if (n != m->side->file_bytes) return corrupt(fmt::format("side file has {} bytes, manifest says {}", n, m->side->file_bytes));
+    if (verify_data && HashFileRange(env, side, 0, n) != m->side->xxh3) return corrupt("side file checksum mismatch");
+  }
   return ManifestState::kValid;
 }
 
@@ -118,23 +151,40 @@ class CommittedFile::Hashing : public WritableFile {
   WritableFile& f_;
 };
 
-CommittedFile::CommittedFile(Env* env, std::string path, Codec codec, const std::string& recipe_hash, int level)
+struct CommittedFile::Side {
+  Side(Env* env, const std::string& path, Codec codec, int level)
+      : file(env, path), hashing(file.file()), writer(hashing, codec, level) {}
+  AtomicFile file;
+  Hashing hashing;
+  CompressedWriter writer;
+};
+
+CommittedFile::CommittedFile(Env* env, std::string path, Codec codec, const std::string& recipe_hash, int level, bool side)
     : env_(env), path_(std::move(path)), recipe_hash_(recipe_hash), file_(env, path_),
       hashing_(std::make_unique<Hashing>(file_.file())),
-      writer_(std::make_unique<CompressedWriter>(*hashing_, codec, level)) {}
+      writer_(std::make_unique<CompressedWriter>(*hashing_, codec, level)),
+      side_(side ? std::make_unique<Side>(env, StatsSidePath(path_), codec, level) : nullptr) {}
 
 CommittedFile::~CommittedFile() = default;
 
 void CommittedFile::Write(std::string_view d) { writer_->Write(d); }
 
+void CommittedFile::WriteSide(std::string_view d) {
+  if (!side_) Fail(ErrorKind::kInternal, "'{}' has no side file", path_);
+  side_->writer.Write(d);
+}
+
 void CommittedFile::Commit(const Counters& c, std::string_view crash_point) {
   writer_->Finish();
+  if (side_) side_->writer.Finish();
   CrashPoint(crash_point);
+  if (side_) side_->file.Commit();
   file_.Commit();
   CrashPoint("manifest_commit");
   manifest_.file_bytes = hashing_->hash.bytes();
   manifest_.xxh3 = hashing_->hash.digest();
   manifest_.raw_bytes = writer_->raw_bytes();
+  if (side_) manifest_.side = SideManifest{side_->hashing.hash.bytes(), side_->hashing.hash.digest(), side_->writer.raw_bytes(), {}};
   manifest_.counters = c;
   WriteManifest(env_, path_, recipe_hash_, manifest_);
 }

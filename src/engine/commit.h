@@ -7,6 +7,9 @@
 // size or checksum disagrees with it, does not exist for sluice (and is reported, not silently dropped).
 // A manifest either names a data file of its own, or (export_offset set) a byte range of the export
 // journal (engine/export_journal.h), so a result that went straight into the export is not stored twice.
+// A partition result of the final stage also carries its part of the stats side file (DataJuicer's
+// `<export>_stats.jsonl`, datajuicer-ops.md §8): a second data file (StatsSidePath) or journal range, made
+// durable with the first and recorded in the same manifest, so the two files can never disagree.
 #pragma once
 
 #include <cstdint>
@@ -27,14 +30,26 @@ namespace sluice {
 // resumed partition reports the same totals as an uninterrupted one.
 struct Counters {
   uint64_t rows_in = 0, bad = 0, null_text = 0, rows = 0;
+  uint64_t side_rows = 0;  // final stage: rows whose side line holds stats or meta of their own (AppendSideLine)
   std::vector<OpCounters> ops;
+};
+
+// The stats side file's part of a partition result.
+struct SideManifest {
+  uint64_t file_bytes = 0, xxh3 = 0, raw_bytes = 0;
+  std::optional<uint64_t> offset;  // set with export_offset: [offset, offset + file_bytes) of the side journal
 };
 
 struct Manifest {
   uint64_t file_bytes = 0, xxh3 = 0, raw_bytes = 0;
   std::optional<uint64_t> export_offset;  // set: the data is [offset, offset + file_bytes) of the export journal
+  std::optional<SideManifest> side;       // set: the result has a side part (final stage)
   Counters counters;
 };
+
+// The side file of a JSONL data file: `.jsonl` in its name replaced by `_stats.jsonl` (DataJuicer's rule for
+// the export, `result.jsonl` -> `result_stats.jsonl`; a codec extension stays: `out_stats.jsonl.zst`).
+std::string StatsSidePath(const std::string& data_path);
 
 enum class ManifestState { kAbsent, kValid, kCorrupt };
 
@@ -47,8 +62,8 @@ void WriteManifest(Env* env, const std::string& data_path, const std::string& re
 ManifestState ReadManifest(Env* env, const std::string& data_path, const std::string& recipe_hash, size_t n_ops,
                            Manifest* m, std::string* why);
 
-// ReadManifest, plus: the manifest names a file of its own, which has the recorded size and (with
-// `verify_data`) checksum. `verify_data` is for anything this process did not write itself.
+// ReadManifest, plus: the manifest names a file of its own (and a side file, if it has a side part), which
+// has the recorded size and (with `verify_data`) checksum. `verify_data` is for anything this process did not write itself.
 ManifestState LoadManifest(Env* env, const std::string& data_path, const std::string& recipe_hash, size_t n_ops,
                            bool verify_data, Manifest* m, std::string* why);
 
@@ -77,18 +92,22 @@ class OutputSink {
  public:
   virtual ~OutputSink() = default;
   virtual void Write(std::string_view jsonl) = 0;  // whole lines
+  // Lines of the stats side file, one per record written (only on a sink made with a side part).
+  virtual void WriteSide(std::string_view jsonl) = 0;
   // Makes the records durable, then records them (the manifest). `crash_point` names the test hook
   // reached between the two (core/fault_injection.h).
   virtual void Commit(const Counters& c, std::string_view crash_point) = 0;
   virtual std::string Location() const = 0;  // for events: a path, or "path@offset"
 };
 
-// An OutputSink that commits to a file of its own (checkpoints, stage outputs, results of sharded exports).
+// An OutputSink that commits to a file of its own (checkpoints, stage outputs, results of sharded exports),
+// and with `side` to a side file (StatsSidePath) as well: both are made durable before the manifest.
 class CommittedFile : public OutputSink {
  public:
-  CommittedFile(Env* env, std::string path, Codec codec, const std::string& recipe_hash, int level = 3);
+  CommittedFile(Env* env, std::string path, Codec codec, const std::string& recipe_hash, int level = 3, bool side = false);
   ~CommittedFile() override;
   void Write(std::string_view d) override;
+  void WriteSide(std::string_view d) override;
   void Commit(const Counters& c, std::string_view crash_point) override;
   std::string Location() const override { return path_; }
   // The manifest written by Commit.
@@ -102,6 +121,8 @@ class CommittedFile : public OutputSink {
   AtomicFile file_;
   std::unique_ptr<Hashing> hashing_;
   std::unique_ptr<CompressedWriter> writer_;
+  struct Side;
+  std::unique_ptr<Side> side_;
   Manifest manifest_;
 };
 

@@ -263,6 +263,9 @@ struct Executor::Impl {
     RecordParser parser;
     Sample sample;
     std::string out, error;
+    std::string side;        // the final output's stats side lines (AppendSideLine), beside `out`
+    bool side_on = false;    // this segment writes the final output: a side line per record
+    uint64_t side_rows = 0;  // of them, lines with stats or meta of the record's own
     std::vector<std::string> pieces;  // an expanding mapper's output texts
     std::string location;  // where the last committed partition result went
     std::optional<size_t> failed_op;  // the expanding mapper whose error failed the attempt
@@ -374,11 +377,16 @@ struct Executor::Impl {
                                                  : OpenWholeFile(env, source_path);
     LineReader reader(std::move(src), RecordPadding());
     w.sample.source_file = in_path;  // in every stage: suffix_filter reads the input file's suffix
+    // The final output has a stats side part (engine/export_journal.h), committed with it.
     std::unique_ptr<OutputSink> out = final_output && journal
                                           ? journal->Open(p)
                                           : std::make_unique<CommittedFile>(env, dest, final_output ? export_codec : inter_codec,
                                                                             plan.recipe_hash,
-                                                                            final_output ? kExportCompressionLevel : kIntermediateCompressionLevel);
+                                                                            final_output ? kExportCompressionLevel : kIntermediateCompressionLevel,
+                                                                            final_output);
+    w.side_on = final_output;
+    w.side_rows = 0;
+    w.side.clear();
     // The deduplicator ending the stage: its fingerprints go to the fingerprint file, in output order.
     Deduplicator* dedup = write_fingerprints ? &static_cast<Deduplicator&>(w.chain.op(e - 1)) : nullptr;
     // An expanding mapper is always its segment's last op (see checkpoint_after): it is run here, not by the chain.
@@ -389,6 +397,10 @@ struct Executor::Impl {
     std::string first_bad;
     SerializeOptions so;
     so.keep_stats = !final_output || recipe.keep_stats_in_res_ds;
+    // DataJuicer's loader adds `__dj__suffix__` when the recipe has suffix_filter: added in the first pass
+    // that writes the record, so checkpoints carry it (and its place before `__dj__stats__`) too.
+    const std::string suffix = pipeline.adds_suffix ? DjFileSuffix(in_path) : std::string();
+    so.suffix = suffix;
     if (from_input) counters = FreshCounters();
     w.chain.ResetCounters();
     w.chain.ResetTrace();
@@ -433,17 +445,26 @@ struct Executor::Impl {
       if (expander) {
         rows_out += Expand(w, *expander, e - 1, so);
       } else {
-        SerializeSample(w.sample, so, w.out);
+        Emit(w, so);
         if (dedup) fingerprints.append(dedup->fingerprint());
         ++rows_out;
       }
       if (w.out.size() >= kFlushBytes) {
         out->Write(w.out);
         w.out.clear();
+        if (w.side_on) {
+          out->WriteSide(w.side);
+          w.side.clear();
+        }
       }
     }
     out->Write(w.out);
     w.out.clear();
+    if (w.side_on) {
+      out->WriteSide(w.side);
+      w.side.clear();
+      counters.side_rows = w.side_rows;
+    }
     for (size_t i = b; i < e; ++i) {
       auto& c = w.chain.counters()[i];
       counters.ops[i].in += c.in;
@@ -498,12 +519,18 @@ struct Executor::Impl {
   // Op `i`, an expanding mapper, on the sample the chain passed: serializes one record per piece into w.out
   // (a null text passes as one record) and returns how many. An op error drops the sample (skip_op_error)
   // or fails the partition, as in OpChain::Run.
+  // Writes the sample to w.out and, in the final output, its stats side line to w.side.
+  void Emit(Worker& w, const SerializeOptions& so) {
+    SerializeSample(w.sample, so, w.out);
+    if (w.side_on) w.side_rows += AppendSideLine(w.sample, pipeline.adds_stats, pipeline.adds_meta, w.side);
+  }
+
   uint64_t Expand(Worker& w, ExpandingMapper& x, size_t i, const SerializeOptions& so) {
     OpCounters& c = w.chain.counters()[i];
     ++c.in;
     TextField& tf = w.sample.texts[static_cast<size_t>(x.slot())];
     if (tf.is_null) {
-      SerializeSample(w.sample, so, w.out);
+      Emit(w, so);
       ++c.out;
       return 1;
     }
@@ -523,7 +550,7 @@ struct Executor::Impl {
     for (auto& piece : w.pieces) {
       tf.value.swap(piece);
       tf.changed = true;
-      SerializeSample(w.sample, so, w.out);
+      Emit(w, so);
       if (w.chain.WantsTrace(i)) {  // DataJuicer traces a batch mapper's first output samples
         std::string row;
         SerializeSample(w.sample, trace_so, row);
@@ -549,7 +576,7 @@ struct Executor::Impl {
       committed = jm.has_value();
     } else {
       committed = LoadManifest(env, out_path, plan.recipe_hash, pipeline.ops.size(), true, &m, &why) == ManifestState::kValid &&
-                  (IsLastStage(k) || FingerprintsValid(p, k, m.counters.rows));
+                  (IsLastStage(k) ? m.side.has_value() : FingerprintsValid(p, k, m.counters.rows));
     }
     if (committed) {
       if (IsLastStage(k)) {
@@ -743,6 +770,12 @@ struct Executor::Impl {
     double mb = recipe.partition_max_size_mb > 0 ? recipe.partition_max_size_mb : 64;
     o.buffer_cap = static_cast<uint64_t>(std::clamp(mb, 1.0, 1024.0) * (1 << 20));
     o.pending_cap = o.buffer_cap * static_cast<uint64_t>(std::max(1, ex.np_));
+    // The stats side file: beside the export when an op adds its column, else (published only if the input
+    // carried stats or meta) its journal stays in the job directory.
+    o.side_path = StatsSidePath(paths.export_path);
+    o.side_always = pipeline.adds_stats || pipeline.adds_meta;
+    o.side_journal_path = o.side_always ? o.side_path + paths.export_journal.substr(paths.export_path.size())
+                                        : fmt::format("{}/stats_side.jsonl{}", paths.results_dir, CodecExtension(export_codec));
     journal = std::make_unique<ExportJournal>(env, std::move(o));
     ExportJournal::Recovery r = journal->Recover();
     for (const auto& d : r.discarded)
@@ -768,13 +801,20 @@ struct Executor::Impl {
       return files;
     }
     // Shards: DataJuicer's count min(bytes / shard_size + 1, rows), contiguous row ranges.
-    uint64_t rows = 0, bytes = 0;
+    uint64_t rows = 0, bytes = 0, side_rows = 0;
     for (size_t p : parts) {
       Manifest m;
       std::string why;
       LoadManifest(env, ResultPath(p), plan.recipe_hash, pipeline.ops.size(), false, &m, &why);
       rows += m.counters.rows;
       bytes += m.raw_bytes;
+      side_rows += m.counters.side_rows;
+    }
+    // One stats side file for all shards (DataJuicer names it after export_path), from the results' side parts.
+    if (pipeline.adds_stats || pipeline.adds_meta || side_rows > 0) {
+      AtomicFile side(env, StatsSidePath(paths.export_path));
+      for (size_t p : parts) env->AppendFileTo(StatsSidePath(ResultPath(p)), side.file());
+      side.Commit();
     }
     uint64_t n = std::max<uint64_t>(1, std::min<uint64_t>(bytes / recipe.export_shard_size + 1, rows));
     std::string name = ep.filename().string();

@@ -10,88 +10,113 @@
 
 namespace sluice {
 
-// Receives the (possibly compressed) bytes of one partition and routes them: into memory while the
-// partition is ahead of its turn, straight into the journal once it is the head, into a result file of its
-// own when the memory limit is reached first.
+// Receives the (possibly compressed) bytes of one partition, per stream, and routes them: into memory while
+// the partition is ahead of its turn, straight into the journals once it is the head, into result files of
+// its own when the memory limit is reached first. Both streams always share one route, so one manifest
+// describes them.
 class ExportJournal::Sink : public OutputSink {
  public:
-  Sink(ExportJournal& j, size_t p) : j_(j), p_(p), target_(*this), writer_(target_, j.opt_.codec, 3), buffer_(j.TakeBuffer()) {}
-  ~Sink() override {
-    if (!committed_ && mode_ == Mode::kDirect) j_.RollBack(offset_);
-    j_.ReturnBuffer(std::move(buffer_));
+  Sink(ExportJournal& j, size_t p) : j_(j), p_(p) {
+    for (size_t s = 0; s < j.n_streams_; ++s) parts_[s] = std::make_unique<Part>(*this, s, j.opt_.codec, j.TakeBuffer());
   }
-  void Write(std::string_view d) override { writer_.Write(d); }
+  ~Sink() override {
+    if (!committed_ && mode_ == Mode::kDirect) {
+      uint64_t offsets[kMaxStreams] = {};
+      for (size_t s = 0; s < j_.n_streams_; ++s) offsets[s] = parts_[s]->offset;
+      j_.RollBack(offsets);
+    }
+    for (size_t s = 0; s < j_.n_streams_; ++s) j_.ReturnBuffer(std::move(parts_[s]->buffer));
+  }
+  void Write(std::string_view d) override { parts_[0]->writer.Write(d); }
+  void WriteSide(std::string_view d) override {
+    if (j_.n_streams_ < 2) Fail(ErrorKind::kInternal, "the export journal has no side file");
+    parts_[1]->writer.Write(d);
+  }
   void Commit(const Counters& c, std::string_view crash_point) override;
   std::string Location() const override { return mode_ == Mode::kFile ? j_.opt_.result_paths[p_] : j_.opt_.export_path; }
 
  private:
   class Target : public WritableFile {
    public:
-    explicit Target(Sink& s) : s_(s) {}
-    void Append(std::string_view d) override { s_.Route(d); }
+    Target(Sink& s, size_t stream) : s_(s), stream_(stream) {}
+    void Append(std::string_view d) override { s_.Route(stream_, d); }
     void Sync() override {}
     void Close() override {}
 
    private:
     Sink& s_;
+    size_t stream_;
+  };
+  struct Part {
+    Part(Sink& s, size_t stream, Codec codec, std::string&& buf) : target(s, stream), writer(target, codec, 3), buffer(std::move(buf)) {}
+    Target target;
+    CompressedWriter writer;
+    StreamHash hash;
+    std::string buffer;
+    std::unique_ptr<AtomicFile> file;
+    uint64_t offset = 0;  // kDirect: where this partition starts in the stream's journal
   };
   enum class Mode { kBuffer, kDirect, kFile };
 
-  void Route(std::string_view d);
+  void Route(size_t s, std::string_view d);
 
   ExportJournal& j_;
   size_t p_;
-  Target target_;
-  CompressedWriter writer_;
+  std::unique_ptr<Part> parts_[kMaxStreams];
   Mode mode_ = Mode::kBuffer;
-  StreamHash hash_;
-  std::string buffer_;
-  uint64_t offset_ = 0;  // kDirect: where this partition starts in the journal
-  std::unique_ptr<AtomicFile> file_;
+  uint64_t buffered_ = 0;  // kBuffer: bytes held, all streams
   bool committed_ = false;
 };
 
-void ExportJournal::Sink::Route(std::string_view d) {
-  hash_.Update(d);
+void ExportJournal::Sink::Route(size_t s, std::string_view d) {
+  Part& part = *parts_[s];
+  part.hash.Update(d);
   if (mode_ == Mode::kBuffer && j_.head_.load(std::memory_order_acquire) == p_ && !j_.broken_.load()) {
-    // Our turn: everything before us is in the journal, and nobody else writes to it until we commit.
+    // Our turn: everything before us is in the journals, and nobody else writes to them until we commit.
     mode_ = Mode::kDirect;
-    offset_ = j_.size_.load(std::memory_order_relaxed);
-    j_.AppendRaw(buffer_);
-    j_.ReturnBuffer(std::move(buffer_));
+    for (size_t t = 0; t < j_.n_streams_; ++t) {
+      parts_[t]->offset = j_.streams_[t].size.load(std::memory_order_relaxed);
+      j_.AppendRaw(t, parts_[t]->buffer);
+      j_.ReturnBuffer(std::move(parts_[t]->buffer));
+    }
   }
   switch (mode_) {
-    case Mode::kDirect: j_.AppendRaw(d); break;
-    case Mode::kFile: file_->file().Append(d); break;
+    case Mode::kDirect: j_.AppendRaw(s, d); break;
+    case Mode::kFile: part.file->file().Append(d); break;
     case Mode::kBuffer:
-      if (buffer_.size() + d.size() <= j_.opt_.buffer_cap) {
-        buffer_.append(d);
+      if (buffered_ + d.size() <= j_.opt_.buffer_cap) {
+        part.buffer.append(d);
+        buffered_ += d.size();
         break;
       }
-      file_ = std::make_unique<AtomicFile>(j_.env_, j_.opt_.result_paths[p_]);
-      file_->file().Append(buffer_);
-      file_->file().Append(d);
-      j_.ReturnBuffer(std::move(buffer_));
+      for (size_t t = 0; t < j_.n_streams_; ++t) {
+        parts_[t]->file = std::make_unique<AtomicFile>(j_.env_, j_.ResultPath(p_, t));
+        parts_[t]->file->file().Append(parts_[t]->buffer);
+        j_.ReturnBuffer(std::move(parts_[t]->buffer));
+      }
+      part.file->file().Append(d);
       mode_ = Mode::kFile;
       break;
   }
 }
 
 void ExportJournal::Sink::Commit(const Counters& c, std::string_view crash_point) {
-  writer_.Finish();
+  for (size_t s = 0; s < j_.n_streams_; ++s) parts_[s]->writer.Finish();
   Manifest m;
-  m.file_bytes = hash_.bytes();
-  m.xxh3 = hash_.digest();
-  m.raw_bytes = writer_.raw_bytes();
+  m.file_bytes = parts_[0]->hash.bytes();
+  m.xxh3 = parts_[0]->hash.digest();
+  m.raw_bytes = parts_[0]->writer.raw_bytes();
+  if (j_.n_streams_ > 1) m.side = SideManifest{parts_[1]->hash.bytes(), parts_[1]->hash.digest(), parts_[1]->writer.raw_bytes(), {}};
   m.counters = c;
   Env* env = j_.env_;
   const std::string& path = j_.opt_.result_paths[p_];
   switch (mode_) {
     case Mode::kDirect: {
       CrashPoint(crash_point);
-      j_.file_->Sync();
+      for (size_t s = j_.n_streams_; s-- > 0;) j_.streams_[s].file->Sync();
       CrashPoint("manifest_commit");
-      m.export_offset = offset_;
+      m.export_offset = parts_[0]->offset;
+      if (m.side) m.side->offset = parts_[1]->offset;
       WriteManifest(env, path, j_.opt_.recipe_hash, m);
       std::lock_guard<std::mutex> lk(j_.mu_);
       Entry& e = j_.entries_[p_];
@@ -103,7 +128,7 @@ void ExportJournal::Sink::Commit(const Counters& c, std::string_view crash_point
     }
     case Mode::kFile: {
       CrashPoint(crash_point);
-      file_->Commit();
+      for (size_t s = j_.n_streams_; s-- > 0;) parts_[s]->file->Commit();
       CrashPoint("manifest_commit");
       WriteManifest(env, path, j_.opt_.recipe_hash, m);
       std::lock_guard<std::mutex> lk(j_.mu_);
@@ -116,19 +141,21 @@ void ExportJournal::Sink::Commit(const Counters& c, std::string_view crash_point
     case Mode::kBuffer: {
       std::unique_lock<std::mutex> lk(j_.mu_);
       bool wait_in_memory = j_.head_.load() == p_ ||
-                            (p_ < j_.first_failed_ && j_.pending_bytes_ + buffer_.size() <= j_.opt_.pending_cap);
+                            (p_ < j_.first_failed_ && j_.pending_bytes_ + buffered_ <= j_.opt_.pending_cap);
       if (wait_in_memory) {
         Entry& e = j_.entries_[p_];
         e.state = State::kBuffer;
         e.manifest = m;
-        j_.pending_bytes_ += buffer_.size();
-        e.buffer = std::move(buffer_);
+        j_.pending_bytes_ += buffered_;
+        for (size_t s = 0; s < j_.n_streams_; ++s) e.buffer[s] = std::move(parts_[s]->buffer);
         j_.Drain();  // appends it now if its turn has come
         break;
       }
       lk.unlock();
-      j_.WriteResultFile(p_, buffer_, m, crash_point);
-      j_.ReturnBuffer(std::move(buffer_));
+      std::string bufs[kMaxStreams];
+      for (size_t s = 0; s < j_.n_streams_; ++s) bufs[s] = std::move(parts_[s]->buffer);
+      j_.WriteResultFile(p_, bufs, m, crash_point);
+      for (size_t s = 0; s < j_.n_streams_; ++s) j_.ReturnBuffer(std::move(bufs[s]));
       lk.lock();
       Entry& e = j_.entries_[p_];
       e.state = State::kFile;
@@ -140,8 +167,18 @@ void ExportJournal::Sink::Commit(const Counters& c, std::string_view crash_point
   committed_ = true;
 }
 
-ExportJournal::ExportJournal(Env* env, Options opt) : env_(env), opt_(std::move(opt)), entries_(opt_.result_paths.size()) {}
+ExportJournal::ExportJournal(Env* env, Options opt)
+    : env_(env), opt_(std::move(opt)), n_streams_(opt_.side_journal_path.empty() ? 1 : 2), entries_(opt_.result_paths.size()) {
+  streams_[0].final_path = opt_.export_path;
+  streams_[0].journal_path = opt_.journal_path;
+  streams_[1].final_path = opt_.side_path;
+  streams_[1].journal_path = opt_.side_journal_path;
+}
 ExportJournal::~ExportJournal() = default;
+
+std::string ExportJournal::ResultPath(size_t p, size_t s) const {
+  return s == 0 ? opt_.result_paths[p] : StatsSidePath(opt_.result_paths[p]);
+}
 
 std::string ExportJournal::TakeBuffer() {
   std::lock_guard<std::mutex> lk(pool_mu_);
@@ -159,19 +196,21 @@ void ExportJournal::ReturnBuffer(std::string&& b) {
   b = std::string();
 }
 
-void ExportJournal::AppendRaw(std::string_view d) {
-  file_->Append(d);
-  size_.fetch_add(d.size(), std::memory_order_relaxed);
+void ExportJournal::AppendRaw(size_t s, std::string_view d) {
+  streams_[s].file->Append(d);
+  streams_[s].size.fetch_add(d.size(), std::memory_order_relaxed);
 }
 
-void ExportJournal::RollBack(uint64_t offset) noexcept {
-  // A failed attempt of the head partition: cut its bytes off so the retry starts at the same offset.
+void ExportJournal::RollBack(const uint64_t* offsets) noexcept {
+  // A failed attempt of the head partition: cut its bytes off so the retry starts at the same offsets.
   try {
-    file_->Flush();
-    env_->TruncateFile(opt_.journal_path, offset);
-    size_.store(offset);
+    for (size_t s = 0; s < n_streams_; ++s) {
+      streams_[s].file->Flush();
+      env_->TruncateFile(streams_[s].journal_path, offsets[s]);
+      streams_[s].size.store(offsets[s]);
+    }
   } catch (...) {
-    // The journal now has bytes no manifest accounts for; appending after them would misplace every later
+    // A journal now has bytes no manifest accounts for; appending after them would misplace every later
     // partition. Stop using it: later partitions become result files and Finish refuses.
     std::lock_guard<std::mutex> lk(mu_);
     broken_.store(true);
@@ -179,13 +218,17 @@ void ExportJournal::RollBack(uint64_t offset) noexcept {
   }
 }
 
-void ExportJournal::WriteResultFile(size_t p, std::string_view bytes, Manifest m, std::string_view crash_point) {
-  AtomicFile f(env_, opt_.result_paths[p]);
-  f.file().Append(bytes);
+void ExportJournal::WriteResultFile(size_t p, const std::string* bytes, Manifest m, std::string_view crash_point) {
+  std::unique_ptr<AtomicFile> f[kMaxStreams];
+  for (size_t s = 0; s < n_streams_; ++s) {
+    f[s] = std::make_unique<AtomicFile>(env_, ResultPath(p, s));
+    f[s]->file().Append(bytes[s]);
+  }
   CrashPoint(crash_point);
-  f.Commit();
+  for (size_t s = n_streams_; s-- > 0;) f[s]->Commit();
   CrashPoint("manifest_commit");
   m.export_offset.reset();
+  if (m.side) m.side->offset.reset();
   WriteManifest(env_, opt_.result_paths[p], opt_.recipe_hash, m);
 }
 
@@ -195,23 +238,29 @@ void ExportJournal::Drain() {
     if (h >= entries_.size()) break;
     Entry& e = entries_[h];
     if (e.state != State::kBuffer && e.state != State::kFile) break;
-    uint64_t offset = size_.load();
-    if (e.state == State::kBuffer) {
-      AppendRaw(e.buffer);
-      pending_bytes_ -= e.buffer.size();
-      ReturnBuffer(std::move(e.buffer));
-    } else {
-      file_->Flush();
-      env_->AppendFileTo(opt_.result_paths[h], file_->base(), 0, e.manifest.file_bytes);
-      size_.fetch_add(e.manifest.file_bytes);
+    uint64_t offsets[kMaxStreams] = {};
+    for (size_t s = 0; s < n_streams_; ++s) {
+      Stream& st = streams_[s];
+      offsets[s] = st.size.load();
+      if (e.state == State::kBuffer) {
+        AppendRaw(s, e.buffer[s]);
+        pending_bytes_ -= e.buffer[s].size();
+        ReturnBuffer(std::move(e.buffer[s]));
+      } else {
+        st.file->Flush();
+        env_->AppendFileTo(ResultPath(h, s), st.file->base(), 0, Bytes(e.manifest, s));
+        st.size.fetch_add(Bytes(e.manifest, s));
+      }
     }
     CrashPoint("result_commit");
-    file_->Sync();
+    for (size_t s = n_streams_; s-- > 0;) streams_[s].file->Sync();
     CrashPoint("manifest_commit");
     bool had_file = e.state == State::kFile;
-    e.manifest.export_offset = offset;
+    e.manifest.export_offset = offsets[0];
+    if (e.manifest.side) e.manifest.side->offset = offsets[1];
     WriteManifest(env_, opt_.result_paths[h], opt_.recipe_hash, e.manifest);
-    if (had_file) env_->RemoveFile(opt_.result_paths[h]);
+    if (had_file)
+      for (size_t s = 0; s < n_streams_; ++s) env_->RemoveFile(ResultPath(h, s));
     e.state = State::kJournal;
     head_.store(h + 1, std::memory_order_release);
   }
@@ -220,59 +269,102 @@ void ExportJournal::Drain() {
 ExportJournal::Recovery ExportJournal::Recover() {
   std::lock_guard<std::mutex> lk(mu_);
   Recovery r;
-  const std::string& journal = opt_.journal_path;
-  std::string source = env_->FileExists(journal) ? journal : env_->FileExists(opt_.export_path) ? opt_.export_path : "";
-  uint64_t source_size = source.empty() ? 0 : env_->FileSize(source);
-  uint64_t expected = 0;
+  // Per stream: the journal, else the published file (a finished job run again), else nothing.
+  std::string source[kMaxStreams];
+  uint64_t source_size[kMaxStreams] = {}, expected[kMaxStreams] = {};
+  for (size_t s = 0; s < n_streams_; ++s) {
+    const Stream& st = streams_[s];
+    source[s] = env_->FileExists(st.journal_path) ? st.journal_path : env_->FileExists(st.final_path) ? st.final_path : "";
+    source_size[s] = source[s].empty() ? 0 : env_->FileSize(source[s]);
+  }
+  auto matches = [&](const Manifest& m) {
+    if (n_streams_ > 1 && !m.side) return false;  // written without a side part
+    for (size_t s = 0; s < n_streams_; ++s) {
+      uint64_t offset = s == 0 ? *m.export_offset : *m.side->offset, n = Bytes(m, s);
+      uint64_t hash = s == 0 ? m.xxh3 : m.side->xxh3;
+      if (offset != expected[s] || n > source_size[s] - expected[s] || HashFileRange(env_, source[s], expected[s], n) != hash)
+        return false;
+    }
+    return true;
+  };
   bool in_prefix = true;
   for (size_t p = 0; p < entries_.size(); ++p) {
     const std::string& path = opt_.result_paths[p];
     Manifest m;
     std::string why;
-    ManifestState s = ReadManifest(env_, path, opt_.recipe_hash, opt_.n_ops, &m, &why);
-    if (s == ManifestState::kValid && m.export_offset) {
-      if (in_prefix && *m.export_offset == expected && m.file_bytes <= source_size - expected &&
-          HashFileRange(env_, source, expected, m.file_bytes) == m.xxh3) {
+    ManifestState st = ReadManifest(env_, path, opt_.recipe_hash, opt_.n_ops, &m, &why);
+    if (st == ManifestState::kValid && m.export_offset) {
+      if (in_prefix && matches(m)) {
         entries_[p].state = State::kJournal;
         entries_[p].manifest = m;
-        expected += m.file_bytes;
+        for (size_t s = 0; s < n_streams_; ++s) {
+          expected[s] += Bytes(m, s);
+          env_->RemoveFile(ResultPath(p, s));  // a result file already copied in, if a crash left it
+        }
         ++r.prefix_partitions;
-        env_->RemoveFile(path);  // a result file already copied in, if a crash left it
         continue;
       }
       // Bytes past a gap, or bytes that do not match: only a rerun can tell what belongs there.
-      r.discarded.push_back(fmt::format("partition {}: its bytes in '{}' do not match its manifest", p, source.empty() ? journal : source));
+      r.discarded.push_back(fmt::format("partition {}: its bytes in '{}' do not match its manifest", p,
+                                        source[0].empty() ? opt_.journal_path : source[0]));
       env_->RemoveFile(ManifestPath(path));
       in_prefix = false;
       continue;
     }
     in_prefix = false;
-    if (s == ManifestState::kValid) s = LoadManifest(env_, path, opt_.recipe_hash, opt_.n_ops, true, &m, &why);
-    if (s == ManifestState::kValid) {
+    if (st == ManifestState::kValid) st = LoadManifest(env_, path, opt_.recipe_hash, opt_.n_ops, true, &m, &why);
+    if (st == ManifestState::kValid && n_streams_ > 1 && !m.side) {
+      st = ManifestState::kCorrupt;
+      why = "it has no side part";
+    }
+    if (st == ManifestState::kValid) {
       entries_[p].state = State::kFile;
       entries_[p].manifest = m;
       ++r.result_files;
-    } else if (s == ManifestState::kCorrupt) {
+    } else if (st == ManifestState::kCorrupt) {
       r.discarded.push_back(fmt::format("partition {}: result '{}' not used: {}", p, path, why));
     }
   }
-  r.prefix_bytes = expected;
+  r.prefix_bytes = expected[0];
   head_.store(r.prefix_partitions);
-  size_.store(expected);
-  if (source == opt_.export_path && r.prefix_partitions == entries_.size() && source_size == expected) {
+  bool complete = r.prefix_partitions == entries_.size();
+  for (size_t s = 0; s < n_streams_; ++s) {
+    streams_[s].size.store(expected[s]);
+    complete = complete && source_size[s] == expected[s];
+  }
+  // Published: the export was renamed, and the side journal renamed too (side_always) or kept (copied out).
+  complete = complete && source[0] == opt_.export_path;
+  if (complete && n_streams_ > 1) {
+    if (opt_.side_always) complete = source[1] == opt_.side_path;
+    else complete = source[1] == opt_.side_journal_path && (!PublishSide() || env_->FileExists(opt_.side_path));
+  }
+  if (complete) {
     export_complete_ = r.export_complete = true;
+    if (n_streams_ > 1 && PublishSide()) side_file_ = opt_.side_path;
     return r;
   }
-  env_->CreateDirs(std::filesystem::path(journal).parent_path().string());
-  // Appending (O_APPEND) is what makes RollBack's truncation safe: the next write lands at the new end.
-  if (source == journal) env_->TruncateFile(journal, expected);
-  std::unique_ptr<WritableFile> f = env_->NewWritableFile(journal, true);
-  if (source != journal && expected > 0) env_->AppendFileTo(opt_.export_path, *f, 0, expected);
-  f->Sync();
-  file_ = std::make_unique<AsyncWritableFile>(std::move(f));
-  env_->SyncDir(std::filesystem::path(journal).parent_path().string());
+  for (size_t s = 0; s < n_streams_; ++s) {
+    Stream& st = streams_[s];
+    env_->CreateDirs(std::filesystem::path(st.journal_path).parent_path().string());
+    // Appending (O_APPEND) is what makes RollBack's truncation safe: the next write lands at the new end.
+    if (source[s] == st.journal_path) env_->TruncateFile(st.journal_path, expected[s]);
+    std::unique_ptr<WritableFile> f = env_->NewWritableFile(st.journal_path, true);
+    if (source[s] != st.journal_path && expected[s] > 0) env_->AppendFileTo(source[s], *f, 0, expected[s]);
+    f->Sync();
+    st.file = std::make_unique<AsyncWritableFile>(std::move(f));
+    env_->SyncDir(std::filesystem::path(st.journal_path).parent_path().string());
+  }
   Drain();
   return r;
+}
+
+bool ExportJournal::PublishSide() const {
+  if (n_streams_ < 2) return false;
+  if (opt_.side_always) return true;
+  for (const Entry& e : entries_)
+    if ((e.state == State::kJournal || e.state == State::kFile || e.state == State::kBuffer) && e.manifest.counters.side_rows > 0)
+      return true;
+  return false;
 }
 
 std::optional<Manifest> ExportJournal::Committed(size_t p) {
@@ -292,8 +384,10 @@ void ExportJournal::MarkFailed(size_t p) {
     Entry& e = entries_[q];
     if (e.state != State::kBuffer) continue;
     WriteResultFile(q, e.buffer, e.manifest, "result_commit");
-    pending_bytes_ -= e.buffer.size();
-    ReturnBuffer(std::move(e.buffer));
+    for (size_t s = 0; s < n_streams_; ++s) {
+      pending_bytes_ -= e.buffer[s].size();
+      ReturnBuffer(std::move(e.buffer[s]));
+    }
     e.state = State::kFile;
   }
 }
@@ -307,18 +401,34 @@ std::string ExportJournal::Finish(const std::vector<size_t>& done) {
     if (p < head) continue;
     // Only after failures (an allow_partial export): these stay result files, for the resume.
     Entry& e = entries_[p];
-    if (e.state == State::kBuffer)
-      AppendRaw(e.buffer);
-    else if (e.state == State::kFile) {
-      file_->Flush();
-      env_->AppendFileTo(opt_.result_paths[p], file_->base(), 0, e.manifest.file_bytes);
+    for (size_t s = 0; s < n_streams_; ++s) {
+      if (e.state == State::kBuffer) {
+        AppendRaw(s, e.buffer[s]);
+      } else if (e.state == State::kFile) {
+        streams_[s].file->Flush();
+        env_->AppendFileTo(ResultPath(p, s), streams_[s].file->base(), 0, Bytes(e.manifest, s));
+      } else {
+        Fail(ErrorKind::kInternal, "partition {} is reported done but is not committed", p);
+      }
     }
-    else
-      Fail(ErrorKind::kInternal, "partition {} is reported done but is not committed", p);
   }
   CrashPoint("export_write");
-  file_->Sync();
-  file_->Close();
+  for (size_t s = n_streams_; s-- > 0;) {
+    streams_[s].file->Sync();
+    streams_[s].file->Close();
+  }
+  // The side file first: a crash before the export's rename leaves a journal, which the rerun finishes.
+  if (PublishSide()) {
+    if (opt_.side_always) {
+      env_->RenameFile(opt_.side_journal_path, opt_.side_path);
+    } else {
+      AtomicFile f(env_, opt_.side_path);
+      env_->AppendFileTo(opt_.side_journal_path, f.file(), 0, env_->FileSize(opt_.side_journal_path));
+      f.Commit();
+    }
+    env_->SyncDir(std::filesystem::path(opt_.side_path).parent_path().string());
+    side_file_ = opt_.side_path;
+  }
   env_->RenameFile(opt_.journal_path, opt_.export_path);
   env_->SyncDir(std::filesystem::path(opt_.export_path).parent_path().string());
   export_complete_ = true;

@@ -18,6 +18,16 @@
 //
 // One process owns the journal (the job lock). Partitions committed by other processes, as a later
 // multi-process mode will do, are result files, which the journal absorbs like spilled ones.
+//
+// The stats side file (Options::side; DataJuicer's `<export>_stats.jsonl`, datajuicer-ops.md §8) rides on
+// the same mechanism as a second stream: each sink takes the partition's side lines (WriteSide) beside its
+// records, buffers, spills (to StatsSidePath of the result file) and appends them exactly as it does the
+// records, and the partition's one manifest records both ranges (Manifest::side), written only after both
+// are durable. Recovery keeps a partition only if both ranges verify, so the export and the side file hold
+// the same partitions, in the same order, line for line. Whether the side file is published is decided in
+// Finish: always with side_always (an op of the recipe adds the column), otherwise only if some partition
+// has side_rows (the input carried stats or meta); its journal then lives in the job directory
+// (side_journal_path) and is copied out when needed, so that an unpublished one still serves a rerun.
 #pragma once
 
 #include <atomic>
@@ -45,8 +55,12 @@ class ExportJournal {
     std::vector<std::string> result_paths;  // per partition: its result file; the manifest lives beside it
     size_t n_ops = 0;
     Codec codec = Codec::kNone;
-    uint64_t buffer_cap = 64 << 20;   // per partition being written ahead of its turn
+    uint64_t buffer_cap = 64 << 20;   // per partition being written ahead of its turn (both streams)
     uint64_t pending_cap = 128 << 20;  // finished partitions waiting in memory, all together
+    // The side stream: empty side_journal_path means none. Its result files are StatsSidePath(result path).
+    std::string side_path;          // where the side file is published
+    std::string side_journal_path;  // renamed to side_path (side_always) or copied there (published later)
+    bool side_always = false;
   };
   struct Recovery {
     size_t prefix_partitions = 0;  // committed in the journal (or in the finished export)
@@ -69,40 +83,54 @@ class ExportJournal {
   std::unique_ptr<OutputSink> Open(size_t p);
   // Partition p failed for good in this run: the journal will not grow past it.
   void MarkFailed(size_t p);
-  // Writes the export from the committed partitions `done` (ascending) and returns its path.
+  // Writes the export (and the side file, if it is published) from the committed partitions `done`
+  // (ascending) and returns the export's path.
   std::string Finish(const std::vector<size_t>& done);
+  // After Finish: the published side file, or "" when there is none.
+  const std::string& side_file() const { return side_file_; }
 
  private:
   class Sink;
   enum class State { kNone, kBuffer, kFile, kJournal };
+  static constexpr size_t kMaxStreams = 2;  // 0: the records, 1: the side file
   struct Entry {
     State state = State::kNone;
-    std::string buffer;  // kBuffer: the partition's final bytes
-    Manifest manifest;   // kBuffer (export_offset unset), kFile, kJournal
+    std::string buffer[kMaxStreams];  // kBuffer: the partition's final bytes, per stream
+    Manifest manifest;                // kBuffer (export_offset unset), kFile, kJournal
+  };
+  struct Stream {
+    std::string final_path, journal_path;
+    // Appends return once queued; a background thread writes (io/async_file.h), so the page-cache copy of
+    // the export overlaps with the workers producing it.
+    std::unique_ptr<AsyncWritableFile> file;
+    std::atomic<uint64_t> size{0};
   };
 
+  std::string ResultPath(size_t p, size_t s) const;
+  static uint64_t Bytes(const Manifest& m, size_t s) { return s == 0 ? m.file_bytes : m.side->file_bytes; }
+  bool PublishSide() const;  // under mu_, at Finish
+
   void Drain();  // under mu_: moves finished partitions at the head into the journal, in order
-  void AppendRaw(std::string_view d);  // by the journal's current writer only
+  void AppendRaw(size_t s, std::string_view d);  // by the journal's current writer only
   // Buffers keep their capacity from partition to partition: a fresh 64 MiB buffer per partition costs
   // page faults (kernel time) on every byte. Live buffers are bounded as pending bytes are, so is the pool.
   std::string TakeBuffer();
   void ReturnBuffer(std::string&& b);  // leaves `b` empty
-  void RollBack(uint64_t offset) noexcept;
-  // Commits `bytes` as partition p's result file (data, then manifest).
-  void WriteResultFile(size_t p, std::string_view bytes, Manifest m, std::string_view crash_point);
+  void RollBack(const uint64_t* offsets) noexcept;  // per stream
+  // Commits `bytes` (per stream) as partition p's result files (data, then manifest).
+  void WriteResultFile(size_t p, const std::string* bytes, Manifest m, std::string_view crash_point);
 
   Env* env_;
   Options opt_;
+  size_t n_streams_;
   std::mutex mu_;
   std::vector<Entry> entries_;
-  // Appends return once queued; a background thread writes (io/async_file.h), so the page-cache copy of
-  // the export overlaps with the workers producing it.
-  std::unique_ptr<AsyncWritableFile> file_;
+  Stream streams_[kMaxStreams];
   // head_ advances (under mu_, release) only after the journal holds every partition before it; the worker
   // of partition head_ is then the journal's only writer and may append without mu_.
   std::atomic<size_t> head_{0};
-  std::atomic<uint64_t> size_{0};
   uint64_t pending_bytes_ = 0;
+  std::string side_file_;
   size_t first_failed_ = SIZE_MAX;
   bool export_complete_ = false;
   std::atomic<bool> broken_{false};  // a failed attempt's bytes could not be cut off

@@ -18,6 +18,10 @@ Pipeline ResolvePipeline(const Recipe& recipe) {
   for (const auto& d : AllOps()) names.push_back(d.name);
   for (const auto& rop : recipe.process) {
     const OpDef* def = FindOp(rop.name);
+    // DataJuicer ops sluice cannot build: refused by name, not as a misspelling of an op it has.
+    if (def == nullptr && (rop.name == "text_action_filter" || rop.name == "text_entity_dependency_filter"))
+      Fail(ErrorKind::kUsage, "{}:{}: op '{}' requires spaCy, which is not packaged in Debian 12; see docs/compatibility.md",
+           recipe.config_path, rop.line, rop.name);
     if (def == nullptr)
       Fail(ErrorKind::kUsage, "{}:{}: unknown op '{}'{}; `sluice ops` lists the ops", recipe.config_path, rop.line,
            rop.name, DidYouMean(rop.name, names));
@@ -60,6 +64,10 @@ Pipeline ResolvePipeline(const Recipe& recipe) {
     }
     w.EndObject().Field("text_key", r.text_key).Field("skip_op_error", r.skip_op_error).EndObject();
     r.canonical = w.Take();
+    // The reserved columns DataJuicer adds for this op (datajuicer-ops.md §1.1): they decide the export.
+    p.adds_stats |= def->kind == OpKind::kFilter && def->name != "suffix_filter";
+    p.adds_meta |= def->name == "extract_tables_from_html_mapper";
+    p.adds_suffix |= def->name == "suffix_filter";
     p.ops.push_back(std::move(r));
   }
   p.traced.assign(p.ops.size(), false);

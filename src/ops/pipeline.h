@@ -41,6 +41,10 @@ struct Pipeline {
   std::vector<std::string> warnings;   // "file:line: ..." for op parameters ignored as DataJuicer ignores them
   std::vector<bool> traced;            // by op; all false unless the recipe has open_tracer
   size_t trace_num = 0;                // entries per traced op
+  // DataJuicer's reserved columns an op of the recipe adds to every sample (datajuicer-ops.md §1.1):
+  // `__dj__stats__` (a filter other than suffix_filter), `__dj__meta__` (a tagging mapper), `__dj__suffix__`
+  // (suffix_filter: the loader adds it, and the export keeps it).
+  bool adds_stats = false, adds_meta = false, adds_suffix = false;
   bool tracing() const { return trace_num > 0 && std::find(traced.begin(), traced.end(), true) != traced.end(); }
 };
 

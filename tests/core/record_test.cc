@@ -1,5 +1,6 @@
 // RecordParser / SerializeSample: full validation, pass-through of untouched bytes, splicing of changed
-// fields, and DataJuicer's `__dj__stats__` handling. Table-driven.
+// fields, DataJuicer's `__dj__stats__` / `__dj__meta__` / `__dj__suffix__` handling and the stats side
+// line. Table-driven.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -127,6 +128,72 @@ TEST(RecordParser, ReadsCachedStatsAndNestedTextKeys) {
   std::string out;
   SerializeSample(s, SerializeOptions{true}, out);
   EXPECT_EQ(out, R"({"text": "t", "meta": {"x": 1, "body": "new"}, "__dj__stats__": {"text_len": 7, "r": 0.25, "f": true}})" "\n");
+}
+
+struct ExportCase {
+  const char* line;
+  bool keep_stats;
+  const char* suffix;  // "" : the recipe has no suffix_filter
+  const char* expected;
+  const char* side;    // AppendSideLine with the stats column known, the meta column not
+};
+
+TEST(SerializeSample, DropsStatsAndMetaTogetherAddsSuffixAndWritesTheSideLine) {
+  const ExportCase cases[] = {
+      // meta anywhere, alone or beside the stats, after a number (whose end on-demand does not report)
+      {R"({"text": "x", "id": 1, "__dj__meta__": {"a": [1]}})", false, "", R"({"text": "x", "id": 1})",
+       R"({"__dj__stats__":{},"__dj__meta__":{"a": [1]}})"},
+      {R"({"__dj__meta__": null, "text": "x"})", false, "", R"({"text": "x"})", R"({"__dj__stats__":{},"__dj__meta__":null})"},
+      {R"({"__dj__stats__": {"n": 2}, "__dj__meta__": {}, "text": "x", "id": 7})", false, "", R"({"text": "x", "id": 7})",
+       R"({"__dj__stats__":{"n": 2},"__dj__meta__":{}})"},
+      {R"({"__dj__meta__": 5 , "text": "x", "id": 7, "__dj__stats__": {"n": 2}})", false, "", R"({"text": "x", "id": 7})",
+       R"({"__dj__stats__":{"n": 2},"__dj__meta__":5})"},
+      {R"({"text": "x", "id": 1.5e3 , "__dj__stats__": {} , "__dj__meta__": "m"  })", false, "", R"({"text": "x", "id": 1.5e3    })",
+       R"({"__dj__stats__":{},"__dj__meta__":"m"})"},
+      // kept: untouched bytes
+      {R"({"text": "x", "__dj__meta__": {"a": 1}})", true, "", R"({"text": "x", "__dj__meta__": {"a": 1}})",
+       R"({"__dj__stats__":{},"__dj__meta__":{"a": 1}})"},
+      // suffix_filter: appended to a record lacking it, before stats a filter adds; a record's own one stays
+      {R"({"text": "x", "id": 1})", false, ".jsonl", R"({"text": "x", "id": 1,"__dj__suffix__":".jsonl"})", R"({"__dj__stats__":{}})"},
+      {R"({"text": "x", "__dj__suffix__": ".own", "__dj__meta__": {}})", false, ".jsonl", R"({"text": "x", "__dj__suffix__": ".own"})",
+       R"({"__dj__stats__":{},"__dj__meta__":{}})"},
+      {R"({"text": "abc"})", true, ".jsonl.zst", R"({"text": "abc","__dj__suffix__":".jsonl.zst","__dj__stats__":{"text_len":3}})",
+       R"({"__dj__stats__":{"text_len":3}})"},
+  };
+  RecordParser p({"text"});
+  for (const auto& c : cases) {
+    Sample s;
+    std::string err;
+    Padded in(c.line);
+    ASSERT_EQ(p.Parse(in.view, s, err), ParseStatus::kOk) << c.line << ": " << err;
+    if (std::string(c.line) == R"({"text": "abc"})") {
+      s.stats.SetInt("text_len", 3);
+      s.stats_changed = true;
+    }
+    SerializeOptions so;
+    so.keep_stats = c.keep_stats;
+    so.suffix = c.suffix;
+    std::string out, side;
+    SerializeSample(s, so, out);
+    EXPECT_EQ(out, std::string(c.expected) + "\n") << c.line;
+    AppendSideLine(s, true, false, side);
+    EXPECT_EQ(side, std::string(c.side) + "\n") << c.line;
+  }
+  // Without a known column, a record with neither gets "{}", and says so.
+  Sample s;
+  std::string err, side;
+  Padded in(R"({"text": "x"})");
+  ASSERT_EQ(p.Parse(in.view, s, err), ParseStatus::kOk);
+  EXPECT_FALSE(AppendSideLine(s, false, false, side));
+  EXPECT_EQ(side, "{}\n");
+}
+
+TEST(DjFileSuffix, LastSuffixLowercasedTwoForZstd) {
+  EXPECT_EQ(DjFileSuffix("/d/a.JSONL"), ".jsonl");
+  EXPECT_EQ(DjFileSuffix("/d/a.jsonl.zst"), ".jsonl.zst");
+  EXPECT_EQ(DjFileSuffix("/d/a.jsonl.gz"), ".gz");
+  EXPECT_EQ(DjFileSuffix("/d.x/noext"), "");
+  EXPECT_EQ(DjFileSuffix(".hidden"), "");
 }
 
 }  // namespace

@@ -228,5 +228,81 @@ TEST_F(ExportJournalTest, AbandonedAttemptIsCutOff) {
   EXPECT_EQ(Slurp(o.export_path), All({0, 1}));
 }
 
+// The stats side file rides on the journal: the same partitions, in the same order, recovered together.
+TEST_F(ExportJournalTest, SideFileFollowsTheExport) {
+  auto side_data = [](size_t p) {
+    std::string d = Data(p), s;
+    for (size_t i = 0, n = static_cast<size_t>(std::count(d.begin(), d.end(), '\n')); i < n; ++i)
+      s += fmt::format("{{\"__dj__stats__\":{{\"p\":{}}}}}\n", p);
+    return s;
+  };
+  auto commit = [&](ExportJournal& j, size_t p, bool side_rows) {
+    auto sink = j.Open(p);
+    std::string d = Data(p), sd = side_data(p);
+    sink->Write(std::string_view(d).substr(0, d.size() / 2));
+    sink->WriteSide(sd);
+    sink->Write(std::string_view(d).substr(d.size() / 2));
+    Counters c;
+    c.rows = static_cast<uint64_t>(std::count(d.begin(), d.end(), '\n'));
+    c.side_rows = side_rows ? c.rows : 0;
+    c.ops.resize(1);
+    sink->Commit(c, "result_commit");
+  };
+  auto side_all = [&](const std::vector<size_t>& parts) {
+    std::string s;
+    for (size_t p : parts) s += side_data(p);
+    return s;
+  };
+  for (bool always : {true, false}) {
+    SCOPED_TRACE(always);
+    auto o = Opts(6);
+    o.side_path = StatsSidePath(o.export_path);
+    o.side_journal_path = always ? o.side_path + ".job.partial" : (dir_ / "results" / "side.jsonl").string();
+    o.side_always = always;
+    EXPECT_EQ(o.side_path, (dir_ / "out_stats.jsonl").string());
+    {
+      ExportJournal j(env_, o);
+      j.Recover();
+      for (size_t p : {4, 0, 2, 1}) commit(j, p, true);  // 2 waits or spills (with its side part), 4 too
+    }
+    // A torn side journal: the partitions whose side bytes are gone leave the prefix with them.
+    uint64_t keep = side_all({0, 1}).size() + 3;
+    fs::resize_file(o.side_journal_path, keep);
+    {
+      ExportJournal j(env_, o);
+      auto r = j.Recover();
+      EXPECT_EQ(r.prefix_partitions, 2u);
+      EXPECT_EQ(fs::file_size(o.journal_path), All({0, 1}).size()) << "the export is cut back with its side file";
+      for (size_t p : {5, 3, 2}) commit(j, p, true);
+      if (!j.Committed(4)) commit(j, 4, true);
+      j.Finish({0, 1, 2, 3, 4, 5});
+      EXPECT_EQ(j.side_file(), o.side_path);
+    }
+    EXPECT_EQ(Slurp(o.export_path), All({0, 1, 2, 3, 4, 5}));
+    EXPECT_EQ(Slurp(o.side_path), side_all({0, 1, 2, 3, 4, 5}));
+    EXPECT_FALSE(fs::exists(o.journal_path));
+    EXPECT_EQ(fs::exists(o.side_journal_path), !always) << "kept in the job directory when copied out";
+    ExportJournal j(env_, o);
+    EXPECT_TRUE(j.Recover().export_complete);
+    EXPECT_EQ(j.side_file(), o.side_path);
+    fs::remove_all(dir_);
+    fs::create_directories(dir_ / "results");
+  }
+  // No op adds a column and no record has one: nothing is published, and a rerun still finds it complete.
+  auto o = Opts(3);
+  o.side_path = StatsSidePath(o.export_path);
+  o.side_journal_path = (dir_ / "results" / "side.jsonl").string();
+  {
+    ExportJournal j(env_, o);
+    j.Recover();
+    for (size_t p : {2, 1, 0}) commit(j, p, false);
+    j.Finish({0, 1, 2});
+    EXPECT_EQ(j.side_file(), "");
+  }
+  EXPECT_FALSE(fs::exists(o.side_path));
+  ExportJournal j(env_, o);
+  EXPECT_TRUE(j.Recover().export_complete);
+}
+
 }  // namespace
 }  // namespace sluice

@@ -131,10 +131,24 @@ const TestModel kTestModels[] = {
      }},
 };
 
+std::filesystem::path TestModelsPath() {
+  return std::filesystem::temp_directory_path() / ("sluice_conformance_models_" + std::to_string(::getpid()));
+}
+
+// Removes the test models directory when the test binary ends.
+class RemoveTestModels : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(TestModelsPath(), ec);
+  }
+};
+[[maybe_unused]] const ::testing::Environment* const kRemoveTestModels = ::testing::AddGlobalTestEnvironment(new RemoveTestModels);
+
 // The models directory with every kTestModels model, written once per process.
 const std::string& TestModelsDir() {
   static const std::string dir = [] {
-    auto d = std::filesystem::temp_directory_path() / ("sluice_conformance_models_" + std::to_string(::getpid()));
+    auto d = TestModelsPath();
     for (const auto& m : kTestModels) m.write(d);
     return d.string();
   }();

@@ -34,9 +34,21 @@ testing::PunktTabSpec RefSpec() {
           {{"the", 2 | 32}, {"pork", 32}, {"tolkien", 4}, {"however", 0}, {"continued", 32}, {"and", 32}}};
 }
 
+fs::path RefDirPath() { return fs::temp_directory_path() / ("sluice_punkt_test_" + std::to_string(::getpid())); }
+
+// The parameters are written once per process and removed when the test binary ends.
+class RemoveRefDir : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(RefDirPath(), ec);
+  }
+};
+[[maybe_unused]] const ::testing::Environment* const kRemoveRefDir = ::testing::AddGlobalTestEnvironment(new RemoveRefDir);
+
 fs::path RefDir() {
   static const fs::path dir = [] {
-    fs::path d = fs::temp_directory_path() / ("sluice_punkt_test_" + std::to_string(::getpid()));
+    fs::path d = RefDirPath();
     testing::WritePunktTab(d / "punkt_tab" / "english", RefSpec());
     return d;
   }();
@@ -135,7 +147,10 @@ TEST(SentenceSplitMapper, ModelLookupAndErrors) {
     ScopedEnv env(text::kModelsDirEnv, (RefDir() / "nowhere").string());
     std::string msg = usage_error({});
     EXPECT_NE(msg.find("punkt_tab/english/abbrev_types.txt"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("punkt_model"), std::string::npos) << msg;
+    // punkt_model takes the directory, not a file path.
+    EXPECT_NE(msg.find("give the punkt_tab language directory (e.g. .../punkt_tab/english) with the op parameter punkt_model"),
+              std::string::npos) << msg;
+    EXPECT_EQ(msg.find("give its path"), std::string::npos) << msg;
     // French is looked up under its own name.
     EXPECT_NE(usage_error({{"lang", S("fr")}}).find("punkt_tab/french/"), std::string::npos);
     EXPECT_NE(usage_error({{"lang", S("de")}}).find("not one of en, fr, pt, es"), std::string::npos);

@@ -18,6 +18,7 @@
 
 #include "core/error.h"
 #include "core/json_writer.h"
+#include "core/record.h"
 #include "ops/filter/filter_util.h"
 #include "ops/op.h"
 #include "ops/text/pystr.h"
@@ -655,8 +656,9 @@ class SpecifiedNumericFieldFilter : public SpecifiedFieldFilterBase {
 
 // suffix_filter (§5): no stats; keeps a sample whose `__dj__suffix__` is one of `suffixes` (exact string
 // equality). DataJuicer's loader adds that field when the recipe has this op: "." + the file's last suffix,
-// lowercased, or its last two for a zstd file (".jsonl.zst"). sluice reads the field when the record has it
-// and otherwise derives the same value from the input file the sample came from (Sample::source_file).
+// lowercased, or its last two for a zstd file (".jsonl.zst"). So does sluice, but only when it writes a record
+// (SerializeOptions::suffix): before that, in the pass reading the input, a sample lacking the field is
+// judged by the same value derived from the input file it came from (Sample::source_file, DjFileSuffix).
 class SuffixFilter : public Filter {
  public:
   explicit SuffixFilter(const Params& p)
@@ -678,22 +680,10 @@ class SuffixFilter : public Filter {
     // A non-string value (DataJuicer's loader never writes one) equals no suffix.
     bool keep = false;
     if (v.kind == PyValue::Kind::kString || v.kind == PyValue::Kind::kNull) {
-      std::string suffix = v.kind == PyValue::Kind::kString ? v.s : FileSuffix(s.source_file);
+      std::string suffix = v.kind == PyValue::Kind::kString ? v.s : DjFileSuffix(s.source_file);
       keep = std::find(suffixes_.begin(), suffixes_.end(), suffix) != suffixes_.end();
     }
     return reversed_ ? !keep : keep;
-  }
-
-  static std::string FileSuffix(std::string_view path) {
-    std::string name(path.substr(path.rfind('/') == std::string_view::npos ? 0 : path.rfind('/') + 1));
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    size_t last = name.rfind('.');
-    if (last == std::string::npos || last == 0) return "";
-    if (name.substr(last) == ".zst") {
-      size_t prev = name.rfind('.', last - 1);
-      if (prev != std::string::npos && prev != 0) return name.substr(prev);
-    }
-    return name.substr(last);
   }
 
  private:

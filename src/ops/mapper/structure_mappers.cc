@@ -65,7 +65,20 @@ std::shared_ptr<const text::PunktParameters> LoadPunkt(const Params& p) {
   text::ModelQuery q{"sentence_split_mapper", "NLTK Punkt parameters (a punkt_tab language directory: " + files + ")",
                      "punkt_model", given.empty() ? "" : given + "/" + text::kPunktTabFiles[0],
                      {sub + text::kPunktTabFiles[0]}};
-  std::string dir = std::filesystem::path(text::ResolveModelFile(q)).parent_path().string();
+  std::string found;
+  try {
+    found = text::ResolveModelFile(q);
+  } catch (const Error& e) {
+    // ResolveModelFile's advice names a file path for the parameter; punkt_model takes the directory.
+    std::string msg = e.what();
+    const std::string file_advice = "give its path with the op parameter punkt_model";
+    size_t at = msg.find(file_advice);
+    if (at != std::string::npos)
+      msg.replace(at, file_advice.size(), "give the punkt_tab language directory (e.g. .../punkt_tab/" + it->second +
+                                              ") with the op parameter punkt_model");
+    Fail(e.kind(), "{}", msg);
+  }
+  std::string dir = std::filesystem::path(found).parent_path().string();
   std::string missing;
   for (const char* f : text::kPunktTabFiles)
     if (!std::filesystem::is_regular_file(dir + "/" + f)) missing += (missing.empty() ? "" : ", ") + dir + "/" + f;
