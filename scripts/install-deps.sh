@@ -5,7 +5,8 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config libsimdjson-dev libyaml-cpp-dev libfmt-dev
       libcli11-dev libpcre2-dev libicu-dev libzstd-dev zlib1g-dev libxxhash-dev libgtest-dev
       libgmock-dev zstd gzip python3 python3-jsonschema
-      libgumbo-dev libopencc-dev opencc libsentencepiece-dev sentencepiece libfasttext-dev fasttext libpython3-dev)
+      libgumbo-dev libopencc-dev opencc libsentencepiece-dev sentencepiece libfasttext-dev fasttext libpython3-dev
+      libsqlite3-dev libcpp-httplib-dev curl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -1,0 +1,344 @@
+#include "manager/job_spec.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/json_writer.h"
+
+namespace sluice::manager {
+namespace dom = simdjson::dom;
+
+namespace {
+constexpr const char* kStateNames[] = {"SUBMITTED", "PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "REJECTED"};
+
+std::string Upper(std::string_view s) {
+  std::string u(s);
+  for (char& c : u) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return u;
+}
+
+[[noreturn]] void Bad(const std::string& field, const std::string& what) { Fail(ErrorKind::kUsage, "{}: {}", field, what); }
+
+std::string_view GetString(dom::element e, const std::string& field) {
+  std::string_view s;
+  if (e.get(s)) Bad(field, "must be a string");
+  return s;
+}
+
+double GetNumber(dom::element e, const std::string& field) {
+  double d;
+  if (e.is_int64()) d = static_cast<double>(int64_t(e));
+  else if (e.is_uint64()) d = static_cast<double>(uint64_t(e));
+  else if (e.get(d)) Bad(field, "must be a number");
+  if (!std::isfinite(d)) Bad(field, "must be finite");
+  return d;
+}
+
+int64_t GetInt(dom::element e, const std::string& field, int64_t lo, int64_t hi) {
+  int64_t i;
+  if (e.get(i)) Bad(field, "must be an integer");
+  if (i < lo || i > hi) Bad(field, fmt::format("must be in [{}, {}]", lo, hi));
+  return i;
+}
+
+bool GetBool(dom::element e, const std::string& field) {
+  bool b;
+  if (e.get(b)) Bad(field, "must be true or false");
+  return b;
+}
+
+// Seconds from a number or a duration string.
+double GetDuration(dom::element e, const std::string& field) {
+  double d = e.is_string() ? ParseDurationText(GetString(e, field)) : GetNumber(e, field);
+  if (d < 0 || d > 365.0 * 86400) Bad(field, "must be between 0 and 365 days");
+  return d;
+}
+
+dom::object GetObject(dom::element e, const std::string& field) {
+  dom::object o;
+  if (e.get(o)) Bad(field, "must be an object");
+  return o;
+}
+
+dom::array GetArray(dom::element e, const std::string& field) {
+  dom::array a;
+  if (e.get(a)) Bad(field, "must be an array");
+  return a;
+}
+
+std::vector<std::string> GetStrings(dom::element e, const std::string& field) {
+  std::vector<std::string> out;
+  for (dom::element x : GetArray(e, field)) {
+    std::string_view s = GetString(x, field + "[]");
+    if (s.find('\0') != std::string_view::npos) Bad(field, "must not contain NUL bytes");
+    out.emplace_back(s);
+  }
+  return out;
+}
+
+void ParseResources(dom::object o, Resources& r) {
+  for (auto [k, v] : o) {
+    if (k == "cpus") {
+      r.cpus = GetNumber(v, "resources.cpus");
+      if (r.cpus < 0 || r.cpus > 1e6) Bad("resources.cpus", "must be between 0 and 1e6");
+    } else if (k == "memory") {
+      if (v.is_string()) r.memory = ParseBytesText(GetString(v, "resources.memory"));
+      else r.memory = static_cast<uint64_t>(GetInt(v, "resources.memory", 0, INT64_MAX));
+    } else if (k == "custom") {
+      for (auto [name, amount] : GetObject(v, "resources.custom")) {
+        std::string f = "resources.custom." + std::string(name);
+        if (name.empty()) Bad("resources.custom", "names must not be empty");
+        double a = GetNumber(amount, f);
+        if (a < 0) Bad(f, "must not be negative");
+        r.custom[std::string(name)] = a;
+      }
+    } else {
+      Bad("resources." + std::string(k), "unknown field (cpus, memory, custom)");
+    }
+  }
+}
+
+void ParseRetry(dom::object o, RetryPolicy& p) {
+  for (auto [k, v] : o) {
+    if (k == "max_attempts") {
+      p.max_attempts = static_cast<int>(GetInt(v, "retry.max_attempts", 1, 1000));
+    } else if (k == "backoff") {
+      for (auto [bk, bv] : GetObject(v, "retry.backoff")) {
+        std::string f = "retry.backoff." + std::string(bk);
+        if (bk == "initial") p.backoff_initial = GetDuration(bv, f);
+        else if (bk == "max") p.backoff_max = GetDuration(bv, f);
+        else if (bk == "multiplier") {
+          p.backoff_multiplier = GetNumber(bv, f);
+          if (p.backoff_multiplier < 1 || p.backoff_multiplier > 100) Bad(f, "must be between 1 and 100");
+        } else if (bk == "jitter") {
+          p.jitter = GetNumber(bv, f);
+          if (p.jitter < 0 || p.jitter > 1) Bad(f, "must be between 0 and 1");
+        } else {
+          Bad(f, "unknown field (initial, multiplier, max, jitter)");
+        }
+      }
+    } else if (k == "retry_on") {
+      p.retry_failed = p.retry_timeout = p.retry_lost = false;
+      for (const std::string& s : GetStrings(v, "retry.retry_on")) {
+        if (s == "failed") p.retry_failed = true;
+        else if (s == "timeout") p.retry_timeout = true;
+        else if (s == "lost") p.retry_lost = true;
+        else Bad("retry.retry_on", "'" + s + "' is not one of failed, timeout, lost");
+      }
+    } else if (k == "no_retry_exit_codes") {
+      for (dom::element c : GetArray(v, "retry.no_retry_exit_codes"))
+        p.no_retry_exit_codes.push_back(static_cast<int>(GetInt(c, "retry.no_retry_exit_codes[]", 0, 255)));
+    } else {
+      Bad("retry." + std::string(k), "unknown field (max_attempts, backoff, retry_on, no_retry_exit_codes)");
+    }
+  }
+  if (p.backoff_max < p.backoff_initial) p.backoff_max = p.backoff_initial;
+}
+}  // namespace
+
+const char* StateName(State s) { return kStateNames[static_cast<int>(s)]; }
+
+std::optional<State> ParseState(std::string_view name) {
+  std::string u = Upper(name);
+  for (int i = 0; i < 7; ++i)
+    if (u == kStateNames[i]) return static_cast<State>(i);
+  return std::nullopt;
+}
+
+bool IsTerminal(State s) { return s == State::kCompleted || s == State::kFailed || s == State::kCancelled || s == State::kRejected; }
+
+const char* DepConditionName(DepCondition c) {
+  switch (c) {
+    case DepCondition::kAfter: return "after";
+    case DepCondition::kAfterAny: return "afterany";
+    case DepCondition::kAfterOk: return "afterok";
+    case DepCondition::kAfterNotOk: return "afternotok";
+  }
+  return "?";
+}
+
+std::optional<DepCondition> ParseDepCondition(std::string_view name) {
+  std::string s(name);
+  if (s.rfind("after", 0) == 0 && s != "after") s = s.substr(5);
+  if (s == "after" || s == "start" || s == "started") return DepCondition::kAfter;
+  if (s == "any") return DepCondition::kAfterAny;
+  if (s == "ok") return DepCondition::kAfterOk;
+  if (s == "notok") return DepCondition::kAfterNotOk;
+  return std::nullopt;
+}
+
+double ParseDurationText(std::string_view text) {
+  std::string t(text);
+  char* end = nullptr;
+  double v = std::strtod(t.c_str(), &end);
+  if (end == t.c_str() || !std::isfinite(v) || v < 0) Fail(ErrorKind::kUsage, "'{}' is not a duration (90, 90s, 5m, 2h, 1d, 250ms)", t);
+  std::string unit(end);
+  double mult = unit.empty() || unit == "s" ? 1 : unit == "ms" ? 1e-3 : unit == "m" ? 60 : unit == "h" ? 3600 : unit == "d" ? 86400 : -1;
+  if (mult < 0) Fail(ErrorKind::kUsage, "'{}' is not a duration (90, 90s, 5m, 2h, 1d, 250ms)", t);
+  return v * mult;
+}
+
+uint64_t ParseBytesText(std::string_view text) {
+  std::string t(text);
+  char* end = nullptr;
+  double v = std::strtod(t.c_str(), &end);
+  if (end == t.c_str() || !std::isfinite(v) || v < 0) Fail(ErrorKind::kUsage, "'{}' is not a size (123, 512MiB, 16GiB, 1G)", t);
+  std::string unit = Upper(end);
+  if (unit.size() > 1 && unit.back() == 'B') unit.pop_back();  // GiB, GB → GI, G
+  if (unit.size() > 1 && unit.back() == 'I') unit.pop_back();  // GI → G
+  static const std::string kUnits = "KMGTP";
+  double mult = 1;
+  if (!unit.empty()) {
+    size_t p = unit.size() == 1 ? kUnits.find(unit[0]) : std::string::npos;
+    if (p == std::string::npos) Fail(ErrorKind::kUsage, "'{}' is not a size (123, 512MiB, 16GiB, 1G)", t);
+    mult = std::pow(1024.0, static_cast<double>(p + 1));
+  }
+  double bytes = v * mult;
+  if (bytes > 9.2e18) Fail(ErrorKind::kUsage, "'{}' is too large", t);
+  return static_cast<uint64_t>(bytes);
+}
+
+JobSpec ParseJobSpec(std::string_view json) {
+  dom::parser parser;
+  dom::element root;
+  if (auto err = parser.parse(json.data(), json.size()).get(root)) Fail(ErrorKind::kUsage, "body is not valid JSON: {}", simdjson::error_message(err));
+  dom::object o;
+  if (root.get(o)) Fail(ErrorKind::kUsage, "body must be a JSON object");
+  JobSpec s;
+  std::optional<std::vector<std::string>> command;
+  std::string shell_text, script_path, interpreter;
+  std::vector<std::string> args;
+  bool has_shell_text = false;
+  for (auto [k, v] : o) {
+    std::string key(k);
+    if (key == "name") {
+      s.name = GetString(v, key);
+      if (s.name.size() > 256) Bad(key, "at most 256 bytes");
+    } else if (key == "kind") {
+      s.kind = GetString(v, key);
+      if (s.kind != "command" && s.kind != "script")
+        Bad(key, "'" + s.kind + "' is not a supported kind (command, script; pipeline is not implemented yet)");
+    } else if (key == "command") {
+      if (v.is_string()) {
+        shell_text = GetString(v, key);
+        has_shell_text = true;
+      } else {
+        command = GetStrings(v, key);
+      }
+    } else if (key == "shell") {
+      s.shell = GetBool(v, key);
+    } else if (key == "script") {
+      for (auto [sk, sv] : GetObject(v, key)) {
+        if (sk == "path") script_path = GetString(sv, "script.path");
+        else if (sk == "interpreter") interpreter = GetString(sv, "script.interpreter");
+        else Bad("script." + std::string(sk), "unknown field (path, interpreter)");
+      }
+    } else if (key == "args") {
+      args = GetStrings(v, key);
+    } else if (key == "cwd") {
+      s.cwd = GetString(v, key);
+    } else if (key == "env") {
+      for (auto [ek, ev] : GetObject(v, key)) {
+        if (ek.empty() || ek.find('=') != std::string_view::npos || ek.find('\0') != std::string_view::npos)
+          Bad("env", "'" + std::string(ek) + "' is not a variable name");
+        s.env[std::string(ek)] = GetString(ev, "env." + std::string(ek));
+      }
+    } else if (key == "priority") {
+      s.priority = static_cast<int>(GetInt(v, key, -1000000, 1000000));
+    } else if (key == "resources") {
+      ParseResources(GetObject(v, key), s.resources);
+    } else if (key == "depends_on") {
+      for (dom::element d : GetArray(v, key)) {
+        Dependency dep;
+        bool has_job = false;
+        for (auto [dk, dv] : GetObject(d, "depends_on[]")) {
+          if (dk == "job") {
+            dep.job = GetInt(dv, "depends_on[].job", 1, INT64_MAX);
+            has_job = true;
+          } else if (dk == "condition") {
+            auto c = ParseDepCondition(GetString(dv, "depends_on[].condition"));
+            if (!c) Bad("depends_on[].condition", "must be after, afterany, afterok or afternotok");
+            dep.condition = *c;
+          } else {
+            Bad("depends_on[]." + std::string(dk), "unknown field (job, condition)");
+          }
+        }
+        if (!has_job) Bad("depends_on[]", "needs a job id");
+        s.depends_on.push_back(dep);
+      }
+    } else if (key == "retry") {
+      ParseRetry(GetObject(v, key), s.retry);
+    } else if (key == "timeout") {
+      for (auto [tk, tv] : GetObject(v, key)) {
+        if (tk == "run") s.run_timeout = GetDuration(tv, "timeout.run");
+        else if (tk == "kill_grace") s.kill_grace = GetDuration(tv, "timeout.kill_grace");
+        else Bad("timeout." + std::string(tk), "unknown field (run, kill_grace)");
+      }
+    } else {
+      Bad(key, "unknown field");
+    }
+  }
+  if (s.kind == "command") {
+    if (!script_path.empty() || !interpreter.empty()) Bad("script", "only for kind script");
+    if (s.shell) {
+      if (!has_shell_text) Bad("command", "with shell=true must be one string");
+      if (shell_text.find('\0') != std::string::npos) Bad("command", "must not contain NUL bytes");
+      s.argv = {"/bin/sh", "-c", shell_text};
+    } else {
+      if (has_shell_text) Bad("command", "a string runs only with shell=true; give an argv array otherwise");
+      if (!command || command->empty()) Bad("command", "is required (an argv array)");
+      s.argv = std::move(*command);
+    }
+    if (!args.empty()) s.argv.insert(s.argv.end(), args.begin(), args.end());
+  } else {  // script
+    if (command || has_shell_text || s.shell) Bad("command", "not used by kind script (give script.path and args)");
+    if (script_path.empty()) Bad("script.path", "is required for kind script");
+    s.argv = {interpreter.empty() ? "/bin/sh" : interpreter, script_path};
+    s.argv.insert(s.argv.end(), args.begin(), args.end());
+  }
+  if (s.argv[0].empty()) Bad("command", "argv[0] must not be empty");
+  if (s.depends_on.size() > 1000) Bad("depends_on", "at most 1000 dependencies");
+  return s;
+}
+
+std::string JobSpec::ToJson() const {
+  // The stored form: kind command with the resolved argv (a script's interpreter and path included), so
+  // a restarted daemon runs exactly what was accepted.
+  JsonWriter w;
+  w.BeginObject().Field("name", name).Field("kind", "command").Key("command").BeginArray();
+  for (const auto& a : argv) w.String(a);
+  w.EndArray();
+  if (!cwd.empty()) w.Field("cwd", cwd);
+  if (!env.empty()) {
+    w.Key("env").BeginObject();
+    for (const auto& [k, v] : env) w.Field(k, v);
+    w.EndObject();
+  }
+  w.Field("priority", priority);
+  w.Key("resources").BeginObject().Field("cpus", resources.cpus).Field("memory", resources.memory);
+  w.Key("custom").BeginObject();
+  for (const auto& [k, v] : resources.custom) w.Field(k, v);
+  w.EndObject().EndObject();
+  w.Key("depends_on").BeginArray();
+  for (const auto& d : depends_on) w.BeginObject().Field("job", d.job).Field("condition", DepConditionName(d.condition)).EndObject();
+  w.EndArray();
+  w.Key("retry").BeginObject().Field("max_attempts", retry.max_attempts);
+  w.Key("backoff").BeginObject().Field("initial", retry.backoff_initial).Field("multiplier", retry.backoff_multiplier)
+      .Field("max", retry.backoff_max).Field("jitter", retry.jitter).EndObject();
+  w.Key("retry_on").BeginArray();
+  if (retry.retry_failed) w.String("failed");
+  if (retry.retry_timeout) w.String("timeout");
+  if (retry.retry_lost) w.String("lost");
+  w.EndArray().Key("no_retry_exit_codes").BeginArray();
+  for (int c : retry.no_retry_exit_codes) w.Int(c);
+  w.EndArray().EndObject();
+  w.Key("timeout").BeginObject().Field("run", run_timeout).Field("kill_grace", kill_grace).EndObject();
+  w.EndObject();
+  return w.Take();
+}
+
+}  // namespace sluice::manager

@@ -1,0 +1,337 @@
+#include "manager/store.h"
+
+#include <sqlite3.h>
+
+#include "core/error.h"
+
+namespace sluice::manager {
+namespace {
+constexpr int kSchemaVersion = 1;
+
+// synchronous=FULL: in WAL mode NORMAL only syncs at checkpoints, so a power cut could roll back a
+// committed submit that a client was already told about, or a RUNNING record whose process then ran again.
+// FULL syncs the WAL at every commit; the cost is one fdatasync per transition (docs/manager.md).
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs(
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL,
+  spec TEXT NOT NULL,
+  state TEXT NOT NULL,
+  reason TEXT NOT NULL DEFAULT '',
+  priority INTEGER NOT NULL,
+  submitted_at REAL NOT NULL,
+  updated_at REAL NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  not_before REAL NOT NULL DEFAULT 0,
+  cancel_requested INTEGER NOT NULL DEFAULT 0,
+  exit_code INTEGER,
+  signal INTEGER);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, id);
+CREATE TABLE IF NOT EXISTS attempts(
+  job_id INTEGER NOT NULL REFERENCES jobs(id),
+  n INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  pid INTEGER NOT NULL DEFAULT 0,
+  start_ticks INTEGER NOT NULL DEFAULT 0,
+  boot_id TEXT NOT NULL DEFAULT '',
+  started_at REAL NOT NULL,
+  ended_at REAL NOT NULL DEFAULT 0,
+  outcome TEXT NOT NULL DEFAULT '',
+  exit_code INTEGER,
+  signal INTEGER,
+  kill_reason TEXT NOT NULL DEFAULT '',
+  kill_sent_at REAL NOT NULL DEFAULT 0,
+  PRIMARY KEY(job_id, n));
+CREATE TABLE IF NOT EXISTS deps(
+  job_id INTEGER NOT NULL REFERENCES jobs(id),
+  dep_id INTEGER NOT NULL REFERENCES jobs(id),
+  condition TEXT NOT NULL,
+  PRIMARY KEY(job_id, dep_id, condition));
+CREATE INDEX IF NOT EXISTS deps_dep ON deps(dep_id);
+CREATE TABLE IF NOT EXISTS events(
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  ts REAL NOT NULL,
+  job_id INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  reason TEXT NOT NULL);
+)sql";
+
+std::optional<int> OptInt(sqlite3_stmt* s, int col) {
+  if (sqlite3_column_type(s, col) == SQLITE_NULL) return std::nullopt;
+  return sqlite3_column_int(s, col);
+}
+
+std::string Text(sqlite3_stmt* s, int col) {
+  const unsigned char* t = sqlite3_column_text(s, col);
+  return t ? std::string(reinterpret_cast<const char*>(t), sqlite3_column_bytes(s, col)) : std::string();
+}
+}  // namespace
+
+// A prepared statement with positional binds; Step() returns true while there is a row.
+class Store::Stmt {
+ public:
+  Stmt(Store* store, const char* sql) : store_(store) {
+    if (sqlite3_prepare_v2(store->db_, sql, -1, &s_, nullptr) != SQLITE_OK) store->Exec(nullptr);
+  }
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt& Bind(int64_t v) { Check(sqlite3_bind_int64(s_, ++i_, v)); return *this; }
+  Stmt& Bind(int v) { return Bind(static_cast<int64_t>(v)); }
+  Stmt& Bind(double v) { Check(sqlite3_bind_double(s_, ++i_, v)); return *this; }
+  Stmt& Bind(const std::string& v) { Check(sqlite3_bind_text(s_, ++i_, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT)); return *this; }
+  Stmt& Bind(std::optional<int> v) {
+    if (v) return Bind(*v);
+    Check(sqlite3_bind_null(s_, ++i_));
+    return *this;
+  }
+  bool Step() {
+    int rc = sqlite3_step(s_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc != SQLITE_DONE) store_->Exec(nullptr);
+    return false;
+  }
+  sqlite3_stmt* get() { return s_; }
+
+ private:
+  void Check(int rc) {
+    if (rc != SQLITE_OK) store_->Exec(nullptr);
+  }
+  Store* store_;
+  sqlite3_stmt* s_ = nullptr;
+  int i_ = 0;
+};
+
+// BEGIN IMMEDIATE ... COMMIT; rolled back if the scope is left by an exception.
+class Store::Txn {
+ public:
+  explicit Txn(Store* s) : s_(s) { s_->Exec("BEGIN IMMEDIATE"); }
+  ~Txn() {
+    if (!done_) sqlite3_exec(s_->db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+  void Commit() {
+    s_->Exec("COMMIT");
+    done_ = true;
+  }
+
+ private:
+  Store* s_;
+  bool done_ = false;
+};
+
+Store::Store(const std::string& path) : path_(path) {
+  if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    db_ = nullptr;
+    Fail(ErrorKind::kOutput, "cannot open {}: {}", path, msg);
+  }
+  sqlite3_busy_timeout(db_, 5000);
+  Exec("PRAGMA journal_mode=WAL");
+  Exec("PRAGMA synchronous=FULL");
+  Exec("PRAGMA foreign_keys=ON");
+  Exec(kSchema);
+  Stmt get(this, "SELECT value FROM meta WHERE key='schema_version'");
+  if (get.Step()) {
+    int v = std::stoi(Text(get.get(), 0));
+    if (v > kSchemaVersion) Fail(ErrorKind::kState, "{} has schema version {}, newer than this sluice ({})", path, v, kSchemaVersion);
+  } else {
+    Stmt put(this, "INSERT INTO meta(key, value) VALUES('schema_version', ?)");
+    put.Bind(std::to_string(kSchemaVersion)).Step();
+  }
+}
+
+Store::~Store() { sqlite3_close(db_); }
+
+void Store::Exec(const char* sql) {
+  char* err = nullptr;
+  if (sql && sqlite3_exec(db_, sql, nullptr, nullptr, &err) == SQLITE_OK) return;
+  std::string msg = err ? err : sqlite3_errmsg(db_);
+  sqlite3_free(err);
+  Fail(ErrorKind::kOutput, "job database {}: {}", path_, msg);
+}
+
+void Store::AddEvent(int64_t id, State state, const std::string& reason, double now) {
+  Stmt(this, "INSERT INTO events(ts, job_id, state, reason) VALUES(?, ?, ?, ?)").Bind(now).Bind(id).Bind(std::string(StateName(state))).Bind(reason).Step();
+}
+
+int64_t Store::Submit(const JobSpec& spec, State state, const std::string& reason, double now) {
+  Txn t(this);
+  Stmt ins(this, "INSERT INTO jobs(name, spec, state, reason, priority, submitted_at, updated_at) VALUES(?, ?, ?, ?, ?, ?, ?)");
+  ins.Bind(spec.name).Bind(spec.ToJson()).Bind(std::string(StateName(state))).Bind(reason).Bind(spec.priority).Bind(now).Bind(now).Step();
+  int64_t id = sqlite3_last_insert_rowid(db_);
+  for (const auto& d : spec.depends_on)
+    Stmt(this, "INSERT OR IGNORE INTO deps(job_id, dep_id, condition) VALUES(?, ?, ?)").Bind(id).Bind(d.job).Bind(std::string(DepConditionName(d.condition))).Step();
+  AddEvent(id, State::kSubmitted, "", now);
+  AddEvent(id, state, reason, now);
+  t.Commit();
+  return id;
+}
+
+void Store::SetState(int64_t id, State state, const std::string& reason, double now) {
+  Txn t(this);
+  Stmt(this, "UPDATE jobs SET state=?, reason=?, updated_at=? WHERE id=?").Bind(std::string(StateName(state))).Bind(reason).Bind(now).Bind(id).Step();
+  AddEvent(id, state, reason, now);
+  t.Commit();
+}
+
+void Store::SetReason(int64_t id, const std::string& reason) {
+  Stmt(this, "UPDATE jobs SET reason=? WHERE id=?").Bind(reason).Bind(id).Step();
+}
+
+void Store::SetCancelRequested(int64_t id) { Stmt(this, "UPDATE jobs SET cancel_requested=1 WHERE id=?").Bind(id).Step(); }
+
+int Store::BeginAttempt(int64_t id, double now) {
+  Txn t(this);
+  Stmt(this, "UPDATE jobs SET state='RUNNING', reason='', attempts=attempts+1, updated_at=? WHERE id=?").Bind(now).Bind(id).Step();
+  Stmt q(this, "SELECT attempts FROM jobs WHERE id=?");
+  q.Bind(id).Step();
+  int n = sqlite3_column_int(q.get(), 0);
+  Stmt(this, "INSERT INTO attempts(job_id, n, state, started_at) VALUES(?, ?, 'LAUNCHING', ?)").Bind(id).Bind(n).Bind(now).Step();
+  AddEvent(id, State::kRunning, "attempt " + std::to_string(n), now);
+  t.Commit();
+  return n;
+}
+
+void Store::RecordLaunch(int64_t id, int n, int64_t pid, uint64_t start_ticks, const std::string& boot_id) {
+  Stmt(this, "UPDATE attempts SET state='RUNNING', pid=?, start_ticks=?, boot_id=? WHERE job_id=? AND n=?")
+      .Bind(pid).Bind(static_cast<int64_t>(start_ticks)).Bind(boot_id).Bind(id).Bind(n).Step();
+}
+
+void Store::DropAttempt(int64_t id, int n, const std::string& reason, double now) {
+  Txn t(this);
+  Stmt(this, "DELETE FROM attempts WHERE job_id=? AND n=?").Bind(id).Bind(n).Step();
+  Stmt(this, "UPDATE jobs SET state='PENDING', reason=?, attempts=attempts-1, updated_at=? WHERE id=?").Bind(reason).Bind(now).Bind(id).Step();
+  AddEvent(id, State::kPending, reason, now);
+  t.Commit();
+}
+
+void Store::RecordKill(int64_t id, int n, const std::string& kill_reason, double now) {
+  Stmt(this, "UPDATE attempts SET kill_reason=?, kill_sent_at=? WHERE job_id=? AND n=?").Bind(kill_reason).Bind(now).Bind(id).Bind(n).Step();
+}
+
+void Store::EndAttempt(int64_t id, int n, const std::string& outcome, std::optional<int> exit_code, std::optional<int> signal,
+                       State job_state, const std::string& reason, double not_before, double now) {
+  Txn t(this);
+  Stmt(this, "UPDATE attempts SET state='ENDED', ended_at=?, outcome=?, exit_code=?, signal=? WHERE job_id=? AND n=?")
+      .Bind(now).Bind(outcome).Bind(exit_code).Bind(signal).Bind(id).Bind(n).Step();
+  Stmt(this, "UPDATE jobs SET state=?, reason=?, not_before=?, exit_code=?, signal=?, updated_at=? WHERE id=?")
+      .Bind(std::string(StateName(job_state))).Bind(reason).Bind(not_before).Bind(exit_code).Bind(signal).Bind(now).Bind(id).Step();
+  AddEvent(id, job_state, reason, now);
+  t.Commit();
+}
+
+namespace {
+constexpr const char* kJobCols =
+    "SELECT id, name, spec, state, reason, priority, submitted_at, updated_at, attempts, not_before, cancel_requested, exit_code, signal FROM jobs ";
+
+JobRow ReadJob(sqlite3_stmt* s) {
+  JobRow j;
+  j.id = sqlite3_column_int64(s, 0);
+  j.name = Text(s, 1);
+  j.spec_json = Text(s, 2);
+  j.state = ParseState(Text(s, 3)).value_or(State::kFailed);
+  j.reason = Text(s, 4);
+  j.priority = sqlite3_column_int(s, 5);
+  j.submitted_at = sqlite3_column_double(s, 6);
+  j.updated_at = sqlite3_column_double(s, 7);
+  j.attempts = sqlite3_column_int(s, 8);
+  j.not_before = sqlite3_column_double(s, 9);
+  j.cancel_requested = sqlite3_column_int(s, 10) != 0;
+  j.exit_code = OptInt(s, 11);
+  j.signal = OptInt(s, 12);
+  return j;
+}
+}  // namespace
+
+std::optional<JobRow> Store::GetJob(int64_t id) {
+  Stmt q(this, (std::string(kJobCols) + "WHERE id=?").c_str());
+  if (!q.Bind(id).Step()) return std::nullopt;
+  return ReadJob(q.get());
+}
+
+std::vector<JobRow> Store::ListJobs(const JobFilter& f) {
+  std::string sql = std::string(kJobCols) + "WHERE id > ?";
+  if (f.state) sql += " AND state = ?";
+  if (!f.name.empty()) sql += " AND name = ?";
+  sql += " ORDER BY id LIMIT ?";
+  Stmt q(this, sql.c_str());
+  q.Bind(f.after_id);
+  if (f.state) q.Bind(std::string(StateName(*f.state)));
+  if (!f.name.empty()) q.Bind(f.name);
+  q.Bind(f.limit);
+  std::vector<JobRow> out;
+  while (q.Step()) out.push_back(ReadJob(q.get()));
+  return out;
+}
+
+std::vector<JobRow> Store::ActiveJobs() {
+  Stmt q(this, (std::string(kJobCols) + "WHERE state IN ('SUBMITTED', 'PENDING', 'RUNNING') ORDER BY id").c_str());
+  std::vector<JobRow> out;
+  while (q.Step()) out.push_back(ReadJob(q.get()));
+  return out;
+}
+
+std::vector<AttemptRow> Store::Attempts(int64_t id) {
+  Stmt q(this,
+         "SELECT job_id, n, state, pid, start_ticks, boot_id, started_at, ended_at, outcome, exit_code, signal, kill_reason, kill_sent_at "
+         "FROM attempts WHERE job_id=? ORDER BY n");
+  q.Bind(id);
+  std::vector<AttemptRow> out;
+  while (q.Step()) {
+    sqlite3_stmt* s = q.get();
+    AttemptRow a;
+    a.job_id = sqlite3_column_int64(s, 0);
+    a.n = sqlite3_column_int(s, 1);
+    a.state = Text(s, 2);
+    a.pid = sqlite3_column_int64(s, 3);
+    a.start_ticks = static_cast<uint64_t>(sqlite3_column_int64(s, 4));
+    a.boot_id = Text(s, 5);
+    a.started_at = sqlite3_column_double(s, 6);
+    a.ended_at = sqlite3_column_double(s, 7);
+    a.outcome = Text(s, 8);
+    a.exit_code = OptInt(s, 9);
+    a.signal = OptInt(s, 10);
+    a.kill_reason = Text(s, 11);
+    a.kill_sent_at = sqlite3_column_double(s, 12);
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+std::vector<Dependency> Store::Deps(int64_t id) {
+  Stmt q(this, "SELECT dep_id, condition FROM deps WHERE job_id=? ORDER BY dep_id");
+  q.Bind(id);
+  std::vector<Dependency> out;
+  while (q.Step()) out.push_back({sqlite3_column_int64(q.get(), 0), ParseDepCondition(Text(q.get(), 1)).value_or(DepCondition::kAfterOk)});
+  return out;
+}
+
+std::vector<int64_t> Store::Dependents(int64_t id) {
+  Stmt q(this, "SELECT DISTINCT job_id FROM deps WHERE dep_id=? ORDER BY job_id");
+  q.Bind(id);
+  std::vector<int64_t> out;
+  while (q.Step()) out.push_back(sqlite3_column_int64(q.get(), 0));
+  return out;
+}
+
+std::vector<Store::Event> Store::Events(int64_t after, int limit) {
+  Stmt q(this, "SELECT seq, ts, job_id, state, reason FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
+  q.Bind(after).Bind(limit);
+  std::vector<Event> out;
+  while (q.Step())
+    out.push_back({sqlite3_column_int64(q.get(), 0), sqlite3_column_double(q.get(), 1), sqlite3_column_int64(q.get(), 2), Text(q.get(), 3), Text(q.get(), 4)});
+  return out;
+}
+
+bool Store::Writable() {
+  try {
+    Txn t(this);
+    Exec("UPDATE meta SET value=value WHERE key='schema_version'");
+    t.Commit();
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+}  // namespace sluice::manager

@@ -1,0 +1,112 @@
+// The job manager's durable state: one SQLite database (<data-dir>/state.db) with the tables jobs,
+// attempts, deps and events (schema in store.cc, described in docs/manager.md). Every method that changes
+// state is one transaction that has committed (fsynced: WAL with synchronous=FULL) when it returns, so the
+// caller acts (spawns, signals, answers a client) only on what a crash cannot undo. Each job state change
+// appends a row to events in the same transaction.
+//
+// Not thread-safe: the manager serializes all calls under its lock. Throws Error(kOutput) when the
+// database cannot be opened or written, Error(kState) for a schema from a newer sluice.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "manager/job_spec.h"
+
+struct sqlite3;
+
+namespace sluice::manager {
+
+struct JobRow {
+  int64_t id = 0;
+  std::string name;
+  std::string spec_json;  // JobSpec::ToJson of the accepted spec
+  State state = State::kSubmitted;
+  std::string reason;
+  int priority = 0;
+  double submitted_at = 0, updated_at = 0;
+  int attempts = 0;        // attempt rows so far (the current one included while RUNNING)
+  double not_before = 0;   // epoch seconds: a retry's backoff ends here
+  bool cancel_requested = false;
+  std::optional<int> exit_code, signal;  // of the last attempt that ended
+};
+
+// An attempt: LAUNCHING (row written, process not yet known), RUNNING (pid + start time recorded), ENDED.
+struct AttemptRow {
+  int64_t job_id = 0;
+  int n = 0;  // 1-based
+  std::string state;
+  int64_t pid = 0;           // the attempt's wrapper process, leader of its process group
+  uint64_t start_ticks = 0;  // /proc/<pid>/stat start time: with boot_id, the process's identity
+  std::string boot_id;
+  double started_at = 0, ended_at = 0;
+  std::string outcome;       // completed, failed, timeout, lost, cancelled ("" while not ended)
+  std::optional<int> exit_code, signal;
+  std::string kill_reason;   // "cancel" or "timeout" once the manager decided to stop it
+  double kill_sent_at = 0;   // when SIGTERM was sent (SIGKILL follows after the grace period)
+};
+
+struct JobFilter {
+  std::optional<State> state;
+  std::string name;       // exact match; "" = any
+  int64_t after_id = 0;   // ids greater than this (pagination)
+  int limit = 100;
+};
+
+class Store {
+ public:
+  explicit Store(const std::string& path);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Inserts a job in state `state` (PENDING or REJECTED) with its dependencies, recording the SUBMITTED
+  // event and the one for `state`. Returns its id.
+  int64_t Submit(const JobSpec& spec, State state, const std::string& reason, double now);
+  // Changes a job's state and reason (no attempt involved: PENDING reason updates, CANCELLED while pending).
+  void SetState(int64_t id, State state, const std::string& reason, double now);
+  // Only the reason (a pending job's "waiting for ..." text): no event, since the state did not change.
+  void SetReason(int64_t id, const std::string& reason);
+  void SetCancelRequested(int64_t id);
+
+  // PENDING → RUNNING with a new LAUNCHING attempt; returns its number.
+  int BeginAttempt(int64_t id, double now);
+  // The attempt's process exists: records its identity (LAUNCHING → RUNNING).
+  void RecordLaunch(int64_t id, int n, int64_t pid, uint64_t start_ticks, const std::string& boot_id);
+  // An attempt whose command never started (the daemon died before letting it run): removed, and the job
+  // goes back to PENDING with `reason`, as if it had not been admitted.
+  void DropAttempt(int64_t id, int n, const std::string& reason, double now);
+  void RecordKill(int64_t id, int n, const std::string& kill_reason, double now);
+  // Ends attempt n with `outcome` and moves the job to `job_state` (PENDING for a retry, with not_before).
+  void EndAttempt(int64_t id, int n, const std::string& outcome, std::optional<int> exit_code, std::optional<int> signal,
+                  State job_state, const std::string& reason, double not_before, double now);
+
+  std::optional<JobRow> GetJob(int64_t id);
+  std::vector<JobRow> ListJobs(const JobFilter& f);
+  std::vector<JobRow> ActiveJobs();  // not terminal, oldest first
+  std::vector<AttemptRow> Attempts(int64_t id);
+  std::vector<Dependency> Deps(int64_t id);
+  std::vector<int64_t> Dependents(int64_t id);  // jobs that depend on `id`
+  // Events after sequence number `after` (for the API and tests): {seq, ts, job, state, reason}.
+  struct Event {
+    int64_t seq = 0;
+    double ts = 0;
+    int64_t job_id = 0;
+    std::string state, reason;
+  };
+  std::vector<Event> Events(int64_t after, int limit);
+  // A write transaction that changes nothing: the database is writable (for /readyz).
+  bool Writable();
+
+ private:
+  class Stmt;
+  class Txn;
+  void Exec(const char* sql);
+  void AddEvent(int64_t id, State state, const std::string& reason, double now);
+  sqlite3* db_ = nullptr;
+  std::string path_;
+};
+
+}  // namespace sluice::manager

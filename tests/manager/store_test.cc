@@ -1,0 +1,74 @@
+// The job database: transitions with their events, attempts, dependencies, and what survives a reopen.
+#include "manager/store.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+namespace sluice::manager {
+namespace {
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char tmpl[] = "/tmp/sluice-store-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+TEST(Store, TransitionsAreRecordedWithEventsAndSurviveReopen) {
+  TempDir d;
+  std::string db = d.path + "/state.db";
+  int64_t a, b;
+  {
+    Store s(db);
+    JobSpec spec = ParseJobSpec(R"({"name":"a","command":["true"]})");
+    a = s.Submit(spec, State::kPending, "", 1.0);
+    JobSpec spec_b = ParseJobSpec(R"({"name":"b","command":["true"],"depends_on":[{"job":1,"condition":"afterany"}]})");
+    b = s.Submit(spec_b, State::kPending, "", 2.0);
+    EXPECT_EQ(s.Deps(b).size(), 1u);
+    EXPECT_EQ(s.Dependents(a), std::vector<int64_t>{b});
+    int n = s.BeginAttempt(a, 3.0);
+    EXPECT_EQ(n, 1);
+    s.RecordLaunch(a, n, 4242, 99, "boot");
+    s.EndAttempt(a, n, "failed", 3, std::nullopt, State::kPending, "backoff", 10.0, 4.0);
+    n = s.BeginAttempt(a, 11.0);
+    EXPECT_EQ(n, 2);
+    s.DropAttempt(a, n, "daemon restarted", 12.0);  // never started: removed, job PENDING again
+    n = s.BeginAttempt(a, 13.0);
+    EXPECT_EQ(n, 2);
+    s.RecordKill(a, n, "cancel", 14.0);
+    s.EndAttempt(a, n, "cancelled", std::nullopt, 15, State::kCancelled, "cancelled by request", 0, 15.0);
+  }
+  Store s(db);  // reopened: everything committed is there
+  auto j = s.GetJob(a);
+  ASSERT_TRUE(j);
+  EXPECT_EQ(j->state, State::kCancelled);
+  EXPECT_EQ(j->attempts, 2);
+  EXPECT_EQ(j->signal, 15);
+  auto at = s.Attempts(a);
+  ASSERT_EQ(at.size(), 2u);
+  EXPECT_EQ(at[0].pid, 4242);
+  EXPECT_EQ(at[0].start_ticks, 99u);
+  EXPECT_EQ(at[0].exit_code, 3);
+  EXPECT_EQ(at[1].kill_reason, "cancel");
+  std::vector<std::string> states;
+  for (const auto& e : s.Events(0, 100))
+    if (e.job_id == a) states.push_back(e.state);
+  EXPECT_EQ(states, (std::vector<std::string>{"SUBMITTED", "PENDING", "RUNNING", "PENDING", "RUNNING", "PENDING", "RUNNING", "CANCELLED"}));
+  auto active = s.ActiveJobs();
+  ASSERT_EQ(active.size(), 1u);
+  EXPECT_EQ(active[0].id, b);
+  JobFilter f;
+  f.state = State::kCancelled;
+  EXPECT_EQ(s.ListJobs(f).size(), 1u);
+  f = {};
+  f.limit = 1;
+  f.after_id = a;
+  EXPECT_EQ(s.ListJobs(f).at(0).id, b);
+  EXPECT_TRUE(s.Writable());
+}
+
+}  // namespace
+}  // namespace sluice::manager
