@@ -10,8 +10,10 @@
 #include "io/env.h"
 #include "job/job_runner.h"
 #include "job/jobs_list.h"
+#include "job/monitor.h"
 #include "job/plan_command.h"
 #include "job/snapshot.h"
+#include "job/stop.h"
 
 int main(int argc, char** argv) {
   using namespace sluice;
@@ -33,7 +35,8 @@ int main(int argc, char** argv) {
       "  --checkpoint.strategy S every_op | every_partition | every_n_ops | manual | disabled\n"
       "  --checkpoint.n_ops N    --checkpoint.op_names a,b    --partition.max_size_mb 64\n"
       "Exit codes: 0 done; 1 a partition failed; 2 bad recipe or command line; 3 bad or missing input;\n"
-      "4 cannot write output; 5 job state conflict (refused resume, job already running).");
+      "4 cannot write output; 5 job state conflict (refused resume, job already running); 6 stopped by\n"
+      "SIGTERM / SIGINT (sluice stop) with its state saved: rerun the same command to resume.");
 
   std::string op_name;
   auto* ops_cmd = app.add_subcommand("ops", "List the ops, or one op's parameters and defaults");
@@ -76,6 +79,32 @@ int main(int argc, char** argv) {
   jobs_cmd->add_flag("--json", jobs_json, "a JSON array (job_id, job_dir, status, progress_percentage, partitions, times)");
   jobs_cmd->footer("Newest first. Status as in `sluice snapshot` (running is decided by the job lock, not by the log).");
 
+  std::string stop_dir;
+  StopOptions stop_opt;
+  auto* stop_cmd = app.add_subcommand("stop", "Stop a running job gracefully (SIGTERM), escalating to SIGKILL after a timeout");
+  stop_cmd->add_option("job_dir", stop_dir, "the job directory")->required();
+  stop_cmd->add_option("--timeout", stop_opt.timeout_seconds, "seconds to wait after SIGTERM before SIGKILL (default 30)")
+      ->check(CLI::NonNegativeNumber);
+  stop_cmd->add_flag("--force", stop_opt.force, "SIGKILL at once (the job is left as after a crash)");
+  stop_cmd->footer(
+      "The process is the one <job_dir>/job.pid records (pid, start time, boot id, host) and only while it holds\n"
+      "job.lock: a recycled pid or another host's process is never signalled. On SIGTERM the run starts no new\n"
+      "partition, abandons the uncommitted segments in flight, records job_stopped and exits 6; resume it with the\n"
+      "same --job_id. Exit codes: 0 stopped; 1 killed after --timeout; 2 bad command line; 3 not a job directory;\n"
+      "5 refused (another host, or the lock holder cannot be identified, or no permission); 7 not running.\n"
+      "docs/monitoring.md.");
+
+  std::string mon_dir;
+  MonitorOptions mon_opt;
+  auto* mon_cmd = app.add_subcommand("monitor", "Follow a job: progress per stage, rows/s, MB/s, ETA, failed and retried partitions");
+  mon_cmd->add_option("job_dir", mon_dir, "the job directory")->required();
+  mon_cmd->add_option("--interval", mon_opt.interval_seconds, "seconds between reports (default 2)")->check(CLI::PositiveNumber);
+  mon_cmd->add_flag("--once", mon_opt.once, "report the current state once and exit");
+  mon_cmd->footer(
+      "On a terminal the report is redrawn in place, otherwise one key=value line per interval. Exits when the job\n"
+      "ends. Exit codes (the job's status): 0 completed (or running, with --once); 1 failed or completed with\n"
+      "failures; 3 not a job directory; 6 stopped; 7 interrupted or not started. docs/monitoring.md.");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -103,6 +132,12 @@ int main(int argc, char** argv) {
       fmt::print("{}", jobs_json ? JobsToJson(jobs) : JobsToText(jobs));
       return 0;
     }
+    if (*stop_cmd) {
+      StopResult r = StopJob(Env::Default(), stop_dir, stop_opt, [](const std::string& s) { fmt::print(stderr, "sluice: {}\n", s); });
+      fmt::print(stderr, "sluice: {}\n", r.message);
+      return StopExitCode(r.outcome);
+    }
+    if (*mon_cmd) return MonitorJob(Env::Default(), mon_dir, mon_opt, stdout, 1);
     // --key value / --key=value pairs after the recipe: recipe overrides.
     auto overrides = [](const std::vector<std::string>& extras) {
       std::vector<Override> out;

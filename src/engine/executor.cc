@@ -147,6 +147,7 @@ uint64_t DedupMemoryBudget() {
 }  // namespace
 
 struct Executor::Impl {
+  static inline const std::atomic<bool> kNeverStop{false};
   Executor& ex;
   Env* env;
   const Recipe& recipe;
@@ -162,13 +163,16 @@ struct Executor::Impl {
   std::vector<Counters> final_counters;
   std::mutex mu;
   std::atomic<bool> abort{false};
+  const std::atomic<bool>& stop;  // Executor::SetStopFlag
+  JobProgress& prog;
+  std::vector<size_t> abandoned;  // under mu
   // The single-file export, written while the last stage runs; null for a sharded export, which is cut
   // by row counts known only at the end and so is assembled from result files.
   std::unique_ptr<ExportJournal> journal;
 
   explicit Impl(Executor& e)
       : ex(e), env(e.env_), recipe(e.recipe_), pipeline(e.pipeline_), plan(e.plan_), paths(e.paths_),
-        events(e.events_) {
+        events(e.events_), stop(e.stop_ != nullptr ? *e.stop_ : kNeverStop), prog(e.progress_) {
     stages = MakeStages(pipeline);
     size_t n = pipeline.ops.size();
     checkpoint_after.assign(n, false);
@@ -241,6 +245,13 @@ struct Executor::Impl {
     const auto& r = plan.partitions[p];
     return fmt::format("{}:[{},{})", plan.files[r.file].path, r.begin, r.end);
   }
+  uint64_t Weight(size_t p) const { return plan.partitions[p].end - plan.partitions[p].begin; }
+  bool Stopping() const { return stop.load(std::memory_order_relaxed); }
+  // A stop request cut partition p's work short: it stays pending (neither completed nor failed).
+  void Abandon(size_t p) {
+    std::lock_guard<std::mutex> lock(mu);
+    abandoned.push_back(p);
+  }
   Counters FreshCounters() const {
     Counters c;
     c.ops.resize(pipeline.ops.size());
@@ -269,6 +280,7 @@ struct Executor::Impl {
     std::vector<std::string> pieces;  // an expanding mapper's output texts
     std::string location;  // where the last committed partition result went
     std::optional<size_t> failed_op;  // the expanding mapper whose error failed the attempt
+    uint64_t credited = 0;  // work of the current attempt already added to prog.work_done
     explicit Worker(const Pipeline& p) : chain(p), parser(p.text_keys) {}
   };
 
@@ -408,9 +420,28 @@ struct Executor::Impl {
     int64_t base_line = -1;
     std::string_view line;
     w.out.clear();
+    // Progress of a segment reading the input: lines and bytes read, and its share of the stage's work.
+    uint64_t lines_credited = 0, bytes_credited = 0;
+    const uint64_t weight = Weight(p);
+    const size_t stage_ops = std::max<size_t>(1, stages[0].op_end - stages[0].op_begin);
+    const bool plain = CodecForPath(in_path) == Codec::kNone;  // compressed: bytes read are not the range's
+    auto credit = [&] {
+      uint64_t l = reader.line_number(), by = reader.bytes_consumed();
+      prog.rows.fetch_add(l - lines_credited, std::memory_order_relaxed);
+      prog.bytes.fetch_add(by - bytes_credited, std::memory_order_relaxed);
+      if (plain) {
+        uint64_t share = std::min(weight - w.credited, (by - bytes_credited) * (e - b) / stage_ops);
+        prog.work_done.fetch_add(share, std::memory_order_relaxed);
+        w.credited += share;
+      }
+      lines_credited = l;
+      bytes_credited = by;
+    };
     while (reader.Next(line)) {
       if (abort.load(std::memory_order_relaxed)) Fail(ErrorKind::kJobFailed, "job aborted");
+      if (stop.load(std::memory_order_relaxed)) Fail(ErrorKind::kJobFailed, "stopped on request");
       uint64_t idx = index++;
+      if (from_input && (idx & 4095) == 4095) credit();
       if (keep != nullptr && (idx >= keep->size() || (*keep)[idx] == 0)) continue;
       ParseStatus ps = w.parser.Parse(line, w.sample, w.error);
       if (ps == ParseStatus::kBlank) continue;
@@ -465,6 +496,7 @@ struct Executor::Impl {
       w.side.clear();
       counters.side_rows = w.side_rows;
     }
+    if (from_input) credit();
     for (size_t i = b; i < e; ++i) {
       auto& c = w.chain.counters()[i];
       counters.ops[i].in += c.in;
@@ -579,7 +611,10 @@ struct Executor::Impl {
                   (IsLastStage(k) ? m.side.has_value() : FingerprintsValid(p, k, m.counters.rows));
     }
     if (committed) {
+      prog.work_total.fetch_sub(Weight(p), std::memory_order_relaxed);
+      prog.stage_done.fetch_add(1, std::memory_order_relaxed);
       if (IsLastStage(k)) {
+        prog.done.fetch_add(1, std::memory_order_relaxed);
         final_counters[p] = m.counters;
         rep.reused = true;
         rep.status = PartitionReport::Status::kCompleted;
@@ -593,9 +628,14 @@ struct Executor::Impl {
     auto lock = env->LockFile(fmt::format("{}/partition_{:06d}.lock", paths.locks_dir, p), true);
     for (int attempt = 0;; ++attempt) {
       if (abort) return false;
+      if (Stopping()) {
+        if (attempt > 0) Abandon(p);  // it was waiting to retry
+        return false;
+      }
       rep.attempts = attempt + 1;
       w.failed_op.reset();
       w.chain.ResetCounters();  // and its failed_op
+      w.credited = 0;
       double t0 = env->MonotonicSeconds();
       events.Emit("partition_start", fmt::format("partition {}/{} stage {} attempt {}", p + 1, plan.partitions.size(), k, attempt + 1),
                   [&](JsonWriter& j) {
@@ -611,7 +651,12 @@ struct Executor::Impl {
         RunStage(w, p, k, attempt + 1);
         double dt = env->MonotonicSeconds() - t0;
         rep.seconds += dt;
-        if (IsLastStage(k)) rep.status = PartitionReport::Status::kCompleted;
+        prog.work_done.fetch_add(Weight(p) - w.credited, std::memory_order_relaxed);
+        prog.stage_done.fetch_add(1, std::memory_order_relaxed);
+        if (IsLastStage(k)) {
+          rep.status = PartitionReport::Status::kCompleted;
+          prog.done.fetch_add(1, std::memory_order_relaxed);
+        }
         const Counters& c = final_counters[p];  // meaningful for the last stage only
         events.Emit("partition_complete", fmt::format("partition {} stage {} done in {:.3f}s", p, k, dt), [&](JsonWriter& j) {
           j.Field("partition_id", static_cast<uint64_t>(p)).Field("stage", static_cast<uint64_t>(k));
@@ -620,6 +665,11 @@ struct Executor::Impl {
         });
         return true;
       } catch (const Error& e) {
+        prog.work_done.fetch_sub(w.credited, std::memory_order_relaxed);
+        if (Stopping()) {  // abandoned: what the attempt wrote is uncommitted, as after a crash
+          Abandon(p);
+          return false;
+        }
         bool permanent = e.kind() == ErrorKind::kData || e.kind() == ErrorKind::kUsage || e.kind() == ErrorKind::kInternal;
         bool retry = !permanent && attempt < recipe.max_retries && !abort;
         double delay = retry ? Backoff(attempt) : 0;
@@ -640,6 +690,8 @@ struct Executor::Impl {
                    fmt::format("partition {} stage {} attempt {} failed{}: {}", p, k, attempt + 1,
                                retry ? fmt::format(" (retrying in {:.2f}s)", delay) : "", e.what()));
         if (!retry) {
+          prog.failed.fetch_add(1, std::memory_order_relaxed);
+          prog.work_total.fetch_sub(Weight(p) * (stages.size() - k), std::memory_order_relaxed);  // no later stage either
           if (IsLastStage(k) && journal) journal->MarkFailed(p);
           rep.status = PartitionReport::Status::kFailed;
           rep.error = e.what();
@@ -647,7 +699,8 @@ struct Executor::Impl {
           if (e.kind() == ErrorKind::kData) abort = true;  // bad input will not get better
           return false;
         }
-        env->SleepSeconds(delay);
+        prog.retried.fetch_add(1, std::memory_order_relaxed);
+        for (double left = delay; left > 0 && !Stopping(); left -= 0.05) env->SleepSeconds(std::min(left, 0.05));
       }
     }
   }
@@ -918,8 +971,14 @@ struct Executor::Impl {
       env->CreateDirs(d);
     std::vector<size_t> alive(plan.partitions.size());
     for (size_t i = 0; i < alive.size(); ++i) alive[i] = i;
+    prog.partitions = plan.partitions.size();
+    prog.stages = stages.size();
+    for (size_t p = 0; p < plan.partitions.size(); ++p) prog.work_total += Weight(p) * stages.size();
     int threads = std::max(1, std::min<int>(ex.np_, static_cast<int>(std::max<size_t>(1, alive.size()))));
+    bool stopped = false;
     for (size_t k = 0; k < stages.size() && !abort; ++k) {
+      prog.stage = k;
+      prog.stage_done = 0;
       if (IsLastStage(k) && recipe.export_shard_size == 0) {
         OpenJournal();  // only now: a stale dedup decision (Decide) may just have invalidated results
         for (size_t p = 0, i = 0; p < plan.partitions.size(); ++p) {  // lost in an earlier stage (allow_partial)
@@ -927,13 +986,13 @@ struct Executor::Impl {
           else journal->MarkFailed(p);
         }
       }
-      std::atomic<size_t> next{0};
+      std::atomic<size_t> next{0}, finished{0};
       auto work = [&]() {
         Worker w(pipeline);
-        while (true) {
+        while (!Stopping()) {
           size_t i = next.fetch_add(1);
           if (i >= alive.size() || abort) break;
-          RunWithRetries(w, alive[i], k);
+          if (RunWithRetries(w, alive[i], k)) ++finished;
         }
       };
       std::vector<std::thread> pool;
@@ -944,6 +1003,11 @@ struct Executor::Impl {
       for (size_t p : alive)
         if (reports[p].status != PartitionReport::Status::kFailed) ok.push_back(p);
       bool failures = ok.size() != alive.size();
+      // Stopped: unless the last stage got through (nothing left but the export), end here.
+      if (Stopping() && (!IsLastStage(k) || finished + (alive.size() - ok.size()) < alive.size())) {
+        stopped = true;
+        break;
+      }
       if (failures && !recipe.allow_partial) break;
       alive = ok;
       if (stages[k].barrier && !abort) Decide(k, alive);
@@ -979,7 +1043,11 @@ struct Executor::Impl {
         }
       }
     }
-    if (failed == 0 || recipe.allow_partial) {
+    if (stopped) {
+      report.status = "stopped";
+      report.abandoned = abandoned;
+      std::sort(report.abandoned.begin(), report.abandoned.end());
+    } else if (failed == 0 || recipe.allow_partial) {
       report.export_files = Export(done);
       if (pipeline.tracing()) WriteTrace(done);
       report.status = failed == 0 ? "completed" : "completed_with_failures";

@@ -10,6 +10,7 @@
 // stage runs (engine/export_journal.h); a sharded one is cut from the partition result files at the end.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -50,15 +51,31 @@ struct PartitionReport {
 };
 
 struct JobReport {
-  std::string status;  // completed | completed_with_failures | failed
+  std::string status;  // completed | completed_with_failures | failed | stopped
   std::vector<PartitionReport> partitions;
   std::vector<OpTotals> ops;
   uint64_t rows_in = 0, rows_out = 0, bad_records = 0, null_text = 0;
   std::vector<std::string> export_files;
   std::vector<std::string> missing_ranges;  // "file:[begin,end)" of failed partitions
+  std::vector<size_t> abandoned;  // stopped: partitions that were being processed, ascending
+  std::string stop_reason;        // stopped: what asked ("SIGTERM"), set by the caller
   std::string error;
   ErrorKind error_kind = ErrorKind::kJobFailed;
   double seconds = 0;
+};
+
+// Live counters of a running job for a progress display (job/progress.h): workers add to them with relaxed
+// atomics at partition boundaries and every few thousand input records; any thread may read them.
+struct JobProgress {
+  std::atomic<uint64_t> partitions{0}, stages{0};  // totals
+  std::atomic<uint64_t> stage{0};                  // the stage being run
+  std::atomic<uint64_t> stage_done{0};             // partitions through that stage (reused ones included)
+  std::atomic<uint64_t> done{0};                   // partitions with a committed result (reused ones included)
+  std::atomic<uint64_t> failed{0}, retried{0};     // partitions failed for good; attempts that failed and are retried
+  std::atomic<uint64_t> rows{0}, bytes{0};         // input lines and bytes read by this run
+  // For an ETA: a (partition, stage) is worth the partition's input bytes. work_total is what this run has
+  // to do (work found committed, or failed for good, is taken off), work_done what it did so far.
+  std::atomic<uint64_t> work_total{0}, work_done{0};
 };
 
 class Executor {
@@ -66,6 +83,12 @@ class Executor {
   Executor(Env* env, const Recipe& recipe, const Pipeline& pipeline, const Plan& plan, JobPaths paths,
            EventLog& events, int np);
   JobReport Run();
+  // A flag that, once true, stops Run (set by a signal handler, job/stop.h): no partition is started, a
+  // partition being processed abandons the segment it is in without committing it (its committed
+  // checkpoints stay), no retry waits, no global decision or later stage starts, and Run returns status
+  // "stopped" with the partitions it abandoned. A stop after every result is committed lets the export finish.
+  void SetStopFlag(const std::atomic<bool>* stop) { stop_ = stop; }
+  const JobProgress& progress() const { return progress_; }
 
  private:
   struct Impl;
@@ -76,6 +99,8 @@ class Executor {
   JobPaths paths_;
   EventLog& events_;
   int np_;
+  const std::atomic<bool>* stop_ = nullptr;
+  JobProgress progress_;
 };
 
 }  // namespace sluice

@@ -66,9 +66,63 @@ class Env {
   virtual int AffinityCpuCount();         // CPUs in this process's sched_getaffinity mask; 0 if unknown
   virtual uint64_t PhysicalMemoryBytes();  // sysconf(_SC_PHYS_PAGES) x page size; 0 if unknown
 
+  // Processes, for the job's pid file and `sluice stop` (job/stop.h), and the terminal of the progress
+  // display. POSIX defaults, as above; a test fakes a recycled pid, another host or a reboot by override.
+  struct ProcessInfo {
+    uint64_t start_ticks = 0;  // /proc/<pid>/stat field 22: start time, clock ticks after boot
+    char state = '?';          // field 3: R, S, D, T, Z (exited, not yet reaped), ...
+  };
+  virtual int64_t ProcessId();                                     // getpid()
+  virtual std::optional<ProcessInfo> GetProcessInfo(int64_t pid);  // nullopt: no such process
+  virtual std::string HostName();                                  // gethostname(); "" if unknown
+  virtual std::string BootId();  // /proc/sys/kernel/random/boot_id (changes at each boot); "" if unknown
+  virtual int SignalProcess(int64_t pid, int sig);  // kill(2): 0, or its errno (ESRCH, EPERM)
+  virtual int TerminalColumns(int fd);  // 0 if `fd` is not a terminal, else its width (80 if unknown)
+
   virtual double NowSeconds() = 0;  // wall clock, epoch seconds
   virtual double MonotonicSeconds() = 0;
   virtual void SleepSeconds(double s) = 0;
+};
+
+// An Env that forwards every call to another (as LevelDB's EnvWrapper): a test overrides only what it fakes.
+class EnvWrapper : public Env {
+ public:
+  explicit EnvWrapper(Env* target) : target_(target) {}
+  Env* target() const { return target_; }
+  size_t ReadAt(const std::string& path, uint64_t offset, size_t n, char* buf) override { return target_->ReadAt(path, offset, n, buf); }
+  std::unique_ptr<RandomAccessFile> NewRandomAccessFile(const std::string& path) override { return target_->NewRandomAccessFile(path); }
+  std::unique_ptr<WritableFile> NewWritableFile(const std::string& path, bool append) override {
+    return target_->NewWritableFile(path, append);
+  }
+  bool FileExists(const std::string& path) override { return target_->FileExists(path); }
+  uint64_t FileSize(const std::string& path) override { return target_->FileSize(path); }
+  int64_t FileMtimeNs(const std::string& path) override { return target_->FileMtimeNs(path); }
+  void RenameFile(const std::string& from, const std::string& to) override { target_->RenameFile(from, to); }
+  void RemoveFile(const std::string& path) override { target_->RemoveFile(path); }
+  void RemoveTree(const std::string& path) override { target_->RemoveTree(path); }
+  void CreateDirs(const std::string& path) override { target_->CreateDirs(path); }
+  void SyncDir(const std::string& path) override { target_->SyncDir(path); }
+  std::vector<std::string> ListDir(const std::string& path) override { return target_->ListDir(path); }
+  void AppendFileTo(const std::string& src, WritableFile& dst, uint64_t offset, uint64_t length) override {
+    target_->AppendFileTo(src, dst, offset, length);
+  }
+  void TruncateFile(const std::string& path, uint64_t size) override { target_->TruncateFile(path, size); }
+  std::unique_ptr<FileLock> LockFile(const std::string& path, bool wait) override { return target_->LockFile(path, wait); }
+  std::optional<std::string> GetEnvVar(const std::string& name) override { return target_->GetEnvVar(name); }
+  int AffinityCpuCount() override { return target_->AffinityCpuCount(); }
+  uint64_t PhysicalMemoryBytes() override { return target_->PhysicalMemoryBytes(); }
+  int64_t ProcessId() override { return target_->ProcessId(); }
+  std::optional<ProcessInfo> GetProcessInfo(int64_t pid) override { return target_->GetProcessInfo(pid); }
+  std::string HostName() override { return target_->HostName(); }
+  std::string BootId() override { return target_->BootId(); }
+  int SignalProcess(int64_t pid, int sig) override { return target_->SignalProcess(pid, sig); }
+  int TerminalColumns(int fd) override { return target_->TerminalColumns(fd); }
+  double NowSeconds() override { return target_->NowSeconds(); }
+  double MonotonicSeconds() override { return target_->MonotonicSeconds(); }
+  void SleepSeconds(double s) override { target_->SleepSeconds(s); }
+
+ private:
+  Env* target_;
 };
 
 }  // namespace sluice

@@ -3,6 +3,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -250,6 +251,67 @@ int Env::AffinityCpuCount() {
 uint64_t Env::PhysicalMemoryBytes() {
   long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
   return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : 0;
+}
+
+int64_t Env::ProcessId() { return ::getpid(); }
+
+std::optional<Env::ProcessInfo> Env::GetProcessInfo(int64_t pid) {
+  if (pid <= 0) return std::nullopt;
+  std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char buf[1024];
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return std::nullopt;
+  // "pid (comm) state f4 ... f22 ...": comm may hold spaces and parentheses, so fields count from the last ')'.
+  std::string_view s(buf, static_cast<size_t>(n));
+  size_t close = s.rfind(')');
+  if (close == std::string_view::npos) return std::nullopt;
+  ProcessInfo info;
+  int field = 2;
+  for (size_t i = close + 1; i < s.size();) {
+    while (i < s.size() && s[i] == ' ') ++i;
+    size_t j = s.find(' ', i);
+    if (j == std::string_view::npos) j = s.size();
+    if (i == j) break;
+    ++field;
+    if (field == 3) info.state = s[i];
+    if (field == 22) {
+      info.start_ticks = std::strtoull(std::string(s.substr(i, j - i)).c_str(), nullptr, 10);
+      return info;
+    }
+    i = j;
+  }
+  return std::nullopt;
+}
+
+std::string Env::HostName() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "";
+  return name;
+}
+
+std::string Env::BootId() {
+  int fd = ::open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  char buf[64];
+  ssize_t n = ::read(fd, buf, sizeof buf);
+  ::close(fd);
+  std::string id(buf, n > 0 ? static_cast<size_t>(n) : 0);
+  while (!id.empty() && (id.back() == '\n' || id.back() == ' ')) id.pop_back();
+  return id;
+}
+
+int Env::SignalProcess(int64_t pid, int sig) {
+  if (pid <= 0) return ESRCH;  // kill(0 or -n) would signal process groups
+  return ::kill(static_cast<pid_t>(pid), sig) == 0 ? 0 : errno;
+}
+
+int Env::TerminalColumns(int fd) {
+  if (!::isatty(fd)) return 0;
+  struct winsize ws {};
+  return ::ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 80;
 }
 
 Env* Env::Default() {

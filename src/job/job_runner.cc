@@ -17,6 +17,8 @@
 #include "engine/input.h"
 #include "engine/plan.h"
 #include "io/atomic_file.h"
+#include "job/progress.h"
+#include "job/stop.h"
 #include "job/plan_command.h"
 #include "ops/pipeline.h"
 
@@ -165,6 +167,7 @@ void WriteSummary(Env* env, const Layout& l, const Recipe& r, const std::string&
     w.Key("missing_input_ranges").BeginArray();
     for (const auto& m : rep->missing_ranges) w.String(m);
     w.EndArray();
+    if (rep->status == "stopped") w.Field("stop_time", end).Field("stop_reason", rep->stop_reason);
   }
   w.EndObject();
   WriteFileAtomic(env, l.job_dir + "/job_summary.json", w.Take() + "\n");
@@ -305,6 +308,11 @@ int Run(Env* env, const RunOptions& opt, std::unique_ptr<EventLog>& log) {
     job_lock = env->LockFile(l.job_dir + "/job.lock", false);
   }
   if (!job_lock) Fail(ErrorKind::kState, "job {} is already running in another process (lock {}/job.lock)", l.job_id, l.job_dir);
+  // From here SIGTERM / SIGINT stop the job gracefully, and `sluice stop` can find this process (job/stop.h).
+  StopSignals stop_signals;
+  std::random_device rd;
+  std::string run_id = fmt::format("{:08x}{:08x}", rd(), rd());
+  PidFileGuard pid_file(env, l.job_dir, l.job_id, run_id);
 
   // The event log and the central logger, open before anything else can fail the job (docs/logging.md).
   EventLogOptions eo;
@@ -348,7 +356,7 @@ int Run(Env* env, const RunOptions& opt, std::unique_ptr<EventLog>& log) {
   std::fflush(stdout);
   WriteSummary(env, l, recipe, "running", start, 0, resume, nullptr, "", np, plan.partitions.size());
   events.Emit("job_start", existing ? "resuming job" : "starting job", [&](JsonWriter& j) {
-    j.Field("is_resuming", existing).Field("total_partitions", static_cast<uint64_t>(plan.partitions.size()));
+    j.Field("is_resuming", existing).Field("run_id", run_id).Field("total_partitions", static_cast<uint64_t>(plan.partitions.size()));
     j.Field("total_ops", static_cast<uint64_t>(pipeline.ops.size())).Field("np", np);
     j.Field("recipe_hash", plan.recipe_hash).Field("resumption_command", resume);
     j.Key("config_summary").BeginObject().Field("config_file", recipe.config_path);
@@ -363,8 +371,10 @@ int Run(Env* env, const RunOptions& opt, std::unique_ptr<EventLog>& log) {
   SweepOldJobs(env, recipe, l, events);
 
   Executor ex(env, run_recipe, pipeline, plan, l.paths, events, np);
+  ex.SetStopFlag(&stop_signals.flag());
   JobReport rep;
   try {
+    ProgressBar bar(env, ex.progress(), &stop_signals.flag());
     rep = ex.Run();
   } catch (const Error& e) {
     rep.status = "failed";
@@ -373,6 +383,7 @@ int Run(Env* env, const RunOptions& opt, std::unique_ptr<EventLog>& log) {
     rep.partitions.resize(plan.partitions.size());
   }
   double end = env->NowSeconds();
+  if (rep.status == "stopped") rep.stop_reason = SignalName(stop_signals.signal());
   WriteFinalReport(env, l, plan, rep);
   WriteSummary(env, l, recipe, rep.status, start, end, resume, &rep, rep.error, np, plan.partitions.size());
   if (rep.status == "completed" || rep.status == "completed_with_failures") {
@@ -383,6 +394,26 @@ int Run(Env* env, const RunOptions& opt, std::unique_ptr<EventLog>& log) {
                   for (const auto& f : rep.export_files) j.String(f);
                   j.EndArray();
                   if (!rep.error.empty()) j.Field("error_message", rep.error);
+                },
+                true);
+  } else if (rep.status == "stopped") {
+    uint64_t done = 0, this_run = 0;
+    for (const auto& p : rep.partitions)
+      if (p.status == PartitionReport::Status::kCompleted) {
+        ++done;
+        this_run += !p.reused;
+      }
+    events.Emit("job_stopped",
+                fmt::format("job stopped on {}: {} of {} partitions committed ({} in this run), {} abandoned", rep.stop_reason,
+                            done, plan.partitions.size(), this_run, rep.abandoned.size()),
+                [&](JsonWriter& j) {
+                  j.Field("status", "stopped").Field("signal", rep.stop_reason).Field("run_id", run_id).Field("duration", end - start);
+                  j.Field("total_partitions", static_cast<uint64_t>(plan.partitions.size())).Field("completed_partitions", done);
+                  j.Field("completed_this_run", this_run).Field("stage", ex.progress().stage.load());
+                  j.Field("stage_completed_partitions", ex.progress().stage_done.load()).Key("abandoned_partitions").BeginArray();
+                  for (size_t p : rep.abandoned) j.Uint(p);
+                  j.EndArray().Field("input_rows", rep.rows_in).Field("output_rows", rep.rows_out);
+                  j.Field("resumption_command", resume);
                 },
                 true);
   } else {
@@ -397,6 +428,11 @@ int Run(Env* env, const RunOptions& opt, std::unique_ptr<EventLog>& log) {
     fmt::print("completed: {} input rows, {} output rows, {} bad records -> {}\n", rep.rows_in, rep.rows_out, rep.bad_records,
                rep.export_files.size() == 1 ? rep.export_files[0] : fmt::format("{} shards", rep.export_files.size()));
     return 0;
+  }
+  if (rep.status == "stopped") {
+    fmt::print(stderr, "sluice: job {} stopped on {}: committed work is kept\nsluice: resume with: {}\n", l.job_id,
+               rep.stop_reason, resume);
+    return kExitStopped;
   }
   Say(&events, LogLevel::kError, "", fmt::format("job {} {}: {}", l.job_id, rep.status, rep.error));
   if (rep.status == "completed_with_failures")

@@ -23,6 +23,8 @@ struct RunOptions {
 
 // Returns the process exit code (README.md, "Exit codes"). Errors are printed to stderr.
 int RunJob(Env* env, const RunOptions& opt);
+// The exit code of a run stopped by SIGTERM / SIGINT (`sluice stop`) after saving its state.
+inline constexpr int kExitStopped = 6;
 
 // Text of `sluice ops` (all ops, or one op's parameters).
 std::string DescribeOps(const std::string& name);

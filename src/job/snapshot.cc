@@ -34,6 +34,7 @@ const char* JobStatusName(JobStatus s) {
     case JobStatus::kCompletedWithFailures: return "completed_with_failures";
     case JobStatus::kFailed: return "failed";
     case JobStatus::kInterrupted: return "interrupted";
+    case JobStatus::kStopped: return "stopped";
   }
   return "unknown";
 }
@@ -73,7 +74,7 @@ namespace {
 // Event types, with DataJuicer's spellings (both of its schemas, datajuicer-executor.md §2.2-2.4) mapped
 // onto sluice's (docs/events.md).
 enum class Ev {
-  kOther, kJobStart, kJobComplete, kJobFailed, kCreationStart, kCreationComplete, kPartitionStart,
+  kOther, kJobStart, kJobComplete, kJobFailed, kJobStopped, kCreationStart, kCreationComplete, kPartitionStart,
   kPartitionComplete, kPartitionFailed, kPartitionSkipped, kOpStart, kOpComplete, kOpFailed, kCheckpointSave,
   kCheckpointLoad
 };
@@ -94,6 +95,7 @@ Ev Classify(std::string_view t) {
   if (t == "job_start" || t == "processing_start") return Ev::kJobStart;
   if (t == "job_complete" || t == "processing_complete") return Ev::kJobComplete;
   if (t == "job_failed" || t == "processing_error") return Ev::kJobFailed;
+  if (t == "job_stopped") return Ev::kJobStopped;
   return Ev::kOther;
 }
 
@@ -231,7 +233,7 @@ class Builder {
   }
 
  private:
-  enum class JobEvent { kNone, kStart, kComplete, kFailed };
+  enum class JobEvent { kNone, kStart, kComplete, kFailed, kStopped };
 
   // --- the files besides the event log -------------------------------------------------------------
 
@@ -495,6 +497,12 @@ class Builder {
         SetResume(Str(e, "resumption_command"));
         return;
       }
+      case Ev::kJobStopped: {
+        last_job_ = JobEvent::kStopped;
+        terminal_ts_ = ts;
+        SetResume(Str(e, "resumption_command"));
+        return;
+      }
       default: break;
     }
     PartitionProgress* part = Part(e);
@@ -730,11 +738,13 @@ class Builder {
     else if (last_job_ == JobEvent::kComplete)
       s_.status = terminal_status_ == "completed_with_failures" ? JobStatus::kCompletedWithFailures : JobStatus::kCompleted;
     else if (last_job_ == JobEvent::kFailed) s_.status = JobStatus::kFailed;
+    else if (last_job_ == JobEvent::kStopped) s_.status = JobStatus::kStopped;
     else if (last_job_ == JobEvent::kStart) s_.status = JobStatus::kInterrupted;
     else if (summary_status_ == "completed") s_.status = JobStatus::kCompleted;
     else if (summary_status_ == "completed_with_failures") s_.status = JobStatus::kCompletedWithFailures;
     else if (summary_status_ == "failed") s_.status = JobStatus::kFailed;
-    else if (!summary_status_.empty() || plan_ || has_lock_file_) s_.status = JobStatus::kInterrupted;  // e.g. "running", "stopped"
+    else if (summary_status_ == "stopped") s_.status = JobStatus::kStopped;
+    else if (!summary_status_.empty() || plan_ || has_lock_file_) s_.status = JobStatus::kInterrupted;  // e.g. "running"
     else s_.status = JobStatus::kNotStarted;
 
     for (auto& p : s_.partitions) {
@@ -909,7 +919,7 @@ class Builder {
     if (s_.storage_inspected) {
       s_.checkpoint_coverage = s_.total_operations == 0 ? 0.0 : static_cast<double>(s_.covered_operations) / static_cast<double>(s_.total_operations);
       bool unfinished = s_.status == JobStatus::kFailed || s_.status == JobStatus::kInterrupted ||
-                        s_.status == JobStatus::kCompletedWithFailures;
+                        s_.status == JobStatus::kStopped || s_.status == JobStatus::kCompletedWithFailures;
       s_.resumable = unfinished && s_.covered_operations > 0;
     }
     s_.checkpoint_strategy = strategy_;
@@ -920,7 +930,8 @@ class Builder {
     if (first_start_) {
       s_.timing_source = "events";
       s_.start_time = first_start_;
-      if (last_job_ == JobEvent::kComplete || last_job_ == JobEvent::kFailed) s_.end_time = terminal_ts_;
+      if (last_job_ == JobEvent::kComplete || last_job_ == JobEvent::kFailed || last_job_ == JobEvent::kStopped)
+        s_.end_time = terminal_ts_;
     } else if (summary_ && Num(summary_->root, "start_time")) {
       s_.timing_source = "job_summary";
       s_.job_summary_used = true;

@@ -38,7 +38,7 @@ struct SnapshotOptions {
 };
 
 // The job as a whole.
-enum class JobStatus { kNotStarted, kRunning, kCompleted, kCompletedWithFailures, kFailed, kInterrupted };
+enum class JobStatus { kNotStarted, kRunning, kCompleted, kCompletedWithFailures, kFailed, kInterrupted, kStopped };
 // One partition, or one op on one partition.
 enum class WorkStatus { kNotStarted, kInProgress, kCompleted, kFailed, kInterrupted };
 

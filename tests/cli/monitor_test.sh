@@ -1,0 +1,92 @@
+# `sluice monitor` (docs/monitoring.md): --once on a completed, a failed (with a retry), an interrupted and a
+# missing job, with their exit codes and the key=value line it prints when stdout is not a terminal;
+# following a running job to its end (several lines, counts that only grow, rates and ETA while it runs,
+# exit 0) and a running job that is stopped (exit 6); the redrawn block with a bar per stage on a terminal.
+source "$(dirname "$0")/lib.sh" "$@"
+
+make_corpus data.jsonl 6000
+field() { grep -o " $2=[^ ]*" "$1" | tail -n 1 | cut -d= -f2; }  # the last value of key $2 in file $1
+wait_for() { for _ in $(seq 1 600); do if "$@"; then return 0; fi; sleep 0.1; done; return 1; }
+mon() {  # monitor ARGS...: sets RC; stdout in mon.out
+  set +e
+  "$SLUICE" monitor "$@" > mon.out 2> mon.err
+  RC=$?
+  set -e
+}
+
+# --- a completed job ---------------------------------------------------------------------------------------
+write_recipe r.yaml data.jsonl o/out.jsonl
+"$SLUICE" run r.yaml --job_id done --partition.max_size_mb 0.05 > /dev/null
+mon --once o/done
+check "completed: exit 0 (got $RC)" test $RC -eq 0
+check "completed: one line when stdout is not a terminal" test "$(wc -l < mon.out)" -eq 1
+check "completed: status, partitions and both stages done" \
+  grep -q "job=done status=completed partitions=165/165 stages=165/165,165/165 rows=6000 " mon.out
+check "completed: nothing in progress, retried or failed" grep -q "eta_s=- in_progress=0 retried=0 failed=0$" mon.out
+check "completed: rates from the run" python3 -c "import sys; sys.exit(not (float('$(field mon.out rows_per_s)') > 0 and float('$(field mon.out mb_per_s)') > 0))"
+check "no terminal control characters off a terminal" test -z "$(grep -P '\x1b' mon.out)"
+
+# --- a failed job with a retry -----------------------------------------------------------------------------
+write_recipe f.yaml data.jsonl of/out.jsonl "  max_retries: 1"
+SLUICE_FAIL_AT=partition_start:1:1000 "$SLUICE" run f.yaml --job_id failed --partition.max_size_mb 0.05 > /dev/null 2>&1 || true
+mon --once of/failed
+check "failed: exit 1 (got $RC)" test $RC -eq 1
+check "failed: status, one partition retried and failed" grep -q "status=failed .* retried=1 failed=1$" mon.out
+
+# --- an interrupted job (the process killed itself) ---------------------------------------------------------
+write_recipe k.yaml data.jsonl ok/out.jsonl
+(SLUICE_CRASH_AT=partition_start:20 "$SLUICE" run k.yaml --job_id killed --partition.max_size_mb 0.05) > /dev/null 2>&1 || true
+mon --once ok/killed
+check "interrupted: exit 7 (got $RC)" test $RC -eq 7
+check "interrupted: status and nothing counted as running" grep -q "status=interrupted .* in_progress=0 " mon.out
+
+# --- not a job ---------------------------------------------------------------------------------------------
+mkdir -p empty
+mon --once empty
+check "not a job directory: exit 3 (got $RC)" test $RC -eq 3
+mon --once does-not-exist
+check "no such directory: exit 3 (got $RC)" test $RC -eq 3
+
+# --- following a running job to its end --------------------------------------------------------------------
+write_recipe s.yaml data.jsonl os/out.jsonl
+SLUICE_DELAY_AT=partition_start:0.02 "$SLUICE" run s.yaml --job_id live --partition.max_size_mb 0.05 > /dev/null 2>&1 &
+PID=$!
+wait_for test -s os/live/job.pid || true
+mon os/live --interval 0.3
+wait $PID
+check "following: exit 0 when the job completes (got $RC)" test $RC -eq 0
+check "following: several reports while it ran" test "$(grep -c 'status=running' mon.out)" -ge 3
+check "following: the last report is the final status" test "$(tail -n 1 mon.out | grep -o 'status=[a-z_]*')" = status=completed
+check "following: the final report has every partition" grep -q "partitions=165/165 stages=165/165,165/165" <(tail -n 1 mon.out)
+check "following: counts never go down" python3 - mon.out <<'PY'
+import re, sys
+prev = None
+for line in open(sys.argv[1]):
+    cur = [int(x) for x in re.findall(r"(\d+)/165", line)]
+    assert prev is None or all(a >= b for a, b in zip(cur, prev)), (prev, cur)
+    prev = cur
+PY
+check "following: rates and an ETA while it runs" python3 - mon.out <<'PY'
+import re, sys
+running = [dict(kv.split("=", 1) for kv in l.split()[3:]) for l in open(sys.argv[1]) if "status=running" in l]
+assert any(float(r["rows_per_s"]) > 0 and float(r["mb_per_s"]) > 0 and r["eta_s"] != "-" for r in running), running
+PY
+
+# --- a followed job that is stopped ------------------------------------------------------------------------
+write_recipe t.yaml data.jsonl ot/out.jsonl
+SLUICE_DELAY_AT=partition_start:0.05 "$SLUICE" run t.yaml --job_id stopme --partition.max_size_mb 0.05 > /dev/null 2>&1 &
+PID=$!
+wait_for test -s ot/stopme/job.pid || true
+"$SLUICE" monitor ot/stopme --interval 0.2 > mon.out 2> /dev/null &
+MON=$!
+sleep 1
+"$SLUICE" stop ot/stopme > /dev/null 2>&1 || true
+set +e; wait $MON; RC=$?; wait $PID; set -e
+check "following a job that is stopped: exit 6 (got $RC)" test $RC -eq 6
+check "... and the last report says stopped" test "$(tail -n 1 mon.out | grep -o 'status=[a-z_]*')" = status=stopped
+
+# --- on a terminal: a bar per stage, redrawn in place ------------------------------------------------------
+script -qec "'$SLUICE' monitor --once o/done" /dev/null > tty.out
+check "terminal: a bar per stage" test "$(grep -c 'stage [12]/2 \[#\{10,\}\] *165/165 partitions' tty.out)" -eq 2
+check "terminal: lines are cleared as they are drawn" grep -q $'\x1b\[2K' tty.out
+finish
