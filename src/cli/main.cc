@@ -14,6 +14,8 @@
 #include "job/plan_command.h"
 #include "job/snapshot.h"
 #include "job/stop.h"
+#include "manager/client.h"
+#include "manager/server.h"
 
 int main(int argc, char** argv) {
   using namespace sluice;
@@ -105,6 +107,65 @@ int main(int argc, char** argv) {
       "ends. Exit codes (the job's status): 0 completed (or running, with --once); 1 failed or completed with\n"
       "failures; 3 not a job directory; 6 stopped; 7 interrupted or not started. docs/monitoring.md.");
 
+  // Job manager: the daemon and the thin clients over its HTTP API (src/manager/, docs/manager.md, docs/api.md).
+  manager::ServerOptions srv_opt;
+  std::vector<std::string> srv_resources;
+  auto* srv_cmd = app.add_subcommand("server", "Run the job manager daemon (HTTP API; durable job queue in --data-dir)");
+  srv_cmd->add_option("--listen", srv_opt.listen, "HOST:PORT to serve on (default 127.0.0.1:19001; port 0 picks one)");
+  srv_cmd->add_option("--data-dir", srv_opt.data_dir, "state.db and job logs (default ~/.local/state/sluice)");
+  srv_cmd->add_option("--token-file", srv_opt.token_file, "bearer token every request must carry (required off loopback)");
+  srv_cmd->add_option("--cpus", srv_opt.cpus, "CPUs jobs may declare in all (default: this process's CPUs)")->check(CLI::PositiveNumber);
+  srv_cmd->add_option("--memory", srv_opt.memory, "memory jobs may declare in all, e.g. 64GiB (default: physical memory)");
+  srv_cmd->add_option("--resource", srv_resources, "a custom resource NAME=AMOUNT (repeatable)");
+  manager::ClientOptions cli_opt;
+  auto client_flags = [&cli_opt](CLI::App* c) {
+    c->add_option("--server", cli_opt.server, "HOST:PORT of sluice server (default $SLUICE_SERVER or 127.0.0.1:19001)");
+    c->add_option("--token-file", cli_opt.token_file, "bearer token file (default $SLUICE_TOKEN_FILE)");
+  };
+  manager::SubmitOptions sub;
+  auto* sub_cmd = app.add_subcommand("submit", "Submit a command to sluice server; prints the job id");
+  client_flags(sub_cmd);
+  sub_cmd->add_option("--name", sub.name, "job name");
+  sub_cmd->add_option("--cpus", sub.cpus, "CPUs it declares (default 1)")->check(CLI::NonNegativeNumber);
+  sub_cmd->add_option("--mem", sub.memory, "memory it declares, e.g. 4GiB");
+  sub_cmd->add_option("--resource", sub.resources, "custom resource NAME=AMOUNT (repeatable)");
+  sub_cmd->add_option("--after", sub.after, "dependency COND:ID, COND ok|any|notok|start (repeatable; ID alone = ok)");
+  sub_cmd->add_option("--retries", sub.retries, "extra attempts after a failure (default 0)")->check(CLI::NonNegativeNumber);
+  sub_cmd->add_option("--backoff", sub.backoff, "retry backoff INITIAL[,xMULT[,MAX]], e.g. 10s,x2,10m");
+  sub_cmd->add_option("--timeout", sub.timeout, "run timeout, e.g. 2h (SIGTERM, then SIGKILL)");
+  sub_cmd->add_option("--priority", sub.priority, "higher runs first (default 0)");
+  sub_cmd->add_option("--cwd", sub.cwd, "working directory (default: the job's directory in the data dir)");
+  sub_cmd->add_option("--env", sub.env, "KEY=VALUE for the job (repeatable)");
+  sub_cmd->add_flag("--shell", sub.shell, "run the command words joined by spaces under /bin/sh -c");
+  sub_cmd->footer("The command follows `--`: sluice submit [options] -- CMD ARGS...");
+  // CLI11 2.1 hands the words after `--` to the top-level app, not to the subcommand: split them off first.
+  for (int i = 2; argc > 2 && std::string_view(argv[1]) == "submit" && i < argc; ++i)
+    if (std::string_view(argv[i]) == "--") {
+      sub.argv.assign(argv + i + 1, argv + argc);
+      argc = i;
+    }
+  int64_t mjob_id = 0;
+  bool mjson = false, mstderr = false;
+  int mattempt = 0;
+  int64_t mtail = -1;
+  double mwait_timeout = 0;
+  std::string mstate;
+  auto* mstatus_cmd = app.add_subcommand("status", "Show a sluice server job: state, reason, attempts");
+  auto* mlist_cmd = app.add_subcommand("list", "List sluice server jobs");
+  auto* mlogs_cmd = app.add_subcommand("logs", "Print a sluice server job's stdout (or --stderr)");
+  auto* mcancel_cmd = app.add_subcommand("cancel", "Cancel a sluice server job (SIGTERM to its process group, SIGKILL after the grace)");
+  auto* mwait_cmd = app.add_subcommand("wait", "Wait for a sluice server job to end; the exit code mirrors the job's");
+  for (auto* c : {mstatus_cmd, mlist_cmd, mlogs_cmd, mcancel_cmd, mwait_cmd}) client_flags(c);
+  for (auto* c : {mstatus_cmd, mlogs_cmd, mcancel_cmd, mwait_cmd}) c->add_option("id", mjob_id, "job id")->required()->check(CLI::PositiveNumber);
+  mstatus_cmd->add_flag("--json", mjson, "the job as JSON (spec, dependencies, attempts)");
+  mlist_cmd->add_flag("--json", mjson, "a JSON array");
+  mlist_cmd->add_option("--state", mstate, "only jobs in this state");
+  mlogs_cmd->add_flag("--stderr", mstderr, "stderr instead of stdout");
+  mlogs_cmd->add_option("--attempt", mattempt, "attempt number (default: the latest)")->check(CLI::NonNegativeNumber);
+  mlogs_cmd->add_option("--tail", mtail, "only the last N lines")->check(CLI::NonNegativeNumber);
+  mwait_cmd->add_option("--timeout", mwait_timeout, "give up after this many seconds (exit 8)")->check(CLI::NonNegativeNumber);
+  mwait_cmd->footer("Exit code: 0 COMPLETED; a FAILED job's exit code, 128+signal, 124 timeout, 1 lost; 9 CANCELLED; 10 REJECTED.");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -138,6 +199,16 @@ int main(int argc, char** argv) {
       return StopExitCode(r.outcome);
     }
     if (*mon_cmd) return MonitorJob(Env::Default(), mon_dir, mon_opt, stdout, 1);
+    if (*srv_cmd) {
+      for (const auto& kv : srv_resources) srv_opt.resources.insert(manager::ParseResourceFlag(kv));
+      return manager::RunServer(Env::Default(), srv_opt);
+    }
+    if (*sub_cmd) return manager::SubmitCommand(Env::Default(), cli_opt, sub);
+    if (*mstatus_cmd) return manager::StatusCommand(Env::Default(), cli_opt, mjob_id, mjson);
+    if (*mlist_cmd) return manager::ListCommand(Env::Default(), cli_opt, mstate, mjson);
+    if (*mlogs_cmd) return manager::LogsCommand(Env::Default(), cli_opt, mjob_id, mattempt, mstderr, mtail);
+    if (*mcancel_cmd) return manager::CancelCommand(Env::Default(), cli_opt, mjob_id);
+    if (*mwait_cmd) return manager::WaitCommand(Env::Default(), cli_opt, mjob_id, mwait_timeout);
     // --key value / --key=value pairs after the recipe: recipe overrides.
     auto overrides = [](const std::vector<std::string>& extras) {
       std::vector<Override> out;

@@ -1,0 +1,307 @@
+#include "manager/client.h"
+
+#include <httplib.h>
+#include <simdjson.h>
+
+#include <charconv>
+#include <fstream>
+
+#include "core/error.h"
+#include "core/json_writer.h"
+#include "manager/job_spec.h"
+
+namespace sluice::manager {
+namespace dom = simdjson::dom;
+
+namespace {
+constexpr int kNoSuchJob = 7;
+
+// A connection to the server with the bearer token attached.
+class Api {
+ public:
+  Api(Env* env, const ClientOptions& c) {
+    std::string server = c.server;
+    if (server.empty()) server = env->GetEnvVar("SLUICE_SERVER").value_or("127.0.0.1:19001");
+    if (server.rfind("http://", 0) != 0) server = "http://" + server;
+    while (!server.empty() && server.back() == '/') server.pop_back();
+    cli_ = std::make_unique<httplib::Client>(server);
+    cli_->set_connection_timeout(5, 0);
+    cli_->set_read_timeout(60, 0);
+    std::string tf = c.token_file.empty() ? env->GetEnvVar("SLUICE_TOKEN_FILE").value_or("") : c.token_file;
+    if (!tf.empty()) {
+      std::ifstream in(tf);
+      std::string token;
+      if (!in || !std::getline(in, token)) Fail(ErrorKind::kUsage, "cannot read token file {}", tf);
+      while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
+      headers_.emplace("Authorization", "Bearer " + token);
+    }
+    server_ = server;
+  }
+
+  httplib::Result Get(const std::string& path) { return Check(cli_->Get(path, headers_)); }
+  httplib::Result Post(const std::string& path, const std::string& body) {
+    return Check(cli_->Post(path, headers_, body, "application/json"));
+  }
+
+ private:
+  httplib::Result Check(httplib::Result r) {
+    if (!r) Fail(ErrorKind::kInput, "cannot reach sluice server at {}: {}", server_, httplib::to_string(r.error()));
+    return r;
+  }
+  std::unique_ptr<httplib::Client> cli_;
+  httplib::Headers headers_;
+  std::string server_;
+};
+
+// The server's {"error": {"message"}} text, or the raw body.
+std::string ErrorMessage(const httplib::Response& r) {
+  dom::parser p;
+  dom::element e;
+  std::string_view msg;
+  if (!p.parse(r.body).get(e) && !e.at_pointer("/error/message").get(msg)) return std::string(msg);
+  return r.body;
+}
+
+// Prints the server's refusal; 404 → exit 7, other 4xx → 2, 5xx → 70.
+int Report(const httplib::Response& r) {
+  fmt::print(stderr, "sluice: error: {} (HTTP {})\n", ErrorMessage(r), r.status);
+  if (r.status == 404) return kNoSuchJob;
+  return r.status >= 500 ? 70 : 2;
+}
+
+int64_t ParseId(const std::string& s) {
+  int64_t id = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), id);
+  if (ec != std::errc() || p != s.data() + s.size() || id <= 0) Fail(ErrorKind::kUsage, "'{}' is not a job id", s);
+  return id;
+}
+
+std::string Str(dom::element e, const char* ptr) {
+  std::string_view s;
+  return e.at_pointer(ptr).get(s) ? std::string() : std::string(s);
+}
+int64_t Int(dom::element e, const char* ptr, int64_t def) {
+  int64_t i;
+  return e.at_pointer(ptr).get(i) ? def : i;
+}
+}  // namespace
+
+std::pair<std::string, std::string> SplitAssignment(const std::string& kv, const char* flag) {
+  size_t eq = kv.find('=');
+  if (eq == std::string::npos || eq == 0) Fail(ErrorKind::kUsage, "{} {}: expected NAME=VALUE", flag, kv);
+  return {kv.substr(0, eq), kv.substr(eq + 1)};
+}
+
+std::pair<std::string, double> ParseResourceFlag(const std::string& kv) {
+  auto [name, text] = SplitAssignment(kv, "--resource");
+  char* end = nullptr;
+  double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end || !(v >= 0)) Fail(ErrorKind::kUsage, "--resource {}: the amount is not a non-negative number", kv);
+  return {name, v};
+}
+
+std::string SubmitBody(const SubmitOptions& s) {
+  if (s.argv.empty()) Fail(ErrorKind::kUsage, "no command given (sluice submit [options] -- CMD ARGS...)");
+  JsonWriter w;
+  w.BeginObject();
+  if (!s.name.empty()) w.Field("name", s.name);
+  if (s.shell) {
+    std::string text;
+    for (const auto& a : s.argv) text += (text.empty() ? "" : " ") + a;
+    w.Field("shell", true).Field("command", text);
+  } else {
+    w.Key("command").BeginArray();
+    for (const auto& a : s.argv) w.String(a);
+    w.EndArray();
+  }
+  if (!s.cwd.empty()) w.Field("cwd", s.cwd);
+  if (!s.env.empty()) {
+    w.Key("env").BeginObject();
+    for (const auto& kv : s.env) {
+      auto [k, v] = SplitAssignment(kv, "--env");
+      w.Field(k, v);
+    }
+    w.EndObject();
+  }
+  w.Field("priority", s.priority);
+  w.Key("resources").BeginObject().Field("cpus", s.cpus);
+  if (!s.memory.empty()) w.Field("memory", s.memory);
+  if (!s.resources.empty()) {
+    w.Key("custom").BeginObject();
+    for (const auto& kv : s.resources) {
+      auto [name, amount] = ParseResourceFlag(kv);
+      w.Field(name, amount);
+    }
+    w.EndObject();
+  }
+  w.EndObject();
+  if (!s.after.empty()) {
+    w.Key("depends_on").BeginArray();
+    for (const auto& a : s.after) {
+      size_t colon = a.find(':');
+      std::string cond = colon == std::string::npos ? "ok" : a.substr(0, colon);
+      std::string id = colon == std::string::npos ? a : a.substr(colon + 1);
+      if (!ParseDepCondition(cond)) Fail(ErrorKind::kUsage, "--after {}: condition must be ok, any, notok or start", a);
+      w.BeginObject().Field("job", ParseId(id)).Field("condition", DepConditionName(*ParseDepCondition(cond))).EndObject();
+    }
+    w.EndArray();
+  }
+  if (s.retries < 0) Fail(ErrorKind::kUsage, "--retries must not be negative");
+  w.Key("retry").BeginObject().Field("max_attempts", s.retries + 1);
+  if (!s.backoff.empty()) {
+    // INITIAL[,xMULT[,MAX]]
+    std::vector<std::string> parts;
+    size_t from = 0;
+    for (size_t i = 0; i <= s.backoff.size(); ++i)
+      if (i == s.backoff.size() || s.backoff[i] == ',') parts.push_back(s.backoff.substr(from, i - from)), from = i + 1;
+    if (parts.size() > 3) Fail(ErrorKind::kUsage, "--backoff {}: expected INITIAL[,xMULT[,MAX]]", s.backoff);
+    w.Key("backoff").BeginObject().Field("initial", ParseDurationText(parts[0]));
+    if (parts.size() > 1) {
+      std::string m = parts[1];
+      if (!m.empty() && (m[0] == 'x' || m[0] == '*')) m = m.substr(1);
+      char* end = nullptr;
+      double mult = std::strtod(m.c_str(), &end);
+      if (m.empty() || *end) Fail(ErrorKind::kUsage, "--backoff {}: the multiplier is not a number", s.backoff);
+      w.Field("multiplier", mult);
+    }
+    if (parts.size() > 2) w.Field("max", ParseDurationText(parts[2]));
+    w.EndObject();
+  }
+  w.EndObject();
+  if (!s.timeout.empty()) w.Key("timeout").BeginObject().Field("run", ParseDurationText(s.timeout)).EndObject();
+  w.EndObject();
+  return w.Take();
+}
+
+int SubmitCommand(Env* env, const ClientOptions& c, const SubmitOptions& s) {
+  std::string body = SubmitBody(s);
+  Api api(env, c);
+  auto r = api.Post("/v1/jobs", body);
+  if (r->status == 422) {
+    dom::parser p;
+    dom::element e;
+    if (!p.parse(r->body).get(e)) fmt::print(stderr, "sluice: job {} REJECTED: {}\n", Int(e, "/id", 0), Str(e, "/reason"));
+    return 2;
+  }
+  if (r->status != 201) return Report(*r);
+  dom::parser p;
+  dom::element e;
+  if (p.parse(r->body).get(e)) Fail(ErrorKind::kInternal, "unexpected answer from the server: {}", r->body);
+  fmt::print("{}\n", Int(e, "/id", 0));
+  return 0;
+}
+
+int StatusCommand(Env* env, const ClientOptions& c, int64_t id, bool json) {
+  Api api(env, c);
+  auto r = api.Get(fmt::format("/v1/jobs/{}", id));
+  if (r->status != 200) return Report(*r);
+  if (json) {
+    fmt::print("{}", r->body);
+    return 0;
+  }
+  dom::parser p;
+  dom::element e;
+  if (p.parse(r->body).get(e)) Fail(ErrorKind::kInternal, "unexpected answer from the server: {}", r->body);
+  fmt::print("job {} {}: {}", id, Str(e, "/name"), Str(e, "/state"));
+  std::string reason = Str(e, "/reason");
+  if (!reason.empty()) fmt::print(" ({})", reason);
+  fmt::print(", attempts {}\n", Int(e, "/attempts", 0));
+  return 0;
+}
+
+int ListCommand(Env* env, const ClientOptions& c, const std::string& state, bool json) {
+  Api api(env, c);
+  int64_t after = 0;
+  if (!json) fmt::print("{:>8}  {:<10}  {:>8}  {:<24}  {}\n", "ID", "STATE", "ATTEMPTS", "NAME", "REASON");
+  std::string all = "[";
+  bool first = true;
+  while (true) {
+    std::string path = fmt::format("/v1/jobs?limit=1000&after_id={}", after);
+    if (!state.empty()) path += "&state=" + state;
+    auto r = api.Get(path);
+    if (r->status != 200) return Report(*r);
+    dom::parser p;
+    dom::element e;
+    if (p.parse(r->body).get(e)) Fail(ErrorKind::kInternal, "unexpected answer from the server");
+    dom::array jobs;
+    if (e["jobs"].get(jobs)) Fail(ErrorKind::kInternal, "unexpected answer from the server");
+    for (dom::element j : jobs) {
+      if (json) {
+        all += (first ? "" : ",") + simdjson::minify(j);
+        first = false;
+      } else {
+        fmt::print("{:>8}  {:<10}  {:>8}  {:<24}  {}\n", Int(j, "/id", 0), Str(j, "/state"), Int(j, "/attempts", 0), Str(j, "/name"), Str(j, "/reason"));
+      }
+    }
+    after = Int(e, "/next_after_id", 0);
+    if (after == 0) break;
+  }
+  if (json) fmt::print("{}]\n", all);
+  return 0;
+}
+
+int LogsCommand(Env* env, const ClientOptions& c, int64_t id, int attempt, bool stderr_stream, int64_t tail) {
+  Api api(env, c);
+  std::string base = fmt::format("/v1/jobs/{}/logs?stream={}&attempt={}", id, stderr_stream ? "stderr" : "stdout", attempt);
+  uint64_t offset = 0;
+  std::string path = tail >= 0 ? fmt::format("{}&tail={}", base, tail) : fmt::format("{}&offset=0", base);
+  while (true) {
+    auto r = api.Get(path);
+    if (r->status != 200) return Report(*r);
+    std::fwrite(r->body.data(), 1, r->body.size(), stdout);
+    auto header = [&r](const char* name) {
+      std::string v = r->get_header_value(name);
+      return v.empty() ? uint64_t{0} : std::stoull(v);
+    };
+    uint64_t size = header("X-Log-Size");
+    offset = header("X-Log-Offset") + r->body.size();
+    // One response holds at most 64 MiB: page on until the size seen at the first request.
+    if (r->body.empty() || offset >= size) break;
+    path = fmt::format("{}&offset={}", base, offset);
+  }
+  std::fflush(stdout);
+  return 0;
+}
+
+int CancelCommand(Env* env, const ClientOptions& c, int64_t id) {
+  Api api(env, c);
+  auto r = api.Post(fmt::format("/v1/jobs/{}/cancel", id), "");
+  if (r->status != 200 && r->status != 202) return Report(*r);
+  fmt::print("job {}: {}\n", id, r->status == 200 ? "CANCELLED" : "cancelling (SIGTERM sent to its process group)");
+  return 0;
+}
+
+int WaitCommand(Env* env, const ClientOptions& c, int64_t id, double timeout_seconds) {
+  Api api(env, c);
+  double deadline = timeout_seconds > 0 ? env->MonotonicSeconds() + timeout_seconds : 0;
+  while (true) {
+    auto r = api.Get(fmt::format("/v1/jobs/{}", id));
+    if (r->status != 200) return Report(*r);
+    dom::parser p;
+    dom::element e;
+    if (p.parse(r->body).get(e)) Fail(ErrorKind::kInternal, "unexpected answer from the server");
+    auto state = ParseState(Str(e, "/state"));
+    if (state && IsTerminal(*state)) {
+      fmt::print(stderr, "sluice: job {} {}{}\n", id, StateName(*state), Str(e, "/reason").empty() ? "" : ": " + Str(e, "/reason"));
+      switch (*state) {
+        case State::kCompleted: return 0;
+        case State::kCancelled: return 9;
+        case State::kRejected: return 10;
+        default: break;
+      }
+      int64_t code = Int(e, "/exit_code", -1), sig = Int(e, "/signal", -1);
+      if (Str(e, "/reason").rfind("timeout", 0) == 0) return 124;
+      if (code > 0) return static_cast<int>(code);
+      if (sig > 0) return static_cast<int>(128 + sig);
+      return 1;
+    }
+    if (deadline > 0 && env->MonotonicSeconds() >= deadline) {
+      fmt::print(stderr, "sluice: job {} still {} after {} s\n", id, Str(e, "/state"), timeout_seconds);
+      return 8;
+    }
+    // Polling until /v1/events exists (docs/api.md lists it as not implemented yet).
+    env->SleepSeconds(0.2);
+  }
+}
+
+}  // namespace sluice::manager

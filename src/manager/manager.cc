@@ -1,0 +1,416 @@
+#include "manager/manager.h"
+
+#include <signal.h>
+
+#include <cstring>
+
+#include "core/error.h"
+#include "core/json_writer.h"
+
+namespace sluice::manager {
+namespace {
+std::string DescribeExit(const ExitStatus& s) {
+  if (s.kind == ExitStatus::kSignaled) return fmt::format("killed by signal {} ({})", s.value, strsignal(s.value));
+  return fmt::format("exit code {}", s.value);
+}
+}  // namespace
+
+Manager::Manager(Env* env, Processes* procs, ManagerOptions opt) : env_(env), procs_(procs), opt_(std::move(opt)) {
+  env_->CreateDirs(opt_.data_dir + "/jobs");
+  lock_ = env_->LockFile(opt_.data_dir + "/server.lock", false);
+  if (!lock_) Fail(ErrorKind::kState, "another sluice server is using {}", opt_.data_dir);
+  store_ = std::make_unique<Store>(opt_.data_dir + "/state.db");
+  rng_.seed(opt_.seed ? opt_.seed : std::random_device{}());
+}
+
+Manager::~Manager() { Stop(); }
+
+void Manager::Start() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    Reconcile();
+    last_tick_ = env_->MonotonicSeconds();
+  }
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Manager::Stop() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Manager::Loop() {
+  std::unique_lock<std::mutex> l(mu_);
+  while (!stop_) {
+    try {
+      l.unlock();
+      Tick();
+      l.lock();
+    } catch (const std::exception& e) {
+      // A failed write (full disk) leaves the transition undone; the next tick retries it.
+      fmt::print(stderr, "sluice server: supervisor: {}\n", e.what());
+      if (!l.owns_lock()) l.lock();
+    }
+    cv_.wait_for(l, std::chrono::duration<double>(opt_.tick_seconds), [this] { return stop_ || wake_; });
+    wake_ = false;
+  }
+}
+
+std::string Manager::AttemptFile(int64_t id, int n, const char* ext) const {
+  return fmt::format("{}/jobs/{}/attempt-{}.{}", opt_.data_dir, id, n, ext);
+}
+
+void Manager::Reconcile() {
+  double now = env_->NowSeconds();
+  for (JobRow& row : store_->ActiveJobs()) {
+    Active a;
+    a.spec = ParseJobSpec(row.spec_json);
+    a.deps = store_->Deps(row.id);
+    a.row = std::move(row);
+    int64_t id = a.row.id;
+    auto& slot = active_[id] = std::move(a);
+    if (slot.row.state == State::kSubmitted) {  // cannot happen (Submit is one transaction); be total anyway
+      store_->SetState(id, State::kPending, "", now);
+      slot.row.state = State::kPending;
+    }
+    if (slot.row.state != State::kRunning) continue;
+    auto attempts = store_->Attempts(id);
+    if (attempts.empty() || attempts.back().state == "LAUNCHING") {
+      // The wrapper (if it was forked at all) saw the go pipe close and ran nothing.
+      const std::string reason = "daemon restarted before the attempt started";
+      if (!attempts.empty()) store_->DropAttempt(id, attempts.back().n, reason, now);
+      else store_->SetState(id, State::kPending, reason, now);
+      slot.row = *store_->GetJob(id);
+      continue;
+    }
+    const AttemptRow& at = attempts.back();
+    Running r;
+    r.n = at.n;
+    r.id = {at.pid, at.start_ticks, at.boot_id};
+    r.own_child = false;
+    r.started_at = at.started_at;
+    r.kill_reason = at.kill_reason;
+    r.kill_sent_at = at.kill_sent_at;
+    slot.run = r;
+    Account(used_, slot.spec.resources, +1);
+    if (!procs_->Alive(r.id)) Finish(slot, ReadStatusFile(AttemptFile(id, at.n, "status")), now);
+  }
+  for (auto it = active_.begin(); it != active_.end();)
+    it = IsTerminal(it->second.row.state) ? active_.erase(it) : std::next(it);
+}
+
+SubmitResult Manager::Submit(const JobSpec& spec) {
+  std::unique_lock<std::mutex> l(mu_);
+  for (const auto& d : spec.depends_on)
+    if (!active_.count(d.job) && !store_->GetJob(d.job)) Fail(ErrorKind::kUsage, "depends_on: job {} does not exist", d.job);
+  double now = env_->NowSeconds();
+  std::string why = ExceedsMachine(spec.resources, opt_.capacity);
+  State state = why.empty() ? State::kPending : State::kRejected;
+  SubmitResult res;
+  res.id = store_->Submit(spec, state, why, now);
+  res.state = state;
+  res.reason = why;
+  if (state == State::kPending) {
+    Active a;
+    a.row = *store_->GetJob(res.id);
+    a.spec = ParseJobSpec(a.row.spec_json);  // what a restarted daemon will see, exactly
+    a.deps = spec.depends_on;
+    active_[res.id] = std::move(a);
+    wake_ = true;
+    l.unlock();
+    cv_.notify_all();
+  }
+  return res;
+}
+
+CancelResult Manager::Cancel(int64_t id) {
+  std::unique_lock<std::mutex> l(mu_);
+  auto it = active_.find(id);
+  if (it == active_.end()) return store_->GetJob(id) ? CancelResult::kAlreadyTerminal : CancelResult::kNotFound;
+  Active& a = it->second;
+  double now = env_->NowSeconds();
+  if (!a.run) {
+    store_->SetState(id, State::kCancelled, "cancelled by request", now);
+    finished_[id] = {State::kCancelled, a.row.attempts > 0};
+    active_.erase(it);
+    wake_ = true;
+    l.unlock();
+    cv_.notify_all();
+    return CancelResult::kCancelled;
+  }
+  // Running: durable intent first; the supervisor signals (and re-signals after a restart) from it.
+  store_->SetCancelRequested(id);
+  a.row.cancel_requested = true;
+  wake_ = true;
+  l.unlock();
+  cv_.notify_all();
+  return CancelResult::kCancelling;
+}
+
+std::optional<DepState> Manager::DependencyState(int64_t dep_id) {
+  auto a = active_.find(dep_id);
+  if (a != active_.end()) return DepState{a->second.row.state, a->second.row.attempts > 0};
+  auto f = finished_.find(dep_id);
+  if (f != finished_.end()) return f->second;
+  auto row = store_->GetJob(dep_id);
+  if (!row) return std::nullopt;
+  DepState s{row->state, row->attempts > 0};
+  if (IsTerminal(s.state)) finished_[dep_id] = s;
+  return s;
+}
+
+void Manager::Tick() {
+  std::lock_guard<std::mutex> l(mu_);
+  double now = env_->NowSeconds();
+  last_tick_ = env_->MonotonicSeconds();
+  std::vector<int64_t> ended;
+  // 1. Running attempts: ended ones, requested cancels, timeouts, SIGKILL after the grace period.
+  for (auto& [id, a] : active_) {
+    if (!a.run) continue;
+    Running& r = *a.run;
+    std::optional<ExitStatus> reaped;
+    bool done = false;
+    if (r.own_child) {
+      reaped = procs_->Reap(r.id.pid);
+      done = reaped.has_value();
+    }
+    if (!done && !procs_->Alive(r.id)) {
+      if (r.own_child) reaped = procs_->Reap(r.id.pid);  // exited between the two checks
+      done = true;
+    }
+    if (done) {
+      // The wrapper's file is exact; the reaped status is the wrapper's own (it dies with SIGKILL too).
+      std::optional<ExitStatus> status = ReadStatusFile(AttemptFile(id, r.n, "status"));
+      if (!status && reaped) status = reaped;
+      Finish(a, status, now);
+      continue;
+    }
+    std::string want;
+    if (a.row.cancel_requested) want = "cancel";
+    else if (a.spec.run_timeout > 0 && now - r.started_at >= a.spec.run_timeout) want = "timeout";
+    if (!want.empty() && r.kill_reason.empty()) {
+      store_->RecordKill(id, r.n, want, now);
+      r.kill_reason = want;
+      r.kill_sent_at = now;
+      procs_->SignalGroup(r.id, SIGTERM);
+    } else if (!r.kill_reason.empty() && !r.sigkill_sent && now - r.kill_sent_at >= a.spec.kill_grace) {
+      procs_->SignalGroup(r.id, SIGKILL);
+      r.sigkill_sent = true;
+    }
+  }
+  // 2. Pending jobs: dependencies, backoff, then admission.
+  std::vector<Candidate> candidates;
+  for (auto& [id, a] : active_) {
+    if (a.row.state != State::kPending) continue;
+    std::string reason;
+    bool never = false;
+    for (const auto& d : a.deps) {
+      auto ds = DependencyState(d.job);
+      DepVerdict v = ds ? EvaluateDependency(d.condition, *ds) : DepVerdict::kNeverSatisfied;
+      if (v == DepVerdict::kNeverSatisfied) {
+        reason = fmt::format("dependency {} {} can never be satisfied: job {} is {}", DepConditionName(d.condition), d.job, d.job,
+                             ds ? StateName(ds->state) : "gone");
+        never = true;
+        break;
+      }
+      if (v == DepVerdict::kWaiting && reason.empty()) reason = fmt::format("waiting for dependency {} {}", DepConditionName(d.condition), d.job);
+    }
+    if (never) {
+      store_->SetState(id, State::kCancelled, reason, now);
+      a.row.state = State::kCancelled;
+      ended.push_back(id);
+      continue;
+    }
+    if (reason.empty() && a.row.not_before > now) reason = a.row.reason;  // keeps the backoff text
+    if (reason.empty()) {
+      candidates.push_back({id, a.spec.priority, a.spec.resources});
+      reason = "waiting for resources";
+    }
+    if (reason != a.row.reason) {
+      store_->SetReason(id, reason);
+      a.row.reason = reason;
+    }
+  }
+  for (int64_t id : Admit(candidates, opt_.capacity, used_)) Launch(active_.at(id), now);
+  for (auto& [id, a] : active_)
+    if (IsTerminal(a.row.state)) ended.push_back(id);
+  for (int64_t id : ended) {
+    auto it = active_.find(id);
+    if (it == active_.end()) continue;
+    finished_[id] = {it->second.row.state, it->second.row.attempts > 0};
+    active_.erase(it);
+  }
+}
+
+void Manager::Launch(Active& a, double now) {
+  int64_t id = a.row.id;
+  int n = store_->BeginAttempt(id, now);  // RUNNING is durable before any process exists
+  a.row.state = State::kRunning;
+  a.row.attempts = n;
+  a.row.reason.clear();
+  Running r;
+  r.n = n;
+  r.started_at = now;
+  a.run = r;
+  Account(used_, a.spec.resources, +1);
+  std::string dir = fmt::format("{}/jobs/{}", opt_.data_dir, id);
+  LaunchRequest req;
+  req.argv = a.spec.argv;
+  req.cwd = a.spec.cwd.empty() ? dir : a.spec.cwd;
+  req.env = a.spec.env;
+  req.env["SLUICE_JOB_ID"] = std::to_string(id);
+  req.env["SLUICE_ATTEMPT"] = std::to_string(n);
+  req.stdout_path = AttemptFile(id, n, "stdout");
+  req.stderr_path = AttemptFile(id, n, "stderr");
+  req.status_path = AttemptFile(id, n, "status");
+  int go_fd = -1;
+  try {
+    env_->CreateDirs(dir);
+    env_->RemoveFile(req.status_path);
+    a.run->id = procs_->Spawn(req, &go_fd);
+  } catch (const Error& e) {
+    // Nothing ran: record it as a failed attempt (a full disk or fork failure), retried like one.
+    a.run->id = {};
+    Finish(a, ExitStatus{ExitStatus::kExited, 126}, now);
+    store_->SetReason(id, fmt::format("{} (launch failed: {})", a.row.reason, e.what()));
+    a.row.reason = fmt::format("{} (launch failed: {})", a.row.reason, e.what());
+    return;
+  }
+  store_->RecordLaunch(id, n, a.run->id.pid, a.run->id.start_ticks, a.run->id.boot_id);
+  procs_->Release(go_fd);
+}
+
+void Manager::Finish(Active& a, std::optional<ExitStatus> status, double now) {
+  int64_t id = a.row.id;
+  Running r = *a.run;
+  a.run.reset();
+  Account(used_, a.spec.resources, -1);
+  if (status && status->kind == ExitStatus::kNotStarted) {
+    store_->DropAttempt(id, r.n, "daemon restarted before the attempt started", now);
+    a.row = *store_->GetJob(id);
+    return;
+  }
+  std::optional<int> exit_code, sig;
+  if (status && status->kind == ExitStatus::kExited) exit_code = status->value;
+  if (status && status->kind == ExitStatus::kSignaled) sig = status->value;
+  Outcome o;
+  std::string what;
+  if (r.kill_reason == "cancel") {
+    o = Outcome::kCancelled;
+    what = "cancelled by request";
+  } else if (r.kill_reason == "timeout") {
+    o = Outcome::kTimeout;
+    what = fmt::format("timeout: ran longer than {} s", a.spec.run_timeout);
+  } else if (!status) {
+    o = Outcome::kLost;
+    what = "lost: the process vanished without an exit status";
+  } else if (exit_code == 0) {
+    o = Outcome::kCompleted;
+    what = "exit code 0";
+  } else {
+    o = Outcome::kFailed;
+    what = DescribeExit(*status);
+  }
+  State next;
+  std::string reason = what;
+  double not_before = 0;
+  if (o == Outcome::kCompleted) {
+    next = State::kCompleted;
+  } else if (o == Outcome::kCancelled) {
+    next = State::kCancelled;
+  } else if (ShouldRetry(a.spec.retry, r.n, o, exit_code)) {
+    double delay = BackoffSeconds(a.spec.retry, r.n, std::uniform_real_distribution<double>(0, 1)(rng_));
+    next = State::kPending;
+    not_before = now + delay;
+    reason = fmt::format("backoff {:.3g} s before attempt {} of {} (attempt {}: {})", delay, r.n + 1, a.spec.retry.max_attempts, r.n, what);
+  } else {
+    next = State::kFailed;
+    if (a.spec.retry.max_attempts > 1) reason = fmt::format("{} (attempt {} of {})", what, r.n, a.spec.retry.max_attempts);
+  }
+  store_->EndAttempt(id, r.n, OutcomeName(o), exit_code, sig, next, reason, not_before, now);
+  a.row.state = next;
+  a.row.reason = reason;
+  a.row.not_before = not_before;
+  a.row.exit_code = exit_code;
+  a.row.signal = sig;
+}
+
+std::optional<JobRow> Manager::GetJob(int64_t id) {
+  std::lock_guard<std::mutex> l(mu_);
+  return store_->GetJob(id);
+}
+
+namespace {
+void WriteJob(JsonWriter& w, const JobRow& j) {
+  w.Field("id", j.id).Field("name", j.name).Field("state", StateName(j.state)).Field("reason", j.reason)
+      .Field("priority", j.priority).Field("submitted_at", j.submitted_at).Field("updated_at", j.updated_at)
+      .Field("attempts", j.attempts);
+  if (j.not_before > 0 && j.state == State::kPending) w.Field("not_before", j.not_before);
+  if (j.exit_code) w.Field("exit_code", *j.exit_code);
+  if (j.signal) w.Field("signal", *j.signal);
+  if (j.cancel_requested) w.Field("cancel_requested", true);
+}
+}  // namespace
+
+std::optional<std::string> Manager::JobJson(int64_t id) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto j = store_->GetJob(id);
+  if (!j) return std::nullopt;
+  JsonWriter w;
+  w.BeginObject();
+  WriteJob(w, *j);
+  w.Key("spec").Raw(j->spec_json);
+  w.Key("dependencies").BeginArray();
+  for (const auto& d : store_->Deps(id)) {
+    auto s = DependencyState(d.job);
+    w.BeginObject().Field("job", d.job).Field("condition", DepConditionName(d.condition)).Field("state", s ? StateName(s->state) : "gone").EndObject();
+  }
+  w.EndArray().Key("attempts_detail").BeginArray();
+  for (const auto& a : store_->Attempts(id)) {
+    w.BeginObject().Field("n", a.n).Field("state", a.state).Field("pid", a.pid).Field("started_at", a.started_at);
+    if (a.ended_at > 0) w.Field("ended_at", a.ended_at);
+    if (!a.outcome.empty()) w.Field("outcome", a.outcome);
+    if (a.exit_code) w.Field("exit_code", *a.exit_code);
+    if (a.signal) w.Field("signal", *a.signal);
+    if (!a.kill_reason.empty()) w.Field("kill_reason", a.kill_reason);
+    w.EndObject();
+  }
+  w.EndArray().EndObject();
+  return w.Take();
+}
+
+std::string Manager::ListJson(const JobFilter& f) {
+  std::lock_guard<std::mutex> l(mu_);
+  JsonWriter w;
+  w.BeginObject().Key("jobs").BeginArray();
+  auto rows = store_->ListJobs(f);
+  for (const auto& j : rows) {
+    w.BeginObject();
+    WriteJob(w, j);
+    w.EndObject();
+  }
+  w.EndArray();
+  if (static_cast<int>(rows.size()) == f.limit && !rows.empty()) w.Field("next_after_id", rows.back().id);
+  w.EndObject();
+  return w.Take();
+}
+
+std::optional<std::string> Manager::LogPath(int64_t id, int attempt, const std::string& stream) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto j = store_->GetJob(id);
+  if (!j || j->attempts == 0) return std::nullopt;
+  int n = attempt == 0 ? j->attempts : attempt;
+  if (n < 1 || n > j->attempts) return std::nullopt;
+  return AttemptFile(id, n, stream == "stderr" ? "stderr" : "stdout");
+}
+
+bool Manager::Ready() {
+  std::lock_guard<std::mutex> l(mu_);
+  return env_->MonotonicSeconds() - last_tick_ < 10 * opt_.tick_seconds + 5 && store_->Writable();
+}
+
+}  // namespace sluice::manager

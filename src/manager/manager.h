@@ -1,0 +1,111 @@
+// The job manager's core (docs/manager.md): accepts jobs, decides when each runs, runs it through
+// Processes, and records every transition in the Store before acting on it. One supervisor thread ticks
+// (every `tick_seconds`, or at once when woken by a submit or cancel): it reaps ended attempts, escalates
+// kills, enforces run timeouts, cancels jobs whose dependencies can no longer be satisfied, and admits
+// pending jobs in priority order without over-committing the declared capacity. All state sits behind one
+// mutex; API calls (from HTTP threads) take it briefly.
+//
+// Start() first reconciles what a previous daemon left: a RUNNING attempt whose process is alive with the
+// recorded identity is re-adopted; one that ended while nobody watched is finished from its status file;
+// one that vanished without a status is LOST and follows the retry policy; one that was never let run
+// goes back to PENDING. The data directory is locked (flock) so two daemons never share it.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "io/env.h"
+#include "manager/job_spec.h"
+#include "manager/process.h"
+#include "manager/scheduler.h"
+#include "manager/store.h"
+
+namespace sluice::manager {
+
+struct ManagerOptions {
+  std::string data_dir;   // state.db, server.lock, jobs/<id>/attempt-<n>.{stdout,stderr,status}
+  Capacity capacity;      // what admission may hand out
+  double tick_seconds = 0.1;
+  uint64_t seed = 0;      // jitter randomness; 0 = from std::random_device
+};
+
+struct SubmitResult {
+  int64_t id = 0;
+  State state = State::kPending;
+  std::string reason;
+};
+
+enum class CancelResult { kNotFound, kAlreadyTerminal, kCancelled, kCancelling };
+
+class Manager {
+ public:
+  // Opens (or creates) the data directory and its database; throws Error(kState) if another daemon holds it.
+  Manager(Env* env, Processes* procs, ManagerOptions opt);
+  ~Manager();  // Stop()
+  void Start();  // reconcile, then start the supervisor thread
+  void Stop();   // stop the supervisor; running jobs keep running and are re-adopted by the next Start
+
+  // Throws Error(kUsage) for a dependency on a job id that does not exist. A request larger than the
+  // machine is recorded and returned as REJECTED with the reason.
+  SubmitResult Submit(const JobSpec& spec);
+  CancelResult Cancel(int64_t id);
+  std::optional<std::string> JobJson(int64_t id);  // job, spec, dependencies, attempts
+  std::string ListJson(const JobFilter& f);
+  std::optional<JobRow> GetJob(int64_t id);
+  // The log file of attempt `attempt` (0: the latest) of job `id`; nullopt if the job or attempt does not
+  // exist. `stream` is "stdout" or "stderr" (the caller validates it). The file may not exist yet.
+  std::optional<std::string> LogPath(int64_t id, int attempt, const std::string& stream);
+  bool Ready();  // database writable and the supervisor ticked recently
+  const Capacity& capacity() const { return opt_.capacity; }
+
+  void Tick();  // one supervisor pass (the thread calls it; tests may too)
+
+ private:
+  struct Running {
+    int n = 0;
+    ProcessIdentity id;
+    bool own_child = true;  // false: re-adopted after a restart (not waitable)
+    double started_at = 0;
+    std::string kill_reason;
+    double kill_sent_at = 0;
+    bool sigkill_sent = false;
+  };
+  struct Active {
+    JobRow row;
+    JobSpec spec;
+    std::vector<Dependency> deps;
+    std::optional<Running> run;
+  };
+
+  void Reconcile();
+  void Launch(Active& a, double now);
+  void Finish(Active& a, std::optional<ExitStatus> status, double now);
+  std::string AttemptFile(int64_t id, int n, const char* ext) const;
+  std::optional<DepState> DependencyState(int64_t dep_id);
+  void Loop();
+
+  Env* env_;
+  Processes* procs_;
+  ManagerOptions opt_;
+  std::unique_ptr<FileLock> lock_;
+  std::unique_ptr<Store> store_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false, wake_ = false;
+  std::thread thread_;
+  std::map<int64_t, Active> active_;       // every non-terminal job
+  std::map<int64_t, DepState> finished_;   // terminal states seen (immutable, so cached)
+  Capacity used_;
+  std::mt19937_64 rng_;
+  double last_tick_ = 0;  // monotonic seconds
+};
+
+}  // namespace sluice::manager

@@ -1,0 +1,107 @@
+// The attempt wrapper with real processes: exit status files, a held wrapper that runs nothing when the
+// daemon never releases it, and a process-group kill that reaches grandchildren.
+#include "manager/process.h"
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+namespace sluice::manager {
+namespace {
+
+struct Fixture : ::testing::Test {
+  std::string dir;
+  PosixProcesses procs{Env::Default()};
+  void SetUp() override {
+    char tmpl[] = "/tmp/sluice-proc-XXXXXX";
+    dir = mkdtemp(tmpl);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir); }
+  LaunchRequest Req(std::vector<std::string> argv) {
+    return {std::move(argv), dir, {{"GREETING", "hi"}}, dir + "/out", dir + "/err", dir + "/status"};
+  }
+  ExitStatus WaitEnd(int64_t pid) {
+    for (int i = 0; i < 1000; ++i) {
+      if (auto s = procs.Reap(pid)) return *s;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ADD_FAILURE() << "process did not end";
+    return {};
+  }
+  std::string Read(const std::string& p) {
+    std::ifstream in(p);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }
+};
+
+TEST_F(Fixture, RecordsExitCodeAndOutput) {
+  int go = -1;
+  auto id = procs.Spawn(Req({"sh", "-c", "echo $GREETING; echo oops >&2; exit 3"}), &go);
+  EXPECT_GT(id.start_ticks, 0u);
+  EXPECT_TRUE(procs.Alive(id));
+  procs.Release(go);
+  ExitStatus st = WaitEnd(id.pid);
+  EXPECT_EQ(st.kind, ExitStatus::kExited);
+  EXPECT_EQ(st.value, 3);
+  auto file = ReadStatusFile(dir + "/status");
+  ASSERT_TRUE(file);
+  EXPECT_EQ(file->kind, ExitStatus::kExited);
+  EXPECT_EQ(file->value, 3);
+  EXPECT_EQ(Read(dir + "/out"), "hi\n");
+  EXPECT_EQ(Read(dir + "/err"), "oops\n");
+  EXPECT_FALSE(procs.Alive(id));
+}
+
+TEST_F(Fixture, UnreleasedWrapperRunsNothing) {
+  int go = -1;
+  auto id = procs.Spawn(Req({"sh", "-c", "echo ran > " + dir + "/ran"}), &go);
+  close(go);  // as if the daemon died before recording the attempt
+  WaitEnd(id.pid);
+  auto file = ReadStatusFile(dir + "/status");
+  ASSERT_TRUE(file);
+  EXPECT_EQ(file->kind, ExitStatus::kNotStarted);
+  EXPECT_FALSE(std::filesystem::exists(dir + "/ran"));
+}
+
+TEST_F(Fixture, GroupSignalReachesGrandchildrenAndIsRecorded) {
+  int go = -1;
+  auto id = procs.Spawn(Req({"sh", "-c", "sleep 30 & echo $! > " + dir + "/gc; wait"}), &go);
+  procs.Release(go);
+  std::string gc;
+  for (int i = 0; i < 500 && gc.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    gc = Read(dir + "/gc");
+  }
+  ASSERT_FALSE(gc.empty());
+  pid_t grandchild = std::stoi(gc);
+  EXPECT_TRUE(procs.SignalGroup(id, SIGTERM));
+  ExitStatus st = WaitEnd(id.pid);  // the wrapper ignores SIGTERM and reports the command's end
+  EXPECT_EQ(st.kind, ExitStatus::kExited);
+  EXPECT_EQ(st.value, 128 + SIGTERM);
+  auto file = ReadStatusFile(dir + "/status");
+  ASSERT_TRUE(file);
+  EXPECT_EQ(file->kind, ExitStatus::kSignaled);
+  EXPECT_EQ(file->value, SIGTERM);
+  bool gone = false;
+  for (int i = 0; i < 200 && !gone; ++i) {
+    gone = kill(grandchild, 0) != 0 || Env::Default()->GetProcessInfo(grandchild).value_or(Env::ProcessInfo{}).state == 'Z';
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(gone);
+  EXPECT_FALSE(procs.SignalGroup(id, SIGKILL));  // a dead identity is never signalled
+}
+
+TEST_F(Fixture, ExecFailureIs127) {
+  int go = -1;
+  auto id = procs.Spawn(Req({"/nonexistent/cmd"}), &go);
+  procs.Release(go);
+  EXPECT_EQ(WaitEnd(id.pid).value, 127);
+  EXPECT_NE(Read(dir + "/err").find("cannot execute /nonexistent/cmd"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sluice::manager
