@@ -28,14 +28,15 @@ constexpr uint64_t kMiB = 1 << 20, kGiB = 1 << 30;
 // Forwards to the real Env except: files under /proc and /sys come only from `files` (a closed world,
 // so the test machine's own cgroups never leak in), environment variables only from `vars`, and the
 // affinity mask and physical memory are set values.
-class FakeMachineEnv : public Env {
+class FakeMachineEnv : public EnvWrapper {
  public:
+  FakeMachineEnv() : EnvWrapper(Env::Default()) {}
   std::map<std::string, std::string> files, vars;
   int cpus = 8;
   uint64_t physical = 64 * kGiB;
 
   size_t ReadAt(const std::string& path, uint64_t offset, size_t n, char* buf) override {
-    if (path.rfind("/proc/", 0) != 0 && path.rfind("/sys/", 0) != 0) return base_->ReadAt(path, offset, n, buf);
+    if (path.rfind("/proc/", 0) != 0 && path.rfind("/sys/", 0) != 0) return target()->ReadAt(path, offset, n, buf);
     auto it = files.find(path);
     if (it == files.end()) Fail(ErrorKind::kInput, "cannot open '{}': No such file or directory", path);
     if (offset >= it->second.size()) return 0;
@@ -50,26 +51,6 @@ class FakeMachineEnv : public Env {
   int AffinityCpuCount() override { return cpus; }
   uint64_t PhysicalMemoryBytes() override { return physical; }
 
-  std::unique_ptr<RandomAccessFile> NewRandomAccessFile(const std::string& path) override { return base_->NewRandomAccessFile(path); }
-  std::unique_ptr<WritableFile> NewWritableFile(const std::string& path, bool append) override { return base_->NewWritableFile(path, append); }
-  bool FileExists(const std::string& path) override { return base_->FileExists(path); }
-  uint64_t FileSize(const std::string& path) override { return base_->FileSize(path); }
-  int64_t FileMtimeNs(const std::string& path) override { return base_->FileMtimeNs(path); }
-  void RenameFile(const std::string& from, const std::string& to) override { base_->RenameFile(from, to); }
-  void RemoveFile(const std::string& path) override { base_->RemoveFile(path); }
-  void RemoveTree(const std::string& path) override { base_->RemoveTree(path); }
-  void CreateDirs(const std::string& path) override { base_->CreateDirs(path); }
-  void SyncDir(const std::string& path) override { base_->SyncDir(path); }
-  std::vector<std::string> ListDir(const std::string& path) override { return base_->ListDir(path); }
-  void AppendFileTo(const std::string& src, WritableFile& dst, uint64_t offset, uint64_t length) override {
-    base_->AppendFileTo(src, dst, offset, length);
-  }
-  void TruncateFile(const std::string& path, uint64_t size) override { base_->TruncateFile(path, size); }
-  std::unique_ptr<FileLock> LockFile(const std::string& path, bool wait) override { return base_->LockFile(path, wait); }
-  double NowSeconds() override { return base_->NowSeconds(); }
-  double MonotonicSeconds() override { return base_->MonotonicSeconds(); }
-  void SleepSeconds(double s) override { base_->SleepSeconds(s); }
-
   void MemAvailable(uint64_t bytes) {
     files["/proc/meminfo"] = fmt::format("MemTotal:       {} kB\nMemFree:        1000 kB\nMemAvailable:   {} kB\n", physical / 1024, bytes / 1024);
   }
@@ -81,8 +62,6 @@ class FakeMachineEnv : public Env {
         "30 22 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime - cgroup2 cgroup2 rw,nsdelegate\n";
   }
 
- private:
-  Env* base_ = Env::Default();
 };
 
 class ResourcesTest : public ::testing::Test {
