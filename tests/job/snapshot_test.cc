@@ -26,69 +26,57 @@ namespace {
 namespace fs = std::filesystem;
 
 // Delegates to the real Env; counts reads per path and can make LockFile fail.
-class CountingEnv : public Env {
+class CountingEnv : public EnvWrapper {
  public:
-  explicit CountingEnv(Env* base) : base_(base) {}
+  explicit CountingEnv(Env* base) : EnvWrapper(base) {}
   size_t ReadAt(const std::string& path, uint64_t offset, size_t n, char* buf) override {
     {
       std::lock_guard<std::mutex> lk(mu_);
       ++reads_[path];
     }
-    return base_->ReadAt(path, offset, n, buf);
+    return target()->ReadAt(path, offset, n, buf);
   }
   std::unique_ptr<RandomAccessFile> NewRandomAccessFile(const std::string& path) override {
     {
       std::lock_guard<std::mutex> lk(mu_);
       ++reads_[path];
     }
-    return base_->NewRandomAccessFile(path);
+    return target()->NewRandomAccessFile(path);
   }
   std::unique_ptr<WritableFile> NewWritableFile(const std::string& path, bool append) override {
     ++writes_;
-    return base_->NewWritableFile(path, append);
+    return target()->NewWritableFile(path, append);
   }
-  bool FileExists(const std::string& path) override { return base_->FileExists(path); }
-  uint64_t FileSize(const std::string& path) override { return base_->FileSize(path); }
-  int64_t FileMtimeNs(const std::string& path) override { return base_->FileMtimeNs(path); }
   void RenameFile(const std::string& from, const std::string& to) override {
     ++writes_;
-    base_->RenameFile(from, to);
+    target()->RenameFile(from, to);
   }
   void RemoveFile(const std::string& path) override {
     ++writes_;
-    base_->RemoveFile(path);
+    target()->RemoveFile(path);
   }
   void RemoveTree(const std::string& path) override {
     ++writes_;
-    base_->RemoveTree(path);
+    target()->RemoveTree(path);
   }
   void CreateDirs(const std::string& path) override {
     ++writes_;
-    base_->CreateDirs(path);
-  }
-  void SyncDir(const std::string& path) override { base_->SyncDir(path); }
-  std::vector<std::string> ListDir(const std::string& path) override { return base_->ListDir(path); }
-  void AppendFileTo(const std::string& src, WritableFile& dst, uint64_t offset, uint64_t length) override {
-    base_->AppendFileTo(src, dst, offset, length);
+    target()->CreateDirs(path);
   }
   void TruncateFile(const std::string& path, uint64_t size) override {
     ++writes_;
-    base_->TruncateFile(path, size);
+    target()->TruncateFile(path, size);
   }
   std::unique_ptr<FileLock> LockFile(const std::string& path, bool wait) override {
     if (fail_lock_) Fail(ErrorKind::kOutput, "cannot open lock file '{}': Permission denied (injected)", path);
-    return base_->LockFile(path, wait);
+    return target()->LockFile(path, wait);
   }
-  double NowSeconds() override { return base_->NowSeconds(); }
-  double MonotonicSeconds() override { return base_->MonotonicSeconds(); }
-  void SleepSeconds(double s) override { base_->SleepSeconds(s); }
 
   std::map<std::string, int> reads_;
   int writes_ = 0;
   bool fail_lock_ = false;
 
  private:
-  Env* base_;
   std::mutex mu_;
 };
 
