@@ -1,7 +1,5 @@
 #include "engine/resources.h"
 
-#include <dlfcn.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -229,76 +227,14 @@ void DetectCgroups(Env* env, Resources& r) {
   if (headroom != std::numeric_limits<uint64_t>::max()) r.usable_memory = headroom;  // combined below
 }
 
-// NVML's C interface (nvml.h), declared here so that nothing of NVIDIA's is needed to build.
-using nvmlReturn_t = int;
-using nvmlDevice_t = struct nvmlDevice_st*;
-struct nvmlMemory_t {
-  unsigned long long total, free, used;
-};
-
-int CountDeviceList(const std::string& list) {
-  // CUDA stops at the first invalid entry; "-1", "" and "NoDevFiles" hide every device.
-  int n = 0;
-  for (const auto& e : Split(list, ',')) {
-    if (e.empty() || e == "-1" || e == "NoDevFiles") break;
-    ++n;
-  }
-  return n;
-}
-
 }  // namespace
 
 GpuProbe ProbeGpus(Env* env) {
   GpuProbe g;
-  g.library = env->GetEnvVar("SLUICE_NVML_LIBRARY").value_or("libnvidia-ml.so.1");
-  void* h = ::dlopen(g.library.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (h == nullptr) {
-    const char* e = ::dlerror();
-    g.error = fmt::format("NVML not loaded ({}): no GPUs", e != nullptr ? e : g.library);
-    return g;
-  }
-  auto init = reinterpret_cast<nvmlReturn_t (*)()>(::dlsym(h, "nvmlInit_v2"));
-  auto shutdown = reinterpret_cast<nvmlReturn_t (*)()>(::dlsym(h, "nvmlShutdown"));
-  auto count = reinterpret_cast<nvmlReturn_t (*)(unsigned*)>(::dlsym(h, "nvmlDeviceGetCount_v2"));
-  auto by_index = reinterpret_cast<nvmlReturn_t (*)(unsigned, nvmlDevice_t*)>(::dlsym(h, "nvmlDeviceGetHandleByIndex_v2"));
-  auto get_name = reinterpret_cast<nvmlReturn_t (*)(nvmlDevice_t, char*, unsigned)>(::dlsym(h, "nvmlDeviceGetName"));
-  auto get_mem = reinterpret_cast<nvmlReturn_t (*)(nvmlDevice_t, nvmlMemory_t*)>(::dlsym(h, "nvmlDeviceGetMemoryInfo"));
-  auto err_str = reinterpret_cast<const char* (*)(nvmlReturn_t)>(::dlsym(h, "nvmlErrorString"));
-  auto why = [&](nvmlReturn_t rc) {
-    return err_str != nullptr ? fmt::format("{} (code {})", err_str(rc), rc) : fmt::format("code {}", rc);
-  };
-  if (!init || !shutdown || !count || !by_index || !get_name || !get_mem) {
-    g.error = fmt::format("'{}' lacks NVML entry points: no GPUs", g.library);
-  } else if (nvmlReturn_t rc = init(); rc != 0) {
-    g.error = fmt::format("nvmlInit_v2 failed: {}: no GPUs", why(rc));
-  } else {
-    unsigned n = 0;
-    if (nvmlReturn_t c = count(&n); c != 0) {
-      g.error = fmt::format("nvmlDeviceGetCount_v2 failed: {}", why(c));
-      n = 0;
-    }
-    for (unsigned i = 0; i < n; ++i) {
-      GpuDevice d;
-      nvmlDevice_t dev = nullptr;
-      if (by_index(i, &dev) != 0) {
-        d.name = "(unreadable)";
-      } else {
-        char name[96] = {0};
-        if (get_name(dev, name, sizeof name) == 0) d.name = name;
-        nvmlMemory_t m{};
-        if (get_mem(dev, &m) == 0) {
-          d.memory_total = m.total;
-          d.memory_free = m.free;
-        }
-      }
-      g.devices.push_back(std::move(d));
-    }
-    shutdown();
-  }
-  ::dlclose(h);
-  g.visible = static_cast<int>(g.devices.size());
-  if (auto v = env->GetEnvVar("CUDA_VISIBLE_DEVICES")) g.visible = std::min(g.visible, CountDeviceList(*v));
-  else if (auto s = env->GetEnvVar("SLURM_JOB_GPUS")) g.visible = std::min(g.visible, CountDeviceList(*s));
+  static_cast<GpuInventory&>(g) = env->ListGpus();
+  auto mask = env->GetEnvVar("CUDA_VISIBLE_DEVICES");
+  if (!mask) mask = env->GetEnvVar("SLURM_JOB_GPUS");  // indices on the node, as CUDA counts them in PCI order
+  g.visible = static_cast<int>(VisibleGpuIndices(g.devices, mask).size());
   return g;
 }
 
@@ -407,7 +343,8 @@ void Resources::ToJson(JsonWriter& w) const {
   if (!gpus.error.empty()) w.Field("error", gpus.error);
   w.Key("devices").BeginArray();
   for (const auto& d : gpus.devices)
-    w.BeginObject().Field("name", d.name).Field("memory_total_bytes", d.memory_total).Field("memory_free_bytes", d.memory_free).EndObject();
+    w.BeginObject().Field("index", d.index).Field("uuid", d.uuid).Field("pci_bus_id", d.pci_bus_id).Field("name", d.name)
+        .Field("memory_total_bytes", d.memory_total).Field("memory_free_bytes", d.memory_free).EndObject();
   w.EndArray().EndObject();
   w.Key("allocation").BeginObject();
   if (!slurm_job_id.empty()) w.Key("slurm").BeginObject().Field("job_id", slurm_job_id).Field("ntasks", slurm_ntasks).EndObject();

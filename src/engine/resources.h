@@ -11,10 +11,8 @@
 // Several MPI ranks on one node share it: each gets its share. Nothing here fails: a file that cannot
 // be read is a limit that is absent, and each value says where it came from.
 //
-// GPUs come from NVML loaded at run time (dlopen of libnvidia-ml.so.1, or $SLUICE_NVML_LIBRARY), so
-// sluice has no build dependency on NVIDIA's libraries; a missing library or a failing nvmlInit means no
-// GPUs, with the reason in `gpu_error`. The dlopen itself is not behind Env: the library path is (the
-// variable), which is what a test needs to load a fake or a missing library.
+// GPUs come from Env::ListGpus (io/gpu.h: NVML loaded at run time, so no build dependency on NVIDIA's
+// libraries; a missing library or a failing nvmlInit means no GPUs, with the reason in `error`).
 #pragma once
 
 #include <cstdint>
@@ -26,16 +24,8 @@
 
 namespace sluice {
 
-struct GpuDevice {
-  std::string name;
-  uint64_t memory_total = 0, memory_free = 0;  // bytes
-};
-
-struct GpuProbe {
-  std::string library;             // what was dlopen'ed
-  std::vector<GpuDevice> devices;  // every device NVML reports
-  int visible = 0;                 // of those, the ones CUDA_VISIBLE_DEVICES / SLURM_JOB_GPUS leave to this process
-  std::string error;               // why there are none: library missing, nvmlInit failed, ...
+struct GpuProbe : GpuInventory {
+  int visible = 0;  // of the devices, the ones CUDA_VISIBLE_DEVICES (else SLURM_JOB_GPUS) leaves to this process
 };
 
 struct Resources {
@@ -72,6 +62,6 @@ struct Resources {
 };
 
 Resources DetectResources(Env* env);
-GpuProbe ProbeGpus(Env* env);  // part of DetectResources; NVML only
+GpuProbe ProbeGpus(Env* env);  // part of DetectResources; Env::ListGpus and the inherited mask only
 
 }  // namespace sluice

@@ -9,6 +9,8 @@
 #include <string_view>
 #include <vector>
 
+#include "io/gpu.h"
+
 namespace sluice {
 
 class WritableFile {
@@ -65,6 +67,10 @@ class Env {
   virtual std::optional<std::string> GetEnvVar(const std::string& name);  // nullopt when unset
   virtual int AffinityCpuCount();         // CPUs in this process's sched_getaffinity mask; 0 if unknown
   virtual uint64_t PhysicalMemoryBytes();  // sysconf(_SC_PHYS_PAGES) x page size; 0 if unknown
+  // The GPUs (io/gpu.h): ProbeNvml of $SLUICE_NVML_LIBRARY, else libnvidia-ml.so.1. A test presents any
+  // inventory (memory, UUIDs, a failed probe) by override; resources, the manager and shard read it here.
+  // Not forwarded by EnvWrapper: the default reads this Env's GetEnvVar, so a wrapper's variables pick the library.
+  virtual GpuInventory ListGpus();
 
   // Processes, for the job's pid file and `sluice stop` (job/stop.h), and the terminal of the progress
   // display. POSIX defaults, as above; a test fakes a recycled pid, another host or a reboot by override.

@@ -253,6 +253,8 @@ uint64_t Env::PhysicalMemoryBytes() {
   return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : 0;
 }
 
+GpuInventory Env::ListGpus() { return ProbeNvml(GetEnvVar("SLUICE_NVML_LIBRARY").value_or("libnvidia-ml.so.1")); }
+
 int64_t Env::ProcessId() { return ::getpid(); }
 
 std::optional<Env::ProcessInfo> Env::GetProcessInfo(int64_t pid) {

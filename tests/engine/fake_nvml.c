@@ -9,10 +9,19 @@ typedef struct {
   unsigned long long total, free, used;
 } nvmlMemory_t;
 
+typedef struct {
+  char busIdLegacy[16];
+  unsigned int domain, bus, device, pciDeviceId, pciSubSystemId;
+  char busId[32];
+} nvmlPciInfo_t;
+
 static struct nvmlDevice_st {
   const char* name;
   unsigned long long total, free;
-} devices[2] = {{"Fake GPU A100", 80ull << 30, 79ull << 30}, {"Fake GPU T4", 16ull << 30, 15ull << 30}};
+  const char* uuid;
+  const char* bus_id;
+} devices[2] = {{"Fake GPU A100", 80ull << 30, 79ull << 30, "GPU-0a1b2c3d-0000-1111-2222-333344445555", "00000000:3B:00.0"},
+                {"Fake GPU T4", 16ull << 30, 15ull << 30, "GPU-9f8e7d6c-aaaa-bbbb-cccc-ddddeeeeffff", "00000000:AF:00.0"}};
 static int initialized;
 
 nvmlReturn_t nvmlInit_v2(void) {
@@ -47,5 +56,17 @@ nvmlReturn_t nvmlDeviceGetMemoryInfo(nvmlDevice_t device, nvmlMemory_t* memory) 
   memory->total = device->total;
   memory->free = device->free;
   memory->used = device->total - device->free;
+  return 0;
+}
+nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t device, char* uuid, unsigned int length) {
+  if (!initialized) return 1;
+  if (strlen(device->uuid) + 1 > length) return 7;
+  strcpy(uuid, device->uuid);
+  return 0;
+}
+nvmlReturn_t nvmlDeviceGetPciInfo_v3(nvmlDevice_t device, nvmlPciInfo_t* pci) {
+  if (!initialized) return 1;
+  memset(pci, 0, sizeof *pci);
+  strcpy(pci->busId, device->bus_id);
   return 0;
 }

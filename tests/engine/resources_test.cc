@@ -253,9 +253,14 @@ TEST_F(ResourcesTest, FakeNvmlReportsItsGpus) {
   EXPECT_EQ(g.devices[0].name, "Fake GPU A100");
   EXPECT_EQ(g.devices[0].memory_total, 80 * kGiB);
   EXPECT_EQ(g.devices[0].memory_free, 79 * kGiB);
+  EXPECT_EQ(g.devices[0].uuid, "GPU-0a1b2c3d-0000-1111-2222-333344445555");
+  EXPECT_EQ(g.devices[0].pci_bus_id, "00000000:3B:00.0");
   EXPECT_EQ(g.devices[1].name, "Fake GPU T4");
+  EXPECT_EQ(g.devices[1].index, 1);
   EXPECT_EQ(g.visible, 2);
   env_.vars["CUDA_VISIBLE_DEVICES"] = "1";
+  EXPECT_EQ(ProbeGpus(&env_).visible, 1);
+  env_.vars["CUDA_VISIBLE_DEVICES"] = "GPU-9f8e,7";  // a UUID prefix, then an index that is no device
   EXPECT_EQ(ProbeGpus(&env_).visible, 1);
   env_.vars["CUDA_VISIBLE_DEVICES"] = "";
   EXPECT_EQ(ProbeGpus(&env_).visible, 0);
@@ -291,6 +296,49 @@ TEST_F(ResourcesTest, MissingNvmlMeansNoGpus) {
   EXPECT_NE(g.error.find("lacks NVML entry points"), std::string::npos) << g.error;
 }
 
+TEST(VisibleGpus, FollowsCudaVisibleDevicesRules) {
+  std::vector<GpuDevice> d(3);
+  for (int i = 0; i < 3; ++i) d[i].index = i;
+  d[0].uuid = "GPU-aaaa-1";
+  d[1].uuid = "GPU-aaab-2";
+  d[2].uuid = "GPU-bbbb-3";
+  using V = std::vector<int>;
+  EXPECT_EQ(VisibleGpuIndices(d, std::nullopt), (V{0, 1, 2}));
+  EXPECT_EQ(VisibleGpuIndices(d, "2,0"), (V{2, 0}));                 // mask order
+  EXPECT_EQ(VisibleGpuIndices(d, "0,0,1"), (V{0, 1}));               // duplicates once
+  EXPECT_EQ(VisibleGpuIndices(d, "1,5,2"), (V{1}));                  // stops at the first invalid entry
+  EXPECT_EQ(VisibleGpuIndices(d, "GPU-bbbb,GPU-aaaa-1"), (V{2, 0}));  // UUIDs and unique prefixes
+  EXPECT_EQ(VisibleGpuIndices(d, "GPU-aaa"), V{});                   // an ambiguous prefix names nothing
+  EXPECT_EQ(VisibleGpuIndices(d, " 1 , 2 "), (V{1, 2}));
+  EXPECT_EQ(VisibleGpuIndices(d, ""), V{});
+  EXPECT_EQ(VisibleGpuIndices(d, "-1"), V{});
+  EXPECT_EQ(VisibleGpuIndices(d, "NoDevFiles"), V{});
+  EXPECT_EQ(VisibleGpuIndices(d, "MIG-1234,0"), V{});
+}
+
+// A test presents any GPUs by overriding Env::ListGpus; the detection takes them from there.
+TEST(VisibleGpus, InventoryComesFromTheEnv) {
+  struct TwoGpuEnv : EnvWrapper {
+    TwoGpuEnv() : EnvWrapper(Env::Default()) {}
+    GpuInventory ListGpus() override {
+      GpuInventory g;
+      g.library = "injected";
+      g.devices.resize(2);
+      g.devices[1].index = 1;
+      g.devices[1].uuid = "GPU-x";
+      return g;
+    }
+    std::optional<std::string> GetEnvVar(const std::string& name) override {
+      if (name == "CUDA_VISIBLE_DEVICES") return "GPU-x";
+      return name == "SLURM_JOB_GPUS" ? std::nullopt : EnvWrapper::GetEnvVar(name);
+    }
+  } env;
+  GpuProbe g = ProbeGpus(&env);
+  EXPECT_EQ(g.library, "injected");
+  EXPECT_EQ(g.devices.size(), 2u);
+  EXPECT_EQ(g.visible, 1);
+}
+
 // On a machine with an NVIDIA driver the real NVML must report its GPUs.
 TEST(RealNvml, ReportsTheGpusOfThisMachine) {
   void* h = ::dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
@@ -303,7 +351,9 @@ TEST(RealNvml, ReportsTheGpusOfThisMachine) {
   for (const auto& d : g.devices) {
     EXPECT_FALSE(d.name.empty());
     EXPECT_GT(d.memory_total, 0u);
-    std::printf("GPU: %s, %llu MiB\n", d.name.c_str(), static_cast<unsigned long long>(d.memory_total >> 20));
+    EXPECT_EQ(d.uuid.rfind("GPU-", 0), 0u) << d.uuid;
+    std::printf("GPU %d: %s, %s, %s, %llu MiB\n", d.index, d.name.c_str(), d.uuid.c_str(), d.pci_bus_id.c_str(),
+                static_cast<unsigned long long>(d.memory_total >> 20));
   }
 }
 
