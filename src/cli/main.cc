@@ -16,11 +16,23 @@
 #include "job/stop.h"
 #include "manager/client.h"
 #include "manager/server.h"
+#include "shard/shard_command.h"
 
 int main(int argc, char** argv) {
   using namespace sluice;
   CLI::App app{"sluice: fault-tolerant, DataJuicer-compatible dataset processing"};
   app.require_subcommand(1);
+  // sluice shard parses its own options and the worker command after `--` (src/shard/shard_command.h); it is
+  // registered here for the command list only.
+  app.add_subcommand("shard", "Run a worker command per key range of a table on GPU groups; resume; merge (sluice shard --help)");
+  if (argc > 1 && std::string_view(argv[1]) == "shard") {
+    try {
+      return shard::ShardCommand(Env::Default(), std::vector<std::string>(argv + 2, argv + argc));
+    } catch (const Error& e) {
+      fmt::print(stderr, "sluice: error: {}\n", e.what());
+      return e.exit_code();
+    }
+  }
 
   RunOptions run;
   std::string positional;

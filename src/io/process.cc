@@ -1,4 +1,4 @@
-#include "manager/process.h"
+#include "io/process.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -16,10 +16,10 @@
 
 extern char** environ;
 
-namespace sluice::manager {
+namespace sluice {
 namespace {
 
-// ---- What runs in the forked wrapper: async-signal-safe calls only (the daemon has other threads). ----
+// ---- What runs in the forked wrapper: async-signal-safe calls only (the owner may have other threads). ----
 
 size_t FormatUint(char* buf, unsigned v) {  // decimal, no terminator; returns length
   char tmp[16];
@@ -84,7 +84,7 @@ struct Prepared {  // everything the wrapper needs, built before fork
 
 [[noreturn]] void WrapperMain(const Prepared& p, int go_read) {
   ::setsid();
-  // Fixed descriptors: 0-2 for the command, 3 the go pipe; everything else the daemon had open (its
+  // Fixed descriptors: 0-2 for the command, 3 the go pipe; everything else the owner had open (a
   // listening socket, the database, other attempts' files) is closed so this process holds none of it.
   ::dup2(p.devnull, 0);
   ::dup2(p.out, 1);
@@ -104,7 +104,7 @@ struct Prepared {  // everything the wrapper needs, built before fork
   do r = ::read(3, &go, 1);
   while (r < 0 && errno == EINTR);
   ::close(3);
-  if (r != 1) {  // the daemon died before recording us: run nothing
+  if (r != 1) {  // the owner died before recording us: run nothing
     WriteStatus(p.status_tmp.c_str(), p.status_path.c_str(), "notstarted", 0, false);
     ::_exit(0);
   }
@@ -229,9 +229,11 @@ std::optional<ExitStatus> PosixProcesses::Reap(int64_t pid) {
 }
 
 bool PosixProcesses::SignalGroup(const ProcessIdentity& id, int sig) {
-  // The wrapper is the group leader and outlives its command; while it is alive with the recorded start
-  // time the group id cannot belong to anyone else.
-  if (!Alive(id)) return false;
+  // The wrapper is the group leader and outlives its command; while it exists (running or a zombie) with
+  // the recorded start time the group id cannot belong to anyone else.
+  if (id.pid <= 0 || id.boot_id != env_->BootId()) return false;
+  auto info = env_->GetProcessInfo(id.pid);
+  if (!info || info->start_ticks != id.start_ticks) return false;
   return ::kill(-static_cast<pid_t>(id.pid), sig) == 0;
 }
 
@@ -247,4 +249,4 @@ std::optional<ExitStatus> ReadStatusFile(const std::string& path) {
   return std::nullopt;
 }
 
-}  // namespace sluice::manager
+}  // namespace sluice

@@ -1,6 +1,6 @@
 // The attempt wrapper with real processes: exit status files, a held wrapper that runs nothing when the
 // daemon never releases it, and a process-group kill that reaches grandchildren.
-#include "manager/process.h"
+#include "io/process.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -10,7 +10,7 @@
 #include <fstream>
 #include <thread>
 
-namespace sluice::manager {
+namespace sluice {
 namespace {
 
 struct Fixture : ::testing::Test {
@@ -95,6 +95,33 @@ TEST_F(Fixture, GroupSignalReachesGrandchildrenAndIsRecorded) {
   EXPECT_FALSE(procs.SignalGroup(id, SIGKILL));  // a dead identity is never signalled
 }
 
+// A grandchild that ignores SIGTERM outlives its parent's command; while the wrapper is an unreaped zombie
+// its group can still be signalled, so the owner kills what the worker left behind before reaping it.
+TEST_F(Fixture, GroupOfAnUnreapedWrapperCanStillBeKilled) {
+  int go = -1;
+  auto id = procs.Spawn(Req({"sh", "-c", "(trap '' TERM; sleep 30) & echo $! > " + dir + "/gc; exit 0"}), &go);
+  procs.Release(go);
+  std::string gc;
+  for (int i = 0; i < 500 && gc.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    gc = Read(dir + "/gc");
+  }
+  ASSERT_FALSE(gc.empty());
+  pid_t grandchild = std::stoi(gc);
+  for (int i = 0; i < 500 && procs.Alive(id); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_FALSE(procs.Alive(id));  // the wrapper has exited (a zombie: not reaped yet)
+  EXPECT_EQ(kill(grandchild, 0), 0);
+  EXPECT_TRUE(procs.SignalGroup(id, SIGKILL));
+  bool gone = false;
+  for (int i = 0; i < 200 && !gone; ++i) {
+    gone = kill(grandchild, 0) != 0 || Env::Default()->GetProcessInfo(grandchild).value_or(Env::ProcessInfo{}).state == 'Z';
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(gone);
+  WaitEnd(id.pid);
+  EXPECT_FALSE(procs.SignalGroup(id, SIGKILL));  // reaped: never signalled again
+}
+
 TEST_F(Fixture, ExecFailureIs127) {
   int go = -1;
   auto id = procs.Spawn(Req({"/nonexistent/cmd"}), &go);
@@ -104,4 +131,4 @@ TEST_F(Fixture, ExecFailureIs127) {
 }
 
 }  // namespace
-}  // namespace sluice::manager
+}  // namespace sluice

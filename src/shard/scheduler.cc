@@ -1,0 +1,784 @@
+#include "shard/scheduler.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <atomic>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "core/error.h"
+#include "core/json_writer.h"
+#include "io/atomic_file.h"
+#include "io/process.h"
+#include "shard/gpu_pool.h"
+#include "shard/merge.h"
+#include "shard/plan.h"
+#include "shard/state.h"
+#include "shard/table.h"
+
+namespace sluice::shard {
+namespace {
+
+constexpr double kPollSeconds = 0.05;
+constexpr double kMaxBackoffSeconds = 300;
+constexpr double kProgressEverySeconds = 30;
+const std::set<std::string> kPlaceholders = {"low", "high", "shard", "out", "input", "output_dir"};
+
+// ---- signals: the first SIGINT/SIGTERM is recorded (one lock-free store) and handled by the loop ----
+
+static_assert(std::atomic<int>::is_always_lock_free, "the signal handler may only touch lock-free atomics");
+std::atomic<int> g_signal{0};
+extern "C" void OnShardSignal(int sig) {
+  int none = 0;
+  g_signal.compare_exchange_strong(none, sig);
+}
+
+class SignalGuard {
+ public:
+  SignalGuard() {
+    g_signal = 0;
+    struct sigaction sa {};
+    sa.sa_handler = OnShardSignal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    for (auto [sig, old] : {std::pair{SIGTERM, &old_term_}, std::pair{SIGINT, &old_int_}}) {
+      ::sigaction(sig, nullptr, old);
+      if (old->sa_handler != SIG_IGN) ::sigaction(sig, &sa, nullptr);  // `sluice shard ... &` ignores SIGINT
+    }
+  }
+  ~SignalGuard() {
+    ::sigaction(SIGTERM, &old_term_, nullptr);
+    ::sigaction(SIGINT, &old_int_, nullptr);
+  }
+
+ private:
+  struct sigaction old_term_ {}, old_int_ {};
+};
+
+// ---- placeholders ----
+
+// Calls f(name) for every {identifier} in `s`; other braces (JSON, Python) are left alone.
+template <typename F>
+std::string ForEachPlaceholder(const std::string& s, F f) {
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    size_t close = s[i] == '{' ? s.find('}', i) : std::string::npos;
+    bool ident = close != std::string::npos && close > i + 1;
+    for (size_t j = i + 1; ident && j < close; ++j) ident = std::isalnum(static_cast<unsigned char>(s[j])) || s[j] == '_';
+    if (!ident) {
+      out += s[i++];
+      continue;
+    }
+    out += f(s.substr(i + 1, close - i - 1));
+    i = close + 1;
+  }
+  return out;
+}
+
+void CheckPlaceholders(const std::string& s, const char* where) {
+  ForEachPlaceholder(s, [&](const std::string& name) {
+    if (!kPlaceholders.count(name))
+      Fail(ErrorKind::kUsage, "unknown placeholder {{{}}} in {} '{}' (known: {{low}} {{high}} {{shard}} {{out}} {{input}} {{output_dir}})", name,
+           where, s);
+    return std::string();
+  });
+}
+
+std::string Expand(const std::string& s, const std::map<std::string, std::string>& vars) {
+  return ForEachPlaceholder(s, [&](const std::string& name) { return vars.at(name); });
+}
+
+std::string ShellQuote(const std::string& s) {
+  if (!s.empty() && s.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-./=:,+@%") == std::string::npos)
+    return s;
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string Extension(const std::string& path) {
+  size_t dot = path.rfind('.'), slash = path.rfind('/');
+  return dot == std::string::npos || (slash != std::string::npos && dot < slash) ? "" : path.substr(dot);
+}
+
+std::string Absolute(const std::string& p) {
+  if (p.empty() || p[0] == '/') return p;
+  char buf[4096];
+  if (!::getcwd(buf, sizeof buf)) Fail(ErrorKind::kInternal, "cannot read the working directory");
+  return std::string(buf) + "/" + p;
+}
+
+std::string DescribeExit(const ShardState& st) {
+  if (st.signal) return fmt::format("killed by signal {} ({})", *st.signal, strsignal(*st.signal));
+  if (st.exit_code) return fmt::format("exit code {}", *st.exit_code);
+  return "no exit status";
+}
+
+// The result file's rows and checksum (it must be a table with the key column). Throws kData / kInput.
+ShardResult ReadResult(Env* env, const std::string& path, const std::string& key_column) {
+  XXH3_state_t* hash = XXH3_createState();
+  XXH3_64bits_reset(hash);
+  ShardResult r;
+  r.path = path;
+  try {
+    TableReader in(env, path, key_column, hash);
+    while (in.Next()) ++r.rows;
+  } catch (...) {
+    XXH3_freeState(hash);
+    throw;
+  }
+  r.xxh3 = fmt::format("{:016x}", XXH3_64bits_digest(hash));
+  XXH3_freeState(hash);
+  r.size = env->FileSize(path);
+  return r;
+}
+
+struct Shard {
+  ShardRange range;
+  std::string label, stem, state_path, result_path;
+  ShardState st;
+  int attempts_this_run = 0;
+  double not_before = 0;  // monotonic: backoff before the next attempt
+  // While running:
+  bool running = false;
+  ProcessIdentity id;
+  std::vector<GpuDevice> gpus;
+  double started = 0;  // monotonic
+  uint64_t log_offset = 0;
+  std::string partial_line;
+  bool killed = false;  // SIGKILL sent at the end of the grace
+};
+
+class Scheduler {
+ public:
+  Scheduler(Env* env, const ShardOptions& opt, std::FILE* out, std::FILE* err)
+      : env_(env), opt_(opt), out_(out), err_(err), procs_(env),
+        pool_(env, opt.gpus_per_worker, static_cast<uint64_t>(opt.min_gpu_memory_gib * (1ull << 30))) {}
+
+  int Run();
+
+ private:
+  template <typename... Args>
+  void Say(fmt::format_string<Args...> f, Args&&... args) {
+    fmt::print(err_, "sluice shard: {}\n", fmt::format(f, std::forward<Args>(args)...));
+    std::fflush(err_);
+  }
+  void Validate();
+  void LoadOrMakePlan();
+  bool ResultVerifies(const ShardState& st);
+  void LoadShards();
+  void Reconcile(Shard& s);
+  void StopOrphan(Shard& s);
+  void WriteConfig();
+  void Loop();
+  bool StartNext(double now);
+  void Start(Shard& s, std::vector<GpuDevice> gpus);
+  void Finish(Shard& s);
+  void Drain(Shard& s, bool all);
+  void Progress(bool force);
+  void DryRun();
+  int Merge();
+  std::string Path(const std::string& name) const { return out_dir_ + "/" + name; }
+  std::map<std::string, std::string> Vars(const Shard& s, bool file_safe) const;
+
+  Env* env_;
+  ShardOptions opt_;
+  std::FILE *out_, *err_;
+  PosixProcesses procs_;
+  GpuPool pool_;
+  std::string out_dir_, input_, scheduler_id_, host_;
+  Plan plan_;
+  std::vector<std::string> dropped_states_;  // state files of shards a re-plan dropped
+  bool plan_changed_ = false;
+  std::vector<Shard> shards_;
+  double start_mono_ = 0, last_progress_ = 0, gpu_next_check_ = 0, gpu_backoff_ = 0.5;
+  std::string gpu_wait_reason_;
+  bool cancelling_ = false;
+  double kill_at_ = 0;
+  int signal_ = 0;
+  std::vector<double> durations_;
+};
+
+void Scheduler::Validate() {
+  if (opt_.input.empty() || opt_.key_column.empty() || opt_.output_dir.empty())
+    Fail(ErrorKind::kUsage, "--input, --key and --output-dir are required");
+  if (opt_.num_workers < 1) Fail(ErrorKind::kUsage, "--num-workers must be at least 1");
+  if (opt_.gpus_per_worker < 0) Fail(ErrorKind::kUsage, "--gpus-per-worker must be 0 (CPU workers) or more");
+  if (opt_.max_parallel_workers < 1) Fail(ErrorKind::kUsage, "--max-parallel-workers must be at least 1");
+  if (opt_.max_attempts < 1) Fail(ErrorKind::kUsage, "--max-attempts must be at least 1");
+  if (opt_.min_gpu_memory_gib < 0 || opt_.retry_backoff_seconds < 0 || opt_.kill_grace_seconds < 0)
+    Fail(ErrorKind::kUsage, "--min-gpu-memory, --retry-backoff and --kill-grace cannot be negative");
+  if (opt_.worker_argv.empty()) Fail(ErrorKind::kUsage, "no worker command: give it after `--` (sluice shard [options] -- CMD ARGS...)");
+  for (const auto& a : opt_.worker_argv) CheckPlaceholders(a, "the worker command");
+  CheckPlaceholders(opt_.result_pattern, "--result-pattern");
+  FormatOfPath(opt_.result_pattern);
+  if (!opt_.merged_output.empty() && FormatOfPath(opt_.merged_output) != FormatOfPath(opt_.result_pattern))
+    Fail(ErrorKind::kUsage, "--merged-output {} and --result-pattern {} must be the same format", opt_.merged_output, opt_.result_pattern);
+  out_dir_ = Absolute(opt_.output_dir);
+  while (out_dir_.size() > 1 && out_dir_.back() == '/') out_dir_.pop_back();
+  input_ = Absolute(opt_.input);
+  if (!env_->FileExists(input_)) Fail(ErrorKind::kInput, "{}: no such input table", input_);
+  FormatOfPath(input_);
+  if (opt_.merged_output.empty()) opt_.merged_output = "generation_results_data_all_real_merged" + Extension(opt_.result_pattern);
+  if (opt_.merged_output[0] != '/') opt_.merged_output = Path(opt_.merged_output);
+}
+
+bool Scheduler::ResultVerifies(const ShardState& st) {
+  if (st.status != ShardStatus::kCompleted || !st.result || !env_->FileExists(st.result->path)) return false;
+  InputFingerprint fp = FingerprintFile(env_, st.result->path);
+  return fp.size == st.result->size && fp.xxh3 == st.result->xxh3;
+}
+
+void Scheduler::LoadOrMakePlan() {
+  std::string path = Path("plan.json");
+  std::optional<Plan> old;
+  if (env_->FileExists(path)) old = Plan::Parse(ReadFile(env_, path), path);
+  if (old) {
+    if (old->key_column != opt_.key_column)
+      Fail(ErrorKind::kState, "{} splits key column '{}', not '{}': use another --output-dir for another key", path, old->key_column,
+           opt_.key_column);
+    if (opt_.key_type && *opt_.key_type != old->key_type)
+      Fail(ErrorKind::kState, "{} orders keys as {}, not {}: use another --output-dir", path, KeyTypeName(old->key_type),
+           KeyTypeName(*opt_.key_type));
+    InputFingerprint fp = FingerprintFile(env_, input_);
+    bool changed = !fp.SameContent(old->fingerprint);
+    if (!changed && old->num_workers == opt_.num_workers) {
+      plan_ = *old;
+      return;
+    }
+    std::string why = changed ? fmt::format("the input changed since it was planned ({} bytes, xxh3 {} then; {} bytes, xxh3 {} now)",
+                                            old->fingerprint.size, old->fingerprint.xxh3, fp.size, fp.xxh3)
+                              : fmt::format("it was planned for --num-workers {}, not {}", old->num_workers, opt_.num_workers);
+    if (!opt_.replan)
+      Fail(ErrorKind::kState,
+           "refusing to change the plan in {}: {}. Its ranges and finished shards stay valid only with the same input and "
+           "--num-workers {}; rerun with those to resume, or add --replan to keep the completed shards and split only the keys "
+           "they do not cover into {} new range(s)",
+           path, why, old->num_workers, opt_.num_workers);
+    Say("re-planning: {}", why);
+  }
+  KeyScan scan = ScanKeys(env_, input_, opt_.key_column, old ? std::optional(old->key_type) : opt_.key_type);
+  Plan p;
+  p.input = input_;
+  p.key_column = opt_.key_column;
+  p.key_type = scan.type;
+  p.fingerprint = scan.fingerprint;
+  p.rows = scan.rows;
+  p.distinct_keys = scan.keys.size();
+  p.num_workers = opt_.num_workers;
+  std::vector<KeyRange> keep;
+  int next_index = 0;
+  if (old) {
+    for (const auto& s : old->shards) {
+      auto st = ReadState(env_, Path(StateFileName(*old, s)));
+      if (st && ResultVerifies(*st)) {
+        p.shards.push_back(s);
+        keep.push_back(s.range);
+      } else {
+        dropped_states_.push_back(Path(StateFileName(*old, s)));
+      }
+      next_index = std::max(next_index, s.index + 1);
+    }
+    std::sort(keep.begin(), keep.end(), [](const KeyRange& a, const KeyRange& b) { return a.low < b.low; });
+    Say("keeping {} completed shard(s); {} other shard(s) dropped", p.shards.size(), dropped_states_.size());
+  }
+  for (auto& s : SplitKeys(scan.keys, opt_.num_workers, scan.type, keep, next_index)) p.shards.push_back(std::move(s));
+  std::sort(p.shards.begin(), p.shards.end(), [](const ShardRange& a, const ShardRange& b) { return a.range.low < b.range.low; });
+  plan_ = std::move(p);
+  plan_changed_ = true;
+}
+
+std::map<std::string, std::string> Scheduler::Vars(const Shard& s, bool file_safe) const {
+  std::string low = KeyText(plan_.key_type, s.range.range.low);
+  std::string high = s.range.range.unbounded ? "" : KeyText(plan_.key_type, s.range.range.high);
+  if (file_safe) {
+    low = FileSafe(low);
+    high = s.range.range.unbounded ? "end" : FileSafe(high);
+  }
+  return {{"low", low}, {"high", high}, {"shard", std::to_string(s.range.index)}, {"out", s.result_path},
+          {"input", input_}, {"output_dir", out_dir_}};
+}
+
+void Scheduler::LoadShards() {
+  for (const auto& r : plan_.shards) {
+    Shard s;
+    s.range = r;
+    s.label = RangeLabel(plan_, r);
+    s.stem = ShardStem(plan_, r);
+    s.state_path = Path(StateFileName(plan_, r));
+    std::string pattern = Expand(opt_.result_pattern, Vars(s, true));
+    s.result_path = pattern[0] == '/' ? pattern : Path(pattern);
+    if (auto st = ReadState(env_, s.state_path)) {
+      s.st = *st;
+    } else {
+      s.st.shard_index = r.index;
+      s.st.key_column = plan_.key_column;
+      s.st.low = KeyText(plan_.key_type, r.range.low);
+      s.st.high = r.range.unbounded ? "" : KeyText(plan_.key_type, r.range.high);
+      s.st.unbounded = r.range.unbounded;
+      s.st.max_attempts = opt_.max_attempts;
+    }
+    shards_.push_back(std::move(s));
+  }
+}
+
+void Scheduler::StopOrphan(Shard& s) {
+  ProcessIdentity id{s.st.pid, s.st.proc_starttime, s.st.boot_id};
+  Say("{} was left running by scheduler {}; its worker (pid {}, start time {}) still runs: stopping its process group {} "
+      "(SIGTERM, SIGKILL after {}s)",
+      s.label, s.st.scheduler_id, s.st.pid, s.st.proc_starttime, s.st.pgid, opt_.kill_grace_seconds);
+  procs_.SignalGroup(id, SIGTERM);
+  double until = env_->MonotonicSeconds() + opt_.kill_grace_seconds;
+  while (procs_.Alive(id) && env_->MonotonicSeconds() < until) env_->SleepSeconds(kPollSeconds);
+  procs_.SignalGroup(id, SIGKILL);  // the rest of the group, or the wrapper itself after the grace
+  while (procs_.Alive(id)) env_->SleepSeconds(kPollSeconds);
+}
+
+void Scheduler::Reconcile(Shard& s) {
+  ShardState& st = s.st;
+  if (st.status == ShardStatus::kCompleted) {
+    if (ResultVerifies(st)) return;
+    Say("{} was completed but its result {} is missing or changed: running it again", s.label,
+        st.result ? st.result->path : std::string("(none recorded)"));
+    st.status = ShardStatus::kLost;
+    st.error = "result missing or changed after completion";
+    st.result.reset();
+    WriteState(env_, s.state_path, st);
+    return;
+  }
+  if (st.status != ShardStatus::kRunning) return;
+  ProcessIdentity id{st.pid, st.proc_starttime, st.boot_id};
+  if (st.host != host_) {
+    Say("{} was running on host {}, not this one ({}): its process cannot be checked from here and is not signalled", s.label,
+        st.host, host_);
+    st.status = ShardStatus::kLost;
+    st.error = "left running on another host by a scheduler that is gone";
+  } else if (procs_.Alive(id)) {
+    StopOrphan(s);
+    st.status = ShardStatus::kLost;
+    st.error = "orphaned by a scheduler that died; its process group was stopped";
+  } else {
+    if (st.pid > 0 && env_->GetProcessInfo(st.pid))
+      Say("{}: pid {} now belongs to another process (another start time): not signalled", s.label, st.pid);
+    std::optional<ExitStatus> ended = ReadStatusFile(st.status_path);
+    if (ended && ended->kind == ExitStatus::kExited && ended->value == 0) {
+      st.exit_code = 0;
+      try {
+        st.result = ReadResult(env_, s.result_path, plan_.key_column);
+        st.status = ShardStatus::kCompleted;
+        st.error.clear();
+      } catch (const Error& e) {
+        st.status = ShardStatus::kFailed;
+        st.error = fmt::format("exited 0 while no scheduler watched, but its result is unusable: {}", e.what());
+      }
+    } else if (ended && ended->kind != ExitStatus::kNotStarted) {
+      if (ended->kind == ExitStatus::kExited) st.exit_code = ended->value;
+      else st.signal = ended->value;
+      st.status = ShardStatus::kFailed;
+      st.error = "ended while no scheduler watched: " + DescribeExit(st);
+    } else {
+      st.status = ShardStatus::kLost;
+      st.error = "its scheduler died; the worker is gone and left no exit status";
+    }
+  }
+  if (st.end_time == 0) st.end_time = env_->NowSeconds();
+  Say("{}: recorded as {} ({})", s.label, StatusName(st.status), st.status == ShardStatus::kCompleted ? "result verified" : st.error);
+  WriteState(env_, s.state_path, st);
+}
+
+void Scheduler::WriteConfig() {
+  auto options = [&](JsonWriter& w) {
+    w.BeginObject().Field("input", input_).Field("key", opt_.key_column).Field("output_dir", out_dir_);
+    w.Field("key_type", opt_.key_type ? KeyTypeName(*opt_.key_type) : "auto").Field("num_workers", opt_.num_workers);
+    w.Field("gpus_per_worker", opt_.gpus_per_worker).Field("min_gpu_memory", opt_.min_gpu_memory_gib);
+    w.Field("max_parallel_workers", opt_.max_parallel_workers).Field("quiet", opt_.quiet).Field("max_attempts", opt_.max_attempts);
+    w.Field("retry_backoff", opt_.retry_backoff_seconds).Field("kill_grace", opt_.kill_grace_seconds);
+    w.Field("result_pattern", opt_.result_pattern).Field("merged_output", opt_.merged_output);
+    w.Field("replan", opt_.replan).Field("allow_partial", opt_.allow_partial).Field("no_merge", opt_.no_merge);
+    w.Key("worker_command").BeginArray();
+    for (const auto& a : opt_.worker_argv) w.String(a);
+    w.EndArray().EndObject();
+  };
+  JsonWriter args;
+  options(args);
+  WriteFileAtomic(env_, Path("args.json"), args.Take() + "\n");
+  JsonWriter w;
+  int64_t pid = env_->ProcessId();
+  auto info = env_->GetProcessInfo(pid);
+  w.BeginObject().Field("scheduler_id", scheduler_id_).Field("process_id", pid);
+  w.Field("proc_starttime", info ? info->start_ticks : uint64_t{0}).Field("host", host_).Field("boot_id", env_->BootId());
+  w.Field("timestamp", env_->NowSeconds()).Key("args");
+  options(w);
+  w.EndObject();
+  WriteFileAtomic(env_, Path("scheduler_config.json"), w.Take() + "\n");
+}
+
+void Scheduler::Start(Shard& s, std::vector<GpuDevice> gpus) {
+  ShardState& st = s.st;
+  ++s.attempts_this_run;
+  st.attempt += 1;
+  st.max_attempts = opt_.max_attempts;
+  st.scheduler_id = scheduler_id_;
+  auto vars = Vars(s, false);
+  st.command.clear();
+  for (const auto& a : opt_.worker_argv) st.command.push_back(Expand(a, vars));
+  st.env_overrides = gpus.empty() && opt_.gpus_per_worker == 0 ? std::map<std::string, std::string>{} : CudaEnvironment(gpus);
+  st.env_overrides["SLUICE_SHARD_INDEX"] = vars["shard"];
+  st.env_overrides["SLUICE_SHARD_LOW"] = vars["low"];
+  st.env_overrides["SLUICE_SHARD_HIGH"] = vars["high"];
+  st.env_overrides["SLUICE_SHARD_OUTPUT"] = s.result_path;
+  st.env_overrides["SLUICE_SCHEDULER_ID"] = scheduler_id_;
+  st.gpus.clear();
+  for (const auto& d : gpus) st.gpus.push_back({d.index, d.uuid, d.name});
+  st.log_path = Path(fmt::format("logs/shard_{}.attempt{}.log", s.stem, st.attempt));
+  st.status_path = Path(fmt::format("logs/shard_{}.attempt{}.status", s.stem, st.attempt));
+  st.exit_code.reset();
+  st.signal.reset();
+  st.result.reset();
+  st.error.clear();
+  st.end_time = 0;
+  st.start_time = env_->NowSeconds();
+  std::string shown;
+  for (const auto& [k, v] : st.env_overrides)
+    if (k.rfind("CUDA_", 0) == 0) shown += k + "=" + ShellQuote(v) + " ";
+  for (const auto& a : st.command) shown += ShellQuote(a) + " ";
+  shown.pop_back();
+  std::string on;
+  for (const auto& d : gpus) on += fmt::format("{}GPU {} {} ({})", on.empty() ? " on " : ", ", d.index, d.name, d.uuid);
+  Say("{} attempt {} ({} of {} in this run){}: {}", s.label, st.attempt, s.attempts_this_run, opt_.max_attempts, on, shown);
+  Say("{} log: {}", s.label, st.log_path);
+
+  LaunchRequest req;
+  req.argv = st.command;
+  req.env = st.env_overrides;
+  req.stdout_path = req.stderr_path = st.log_path;
+  req.status_path = st.status_path;
+  int go_fd = -1;
+  try {
+    env_->RemoveFile(st.status_path);
+    s.id = procs_.Spawn(req, &go_fd);
+  } catch (const Error& e) {  // nothing ran (no log file, fork failed): a failed attempt, retried like one
+    pool_.Release(gpus);
+    st.status = ShardStatus::kFailed;
+    st.error = fmt::format("could not start: {}", e.what());
+    st.end_time = env_->NowSeconds();
+    WriteState(env_, s.state_path, st);
+    Say("{} {}", s.label, st.error);
+    s.not_before = env_->MonotonicSeconds() + opt_.retry_backoff_seconds;
+    return;
+  }
+  st.status = ShardStatus::kRunning;
+  st.pid = st.pgid = s.id.pid;
+  st.proc_starttime = s.id.start_ticks;
+  st.boot_id = s.id.boot_id;
+  st.host = host_;
+  try {
+    WriteState(env_, s.state_path, st);  // the identity is durable before the command may run
+  } catch (...) {
+    ::close(go_fd);  // the wrapper reads EOF and runs nothing
+    while (!procs_.Reap(s.id.pid)) env_->SleepSeconds(0.01);
+    throw;
+  }
+  procs_.Release(go_fd);
+  s.running = true;
+  s.gpus = std::move(gpus);
+  s.started = env_->MonotonicSeconds();
+  s.log_offset = 0;
+  s.partial_line.clear();
+  s.killed = false;
+}
+
+void Scheduler::Drain(Shard& s, bool all) {
+  if (opt_.quiet || !env_->FileExists(s.st.log_path)) return;
+  std::string buf(64 << 10, '\0');
+  // At most 1 MiB per shard per turn, so one chatty worker cannot starve the loop (signals, other shards).
+  for (int turn = 0; all || turn < 16; ++turn) {
+    size_t n = env_->ReadAt(s.st.log_path, s.log_offset, buf.size(), buf.data());
+    if (n == 0) break;
+    s.log_offset += n;
+    s.partial_line.append(buf, 0, n);
+    size_t begin = 0, nl;
+    while ((nl = s.partial_line.find('\n', begin)) != std::string::npos) {
+      fmt::print(out_, "{} {}\n", s.label, std::string_view(s.partial_line).substr(begin, nl - begin));
+      begin = nl + 1;
+    }
+    s.partial_line.erase(0, begin);
+  }
+  if (all && !s.partial_line.empty()) {
+    fmt::print(out_, "{} {}\n", s.label, s.partial_line);
+    s.partial_line.clear();
+  }
+  std::fflush(out_);
+}
+
+void Scheduler::Finish(Shard& s) {
+  ShardState& st = s.st;
+  // The wrapper has exited but is not reaped: its group id is still ours. Kill what the worker left in it.
+  procs_.SignalGroup(s.id, SIGKILL);
+  std::optional<ExitStatus> reaped;
+  while (!(reaped = procs_.Reap(s.id.pid))) env_->SleepSeconds(0.001);
+  s.running = false;
+  pool_.Release(s.gpus);
+  gpu_next_check_ = 0;
+  gpu_backoff_ = 0.5;
+  Drain(s, true);
+  std::optional<ExitStatus> ended = ReadStatusFile(st.status_path);
+  if (!ended) ended = reaped;
+  if (ended->kind == ExitStatus::kSignaled) st.signal = ended->value;
+  else st.exit_code = ended->value;
+  st.end_time = env_->NowSeconds();
+  double took = env_->MonotonicSeconds() - s.started;
+  if (ended->kind == ExitStatus::kExited && ended->value == 0) {
+    try {
+      st.result = ReadResult(env_, s.result_path, plan_.key_column);
+      st.status = ShardStatus::kCompleted;
+    } catch (const Error& e) {
+      st.status = ShardStatus::kFailed;
+      st.error = fmt::format("exited 0 but its result is unusable: {}", e.what());
+    }
+  } else {
+    st.status = cancelling_ ? ShardStatus::kCancelled : ShardStatus::kFailed;
+    st.error = DescribeExit(st);
+  }
+  WriteState(env_, s.state_path, st);
+  if (st.status == ShardStatus::kCompleted) {
+    durations_.push_back(took);
+    Say("{} completed in {:.1f}s: {} rows in {}", s.label, took, st.result->rows, st.result->path);
+  } else if (st.status == ShardStatus::kCancelled) {
+    Say("{} cancelled ({})", s.label, st.error);
+  } else if (s.attempts_this_run < opt_.max_attempts && !cancelling_) {
+    double delay = std::min(kMaxBackoffSeconds, opt_.retry_backoff_seconds * std::pow(2.0, s.attempts_this_run - 1));
+    s.not_before = env_->MonotonicSeconds() + delay;
+    Say("{} failed ({}); attempt {} of {} in {:.1f}s; log: {}", s.label, st.error, s.attempts_this_run + 1, opt_.max_attempts, delay,
+        st.log_path);
+  } else {
+    Say("{} failed ({}) after {} attempt(s) in this run; log: {}", s.label, st.error, s.attempts_this_run, st.log_path);
+  }
+  Progress(true);
+}
+
+bool Scheduler::StartNext(double now) {
+  int running = 0;
+  for (const auto& s : shards_) running += s.running;
+  if (running >= opt_.max_parallel_workers) return false;
+  for (auto& s : shards_) {
+    if (s.running || s.st.status == ShardStatus::kCompleted || s.attempts_this_run >= opt_.max_attempts || s.not_before > now) continue;
+    std::vector<GpuDevice> gpus;
+    if (opt_.gpus_per_worker > 0) {
+      if (now < gpu_next_check_) return false;
+      std::string why;
+      auto got = pool_.Acquire(&why);
+      if (!got) {
+        // Wait and look again (backoff); the shard stays first in line, never dropped.
+        if (why != gpu_wait_reason_) Say("{} waits for GPUs: {}; checking again in {:.1f}s", s.label, why, gpu_backoff_);
+        gpu_wait_reason_ = why;
+        gpu_next_check_ = now + gpu_backoff_;
+        gpu_backoff_ = std::min(opt_.gpu_wait_max_seconds, gpu_backoff_ * 2);
+        return false;
+      }
+      gpu_wait_reason_.clear();
+      gpus = std::move(*got);
+    }
+    Start(s, std::move(gpus));
+    Progress(true);
+    return true;
+  }
+  return false;
+}
+
+void Scheduler::Progress(bool force) {
+  double now = env_->MonotonicSeconds();
+  if (!force && now - last_progress_ < kProgressEverySeconds) return;
+  last_progress_ = now;
+  int done = 0, running = 0, pending = 0, failed = 0;
+  for (const auto& s : shards_) {
+    if (s.running) ++running;
+    else if (s.st.status == ShardStatus::kCompleted) ++done;
+    else if (s.attempts_this_run >= opt_.max_attempts || (cancelling_ && s.st.status != ShardStatus::kPending)) ++failed;
+    else ++pending;
+  }
+  std::string eta = "?";
+  if (!durations_.empty() && running + pending > 0) {
+    double avg = 0;
+    for (double d : durations_) avg += d;
+    avg /= durations_.size();
+    int lanes = std::max(1, std::min(opt_.max_parallel_workers, running + pending));
+    eta = fmt::format("{:.0f}s", avg * std::ceil(static_cast<double>(running + pending) / lanes));
+  } else if (running + pending == 0) {
+    eta = "0s";
+  }
+  Say("progress: {}/{} done, {} running, {} pending, {} failed, elapsed {:.1f}s, ETA {}", done, shards_.size(), running, pending, failed,
+      now - start_mono_, eta);
+}
+
+void Scheduler::Loop() {
+  for (;;) {
+    double now = env_->MonotonicSeconds();
+    if (int sig = g_signal.load(); sig && !cancelling_) {
+      cancelling_ = true;
+      signal_ = sig;
+      kill_at_ = now + opt_.kill_grace_seconds;
+      int n = 0;
+      for (auto& s : shards_)
+        if (s.running) n += procs_.SignalGroup(s.id, SIGTERM);
+      Say("{} received: no new worker starts; sent SIGTERM to {} worker process group(s), SIGKILL after {}s", strsignal(sig), n,
+          opt_.kill_grace_seconds);
+    }
+    if (cancelling_ && now >= kill_at_)
+      for (auto& s : shards_)
+        if (s.running && !s.killed) {
+          procs_.SignalGroup(s.id, SIGKILL);
+          s.killed = true;
+          Say("{} outlived the grace period: SIGKILL to its process group", s.label);
+        }
+    bool any_running = false;
+    for (auto& s : shards_) {
+      if (!s.running) continue;
+      if (!procs_.Alive(s.id)) Finish(s);
+      else Drain(s, false), any_running = true;
+    }
+    bool started = false;
+    while (!cancelling_ && StartNext(now)) started = true;
+    bool more = false;
+    for (const auto& s : shards_)
+      more = more || s.running || (!cancelling_ && s.st.status != ShardStatus::kCompleted && s.attempts_this_run < opt_.max_attempts);
+    if (!more) return;
+    Progress(false);
+    if (!started || any_running) env_->SleepSeconds(kPollSeconds);
+  }
+}
+
+void Scheduler::DryRun() {
+  fmt::print(out_, "plan: {} shard(s) of {} distinct key(s) ({} rows) of column '{}' ({} keys) in {}{}\n", plan_.shards.size(),
+             plan_.distinct_keys, plan_.rows, plan_.key_column, KeyTypeName(plan_.key_type), plan_.input,
+             plan_changed_ ? " (new plan, not written)" : " (plan.json)");
+  GpuInventory inv = env_->ListGpus();
+  auto mask = env_->GetEnvVar("CUDA_VISIBLE_DEVICES");
+  auto visible = VisibleGpuIndices(inv.devices, mask);
+  fmt::print(out_, "GPUs ({}): {} found{}{}\n", inv.library.empty() ? "NVML" : inv.library, inv.devices.size(),
+             inv.error.empty() ? "" : ", " + inv.error, mask ? fmt::format(", CUDA_VISIBLE_DEVICES={} leaves {}", *mask, visible.size()) : "");
+  for (int i : visible) {
+    const auto& d = inv.devices[i];
+    fmt::print(out_, "  GPU {} {} {} pci {} free {} of {}{}\n", d.index, d.name, d.uuid, d.pci_bus_id, GiB(d.memory_free),
+               GiB(d.memory_total),
+               d.memory_free >= static_cast<uint64_t>(opt_.min_gpu_memory_gib * (1ull << 30)) ? "" : " (below --min-gpu-memory)");
+  }
+  if (opt_.gpus_per_worker > 0) pool_.CheckFeasible();
+  int wave = 0;
+  for (auto& s : shards_) {
+    std::string what = StatusName(s.st.status), gpus;
+    if (s.st.status == ShardStatus::kCompleted) {
+      what += ResultVerifies(s.st) ? ", result verified: skipped" : ", result missing or changed: would run again";
+    } else if (wave < opt_.max_parallel_workers) {
+      std::string why;
+      auto got = opt_.gpus_per_worker > 0 ? pool_.Acquire(&why) : std::optional<std::vector<GpuDevice>>(std::vector<GpuDevice>{});
+      if (!got) {
+        what += ", would wait for GPUs (" + why + ")";
+      } else {
+        ++wave;
+        what += ", would start now";
+        if (opt_.gpus_per_worker > 0) {
+          for (const auto& [k, v] : CudaEnvironment(*got)) gpus += k + "=" + v + " ";
+          for (const auto& d : *got) gpus += fmt::format("[GPU {} {} {}] ", d.index, d.name, d.uuid);
+        }
+      }
+    } else {
+      what += ", would wait for a slot";
+    }
+    std::string cmd;
+    auto vars = Vars(s, false);
+    for (const auto& a : opt_.worker_argv) cmd += ShellQuote(Expand(a, vars)) + " ";
+    fmt::print(out_, "shard {} {} ({} keys): {}\n  {}{}\n", s.range.index, s.label, s.range.keys, what, gpus, cmd);
+  }
+  std::fflush(out_);
+}
+
+int Scheduler::Merge() {
+  std::vector<MergeShard> in;
+  for (const auto& s : shards_) in.push_back({s.range, s.st.status, s.st.result});
+  MergeOptions mo;
+  mo.output = opt_.merged_output;
+  mo.summary_path = Path("merge_summary.json");
+  mo.tmp_dir = Path(".merge_tmp");
+  mo.allow_partial = opt_.allow_partial;
+  mo.run_bytes = opt_.merge_run_bytes;
+  MergeReport rep = MergeResults(env_, plan_, in, mo);
+  if (!rep.merged) {
+    Say("not merging: {} shard(s) failed, {} missing (merge_summary.json lists them; --allow-partial merges the completed ones)",
+        rep.failed.size(), rep.missing.size());
+    return 1;
+  }
+  Say("merged {} row(s) into {} ({} duplicate key row(s) dropped){}", rep.rows, mo.output, rep.duplicates,
+      rep.failed.empty() && rep.missing.empty() ? "" : fmt::format("; PARTIAL: {} shard(s) not included", rep.failed.size() + rep.missing.size()));
+  return 0;
+}
+
+int Scheduler::Run() {
+  Validate();
+  host_ = env_->HostName();
+  scheduler_id_ = fmt::format("sluice_shard_{}_{}_{}", host_, env_->ProcessId(), static_cast<int64_t>(env_->NowSeconds()));
+  std::unique_ptr<FileLock> lock;
+  if (!opt_.dry_run) {
+    env_->CreateDirs(out_dir_ + "/logs");
+    lock = env_->LockFile(Path(".lock"), false);
+    if (!lock) {
+      std::string who;
+      try {
+        who = " (" + ReadFile(env_, Path("scheduler_config.json")).substr(0, 200) + ")";
+      } catch (const Error&) {
+      }
+      Fail(ErrorKind::kState, "another sluice shard scheduler is running on {}{}", out_dir_, who);
+    }
+  }
+  LoadOrMakePlan();
+  if (opt_.dry_run) {
+    LoadShards();
+    DryRun();
+    return 0;
+  }
+  if (plan_changed_) {
+    WriteFileAtomic(env_, Path("plan.json"), plan_.ToJson());
+    for (const auto& p : dropped_states_) env_->RemoveFile(p);
+  }
+  WriteConfig();
+  LoadShards();
+  start_mono_ = env_->MonotonicSeconds();
+  SignalGuard signals;
+  for (auto& s : shards_) Reconcile(s);
+  int todo = 0;
+  for (const auto& s : shards_) todo += s.st.status != ShardStatus::kCompleted;
+  Say("{} shard(s) of {} key(s) [{}]: {} to run, {} completed; up to {} at once, {} GPU(s) each", shards_.size(), plan_.distinct_keys,
+      KeyTypeName(plan_.key_type), todo, shards_.size() - todo, opt_.max_parallel_workers, opt_.gpus_per_worker);
+  if (todo > 0 && opt_.gpus_per_worker > 0) pool_.CheckFeasible();
+  Loop();
+  if (cancelling_) {
+    Say("stopped by {}; rerun the same command to resume", strsignal(signal_));
+    return 128 + signal_;
+  }
+  std::vector<std::string> failed;
+  for (const auto& s : shards_)
+    if (s.st.status != ShardStatus::kCompleted) failed.push_back(s.label);
+  if (!failed.empty()) {
+    std::string list;
+    for (const auto& f : failed) list += " " + f;
+    Say("{} shard(s) not completed:{}; rerun the same command to retry them", failed.size(), list);
+  }
+  int merged = opt_.no_merge ? 0 : Merge();
+  return failed.empty() ? merged : 1;
+}
+
+}  // namespace
+
+int RunShards(Env* env, const ShardOptions& opt, std::FILE* out, std::FILE* err) {
+  Scheduler s(env, opt, out, err);
+  return s.Run();
+}
+
+}  // namespace sluice::shard

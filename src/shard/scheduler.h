@@ -1,0 +1,57 @@
+// `sluice shard`: runs a worker command once per key range of a table, on GPU groups, resumably, and
+// merges the results (docs/shard.md). One scheduler per output directory (<out>/.lock, flock).
+//
+// The run: plan (shard/plan.h; refused if plan.json disagrees with --num-workers, the key or the input,
+// unless --replan), reconcile every shard's state file with what really happened (shard/state.h), then a
+// slot pool: up to --max-parallel-workers workers at once, each started as soon as a slot and its GPUs
+// are free (no batch barrier), each in its own process group under the recording wrapper of
+// io/process.h, its stdout and stderr appended to logs/shard_<low>_<high>.attempt<k>.log (a file, so a
+// worker never blocks on its output whatever the scheduler does) which the scheduler echoes with a
+// "[low-high) " prefix unless quiet. When a worker's wrapper exits, what is left of its process group is
+// killed before the wrapper is reaped (so grandchildren release their GPUs). A failed worker runs again
+// after a backoff (base x 2^(attempt-1), at most 300 s) until --max-attempts attempts in this run.
+// SIGINT/SIGTERM: no new worker starts; every worker's group gets SIGTERM, SIGKILL after --kill-grace;
+// they are recorded cancelled, and the exit code is 128 + the signal. When every shard is completed the
+// results are merged (shard/merge.h).
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/env.h"
+#include "shard/key.h"
+
+namespace sluice::shard {
+
+struct ShardOptions {
+  std::string input, key_column, output_dir;
+  std::optional<KeyType> key_type;  // nullopt: decided by the first key
+  int num_workers = 0;
+  int gpus_per_worker = 1;
+  double min_gpu_memory_gib = 10;
+  int max_parallel_workers = 8;
+  bool quiet = false;
+  int max_attempts = 3;
+  double retry_backoff_seconds = 5;  // the first retry's delay; doubles per attempt
+  double kill_grace_seconds = 10;
+  double gpu_wait_max_seconds = 30;  // the longest wait between two GPU checks
+  std::vector<std::string> worker_argv;  // template: {low} {high} {shard} {out} {input} {output_dir}
+  std::string result_pattern = "generation_results_data_{low}_to_{high}_real.csv";  // relative to output_dir
+  std::string merged_output;  // default <output_dir>/generation_results_data_all_real_merged.<ext>
+  bool replan = false, allow_partial = false, dry_run = false, no_merge = false;
+  size_t merge_run_bytes = 64 << 20;
+};
+
+// Exit codes: 0 every shard completed (and merged); 1 a shard failed (or the merge was refused); 2 bad
+// options; 3 bad input table; 5 refused plan or another scheduler holds the directory; 128 + signal when
+// interrupted. Errors other than a failed shard are thrown as sluice::Error.
+int RunShards(Env* env, const ShardOptions& opt, std::FILE* out, std::FILE* err);
+
+// `sluice shard status OUT`: the per-shard table of a directory (whether a scheduler holds it, each shard's
+// status, attempt, GPUs, pid, exit, result rows, log). Returns 0.
+int PrintStatus(Env* env, const std::string& output_dir, std::FILE* out);
+
+}  // namespace sluice::shard

@@ -1,0 +1,327 @@
+// The scheduler with real worker processes (small shell scripts that filter the input table by range):
+// retries, GPU waiting on injected inventories, plan refusals and re-planning, resume of shards a dead
+// scheduler left running, and the merge (coverage, de-duplication, spilled sorting, refusals).
+#include "shard/scheduler.h"
+
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <simdjson.h>
+
+#include "core/error.h"
+#include "shard/state.h"
+#include "shard_fixture.h"
+
+namespace sluice::shard {
+namespace {
+
+struct Ran {
+  int rc = -1;
+  std::string out, err;
+};
+
+std::string Slurp(std::FILE* f) {
+  std::fflush(f);
+  std::rewind(f);
+  std::string s;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, f)) s.append(buf, n);
+  std::fclose(f);
+  return s;
+}
+
+struct SchedulerTest : TempDirTest {
+  std::string input, out_dir, worker;
+  ShardOptions opt;
+
+  void SetUp() override {
+    TempDirTest::SetUp();
+    // 50 keys, each on two rows (the worker copies both: the merge keeps one per key), in shuffled order.
+    std::string csv = "data_id,text\n";
+    for (int i = 0; i < 100; ++i) csv += std::to_string((i * 37) % 50) + ",\"row " + std::to_string(i) + ", quoted\"\n";
+    input = Write("in.csv", csv);
+    out_dir = dir + "/out";
+    // worker LOW HIGH OUT INPUT: the rows of the range, by awk (keys are the first column). Behaviour is
+    // switched by files in the test directory: fail_once_<low> fails the first attempt of that shard,
+    // fail_<low> every attempt, gpu_lock makes two concurrent workers fail, reverse writes rows backwards,
+    // stray_<low> adds a key outside the range.
+    worker = Write("worker.sh",
+                   "#!/bin/sh\n"
+                   "d=" + dir + "\n"
+                   "echo \"worker $1-$2 starting on ${CUDA_VISIBLE_DEVICES:-cpu}\"\n"
+                   "echo \"$CUDA_VISIBLE_DEVICES\" > $d/cuda_$1\n"
+                   "if [ -e $d/fail_once_$1 ]; then rm $d/fail_once_$1; echo 'failing once' >&2; exit 3; fi\n"
+                   "if [ -e $d/fail_$1 ]; then exit 4; fi\n"
+                   "if [ -e $d/gpu_lock ]; then mkdir $d/busy || exit 9; sleep 0.2; rmdir $d/busy; fi\n"
+                   "awk -F, -v lo=$1 -v hi=$2 'NR==1 || ($1+0>=lo && $1+0<hi)' $4 > $3.tmp\n"
+                   "if [ -e $d/reverse ]; then (head -n1 $3.tmp; tail -n +2 $3.tmp | sort -t, -k1,1nr) > $3.rev; mv $3.rev $3.tmp; fi\n"
+                   "if [ -e $d/stray_$1 ]; then echo '999,stray' >> $3.tmp; fi\n"
+                   "mv $3.tmp $3\n"
+                   "echo \"worker $1-$2 done\"\n");
+    chmod(worker.c_str(), 0755);
+    opt.input = input;
+    opt.key_column = "data_id";
+    opt.output_dir = out_dir;
+    opt.num_workers = 4;
+    opt.gpus_per_worker = 0;
+    opt.max_parallel_workers = 2;
+    opt.retry_backoff_seconds = 0.01;
+    opt.kill_grace_seconds = 1;
+    opt.worker_argv = {worker, "{low}", "{high}", "{out}", "{input}"};
+  }
+
+  Ran Run(Env* env = Env::Default()) {
+    Ran r;
+    std::FILE* o = std::tmpfile();
+    std::FILE* e = std::tmpfile();
+    r.rc = RunShards(env, opt, o, e);
+    r.out = Slurp(o);
+    r.err = Slurp(e);
+    return r;
+  }
+  Error RunError() {
+    try {
+      Run();
+    } catch (const Error& e) {
+      return e;
+    }
+    ADD_FAILURE() << "no error";
+    return Error(ErrorKind::kInternal, "");
+  }
+  std::vector<ShardState> States() {
+    std::vector<ShardState> out;
+    for (const auto& f : std::filesystem::directory_iterator(out_dir))
+      if (f.path().filename().string().rfind("worker_args_", 0) == 0) out.push_back(*ReadState(Env::Default(), f.path()));
+    std::sort(out.begin(), out.end(), [](const ShardState& a, const ShardState& b) { return std::stoll(a.low) < std::stoll(b.low); });
+    return out;
+  }
+  // The merged table's keys in order, checking each row appears once.
+  std::vector<int> MergedKeys() {
+    std::string m = Read(out_dir + "/generation_results_data_all_real_merged.csv");
+    std::vector<int> keys;
+    size_t pos = m.find('\n') + 1;
+    EXPECT_EQ(m.substr(0, pos), "data_id,text\n");
+    while (pos < m.size()) {
+      keys.push_back(std::stoi(m.substr(pos)));
+      pos = m.find('\n', pos) + 1;
+    }
+    return keys;
+  }
+  static std::vector<int> Range(int n) {
+    std::vector<int> v(n);
+    for (int i = 0; i < n; ++i) v[i] = i;
+    return v;
+  }
+  std::string Summary(const std::string& field) {
+    simdjson::dom::parser p;
+    simdjson::dom::element e = p.load(out_dir + "/merge_summary.json");
+    return simdjson::minify(e[field]);
+  }
+};
+
+TEST_F(SchedulerTest, RetriesAFailureAndMergesOneRowPerKeyWithFullCoverage) {
+  Write("fail_once_13", "");
+  Ran r = Run();
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto st = States();
+  ASSERT_EQ(st.size(), 4u);
+  EXPECT_EQ(st[0].low + "-" + st[0].high, "0-13");
+  EXPECT_EQ(st[3].low + "-" + st[3].high, "38-50");
+  for (const auto& s : st) {
+    EXPECT_EQ(s.status, ShardStatus::kCompleted);
+    EXPECT_EQ(s.attempt, s.low == "13" ? 2 : 1) << s.low;
+    ASSERT_TRUE(s.result);
+    EXPECT_EQ(s.result->rows, 2 * (std::stoi(s.high) - std::stoi(s.low)));
+    EXPECT_EQ(s.exit_code, 0);
+    EXPECT_GT(s.proc_starttime, 0u);
+    EXPECT_TRUE(std::filesystem::exists(s.log_path));
+  }
+  EXPECT_NE(Read(out_dir + "/logs/shard_13_26.attempt1.log").find("failing once"), std::string::npos);
+  EXPECT_NE(r.err.find("[13-26) failed (exit code 3); attempt 2 of 3"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("[38-50) worker 38-50 starting on cpu\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.err.find("progress: 4/4 done, 0 running, 0 pending, 0 failed"), std::string::npos) << r.err;
+  EXPECT_EQ(MergedKeys(), Range(50));
+  EXPECT_EQ(Summary("total_rows"), "50");
+  EXPECT_EQ(Summary("duplicates_dropped"), "50");
+  EXPECT_EQ(Summary("missing_shards"), "[]");
+  EXPECT_EQ(Summary("expected_shards"), "[\"[0-13)\",\"[13-26)\",\"[26-38)\",\"[38-50)\"]");
+
+  // A rerun skips every verified shard and runs nothing.
+  Ran again = Run();
+  EXPECT_EQ(again.rc, 0);
+  EXPECT_EQ(again.out, "");
+  EXPECT_NE(again.err.find("0 to run, 4 completed"), std::string::npos) << again.err;
+  // A changed result is noticed: that shard runs again.
+  Write("out/generation_results_data_0_to_13_real.csv", "data_id,text\n");
+  Ran third = Run();
+  EXPECT_EQ(third.rc, 0);
+  EXPECT_NE(third.err.find("[0-13) was completed but its result"), std::string::npos) << third.err;
+  EXPECT_EQ(States()[0].attempt, 2);
+  EXPECT_EQ(MergedKeys(), Range(50));
+}
+
+TEST_F(SchedulerTest, WaitsForAGpuInsteadOfDroppingShards) {
+  FakeGpuEnv env;
+  env.gpus = [] { return std::vector<GpuDevice>{FakeGpu(0, 40), FakeGpu(1, 2)}; };  // GPU 1: too little free memory
+  Write("gpu_lock", "");  // two workers at once fail
+  opt.gpus_per_worker = 1;
+  opt.max_parallel_workers = 3;
+  opt.num_workers = 3;
+  opt.max_attempts = 1;
+  opt.gpu_wait_max_seconds = 0.05;
+  Ran r = Run(&env);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto st = States();
+  ASSERT_EQ(st.size(), 3u);
+  for (const auto& s : st) {
+    EXPECT_EQ(s.status, ShardStatus::kCompleted);
+    ASSERT_EQ(s.gpus.size(), 1u);
+    EXPECT_EQ(s.gpus[0].uuid, "GPU-fake-0");
+    EXPECT_EQ(s.env_overrides.at("CUDA_VISIBLE_DEVICES"), "GPU-fake-0");
+    EXPECT_EQ(Read(dir + "/cuda_" + s.low), "GPU-fake-0\n");
+  }
+  EXPECT_NE(r.err.find("waits for GPUs: 0 GPU(s) usable, 1 needed: 1 held by running workers, 1 with less than 10.0 GiB free"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("on GPU 0 Fake GPU 0 (GPU-fake-0)"), std::string::npos) << r.err;
+  EXPECT_EQ(MergedKeys(), Range(50));
+}
+
+TEST_F(SchedulerTest, AGpuThatFreesMemoryLaterIsUsedAndTheMaskIsRespected) {
+  FakeGpuEnv env;
+  env.gpus = [&env] { return std::vector<GpuDevice>{FakeGpu(0, 40), FakeGpu(1, env.probes < 4 ? 1 : 30)}; };
+  env.vars["CUDA_VISIBLE_DEVICES"] = "1";  // GPU 0 belongs to someone else
+  opt.gpus_per_worker = 1;
+  opt.num_workers = 2;
+  opt.gpu_wait_max_seconds = 0.05;
+  Ran r = Run(&env);
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_GE(env.probes, 4);
+  for (const auto& s : States()) EXPECT_EQ(s.env_overrides.at("CUDA_VISIBLE_DEVICES"), "GPU-fake-1");
+  EXPECT_NE(r.err.find("1 with less than 10.0 GiB free"), std::string::npos) << r.err;
+}
+
+TEST_F(SchedulerTest, FailedShardsBlockTheMergeUnlessPartialAndChangedPlansAreRefused) {
+  Write("fail_26", "");
+  opt.max_attempts = 2;
+  Ran r = Run();
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find("[26-38) failed (exit code 4) after 2 attempt(s)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("not merging: 1 shard(s) failed, 0 missing"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(out_dir + "/generation_results_data_all_real_merged.csv"));
+  EXPECT_EQ(Summary("merged"), "false");
+  EXPECT_EQ(Summary("failed_shards"), "[\"[26-38)\"]");
+  opt.allow_partial = true;
+  r = Run();
+  EXPECT_EQ(r.rc, 1);  // still a failed shard
+  EXPECT_EQ(Summary("merged"), "true");
+  EXPECT_EQ(Summary("merged_shards"), "[\"[0-13)\",\"[13-26)\",\"[38-50)\"]");
+  EXPECT_EQ(MergedKeys().size(), 38u);
+  opt.allow_partial = false;
+
+  // Another N: refused, saying why and what to do.
+  opt.num_workers = 3;
+  Error e = RunError();
+  EXPECT_EQ(e.kind(), ErrorKind::kState);
+  EXPECT_NE(std::string(e.what()).find("it was planned for --num-workers 4, not 3"), std::string::npos) << e.what();
+  EXPECT_NE(std::string(e.what()).find("--replan"), std::string::npos);
+  // --replan keeps the three completed shards and splits the failed one's 12 keys into 3 new ranges.
+  std::filesystem::remove(dir + "/fail_26");
+  opt.replan = true;
+  r = Run();
+  ASSERT_EQ(r.rc, 0) << r.err;
+  auto st = States();
+  ASSERT_EQ(st.size(), 6u);
+  EXPECT_EQ(st[2].low + "-" + st[2].high, "26-30");
+  EXPECT_EQ(st[4].low + "-" + st[4].high, "34-38");
+  EXPECT_EQ(st[0].attempt, 1);  // kept, not run again
+  EXPECT_FALSE(std::filesystem::exists(out_dir + "/worker_args_26_38.json"));
+  EXPECT_EQ(MergedKeys(), Range(50));
+
+  // A changed input: refused without --replan.
+  opt.replan = false;
+  Write("in.csv", Read(input) + "50,new\n");
+  e = RunError();
+  EXPECT_EQ(e.kind(), ErrorKind::kState);
+  EXPECT_NE(std::string(e.what()).find("the input changed since it was planned"), std::string::npos) << e.what();
+  opt.replan = true;
+  r = Run();
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(MergedKeys(), Range(51));
+}
+
+TEST_F(SchedulerTest, MergeSortsLargeUnsortedResultsAndRejectsKeysOutsideTheRange) {
+  Write("reverse", "");
+  opt.merge_run_bytes = 300;  // a few rows per run: the spilled k-way merge
+  opt.num_workers = 2;
+  Ran r = Run();
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(MergedKeys(), Range(50));
+  EXPECT_FALSE(std::filesystem::exists(out_dir + "/.merge_tmp"));
+
+  std::filesystem::remove_all(out_dir);
+  Write("stray_25", "");
+  Error e = RunError();
+  EXPECT_EQ(e.kind(), ErrorKind::kData);
+  EXPECT_NE(std::string(e.what()).find("generation_results_data_25_to_50_real.csv:"), std::string::npos) << e.what();
+  EXPECT_NE(std::string(e.what()).find("key '999' lies outside the shard's range [25-50)"), std::string::npos) << e.what();
+  EXPECT_FALSE(std::filesystem::exists(out_dir + "/generation_results_data_all_real_merged.csv"));
+}
+
+TEST_F(SchedulerTest, ShardsADeadSchedulerLeftRunningAreReconciled) {
+  opt.num_workers = 3;
+  ASSERT_EQ(Run().rc, 0);
+  auto st = States();
+  // Shard 0: "running" under a pid that has exited, no exit status: lost, run again.
+  pid_t gone = fork();
+  if (gone == 0) _exit(0);
+  waitpid(gone, nullptr, 0);
+  st[0].status = ShardStatus::kRunning;
+  st[0].pid = st[0].pgid = gone;
+  st[0].status_path = dir + "/none.status";
+  WriteState(Env::Default(), out_dir + "/worker_args_0_17.json", st[0]);
+  // Shard 1: "running", but its wrapper recorded exit 0 and the result is there: completed as it is.
+  st[1].status = ShardStatus::kRunning;
+  st[1].pid = gone;
+  Write("ok.status", "exit 0\n");
+  st[1].status_path = dir + "/ok.status";
+  WriteState(Env::Default(), out_dir + "/worker_args_17_34.json", st[1]);
+  // Shard 2: "running", wrapper recorded a failure: failed, run again.
+  st[2].status = ShardStatus::kRunning;
+  st[2].pid = gone;
+  Write("bad.status", "signal 9\n");
+  st[2].status_path = dir + "/bad.status";
+  WriteState(Env::Default(), out_dir + "/worker_args_34_50.json", st[2]);
+  Ran r = Run();
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_NE(r.err.find("[0-17): recorded as lost"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("[17-34): recorded as completed (result verified)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("[34-50): recorded as failed (ended while no scheduler watched: killed by signal 9"), std::string::npos) << r.err;
+  st = States();
+  EXPECT_EQ(st[0].attempt, 2);
+  EXPECT_EQ(st[1].attempt, 1);
+  EXPECT_EQ(st[2].attempt, 2);
+  EXPECT_EQ(MergedKeys(), Range(50));
+}
+
+TEST_F(SchedulerTest, BadOptionsAndTablesAreClearErrors) {
+  opt.worker_argv = {worker, "{lo}"};
+  Error e = RunError();
+  EXPECT_EQ(e.kind(), ErrorKind::kUsage);
+  EXPECT_NE(std::string(e.what()).find("unknown placeholder {lo}"), std::string::npos) << e.what();
+  opt.worker_argv = {"true"};
+  opt.key_column = "id";
+  e = RunError();
+  EXPECT_EQ(e.kind(), ErrorKind::kData);
+  EXPECT_NE(std::string(e.what()).find("in.csv:1: no key column 'id'"), std::string::npos) << e.what();
+  opt.key_column = "data_id";
+  opt.gpus_per_worker = 1;
+  FakeGpuEnv none;
+  std::FILE* o = std::tmpfile();
+  EXPECT_THROW(RunShards(&none, opt, o, o), Error);  // no GPU at all: refused, not waited for
+  std::fclose(o);
+}
+
+}  // namespace
+}  // namespace sluice::shard
