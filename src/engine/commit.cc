@@ -151,6 +151,19 @@ class CommittedFile::Hashing : public WritableFile {
   WritableFile& f_;
 };
 
+// The background thread's end of CommittedFile's queue: compresses into the hashing file. Commit flushes
+// the queue and syncs the file itself, so Sync and Close have nothing to do here.
+class CommittedFile::Compressing : public WritableFile {
+ public:
+  explicit Compressing(CompressedWriter& w) : w_(w) {}
+  void Append(std::string_view d) override { w_.Write(d); }
+  void Sync() override {}
+  void Close() override {}
+
+ private:
+  CompressedWriter& w_;
+};
+
 struct CommittedFile::Side {
   Side(Env* env, const std::string& path, Codec codec, int level)
       : file(env, path), hashing(file.file()), writer(hashing, codec, level) {}
@@ -163,11 +176,12 @@ CommittedFile::CommittedFile(Env* env, std::string path, Codec codec, const std:
     : env_(env), path_(std::move(path)), recipe_hash_(recipe_hash), file_(env, path_),
       hashing_(std::make_unique<Hashing>(file_.file())),
       writer_(std::make_unique<CompressedWriter>(*hashing_, codec, level)),
+      async_(std::make_unique<AsyncWritableFile>(std::make_unique<Compressing>(*writer_))),
       side_(side ? std::make_unique<Side>(env, StatsSidePath(path_), codec, level) : nullptr) {}
 
 CommittedFile::~CommittedFile() = default;
 
-void CommittedFile::Write(std::string_view d) { writer_->Write(d); }
+void CommittedFile::Write(std::string_view d) { async_->Append(d); }
 
 void CommittedFile::WriteSide(std::string_view d) {
   if (!side_) Fail(ErrorKind::kInternal, "'{}' has no side file", path_);
@@ -175,6 +189,7 @@ void CommittedFile::WriteSide(std::string_view d) {
 }
 
 void CommittedFile::Commit(const Counters& c, std::string_view crash_point) {
+  async_->Flush();
   writer_->Finish();
   if (side_) side_->writer.Finish();
   CrashPoint(crash_point);

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "io/async_file.h"
 #include "io/atomic_file.h"
 #include "io/codec.h"
 #include "io/env.h"
@@ -102,6 +103,10 @@ class OutputSink {
 
 // An OutputSink that commits to a file of its own (checkpoints, stage outputs, results of sharded exports),
 // and with `side` to a side file (StatsSidePath) as well: both are made durable before the manifest.
+// The records are compressed, hashed and written on a background thread (io/async_file.h): a checkpoint's
+// zstd and the kernel's copy into the page cache then overlap with the worker producing the next records
+// (at np 1 they were a fifth of the worker's time on the C4 recipe). A write error surfaces in Commit at
+// the latest, before anything is recorded.
 class CommittedFile : public OutputSink {
  public:
   CommittedFile(Env* env, std::string path, Codec codec, const std::string& recipe_hash, int level = 3, bool side = false);
@@ -115,12 +120,14 @@ class CommittedFile : public OutputSink {
 
  private:
   class Hashing;
+  class Compressing;
   Env* env_;
   std::string path_;
   std::string recipe_hash_;
   AtomicFile file_;
   std::unique_ptr<Hashing> hashing_;
   std::unique_ptr<CompressedWriter> writer_;
+  std::unique_ptr<AsyncWritableFile> async_;  // feeds writer_; declared after it, so destroyed first
   struct Side;
   std::unique_ptr<Side> side_;
   Manifest manifest_;
