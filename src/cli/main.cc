@@ -149,7 +149,12 @@ int main(int argc, char** argv) {
   sub_cmd->add_option("--cwd", sub.cwd, "working directory (default: the job's directory in the data dir)");
   sub_cmd->add_option("--env", sub.env, "KEY=VALUE for the job (repeatable)");
   sub_cmd->add_flag("--shell", sub.shell, "run the command words joined by spaces under /bin/sh -c");
-  sub_cmd->footer("The command follows `--`: sluice submit [options] -- CMD ARGS...");
+  sub_cmd->add_option("--gpus", sub.gpus, "whole GPUs it needs, given to it alone by UUID (CUDA_VISIBLE_DEVICES)")->check(CLI::NonNegativeNumber);
+  sub_cmd->add_option("--gpu-mem", sub.gpu_memory, "free memory each of its GPUs must have when it starts, e.g. 20GiB");
+  sub_cmd->add_option("--queue-timeout", sub.queue_timeout, "cancel it if still pending after this long, e.g. 1h");
+  sub_cmd->add_option("--recipe", sub.recipe, "a pipeline job: run this sluice recipe (sluice run) instead of a command");
+  sub_cmd->add_option("--job-dir", sub.job_dir, "the pipeline's sluice job directory (default <data-dir>/jobs/<id>/run)");
+  sub_cmd->footer("The command follows `--`: sluice submit [options] -- CMD ARGS...; or sluice submit --recipe R.yaml [--job-dir D]");
   // CLI11 2.1 hands the words after `--` to the top-level app, not to the subcommand: split them off first.
   for (int i = 2; argc > 2 && std::string_view(argv[1]) == "submit" && i < argc; ++i)
     if (std::string_view(argv[i]) == "--") {
@@ -167,8 +172,12 @@ int main(int argc, char** argv) {
   auto* mlogs_cmd = app.add_subcommand("logs", "Print a sluice server job's stdout (or --stderr)");
   auto* mcancel_cmd = app.add_subcommand("cancel", "Cancel a sluice server job (SIGTERM to its process group, SIGKILL after the grace)");
   auto* mwait_cmd = app.add_subcommand("wait", "Wait for a sluice server job to end; the exit code mirrors the job's");
-  for (auto* c : {mstatus_cmd, mlist_cmd, mlogs_cmd, mcancel_cmd, mwait_cmd}) client_flags(c);
-  for (auto* c : {mstatus_cmd, mlogs_cmd, mcancel_cmd, mwait_cmd}) c->add_option("id", mjob_id, "job id")->required()->check(CLI::PositiveNumber);
+  auto* mretry_cmd = app.add_subcommand("retry", "Run a FAILED or CANCELLED sluice server job again under the same id");
+  auto* mhold_cmd = app.add_subcommand("hold", "Keep a pending sluice server job from starting until it is released");
+  auto* mrelease_cmd = app.add_subcommand("release", "Let a held sluice server job start again");
+  for (auto* c : {mstatus_cmd, mlist_cmd, mlogs_cmd, mcancel_cmd, mwait_cmd, mretry_cmd, mhold_cmd, mrelease_cmd}) client_flags(c);
+  for (auto* c : {mstatus_cmd, mlogs_cmd, mcancel_cmd, mwait_cmd, mretry_cmd, mhold_cmd, mrelease_cmd})
+    c->add_option("id", mjob_id, "job id")->required()->check(CLI::PositiveNumber);
   mstatus_cmd->add_flag("--json", mjson, "the job as JSON (spec, dependencies, attempts)");
   mlist_cmd->add_flag("--json", mjson, "a JSON array");
   mlist_cmd->add_option("--state", mstate, "only jobs in this state");
@@ -221,6 +230,8 @@ int main(int argc, char** argv) {
     if (*mlogs_cmd) return manager::LogsCommand(Env::Default(), cli_opt, mjob_id, mattempt, mstderr, mtail);
     if (*mcancel_cmd) return manager::CancelCommand(Env::Default(), cli_opt, mjob_id);
     if (*mwait_cmd) return manager::WaitCommand(Env::Default(), cli_opt, mjob_id, mwait_timeout);
+    for (auto* c : {mretry_cmd, mhold_cmd, mrelease_cmd})
+      if (*c) return manager::JobActionCommand(Env::Default(), cli_opt, mjob_id, c->get_name());
     // --key value / --key=value pairs after the recipe: recipe overrides.
     auto overrides = [](const std::vector<std::string>& extras) {
       std::vector<Override> out;

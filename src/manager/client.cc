@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 
 #include "core/error.h"
@@ -84,6 +85,10 @@ int64_t Int(dom::element e, const char* ptr, int64_t def) {
   int64_t i;
   return e.at_pointer(ptr).get(i) ? def : i;
 }
+double Num(dom::element e, const char* ptr) {
+  double d;
+  return e.at_pointer(ptr).get(d) ? 0 : d;
+}
 }  // namespace
 
 std::pair<std::string, std::string> SplitAssignment(const std::string& kv, const char* flag) {
@@ -101,11 +106,20 @@ std::pair<std::string, double> ParseResourceFlag(const std::string& kv) {
 }
 
 std::string SubmitBody(const SubmitOptions& s) {
-  if (s.argv.empty()) Fail(ErrorKind::kUsage, "no command given (sluice submit [options] -- CMD ARGS...)");
+  if (s.argv.empty() && s.recipe.empty()) Fail(ErrorKind::kUsage, "no command given (sluice submit [options] -- CMD ARGS..., or --recipe R.yaml)");
+  if (!s.argv.empty() && !s.recipe.empty()) Fail(ErrorKind::kUsage, "give a command or --recipe, not both");
+  if (!s.job_dir.empty() && s.recipe.empty()) Fail(ErrorKind::kUsage, "--job-dir is for a --recipe job");
   JsonWriter w;
   w.BeginObject();
   if (!s.name.empty()) w.Field("name", s.name);
-  if (s.shell) {
+  if (!s.recipe.empty()) {
+    // The daemon runs it from the client's directory, so the recipe's relative paths mean what they mean here.
+    namespace fs = std::filesystem;
+    w.Field("kind", "pipeline").Key("pipeline").BeginObject().Field("recipe", fs::absolute(s.recipe).lexically_normal().string());
+    if (!s.job_dir.empty()) w.Field("job_dir", fs::absolute(s.job_dir).lexically_normal().string());
+    w.EndObject();
+    if (s.cwd.empty()) w.Field("cwd", fs::current_path().string());
+  } else if (s.shell) {
     std::string text;
     for (const auto& a : s.argv) text += (text.empty() ? "" : " ") + a;
     w.Field("shell", true).Field("command", text);
@@ -126,6 +140,13 @@ std::string SubmitBody(const SubmitOptions& s) {
   w.Field("priority", s.priority);
   w.Key("resources").BeginObject().Field("cpus", s.cpus);
   if (!s.memory.empty()) w.Field("memory", s.memory);
+  if (s.gpus < 0) Fail(ErrorKind::kUsage, "--gpus must not be negative");
+  if (!s.gpu_memory.empty() && s.gpus == 0) Fail(ErrorKind::kUsage, "--gpu-mem needs --gpus N");
+  if (s.gpus > 0) {
+    w.Key("gpus").BeginObject().Field("count", s.gpus);
+    if (!s.gpu_memory.empty()) w.Field("min_free_memory", s.gpu_memory);
+    w.EndObject();
+  }
   if (!s.resources.empty()) {
     w.Key("custom").BeginObject();
     for (const auto& kv : s.resources) {
@@ -168,7 +189,12 @@ std::string SubmitBody(const SubmitOptions& s) {
     w.EndObject();
   }
   w.EndObject();
-  if (!s.timeout.empty()) w.Key("timeout").BeginObject().Field("run", ParseDurationText(s.timeout)).EndObject();
+  if (!s.timeout.empty() || !s.queue_timeout.empty()) {
+    w.Key("timeout").BeginObject();
+    if (!s.timeout.empty()) w.Field("run", ParseDurationText(s.timeout));
+    if (!s.queue_timeout.empty()) w.Field("queue", ParseDurationText(s.queue_timeout));
+    w.EndObject();
+  }
   w.EndObject();
   return w.Take();
 }
@@ -206,6 +232,18 @@ int StatusCommand(Env* env, const ClientOptions& c, int64_t id, bool json) {
   std::string reason = Str(e, "/reason");
   if (!reason.empty()) fmt::print(" ({})", reason);
   fmt::print(", attempts {}\n", Int(e, "/attempts", 0));
+  dom::array attempts;
+  if (!e["attempts_detail"].get(attempts) && attempts.size() > 0) {
+    dom::array gpus;
+    std::string list;
+    if (!attempts.at(attempts.size() - 1)["gpus"].get(gpus))
+      for (dom::element g : gpus) list += (list.empty() ? "" : ",") + std::string(std::string_view(g));
+    if (!list.empty()) fmt::print("  gpus: {}\n", list);
+  }
+  if (std::string dir = Str(e, "/pipeline/job_dir"); !dir.empty())
+    fmt::print("  pipeline job dir: {}\n  snapshot: {}, {:.1f}% ({} of {} partitions, {} failed)\n", dir, Str(e, "/pipeline/snapshot/status"),
+               Num(e, "/pipeline/snapshot/progress_percentage"), Int(e, "/pipeline/snapshot/completed_partitions", 0),
+               Int(e, "/pipeline/snapshot/total_partitions", 0), Int(e, "/pipeline/snapshot/failed_partitions", 0));
   return 0;
 }
 
@@ -268,6 +306,14 @@ int CancelCommand(Env* env, const ClientOptions& c, int64_t id) {
   auto r = api.Post(fmt::format("/v1/jobs/{}/cancel", id), "");
   if (r->status != 200 && r->status != 202) return Report(*r);
   fmt::print("job {}: {}\n", id, r->status == 200 ? "CANCELLED" : "cancelling (SIGTERM sent to its process group)");
+  return 0;
+}
+
+int JobActionCommand(Env* env, const ClientOptions& c, int64_t id, const std::string& verb) {
+  Api api(env, c);
+  auto r = api.Post(fmt::format("/v1/jobs/{}/{}", id, verb), "");
+  if (r->status != 200) return Report(*r);
+  fmt::print("job {}: {}\n", id, verb == "retry" ? "PENDING again (retried)" : verb == "hold" ? "held" : "released");
   return 0;
 }
 

@@ -34,6 +34,10 @@ struct SubmitOptions {
   std::string timeout;            // run timeout, "2h"
   int priority = 0;
   std::vector<std::string> env;   // KEY=VALUE
+  int gpus = 0;                   // whole GPUs, assigned by UUID
+  std::string gpu_memory;         // "20GiB": free memory each of its GPUs must have
+  std::string queue_timeout;      // "1h": CANCELLED if still pending after this long
+  std::string recipe, job_dir;    // a pipeline job (sluice recipe) instead of argv; relative paths from the cwd
 };
 
 int SubmitCommand(Env* env, const ClientOptions& c, const SubmitOptions& s);
@@ -41,6 +45,8 @@ int StatusCommand(Env* env, const ClientOptions& c, int64_t id, bool json);
 int ListCommand(Env* env, const ClientOptions& c, const std::string& state, bool json);
 int LogsCommand(Env* env, const ClientOptions& c, int64_t id, int attempt, bool stderr_stream, int64_t tail);
 int CancelCommand(Env* env, const ClientOptions& c, int64_t id);
+// `verb` is retry, hold or release (POST /v1/jobs/{id}/<verb>).
+int JobActionCommand(Env* env, const ClientOptions& c, int64_t id, const std::string& verb);
 int WaitCommand(Env* env, const ClientOptions& c, int64_t id, double timeout_seconds);
 
 // "NAME=VALUE" split at the first '='; throws Error(kUsage) naming `flag` if there is none or NAME is empty.

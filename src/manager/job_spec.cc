@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <utility>
 
 #include "core/error.h"
 #include "core/json_writer.h"
@@ -58,6 +59,12 @@ double GetDuration(dom::element e, const std::string& field) {
   return d;
 }
 
+// Bytes from an integer or a size string.
+uint64_t GetBytes(dom::element e, const std::string& field) {
+  if (e.is_string()) return ParseBytesText(GetString(e, field));
+  return static_cast<uint64_t>(GetInt(e, field, 0, INT64_MAX));
+}
+
 dom::object GetObject(dom::element e, const std::string& field) {
   dom::object o;
   if (e.get(o)) Bad(field, "must be an object");
@@ -86,8 +93,7 @@ void ParseResources(dom::object o, Resources& r) {
       r.cpus = GetNumber(v, "resources.cpus");
       if (r.cpus < 0 || r.cpus > 1e6) Bad("resources.cpus", "must be between 0 and 1e6");
     } else if (k == "memory") {
-      if (v.is_string()) r.memory = ParseBytesText(GetString(v, "resources.memory"));
-      else r.memory = static_cast<uint64_t>(GetInt(v, "resources.memory", 0, INT64_MAX));
+      r.memory = GetBytes(v, "resources.memory");
     } else if (k == "custom") {
       for (auto [name, amount] : GetObject(v, "resources.custom")) {
         std::string f = "resources.custom." + std::string(name);
@@ -96,8 +102,18 @@ void ParseResources(dom::object o, Resources& r) {
         if (a < 0) Bad(f, "must not be negative");
         r.custom[std::string(name)] = a;
       }
+    } else if (k == "gpus") {
+      if (v.is_object()) {
+        for (auto [gk, gv] : GetObject(v, "resources.gpus")) {
+          if (gk == "count") r.gpus = static_cast<int>(GetInt(gv, "resources.gpus.count", 0, 1024));
+          else if (gk == "min_free_memory") r.gpu_memory = GetBytes(gv, "resources.gpus.min_free_memory");
+          else Bad("resources.gpus." + std::string(gk), "unknown field (count, min_free_memory)");
+        }
+      } else {
+        r.gpus = static_cast<int>(GetInt(v, "resources.gpus", 0, 1024));
+      }
     } else {
-      Bad("resources." + std::string(k), "unknown field (cpus, memory, custom)");
+      Bad("resources." + std::string(k), "unknown field (cpus, memory, gpus, custom)");
     }
   }
 }
@@ -212,7 +228,7 @@ JobSpec ParseJobSpec(std::string_view json) {
   std::optional<std::vector<std::string>> command;
   std::string shell_text, script_path, interpreter;
   std::vector<std::string> args;
-  bool has_shell_text = false;
+  bool has_shell_text = false, has_pipeline = false;
   for (auto [k, v] : o) {
     std::string key(k);
     if (key == "name") {
@@ -220,8 +236,23 @@ JobSpec ParseJobSpec(std::string_view json) {
       if (s.name.size() > 256) Bad(key, "at most 256 bytes");
     } else if (key == "kind") {
       s.kind = GetString(v, key);
-      if (s.kind != "command" && s.kind != "script")
-        Bad(key, "'" + s.kind + "' is not a supported kind (command, script; pipeline is not implemented yet)");
+      if (s.kind != "command" && s.kind != "script" && s.kind != "pipeline")
+        Bad(key, "'" + s.kind + "' is not a supported kind (command, script, pipeline)");
+    } else if (key == "pipeline") {
+      has_pipeline = true;
+      for (auto [pk, pv] : GetObject(v, key)) {
+        if (pk == "recipe") s.pipeline.recipe = GetString(pv, "pipeline.recipe");
+        else if (pk == "job_dir") s.pipeline.job_dir = GetString(pv, "pipeline.job_dir");
+        else if (pk == "overrides") {
+          for (auto [ok, ov] : GetObject(pv, "pipeline.overrides")) {
+            if (ok.empty() || ok == "job_id" || ok == "work_dir")
+              Bad("pipeline.overrides", "'" + std::string(ok) + "' cannot be overridden (the job directory is pipeline.job_dir)");
+            s.pipeline.overrides.emplace_back(ok, GetString(ov, "pipeline.overrides." + std::string(ok)));
+          }
+        } else {
+          Bad("pipeline." + std::string(pk), "unknown field (recipe, job_dir, overrides)");
+        }
+      }
     } else if (key == "command") {
       if (v.is_string()) {
         shell_text = GetString(v, key);
@@ -245,6 +276,8 @@ JobSpec ParseJobSpec(std::string_view json) {
       for (auto [ek, ev] : GetObject(v, key)) {
         if (ek.empty() || ek.find('=') != std::string_view::npos || ek.find('\0') != std::string_view::npos)
           Bad("env", "'" + std::string(ek) + "' is not a variable name");
+        if (ek == "CUDA_VISIBLE_DEVICES" || ek == "CUDA_DEVICE_ORDER" || ek == "SLUICE_JOB_ID" || ek == "SLUICE_ATTEMPT")
+          Bad("env." + std::string(ek), "is set by the server (request GPUs with resources.gpus)");
         s.env[std::string(ek)] = GetString(ev, "env." + std::string(ek));
       }
     } else if (key == "priority") {
@@ -275,14 +308,23 @@ JobSpec ParseJobSpec(std::string_view json) {
     } else if (key == "timeout") {
       for (auto [tk, tv] : GetObject(v, key)) {
         if (tk == "run") s.run_timeout = GetDuration(tv, "timeout.run");
+        else if (tk == "queue") s.queue_timeout = GetDuration(tv, "timeout.queue");
         else if (tk == "kill_grace") s.kill_grace = GetDuration(tv, "timeout.kill_grace");
-        else Bad("timeout." + std::string(tk), "unknown field (run, kill_grace)");
+        else Bad("timeout." + std::string(tk), "unknown field (run, queue, kill_grace)");
       }
     } else {
       Bad(key, "unknown field");
     }
   }
-  if (s.kind == "command") {
+  if (s.kind != "pipeline" && has_pipeline) Bad("pipeline", "only for kind pipeline");
+  if (s.kind == "pipeline") {
+    if (command || has_shell_text || s.shell || !args.empty() || !script_path.empty() || !interpreter.empty())
+      Bad("command", "not used by kind pipeline (give pipeline.recipe)");
+    if (s.pipeline.recipe.empty() || s.pipeline.recipe[0] != '/') Bad("pipeline.recipe", "is required, as an absolute path");
+    if (!s.pipeline.job_dir.empty() && s.pipeline.job_dir[0] != '/') Bad("pipeline.job_dir", "must be an absolute path");
+    if (!s.pipeline.job_dir.empty() && s.pipeline.job_dir.find_last_not_of('/') == std::string::npos)
+      Bad("pipeline.job_dir", "must name a directory below /");
+  } else if (s.kind == "command") {
     if (!script_path.empty() || !interpreter.empty()) Bad("script", "only for kind script");
     if (s.shell) {
       if (!has_shell_text) Bad("command", "with shell=true must be one string");
@@ -300,18 +342,28 @@ JobSpec ParseJobSpec(std::string_view json) {
     s.argv = {interpreter.empty() ? "/bin/sh" : interpreter, script_path};
     s.argv.insert(s.argv.end(), args.begin(), args.end());
   }
-  if (s.argv[0].empty()) Bad("command", "argv[0] must not be empty");
+  if (s.kind != "pipeline" && s.argv[0].empty()) Bad("command", "argv[0] must not be empty");
   if (s.depends_on.size() > 1000) Bad("depends_on", "at most 1000 dependencies");
   return s;
 }
 
 std::string JobSpec::ToJson() const {
   // The stored form: kind command with the resolved argv (a script's interpreter and path included), so
-  // a restarted daemon runs exactly what was accepted.
+  // a restarted daemon runs exactly what was accepted. A pipeline keeps its recipe and job directory: the
+  // argv is the daemon's own binary, resolved at each launch.
   JsonWriter w;
-  w.BeginObject().Field("name", name).Field("kind", "command").Key("command").BeginArray();
-  for (const auto& a : argv) w.String(a);
-  w.EndArray();
+  w.BeginObject().Field("name", name);
+  if (kind == "pipeline") {
+    w.Field("kind", "pipeline").Key("pipeline").BeginObject().Field("recipe", pipeline.recipe);
+    if (!pipeline.job_dir.empty()) w.Field("job_dir", pipeline.job_dir);
+    w.Key("overrides").BeginObject();
+    for (const auto& [k, v] : pipeline.overrides) w.Field(k, v);
+    w.EndObject().EndObject();
+  } else {
+    w.Field("kind", "command").Key("command").BeginArray();
+    for (const auto& a : argv) w.String(a);
+    w.EndArray();
+  }
   if (!cwd.empty()) w.Field("cwd", cwd);
   if (!env.empty()) {
     w.Key("env").BeginObject();
@@ -322,7 +374,9 @@ std::string JobSpec::ToJson() const {
   w.Key("resources").BeginObject().Field("cpus", resources.cpus).Field("memory", resources.memory);
   w.Key("custom").BeginObject();
   for (const auto& [k, v] : resources.custom) w.Field(k, v);
-  w.EndObject().EndObject();
+  w.EndObject();
+  w.Key("gpus").BeginObject().Field("count", resources.gpus).Field("min_free_memory", resources.gpu_memory).EndObject();
+  w.EndObject();
   w.Key("depends_on").BeginArray();
   for (const auto& d : depends_on) w.BeginObject().Field("job", d.job).Field("condition", DepConditionName(d.condition)).EndObject();
   w.EndArray();
@@ -336,7 +390,7 @@ std::string JobSpec::ToJson() const {
   w.EndArray().Key("no_retry_exit_codes").BeginArray();
   for (int c : retry.no_retry_exit_codes) w.Int(c);
   w.EndArray().EndObject();
-  w.Key("timeout").BeginObject().Field("run", run_timeout).Field("kill_grace", kill_grace).EndObject();
+  w.Key("timeout").BeginObject().Field("run", run_timeout).Field("queue", queue_timeout).Field("kill_grace", kill_grace).EndObject();
   w.EndObject();
   return w.Take();
 }

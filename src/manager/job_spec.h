@@ -38,6 +38,8 @@ struct Resources {
   double cpus = 1;                       // declared, not enforced (admission only)
   uint64_t memory = 0;                   // bytes
   std::map<std::string, double> custom;  // named resources declared by `sluice server --resource`
+  int gpus = 0;                          // whole devices, each given to this job alone (by UUID)
+  uint64_t gpu_memory = 0;               // bytes each of its GPUs must have free when it starts
 };
 
 // Which failures a retry policy retries. "failed": non-zero exit or killed by a signal; "timeout": the
@@ -49,10 +51,19 @@ struct RetryPolicy {
   std::vector<int> no_retry_exit_codes;
 };
 
+// A sluice recipe run as `sluice run` by the daemon's own binary. The job directory is fixed at submit
+// (`job_dir`, or <data-dir>/jobs/<id>/run when empty), so every attempt resumes the same sluice job.
+struct PipelineSpec {
+  std::string recipe;   // absolute path of the recipe YAML (read again at each attempt)
+  std::string job_dir;  // absolute; "" = <data-dir>/jobs/<id>/run
+  std::vector<std::pair<std::string, std::string>> overrides;  // recipe keys, as `sluice run --key value`
+};
+
 struct JobSpec {
   std::string name;
-  std::string kind = "command";   // "command" (argv, or one shell string with shell=true) or "script"
-  std::vector<std::string> argv;  // what is executed (for kind script: interpreter, path, args)
+  std::string kind = "command";   // "command" (argv, or one shell string with shell=true), "script" or "pipeline"
+  std::vector<std::string> argv;  // what is executed (for kind script: interpreter, path, args); empty for a pipeline
+  PipelineSpec pipeline;          // kind pipeline only
   bool shell = false;             // argv is {"/bin/sh", "-c", text}
   std::string cwd;                // "" = the daemon's data dir for the job
   std::map<std::string, std::string> env;  // added to the daemon's environment
@@ -61,13 +72,16 @@ struct JobSpec {
   std::vector<Dependency> depends_on;
   RetryPolicy retry;
   double run_timeout = 0;   // seconds; 0 = none
+  double queue_timeout = 0; // seconds a job may wait PENDING (not held, backoff excluded) before it is CANCELLED; 0 = none
   double kill_grace = 10;   // seconds between SIGTERM and SIGKILL on cancel and timeout
 
   std::string ToJson() const;
 };
 
 // Parses a submit body. Throws Error(kUsage) with a message naming the field on any malformed or
-// wrongly typed field, unknown field, or out-of-range value (the API answers 400 with it).
+// wrongly typed field, unknown field, or out-of-range value (the API answers 400 with it). The variables the
+// server sets itself (CUDA_VISIBLE_DEVICES, CUDA_DEVICE_ORDER, SLUICE_JOB_ID, SLUICE_ATTEMPT) are refused
+// in `env`: a job gets GPUs only by requesting them, so admission's bookkeeping is what the job sees.
 JobSpec ParseJobSpec(std::string_view json);
 
 // "90", "90s", "5m", "2h", "1d", "250ms" → seconds; numbers pass through. Throws Error(kUsage).

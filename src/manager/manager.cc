@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/json_writer.h"
+#include "manager/pipeline.h"
 
 namespace sluice::manager {
 namespace {
@@ -14,6 +15,17 @@ std::string DescribeExit(const ExitStatus& s) {
   return fmt::format("exit code {}", s.value);
 }
 }  // namespace
+
+std::vector<GpuDevice> ServerGpus(Env* env, std::string* note) {
+  GpuInventory inv = env->ListGpus();
+  auto mask = env->GetEnvVar("CUDA_VISIBLE_DEVICES");
+  std::vector<GpuDevice> out;
+  for (int index : VisibleGpuIndices(inv.devices, mask))
+    for (const auto& d : inv.devices)
+      if (d.index == index && !d.uuid.empty()) out.push_back(d);
+  if (out.empty()) *note = !inv.error.empty() ? inv.error : inv.devices.empty() ? "NVML reports no GPUs" : "CUDA_VISIBLE_DEVICES hides every GPU";
+  return out;
+}
 
 Manager::Manager(Env* env, Processes* procs, ManagerOptions opt) : env_(env), procs_(procs), opt_(std::move(opt)) {
   env_->CreateDirs(opt_.data_dir + "/jobs");
@@ -48,6 +60,7 @@ void Manager::Loop() {
   while (!stop_) {
     try {
       l.unlock();
+      RefreshGpuMemory();
       Tick();
       l.lock();
     } catch (const std::exception& e) {
@@ -58,6 +71,32 @@ void Manager::Loop() {
     cv_.wait_for(l, std::chrono::duration<double>(opt_.tick_seconds), [this] { return stop_ || wake_; });
     wake_ = false;
   }
+}
+
+// NVML's free memory of the server's GPUs, re-read at most every 10 s while a pending job asks for a minimum
+// (a probe loads NVML, so it runs without the lock). Devices keep their identity; only memory_free moves.
+void Manager::RefreshGpuMemory() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!gpu_memory_wanted_ || env_->MonotonicSeconds() - gpu_probed_at_ < 10) return;
+    gpu_probed_at_ = env_->MonotonicSeconds();
+  }
+  GpuInventory inv = env_->ListGpus();
+  std::lock_guard<std::mutex> l(mu_);
+  for (auto& d : opt_.capacity.gpus)
+    for (const auto& p : inv.devices)
+      if (p.uuid == d.uuid) d.memory_free = p.memory_free;
+}
+
+std::vector<Holding> Manager::Holdings(std::vector<int64_t>* ids) {
+  std::vector<Holding> out;
+  for (const auto& [id, a] : active_) {
+    if (!a.run) continue;
+    double limit = a.spec.run_timeout > 0 ? a.spec.run_timeout + a.spec.kill_grace : 0;
+    out.push_back({a.spec.resources, a.run->gpus, limit > 0 ? a.run->started_at + limit : 0});
+    if (ids) ids->push_back(id);
+  }
+  return out;
 }
 
 std::string Manager::AttemptFile(int64_t id, int n, const char* ext) const {
@@ -95,8 +134,8 @@ void Manager::Reconcile() {
     r.started_at = at.started_at;
     r.kill_reason = at.kill_reason;
     r.kill_sent_at = at.kill_sent_at;
+    r.gpus = at.gpus;  // a re-adopted job keeps its GPUs
     slot.run = r;
-    Account(used_, slot.spec.resources, +1);
     if (!procs_->Alive(r.id)) Finish(slot, ReadStatusFile(AttemptFile(id, at.n, "status")), now);
   }
   for (auto it = active_.begin(); it != active_.end();)
@@ -109,6 +148,7 @@ SubmitResult Manager::Submit(const JobSpec& spec) {
     if (!active_.count(d.job) && !store_->GetJob(d.job)) Fail(ErrorKind::kUsage, "depends_on: job {} does not exist", d.job);
   double now = env_->NowSeconds();
   std::string why = ExceedsMachine(spec.resources, opt_.capacity);
+  if (why.empty() && spec.kind == "pipeline") why = CheckPipeline(spec.pipeline);
   State state = why.empty() ? State::kPending : State::kRejected;
   SubmitResult res;
   res.id = store_->Submit(spec, state, why, now);
@@ -149,6 +189,69 @@ CancelResult Manager::Cancel(int64_t id) {
   l.unlock();
   cv_.notify_all();
   return CancelResult::kCancelling;
+}
+
+ActionResult Manager::Hold(int64_t id) {
+  std::lock_guard<std::mutex> l(mu_);
+  auto it = active_.find(id);
+  if (it == active_.end()) return store_->GetJob(id) ? ActionResult{ActionResult::kConflict, "the job has already ended"} : ActionResult{ActionResult::kNotFound, "no such job"};
+  Active& a = it->second;
+  if (a.row.state != State::kPending) return {ActionResult::kConflict, "only a PENDING job can be held; this one is RUNNING"};
+  if (a.row.held) return {ActionResult::kConflict, "the job is already held"};
+  const std::string reason = "held by request";
+  store_->SetHeld(id, true, reason, env_->NowSeconds());
+  a.row.held = true;
+  a.row.reason = reason;
+  return {};
+}
+
+ActionResult Manager::Release(int64_t id) {
+  std::unique_lock<std::mutex> l(mu_);
+  auto it = active_.find(id);
+  if (it == active_.end() || !it->second.row.held)
+    return store_->GetJob(id) ? ActionResult{ActionResult::kConflict, "the job is not held"} : ActionResult{ActionResult::kNotFound, "no such job"};
+  Active& a = it->second;
+  double now = env_->NowSeconds();
+  const std::string reason = "released by request";
+  store_->SetHeld(id, false, reason, now);
+  a.row.held = false;
+  a.row.reason = reason;
+  a.row.queued_at = now;
+  wake_ = true;
+  l.unlock();
+  cv_.notify_all();
+  return {};
+}
+
+ActionResult Manager::Retry(int64_t id) {
+  std::unique_lock<std::mutex> l(mu_);
+  if (active_.count(id)) return {ActionResult::kConflict, "the job has not ended (cancel it first, or wait)"};
+  auto row = store_->GetJob(id);
+  if (!row) return {ActionResult::kNotFound, "no such job"};
+  if (row->state != State::kFailed && row->state != State::kCancelled)
+    return {ActionResult::kConflict, fmt::format("only a FAILED or CANCELLED job can be retried; this one is {}", StateName(row->state))};
+  double now = env_->NowSeconds();
+  store_->Requeue(id, "retried by request", now);
+  Active a;
+  a.row = *store_->GetJob(id);
+  a.spec = ParseJobSpec(a.row.spec_json);
+  a.deps = store_->Deps(id);
+  active_[id] = std::move(a);
+  finished_.erase(id);  // no longer terminal
+  wake_ = true;
+  l.unlock();
+  cv_.notify_all();
+  return {};
+}
+
+ResourceUse Manager::Resources() {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<int64_t> ids;
+  std::vector<Holding> h = Holdings(&ids);
+  ResourceUse u{opt_.capacity, InUse(h), {}};
+  for (size_t i = 0; i < h.size(); ++i)
+    for (const auto& g : h[i].gpus) u.gpu_holder[g] = ids[i];
+  return u;
 }
 
 std::optional<DepState> Manager::DependencyState(int64_t dep_id) {
@@ -204,8 +307,18 @@ void Manager::Tick() {
   }
   // 2. Pending jobs: dependencies, backoff, then admission.
   std::vector<Candidate> candidates;
+  gpu_memory_wanted_ = false;
   for (auto& [id, a] : active_) {
     if (a.row.state != State::kPending) continue;
+    if (a.spec.queue_timeout > 0 && !a.row.held && now - std::max(a.row.queued_at, a.row.not_before) >= a.spec.queue_timeout) {
+      std::string why = fmt::format("queue timeout: pending longer than {} s", a.spec.queue_timeout);
+      store_->SetState(id, State::kCancelled, why, now);
+      a.row.state = State::kCancelled;
+      a.row.reason = why;
+      ended.push_back(id);
+      continue;
+    }
+    if (a.row.held) continue;  // its reason says "held"
     std::string reason;
     bool never = false;
     for (const auto& d : a.deps) {
@@ -227,7 +340,9 @@ void Manager::Tick() {
     }
     if (reason.empty() && a.row.not_before > now) reason = a.row.reason;  // keeps the backoff text
     if (reason.empty()) {
-      candidates.push_back({id, a.spec.priority, a.spec.resources});
+      double limit = a.spec.run_timeout > 0 ? a.spec.run_timeout + a.spec.kill_grace : 0;
+      candidates.push_back({id, a.spec.priority, a.spec.resources, limit});
+      gpu_memory_wanted_ |= a.spec.resources.gpus > 0 && a.spec.resources.gpu_memory > 0;
       reason = "waiting for resources";
     }
     if (reason != a.row.reason) {
@@ -235,7 +350,7 @@ void Manager::Tick() {
       a.row.reason = reason;
     }
   }
-  for (int64_t id : Admit(candidates, opt_.capacity, used_)) Launch(active_.at(id), now);
+  for (Admission& ad : Admit(candidates, opt_.capacity, Holdings(), now)) Launch(active_.at(ad.id), std::move(ad.gpus), now);
   for (auto& [id, a] : active_)
     if (IsTerminal(a.row.state)) ended.push_back(id);
   for (int64_t id : ended) {
@@ -246,24 +361,32 @@ void Manager::Tick() {
   }
 }
 
-void Manager::Launch(Active& a, double now) {
+void Manager::Launch(Active& a, std::vector<std::string> gpus, double now) {
   int64_t id = a.row.id;
-  int n = store_->BeginAttempt(id, now);  // RUNNING is durable before any process exists
+  int n = store_->BeginAttempt(id, now, gpus);  // RUNNING, and its GPUs, durable before any process exists
   a.row.state = State::kRunning;
   a.row.attempts = n;
   a.row.reason.clear();
   Running r;
   r.n = n;
   r.started_at = now;
+  r.gpus = gpus;
   a.run = r;
-  Account(used_, a.spec.resources, +1);
   std::string dir = fmt::format("{}/jobs/{}", opt_.data_dir, id);
   LaunchRequest req;
-  req.argv = a.spec.argv;
+  req.argv = a.spec.kind == "pipeline" ? PipelineArgv(a.spec, PipelineJobDir(a.spec, opt_.data_dir, id), opt_.sluice_exe) : a.spec.argv;
   req.cwd = a.spec.cwd.empty() ? dir : a.spec.cwd;
   req.env = a.spec.env;
   req.env["SLUICE_JOB_ID"] = std::to_string(id);
   req.env["SLUICE_ATTEMPT"] = std::to_string(n);
+  // Its GPUs by UUID, which names one device whatever the numbering; PCI bus order makes the indices CUDA
+  // shows the job match nvidia-smi's. A job that asked for none sees none while the server manages GPUs.
+  if (!gpus.empty() || !opt_.capacity.gpus.empty()) {
+    std::string mask;
+    for (const auto& g : gpus) mask += (mask.empty() ? "" : ",") + g;
+    req.env["CUDA_VISIBLE_DEVICES"] = mask;
+    req.env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID";
+  }
   req.stdout_path = AttemptFile(id, n, "stdout");
   req.stderr_path = AttemptFile(id, n, "stderr");
   req.status_path = AttemptFile(id, n, "status");
@@ -288,7 +411,6 @@ void Manager::Finish(Active& a, std::optional<ExitStatus> status, double now) {
   int64_t id = a.row.id;
   Running r = *a.run;
   a.run.reset();
-  Account(used_, a.spec.resources, -1);
   if (status && status->kind == ExitStatus::kNotStarted) {
     store_->DropAttempt(id, r.n, "daemon restarted before the attempt started", now);
     a.row = *store_->GetJob(id);
@@ -322,19 +444,20 @@ void Manager::Finish(Active& a, std::optional<ExitStatus> status, double now) {
     next = State::kCompleted;
   } else if (o == Outcome::kCancelled) {
     next = State::kCancelled;
-  } else if (ShouldRetry(a.spec.retry, r.n, o, exit_code)) {
-    double delay = BackoffSeconds(a.spec.retry, r.n, std::uniform_real_distribution<double>(0, 1)(rng_));
+  } else if (int k = r.n - a.row.retry_base; ShouldRetry(a.spec.retry, k, o, exit_code)) {
+    double delay = BackoffSeconds(a.spec.retry, k, std::uniform_real_distribution<double>(0, 1)(rng_));
     next = State::kPending;
     not_before = now + delay;
-    reason = fmt::format("backoff {:.3g} s before attempt {} of {} (attempt {}: {})", delay, r.n + 1, a.spec.retry.max_attempts, r.n, what);
+    reason = fmt::format("backoff {:.3g} s before attempt {} of {} (attempt {}: {})", delay, k + 1, a.spec.retry.max_attempts, k, what);
   } else {
     next = State::kFailed;
-    if (a.spec.retry.max_attempts > 1) reason = fmt::format("{} (attempt {} of {})", what, r.n, a.spec.retry.max_attempts);
+    if (a.spec.retry.max_attempts > 1) reason = fmt::format("{} (attempt {} of {})", what, k, a.spec.retry.max_attempts);
   }
   store_->EndAttempt(id, r.n, OutcomeName(o), exit_code, sig, next, reason, not_before, now);
   a.row.state = next;
   a.row.reason = reason;
   a.row.not_before = not_before;
+  if (next == State::kPending) a.row.queued_at = now;
   a.row.exit_code = exit_code;
   a.row.signal = sig;
 }
@@ -353,16 +476,18 @@ void WriteJob(JsonWriter& w, const JobRow& j) {
   if (j.exit_code) w.Field("exit_code", *j.exit_code);
   if (j.signal) w.Field("signal", *j.signal);
   if (j.cancel_requested) w.Field("cancel_requested", true);
+  if (j.held) w.Field("held", true);
 }
 }  // namespace
 
 std::optional<std::string> Manager::JobJson(int64_t id) {
-  std::lock_guard<std::mutex> l(mu_);
+  std::unique_lock<std::mutex> l(mu_);
   auto j = store_->GetJob(id);
   if (!j) return std::nullopt;
   JsonWriter w;
   w.BeginObject();
   WriteJob(w, *j);
+  JobSpec spec = ParseJobSpec(j->spec_json);
   w.Key("spec").Raw(j->spec_json);
   w.Key("dependencies").BeginArray();
   for (const auto& d : store_->Deps(id)) {
@@ -377,9 +502,21 @@ std::optional<std::string> Manager::JobJson(int64_t id) {
     if (a.exit_code) w.Field("exit_code", *a.exit_code);
     if (a.signal) w.Field("signal", *a.signal);
     if (!a.kill_reason.empty()) w.Field("kill_reason", a.kill_reason);
+    if (!a.gpus.empty()) {
+      w.Key("gpus").BeginArray();
+      for (const auto& g : a.gpus) w.String(g);
+      w.EndArray();
+    }
     w.EndObject();
   }
-  w.EndArray().EndObject();
+  w.EndArray();
+  l.unlock();  // the snapshot reads the sluice job's files
+  if (spec.kind == "pipeline") {
+    w.Key("pipeline").BeginObject().Field("recipe", spec.pipeline.recipe);
+    WritePipelineStatus(env_, PipelineJobDir(spec, opt_.data_dir, id), w);
+    w.EndObject();
+  }
+  w.EndObject();
   return w.Take();
 }
 

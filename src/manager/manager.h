@@ -32,10 +32,16 @@ namespace sluice::manager {
 
 struct ManagerOptions {
   std::string data_dir;   // state.db, server.lock, jobs/<id>/attempt-<n>.{stdout,stderr,status}
-  Capacity capacity;      // what admission may hand out
+  Capacity capacity;      // what admission may hand out (GPUs: RunServer's ServerGpus)
+  std::string sluice_exe; // the binary a pipeline job runs as `sluice run` (the daemon's own)
   double tick_seconds = 0.1;
   uint64_t seed = 0;      // jitter randomness; 0 = from std::random_device
 };
+
+// The GPUs the server may hand out: Env::ListGpus (NVML) limited to the devices the daemon's own
+// CUDA_VISIBLE_DEVICES leaves visible, in mask order; a device NVML gives no UUID for is left out (a job is
+// given its GPUs by UUID). `note` receives why there are none (no NVML, an empty mask).
+std::vector<GpuDevice> ServerGpus(Env* env, std::string* note);
 
 struct SubmitResult {
   int64_t id = 0;
@@ -44,6 +50,20 @@ struct SubmitResult {
 };
 
 enum class CancelResult { kNotFound, kAlreadyTerminal, kCancelled, kCancelling };
+
+// Hold, release, retry: done, no such job, or refused in the job's state (`message` says why: HTTP 409).
+struct ActionResult {
+  enum { kDone, kNotFound, kConflict } status = kDone;
+  std::string message;
+};
+
+// What admission has handed out (GET /v1/resources): the capacity, the sum that running jobs hold, and
+// which job holds each GPU (by UUID).
+struct ResourceUse {
+  Capacity capacity;
+  Capacity used;
+  std::map<std::string, int64_t> gpu_holder;
+};
 
 class Manager {
  public:
@@ -57,6 +77,11 @@ class Manager {
   // machine is recorded and returned as REJECTED with the reason.
   SubmitResult Submit(const JobSpec& spec);
   CancelResult Cancel(int64_t id);
+  ActionResult Hold(int64_t id);     // a PENDING job stays pending, not admitted, until released
+  ActionResult Release(int64_t id);  // a held job is queued again (its queue timeout restarts)
+  // A FAILED or CANCELLED job runs again under the same id: PENDING, a full retry budget, old attempts kept.
+  ActionResult Retry(int64_t id);
+  ResourceUse Resources();
   std::optional<std::string> JobJson(int64_t id);  // job, spec, dependencies, attempts
   std::string ListJson(const JobFilter& f);
   std::optional<JobRow> GetJob(int64_t id);
@@ -71,6 +96,7 @@ class Manager {
  private:
   struct Running {
     int n = 0;
+    std::vector<std::string> gpus;
     ProcessIdentity id;
     bool own_child = true;  // false: re-adopted after a restart (not waitable)
     double started_at = 0;
@@ -86,7 +112,9 @@ class Manager {
   };
 
   void Reconcile();
-  void Launch(Active& a, double now);
+  void Launch(Active& a, std::vector<std::string> gpus, double now);
+  std::vector<Holding> Holdings(std::vector<int64_t>* ids = nullptr);
+  void RefreshGpuMemory();
   void Finish(Active& a, std::optional<ExitStatus> status, double now);
   std::string AttemptFile(int64_t id, int n, const char* ext) const;
   std::optional<DepState> DependencyState(int64_t dep_id);
@@ -102,8 +130,9 @@ class Manager {
   bool stop_ = false, wake_ = false;
   std::thread thread_;
   std::map<int64_t, Active> active_;       // every non-terminal job
-  std::map<int64_t, DepState> finished_;   // terminal states seen (immutable, so cached)
-  Capacity used_;
+  std::map<int64_t, DepState> finished_;   // terminal states seen (immutable but for a manual retry, which drops it)
+  bool gpu_memory_wanted_ = false;  // a pending job asks for free GPU memory: refresh memory_free
+  double gpu_probed_at_ = 0;        // monotonic seconds
   std::mt19937_64 rng_;
   double last_tick_ = 0;  // monotonic seconds
 };

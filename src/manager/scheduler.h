@@ -1,7 +1,7 @@
 // The job manager's decisions, as pure functions of their inputs (no clock, no process, no database), so
-// tests drive them directly: whether a request can ever fit the machine, which pending jobs to admit
-// without over-committing declared capacity, what a job's dependencies say, and the retry decision with
-// its backoff delay. docs/manager.md describes the policies.
+// tests drive them directly: whether a request can ever fit the machine, which pending jobs to admit (and
+// which GPUs each gets) without over-committing declared capacity or starving a large job, what a job's
+// dependencies say, and the retry decision with its backoff delay. docs/manager.md describes the policies.
 #pragma once
 
 #include <cstdint>
@@ -10,34 +10,57 @@
 #include <string>
 #include <vector>
 
+#include "io/gpu.h"
 #include "manager/job_spec.h"
 
 namespace sluice::manager {
 
-// What the machine offers (sluice server --cpus / --memory / --resource), and what running jobs hold.
+// What the machine offers (sluice server --cpus / --memory / --resource, and the GPUs NVML reports that
+// the daemon's own CUDA_VISIBLE_DEVICES leaves visible).
 struct Capacity {
   double cpus = 0;
   uint64_t memory = 0;  // bytes
   std::map<std::string, double> custom;
+  std::vector<GpuDevice> gpus;  // each is given to at most one running job; memory_free as last probed
 };
 
 // "" if `r` fits an empty machine of capacity `c`, else why not (the job is then REJECTED at submit).
 std::string ExceedsMachine(const Resources& r, const Capacity& c);
 
-// Adds (sign +1) or releases (sign -1) `r` to the in-use total `used`.
-void Account(Capacity& used, const Resources& r, int sign);
+// A running job: what it holds, and until when at most.
+struct Holding {
+  Resources resources;
+  std::vector<std::string> gpus;  // UUIDs assigned to it
+  double ends_by = 0;             // epoch seconds by which its run timeout (+ kill grace) ends it; 0 = unbounded
+};
+
+// The sum of what `running` holds (cpus, memory, custom; `gpus` lists the held devices' UUIDs, other fields zero).
+Capacity InUse(const std::vector<Holding>& running);
 
 // A job that is ready to run but for resources: dependencies satisfied, not in backoff, not held.
 struct Candidate {
   int64_t id = 0;
   int priority = 0;
   Resources resources;
+  double run_limit = 0;  // seconds it can run at most (run timeout + kill grace); 0 = unbounded
 };
 
-// The candidates to start now, in start order: highest priority first, then lowest id (oldest), each
-// admitted if it fits what is left after `used` and the ones admitted before it (first fit: a small job may
-// pass a large one that does not fit yet). Never returns a set whose sum exceeds `capacity`.
-std::vector<int64_t> Admit(std::vector<Candidate> candidates, const Capacity& capacity, const Capacity& used);
+struct Admission {
+  int64_t id = 0;
+  std::vector<std::string> gpus;  // UUIDs, for its CUDA_VISIBLE_DEVICES
+};
+
+// The candidates to start now, in start order. Candidates are ranked by priority (highest first), then id
+// (oldest first), and each is started if it fits what `running` and the ones started before it leave.
+// No starvation (EASY backfill): the first candidate that does not fit gets a reservation. Lower-ranked
+// candidates may then use only what is left beyond its request, so they never delay it; or, if they fit
+// now and their run limit ends them before the reservation's start at the latest (the time by which the
+// run limits of running jobs free enough for it; unbounded if one of those has no run timeout), they
+// backfill. Never returns a set whose sum exceeds `capacity`, and never one GPU twice.
+// GPUs: a request for n GPUs with min free memory m takes n unassigned devices whose memory_free >= m,
+// the ones with the least free memory first (larger devices stay for larger requests), then by index.
+std::vector<Admission> Admit(std::vector<Candidate> candidates, const Capacity& capacity, const std::vector<Holding>& running,
+                             double now);
 
 // What a dependency's job is like now, as far as conditions care.
 struct DepState {
@@ -55,8 +78,8 @@ DepVerdict EvaluateDependency(DepCondition c, const DepState& dep);
 enum class Outcome { kCompleted, kFailed, kTimeout, kLost, kCancelled };
 const char* OutcomeName(Outcome o);
 
-// Whether a job whose attempt number `attempt` (1-based) ended with `o` (and `exit_code` when it exited)
-// gets another attempt under `policy`.
+// Whether a job whose attempt number `attempt` (1-based, counted from its last manual retry) ended with
+// `o` (and `exit_code` when it exited) gets another attempt under `policy`.
 bool ShouldRetry(const RetryPolicy& policy, int attempt, Outcome o, std::optional<int> exit_code);
 
 // Seconds to wait before attempt `attempt + 1` after attempt `attempt` failed:

@@ -110,6 +110,15 @@ void Routes(httplib::Server& srv, Manager& m, Env* env) {
     res.status = r == CancelResult::kCancelled ? 200 : 202;
     res.set_content(*m.JobJson(id) + "\n", "application/json");
   });
+  // Queue control (docs/api.md): 200 with the job, 404 unknown, 409 when its state does not allow it.
+  for (const char* verb : {"retry", "hold", "release"}) {
+    srv.Post(fmt::format(R"(/v1/jobs/([^/]+)/{})", verb), [&m, verb = std::string(verb)](const httplib::Request& req, httplib::Response& res) {
+      int64_t id = PathId(req);
+      ActionResult r = verb == "retry" ? m.Retry(id) : verb == "hold" ? m.Hold(id) : m.Release(id);
+      if (r.status != ActionResult::kDone) return JsonError(res, r.status == ActionResult::kNotFound ? 404 : 409, r.message);
+      res.set_content(*m.JobJson(id) + "\n", "application/json");
+    });
+  }
   srv.Get(R"(/v1/jobs/([^/]+)/logs)", [&m, env](const httplib::Request& req, httplib::Response& res) {
     int64_t id = PathId(req);
     std::string stream = req.has_param("stream") ? req.get_param_value("stream") : "stdout";
@@ -182,6 +191,11 @@ int RunServer(Env* env, const ServerOptions& opt) {
   mo.capacity.cpus = opt.cpus > 0 ? opt.cpus : env->AffinityCpuCount();
   mo.capacity.memory = opt.memory.empty() ? env->PhysicalMemoryBytes() : ParseBytesText(opt.memory);
   mo.capacity.custom = opt.resources;
+  std::string gpu_note;
+  mo.capacity.gpus = ServerGpus(env, &gpu_note);
+  std::error_code exe_err;
+  mo.sluice_exe = std::filesystem::read_symlink("/proc/self/exe", exe_err).string();
+  if (exe_err) mo.sluice_exe = "/proc/self/exe";
 
   // Signals are taken by one thread with sigwait; blocked before any other thread exists so none of
   // them gets SIGTERM/SIGINT (the job wrappers unblock them again). SIGPIPE: a client that hangs up.
@@ -213,8 +227,8 @@ int RunServer(Env* env, const ServerOptions& opt) {
   Routes(srv, manager, env);
   int bound = port == 0 ? srv.bind_to_any_port(host) : (srv.bind_to_port(host, port) ? port : -1);
   if (bound <= 0) Fail(ErrorKind::kOutput, "cannot listen on {}: {}", opt.listen, std::strerror(errno));
-  fmt::print("sluice server: listening on {}:{}, data in {}, capacity {} cpus, {} bytes\n", host, bound, mo.data_dir,
-             mo.capacity.cpus, mo.capacity.memory);
+  fmt::print("sluice server: listening on {}:{}, data in {}, capacity {} cpus, {} bytes, {} GPUs{}\n", host, bound, mo.data_dir,
+             mo.capacity.cpus, mo.capacity.memory, mo.capacity.gpus.size(), gpu_note.empty() ? "" : " (" + gpu_note + ")");
   std::fflush(stdout);
 
   std::thread waiter([&srv, &stop_set] {

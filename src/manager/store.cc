@@ -6,7 +6,7 @@
 
 namespace sluice::manager {
 namespace {
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 
 // synchronous=FULL: in WAL mode NORMAL only syncs at checkpoints, so a power cut could roll back a
 // committed submit that a client was already told about, or a RUNNING record whose process then ran again.
@@ -26,7 +26,10 @@ CREATE TABLE IF NOT EXISTS jobs(
   not_before REAL NOT NULL DEFAULT 0,
   cancel_requested INTEGER NOT NULL DEFAULT 0,
   exit_code INTEGER,
-  signal INTEGER);
+  signal INTEGER,
+  held INTEGER NOT NULL DEFAULT 0,
+  queued_at REAL NOT NULL DEFAULT 0,
+  retry_base INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, id);
 CREATE TABLE IF NOT EXISTS attempts(
   job_id INTEGER NOT NULL REFERENCES jobs(id),
@@ -42,6 +45,7 @@ CREATE TABLE IF NOT EXISTS attempts(
   signal INTEGER,
   kill_reason TEXT NOT NULL DEFAULT '',
   kill_sent_at REAL NOT NULL DEFAULT 0,
+  gpus TEXT NOT NULL DEFAULT '',
   PRIMARY KEY(job_id, n));
 CREATE TABLE IF NOT EXISTS deps(
   job_id INTEGER NOT NULL REFERENCES jobs(id),
@@ -56,6 +60,31 @@ CREATE TABLE IF NOT EXISTS events(
   state TEXT NOT NULL,
   reason TEXT NOT NULL);
 )sql";
+
+// Columns added after schema version 1 (a version-1 database gets them with their defaults).
+constexpr const char* kAddedColumns[][3] = {
+    {"jobs", "held", "INTEGER NOT NULL DEFAULT 0"},
+    {"jobs", "queued_at", "REAL NOT NULL DEFAULT 0"},
+    {"jobs", "retry_base", "INTEGER NOT NULL DEFAULT 0"},
+    {"attempts", "gpus", "TEXT NOT NULL DEFAULT ''"},
+};
+
+std::string JoinComma(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ",") + s;
+  return out;
+}
+
+std::vector<std::string> SplitComma(const std::string& s) {
+  std::vector<std::string> out;
+  for (size_t from = 0; from < s.size();) {
+    size_t comma = s.find(',', from);
+    if (comma == std::string::npos) comma = s.size();
+    out.push_back(s.substr(from, comma - from));
+    from = comma + 1;
+  }
+  return out;
+}
 
 std::optional<int> OptInt(sqlite3_stmt* s, int col) {
   if (sqlite3_column_type(s, col) == SQLITE_NULL) return std::nullopt;
@@ -134,6 +163,15 @@ Store::Store(const std::string& path) : path_(path) {
   if (get.Step()) {
     int v = std::stoi(Text(get.get(), 0));
     if (v > kSchemaVersion) Fail(ErrorKind::kState, "{} has schema version {}, newer than this sluice ({})", path, v, kSchemaVersion);
+    if (v < kSchemaVersion) {
+      Txn t(this);
+      for (const auto& [table, column, decl] : kAddedColumns) {
+        Stmt has(this, fmt::format("SELECT 1 FROM pragma_table_info('{}') WHERE name='{}'", table, column).c_str());
+        if (!has.Step()) Exec(fmt::format("ALTER TABLE {} ADD COLUMN {} {}", table, column, decl).c_str());
+      }
+      Stmt(this, "UPDATE meta SET value=? WHERE key='schema_version'").Bind(std::to_string(kSchemaVersion)).Step();
+      t.Commit();
+    }
   } else {
     Stmt put(this, "INSERT INTO meta(key, value) VALUES('schema_version', ?)");
     put.Bind(std::to_string(kSchemaVersion)).Step();
@@ -156,8 +194,8 @@ void Store::AddEvent(int64_t id, State state, const std::string& reason, double 
 
 int64_t Store::Submit(const JobSpec& spec, State state, const std::string& reason, double now) {
   Txn t(this);
-  Stmt ins(this, "INSERT INTO jobs(name, spec, state, reason, priority, submitted_at, updated_at) VALUES(?, ?, ?, ?, ?, ?, ?)");
-  ins.Bind(spec.name).Bind(spec.ToJson()).Bind(std::string(StateName(state))).Bind(reason).Bind(spec.priority).Bind(now).Bind(now).Step();
+  Stmt ins(this, "INSERT INTO jobs(name, spec, state, reason, priority, submitted_at, updated_at, queued_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+  ins.Bind(spec.name).Bind(spec.ToJson()).Bind(std::string(StateName(state))).Bind(reason).Bind(spec.priority).Bind(now).Bind(now).Bind(now).Step();
   int64_t id = sqlite3_last_insert_rowid(db_);
   for (const auto& d : spec.depends_on)
     Stmt(this, "INSERT OR IGNORE INTO deps(job_id, dep_id, condition) VALUES(?, ?, ?)").Bind(id).Bind(d.job).Bind(std::string(DepConditionName(d.condition))).Step();
@@ -180,13 +218,13 @@ void Store::SetReason(int64_t id, const std::string& reason) {
 
 void Store::SetCancelRequested(int64_t id) { Stmt(this, "UPDATE jobs SET cancel_requested=1 WHERE id=?").Bind(id).Step(); }
 
-int Store::BeginAttempt(int64_t id, double now) {
+int Store::BeginAttempt(int64_t id, double now, const std::vector<std::string>& gpus) {
   Txn t(this);
   Stmt(this, "UPDATE jobs SET state='RUNNING', reason='', attempts=attempts+1, updated_at=? WHERE id=?").Bind(now).Bind(id).Step();
   Stmt q(this, "SELECT attempts FROM jobs WHERE id=?");
   q.Bind(id).Step();
   int n = sqlite3_column_int(q.get(), 0);
-  Stmt(this, "INSERT INTO attempts(job_id, n, state, started_at) VALUES(?, ?, 'LAUNCHING', ?)").Bind(id).Bind(n).Bind(now).Step();
+  Stmt(this, "INSERT INTO attempts(job_id, n, state, started_at, gpus) VALUES(?, ?, 'LAUNCHING', ?, ?)").Bind(id).Bind(n).Bind(now).Bind(JoinComma(gpus)).Step();
   AddEvent(id, State::kRunning, "attempt " + std::to_string(n), now);
   t.Commit();
   return n;
@@ -214,15 +252,35 @@ void Store::EndAttempt(int64_t id, int n, const std::string& outcome, std::optio
   Txn t(this);
   Stmt(this, "UPDATE attempts SET state='ENDED', ended_at=?, outcome=?, exit_code=?, signal=? WHERE job_id=? AND n=?")
       .Bind(now).Bind(outcome).Bind(exit_code).Bind(signal).Bind(id).Bind(n).Step();
-  Stmt(this, "UPDATE jobs SET state=?, reason=?, not_before=?, exit_code=?, signal=?, updated_at=? WHERE id=?")
-      .Bind(std::string(StateName(job_state))).Bind(reason).Bind(not_before).Bind(exit_code).Bind(signal).Bind(now).Bind(id).Step();
+  Stmt(this, "UPDATE jobs SET state=?, reason=?, not_before=?, exit_code=?, signal=?, updated_at=?, "
+            "queued_at=CASE WHEN ?='PENDING' THEN ? ELSE queued_at END WHERE id=?")
+      .Bind(std::string(StateName(job_state))).Bind(reason).Bind(not_before).Bind(exit_code).Bind(signal).Bind(now)
+      .Bind(std::string(StateName(job_state))).Bind(now).Bind(id).Step();
   AddEvent(id, job_state, reason, now);
+  t.Commit();
+}
+
+void Store::SetHeld(int64_t id, bool held, const std::string& reason, double now) {
+  Txn t(this);
+  Stmt(this, "UPDATE jobs SET held=?, reason=?, updated_at=?, queued_at=CASE WHEN ? THEN queued_at ELSE ? END WHERE id=?")
+      .Bind(held ? 1 : 0).Bind(reason).Bind(now).Bind(held ? 1 : 0).Bind(now).Bind(id).Step();
+  AddEvent(id, State::kPending, reason, now);
+  t.Commit();
+}
+
+void Store::Requeue(int64_t id, const std::string& reason, double now) {
+  Txn t(this);
+  Stmt(this, "UPDATE jobs SET state='PENDING', reason=?, held=0, not_before=0, cancel_requested=0, queued_at=?, "
+             "retry_base=attempts, updated_at=? WHERE id=?")
+      .Bind(reason).Bind(now).Bind(now).Bind(id).Step();
+  AddEvent(id, State::kPending, reason, now);
   t.Commit();
 }
 
 namespace {
 constexpr const char* kJobCols =
-    "SELECT id, name, spec, state, reason, priority, submitted_at, updated_at, attempts, not_before, cancel_requested, exit_code, signal FROM jobs ";
+    "SELECT id, name, spec, state, reason, priority, submitted_at, updated_at, attempts, not_before, cancel_requested, exit_code, signal, "
+    "held, queued_at, retry_base FROM jobs ";
 
 JobRow ReadJob(sqlite3_stmt* s) {
   JobRow j;
@@ -239,6 +297,9 @@ JobRow ReadJob(sqlite3_stmt* s) {
   j.cancel_requested = sqlite3_column_int(s, 10) != 0;
   j.exit_code = OptInt(s, 11);
   j.signal = OptInt(s, 12);
+  j.held = sqlite3_column_int(s, 13) != 0;
+  j.queued_at = sqlite3_column_double(s, 14);
+  j.retry_base = sqlite3_column_int(s, 15);
   return j;
 }
 }  // namespace
@@ -273,7 +334,7 @@ std::vector<JobRow> Store::ActiveJobs() {
 
 std::vector<AttemptRow> Store::Attempts(int64_t id) {
   Stmt q(this,
-         "SELECT job_id, n, state, pid, start_ticks, boot_id, started_at, ended_at, outcome, exit_code, signal, kill_reason, kill_sent_at "
+         "SELECT job_id, n, state, pid, start_ticks, boot_id, started_at, ended_at, outcome, exit_code, signal, kill_reason, kill_sent_at, gpus "
          "FROM attempts WHERE job_id=? ORDER BY n");
   q.Bind(id);
   std::vector<AttemptRow> out;
@@ -293,6 +354,7 @@ std::vector<AttemptRow> Store::Attempts(int64_t id) {
     a.signal = OptInt(s, 10);
     a.kill_reason = Text(s, 11);
     a.kill_sent_at = sqlite3_column_double(s, 12);
+    a.gpus = SplitComma(Text(s, 13));
     out.push_back(std::move(a));
   }
   return out;

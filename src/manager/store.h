@@ -31,6 +31,9 @@ struct JobRow {
   double not_before = 0;   // epoch seconds: a retry's backoff ends here
   bool cancel_requested = false;
   std::optional<int> exit_code, signal;  // of the last attempt that ended
+  bool held = false;       // PENDING but not admitted until released
+  double queued_at = 0;    // when it last entered the queue (submit, retry, release): the queue timeout's start
+  int retry_base = 0;      // attempts before its last manual retry (the retry policy counts from there)
 };
 
 // An attempt: LAUNCHING (row written, process not yet known), RUNNING (pid + start time recorded), ENDED.
@@ -46,6 +49,7 @@ struct AttemptRow {
   std::optional<int> exit_code, signal;
   std::string kill_reason;   // "cancel" or "timeout" once the manager decided to stop it
   double kill_sent_at = 0;   // when SIGTERM was sent (SIGKILL follows after the grace period)
+  std::vector<std::string> gpus;  // UUIDs of the GPUs it was given (its CUDA_VISIBLE_DEVICES)
 };
 
 struct JobFilter {
@@ -71,14 +75,19 @@ class Store {
   void SetReason(int64_t id, const std::string& reason);
   void SetCancelRequested(int64_t id);
 
-  // PENDING → RUNNING with a new LAUNCHING attempt; returns its number.
-  int BeginAttempt(int64_t id, double now);
+  // PENDING → RUNNING with a new LAUNCHING attempt holding `gpus`; returns its number.
+  int BeginAttempt(int64_t id, double now, const std::vector<std::string>& gpus = {});
   // The attempt's process exists: records its identity (LAUNCHING → RUNNING).
   void RecordLaunch(int64_t id, int n, int64_t pid, uint64_t start_ticks, const std::string& boot_id);
   // An attempt whose command never started (the daemon died before letting it run): removed, and the job
   // goes back to PENDING with `reason`, as if it had not been admitted.
   void DropAttempt(int64_t id, int n, const std::string& reason, double now);
   void RecordKill(int64_t id, int n, const std::string& kill_reason, double now);
+  // Hold (PENDING, not admitted) or release (queued again from `now`) a pending job, with an event.
+  void SetHeld(int64_t id, bool held, const std::string& reason, double now);
+  // A manual retry of an ended job: PENDING again, not held, no backoff, queued from `now`, and the retry
+  // policy's attempt count restarts after the attempts so far (they keep their rows).
+  void Requeue(int64_t id, const std::string& reason, double now);
   // Ends attempt n with `outcome` and moves the job to `job_state` (PENDING for a retry, with not_before).
   void EndAttempt(int64_t id, int n, const std::string& outcome, std::optional<int> exit_code, std::optional<int> signal,
                   State job_state, const std::string& reason, double not_before, double now);

@@ -26,6 +26,29 @@ TEST(JobSpec, ParsesAndRoundTrips) {
   EXPECT_EQ(t.ToJson(), s.ToJson());
 }
 
+TEST(JobSpec, GpusQueueTimeoutAndPipeline) {
+  JobSpec s = ParseJobSpec(R"({"command":["x"],"resources":{"gpus":{"count":2,"min_free_memory":"20GiB"}},"timeout":{"queue":"1h"}})");
+  EXPECT_EQ(s.resources.gpus, 2);
+  EXPECT_EQ(s.resources.gpu_memory, 20ull << 30);
+  EXPECT_EQ(s.queue_timeout, 3600);
+  EXPECT_EQ(ParseJobSpec(s.ToJson()).ToJson(), s.ToJson());
+  EXPECT_EQ(ParseJobSpec(R"({"command":["x"],"resources":{"gpus":1}})").resources.gpus, 1);
+  JobSpec p = ParseJobSpec(R"({"kind":"pipeline","pipeline":{"recipe":"/r.yaml","job_dir":"/w/j","overrides":{"np":"2"}}})");
+  EXPECT_TRUE(p.argv.empty());
+  EXPECT_EQ(p.pipeline.job_dir, "/w/j");
+  EXPECT_EQ(p.pipeline.overrides, (std::vector<std::pair<std::string, std::string>>{{"np", "2"}}));
+  JobSpec q = ParseJobSpec(p.ToJson());  // the stored form keeps the recipe, not an argv
+  EXPECT_EQ(q.kind, "pipeline");
+  EXPECT_EQ(q.ToJson(), p.ToJson());
+  for (const char* bad : {R"({"kind":"pipeline","pipeline":{"recipe":"r.yaml"}})", R"({"kind":"pipeline"})",
+                          R"({"kind":"pipeline","pipeline":{"recipe":"/r.yaml","job_dir":"rel"}})",
+                          R"({"kind":"pipeline","pipeline":{"recipe":"/r.yaml","overrides":{"job_id":"x"}}})",
+                          R"({"command":["x"],"pipeline":{"recipe":"/r.yaml"}})", R"({"command":["x"],"resources":{"gpus":-1}})",
+                          R"({"command":["x"],"resources":{"gpus":{"count":1,"memory":"1G"}}})",
+                          R"({"command":["x"],"env":{"CUDA_VISIBLE_DEVICES":"0"}})", R"({"command":["x"],"timeout":{"queue":"never"}})"})
+    EXPECT_THROW(ParseJobSpec(bad), Error) << bad;
+}
+
 TEST(JobSpec, ShellAndScript) {
   EXPECT_EQ(ParseJobSpec(R"({"shell":true,"command":"echo $X | wc"})").argv, (std::vector<std::string>{"/bin/sh", "-c", "echo $X | wc"}));
   EXPECT_EQ(ParseJobSpec(R"({"kind":"script","script":{"path":"/x.py","interpreter":"python3"},"args":["-v"]})").argv,
@@ -39,7 +62,7 @@ TEST(JobSpec, RejectsMalformed) {
            R"({"command":["x"],"resources":{"memory":"lots"}})", R"({"command":["x"],"depends_on":[{"job":"1"}]})",
            R"({"command":["x"],"depends_on":[{"condition":"afterok"}]})", R"({"command":["x"],"depends_on":[{"job":1,"condition":"when"}]})",
            R"({"command":["x"],"retry":{"max_attempts":0}})", R"({"command":["x"],"retry":{"backoff":{"jitter":2}}})",
-           R"({"command":["x"],"timeout":{"run":"soon"}})", R"({"kind":"pipeline","command":["x"]})", R"({"command":[""]})",
+           R"({"command":["x"],"timeout":{"run":"soon"}})", R"({"kind":"pipeline","command":["x"]})", R"({"kind":"cron","command":["x"]})", R"({"command":[""]})",
            R"({"command":["x"],"env":{"A=B":"1"}})", R"({"command":["x"],"shell":"yes"})"}) {
     EXPECT_THROW(ParseJobSpec(bad), Error) << bad;
   }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <set>
 
 namespace sluice::manager {
 namespace {
@@ -16,36 +17,132 @@ Resources Req(double cpus, uint64_t mem = 0, std::map<std::string, double> custo
   return r;
 }
 
-TEST(Scheduler, AdmitsByPriorityThenAgeWithoutOverCommit) {
+std::vector<int64_t> Ids(const std::vector<Admission>& a) {
+  std::vector<int64_t> out;
+  for (const auto& x : a) out.push_back(x.id);
+  return out;
+}
+
+Holding Holds(double cpus, double ends_by = 0, std::vector<std::string> gpus = {}) { return {Req(cpus), std::move(gpus), ends_by}; }
+
+GpuDevice Gpu(int index, uint64_t total_gib, uint64_t free_gib) {
+  GpuDevice d;
+  d.index = index;
+  d.uuid = "GPU-" + std::to_string(index);
+  d.memory_total = total_gib << 30;
+  d.memory_free = free_gib << 30;
+  return d;
+}
+
+Resources Gpus(int n, uint64_t min_free_gib = 0) {
+  Resources r = Req(0);
+  r.gpus = n;
+  r.gpu_memory = min_free_gib << 30;
+  return r;
+}
+
+TEST(Scheduler, AdmitsByPriorityThenAge) {
   Capacity cap{4, 1000, {{"lic", 1}}};
-  std::vector<Candidate> c = {{1, 0, Req(2)}, {2, 5, Req(3)}, {3, 0, Req(1)}, {4, 0, Req(1)}};
-  // Priority 5 first (3 cpus), then oldest first-fit: job 1 (2) does not fit, 3 (1) does.
-  EXPECT_EQ(Admit(c, cap, {}), (std::vector<int64_t>{2, 3}));
-  Capacity used{3, 0, {}};
-  EXPECT_EQ(Admit(c, cap, used), (std::vector<int64_t>{3}));
+  std::vector<Candidate> c = {{1, 0, Req(1)}, {2, 5, Req(2)}, {3, 0, Req(1)}, {4, 0, Req(1)}};
+  // Priority 5 first, then the oldest; job 4 does not fit and nothing ranks below it.
+  EXPECT_EQ(Ids(Admit(c, cap, {}, 0)), (std::vector<int64_t>{2, 1, 3}));
+  EXPECT_TRUE(Admit(c, cap, {Holds(3)}, 0).empty());  // job 2 is blocked and holds the one free cpu
+}
+
+// The first candidate that does not fit holds a reservation: smaller ones behind it may not take what it
+// waits for, so a stream of small jobs never starves it (with first fit, job 1 would wait forever).
+TEST(Scheduler, ABlockedJobIsNotStarvedBySmallerOnes) {
+  Capacity cap{4, 0, {}};
+  std::vector<Candidate> c = {{1, 0, Req(4)}, {2, 0, Req(1)}, {3, 0, Req(1)}};
+  EXPECT_TRUE(Admit(c, cap, {Holds(3)}, 100).empty());  // 1 cpu free, but it is job 1's
+  EXPECT_EQ(Ids(Admit(c, cap, {}, 100)), (std::vector<int64_t>{1}));  // the running job ended: job 1 first
+  // Only the part beyond the reservation is handed to smaller jobs: 4 free, job 1 needs 3, one 1-cpu job runs.
+  std::vector<Candidate> d = {{1, 0, Req(3)}, {2, 0, Req(1)}, {3, 0, Req(1)}};
+  EXPECT_EQ(Ids(Admit(d, cap, {Holds(2)}, 100)), (std::vector<int64_t>{}));
+  EXPECT_EQ(Ids(Admit(d, cap, {Holds(1)}, 100)), (std::vector<int64_t>{1}));
+  Capacity eight{8, 0, {}};
+  EXPECT_EQ(Ids(Admit(d, eight, {Holds(6)}, 100)), (std::vector<int64_t>{}));  // 2 free < 3: nothing passes
+  EXPECT_EQ(Ids(Admit({{1, 0, Req(5)}, {2, 0, Req(1)}, {3, 0, Req(1)}}, eight, {Holds(2)}, 100)), (std::vector<int64_t>{1, 2}));
+  // Higher priority still goes first: a reservation is for the first blocked job in rank order.
+  EXPECT_EQ(Ids(Admit({{1, 0, Req(4)}, {2, 9, Req(1)}}, cap, {Holds(2)}, 100)), (std::vector<int64_t>{2}));
+}
+
+// A smaller job may use the reserved resources when its run limit ends it before the reservation can
+// start at the latest (the run limits of the running jobs it waits for).
+TEST(Scheduler, BackfillOnlyWhatEndsBeforeTheReservation) {
+  Capacity cap{4, 0, {}};
+  std::vector<Holding> running = {Holds(3, 200)};  // ends by t=200 at the latest
+  std::vector<Candidate> c = {{1, 0, Req(4)}, {2, 0, Req(1), 50}, {3, 0, Req(1), 500}, {4, 0, Req(1)}};
+  EXPECT_EQ(Ids(Admit(c, cap, running, 100)), (std::vector<int64_t>{2}));  // 100 + 50 <= 200; 3 and 4 would delay job 1
+  EXPECT_EQ(Ids(Admit(c, cap, {Holds(3)}, 100)), (std::vector<int64_t>{}));  // unbounded runner: no backfill
+  // Two holders; the reservation fits once the earlier one ends (t=150).
+  EXPECT_EQ(Ids(Admit({{1, 0, Req(3)}, {2, 0, Req(1), 40}, {3, 0, Req(1), 60}}, cap, {Holds(2, 150), Holds(1)}, 100)),
+            (std::vector<int64_t>{2}));
 }
 
 TEST(Scheduler, MemoryAndCustomResourcesAreNeverOverCommitted) {
   Capacity cap{64, 1000, {{"lic", 1}}};
-  std::vector<Candidate> c = {{1, 0, Req(1, 600)}, {2, 0, Req(1, 600)}, {3, 0, Req(1, 0, {{"lic", 1}})}, {4, 0, Req(1, 0, {{"lic", 1}})}};
-  EXPECT_EQ(Admit(c, cap, {}), (std::vector<int64_t>{1, 3}));
-  // Randomized: whatever is admitted sums within capacity.
+  std::vector<Candidate> c = {{1, 0, Req(1, 600)}, {3, 0, Req(1, 0, {{"lic", 1}})}, {4, 0, Req(1, 0, {{"lic", 1}})}};
+  EXPECT_EQ(Ids(Admit(c, cap, {}, 0)), (std::vector<int64_t>{1, 3}));
+  // Randomized: whatever is admitted sums within capacity, and no GPU is given twice.
+  cap.gpus = {Gpu(0, 80, 70), Gpu(1, 16, 15), Gpu(2, 40, 10)};
   std::mt19937 rng(1);
-  for (int round = 0; round < 200; ++round) {
+  for (int round = 0; round < 300; ++round) {
     std::vector<Candidate> cs;
-    for (int i = 0; i < 20; ++i) cs.push_back({i + 1, int(rng() % 3), Req((rng() % 40) / 10.0, rng() % 300, {{"lic", double(rng() % 2)}})});
-    Capacity used{double(rng() % 3), rng() % 200, {{"lic", 0}}};
-    double cpus = used.cpus, lic = 0;
-    uint64_t mem = used.memory;
-    for (int64_t id : Admit(cs, cap, used)) {
-      cpus += cs[id - 1].resources.cpus;
-      mem += cs[id - 1].resources.memory;
-      lic += cs[id - 1].resources.custom["lic"];
+    for (int i = 0; i < 20; ++i) {
+      Resources r = Req((rng() % 40) / 10.0, rng() % 300, {{"lic", double(rng() % 2)}});
+      r.gpus = rng() % 3;
+      r.gpu_memory = (uint64_t(rng() % 30)) << 30;
+      cs.push_back({i + 1, int(rng() % 3), r, double(rng() % 3) * 10});
+    }
+    std::vector<Holding> running;
+    if (rng() % 2) running.push_back({Req(double(rng() % 3), rng() % 200), {"GPU-1"}, double(rng() % 2) * 105});
+    double cpus = 0, lic = 0;
+    uint64_t mem = 0;
+    std::set<std::string> gpus;
+    for (const auto& h : running) {
+      cpus += h.resources.cpus;
+      mem += h.resources.memory;
+      gpus.insert(h.gpus.begin(), h.gpus.end());
+    }
+    for (const Admission& a : Admit(cs, cap, running, 100)) {
+      const Resources& r = cs[a.id - 1].resources;
+      cpus += r.cpus;
+      mem += r.memory;
+      lic += r.custom.at("lic");
+      EXPECT_EQ(a.gpus.size(), size_t(r.gpus));
+      for (const auto& g : a.gpus) {
+        EXPECT_TRUE(gpus.insert(g).second) << "GPU " << g << " given twice";
+        for (const auto& d : cap.gpus)
+          if (d.uuid == g) EXPECT_GE(d.memory_free, r.gpu_memory);
+      }
     }
     EXPECT_LE(cpus, cap.cpus + 1e-6);
     EXPECT_LE(mem, cap.memory);
     EXPECT_LE(lic, 1.0);
   }
+}
+
+TEST(Scheduler, GpusByUuidWithMinimumFreeMemory) {
+  Capacity cap{64, 0, {}, {Gpu(0, 80, 79), Gpu(1, 16, 15)}};
+  // Best fit: the 15 GiB device for a job that needs none, the 79 GiB one for a job that needs 20 GiB.
+  auto a = Admit({{1, 0, Gpus(1)}, {2, 0, Gpus(1, 20)}}, cap, {}, 0);
+  ASSERT_EQ(a.size(), 2u);
+  EXPECT_EQ(a[0].gpus, std::vector<std::string>{"GPU-1"});
+  EXPECT_EQ(a[1].gpus, std::vector<std::string>{"GPU-0"});
+  // The big device is held: a second 20 GiB job waits (the small device has too little free memory).
+  EXPECT_TRUE(Admit({{3, 0, Gpus(1, 20)}}, cap, {{Req(0), {"GPU-0"}, 0}}, 0).empty());
+  EXPECT_EQ(Admit({{3, 0, Gpus(2)}}, cap, {}, 0).at(0).gpus, (std::vector<std::string>{"GPU-1", "GPU-0"}));
+  // A GPU job blocked behind a held device reserves the device; a smaller GPU job may not take it.
+  cap.gpus.push_back(Gpu(2, 80, 79));
+  auto b = Admit({{4, 0, Gpus(2, 20)}, {5, 0, Gpus(1)}}, cap, {{Req(0), {"GPU-0"}, 0}}, 0);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].id, 5);
+  EXPECT_EQ(b[0].gpus, std::vector<std::string>{"GPU-1"});  // not GPU-2, which job 4 waits for
+  EXPECT_TRUE(Admit({{4, 0, Gpus(2, 20)}, {5, 0, Gpus(1, 20)}}, cap, {{Req(0), {"GPU-0"}, 0}}, 0).empty());
+  Capacity used = InUse({{Req(2), {"GPU-0"}, 0}, {Req(1), {"GPU-2"}, 0}});
+  EXPECT_DOUBLE_EQ(used.cpus, 3);
+  EXPECT_EQ(used.gpus.size(), 2u);
 }
 
 TEST(Scheduler, RequestLargerThanMachine) {
@@ -55,6 +152,13 @@ TEST(Scheduler, RequestLargerThanMachine) {
   EXPECT_NE(ExceedsMachine(Req(1, 1001), cap), "");
   EXPECT_NE(ExceedsMachine(Req(1, 0, {{"lic", 3}}), cap), "");
   EXPECT_NE(ExceedsMachine(Req(1, 0, {{"gpu_slot", 1}}), cap), "");
+  EXPECT_NE(ExceedsMachine(Gpus(1), cap), "");  // no GPUs at all
+  cap.gpus = {Gpu(0, 80, 1), Gpu(1, 16, 15)};
+  EXPECT_EQ(ExceedsMachine(Gpus(2), cap), "");
+  EXPECT_EQ(ExceedsMachine(Gpus(1, 70), cap), "");  // the 80 GiB device can have 70 free (1 is free now)
+  EXPECT_NE(ExceedsMachine(Gpus(3), cap), "");
+  EXPECT_NE(ExceedsMachine(Gpus(2, 20), cap), "");  // only one device is that large
+  EXPECT_NE(ExceedsMachine(Gpus(1, 81), cap), "");
 }
 
 TEST(Scheduler, DependencyConditions) {

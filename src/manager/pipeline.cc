@@ -1,0 +1,64 @@
+#include "manager/pipeline.h"
+
+#include <filesystem>
+
+#include "core/error.h"
+#include "core/recipe.h"
+#include "job/snapshot.h"
+#include "ops/pipeline.h"
+
+namespace sluice::manager {
+namespace {
+std::vector<Override> Overrides(const PipelineSpec& p) {
+  std::vector<Override> out;
+  for (const auto& [k, v] : p.overrides) out.push_back({k, v});
+  return out;
+}
+}  // namespace
+
+std::string PipelineJobDir(const JobSpec& spec, const std::string& data_dir, int64_t id) {
+  if (spec.pipeline.job_dir.empty()) return fmt::format("{}/jobs/{}/run", data_dir, id);
+  std::string d = std::filesystem::path(spec.pipeline.job_dir).lexically_normal().string();
+  while (d.size() > 1 && d.back() == '/') d.pop_back();
+  return d;
+}
+
+std::string CheckPipeline(const PipelineSpec& p) {
+  try {
+    Recipe recipe = LoadRecipe(p.recipe, Overrides(p));
+    ResolvePipeline(recipe);
+    return "";
+  } catch (const Error& e) {
+    return fmt::format("recipe {}: {}", p.recipe, e.what());
+  }
+}
+
+std::vector<std::string> PipelineArgv(const JobSpec& spec, const std::string& job_dir, const std::string& sluice_exe) {
+  std::vector<std::string> argv = {sluice_exe, "run", spec.pipeline.recipe, "--work_dir", job_dir, "--job_id",
+                                   std::filesystem::path(job_dir).filename().string()};
+  for (const auto& [k, v] : spec.pipeline.overrides) {
+    argv.push_back("--" + k);
+    argv.push_back(v);
+  }
+  return argv;
+}
+
+void WritePipelineStatus(Env* env, const std::string& job_dir, JsonWriter& w) {
+  w.Field("job_dir", job_dir).Key("snapshot").BeginObject();
+  if (!env->FileExists(job_dir)) {
+    w.Field("status", JobStatusName(JobStatus::kNotStarted)).EndObject();
+    return;
+  }
+  try {
+    Snapshot s = TakeSnapshot(env, job_dir);
+    w.Field("status", JobStatusName(s.status)).Field("progress_percentage", s.overall_percentage)
+        .Field("total_partitions", s.total_partitions).Field("completed_partitions", s.completed_partitions)
+        .Field("failed_partitions", s.failed_partitions).Field("resumable", s.resumable);
+    if (s.duration_seconds) w.Field("duration_seconds", *s.duration_seconds);
+  } catch (const Error& e) {
+    w.Field("status", JobStatusName(JobStatus::kNotStarted)).Field("error", e.what());
+  }
+  w.EndObject();
+}
+
+}  // namespace sluice::manager

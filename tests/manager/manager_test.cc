@@ -1,0 +1,261 @@
+// The manager's scheduling over a fake machine: GPUs injected through Env::ListGpus and processes through
+// a fake Processes, a clock the test moves. GPU admission by UUID without over-commit (the daemon's own
+// mask respected, GPUs kept across a restart), queue timeout, hold / release / retry, and pipeline jobs
+// (recipe checked at submit, the daemon's binary run as `sluice run` in the job's directory).
+#include "manager/manager.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "core/error.h"
+
+namespace sluice::manager {
+namespace {
+namespace fs = std::filesystem;
+
+// Two GPUs (the fake NVML's: an 80 GiB one with 79 free and a 16 GiB one with 15 free), a settable
+// CUDA_VISIBLE_DEVICES for the daemon, and a wall clock the test sets.
+struct FakeMachine : EnvWrapper {
+  FakeMachine() : EnvWrapper(Env::Default()) {}
+  std::optional<std::string> mask;
+  double now = 1000;
+  GpuInventory ListGpus() override {
+    GpuInventory g;
+    g.library = "injected";
+    g.devices = {{0, "GPU-aaaa", "00000000:3B:00.0", "Fake A100", 80ull << 30, 79ull << 30},
+                 {1, "GPU-bbbb", "00000000:AF:00.0", "Fake T4", 16ull << 30, 15ull << 30}};
+    return g;
+  }
+  std::optional<std::string> GetEnvVar(const std::string& name) override {
+    if (name == "CUDA_VISIBLE_DEVICES") return mask;
+    return EnvWrapper::GetEnvVar(name);
+  }
+  double NowSeconds() override { return now; }
+};
+
+// Processes that never run anything: the test ends them.
+struct FakeProcesses : Processes {
+  struct Proc {
+    LaunchRequest req;
+    std::optional<ExitStatus> exit;
+  };
+  std::map<int64_t, Proc> procs;
+  int64_t next_pid = 1000;
+  ProcessIdentity Spawn(const LaunchRequest& req, int* go_fd) override {
+    int64_t pid = next_pid++;
+    procs[pid] = {req, std::nullopt};
+    *go_fd = -1;
+    return {pid, 1, "boot"};
+  }
+  void Release(int) override {}
+  bool Alive(const ProcessIdentity& id) override { return procs.count(id.pid) && !procs[id.pid].exit; }
+  std::optional<ExitStatus> Reap(int64_t pid) override { return procs.count(pid) ? procs[pid].exit : std::nullopt; }
+  bool SignalGroup(const ProcessIdentity&, int) override { return true; }
+  // The process running job `id` (its SLUICE_JOB_ID), if any is alive.
+  Proc* Of(int64_t id) {
+    for (auto& [pid, p] : procs)
+      if (!p.exit && p.req.env.at("SLUICE_JOB_ID") == std::to_string(id)) return &p;
+    return nullptr;
+  }
+  void End(int64_t id, int code) { Of(id)->exit = ExitStatus{ExitStatus::kExited, code}; }
+};
+
+struct ManagerTest : ::testing::Test {
+  std::string dir;
+  FakeMachine env;
+  FakeProcesses procs;
+  std::unique_ptr<Manager> m;
+  void SetUp() override {
+    char tmpl[] = "/tmp/sluice-mgr-XXXXXX";
+    dir = mkdtemp(tmpl);
+  }
+  void TearDown() override {
+    m.reset();
+    fs::remove_all(dir);
+  }
+  void Open(double cpus = 8) {
+    m.reset();
+    ManagerOptions o;
+    o.data_dir = dir;
+    o.capacity.cpus = cpus;
+    o.capacity.memory = 1ull << 40;
+    std::string note;
+    o.capacity.gpus = ServerGpus(&env, &note);
+    o.sluice_exe = "/opt/sluice/bin/sluice";
+    o.seed = 1;
+    m = std::make_unique<Manager>(&env, &procs, o);
+  }
+  SubmitResult Submit(const std::string& json) { return m->Submit(ParseJobSpec(json)); }
+  State StateOf(int64_t id) { return m->GetJob(id)->state; }
+  std::string Gpus(int64_t id) { return procs.Of(id)->req.env.at("CUDA_VISIBLE_DEVICES"); }
+};
+
+TEST_F(ManagerTest, GpusAreAssignedByUuidAndNeverOverCommitted) {
+  Open();
+  int64_t a = Submit(R"({"command":["a"],"resources":{"gpus":1}})").id;
+  int64_t b = Submit(R"({"command":["b"],"resources":{"gpus":1}})").id;
+  int64_t c = Submit(R"({"command":["c"],"resources":{"gpus":1}})").id;
+  int64_t cpu = Submit(R"({"command":["cpu"]})").id;
+  SubmitResult big = Submit(R"({"command":["big"],"resources":{"gpus":3}})");
+  EXPECT_EQ(big.state, State::kRejected);
+  EXPECT_NE(big.reason.find("2 visible"), std::string::npos) << big.reason;
+  SubmitResult roomy = Submit(R"({"command":["x"],"resources":{"gpus":{"count":2,"min_free_memory":"20GiB"}}})");
+  EXPECT_EQ(roomy.state, State::kRejected) << "only one device has 20 GiB";
+  m->Tick();
+  ASSERT_EQ(StateOf(a), State::kRunning);
+  ASSERT_EQ(StateOf(b), State::kRunning);
+  EXPECT_EQ(StateOf(c), State::kPending);
+  EXPECT_EQ(m->GetJob(c)->reason, "waiting for resources");
+  // Best fit: the first job gets the smaller device. Each sees only its own, in PCI bus order.
+  EXPECT_EQ(Gpus(a), "GPU-bbbb");
+  EXPECT_EQ(Gpus(b), "GPU-aaaa");
+  EXPECT_EQ(procs.Of(a)->req.env.at("CUDA_DEVICE_ORDER"), "PCI_BUS_ID");
+  EXPECT_EQ(Gpus(cpu), "") << "a job that asked for no GPU sees none";
+  ResourceUse use = m->Resources();
+  EXPECT_EQ(use.capacity.gpus.size(), 2u);
+  EXPECT_EQ(use.gpu_holder.at("GPU-bbbb"), a);
+  EXPECT_EQ(use.gpu_holder.at("GPU-aaaa"), b);
+  EXPECT_NE(m->JobJson(a)->find(R"("gpus":["GPU-bbbb"])"), std::string::npos) << *m->JobJson(a);
+  procs.End(a, 0);
+  m->Tick();  // a ends; c gets its device
+  EXPECT_EQ(StateOf(a), State::kCompleted);
+  m->Tick();
+  ASSERT_EQ(StateOf(c), State::kRunning);
+  EXPECT_EQ(Gpus(c), "GPU-bbbb");
+}
+
+TEST_F(ManagerTest, MinimumFreeMemoryPicksTheDevice) {
+  Open();
+  int64_t a = Submit(R"({"command":["a"],"resources":{"gpus":{"count":1,"min_free_memory":"20GiB"}}})").id;
+  int64_t b = Submit(R"({"command":["b"],"resources":{"gpus":{"count":1,"min_free_memory":"20GiB"}}})").id;
+  m->Tick();
+  EXPECT_EQ(Gpus(a), "GPU-aaaa");  // the only one with 20 GiB free
+  EXPECT_EQ(StateOf(b), State::kPending);
+}
+
+TEST_F(ManagerTest, TheDaemonsOwnMaskLimitsTheGpus) {
+  env.mask = "GPU-bbbb";
+  Open();
+  EXPECT_EQ(m->Resources().capacity.gpus.size(), 1u);
+  EXPECT_EQ(Submit(R"({"command":["x"],"resources":{"gpus":2}})").state, State::kRejected);
+  int64_t a = Submit(R"({"command":["a"],"resources":{"gpus":1}})").id;
+  m->Tick();
+  EXPECT_EQ(Gpus(a), "GPU-bbbb");
+  env.mask = "";
+  std::string note;
+  EXPECT_TRUE(ServerGpus(&env, &note).empty());
+  EXPECT_FALSE(note.empty());
+}
+
+TEST_F(ManagerTest, AReadoptedJobKeepsItsGpus) {
+  Open();
+  int64_t a = Submit(R"({"command":["a"],"resources":{"gpus":1}})").id;
+  m->Tick();
+  std::string held = Gpus(a);
+  Open();  // the daemon restarts; a's process lives on
+  m->Start();
+  int64_t b = Submit(R"({"command":["b"],"resources":{"gpus":1}})").id;
+  int64_t c = Submit(R"({"command":["c"],"resources":{"gpus":1}})").id;
+  for (int i = 0; i < 500 && StateOf(b) != State::kRunning; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  m->Stop();  // the fake processes are the test's again
+  m->Tick();
+  EXPECT_EQ(StateOf(a), State::kRunning);
+  ASSERT_EQ(StateOf(b), State::kRunning);
+  EXPECT_NE(Gpus(b), held);
+  EXPECT_EQ(StateOf(c), State::kPending);
+  EXPECT_EQ(m->Resources().gpu_holder.at(held), a);
+}
+
+TEST_F(ManagerTest, QueueTimeoutCancelsAPendingJob) {
+  Open(1);
+  int64_t hog = Submit(R"({"command":["hog"]})").id;
+  int64_t q = Submit(R"({"command":["q"],"timeout":{"queue":60}})").id;
+  int64_t h = Submit(R"({"command":["h"],"timeout":{"queue":60}})").id;
+  m->Tick();
+  ASSERT_EQ(StateOf(hog), State::kRunning);
+  ASSERT_EQ(m->Hold(h).status, ActionResult::kDone);
+  env.now += 59;
+  m->Tick();
+  EXPECT_EQ(StateOf(q), State::kPending);
+  env.now += 2;
+  m->Tick();
+  EXPECT_EQ(StateOf(q), State::kCancelled);
+  EXPECT_EQ(m->GetJob(q)->reason, "queue timeout: pending longer than 60 s");
+  EXPECT_EQ(StateOf(h), State::kPending) << "a held job's queue clock is stopped";
+  env.now += 100;
+  ASSERT_EQ(m->Release(h).status, ActionResult::kDone);  // queued again from now
+  env.now += 59;
+  m->Tick();
+  EXPECT_EQ(StateOf(h), State::kPending);
+  env.now += 2;
+  m->Tick();
+  EXPECT_EQ(StateOf(h), State::kCancelled);
+}
+
+TEST_F(ManagerTest, HoldReleaseRetry) {
+  Open();
+  int64_t a = Submit(R"({"command":["a"],"retry":{"max_attempts":2,"backoff":{"initial":10}}})").id;
+  ASSERT_EQ(m->Hold(a).status, ActionResult::kDone);
+  EXPECT_EQ(m->Hold(a).status, ActionResult::kConflict);
+  m->Tick();
+  EXPECT_EQ(StateOf(a), State::kPending);
+  EXPECT_EQ(m->GetJob(a)->reason, "held by request");
+  EXPECT_TRUE(m->GetJob(a)->held);
+  ASSERT_EQ(m->Release(a).status, ActionResult::kDone);
+  EXPECT_EQ(m->Release(a).status, ActionResult::kConflict);
+  m->Tick();
+  ASSERT_EQ(StateOf(a), State::kRunning);
+  EXPECT_EQ(m->Hold(a).status, ActionResult::kConflict);
+  EXPECT_EQ(m->Retry(a).status, ActionResult::kConflict);
+  for (int attempt = 1; attempt <= 2; ++attempt) {
+    procs.End(a, 3);
+    m->Tick();
+    env.now += 11;  // the backoff
+    m->Tick();
+  }
+  ASSERT_EQ(StateOf(a), State::kFailed);
+  EXPECT_EQ(m->GetJob(a)->attempts, 2);
+  // A manual retry: PENDING again with the whole retry budget; attempts keep counting under the same id.
+  ASSERT_EQ(m->Retry(a).status, ActionResult::kDone);
+  EXPECT_EQ(StateOf(a), State::kPending);
+  m->Tick();
+  ASSERT_EQ(StateOf(a), State::kRunning);
+  procs.End(a, 3);
+  m->Tick();
+  EXPECT_EQ(StateOf(a), State::kPending) << "attempt 1 of the new budget is retried";
+  env.now += 11;
+  m->Tick();
+  procs.End(a, 0);
+  m->Tick();
+  EXPECT_EQ(StateOf(a), State::kCompleted);
+  EXPECT_EQ(m->GetJob(a)->attempts, 4);
+  EXPECT_EQ(m->Retry(a).status, ActionResult::kConflict) << "a completed job is not retried";
+  EXPECT_EQ(m->Retry(999).status, ActionResult::kNotFound);
+  EXPECT_EQ(m->Hold(999).status, ActionResult::kNotFound);
+}
+
+TEST_F(ManagerTest, PipelineJobs) {
+  Open();
+  std::string recipe = dir + "/r.yaml", bad = dir + "/bad.yaml";
+  std::ofstream(recipe) << "dataset_path: in.jsonl\nexport_path: out.jsonl\nprocess:\n  - whitespace_normalization_mapper:\n";
+  std::ofstream(bad) << "dataset_path: in.jsonl\nexport_path: out.jsonl\nprocess:\n  - no_such_mapper:\n";
+  SubmitResult r = Submit(R"({"kind":"pipeline","pipeline":{"recipe":")" + bad + R"("}})");
+  EXPECT_EQ(r.state, State::kRejected);
+  EXPECT_NE(r.reason.find("no_such_mapper"), std::string::npos) << r.reason;
+  int64_t p = Submit(R"({"kind":"pipeline","pipeline":{"recipe":")" + recipe + R"(","overrides":{"np":"1"}}})").id;
+  int64_t q = Submit(R"({"kind":"pipeline","pipeline":{"recipe":")" + recipe + R"(","job_dir":")" + dir + R"(/w/j7/"}})").id;
+  m->Tick();
+  std::string run_dir = dir + "/jobs/" + std::to_string(p) + "/run";
+  EXPECT_EQ(procs.Of(p)->req.argv,
+            (std::vector<std::string>{"/opt/sluice/bin/sluice", "run", recipe, "--work_dir", run_dir, "--job_id", "run", "--np", "1"}));
+  EXPECT_EQ(procs.Of(q)->req.argv, (std::vector<std::string>{"/opt/sluice/bin/sluice", "run", recipe, "--work_dir", dir + "/w/j7", "--job_id", "j7"}));
+  std::string json = *m->JobJson(p);
+  EXPECT_NE(json.find(R"("job_dir":")" + run_dir + "\""), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("snapshot":{"status":"not_started")"), std::string::npos) << json;
+}
+
+}  // namespace
+}  // namespace sluice::manager
