@@ -36,6 +36,23 @@ struct Fixture : ::testing::Test {
     std::ifstream in(p);
     return std::string(std::istreambuf_iterator<char>(in), {});
   }
+  // The pid a command wrote to `path` (0 if it did not within 5 s).
+  pid_t WaitForPid(const std::string& path) {
+    for (int i = 0; i < 500; ++i) {
+      std::string text = Read(path);
+      if (!text.empty() && text.back() == '\n') return std::stoi(text);
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return 0;
+  }
+  // Whether `pid` ends (or is a zombie, which runs nothing) within 2 s.
+  static bool Ends(pid_t pid) {
+    for (int i = 0; i < 200; ++i) {
+      if (kill(pid, 0) != 0 || Env::Default()->GetProcessInfo(pid).value_or(Env::ProcessInfo{}).state == 'Z') return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
 };
 
 TEST_F(Fixture, RecordsExitCodeAndOutput) {
@@ -71,13 +88,8 @@ TEST_F(Fixture, GroupSignalReachesGrandchildrenAndIsRecorded) {
   int go = -1;
   auto id = procs.Spawn(Req({"sh", "-c", "sleep 30 & echo $! > " + dir + "/gc; wait"}), &go);
   procs.Release(go);
-  std::string gc;
-  for (int i = 0; i < 500 && gc.empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    gc = Read(dir + "/gc");
-  }
-  ASSERT_FALSE(gc.empty());
-  pid_t grandchild = std::stoi(gc);
+  pid_t grandchild = WaitForPid(dir + "/gc");
+  ASSERT_GT(grandchild, 0);
   EXPECT_TRUE(procs.SignalGroup(id, SIGTERM));
   ExitStatus st = WaitEnd(id.pid);  // the wrapper ignores SIGTERM and reports the command's end
   EXPECT_EQ(st.kind, ExitStatus::kExited);
@@ -86,12 +98,7 @@ TEST_F(Fixture, GroupSignalReachesGrandchildrenAndIsRecorded) {
   ASSERT_TRUE(file);
   EXPECT_EQ(file->kind, ExitStatus::kSignaled);
   EXPECT_EQ(file->value, SIGTERM);
-  bool gone = false;
-  for (int i = 0; i < 200 && !gone; ++i) {
-    gone = kill(grandchild, 0) != 0 || Env::Default()->GetProcessInfo(grandchild).value_or(Env::ProcessInfo{}).state == 'Z';
-    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_TRUE(gone);
+  EXPECT_TRUE(Ends(grandchild));
   EXPECT_FALSE(procs.SignalGroup(id, SIGKILL));  // a dead identity is never signalled
 }
 
@@ -101,23 +108,13 @@ TEST_F(Fixture, GroupOfAnUnreapedWrapperCanStillBeKilled) {
   int go = -1;
   auto id = procs.Spawn(Req({"sh", "-c", "(trap '' TERM; sleep 30) & echo $! > " + dir + "/gc; exit 0"}), &go);
   procs.Release(go);
-  std::string gc;
-  for (int i = 0; i < 500 && gc.empty(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    gc = Read(dir + "/gc");
-  }
-  ASSERT_FALSE(gc.empty());
-  pid_t grandchild = std::stoi(gc);
+  pid_t grandchild = WaitForPid(dir + "/gc");
+  ASSERT_GT(grandchild, 0);
   for (int i = 0; i < 500 && procs.Alive(id); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   ASSERT_FALSE(procs.Alive(id));  // the wrapper has exited (a zombie: not reaped yet)
   EXPECT_EQ(kill(grandchild, 0), 0);
   EXPECT_TRUE(procs.SignalGroup(id, SIGKILL));
-  bool gone = false;
-  for (int i = 0; i < 200 && !gone; ++i) {
-    gone = kill(grandchild, 0) != 0 || Env::Default()->GetProcessInfo(grandchild).value_or(Env::ProcessInfo{}).state == 'Z';
-    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  EXPECT_TRUE(gone);
+  EXPECT_TRUE(Ends(grandchild));
   WaitEnd(id.pid);
   EXPECT_FALSE(procs.SignalGroup(id, SIGKILL));  // reaped: never signalled again
 }
