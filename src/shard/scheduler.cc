@@ -4,12 +4,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstring>
 #include <atomic>
 #include <cmath>
 #include <map>
-#include <set>
 
 #include <fmt/format.h>
 
@@ -22,6 +20,7 @@
 #include "shard/plan.h"
 #include "shard/state.h"
 #include "shard/table.h"
+#include "shard/template.h"
 
 namespace sluice::shard {
 namespace {
@@ -29,7 +28,6 @@ namespace {
 constexpr double kPollSeconds = 0.05;
 constexpr double kMaxBackoffSeconds = 300;
 constexpr double kProgressEverySeconds = 30;
-const std::set<std::string> kPlaceholders = {"low", "high", "shard", "out", "input", "output_dir"};
 
 // ---- signals: the first SIGINT/SIGTERM is recorded (one lock-free store) and handled by the loop ----
 
@@ -61,47 +59,6 @@ class SignalGuard {
  private:
   struct sigaction old_term_ {}, old_int_ {};
 };
-
-// ---- placeholders ----
-
-// Calls f(name) for every {identifier} in `s`; other braces (JSON, Python) are left alone.
-template <typename F>
-std::string ForEachPlaceholder(const std::string& s, F f) {
-  std::string out;
-  for (size_t i = 0; i < s.size();) {
-    size_t close = s[i] == '{' ? s.find('}', i) : std::string::npos;
-    bool ident = close != std::string::npos && close > i + 1;
-    for (size_t j = i + 1; ident && j < close; ++j) ident = std::isalnum(static_cast<unsigned char>(s[j])) || s[j] == '_';
-    if (!ident) {
-      out += s[i++];
-      continue;
-    }
-    out += f(s.substr(i + 1, close - i - 1));
-    i = close + 1;
-  }
-  return out;
-}
-
-void CheckPlaceholders(const std::string& s, const char* where) {
-  ForEachPlaceholder(s, [&](const std::string& name) {
-    if (!kPlaceholders.count(name))
-      Fail(ErrorKind::kUsage, "unknown placeholder {{{}}} in {} '{}' (known: {{low}} {{high}} {{shard}} {{out}} {{input}} {{output_dir}})", name,
-           where, s);
-    return std::string();
-  });
-}
-
-std::string Expand(const std::string& s, const std::map<std::string, std::string>& vars) {
-  return ForEachPlaceholder(s, [&](const std::string& name) { return vars.at(name); });
-}
-
-std::string ShellQuote(const std::string& s) {
-  if (!s.empty() && s.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-./=:,+@%") == std::string::npos)
-    return s;
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
 
 std::string Extension(const std::string& path) {
   size_t dot = path.rfind('.'), slash = path.rfind('/');
@@ -216,8 +173,8 @@ void Scheduler::Validate() {
   if (opt_.min_gpu_memory_gib < 0 || opt_.retry_backoff_seconds < 0 || opt_.kill_grace_seconds < 0)
     Fail(ErrorKind::kUsage, "--min-gpu-memory, --retry-backoff and --kill-grace cannot be negative");
   if (opt_.worker_argv.empty()) Fail(ErrorKind::kUsage, "no worker command: give it after `--` (sluice shard [options] -- CMD ARGS...)");
-  for (const auto& a : opt_.worker_argv) CheckPlaceholders(a, "the worker command");
-  CheckPlaceholders(opt_.result_pattern, "--result-pattern");
+  for (const auto& a : opt_.worker_argv) CheckTemplate(a, "the worker command");
+  CheckTemplate(opt_.result_pattern, "--result-pattern");
   FormatOfPath(opt_.result_pattern);
   if (!opt_.merged_output.empty() && FormatOfPath(opt_.merged_output) != FormatOfPath(opt_.result_pattern))
     Fail(ErrorKind::kUsage, "--merged-output {} and --result-pattern {} must be the same format", opt_.merged_output, opt_.result_pattern);
@@ -313,7 +270,7 @@ void Scheduler::LoadShards() {
     s.label = RangeLabel(plan_, r);
     s.stem = ShardStem(plan_, r);
     s.state_path = Path(StateFileName(plan_, r));
-    std::string pattern = Expand(opt_.result_pattern, Vars(s, true));
+    std::string pattern = ExpandTemplate(opt_.result_pattern, Vars(s, true));
     s.result_path = pattern[0] == '/' ? pattern : Path(pattern);
     if (auto st = ReadState(env_, s.state_path)) {
       s.st = *st;
@@ -428,7 +385,7 @@ void Scheduler::Start(Shard& s, std::vector<GpuDevice> gpus) {
   st.scheduler_id = scheduler_id_;
   auto vars = Vars(s, false);
   st.command.clear();
-  for (const auto& a : opt_.worker_argv) st.command.push_back(Expand(a, vars));
+  for (const auto& a : opt_.worker_argv) st.command.push_back(ExpandTemplate(a, vars));
   st.env_overrides = gpus.empty() && opt_.gpus_per_worker == 0 ? std::map<std::string, std::string>{} : CudaEnvironment(gpus);
   st.env_overrides["SLUICE_SHARD_INDEX"] = vars["shard"];
   st.env_overrides["SLUICE_SHARD_LOW"] = vars["low"];
@@ -694,7 +651,7 @@ void Scheduler::DryRun() {
     }
     std::string cmd;
     auto vars = Vars(s, false);
-    for (const auto& a : opt_.worker_argv) cmd += ShellQuote(Expand(a, vars)) + " ";
+    for (const auto& a : opt_.worker_argv) cmd += ShellQuote(ExpandTemplate(a, vars)) + " ";
     fmt::print(out_, "shard {} {} ({} keys): {}\n  {}{}\n", s.range.index, s.label, s.range.keys, what, gpus, cmd);
   }
   std::fflush(out_);
