@@ -102,17 +102,28 @@ namespace {
 class PlainRangeSource : public ByteSource {
  public:
   PlainRangeSource(Env* env, std::string path, uint64_t begin, uint64_t end)
-      : path_(std::move(path)), file_(env->NewRandomAccessFile(path_)), pos_(begin), end_(end) {}
+      : env_(env), path_(std::move(path)), file_(env->NewRandomAccessFile(path_)), pos_(begin), end_(end) {}
   size_t Read(char* buf, size_t n) override {
     if (pos_ >= end_) return 0;
     size_t want = static_cast<size_t>(std::min<uint64_t>(n, end_ - pos_));
     size_t got = file_->ReadAt(pos_, want, buf);
-    if (got == 0) Fail(ErrorKind::kInput, "'{}' is shorter than when the job was planned (changed during the run?)", path_);
+    if (got == 0) Shrunk();
     pos_ += got;
     return got;
   }
+  std::unique_ptr<MappedRange> Map(size_t padding, size_t* n) override {
+    if (pos_ >= end_) return nullptr;
+    uint64_t size = env_->FileSize(path_);
+    if (size < end_) Shrunk();
+    *n = static_cast<size_t>(end_ - pos_);
+    return file_->Map(pos_, static_cast<size_t>(std::min<uint64_t>(end_ + padding, size) - pos_));
+  }
 
  private:
+  [[noreturn]] void Shrunk() const {
+    Fail(ErrorKind::kInput, "'{}' is shorter than when the job was planned (changed during the run?)", path_);
+  }
+  Env* env_;
   std::string path_;
   std::unique_ptr<RandomAccessFile> file_;
   uint64_t pos_, end_;

@@ -38,6 +38,10 @@ class ByteSource {
   virtual ~ByteSource() = default;
   // Reads up to n bytes; returns 0 at the end. Throws kInput (naming the file) on corrupt data.
   virtual size_t Read(char* buf, size_t n) = 0;
+  // All of the source's bytes (*n of them) as one mapping, followed in it by up to `padding` more bytes
+  // of the file where the file has them; nullptr where the source cannot be mapped (compressed, or the
+  // file system refuses): read it instead. Call before any Read.
+  virtual std::unique_ptr<MappedRange> Map(size_t padding, size_t* n) { return nullptr; }
 };
 
 // [begin, end) of a plain file, or (for .gz/.zst) the whole decompressed file, begin and end ignored.

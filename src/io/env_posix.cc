@@ -4,12 +4,15 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <csignal>
+#include <cstdio>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -74,6 +77,86 @@ class PosixWritableFile : public WritableFile {
   uint64_t unsynced_ = 0;
 };
 
+// SIGBUS from a mapped input that shrank: the mappings live, in slots the handler reads without locks.
+struct MappedSlot {
+  std::atomic<uintptr_t> begin{0}, end{0};
+  char path[480];
+};
+constexpr int kMappedSlots = 256;
+MappedSlot g_mapped[kMappedSlots];
+std::atomic<bool> g_sigbus_installed{false};
+struct sigaction g_sigbus_previous;
+
+void OnSigbus(int sig, siginfo_t* info, void* ctx) {
+  uintptr_t a = reinterpret_cast<uintptr_t>(info->si_addr);
+  for (auto& s : g_mapped) {
+    if (a >= s.begin.load(std::memory_order_acquire) && a < s.end.load(std::memory_order_acquire)) {
+      // Only async-signal-safe calls: write(2) and _exit(2).
+      const char pre[] = "sluice: error: input file '";
+      const char post[] = "' shrank while the job was reading it (files must not change during a run; start the job anew)\n";
+      (void)!::write(2, pre, sizeof pre - 1);
+      (void)!::write(2, s.path, ::strnlen(s.path, sizeof s.path));
+      (void)!::write(2, post, sizeof post - 1);
+      ::_exit(ExitCode(ErrorKind::kInput));
+    }
+  }
+  // Not ours: let the previous disposition have it.
+  ::sigaction(SIGBUS, &g_sigbus_previous, nullptr);
+  ::raise(sig);
+}
+
+class PosixMappedRange : public MappedRange {
+ public:
+  PosixMappedRange(void* base, size_t base_len, const char* data, size_t n, int slot)
+      : base_(base), base_len_(base_len), data_(data), n_(n), slot_(slot) {}
+  ~PosixMappedRange() override {
+    if (slot_ >= 0) {
+      g_mapped[slot_].end.store(0, std::memory_order_release);
+      g_mapped[slot_].begin.store(0, std::memory_order_release);
+    }
+    ::munmap(base_, base_len_);
+  }
+  const char* data() const override { return data_; }
+  size_t size() const override { return n_; }
+  void Release(size_t upto) override {
+    const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    size_t end = (static_cast<size_t>(data_ - static_cast<const char*>(base_)) + std::min(upto, n_)) / page * page;
+    if (end > released_) {
+      ::madvise(static_cast<char*>(base_) + released_, end - released_, MADV_DONTNEED);
+      released_ = end;
+    }
+  }
+
+ private:
+  void* base_;
+  size_t base_len_;
+  const char* data_;
+  size_t n_;
+  int slot_;
+  size_t released_ = 0;
+};
+
+std::mutex g_slot_mu;  // serializes claiming slots (the handler never takes it)
+
+int ClaimSlot(const std::string& path, uintptr_t begin, uintptr_t end) {
+  std::lock_guard<std::mutex> lock(g_slot_mu);
+  if (!g_sigbus_installed.exchange(true)) {
+    struct sigaction sa {};
+    sa.sa_sigaction = OnSigbus;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGBUS, &sa, &g_sigbus_previous);
+  }
+  for (int i = 0; i < kMappedSlots; ++i) {
+    if (g_mapped[i].end.load(std::memory_order_acquire) != 0) continue;
+    std::snprintf(g_mapped[i].path, sizeof g_mapped[i].path, "%s", path.c_str());
+    g_mapped[i].begin.store(begin, std::memory_order_release);
+    g_mapped[i].end.store(end, std::memory_order_release);
+    return i;
+  }
+  return -1;
+}
+
 class PosixRandomAccessFile : public RandomAccessFile {
  public:
   explicit PosixRandomAccessFile(std::string path) : path_(std::move(path)) {
@@ -93,6 +176,23 @@ class PosixRandomAccessFile : public RandomAccessFile {
       done += static_cast<size_t>(r);
     }
     return done;
+  }
+  std::unique_ptr<MappedRange> Map(uint64_t offset, size_t n) override {
+    struct stat st {};
+    if (n == 0 || ::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode) || offset + n > static_cast<uint64_t>(st.st_size)) return nullptr;
+    const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    uint64_t start = offset / page * page;
+    size_t len = static_cast<size_t>(offset + n - start);
+    void* base = ::mmap(nullptr, len, PROT_READ, MAP_SHARED, fd_, static_cast<off_t>(start));
+    if (base == MAP_FAILED) return nullptr;  // e.g. a file system without mmap: read instead
+    ::madvise(base, len, MADV_SEQUENTIAL);
+    uintptr_t b = reinterpret_cast<uintptr_t>(base);
+    int slot = ClaimSlot(path_, b, b + len);
+    if (slot < 0) {  // more live mappings than slots: a shrinking file would not be named, so read instead
+      ::munmap(base, len);
+      return nullptr;
+    }
+    return std::make_unique<PosixMappedRange>(base, len, static_cast<const char*>(base) + (offset - start), n, slot);
   }
 
  private:

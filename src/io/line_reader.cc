@@ -6,7 +6,32 @@ namespace sluice {
 
 LineReader::LineReader(std::unique_ptr<ByteSource> src, size_t padding, size_t block)
     : src_(std::move(src)), padding_(padding), block_(block) {
-  buf_.resize(block_ + padding_);
+  map_ = src_->Map(padding_, &map_n_);
+  if (!map_) buf_.resize(block_ + padding_);
+}
+
+bool LineReader::NextMapped(std::string_view& line) {
+  if (map_pos_ >= map_n_) return false;
+  const char* start = map_->data() + map_pos_;
+  const char* nl = static_cast<const char*>(std::memchr(start, '\n', map_n_ - map_pos_));
+  size_t len = nl != nullptr ? static_cast<size_t>(nl - start) : map_n_ - map_pos_;
+  if (map_pos_ + len + padding_ <= map_->size()) {
+    line = std::string_view(start, len);
+  } else {  // the file ends within the padding: the line goes to a buffer that has it
+    buf_.assign(start, len);
+    buf_.resize(len + padding_, '\0');
+    line = std::string_view(buf_.data(), len);
+  }
+  size_t step = len + (nl != nullptr ? 1 : 0);
+  // Pages behind the line before this one are done with; dropping them in 8 MiB steps keeps RSS flat.
+  if (map_pos_ >= map_released_ + (8 << 20)) {
+    map_->Release(map_pos_);
+    map_released_ = map_pos_;
+  }
+  map_pos_ += step;
+  consumed_ += step;
+  ++lines_;
+  return true;
 }
 
 bool LineReader::Fill() {
@@ -29,6 +54,7 @@ bool LineReader::Fill() {
 }
 
 bool LineReader::Next(std::string_view& line) {
+  if (map_) return NextMapped(line);
   while (true) {
     const char* start = buf_.data() + begin_;
     const char* nl = static_cast<const char*>(std::memchr(start, '\n', end_ - begin_));

@@ -1,0 +1,147 @@
+// LineReader over a mapped file range and over reads must return the same lines, each with its padding
+// readable; a mapped file that shrinks under the reader ends the process with a message naming it.
+#include "io/line_reader.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "io/codec.h"
+#include "io/env.h"
+
+namespace sluice {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr size_t kPadding = 64;
+
+// Hides Map, so the reader falls back to reading blocks.
+class ReadOnlySource : public ByteSource {
+ public:
+  explicit ReadOnlySource(std::unique_ptr<ByteSource> s) : s_(std::move(s)) {}
+  size_t Read(char* buf, size_t n) override { return s_->Read(buf, n); }
+
+ private:
+  std::unique_ptr<ByteSource> s_;
+};
+
+class LineReaderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("sluice_line_reader_" + std::to_string(::getpid()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string Write(const std::string& name, const std::string& content) {
+    std::string p = (dir_ / name).string();
+    std::ofstream(p, std::ios::binary) << content;
+    return p;
+  }
+  // The lines of [begin, end), checking that each line's padding can be read.
+  static std::vector<std::string> Lines(std::unique_ptr<ByteSource> src, bool* mapped = nullptr) {
+    LineReader r(std::move(src), kPadding, 4096);
+    if (mapped) *mapped = r.mapped();
+    std::vector<std::string> out;
+    std::string_view line;
+    volatile char sink = 0;
+    while (r.Next(line)) {
+      for (size_t i = 0; i < kPadding; ++i) sink = sink + line.data()[line.size() + i];
+      out.emplace_back(line);
+    }
+    return out;
+  }
+  fs::path dir_;
+};
+
+TEST_F(LineReaderTest, MappedAndReadGiveTheSameLines) {
+  Env* env = Env::Default();
+  const long page = ::sysconf(_SC_PAGESIZE);
+  std::vector<std::string> contents = {
+      "a\nbb\n\nccc\n",                 // ends with a newline
+      "a\nbb\nlast without newline",    // a final line without one, within the padding of the end
+      std::string(static_cast<size_t>(page) - 1, 'x') + "\n",  // exactly one page
+      std::string(10000, 'y') + "\n" + std::string(9000, 'z') + "\n" + "q",  // lines longer than a block
+  };
+  for (const auto& c : contents) {
+    std::string p = Write("f.jsonl", c);
+    const uint64_t size = c.size();
+    // The whole file, then ranges that start and end inside it (as partitions do).
+    for (auto [b, e] : std::vector<std::pair<uint64_t, uint64_t>>{{0, size}, {0, size / 2}, {size / 3, size}, {1, size - 1}}) {
+      if (b >= e) continue;
+      bool mapped = false;
+      auto m = Lines(OpenByteSource(env, p, b, e), &mapped);
+      EXPECT_TRUE(mapped);
+      auto r = Lines(std::make_unique<ReadOnlySource>(OpenByteSource(env, p, b, e)));
+      EXPECT_EQ(m, r) << "range [" << b << ", " << e << ") of a " << size << "-byte file";
+    }
+  }
+}
+
+TEST_F(LineReaderTest, CompressedFilesAreRead) {
+  std::string p = Write("f.jsonl.zst", "");  // an empty zstd file is zero frames
+  LineReader r(OpenWholeFile(Env::Default(), p), kPadding);
+  EXPECT_FALSE(r.mapped());
+  std::string_view line;
+  EXPECT_FALSE(r.Next(line));
+}
+
+long RssKiB() {
+  std::ifstream in("/proc/self/status");
+  std::string k;
+  long v = 0;
+  while (in >> k) {
+    if (k == "VmRSS:") {
+      in >> v;
+      return v;
+    }
+  }
+  return 0;
+}
+
+TEST_F(LineReaderTest, MappedReadingKeepsTheResidentSetFlat) {
+  std::string line(1023, 'r');
+  line += '\n';
+  std::string content;
+  for (int i = 0; i < 48 * 1024; ++i) content += line;  // 48 MiB
+  std::string p = Write("big.jsonl", content);
+  content.clear();
+  content.shrink_to_fit();
+  long before = RssKiB();
+  LineReader r(OpenWholeFile(Env::Default(), p), kPadding);
+  ASSERT_TRUE(r.mapped());
+  std::string_view l;
+  uint64_t n = 0, bytes = 0;
+  long peak = before;
+  while (r.Next(l)) {
+    bytes += l.size();
+    if (++n % 4096 == 0) peak = std::max(peak, RssKiB());
+  }
+  EXPECT_EQ(n, 48u * 1024);
+  EXPECT_EQ(bytes, 48u * 1024 * 1023);
+  EXPECT_LT(peak - before, 24 * 1024) << "RSS grew by " << (peak - before) << " KiB over a 48 MiB file";
+}
+
+TEST_F(LineReaderTest, AFileThatShrinksUnderTheReaderIsNamed) {
+  std::string content;
+  for (int i = 0; i < 4096; ++i) content += std::string(100, 's') + "\n";
+  std::string p = Write("shrinks.jsonl", content);
+  EXPECT_EXIT(
+      {
+        LineReader r(OpenWholeFile(Env::Default(), p), kPadding);
+        std::string_view l;
+        r.Next(l);
+        ::truncate(p.c_str(), 0);
+        while (r.Next(l)) {
+        }
+        std::exit(0);  // not reached: the pages past the new end raise SIGBUS
+      },
+      ::testing::ExitedWithCode(3), "input file '.*shrinks.jsonl' shrank while the job was reading it");
+}
+
+}  // namespace
+}  // namespace sluice
