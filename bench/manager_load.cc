@@ -70,6 +70,7 @@ int main(int argc, char** argv) {
     threads.emplace_back([&] {
       httplib::Client cli("http://" + server);
       cli.set_keep_alive(true);
+      cli.set_tcp_nodelay(true);
       std::vector<double> mine;
       while (next.fetch_add(1) < jobs) {
         auto s = Clock::now();
@@ -93,6 +94,7 @@ int main(int argc, char** argv) {
     reader_threads.emplace_back([&, t] {
       httplib::Client cli("http://" + server);
       cli.set_keep_alive(true);
+      cli.set_tcp_nodelay(true);
       std::vector<double> mine;
       for (unsigned n = t; submitting.load(); ++n) {
         std::string path = n % 2 ? "/v1/jobs/" + std::to_string(1 + n % last_id.load()) : "/v1/jobs?limit=100&after_id=" + std::to_string(n % last_id.load());

@@ -28,6 +28,7 @@ class Api {
     cli_ = std::make_unique<httplib::Client>(server);
     cli_->set_connection_timeout(5, 0);
     cli_->set_read_timeout(60, 0);
+    cli_->set_tcp_nodelay(true);  // a request is headers then body: no Nagle wait for the server's ACK
     std::string tf = c.token_file.empty() ? env->GetEnvVar("SLUICE_TOKEN_FILE").value_or("") : c.token_file;
     if (!tf.empty()) {
       std::ifstream in(tf);

@@ -142,29 +142,78 @@ void Manager::Reconcile() {
     it = IsTerminal(it->second.row.state) ? active_.erase(it) : std::next(it);
 }
 
+// A submit waiting in the group commit queue; `done` once its fate is durable (or it failed).
+struct Manager::QueuedSubmit {
+  const JobSpec* spec = nullptr;
+  std::string why;  // non-empty: REJECTED
+  SubmitResult result;
+  std::exception_ptr error;
+  bool done = false;
+};
+
+// Group commit: each caller queues its submit; whoever finds no commit in progress takes the whole queue
+// and writes it in one transaction (one fsync), then answers everyone in it. A caller returns only after
+// the commit that holds its job, so what a client is told is durable; under load one fsync serves many.
 SubmitResult Manager::Submit(const JobSpec& spec) {
-  std::unique_lock<std::mutex> l(mu_);
-  for (const auto& d : spec.depends_on)
-    if (!active_.count(d.job) && !store_->GetJob(d.job)) Fail(ErrorKind::kUsage, "depends_on: job {} does not exist", d.job);
-  double now = env_->NowSeconds();
-  std::string why = ExceedsMachine(spec.resources, opt_.capacity);
-  if (why.empty() && spec.kind == "pipeline") why = CheckPipeline(spec.pipeline);
-  State state = why.empty() ? State::kPending : State::kRejected;
-  SubmitResult res;
-  res.id = store_->Submit(spec, state, why, now);
-  res.state = state;
-  res.reason = why;
-  if (state == State::kPending) {
-    Active a;
-    a.row = *store_->GetJob(res.id);
-    a.spec = ParseJobSpec(a.row.spec_json);  // what a restarted daemon will see, exactly
-    a.deps = spec.depends_on;
-    active_[res.id] = std::move(a);
-    wake_ = true;
+  QueuedSubmit q;
+  q.spec = &spec;
+  q.why = ExceedsMachine(spec.resources, opt_.capacity);
+  if (q.why.empty() && spec.kind == "pipeline") q.why = CheckPipeline(spec.pipeline);  // reads files: not under a lock
+  std::unique_lock<std::mutex> l(submit_mu_);
+  submit_queue_.push_back(&q);
+  while (!q.done) {
+    if (committing_) {
+      submit_cv_.wait(l);
+      continue;
+    }
+    committing_ = true;
+    std::vector<QueuedSubmit*> batch;
+    batch.swap(submit_queue_);
     l.unlock();
-    cv_.notify_all();
+    CommitSubmits(batch);
+    l.lock();
+    committing_ = false;
+    submit_cv_.notify_all();
   }
-  return res;
+  if (q.error) std::rethrow_exception(q.error);
+  return q.result;
+}
+
+void Manager::CommitSubmits(const std::vector<QueuedSubmit*>& batch) {
+  std::unique_lock<std::mutex> l(mu_);
+  double now = env_->NowSeconds();
+  std::vector<QueuedSubmit*> ok;
+  try {
+    Store::Txn t(store_.get());
+    for (QueuedSubmit* q : batch) {
+      try {
+        for (const auto& d : q->spec->depends_on)
+          if (!active_.count(d.job) && !store_->GetJob(d.job)) Fail(ErrorKind::kUsage, "depends_on: job {} does not exist", d.job);
+      } catch (...) {
+        q->error = std::current_exception();
+        continue;
+      }
+      State state = q->why.empty() ? State::kPending : State::kRejected;
+      q->result = {store_->Submit(*q->spec, state, q->why, now), state, q->why};
+      ok.push_back(q);
+    }
+    t.Commit();
+  } catch (...) {
+    for (QueuedSubmit* q : ok) q->error = std::current_exception();  // nothing of the batch was committed
+    ok.clear();
+  }
+  for (QueuedSubmit* q : ok) {
+    if (q->result.state != State::kPending) continue;
+    Active a;
+    a.row = *store_->GetJob(q->result.id);
+    a.spec = ParseJobSpec(a.row.spec_json);  // what a restarted daemon will see, exactly
+    a.deps = q->spec->depends_on;
+    active_[q->result.id] = std::move(a);
+    wake_ = true;
+  }
+  for (QueuedSubmit* q : batch) q->done = true;
+  l.unlock();
+  cv_.notify_all();
 }
 
 CancelResult Manager::Cancel(int64_t id) {
@@ -305,14 +354,18 @@ void Manager::Tick() {
       r.sigkill_sent = true;
     }
   }
-  // 2. Pending jobs: dependencies, backoff, then admission.
+  // 2. Pending jobs: dependencies, backoff, then admission. Their reason updates and cancels share one
+  // commit (they are acted on only in memory); each launch commits on its own before its process exists.
   std::vector<Candidate> candidates;
+  std::vector<int64_t> touched;  // rows changed in memory ahead of the commit
+  Store::Txn pending_txn(store_.get());
   gpu_memory_wanted_ = false;
   for (auto& [id, a] : active_) {
     if (a.row.state != State::kPending) continue;
     if (a.spec.queue_timeout > 0 && !a.row.held && now - std::max(a.row.queued_at, a.row.not_before) >= a.spec.queue_timeout) {
       std::string why = fmt::format("queue timeout: pending longer than {} s", a.spec.queue_timeout);
       store_->SetState(id, State::kCancelled, why, now);
+      touched.push_back(id);
       a.row.state = State::kCancelled;
       a.row.reason = why;
       ended.push_back(id);
@@ -334,6 +387,7 @@ void Manager::Tick() {
     }
     if (never) {
       store_->SetState(id, State::kCancelled, reason, now);
+      touched.push_back(id);
       a.row.state = State::kCancelled;
       ended.push_back(id);
       continue;
@@ -347,8 +401,15 @@ void Manager::Tick() {
     }
     if (reason != a.row.reason) {
       store_->SetReason(id, reason);
+      touched.push_back(id);
       a.row.reason = reason;
     }
+  }
+  try {
+    pending_txn.Commit();
+  } catch (const Error&) {
+    for (int64_t id : touched) active_.at(id).row = *store_->GetJob(id);  // memory follows what is durable
+    throw;
   }
   for (Admission& ad : Admit(candidates, opt_.capacity, Holdings(), now)) Launch(active_.at(ad.id), std::move(ad.gpus), now);
   for (auto& [id, a] : active_)

@@ -111,6 +111,8 @@ class Manager {
     std::optional<Running> run;
   };
 
+  struct QueuedSubmit;
+  void CommitSubmits(const std::vector<QueuedSubmit*>& batch);
   void Reconcile();
   void Launch(Active& a, std::vector<std::string> gpus, double now);
   std::vector<Holding> Holdings(std::vector<int64_t>* ids = nullptr);
@@ -127,6 +129,10 @@ class Manager {
   std::unique_ptr<Store> store_;
   std::mutex mu_;
   std::condition_variable cv_;
+  std::mutex submit_mu_;  // the group commit queue (taken before mu_, never while holding it)
+  std::condition_variable submit_cv_;
+  std::vector<QueuedSubmit*> submit_queue_;
+  bool committing_ = false;
   bool stop_ = false, wake_ = false;
   std::thread thread_;
   std::map<int64_t, Active> active_;       // every non-terminal job

@@ -130,22 +130,22 @@ class Store::Stmt {
   int i_ = 0;
 };
 
-// BEGIN IMMEDIATE ... COMMIT; rolled back if the scope is left by an exception.
-class Store::Txn {
- public:
-  explicit Txn(Store* s) : s_(s) { s_->Exec("BEGIN IMMEDIATE"); }
-  ~Txn() {
-    if (!done_) sqlite3_exec(s_->db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  void Commit() {
-    s_->Exec("COMMIT");
-    done_ = true;
-  }
+// An exception inside a nested Txn propagates through the outermost, which rolls everything back.
+Store::Txn::Txn(Store* s) : s_(s) {
+  if (s_->txn_depth_ == 0) s_->Exec("BEGIN IMMEDIATE");
+  ++s_->txn_depth_;
+}
 
- private:
-  Store* s_;
-  bool done_ = false;
-};
+Store::Txn::~Txn() {
+  if (done_) return;
+  if (--s_->txn_depth_ == 0) sqlite3_exec(s_->db_, "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+void Store::Txn::Commit() {
+  if (s_->txn_depth_ == 1) s_->Exec("COMMIT");  // throws: not done, the destructor rolls back
+  --s_->txn_depth_;
+  done_ = true;
+}
 
 Store::Store(const std::string& path) : path_(path) {
   if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {

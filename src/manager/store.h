@@ -109,12 +109,28 @@ class Store {
   // A write transaction that changes nothing: the database is writable (for /readyz).
   bool Writable();
 
+  // BEGIN IMMEDIATE ... COMMIT, rolled back if left by an exception. Nested ones join the outermost, so
+  // a caller can group many changes (a batch of submits, a tick's reason updates) into one commit: one
+  // fsync. Nothing inside is durable until the outermost Commit returns.
+  class Txn {
+   public:
+    explicit Txn(Store* s);
+    ~Txn();
+    Txn(const Txn&) = delete;
+    Txn& operator=(const Txn&) = delete;
+    void Commit();
+
+   private:
+    Store* s_;
+    bool done_ = false;
+  };
+
  private:
   class Stmt;
-  class Txn;
   void Exec(const char* sql);
   void AddEvent(int64_t id, State state, const std::string& reason, double now);
   sqlite3* db_ = nullptr;
+  int txn_depth_ = 0;
   std::string path_;
 };
 

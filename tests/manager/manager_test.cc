@@ -6,7 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
+#include <set>
 #include <fstream>
 #include <thread>
 
@@ -167,6 +169,34 @@ TEST_F(ManagerTest, AReadoptedJobKeepsItsGpus) {
   EXPECT_NE(Gpus(b), held);
   EXPECT_EQ(StateOf(c), State::kPending);
   EXPECT_EQ(m->Resources().gpu_holder.at(held), a);
+}
+
+// Concurrent submits are grouped into shared commits; every caller gets its own id, each job is durable when
+// its caller returns, and a bad submit in a group fails alone.
+TEST_F(ManagerTest, ConcurrentSubmitsAreEachDurable) {
+  Open();
+  std::vector<std::thread> threads;
+  std::vector<std::vector<int64_t>> ids(8);
+  std::atomic<int> refused{0};
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 40; ++i) {
+        try {
+          ids[t].push_back(Submit(i == 7 ? R"({"command":["x"],"depends_on":[{"job":99999}]})" : R"({"command":["x"]})").id);
+        } catch (const Error&) {
+          ++refused;
+        }
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(refused.load(), 8);
+  std::set<int64_t> all;
+  for (const auto& v : ids) all.insert(v.begin(), v.end());
+  EXPECT_EQ(all.size(), 8u * 39);
+  m.reset();
+  Store s(dir + "/state.db");
+  EXPECT_EQ(s.ActiveJobs().size(), 8u * 39);
+  for (int64_t id : all) EXPECT_EQ(s.GetJob(id)->state, State::kPending);
 }
 
 TEST_F(ManagerTest, QueueTimeoutCancelsAPendingJob) {

@@ -2,8 +2,11 @@
 #include "manager/store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <filesystem>
+
+#include "core/error.h"
 
 namespace sluice::manager {
 namespace {
@@ -68,6 +71,46 @@ TEST(Store, TransitionsAreRecordedWithEventsAndSurviveReopen) {
   f.after_id = a;
   EXPECT_EQ(s.ListJobs(f).at(0).id, b);
   EXPECT_TRUE(s.Writable());
+}
+
+// Nested transactions join the outermost: one commit for all, or nothing when it is left by an exception.
+TEST(Store, NestedTransactionsCommitOnceOrNotAtAll) {
+  TempDir d;
+  Store s(d.path + "/state.db");
+  JobSpec spec = ParseJobSpec(R"({"command":["true"]})");
+  try {
+    Store::Txn outer(&s);
+    s.Submit(spec, State::kPending, "", 1.0);  // its own Txn joins the outer one
+    throw Error(ErrorKind::kOutput, "disk full");
+  } catch (const Error&) {
+  }
+  EXPECT_TRUE(s.ActiveJobs().empty());
+  {
+    Store::Txn outer(&s);
+    s.Submit(spec, State::kPending, "", 1.0);
+    s.Submit(spec, State::kPending, "", 1.0);
+    outer.Commit();
+  }
+  EXPECT_EQ(s.ActiveJobs().size(), 2u);
+  EXPECT_TRUE(s.Writable());  // no transaction left open
+}
+
+// A database of schema version 1 (before hold, queue timeout, retry and GPUs) gets the new columns.
+TEST(Store, Version1DatabaseIsMigrated) {
+  TempDir d;
+  std::string db = d.path + "/state.db";
+  { Store s(db); }
+  sqlite3* h = nullptr;
+  ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+  for (const char* sql : {"ALTER TABLE jobs DROP COLUMN held", "ALTER TABLE jobs DROP COLUMN queued_at", "ALTER TABLE jobs DROP COLUMN retry_base",
+                          "ALTER TABLE attempts DROP COLUMN gpus", "UPDATE meta SET value='1' WHERE key='schema_version'"})
+    ASSERT_EQ(sqlite3_exec(h, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sql;
+  sqlite3_close(h);
+  Store s(db);
+  int64_t id = s.Submit(ParseJobSpec(R"({"command":["true"]})"), State::kPending, "", 5.0);
+  s.BeginAttempt(id, 6.0, {"GPU-a", "GPU-b"});
+  EXPECT_EQ(s.Attempts(id).at(0).gpus, (std::vector<std::string>{"GPU-a", "GPU-b"}));
+  EXPECT_EQ(s.GetJob(id)->queued_at, 5.0);
 }
 
 }  // namespace
