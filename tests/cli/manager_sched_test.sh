@@ -1,0 +1,198 @@
+#!/usr/bin/env bash
+# sluice server scheduling end to end (docs/manager.md "Scheduling", "Pipeline jobs"): a real daemon on a
+# free loopback port whose GPU inventory is the fake NVML library (tests/engine/fake_nvml.c: an 80 GiB
+# A100 with 79 free and a 16 GiB T4 with 15 free) through SLUICE_NVML_LIBRARY. GPU admission by UUID with
+# no device shared, minimum free memory, oversize GPU requests REJECTED, the daemon's own
+# CUDA_VISIBLE_DEVICES respected, GPUs kept across a daemon SIGKILL + restart; pipeline jobs (a recipe run
+# as `sluice run`, checked at submit); queue timeout; hold / release / retry; priority order and no
+# starvation of a large job by smaller ones.
+source "$(dirname "$0")/lib.sh" "$@"
+SECONDS=0
+
+NVML=$(dirname "$SLUICE")/libfake_nvml.so
+[ -f "$NVML" ] || { echo "FAIL - $NVML not built (CMake target fake_nvml)"; exit 1; }
+A100=GPU-0a1b2c3d-0000-1111-2222-333344445555
+T4=GPU-9f8e7d6c-aaaa-bbbb-cccc-ddddeeeeffff
+DATA=$T/data
+SRV_PID=
+start_server() {  # start_server [extra flags]: sets PORT, SRV_PID, SLUICE_SERVER
+  : > "$T/srv.out"
+  SLUICE_NVML_LIBRARY=$NVML "$SLUICE" server --listen 127.0.0.1:0 --data-dir "$DATA" --cpus 4 --resource slot=2 "$@" > "$T/srv.out" 2>> "$T/srv.err" &
+  SRV_PID=$!
+  for _ in $(seq 200); do grep -q listening "$T/srv.out" 2>/dev/null && break; sleep 0.05; done
+  PORT=$(grep -o '127.0.0.1:[0-9]*' "$T/srv.out" | head -1 | cut -d: -f2)
+  export SLUICE_SERVER=127.0.0.1:$PORT
+}
+stop_server() { if [ -n "$SRV_PID" ]; then kill "$SRV_PID" 2>/dev/null || true; wait "$SRV_PID" 2>/dev/null || true; fi; SRV_PID=; }
+cleanup() { stop_server; rm -rf "$T"; }
+trap cleanup EXIT
+field() { "$SLUICE" status --json "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)$2)"; }
+state() { field "$1" '["state"]'; }
+wait_state() {  # wait_state ID STATE: up to 20 s
+  for _ in $(seq 400); do [ "$(state "$1")" = "$2" ] && return 0; sleep 0.05; done
+  return 1
+}
+code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+
+start_server
+check "the daemon sees the 2 fake GPUs" grep -q ", 2 GPUs" "$T/srv.out"
+
+# --- GPU admission: three 1-GPU jobs on two GPUs; each records its mask and when it ran
+gpu_job() { "$SLUICE" submit --cpus 0 --gpus 1 "$@" -- sh -c 'echo "start $(date +%s.%N) $CUDA_VISIBLE_DEVICES $CUDA_DEVICE_ORDER" >> "'"$T"'/gpu.log"; sleep 1; echo "end $(date +%s.%N) $CUDA_VISIBLE_DEVICES" >> "'"$T"'/gpu.log"'; }
+g1=$(gpu_job); g2=$(gpu_job); g3=$(gpu_job)
+none=$("$SLUICE" submit --cpus 0 -- sh -c 'echo "[${CUDA_VISIBLE_DEVICES-unset}]"')
+for j in $g1 $g2 $g3 $none; do "$SLUICE" wait "$j" 2>/dev/null || true; done
+check "three 1-GPU jobs completed" test "$(state "$g1")$(state "$g2")$(state "$g3")" = COMPLETEDCOMPLETEDCOMPLETED
+check "no GPU is held by two jobs at once, at most two run" python3 - "$T/gpu.log" "$A100" "$T4" <<'PY'
+import sys
+ev = sorted((float(l.split()[1]), l.split()[0], l.split()[2]) for l in open(sys.argv[1]))
+held, peak = {}, 0
+for t, kind, gpu in ev:
+    assert gpu in sys.argv[2:], gpu
+    if kind == "start":
+        assert gpu not in held, f"{gpu} given twice"
+        held[gpu] = t
+    else:
+        del held[gpu]
+    peak = max(peak, len(held))
+sys.exit(0 if peak == 2 and len(ev) == 6 else 1)
+PY
+check "CUDA_DEVICE_ORDER=PCI_BUS_ID" grep -q "start .* GPU-.* PCI_BUS_ID" "$T/gpu.log"
+check "a job without GPUs sees none" test "$("$SLUICE" logs "$none")" = "[]"
+check "status shows the attempt's GPU" grep -q "gpus: GPU-" <("$SLUICE" status "$g1")
+rc=0; "$SLUICE" submit --gpus 3 -- true 2> "$T/rej" || rc=$?
+check "3 GPUs on a 2-GPU server REJECTED (exit 2)" test "$rc" = 2
+check "its reason says why" grep -q "2 visible" "$T/rej"
+check "2 GPUs with 20 GiB each REJECTED (one device has that much)" bash -c "! '$SLUICE' submit --gpus 2 --gpu-mem 20GiB -- true 2>/dev/null"
+check "API: 3 GPUs is 422" test "$(code -X POST "http://$SLUICE_SERVER/v1/jobs" -d '{"command":["true"],"resources":{"gpus":3}}')" = 422
+check "env may not set CUDA_VISIBLE_DEVICES (400)" test "$(code -X POST "http://$SLUICE_SERVER/v1/jobs" -d '{"command":["true"],"env":{"CUDA_VISIBLE_DEVICES":"0"}}')" = 400
+big=$("$SLUICE" submit --cpus 0 --gpus 1 --gpu-mem 20GiB -- sh -c 'echo $CUDA_VISIBLE_DEVICES')
+"$SLUICE" wait "$big" 2>/dev/null || true
+check "20 GiB free: the A100" test "$("$SLUICE" logs "$big")" = "$A100"
+
+# --- a GPU job keeps its GPU across a daemon SIGKILL and restart (re-adopted with its assignment)
+: > "$T/keep.log"
+k1=$("$SLUICE" submit --cpus 0 --gpus 1 --gpu-mem 20GiB -- sh -c 'echo "k1 start $(date +%s.%N) $CUDA_VISIBLE_DEVICES" >> "'"$T"'/keep.log"; sleep 4; echo "k1 end $(date +%s.%N)" >> "'"$T"'/keep.log"')
+wait_state "$k1" RUNNING
+kill -9 "$SRV_PID"; wait "$SRV_PID" 2>/dev/null || true; SRV_PID=
+start_server
+k2=$("$SLUICE" submit --cpus 0 --gpus 1 --gpu-mem 20GiB -- sh -c 'echo "k2 start $(date +%s.%N) $CUDA_VISIBLE_DEVICES" >> "'"$T"'/keep.log"')
+check "re-adopted GPU job still RUNNING" test "$(state "$k1")" = RUNNING
+check "the next 20 GiB job waits for it" test "$(state "$k2")" = PENDING
+"$SLUICE" wait "$k2" 2>/dev/null || true
+check "it started only after the re-adopted job ended" python3 - "$T/keep.log" <<'PY'
+import sys
+t = {l.split()[0] + l.split()[1]: float(l.split()[2]) for l in open(sys.argv[1])}
+sys.exit(0 if t["k2start"] >= t["k1end"] else 1)
+PY
+stop_server
+
+# --- the daemon's own CUDA_VISIBLE_DEVICES limits what it hands out
+CUDA_VISIBLE_DEVICES=1 start_server
+check "mask 1: one GPU" grep -q ", 1 GPUs" "$T/srv.out"
+m1=$("$SLUICE" submit --cpus 0 --gpus 1 -- sh -c 'echo $CUDA_VISIBLE_DEVICES')
+"$SLUICE" wait "$m1" 2>/dev/null || true
+check "mask 1: the T4 (PCI bus order index 1)" test "$("$SLUICE" logs "$m1")" = "$T4"
+check "mask 1: 2 GPUs REJECTED" bash -c "! '$SLUICE' submit --gpus 2 -- true 2>/dev/null"
+stop_server
+start_server
+
+# --- pipeline jobs: a recipe run as `sluice run`, linked to its job directory
+mkdir -p "$T/pipe"
+printf '{"text":"  hello world  "}\n{"text":"second record"}\n' > "$T/pipe/in.jsonl"
+cat > "$T/pipe/recipe.yaml" <<'EOF'
+dataset_path: in.jsonl
+export_path: out/result.jsonl
+np: 1
+process:
+  - whitespace_normalization_mapper:
+EOF
+sed 's/whitespace_normalization_mapper/no_such_mapper/' "$T/pipe/recipe.yaml" > "$T/pipe/bad.yaml"
+p=$(cd "$T/pipe" && "$SLUICE" submit --recipe recipe.yaml --name pipe)
+rc=0; "$SLUICE" wait "$p" 2>/dev/null || rc=$?
+check "pipeline job COMPLETED" test "$rc" = 0
+check "its output is the recipe's export" test "$(head -1 "$T/pipe/out/result.jsonl")" = '{"text":"hello world"}'
+check "its job dir is under the data dir" test -f "$DATA/jobs/$p/run/job_summary.json"
+check "status shows the job dir and the snapshot" bash -c "'$SLUICE' status $p | grep -q 'pipeline job dir: $DATA/jobs/$p/run' && '$SLUICE' status $p | grep -q 'snapshot: completed, 100.0%'"
+check "sluice snapshot reads the same dir" grep -q '"status": "completed"' <("$SLUICE" snapshot "$DATA/jobs/$p/run")
+p2=$(cd "$T/pipe" && "$SLUICE" submit --recipe recipe.yaml --job-dir jobs/mine)
+"$SLUICE" wait "$p2" 2>/dev/null || true
+check "--job-dir places the sluice job" test -f "$T/pipe/jobs/mine/job_summary.json"
+rc=0; (cd "$T/pipe" && "$SLUICE" submit --recipe bad.yaml 2> "$T/bad.err") || rc=$?
+check "unknown op: REJECTED at submit (exit 2)" test "$rc" = 2
+check "the rejection names the op" grep -q "no_such_mapper" "$T/bad.err"
+
+# --- queue timeout: a job stuck behind a full resource is CANCELLED with the reason
+blk=$("$SLUICE" submit --cpus 0 --resource slot=2 -- sleep 30)
+wait_state "$blk" RUNNING
+qt=$("$SLUICE" submit --cpus 0 --resource slot=1 --queue-timeout 0.5s -- true)
+rc=0; "$SLUICE" wait "$qt" 2>/dev/null || rc=$?
+check "queue timeout: CANCELLED (wait exits 9)" test "$rc" = 9
+check "queue timeout reason" grep -q "queue timeout" <("$SLUICE" status "$qt")
+
+# --- hold / release / retry, and priority order, while the blocker holds both slots
+h=$("$SLUICE" submit --cpus 0 -- true)
+check "hold of a job that runs or ran is refused" bash -c "'$SLUICE' wait $h 2>/dev/null; ! '$SLUICE' hold $h 2>/dev/null"
+h=$("$SLUICE" submit --cpus 0 --resource slot=1 --name held -- sh -c 'date +%s.%N > "'"$T"'/held.t"')
+check "hold" "$SLUICE" hold "$h"
+check "held job shows it" grep -q "held by request" <("$SLUICE" status "$h")
+lo=$("$SLUICE" submit --cpus 0 --resource slot=2 --priority 0 -- true)
+hi=$("$SLUICE" submit --cpus 0 --resource slot=2 --priority 5 -- sleep 0.3)
+"$SLUICE" cancel "$blk" > /dev/null
+"$SLUICE" wait "$lo" 2>/dev/null || true; "$SLUICE" wait "$hi" 2>/dev/null || true
+check "priority: the later high-priority job ran first" python3 - "$hi" "$lo" <<'PY'
+import json, sys, urllib.request, os
+a = lambda i: json.load(urllib.request.urlopen(f"http://{os.environ['SLUICE_SERVER']}/v1/jobs/{i}"))["attempts_detail"][0]
+sys.exit(0 if a(sys.argv[1])["ended_at"] <= a(sys.argv[2])["started_at"] else 1)
+PY
+check "the held job did not run" bash -c "test ! -e '$T/held.t' && test \"\$('$SLUICE' status --json $h | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"state\"])')\" = PENDING"
+check "release" "$SLUICE" release "$h"
+rc=0; "$SLUICE" wait "$h" 2>/dev/null || rc=$?
+check "released job completes" test "$rc" = 0
+check "release of a job that is not held: 409" test "$(code -X POST -d '' "http://$SLUICE_SERVER/v1/jobs/$h/release")" = 409
+f=$("$SLUICE" submit --cpus 0 --cwd "$T" -- sh -c 'n=$(cat f.count 2>/dev/null || echo 0); echo $((n+1)) > f.count; [ $n -ge 1 ]')
+rc=0; "$SLUICE" wait "$f" 2>/dev/null || rc=$?
+check "the first run fails" test "$rc" = 1
+check "retry" "$SLUICE" retry "$f"
+rc=0; "$SLUICE" wait "$f" 2>/dev/null || rc=$?
+check "the retried job completes, attempt 2 under the same id" test "$rc/$(field "$f" '["attempts"]')" = 0/2
+check "retry of a COMPLETED job: 409" test "$(code -X POST -d '' "http://$SLUICE_SERVER/v1/jobs/$f/retry")" = 409
+check "retry of an unknown job: exit 7" bash -c "'$SLUICE' retry 424242 2>/dev/null; test \$? = 7"
+
+# --- no starvation: a 2-slot job waits behind a running 1-slot job; 1-slot jobs submitted after it (no
+# run timeout, so they cannot backfill) must not start before it
+: > "$T/order.log"
+run1=$("$SLUICE" submit --cpus 0 --resource slot=1 -- sleep 2)
+wait_state "$run1" RUNNING
+wide=$("$SLUICE" submit --cpus 0 --resource slot=2 -- sh -c 'echo "wide $(date +%s.%N)" >> "'"$T"'/order.log"; sleep 1')
+small=()
+for i in 1 2 3; do small+=("$("$SLUICE" submit --cpus 0 --resource slot=1 -- sh -c 'echo "small $(date +%s.%N)" >> "'"$T"'/order.log"')"); done
+sleep 0.3
+check "the small jobs wait while the wide one is blocked" test "$(state "${small[0]}")" = PENDING
+for j in "$wide" "${small[@]}"; do "$SLUICE" wait "$j" 2>/dev/null || true; done
+check "the wide job ran before every small one" python3 - "$T/order.log" <<'PY'
+import sys
+ev = [(float(l.split()[1]), l.split()[0]) for l in open(sys.argv[1])]
+wide = [t for t, k in ev if k == "wide"][0]
+sys.exit(0 if len(ev) == 4 and all(t >= wide for t, k in ev if k == "small") else 1)
+PY
+# ... but a small job whose run timeout ends it before the wide job could start at the latest backfills
+run2=$("$SLUICE" submit --cpus 0 --resource slot=1 --timeout 5s -- sleep 3)
+wait_state "$run2" RUNNING
+wide2=$("$SLUICE" submit --cpus 0 --resource slot=2 -- true)
+fill=$("$SLUICE" submit --cpus 0 --resource slot=1 --timeout 1s -- true)
+nofill=$("$SLUICE" submit --cpus 0 --resource slot=1 --timeout 30s -- true)
+wait_state "$fill" COMPLETED
+check "backfill: a job that surely ends in time ran while the wide one waited" test "$(state "$wide2")" = PENDING
+check "a job that could delay the wide one did not" test "$(state "$nofill")" = PENDING
+"$SLUICE" wait "$nofill" 2>/dev/null || true
+check "wide job started before the long one" python3 - "$wide2" "$nofill" <<'PY'
+import json, sys, urllib.request, os
+s = lambda i: json.load(urllib.request.urlopen(f"http://{os.environ['SLUICE_SERVER']}/v1/jobs/{i}"))["attempts_detail"][0]["started_at"]
+sys.exit(0 if s(sys.argv[1]) <= s(sys.argv[2]) else 1)
+PY
+
+stop_server
+check "no daemon errors" bash -c "! grep -qi 'supervisor:' '$T/srv.err'"
+echo "took ${SECONDS} s"
+finish
