@@ -13,26 +13,9 @@ NVML=$(dirname "$SLUICE")/libfake_nvml.so
 [ -f "$NVML" ] || { echo "FAIL - $NVML not built (CMake target fake_nvml)"; exit 1; }
 A100=GPU-0a1b2c3d-0000-1111-2222-333344445555
 T4=GPU-9f8e7d6c-aaaa-bbbb-cccc-ddddeeeeffff
-DATA=$T/data
-SRV_PID=
-start_server() {  # start_server [extra flags]: sets PORT, SRV_PID, SLUICE_SERVER
-  : > "$T/srv.out"
-  SLUICE_NVML_LIBRARY=$NVML "$SLUICE" server --listen 127.0.0.1:0 --data-dir "$DATA" --cpus 4 --resource slot=2 "$@" > "$T/srv.out" 2>> "$T/srv.err" &
-  SRV_PID=$!
-  for _ in $(seq 200); do grep -q listening "$T/srv.out" 2>/dev/null && break; sleep 0.05; done
-  PORT=$(grep -o '127.0.0.1:[0-9]*' "$T/srv.out" | head -1 | cut -d: -f2)
-  export SLUICE_SERVER=127.0.0.1:$PORT
-}
-stop_server() { if [ -n "$SRV_PID" ]; then kill "$SRV_PID" 2>/dev/null || true; wait "$SRV_PID" 2>/dev/null || true; fi; SRV_PID=; }
-cleanup() { stop_server; rm -rf "$T"; }
-trap cleanup EXIT
-field() { "$SLUICE" status --json "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)$2)"; }
-state() { field "$1" '["state"]'; }
-wait_state() {  # wait_state ID STATE: up to 20 s
-  for _ in $(seq 400); do [ "$(state "$1")" = "$2" ] && return 0; sleep 0.05; done
-  return 1
-}
-code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+export SLUICE_NVML_LIBRARY=$NVML  # the daemon's GPU inventory
+SERVER_FLAGS=(--cpus 4 --resource slot=2)
+source "$SRC/tests/cli/manager_lib.sh"
 
 start_server
 check "the daemon sees the 2 fake GPUs" grep -q ", 2 GPUs" "$T/srv.out"

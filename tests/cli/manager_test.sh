@@ -8,21 +8,8 @@
 source "$(dirname "$0")/lib.sh" "$@"
 SECONDS=0
 
-DATA=$T/data
-SRV_PID=
-start_server() {  # start_server [extra flags]: sets PORT, SRV_PID, SLUICE_SERVER
-  "$SLUICE" server --listen 127.0.0.1:0 --data-dir "$DATA" --cpus 2 --resource lic=1 "$@" > "$T/srv.out" 2>> "$T/srv.err" &
-  SRV_PID=$!
-  for _ in $(seq 100); do grep -q listening "$T/srv.out" 2>/dev/null && break; sleep 0.05; done
-  PORT=$(grep -o '127.0.0.1:[0-9]*' "$T/srv.out" | head -1 | cut -d: -f2)
-  export SLUICE_SERVER=127.0.0.1:$PORT
-}
-stop_server() { if [ -n "$SRV_PID" ]; then kill "$SRV_PID" 2>/dev/null || true; wait "$SRV_PID" 2>/dev/null || true; fi; SRV_PID=; }
-cleanup() { stop_server; rm -rf "$T"; }
-trap cleanup EXIT
-state() { "$SLUICE" status --json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])'; }
-field() { "$SLUICE" status --json "$1" | python3 -c "import json,sys; print(json.load(sys.stdin)$2)"; }
-code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+SERVER_FLAGS=(--cpus 2 --resource lic=1)
+source "$SRC/tests/cli/manager_lib.sh"
 
 start_server
 check "daemon listens" test -n "$PORT"
