@@ -293,7 +293,7 @@ ActionResult Manager::Retry(int64_t id) {
   return {};
 }
 
-ResourceUse Manager::Resources() {
+ResourceUse Manager::Usage() {
   std::lock_guard<std::mutex> l(mu_);
   std::vector<int64_t> ids;
   std::vector<Holding> h = Holdings(&ids);

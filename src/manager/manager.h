@@ -81,7 +81,7 @@ class Manager {
   ActionResult Release(int64_t id);  // a held job is queued again (its queue timeout restarts)
   // A FAILED or CANCELLED job runs again under the same id: PENDING, a full retry budget, old attempts kept.
   ActionResult Retry(int64_t id);
-  ResourceUse Resources();
+  ResourceUse Usage();
   std::optional<std::string> JobJson(int64_t id);  // job, spec, dependencies, attempts
   std::string ListJson(const JobFilter& f);
   std::optional<JobRow> GetJob(int64_t id);

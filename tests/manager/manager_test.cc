@@ -116,7 +116,7 @@ TEST_F(ManagerTest, GpusAreAssignedByUuidAndNeverOverCommitted) {
   EXPECT_EQ(Gpus(b), "GPU-aaaa");
   EXPECT_EQ(procs.Of(a)->req.env.at("CUDA_DEVICE_ORDER"), "PCI_BUS_ID");
   EXPECT_EQ(Gpus(cpu), "") << "a job that asked for no GPU sees none";
-  ResourceUse use = m->Resources();
+  ResourceUse use = m->Usage();
   EXPECT_EQ(use.capacity.gpus.size(), 2u);
   EXPECT_EQ(use.gpu_holder.at("GPU-bbbb"), a);
   EXPECT_EQ(use.gpu_holder.at("GPU-aaaa"), b);
@@ -141,7 +141,7 @@ TEST_F(ManagerTest, MinimumFreeMemoryPicksTheDevice) {
 TEST_F(ManagerTest, TheDaemonsOwnMaskLimitsTheGpus) {
   env.mask = "GPU-bbbb";
   Open();
-  EXPECT_EQ(m->Resources().capacity.gpus.size(), 1u);
+  EXPECT_EQ(m->Usage().capacity.gpus.size(), 1u);
   EXPECT_EQ(Submit(R"({"command":["x"],"resources":{"gpus":2}})").state, State::kRejected);
   int64_t a = Submit(R"({"command":["a"],"resources":{"gpus":1}})").id;
   m->Tick();
@@ -168,7 +168,7 @@ TEST_F(ManagerTest, AReadoptedJobKeepsItsGpus) {
   ASSERT_EQ(StateOf(b), State::kRunning);
   EXPECT_NE(Gpus(b), held);
   EXPECT_EQ(StateOf(c), State::kPending);
-  EXPECT_EQ(m->Resources().gpu_holder.at(held), a);
+  EXPECT_EQ(m->Usage().gpu_holder.at(held), a);
 }
 
 // Concurrent submits are grouped into shared commits; every caller gets its own id, each job is durable when
