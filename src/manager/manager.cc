@@ -393,6 +393,10 @@ void Manager::Tick() {
       continue;
     }
     if (reason.empty() && a.row.not_before > now) reason = a.row.reason;  // keeps the backoff text
+    // A job accepted by a daemon with more capacity (restarted with less) must not take the reservation
+    // and block every job behind it: it waits, saying why, until a restart gives the capacity back.
+    if (std::string why = reason.empty() ? ExceedsMachine(a.spec.resources, opt_.capacity) : ""; !why.empty())
+      reason = "exceeds this server's capacity: " + why;
     if (reason.empty()) {
       double limit = a.spec.run_timeout > 0 ? a.spec.run_timeout + a.spec.kill_grace : 0;
       candidates.push_back({id, a.spec.priority, a.spec.resources, limit});

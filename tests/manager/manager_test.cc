@@ -199,6 +199,25 @@ TEST_F(ManagerTest, ConcurrentSubmitsAreEachDurable) {
   for (int64_t id : all) EXPECT_EQ(s.GetJob(id)->state, State::kPending);
 }
 
+// A daemon restarted with fewer GPUs: a pending job that no longer fits waits with the reason and does not
+// hold a reservation that would block the jobs behind it.
+TEST_F(ManagerTest, AJobLargerThanTheRestartedServerDoesNotBlockTheQueue) {
+  Open();
+  int64_t hog = Submit(R"({"command":["hog"],"resources":{"gpus":1}})").id;
+  int64_t two = Submit(R"({"command":["two"],"resources":{"gpus":2}})").id;
+  m->Tick();
+  ASSERT_EQ(StateOf(hog), State::kRunning);
+  env.mask = Gpus(hog) == "GPU-aaaa" ? "GPU-bbbb" : "GPU-aaaa";  // the restarted daemon sees the other GPU only
+  Open();
+  m->Start();  // reconcile: hog re-adopted, two pending again
+  m->Stop();
+  int64_t one = Submit(R"({"command":["one"]})").id;
+  m->Tick();
+  EXPECT_EQ(StateOf(two), State::kPending);
+  EXPECT_EQ(m->GetJob(two)->reason.rfind("exceeds this server's capacity: requests 2 GPUs", 0), 0u) << m->GetJob(two)->reason;
+  EXPECT_EQ(StateOf(one), State::kRunning);
+}
+
 TEST_F(ManagerTest, QueueTimeoutCancelsAPendingJob) {
   Open(1);
   int64_t hog = Submit(R"({"command":["hog"]})").id;
