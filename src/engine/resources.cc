@@ -9,10 +9,8 @@
 #include "core/error.h"
 
 namespace sluice {
-namespace {
 
-// A small text file (procfs, cgroupfs); nullopt when it cannot be read. procfs reports size 0, so read
-// until the end rather than by size.
+// procfs reports size 0, so read until the end rather than by size.
 std::optional<std::string> ReadSmall(Env* env, const std::string& path) {
   std::string out;
   try {
@@ -27,6 +25,8 @@ std::optional<std::string> ReadSmall(Env* env, const std::string& path) {
   }
   return out;
 }
+
+namespace {
 
 std::optional<uint64_t> ParseUint(std::string_view s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.remove_suffix(1);
@@ -75,16 +75,7 @@ std::optional<uint64_t> StatField(const std::string& text, std::string_view key)
   return std::nullopt;
 }
 
-// One cgroup hierarchy the process belongs to: the directory of its cgroup and the mount point above
-// which limits no longer apply to us (the walk stops there).
-struct CgroupDir {
-  std::string dir, mount_point;
-};
-
-struct CgroupLayout {
-  std::optional<CgroupDir> v2;
-  std::optional<CgroupDir> v1_cpu, v1_memory;
-};
+}  // namespace
 
 // /proc/self/cgroup gives the cgroup path per hierarchy, /proc/self/mountinfo where each hierarchy is
 // mounted and which part of it the mount shows (a container sees its own cgroup as the mount's root).
@@ -155,6 +146,7 @@ CgroupLayout FindCgroups(Env* env) {
   return out;
 }
 
+namespace {
 // Calls `f(dir)` for the cgroup's directory and each ancestor up to the mount point.
 template <typename F>
 void WalkUp(const CgroupDir& cg, F f) {

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,24 @@ struct Resources {
 
   void ToJson(JsonWriter& w) const;  // one object
 };
+
+// A small text file (procfs, cgroupfs; at most 4 MiB), read through env; nullopt when it cannot be read.
+std::optional<std::string> ReadSmall(Env* env, const std::string& path);
+
+// One cgroup hierarchy this process belongs to: the directory of its cgroup and the mount point above
+// which limits no longer apply to it.
+struct CgroupDir {
+  std::string dir, mount_point;
+};
+
+struct CgroupLayout {
+  std::optional<CgroupDir> v2;
+  std::optional<CgroupDir> v1_cpu, v1_memory;
+};
+
+// Where this process's cgroups are (read through env: /proc/self/cgroup and /proc/self/mountinfo). Also
+// the job manager's memory limits (manager/limits.h) create their cgroups below it.
+CgroupLayout FindCgroups(Env* env);
 
 Resources DetectResources(Env* env);
 GpuProbe ProbeGpus(Env* env);  // part of DetectResources; Env::ListGpus and the inherited mask only

@@ -138,12 +138,13 @@ void ParseRetry(dom::object o, RetryPolicy& p) {
         }
       }
     } else if (k == "retry_on") {
-      p.retry_failed = p.retry_timeout = p.retry_lost = false;
+      p.retry_failed = p.retry_timeout = p.retry_lost = p.retry_oom = false;
       for (const std::string& s : GetStrings(v, "retry.retry_on")) {
         if (s == "failed") p.retry_failed = true;
         else if (s == "timeout") p.retry_timeout = true;
         else if (s == "lost") p.retry_lost = true;
-        else Bad("retry.retry_on", "'" + s + "' is not one of failed, timeout, lost");
+        else if (s == "oom") p.retry_oom = true;
+        else Bad("retry.retry_on", "'" + s + "' is not one of failed, timeout, lost, oom");
       }
     } else if (k == "no_retry_exit_codes") {
       for (dom::element c : GetArray(v, "retry.no_retry_exit_codes"))
@@ -387,6 +388,7 @@ std::string JobSpec::ToJson() const {
   if (retry.retry_failed) w.String("failed");
   if (retry.retry_timeout) w.String("timeout");
   if (retry.retry_lost) w.String("lost");
+  if (retry.retry_oom) w.String("oom");
   w.EndArray().Key("no_retry_exit_codes").BeginArray();
   for (int c : retry.no_retry_exit_codes) w.Int(c);
   w.EndArray().EndObject();

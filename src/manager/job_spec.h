@@ -36,18 +36,19 @@ struct Dependency {
 
 struct Resources {
   double cpus = 1;                       // declared, not enforced (admission only)
-  uint64_t memory = 0;                   // bytes
+  uint64_t memory = 0;                   // bytes; also a hard limit where the server can (manager/limits.h)
   std::map<std::string, double> custom;  // named resources declared by `sluice server --resource`
   int gpus = 0;                          // whole devices, each given to this job alone (by UUID)
   uint64_t gpu_memory = 0;               // bytes each of its GPUs must have free when it starts
 };
 
 // Which failures a retry policy retries. "failed": non-zero exit or killed by a signal; "timeout": the
-// run timeout expired; "lost": the process vanished while the daemon was down and left no exit status.
+// run timeout expired; "lost": the process vanished while the daemon was down and left no exit status;
+// "oom": the kernel killed it at its memory limit (where the server enforces limits).
 struct RetryPolicy {
   int max_attempts = 1;  // attempts in all, the first included; 1 = no retry
   double backoff_initial = 1, backoff_multiplier = 2, backoff_max = 300, jitter = 0;  // seconds; jitter in [0,1]
-  bool retry_failed = true, retry_timeout = true, retry_lost = true;
+  bool retry_failed = true, retry_timeout = true, retry_lost = true, retry_oom = true;
   std::vector<int> no_retry_exit_codes;
 };
 

@@ -122,6 +122,7 @@ void Manager::Reconcile() {
       // The wrapper (if it was forked at all) saw the go pipe close and ran nothing.
       const std::string reason = "daemon restarted before the attempt started";
       if (!attempts.empty()) store_->DropAttempt(id, attempts.back().n, reason, now);
+      if (!attempts.empty() && opt_.memory_limits) opt_.memory_limits->Release(id, attempts.back().n);
       else store_->SetState(id, State::kPending, reason, now);
       slot.row = *store_->GetJob(id);
       continue;
@@ -469,6 +470,15 @@ void Manager::Launch(Active& a, std::vector<std::string> gpus, double now) {
     return;
   }
   store_->RecordLaunch(id, n, a.run->id.pid, a.run->id.start_ticks, a.run->id.boot_id);
+  if (opt_.memory_limits && a.spec.resources.memory > 0) {
+    try {
+      opt_.memory_limits->Confine(id, n, a.spec.resources.memory, a.run->id.pid);
+    } catch (const Error& e) {
+      // Unconfined it must not run: the held wrapper is killed; the attempt ends as a failed launch.
+      a.run->launch_error = fmt::format("launch failed: cannot apply the memory limit: {}", e.what());
+      procs_->SignalGroup(a.run->id, SIGKILL);
+    }
+  }
   procs_->Release(go_fd);
 }
 
@@ -476,6 +486,7 @@ void Manager::Finish(Active& a, std::optional<ExitStatus> status, double now) {
   int64_t id = a.row.id;
   Running r = *a.run;
   a.run.reset();
+  bool oom = opt_.memory_limits && a.spec.resources.memory > 0 && opt_.memory_limits->Release(id, r.n);
   if (status && status->kind == ExitStatus::kNotStarted) {
     store_->DropAttempt(id, r.n, "daemon restarted before the attempt started", now);
     a.row = *store_->GetJob(id);
@@ -492,6 +503,13 @@ void Manager::Finish(Active& a, std::optional<ExitStatus> status, double now) {
   } else if (r.kill_reason == "timeout") {
     o = Outcome::kTimeout;
     what = fmt::format("timeout: ran longer than {} s", a.spec.run_timeout);
+  } else if (!r.launch_error.empty()) {
+    o = Outcome::kFailed;
+    what = r.launch_error;
+  } else if (oom && exit_code != 0) {  // a subprocess killed while the command itself succeeded is no OOM of the job
+    o = Outcome::kOom;
+    what = fmt::format("OOM: killed by the kernel at its memory limit of {} bytes{}", a.spec.resources.memory,
+                       status ? " (" + DescribeExit(*status) + ")" : "");
   } else if (!status) {
     o = Outcome::kLost;
     what = "lost: the process vanished without an exit status";

@@ -211,6 +211,7 @@ const char* OutcomeName(Outcome o) {
     case Outcome::kTimeout: return "timeout";
     case Outcome::kLost: return "lost";
     case Outcome::kCancelled: return "cancelled";
+    case Outcome::kOom: return "oom";
   }
   return "?";
 }
@@ -222,6 +223,7 @@ bool ShouldRetry(const RetryPolicy& policy, int attempt, Outcome o, std::optiona
     case Outcome::kCancelled: return false;
     case Outcome::kTimeout: return policy.retry_timeout;
     case Outcome::kLost: return policy.retry_lost;
+    case Outcome::kOom: return policy.retry_oom;
     case Outcome::kFailed:
       if (!policy.retry_failed) return false;
       if (exit_code && std::find(policy.no_retry_exit_codes.begin(), policy.no_retry_exit_codes.end(), *exit_code) !=

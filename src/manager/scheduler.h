@@ -75,7 +75,8 @@ enum class DepVerdict { kSatisfied, kWaiting, kNeverSatisfied };
 DepVerdict EvaluateDependency(DepCondition c, const DepState& dep);
 
 // How an attempt ended.
-enum class Outcome { kCompleted, kFailed, kTimeout, kLost, kCancelled };
+// kOom: the kernel killed it at its memory limit (manager/limits.h).
+enum class Outcome { kCompleted, kFailed, kTimeout, kLost, kCancelled, kOom };
 const char* OutcomeName(Outcome o);
 
 // Whether a job whose attempt number `attempt` (1-based, counted from its last manual retry) ended with

@@ -175,6 +175,22 @@ s = lambda i: json.load(urllib.request.urlopen(f"http://{os.environ['SLUICE_SERV
 sys.exit(0 if s(sys.argv[1]) <= s(sys.argv[2]) else 1)
 PY
 
+# --- memory limits (where the daemon can create memory cgroups): past --mem is an OOM kill, reported so
+if grep -q "memory limits: enforced" "$T/srv.out"; then
+  oom=$("$SLUICE" submit --cpus 0 --mem 64MiB -- python3 -c 'x = bytearray(512 << 20)')
+  fits=$("$SLUICE" submit --cpus 0 --mem 256MiB -- python3 -c 'x = bytearray(16 << 20); print("ok")')
+  rc=0; "$SLUICE" wait "$oom" 2>/dev/null || rc=$?
+  check "over its memory limit: FAILED, killed (137)" test "$rc" = 137
+  check "its reason says OOM" grep -q "OOM: killed by the kernel at its memory limit of 67108864 bytes" <("$SLUICE" status "$oom")
+  check "the attempt's outcome is oom" test "$(field "$oom" '["attempts_detail"][0]["outcome"]')" = oom
+  rc=0; "$SLUICE" wait "$fits" 2>/dev/null || rc=$?
+  check "within its limit: COMPLETED" test "$rc/$("$SLUICE" logs "$fits")" = 0/ok
+  base=$(sed -n 's/.*cgroup v[12] under //p' "$T/srv.out")
+  check "no job cgroup is left behind" bash -c "! ls -d '$base'/sluice-*-job* 2>/dev/null | grep -q ."
+else
+  echo "# memory limits not enforced here: $(grep 'memory limits' "$T/srv.out")"
+fi
+
 stop_server
 check "no daemon errors" bash -c "! grep -qi 'supervisor:' '$T/srv.err'"
 echo "took ${SECONDS} s"

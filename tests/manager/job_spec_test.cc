@@ -33,6 +33,9 @@ TEST(JobSpec, GpusQueueTimeoutAndPipeline) {
   EXPECT_EQ(s.queue_timeout, 3600);
   EXPECT_EQ(ParseJobSpec(s.ToJson()).ToJson(), s.ToJson());
   EXPECT_EQ(ParseJobSpec(R"({"command":["x"],"resources":{"gpus":1}})").resources.gpus, 1);
+  RetryPolicy oom_only = ParseJobSpec(R"({"command":["x"],"retry":{"retry_on":["oom"]}})").retry;
+  EXPECT_TRUE(oom_only.retry_oom);
+  EXPECT_FALSE(oom_only.retry_failed);
   JobSpec p = ParseJobSpec(R"({"kind":"pipeline","pipeline":{"recipe":"/r.yaml","job_dir":"/w/j","overrides":{"np":"2"}}})");
   EXPECT_TRUE(p.argv.empty());
   EXPECT_EQ(p.pipeline.job_dir, "/w/j");

@@ -194,6 +194,9 @@ TEST(Scheduler, RetryDecision) {
   EXPECT_FALSE(ShouldRetry(p, 1, Outcome::kCompleted, 0));
   EXPECT_TRUE(ShouldRetry(p, 1, Outcome::kTimeout, std::nullopt));
   EXPECT_TRUE(ShouldRetry(p, 1, Outcome::kLost, std::nullopt));
+  EXPECT_TRUE(ShouldRetry(p, 1, Outcome::kOom, std::nullopt));
+  p.retry_oom = false;
+  EXPECT_FALSE(ShouldRetry(p, 1, Outcome::kOom, std::nullopt));
   p.retry_timeout = false;
   p.retry_lost = false;
   EXPECT_FALSE(ShouldRetry(p, 1, Outcome::kTimeout, std::nullopt));

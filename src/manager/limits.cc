@@ -1,0 +1,106 @@
+#include "manager/limits.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <sstream>
+
+#include "core/error.h"
+#include "engine/resources.h"
+
+namespace sluice::manager {
+namespace {
+void WriteValue(Env* env, const std::string& path, const std::string& value) {
+  auto f = env->NewWritableFile(path, false);
+  f->Append(value);
+  f->Close();
+}
+
+// `key value` lines (memory.events, memory.oom_control).
+uint64_t Counter(const std::string& text, const std::string& key) {
+  std::istringstream in(text);
+  std::string k;
+  uint64_t v = 0;
+  while (in >> k >> v)
+    if (k == key) return v;
+  return 0;
+}
+
+// Env removes directories only with their files, and cgroupfs refuses to unlink its control files: a
+// cgroup is removed by rmdir alone, once no process is left in it.
+bool RemoveCgroup(const std::string& dir) { return ::rmdir(dir.c_str()) == 0 || errno == ENOENT; }
+
+// FNV-1a: a stable short name for the data directory (std::hash may differ between builds).
+std::string Tag(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return fmt::format("{:08x}", static_cast<uint32_t>(h ^ (h >> 32)));
+}
+}  // namespace
+
+std::string MemoryLimits::Dir(int64_t job, int n) const { return fmt::format("{}/sluice-{}-job{}-a{}", base_, tag_, job, n); }
+
+void MemoryLimits::Confine(int64_t job, int n, uint64_t bytes, int64_t pid) {
+  std::string dir = Dir(job, n);
+  env_->CreateDirs(dir);
+  WriteValue(env_, dir + (version_ == 2 ? "/memory.max" : "/memory.limit_in_bytes"), std::to_string(bytes));
+  // Past the limit is an OOM kill, not swapping (v1: memory + swap at the same limit).
+  std::string swap = dir + (version_ == 2 ? "/memory.swap.max" : "/memory.memsw.limit_in_bytes");
+  if (env_->FileExists(swap)) WriteValue(env_, swap, version_ == 2 ? "0" : std::to_string(bytes));
+  WriteValue(env_, dir + "/cgroup.procs", std::to_string(pid));
+}
+
+bool MemoryLimits::Release(int64_t job, int n) {
+  std::string dir = Dir(job, n);
+  if (!env_->FileExists(dir)) return false;
+  auto events = ReadSmall(env_, dir + (version_ == 2 ? "/memory.events" : "/memory.oom_control"));
+  bool oom = events && Counter(*events, "oom_kill") > 0;
+  // What is left belongs to this attempt (membership is the identity here): its wrapper is gone, so
+  // nothing would ever end it.
+  for (int round = 0; round < 50 && !RemoveCgroup(dir); ++round) {
+    if (auto procs = ReadSmall(env_, dir + "/cgroup.procs")) {
+      std::istringstream in(*procs);
+      for (long pid; in >> pid;)
+        if (pid > 0) ::kill(static_cast<pid_t>(pid), SIGKILL);
+    }
+    env_->SleepSeconds(0.01);
+  }
+  return oom;
+}
+
+std::unique_ptr<MemoryLimits> OpenMemoryLimits(Env* env, const std::string& data_dir, std::string* note) {
+  CgroupLayout cg = FindCgroups(env);
+  std::unique_ptr<MemoryLimits> out;
+  if (cg.v1_memory) {
+    out = std::make_unique<MemoryLimits>(env, cg.v1_memory->dir, 1, Tag(data_dir));
+  } else if (cg.v2) {
+    auto sub = ReadSmall(env, cg.v2->dir + "/cgroup.subtree_control");
+    if (!sub || sub->find("memory") == std::string::npos) {
+      *note = fmt::format("cgroup v2 {} does not delegate the memory controller to its children", cg.v2->dir);
+      return nullptr;
+    }
+    out = std::make_unique<MemoryLimits>(env, cg.v2->dir, 2, Tag(data_dir));
+  } else {
+    *note = "no memory cgroup found";
+    return nullptr;
+  }
+  // Probe: a child with a limit file, removed again.
+  std::string probe = fmt::format("{}/sluice-probe-{}", out->base(), ::getpid());
+  try {
+    env->CreateDirs(probe);
+    bool ok = env->FileExists(probe + (out->version() == 2 ? "/memory.max" : "/memory.limit_in_bytes"));
+    RemoveCgroup(probe);
+    if (!ok) {
+      *note = fmt::format("{} has no memory limit files", probe);
+      return nullptr;
+    }
+  } catch (const Error& e) {
+    *note = fmt::format("cannot create a cgroup under {}: {}", out->base(), e.what());
+    return nullptr;
+  }
+  return out;
+}
+
+}  // namespace sluice::manager
