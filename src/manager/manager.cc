@@ -200,7 +200,8 @@ void Manager::CommitSubmits(const std::vector<QueuedSubmit*>& batch) {
     }
     t.Commit();
   } catch (...) {
-    for (QueuedSubmit* q : ok) q->error = std::current_exception();  // nothing of the batch was committed
+    for (QueuedSubmit* q : batch)  // nothing of the batch was committed
+      if (!q->error) q->error = std::current_exception();
     ok.clear();
   }
   for (QueuedSubmit* q : ok) {
@@ -359,6 +360,23 @@ void Manager::Tick() {
   // commit (they are acted on only in memory); each launch commits on its own before its process exists.
   std::vector<Candidate> candidates;
   std::vector<int64_t> touched;  // rows changed in memory ahead of the commit
+  // If the commit does not happen (a write fails), memory follows what is durable again. Declared before
+  // the transaction, so it runs after the rollback.
+  struct Undo {
+    Manager* m;
+    const std::vector<int64_t>& ids;
+    bool committed = false;
+    ~Undo() {
+      if (committed) return;
+      for (int64_t id : ids) {
+        try {
+          if (auto row = m->store_->GetJob(id)) m->active_.at(id).row = *row;
+        } catch (const std::exception&) {
+          // unreadable too: the next tick (or a restart's reconcile) starts from the database
+        }
+      }
+    }
+  } undo{this, touched};
   Store::Txn pending_txn(store_.get());
   gpu_memory_wanted_ = false;
   for (auto& [id, a] : active_) {
@@ -410,12 +428,8 @@ void Manager::Tick() {
       a.row.reason = reason;
     }
   }
-  try {
-    pending_txn.Commit();
-  } catch (const Error&) {
-    for (int64_t id : touched) active_.at(id).row = *store_->GetJob(id);  // memory follows what is durable
-    throw;
-  }
+  pending_txn.Commit();
+  undo.committed = true;
   for (Admission& ad : Admit(candidates, opt_.capacity, Holdings(), now)) Launch(active_.at(ad.id), std::move(ad.gpus), now);
   for (auto& [id, a] : active_)
     if (IsTerminal(a.row.state)) ended.push_back(id);
