@@ -235,11 +235,14 @@ int StatusCommand(Env* env, const ClientOptions& c, int64_t id, bool json) {
   fmt::print(", attempts {}\n", Int(e, "/attempts", 0));
   dom::array attempts;
   if (!e["attempts_detail"].get(attempts) && attempts.size() > 0) {
-    dom::array gpus;
-    std::string list;
-    if (!attempts.at(attempts.size() - 1)["gpus"].get(gpus))
-      for (dom::element g : gpus) list += (list.empty() ? "" : ",") + std::string(std::string_view(g));
-    if (!list.empty()) fmt::print("  gpus: {}\n", list);
+    dom::element last = attempts.at(attempts.size() - 1);
+    for (const char* what : {"gpus", "cpus"}) {  // what the latest attempt holds
+      dom::array items;
+      std::string list;
+      if (!last[what].get(items))
+        for (dom::element x : items) list += (list.empty() ? "" : ",") + (x.is_string() ? std::string(std::string_view(x)) : std::to_string(int64_t(x)));
+      if (!list.empty()) fmt::print("  {}: {}\n", what, list);
+    }
   }
   if (std::string dir = Str(e, "/pipeline/job_dir"); !dir.empty())
     fmt::print("  pipeline job dir: {}\n  snapshot: {}, {:.1f}% ({} of {} partitions, {} failed)\n", dir, Str(e, "/pipeline/snapshot/status"),

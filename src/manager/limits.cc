@@ -1,5 +1,6 @@
 #include "manager/limits.h"
 
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -40,9 +41,9 @@ std::string Tag(const std::string& s) {
 }
 }  // namespace
 
-std::string MemoryLimits::Dir(int64_t job, int n) const { return fmt::format("{}/sluice-{}-job{}-a{}", base_, tag_, job, n); }
+std::string JobLimits::Dir(int64_t job, int n) const { return fmt::format("{}/sluice-{}-job{}-a{}", base_, tag_, job, n); }
 
-void MemoryLimits::Confine(int64_t job, int n, uint64_t bytes, int64_t pid) {
+void JobLimits::Confine(int64_t job, int n, uint64_t bytes, int64_t pid) {
   std::string dir = Dir(job, n);
   env_->CreateDirs(dir);
   WriteValue(env_, dir + (version_ == 2 ? "/memory.max" : "/memory.limit_in_bytes"), std::to_string(bytes));
@@ -52,7 +53,8 @@ void MemoryLimits::Confine(int64_t job, int n, uint64_t bytes, int64_t pid) {
   WriteValue(env_, dir + "/cgroup.procs", std::to_string(pid));
 }
 
-bool MemoryLimits::Release(int64_t job, int n) {
+bool JobLimits::Release(int64_t job, int n) {
+  if (!memory()) return false;
   std::string dir = Dir(job, n);
   if (!env_->FileExists(dir)) return false;
   auto events = ReadSmall(env_, dir + (version_ == 2 ? "/memory.events" : "/memory.oom_control"));
@@ -70,37 +72,62 @@ bool MemoryLimits::Release(int64_t job, int n) {
   return oom;
 }
 
-std::unique_ptr<MemoryLimits> OpenMemoryLimits(Env* env, const std::string& data_dir, std::string* note) {
+void JobLimits::Pin(int64_t pid, const std::vector<int>& cpus) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  for (int c : cpus)
+    if (c >= 0 && c < CPU_SETSIZE) CPU_SET(c, &set);
+  if (::sched_setaffinity(static_cast<pid_t>(pid), sizeof set, &set) != 0)
+    Fail(ErrorKind::kOutput, "cannot pin process {} to CPUs: {}", pid, std::strerror(errno));
+}
+
+namespace {
+// The memory cgroup directory below which this daemon can create limited children, and its version;
+// "" with the reason in `note` where it cannot.
+std::pair<std::string, int> MemoryBase(Env* env, std::string* note) {
   CgroupLayout cg = FindCgroups(env);
-  std::unique_ptr<MemoryLimits> out;
+  std::string base;
+  int version = 1;
   if (cg.v1_memory) {
-    out = std::make_unique<MemoryLimits>(env, cg.v1_memory->dir, 1, Tag(data_dir));
+    base = cg.v1_memory->dir;
   } else if (cg.v2) {
     auto sub = ReadSmall(env, cg.v2->dir + "/cgroup.subtree_control");
     if (!sub || sub->find("memory") == std::string::npos) {
       *note = fmt::format("cgroup v2 {} does not delegate the memory controller to its children", cg.v2->dir);
-      return nullptr;
+      return {"", 0};
     }
-    out = std::make_unique<MemoryLimits>(env, cg.v2->dir, 2, Tag(data_dir));
+    base = cg.v2->dir;
+    version = 2;
   } else {
     *note = "no memory cgroup found";
-    return nullptr;
+    return {"", 0};
   }
   // Probe: a child with a limit file, removed again.
-  std::string probe = fmt::format("{}/sluice-probe-{}", out->base(), ::getpid());
+  std::string probe = fmt::format("{}/sluice-probe-{}", base, ::getpid());
   try {
     env->CreateDirs(probe);
-    bool ok = env->FileExists(probe + (out->version() == 2 ? "/memory.max" : "/memory.limit_in_bytes"));
+    bool ok = env->FileExists(probe + (version == 2 ? "/memory.max" : "/memory.limit_in_bytes"));
     RemoveCgroup(probe);
     if (!ok) {
       *note = fmt::format("{} has no memory limit files", probe);
-      return nullptr;
+      return {"", 0};
     }
   } catch (const Error& e) {
-    *note = fmt::format("cannot create a cgroup under {}: {}", out->base(), e.what());
-    return nullptr;
+    *note = fmt::format("cannot create a cgroup under {}: {}", base, e.what());
+    return {"", 0};
   }
-  return out;
+  return {base, version};
+}
+}  // namespace
+
+std::unique_ptr<JobLimits> OpenJobLimits(Env* env, const std::string& data_dir, std::string* memory_note) {
+  auto [base, version] = MemoryBase(env, memory_note);
+  std::vector<int> cpus;
+  cpu_set_t set;
+  if (::sched_getaffinity(0, sizeof set, &set) == 0)
+    for (int c = 0; c < CPU_SETSIZE; ++c)
+      if (CPU_ISSET(c, &set)) cpus.push_back(c);
+  return std::make_unique<JobLimits>(env, base, version, Tag(data_dir), std::move(cpus));
 }
 
 }  // namespace sluice::manager

@@ -93,7 +93,7 @@ std::vector<Holding> Manager::Holdings(std::vector<int64_t>* ids) {
   for (const auto& [id, a] : active_) {
     if (!a.run) continue;
     double limit = a.spec.run_timeout > 0 ? a.spec.run_timeout + a.spec.kill_grace : 0;
-    out.push_back({a.spec.resources, a.run->gpus, limit > 0 ? a.run->started_at + limit : 0});
+    out.push_back({a.spec.resources, a.run->gpus, limit > 0 ? a.run->started_at + limit : 0, a.run->cpus});
     if (ids) ids->push_back(id);
   }
   return out;
@@ -122,7 +122,7 @@ void Manager::Reconcile() {
       // The wrapper (if it was forked at all) saw the go pipe close and ran nothing.
       const std::string reason = "daemon restarted before the attempt started";
       if (!attempts.empty()) store_->DropAttempt(id, attempts.back().n, reason, now);
-      if (!attempts.empty() && opt_.memory_limits) opt_.memory_limits->Release(id, attempts.back().n);
+      if (!attempts.empty() && opt_.limits) opt_.limits->Release(id, attempts.back().n);
       else store_->SetState(id, State::kPending, reason, now);
       slot.row = *store_->GetJob(id);
       continue;
@@ -135,7 +135,8 @@ void Manager::Reconcile() {
     r.started_at = at.started_at;
     r.kill_reason = at.kill_reason;
     r.kill_sent_at = at.kill_sent_at;
-    r.gpus = at.gpus;  // a re-adopted job keeps its GPUs
+    r.gpus = at.gpus;  // a re-adopted job keeps its GPUs and CPUs
+    r.cpus = at.cpus;
     slot.run = r;
     if (!procs_->Alive(r.id)) Finish(slot, ReadStatusFile(AttemptFile(id, at.n, "status")), now);
   }
@@ -443,7 +444,8 @@ void Manager::Tick() {
 
 void Manager::Launch(Active& a, std::vector<std::string> gpus, double now) {
   int64_t id = a.row.id;
-  int n = store_->BeginAttempt(id, now, gpus);  // RUNNING, and its GPUs, durable before any process exists
+  std::vector<int> cpus = opt_.limits ? PickCpus(opt_.limits->cpus(), Holdings(), a.spec.resources.cpus) : std::vector<int>{};
+  int n = store_->BeginAttempt(id, now, gpus, cpus);  // RUNNING, its GPUs and CPUs, durable before any process exists
   a.row.state = State::kRunning;
   a.row.attempts = n;
   a.row.reason.clear();
@@ -451,6 +453,7 @@ void Manager::Launch(Active& a, std::vector<std::string> gpus, double now) {
   r.n = n;
   r.started_at = now;
   r.gpus = gpus;
+  r.cpus = cpus;
   a.run = r;
   std::string dir = fmt::format("{}/jobs/{}", opt_.data_dir, id);
   LaunchRequest req;
@@ -484,14 +487,14 @@ void Manager::Launch(Active& a, std::vector<std::string> gpus, double now) {
     return;
   }
   store_->RecordLaunch(id, n, a.run->id.pid, a.run->id.start_ticks, a.run->id.boot_id);
-  if (opt_.memory_limits && a.spec.resources.memory > 0) {
-    try {
-      opt_.memory_limits->Confine(id, n, a.spec.resources.memory, a.run->id.pid);
-    } catch (const Error& e) {
-      // Unconfined it must not run: the held wrapper is killed; the attempt ends as a failed launch.
-      a.run->launch_error = fmt::format("launch failed: cannot apply the memory limit: {}", e.what());
-      procs_->SignalGroup(a.run->id, SIGKILL);
-    }
+  try {
+    if (opt_.limits && opt_.limits->memory() && a.spec.resources.memory > 0)
+      opt_.limits->Confine(id, n, a.spec.resources.memory, a.run->id.pid);
+    if (!cpus.empty()) opt_.limits->Pin(a.run->id.pid, cpus);
+  } catch (const Error& e) {
+    // Unbound it must not run: the held wrapper is killed; the attempt ends as a failed launch.
+    a.run->launch_error = fmt::format("launch failed: cannot apply its limits: {}", e.what());
+    procs_->SignalGroup(a.run->id, SIGKILL);
   }
   procs_->Release(go_fd);
 }
@@ -500,7 +503,7 @@ void Manager::Finish(Active& a, std::optional<ExitStatus> status, double now) {
   int64_t id = a.row.id;
   Running r = *a.run;
   a.run.reset();
-  bool oom = opt_.memory_limits && a.spec.resources.memory > 0 && opt_.memory_limits->Release(id, r.n);
+  bool oom = opt_.limits && a.spec.resources.memory > 0 && opt_.limits->Release(id, r.n);
   if (status && status->kind == ExitStatus::kNotStarted) {
     store_->DropAttempt(id, r.n, "daemon restarted before the attempt started", now);
     a.row = *store_->GetJob(id);
@@ -602,6 +605,11 @@ std::optional<std::string> Manager::JobJson(int64_t id) {
     if (!a.gpus.empty()) {
       w.Key("gpus").BeginArray();
       for (const auto& g : a.gpus) w.String(g);
+      w.EndArray();
+    }
+    if (!a.cpus.empty()) {
+      w.Key("cpus").BeginArray();
+      for (int c : a.cpus) w.Int(c);
       w.EndArray();
     }
     w.EndObject();

@@ -35,7 +35,7 @@ struct ManagerOptions {
   std::string data_dir;   // state.db, server.lock, jobs/<id>/attempt-<n>.{stdout,stderr,status}
   Capacity capacity;      // what admission may hand out (GPUs: RunServer's ServerGpus)
   std::string sluice_exe; // the binary a pipeline job runs as `sluice run` (the daemon's own)
-  MemoryLimits* memory_limits = nullptr;  // enforces declared memory per attempt; nullptr: admission only
+  JobLimits* limits = nullptr;  // enforces declared memory and cpus per attempt; nullptr: admission only
   double tick_seconds = 0.1;
   uint64_t seed = 0;      // jitter randomness; 0 = from std::random_device
 };
@@ -99,6 +99,7 @@ class Manager {
   struct Running {
     int n = 0;
     std::vector<std::string> gpus;
+    std::vector<int> cpus;     // pinned to (empty: not pinned)
     std::string launch_error;  // the attempt was stopped before its command ran
     ProcessIdentity id;
     bool own_child = true;  // false: re-adopted after a restart (not waitable)

@@ -188,6 +188,20 @@ std::vector<Admission> Admit(std::vector<Candidate> candidates, const Capacity& 
   return out;
 }
 
+std::vector<int> PickCpus(const std::vector<int>& allowed, const std::vector<Holding>& running, double cpus) {
+  if (cpus <= 0 || allowed.empty()) return {};
+  std::map<int, double> load;
+  for (int c : allowed) load[c] = 0;
+  for (const Holding& h : running)
+    for (int c : h.cpus)
+      if (load.count(c)) load[c] += h.resources.cpus / static_cast<double>(h.cpus.size());
+  std::vector<int> order = allowed;
+  std::sort(order.begin(), order.end(), [&load](int a, int b) { return load[a] != load[b] ? load[a] < load[b] : a < b; });
+  order.resize(std::min(order.size(), static_cast<size_t>(std::ceil(cpus - kEps))));
+  std::sort(order.begin(), order.end());
+  return order;
+}
+
 DepVerdict EvaluateDependency(DepCondition c, const DepState& dep) {
   switch (c) {
     case DepCondition::kAfter:

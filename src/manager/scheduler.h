@@ -32,6 +32,7 @@ struct Holding {
   Resources resources;
   std::vector<std::string> gpus;  // UUIDs assigned to it
   double ends_by = 0;             // epoch seconds by which its run timeout (+ kill grace) ends it; 0 = unbounded
+  std::vector<int> cpus;          // CPUs it is pinned to (empty: not pinned)
 };
 
 // The sum of what `running` holds (cpus, memory, custom; `gpus` lists the held devices' UUIDs, other fields zero).
@@ -61,6 +62,12 @@ struct Admission {
 // the ones with the least free memory first (larger devices stay for larger requests), then by index.
 std::vector<Admission> Admit(std::vector<Candidate> candidates, const Capacity& capacity, const std::vector<Holding>& running,
                              double now);
+
+// The CPUs to pin a job declaring `cpus` to: ceil(cpus) of `allowed` (all of them at most), the least
+// loaded first, then by number; a running job loads each of its CPUs with its cpus spread evenly. Empty
+// for cpus 0. CPUs are shared, not exclusive (declarations may be fractional): pinning keeps a job to the
+// cores it declared and spreads jobs over the machine; admission keeps the sum within capacity.
+std::vector<int> PickCpus(const std::vector<int>& allowed, const std::vector<Holding>& running, double cpus);
 
 // What a dependency's job is like now, as far as conditions care.
 struct DepState {

@@ -197,8 +197,8 @@ int RunServer(Env* env, const ServerOptions& opt) {
   mo.sluice_exe = std::filesystem::read_symlink("/proc/self/exe", exe_err).string();
   if (exe_err) mo.sluice_exe = "/proc/self/exe";
   std::string limits_note;
-  std::unique_ptr<MemoryLimits> limits = OpenMemoryLimits(env, mo.data_dir, &limits_note);
-  mo.memory_limits = limits.get();
+  std::unique_ptr<JobLimits> limits = OpenJobLimits(env, mo.data_dir, &limits_note);
+  mo.limits = limits.get();
 
   // Signals are taken by one thread with sigwait; blocked before any other thread exists so none of
   // them gets SIGTERM/SIGINT (the job wrappers unblock them again). SIGPIPE: a client that hangs up.
@@ -235,8 +235,10 @@ int RunServer(Env* env, const ServerOptions& opt) {
   if (bound <= 0) Fail(ErrorKind::kOutput, "cannot listen on {}: {}", opt.listen, std::strerror(errno));
   fmt::print("sluice server: listening on {}:{}, data in {}, capacity {} cpus, {} bytes, {} GPUs{}\n", host, bound, mo.data_dir,
              mo.capacity.cpus, mo.capacity.memory, mo.capacity.gpus.size(), gpu_note.empty() ? "" : " (" + gpu_note + ")");
-  fmt::print("sluice server: memory limits: {}\n",
-             limits ? fmt::format("enforced, cgroup v{} under {}", limits->version(), limits->base()) : "not enforced (" + limits_note + ")");
+  fmt::print("sluice server: memory limits: {}; jobs pinned within CPUs {}\n",
+             limits->memory() ? fmt::format("enforced, cgroup v{} under {}", limits->cgroup_version(), limits->memory_base())
+                              : "not enforced (" + limits_note + ")",
+             fmt::join(limits->cpus(), ","));
   std::fflush(stdout);
 
   std::thread waiter([&srv, &stop_set] {

@@ -6,7 +6,7 @@
 
 namespace sluice::manager {
 namespace {
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 // synchronous=FULL: in WAL mode NORMAL only syncs at checkpoints, so a power cut could roll back a
 // committed submit that a client was already told about, or a RUNNING record whose process then ran again.
@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS attempts(
   kill_reason TEXT NOT NULL DEFAULT '',
   kill_sent_at REAL NOT NULL DEFAULT 0,
   gpus TEXT NOT NULL DEFAULT '',
+  cpus TEXT NOT NULL DEFAULT '',
   PRIMARY KEY(job_id, n));
 CREATE TABLE IF NOT EXISTS deps(
   job_id INTEGER NOT NULL REFERENCES jobs(id),
@@ -61,12 +62,13 @@ CREATE TABLE IF NOT EXISTS events(
   reason TEXT NOT NULL);
 )sql";
 
-// Columns added after schema version 1 (a version-1 database gets them with their defaults).
+// Columns added after schema version 1 (an older database gets the ones it lacks, with their defaults).
 constexpr const char* kAddedColumns[][3] = {
     {"jobs", "held", "INTEGER NOT NULL DEFAULT 0"},
     {"jobs", "queued_at", "REAL NOT NULL DEFAULT 0"},
     {"jobs", "retry_base", "INTEGER NOT NULL DEFAULT 0"},
     {"attempts", "gpus", "TEXT NOT NULL DEFAULT ''"},
+    {"attempts", "cpus", "TEXT NOT NULL DEFAULT ''"},
 };
 
 std::string JoinComma(const std::vector<std::string>& v) {
@@ -218,13 +220,16 @@ void Store::SetReason(int64_t id, const std::string& reason) {
 
 void Store::SetCancelRequested(int64_t id) { Stmt(this, "UPDATE jobs SET cancel_requested=1 WHERE id=?").Bind(id).Step(); }
 
-int Store::BeginAttempt(int64_t id, double now, const std::vector<std::string>& gpus) {
+int Store::BeginAttempt(int64_t id, double now, const std::vector<std::string>& gpus, const std::vector<int>& cpus) {
   Txn t(this);
   Stmt(this, "UPDATE jobs SET state='RUNNING', reason='', attempts=attempts+1, updated_at=? WHERE id=?").Bind(now).Bind(id).Step();
   Stmt q(this, "SELECT attempts FROM jobs WHERE id=?");
   q.Bind(id).Step();
   int n = sqlite3_column_int(q.get(), 0);
-  Stmt(this, "INSERT INTO attempts(job_id, n, state, started_at, gpus) VALUES(?, ?, 'LAUNCHING', ?, ?)").Bind(id).Bind(n).Bind(now).Bind(JoinComma(gpus)).Step();
+  std::vector<std::string> cpu_names;
+  for (int c : cpus) cpu_names.push_back(std::to_string(c));
+  Stmt(this, "INSERT INTO attempts(job_id, n, state, started_at, gpus, cpus) VALUES(?, ?, 'LAUNCHING', ?, ?, ?)")
+      .Bind(id).Bind(n).Bind(now).Bind(JoinComma(gpus)).Bind(JoinComma(cpu_names)).Step();
   AddEvent(id, State::kRunning, "attempt " + std::to_string(n), now);
   t.Commit();
   return n;
@@ -334,7 +339,7 @@ std::vector<JobRow> Store::ActiveJobs() {
 
 std::vector<AttemptRow> Store::Attempts(int64_t id) {
   Stmt q(this,
-         "SELECT job_id, n, state, pid, start_ticks, boot_id, started_at, ended_at, outcome, exit_code, signal, kill_reason, kill_sent_at, gpus "
+         "SELECT job_id, n, state, pid, start_ticks, boot_id, started_at, ended_at, outcome, exit_code, signal, kill_reason, kill_sent_at, gpus, cpus "
          "FROM attempts WHERE job_id=? ORDER BY n");
   q.Bind(id);
   std::vector<AttemptRow> out;
@@ -355,6 +360,7 @@ std::vector<AttemptRow> Store::Attempts(int64_t id) {
     a.kill_reason = Text(s, 11);
     a.kill_sent_at = sqlite3_column_double(s, 12);
     a.gpus = SplitComma(Text(s, 13));
+    for (const auto& c : SplitComma(Text(s, 14))) a.cpus.push_back(std::stoi(c));
     out.push_back(std::move(a));
   }
   return out;

@@ -50,6 +50,7 @@ struct AttemptRow {
   std::string kill_reason;   // "cancel" or "timeout" once the manager decided to stop it
   double kill_sent_at = 0;   // when SIGTERM was sent (SIGKILL follows after the grace period)
   std::vector<std::string> gpus;  // UUIDs of the GPUs it was given (its CUDA_VISIBLE_DEVICES)
+  std::vector<int> cpus;          // CPUs it was pinned to (empty: not pinned)
 };
 
 struct JobFilter {
@@ -75,8 +76,8 @@ class Store {
   void SetReason(int64_t id, const std::string& reason);
   void SetCancelRequested(int64_t id);
 
-  // PENDING → RUNNING with a new LAUNCHING attempt holding `gpus`; returns its number.
-  int BeginAttempt(int64_t id, double now, const std::vector<std::string>& gpus = {});
+  // PENDING → RUNNING with a new LAUNCHING attempt holding `gpus` and pinned to `cpus`; returns its number.
+  int BeginAttempt(int64_t id, double now, const std::vector<std::string>& gpus = {}, const std::vector<int>& cpus = {});
   // The attempt's process exists: records its identity (LAUNCHING → RUNNING).
   void RecordLaunch(int64_t id, int n, int64_t pid, uint64_t start_ticks, const std::string& boot_id);
   // An attempt whose command never started (the daemon died before letting it run): removed, and the job

@@ -175,6 +175,14 @@ s = lambda i: json.load(urllib.request.urlopen(f"http://{os.environ['SLUICE_SERV
 sys.exit(0 if s(sys.argv[1]) <= s(sys.argv[2]) else 1)
 PY
 
+# --- CPU pinning: a job runs on the CPUs it was given (recorded with the attempt); cpus 0 is not pinned
+pin=$("$SLUICE" submit --cpus 1 -- sh -c 'grep Cpus_allowed_list /proc/self/status | cut -f2')
+free=$("$SLUICE" submit --cpus 0 -- sh -c 'grep Cpus_allowed_list /proc/self/status | cut -f2')
+"$SLUICE" wait "$pin" 2>/dev/null || true; "$SLUICE" wait "$free" 2>/dev/null || true
+check "a 1-cpu job runs on the one CPU it was given" test "$("$SLUICE" logs "$pin")" = "$(field "$pin" '["attempts_detail"][0]["cpus"][0]')"
+check "status shows it" grep -q "cpus: $("$SLUICE" logs "$pin")" <("$SLUICE" status "$pin")
+check "a 0-cpu job is not pinned" test "$("$SLUICE" logs "$free")" = "$(grep Cpus_allowed_list /proc/self/status | cut -f2)"
+
 # --- memory limits (where the daemon can create memory cgroups): past --mem is an OOM kill, reported so
 if grep -q "memory limits: enforced" "$T/srv.out"; then
   oom=$("$SLUICE" submit --cpus 0 --mem 64MiB -- python3 -c 'x = bytearray(512 << 20)')
@@ -185,7 +193,7 @@ if grep -q "memory limits: enforced" "$T/srv.out"; then
   check "the attempt's outcome is oom" test "$(field "$oom" '["attempts_detail"][0]["outcome"]')" = oom
   rc=0; "$SLUICE" wait "$fits" 2>/dev/null || rc=$?
   check "within its limit: COMPLETED" test "$rc/$("$SLUICE" logs "$fits")" = 0/ok
-  base=$(sed -n 's/.*cgroup v[12] under //p' "$T/srv.out")
+  base=$(sed -n 's/.*cgroup v[12] under \([^;]*\);.*/\1/p' "$T/srv.out")
   check "no job cgroup is left behind" bash -c "! ls -d '$base'/sluice-*-job* 2>/dev/null | grep -q ."
 else
   echo "# memory limits not enforced here: $(grep 'memory limits' "$T/srv.out")"

@@ -80,6 +80,19 @@ TEST(Scheduler, BackfillOnlyWhatEndsBeforeTheReservation) {
             (std::vector<int64_t>{2}));
 }
 
+TEST(Scheduler, CpusArePickedLeastLoadedFirst) {
+  std::vector<int> cpus = {0, 1, 2, 3};
+  EXPECT_EQ(PickCpus(cpus, {}, 2), (std::vector<int>{0, 1}));
+  EXPECT_EQ(PickCpus(cpus, {}, 0.5), (std::vector<int>{0}));
+  EXPECT_EQ(PickCpus(cpus, {}, 0), (std::vector<int>{}));
+  EXPECT_EQ(PickCpus(cpus, {}, 9), cpus);  // never more than the daemon's own
+  Holding two{Req(2), {}, 0, {0, 1}}, half{Req(0.5), {}, 0, {2}};
+  EXPECT_EQ(PickCpus(cpus, {two}, 1), (std::vector<int>{2}));
+  EXPECT_EQ(PickCpus(cpus, {two, half}, 1), (std::vector<int>{3}));
+  EXPECT_EQ(PickCpus(cpus, {two, half}, 2), (std::vector<int>{2, 3}));  // 2 carries 0.5, 0 and 1 carry 1 each
+  EXPECT_EQ(PickCpus({5, 7}, {Holding{Req(1), {}, 0, {5}}}, 1), (std::vector<int>{7}));
+}
+
 TEST(Scheduler, MemoryAndCustomResourcesAreNeverOverCommitted) {
   Capacity cap{64, 1000, {{"lic", 1}}};
   std::vector<Candidate> c = {{1, 0, Req(1, 600)}, {3, 0, Req(1, 0, {{"lic", 1}})}, {4, 0, Req(1, 0, {{"lic", 1}})}};

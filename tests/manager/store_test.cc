@@ -103,13 +103,15 @@ TEST(Store, Version1DatabaseIsMigrated) {
   sqlite3* h = nullptr;
   ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
   for (const char* sql : {"ALTER TABLE jobs DROP COLUMN held", "ALTER TABLE jobs DROP COLUMN queued_at", "ALTER TABLE jobs DROP COLUMN retry_base",
-                          "ALTER TABLE attempts DROP COLUMN gpus", "UPDATE meta SET value='1' WHERE key='schema_version'"})
+                          "ALTER TABLE attempts DROP COLUMN gpus", "ALTER TABLE attempts DROP COLUMN cpus",
+                          "UPDATE meta SET value='1' WHERE key='schema_version'"})
     ASSERT_EQ(sqlite3_exec(h, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sql;
   sqlite3_close(h);
   Store s(db);
   int64_t id = s.Submit(ParseJobSpec(R"({"command":["true"]})"), State::kPending, "", 5.0);
-  s.BeginAttempt(id, 6.0, {"GPU-a", "GPU-b"});
+  s.BeginAttempt(id, 6.0, {"GPU-a", "GPU-b"}, {0, 3});
   EXPECT_EQ(s.Attempts(id).at(0).gpus, (std::vector<std::string>{"GPU-a", "GPU-b"}));
+  EXPECT_EQ(s.Attempts(id).at(0).cpus, (std::vector<int>{0, 3}));
   EXPECT_EQ(s.GetJob(id)->queued_at, 5.0);
 }
 
