@@ -172,7 +172,15 @@ SubmitResult Manager::Submit(const JobSpec& spec) {
     std::vector<QueuedSubmit*> batch;
     batch.swap(submit_queue_);
     l.unlock();
-    CommitSubmits(batch);
+    try {
+      CommitSubmits(batch);
+    } catch (...) {  // after its commit (reading a job back failed): the next leader must still come
+      for (QueuedSubmit* b : batch) {
+        if (b->done) continue;
+        b->error = std::current_exception();
+        b->done = true;
+      }
+    }
     l.lock();
     committing_ = false;
     submit_cv_.notify_all();
