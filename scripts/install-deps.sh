@@ -6,7 +6,8 @@ pkgs=(build-essential cmake pkg-config libsimdjson-dev libyaml-cpp-dev libfmt-de
       libcli11-dev libpcre2-dev libicu-dev libzstd-dev zlib1g-dev libxxhash-dev libgtest-dev
       libgmock-dev zstd gzip python3 python3-jsonschema
       libgumbo-dev libopencc-dev opencc libsentencepiece-dev sentencepiece libfasttext-dev fasttext libpython3-dev
-      libsqlite3-dev libcpp-httplib-dev curl)
+      libsqlite3-dev libcpp-httplib-dev curl
+      chromium)  # tests/cli/dashboard_test.sh: the dashboard in headless Chromium
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -166,6 +166,8 @@ int main(int argc, char** argv) {
   int mattempt = 0;
   int64_t mtail = -1;
   double mwait_timeout = 0;
+  bool mfollow = false;
+  double mstats_window = 0;
   std::string mstate;
   auto* mstatus_cmd = app.add_subcommand("status", "Show a sluice server job: state, reason, attempts");
   auto* mlist_cmd = app.add_subcommand("list", "List sluice server jobs");
@@ -184,6 +186,14 @@ int main(int argc, char** argv) {
   mlogs_cmd->add_flag("--stderr", mstderr, "stderr instead of stdout");
   mlogs_cmd->add_option("--attempt", mattempt, "attempt number (default: the latest)")->check(CLI::NonNegativeNumber);
   mlogs_cmd->add_option("--tail", mtail, "only the last N lines")->check(CLI::NonNegativeNumber);
+  mlogs_cmd->add_flag("-f,--follow", mfollow, "keep printing as the log grows, until the job ends (through its retries)");
+  auto* mhealth_cmd = app.add_subcommand("health", "Is sluice server serving and ready; what it has allocated (exit 0 ready, 1 not ready, 3 unreachable)");
+  auto* mstats_cmd = app.add_subcommand("stats", "sluice server statistics: jobs by state, submit rate, queue-wait and run-time percentiles, GPU-hours");
+  for (auto* c : {mhealth_cmd, mstats_cmd}) {
+    client_flags(c);
+    c->add_flag("--json", mjson, "the server's JSON");
+  }
+  mstats_cmd->add_option("--window", mstats_window, "durations over the last this many seconds (default: all history)")->check(CLI::NonNegativeNumber);
   mwait_cmd->add_option("--timeout", mwait_timeout, "give up after this many seconds (exit 8)")->check(CLI::NonNegativeNumber);
   mwait_cmd->footer("Exit code: 0 COMPLETED; a FAILED job's exit code, 128+signal, 124 timeout, 1 lost; 9 CANCELLED; 10 REJECTED.");
 
@@ -227,7 +237,9 @@ int main(int argc, char** argv) {
     if (*sub_cmd) return manager::SubmitCommand(Env::Default(), cli_opt, sub);
     if (*mstatus_cmd) return manager::StatusCommand(Env::Default(), cli_opt, mjob_id, mjson);
     if (*mlist_cmd) return manager::ListCommand(Env::Default(), cli_opt, mstate, mjson);
-    if (*mlogs_cmd) return manager::LogsCommand(Env::Default(), cli_opt, mjob_id, mattempt, mstderr, mtail);
+    if (*mlogs_cmd) return manager::LogsCommand(Env::Default(), cli_opt, mjob_id, mattempt, mstderr, mtail, mfollow);
+    if (*mhealth_cmd) return manager::HealthCommand(Env::Default(), cli_opt, mjson);
+    if (*mstats_cmd) return manager::StatsCommand(Env::Default(), cli_opt, mstats_window, mjson);
     if (*mcancel_cmd) return manager::CancelCommand(Env::Default(), cli_opt, mjob_id);
     if (*mwait_cmd) return manager::WaitCommand(Env::Default(), cli_opt, mjob_id, mwait_timeout);
     for (auto* c : {mretry_cmd, mhold_cmd, mrelease_cmd})

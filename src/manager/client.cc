@@ -7,9 +7,14 @@
 #include <filesystem>
 #include <fstream>
 
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
 #include "core/error.h"
 #include "core/json_writer.h"
 #include "manager/job_spec.h"
+#include "manager/sse.h"
 
 namespace sluice::manager {
 namespace dom = simdjson::dom;
@@ -44,6 +49,34 @@ class Api {
   httplib::Result Post(const std::string& path, const std::string& body) {
     return Check(cli_->Post(path, headers_, body, "application/json"));
   }
+  // Reads an SSE stream, passing each message to `on_message` until it returns false or the server ends the
+  // stream. Returns the response status (the error body, if any, in `*error_body`), or 0 if the connection
+  // failed or broke before a status or after one (the caller may resume).
+  int Stream(const std::string& path, const std::function<bool(const SseMessageParsed&)>& on_message, std::string* error_body) {
+    SseParser parser;
+    int status = 0;
+    bool stopped = false;
+    auto r = cli_->Get(
+        path, headers_,
+        [&](const httplib::Response& res) {
+          status = res.status;
+          return true;
+        },
+        [&](const char* data, size_t n) {
+          if (status != 200) {
+            error_body->append(data, n);
+            return true;
+          }
+          parser.Feed(std::string_view(data, n), [&](const SseMessageParsed& m) {
+            if (!stopped && !on_message(m)) stopped = true;
+          });
+          return !stopped;
+        });
+    if (!r && !stopped) return status == 200 ? 0 : status;
+    return status;
+  }
+  // Breaks a Stream() running on another thread.
+  void Stop() { cli_->stop(); }
 
  private:
   httplib::Result Check(httplib::Result r) {
@@ -69,6 +102,13 @@ int Report(const httplib::Response& r) {
   fmt::print(stderr, "sluice: error: {} (HTTP {})\n", ErrorMessage(r), r.status);
   if (r.status == 404) return kNoSuchJob;
   return r.status >= 500 ? 70 : 2;
+}
+
+int ReportStatus(int status, const std::string& body) {
+  httplib::Response r;
+  r.status = status;
+  r.body = body;
+  return Report(r);
 }
 
 int64_t ParseId(const std::string& s) {
@@ -218,17 +258,26 @@ int SubmitCommand(Env* env, const ClientOptions& c, const SubmitOptions& s) {
   return 0;
 }
 
-int StatusCommand(Env* env, const ClientOptions& c, int64_t id, bool json) {
-  Api api(env, c);
-  auto r = api.Get(fmt::format("/v1/jobs/{}", id));
+namespace {
+// GETs `path` for a verb with --json: prints the answer as it is and returns 0 when `json`; else parses it
+// into `*e` (backed by `p`) and returns nullopt. A refusal is reported and its exit code returned.
+std::optional<int> GetJson(Api& api, const std::string& path, bool json, dom::parser& p, dom::element* e) {
+  auto r = api.Get(path);
   if (r->status != 200) return Report(*r);
   if (json) {
     fmt::print("{}", r->body);
     return 0;
   }
+  if (p.parse(r->body).get(*e)) Fail(ErrorKind::kInternal, "unexpected answer from the server: {}", r->body);
+  return std::nullopt;
+}
+}  // namespace
+
+int StatusCommand(Env* env, const ClientOptions& c, int64_t id, bool json) {
+  Api api(env, c);
   dom::parser p;
   dom::element e;
-  if (p.parse(r->body).get(e)) Fail(ErrorKind::kInternal, "unexpected answer from the server: {}", r->body);
+  if (auto done = GetJson(api, fmt::format("/v1/jobs/{}", id), json, p, &e)) return *done;
   fmt::print("job {} {}: {}", id, Str(e, "/name"), Str(e, "/state"));
   std::string reason = Str(e, "/reason");
   if (!reason.empty()) fmt::print(" ({})", reason);
@@ -282,8 +331,65 @@ int ListCommand(Env* env, const ClientOptions& c, const std::string& state, bool
   return 0;
 }
 
-int LogsCommand(Env* env, const ClientOptions& c, int64_t id, int attempt, bool stderr_stream, int64_t tail) {
+namespace {
+// `sluice logs -f`: the SSE follow of one attempt, then of the next while the job retries (attempt 0).
+int FollowLog(Env* env, Api& api, int64_t id, int attempt, const char* stream, int64_t tail) {
+  int n = attempt;
+  uint64_t offset = 0;
+  bool first = true;
+  int broken = 0;  // connections lost in a row
+  while (true) {
+    std::string path = fmt::format("/v1/jobs/{}/logs?follow=1&stream={}&attempt={}", id, stream, n);
+    path += first && tail >= 0 ? fmt::format("&tail={}", tail) : fmt::format("&offset={}", offset);
+    std::string end, error;
+    int status = api.Stream(
+        path,
+        [&](const SseMessageParsed& m) {
+          if (m.event == "attempt") {
+            dom::parser p;
+            dom::element e;
+            if (!p.parse(m.data).get(e) && Int(e, "/attempt", 0) != n) {
+              n = static_cast<int>(Int(e, "/attempt", 0));
+              offset = 0;
+            }
+          } else if (m.event == "log") {
+            auto bytes = Base64Decode(m.data);
+            if (!bytes) Fail(ErrorKind::kInternal, "unexpected log message from the server");
+            std::fwrite(bytes->data(), 1, bytes->size(), stdout);
+            std::fflush(stdout);
+            size_t colon = m.id.find(':');
+            if (colon != std::string::npos) offset = std::stoull(m.id.substr(colon + 1));
+          } else if (m.event == "end") {
+            end = m.data;
+            return false;
+          }
+          broken = 0;
+          return true;
+        },
+        &error);
+    if (status != 0 && status != 200) return ReportStatus(status, error);
+    first = false;
+    if (end.empty()) {  // the connection broke (a daemon restart): resume where it stopped
+      if (++broken > 20) Fail(ErrorKind::kInput, "lost the connection to sluice server while following job {}", id);
+      env->SleepSeconds(0.5);
+      continue;
+    }
+    dom::parser p;
+    dom::element e;
+    if (p.parse(end).get(e)) Fail(ErrorKind::kInternal, "unexpected end message from the server: {}", end);
+    auto state = ParseState(Str(e, "/job_state"));
+    // A pinned attempt ends here; otherwise a job that will run again is followed into its next attempt.
+    if (attempt != 0 || !state || IsTerminal(*state) || Int(e, "/attempt", 0) == 0) return 0;
+    fmt::print(stderr, "sluice: attempt {} of job {} ended; waiting for attempt {} ({})\n", n, id, n + 1, Str(e, "/reason"));
+    n = static_cast<int>(Int(e, "/attempt", n)) + 1;
+    offset = 0;
+  }
+}
+}  // namespace
+
+int LogsCommand(Env* env, const ClientOptions& c, int64_t id, int attempt, bool stderr_stream, int64_t tail, bool follow) {
   Api api(env, c);
+  if (follow) return FollowLog(env, api, id, attempt, stderr_stream ? "stderr" : "stdout", tail);
   std::string base = fmt::format("/v1/jobs/{}/logs?stream={}&attempt={}", id, stderr_stream ? "stderr" : "stdout", attempt);
   uint64_t offset = 0;
   std::string path = tail >= 0 ? fmt::format("{}&tail={}", base, tail) : fmt::format("{}&offset=0", base);
@@ -321,37 +427,140 @@ int JobActionCommand(Env* env, const ClientOptions& c, int64_t id, const std::st
   return 0;
 }
 
+namespace {
+// The exit code `sluice wait` returns for a job that has ended; nullopt while it has not.
+std::optional<int> EndedExitCode(int64_t id, dom::element e) {
+  auto state = ParseState(Str(e, "/state"));
+  if (!state || !IsTerminal(*state)) return std::nullopt;
+  fmt::print(stderr, "sluice: job {} {}{}\n", id, StateName(*state), Str(e, "/reason").empty() ? "" : ": " + Str(e, "/reason"));
+  switch (*state) {
+    case State::kCompleted: return 0;
+    case State::kCancelled: return 9;
+    case State::kRejected: return 10;
+    default: break;
+  }
+  int64_t code = Int(e, "/exit_code", -1), sig = Int(e, "/signal", -1);
+  if (Str(e, "/reason").rfind("timeout", 0) == 0) return 124;
+  if (code > 0) return static_cast<int>(code);
+  if (sig > 0) return static_cast<int>(128 + sig);
+  return 1;
+}
+}  // namespace
+
 int WaitCommand(Env* env, const ClientOptions& c, int64_t id, double timeout_seconds) {
   Api api(env, c);
   double deadline = timeout_seconds > 0 ? env->MonotonicSeconds() + timeout_seconds : 0;
+  int broken = 0;
   while (true) {
     auto r = api.Get(fmt::format("/v1/jobs/{}", id));
     if (r->status != 200) return Report(*r);
     dom::parser p;
     dom::element e;
     if (p.parse(r->body).get(e)) Fail(ErrorKind::kInternal, "unexpected answer from the server");
-    auto state = ParseState(Str(e, "/state"));
-    if (state && IsTerminal(*state)) {
-      fmt::print(stderr, "sluice: job {} {}{}\n", id, StateName(*state), Str(e, "/reason").empty() ? "" : ": " + Str(e, "/reason"));
-      switch (*state) {
-        case State::kCompleted: return 0;
-        case State::kCancelled: return 9;
-        case State::kRejected: return 10;
-        default: break;
-      }
-      int64_t code = Int(e, "/exit_code", -1), sig = Int(e, "/signal", -1);
-      if (Str(e, "/reason").rfind("timeout", 0) == 0) return 124;
-      if (code > 0) return static_cast<int>(code);
-      if (sig > 0) return static_cast<int>(128 + sig);
-      return 1;
+    if (auto code = EndedExitCode(id, e)) return *code;
+    // The job's events from its first (so none is missed between the read above and the subscription) until
+    // a terminal one; a second thread reads them so the deadline can break the stream.
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false, terminal = false;
+    int status = 0;
+    std::string error;
+    std::thread reader([&] {
+      int st = api.Stream(
+          fmt::format("/v1/events?job={}&since=0", id),
+          [&](const SseMessageParsed& m) {
+            if (!m.event.empty()) return true;  // hello
+            dom::parser ep;
+            dom::element ev;
+            auto s = ep.parse(m.data).get(ev) ? std::nullopt : ParseState(Str(ev, "/state"));
+            if (s && IsTerminal(*s)) {
+              std::lock_guard<std::mutex> l(mu);
+              terminal = true;
+              return false;
+            }
+            return true;
+          },
+          &error);
+      std::lock_guard<std::mutex> l(mu);
+      status = st;
+      done = true;
+      cv.notify_all();
+    });
+    bool timed_out = false;
+    {
+      std::unique_lock<std::mutex> l(mu);
+      if (deadline > 0) timed_out = !cv.wait_for(l, std::chrono::duration<double>(std::max(0.0, deadline - env->MonotonicSeconds())), [&] { return done; });
+      else cv.wait(l, [&] { return done; });
     }
-    if (deadline > 0 && env->MonotonicSeconds() >= deadline) {
+    if (timed_out) api.Stop();
+    reader.join();
+    if (timed_out && !terminal) {
       fmt::print(stderr, "sluice: job {} still {} after {} s\n", id, Str(e, "/state"), timeout_seconds);
       return 8;
     }
-    // Polling until /v1/events exists (docs/api.md lists it as not implemented yet).
-    env->SleepSeconds(0.2);
+    if (status != 0 && status != 200) return ReportStatus(status, error);
+    if (!terminal) {  // the stream broke (a daemon restart): read the job again and resubscribe
+      if (++broken > 20) Fail(ErrorKind::kInput, "lost the connection to sluice server while waiting for job {}", id);
+      env->SleepSeconds(0.5);
+    }
   }
+}
+
+int HealthCommand(Env* env, const ClientOptions& c, bool json) {
+  Api api(env, c);
+  auto h = api.Get("/healthz");
+  if (h->status != 200) return Report(*h);
+  auto ready = api.Get("/readyz");
+  auto res = api.Get("/v1/resources");
+  if (res->status != 200) return Report(*res);
+  bool ok = ready->status == 200;
+  if (json) {
+    JsonWriter w;
+    w.BeginObject().Field("serving", true).Field("ready", ok);
+    if (!ok) w.Field("why", ErrorMessage(*ready));
+    std::string body = res->body;
+    while (!body.empty() && body.back() == '\n') body.pop_back();
+    w.Key("resources").Raw(body).EndObject();
+    fmt::print("{}\n", w.Take());
+    return ok ? 0 : 1;
+  }
+  dom::parser p;
+  dom::element e;
+  if (p.parse(res->body).get(e)) Fail(ErrorKind::kInternal, "unexpected answer from the server");
+  fmt::print("sluice server: serving, {}\n", ok ? "ready" : "NOT READY: " + ErrorMessage(*ready));
+  fmt::print("running jobs: {}\n", Int(e, "/running_jobs", 0));
+  fmt::print("cpus: {} of {} allocated\n", Num(e, "/cpus/allocated"), Num(e, "/cpus/capacity"));
+  fmt::print("memory: {:.1f} of {:.1f} GiB allocated\n", Num(e, "/memory/allocated") / (1 << 30), Num(e, "/memory/capacity") / (1 << 30));
+  dom::object custom;
+  if (!e["custom"].get(custom))
+    for (auto [name, v] : custom) fmt::print("{}: {} of {} allocated\n", name, Num(v, "/allocated"), Num(v, "/capacity"));
+  return ok ? 0 : 1;
+}
+
+int StatsCommand(Env* env, const ClientOptions& c, double window_seconds, bool json) {
+  Api api(env, c);
+  dom::parser p;
+  dom::element e;
+  if (auto done = GetJson(api, fmt::format("/v1/stats?window={}", static_cast<uint64_t>(window_seconds)), json, p, &e)) return *done;
+  std::string counts;
+  for (const char* s : {"PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED", "REJECTED"})
+    counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", s, Int(e, fmt::format("/jobs/{}", s).c_str(), 0));
+  fmt::print("jobs: {}\n", counts);
+  fmt::print("submitted: {} in all; {} in the last minute ({:.2f}/s), {} in 5 min, {} in 15 min\n", Int(e, "/submitted/total", 0),
+             Int(e, "/submitted/last_60s", 0), Num(e, "/submit_rate_per_s/60s"), Int(e, "/submitted/last_300s", 0),
+             Int(e, "/submitted/last_900s", 0));
+  fmt::print("attempts: {}\n", Int(e, "/attempts", 0));
+  for (const auto& [key, label] : {std::pair{"queue_wait_s", "queue wait"}, std::pair{"run_time_s", "run time"}}) {
+    std::string base = std::string("/") + key;
+    int64_t n = Int(e, (base + "/count").c_str(), 0);
+    if (n == 0) fmt::print("{}: no samples\n", label);
+    else
+      fmt::print("{}: {} samples, p50 {:.3f} s, p90 {:.3f} s, p99 {:.3f} s, max {:.3f} s\n", label, n, Num(e, (base + "/p50").c_str()),
+                 Num(e, (base + "/p90").c_str()), Num(e, (base + "/p99").c_str()), Num(e, (base + "/max").c_str()));
+  }
+  fmt::print("GPU-hours: {:.3f}\n", Num(e, "/gpu_hours"));
+  if (window_seconds > 0) fmt::print("(durations over the last {} s)\n", window_seconds);
+  return 0;
 }
 
 }  // namespace sluice::manager

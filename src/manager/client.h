@@ -43,11 +43,21 @@ struct SubmitOptions {
 int SubmitCommand(Env* env, const ClientOptions& c, const SubmitOptions& s);
 int StatusCommand(Env* env, const ClientOptions& c, int64_t id, bool json);
 int ListCommand(Env* env, const ClientOptions& c, const std::string& state, bool json);
-int LogsCommand(Env* env, const ClientOptions& c, int64_t id, int attempt, bool stderr_stream, int64_t tail);
+// `follow`: stream the log as it grows (SSE) until the attempt ends; with `attempt` 0 the follower moves on
+// to the next attempt while the job retries, so it ends when the job does. A dropped connection resumes where
+// it stopped.
+int LogsCommand(Env* env, const ClientOptions& c, int64_t id, int attempt, bool stderr_stream, int64_t tail, bool follow);
 int CancelCommand(Env* env, const ClientOptions& c, int64_t id);
 // `verb` is retry, hold or release (POST /v1/jobs/{id}/<verb>).
 int JobActionCommand(Env* env, const ClientOptions& c, int64_t id, const std::string& verb);
+// Waits on the job's state events (SSE), not by polling.
 int WaitCommand(Env* env, const ClientOptions& c, int64_t id, double timeout_seconds);
+// `sluice health`: the daemon serves (/healthz), is ready (/readyz), and what it has allocated. Exit 0 when
+// ready, 1 when serving but not ready, 3 when unreachable.
+int HealthCommand(Env* env, const ClientOptions& c, bool json);
+// `sluice stats`: counts by state, submit rates, queue-wait and run-time percentiles, GPU-hours; over the
+// last `window_seconds` (0: the whole history).
+int StatsCommand(Env* env, const ClientOptions& c, double window_seconds, bool json);
 
 // "NAME=VALUE" split at the first '='; throws Error(kUsage) naming `flag` if there is none or NAME is empty.
 std::pair<std::string, std::string> SplitAssignment(const std::string& kv, const char* flag);

@@ -658,6 +658,11 @@ std::optional<std::string> Manager::LogPath(int64_t id, int attempt, const std::
   return AttemptFile(id, n, stream == "stderr" ? "stderr" : "stdout");
 }
 
+void Manager::ReadStore(const std::function<void(Store&)>& f) {
+  std::lock_guard<std::mutex> l(mu_);
+  f(*store_);
+}
+
 bool Manager::Ready() {
   std::lock_guard<std::mutex> l(mu_);
   return env_->MonotonicSeconds() - last_tick_ < 10 * opt_.tick_seconds + 5 && store_->Writable();

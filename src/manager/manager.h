@@ -13,6 +13,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -92,6 +93,9 @@ class Manager {
   std::optional<std::string> LogPath(int64_t id, int attempt, const std::string& stream);
   bool Ready();  // database writable and the supervisor ticked recently
   const Capacity& capacity() const { return opt_.capacity; }
+  // Runs `f` with the store under the manager's lock: read-only queries for the API's event stream and
+  // statistics, which must not interleave with the supervisor's transactions.
+  void ReadStore(const std::function<void(Store&)>& f);
 
   void Tick();  // one supervisor pass (the thread calls it; tests may too)
 

@@ -5,15 +5,21 @@
 #include <signal.h>
 
 #include <charconv>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "core/error.h"
 #include "core/json_writer.h"
+#include "manager/dashboard_html.h"
 #include "manager/log_range.h"
 #include "manager/manager.h"
+#include "manager/sse.h"
+#include "manager/stats.h"
 
 namespace sluice::manager {
 namespace {
@@ -69,7 +75,111 @@ std::string ReadToken(const std::string& path) {
   return token;
 }
 
-void Routes(httplib::Server& srv, Manager& m, Env* env) {
+// httplib gives a connection one worker for its whole life (keep-alive and streams included), so a fixed
+// pool of N threads lets N log followers starve every other request. This pool starts a thread whenever no
+// idle one can take a new connection, up to `max`, and keeps idle threads for reuse; StreamHub caps the
+// streams well below `max`, so ordinary requests always find a thread.
+class ElasticPool : public httplib::TaskQueue {
+ public:
+  explicit ElasticPool(size_t max) : max_(max) {}
+  void enqueue(std::function<void()> fn) override {
+    std::lock_guard<std::mutex> l(mu_);
+    jobs_.push_back(std::move(fn));
+    if (jobs_.size() > idle_ && threads_.size() < max_) threads_.emplace_back([this] { Work(); });
+    else cv_.notify_one();
+  }
+  void shutdown() override {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_) t.join();  // no enqueue after shutdown: httplib stopped accepting first
+  }
+
+ private:
+  void Work() {
+    std::unique_lock<std::mutex> l(mu_);
+    while (true) {
+      ++idle_;
+      cv_.wait(l, [this] { return stop_ || !jobs_.empty(); });
+      --idle_;
+      if (jobs_.empty()) return;
+      auto fn = std::move(jobs_.front());
+      jobs_.pop_front();
+      l.unlock();
+      fn();
+      l.lock();
+    }
+  }
+  size_t max_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  std::vector<std::thread> threads_;
+  size_t idle_ = 0;
+  bool stop_ = false;
+};
+
+// Request timing for /metrics: httplib runs the pre-routing handler, the route and the post-routing handler
+// of one request on one thread, and calls the logger after the body (a whole stream) was written.
+thread_local double t_arrived = -1, t_ready = -1;
+
+// GET requests that may carry the token as ?token= (docs/api.md): EventSource cannot set headers, and the
+// dashboard page is opened by URL.
+bool TokenQueryAllowed(const httplib::Request& req) {
+  if (req.method != "GET") return false;
+  if (req.path == "/" || req.path == "/v1/events") return true;
+  return RouteLabel(req.path) == "/v1/jobs/{id}/logs" && req.get_param_value("follow") == "1";
+}
+
+// Last-Event-ID of a log stream: "ATTEMPT:OFFSET".
+std::optional<std::pair<uint64_t, uint64_t>> ParseLogEventId(const std::string& s) {
+  size_t colon = s.find(':');
+  if (colon == std::string::npos) return std::nullopt;
+  uint64_t a = 0, o = 0;
+  auto [p1, e1] = std::from_chars(s.data(), s.data() + colon, a);
+  auto [p2, e2] = std::from_chars(s.data() + colon + 1, s.data() + s.size(), o);
+  if (e1 != std::errc() || p1 != s.data() + colon || e2 != std::errc() || p2 != s.data() + s.size() || colon == 0 || colon + 1 == s.size())
+    return std::nullopt;
+  return std::make_pair(a, o);
+}
+
+// Streams `follow` (LogFollow or EventFollow) as the response body, holding `slot` until it ends.
+template <typename Follow>
+void Stream(httplib::Response& res, std::unique_ptr<StreamHub::Slot> slot, std::shared_ptr<Follow> follow) {
+  res.set_header("Cache-Control", "no-store");
+  std::shared_ptr<StreamHub::Slot> held(std::move(slot));
+  res.set_chunked_content_provider("text/event-stream", [follow, held](size_t, httplib::DataSink& sink) {
+    std::string out;
+    bool more;
+    try {
+      more = follow->Next(&out);
+    } catch (const std::exception& e) {
+      // Mid-stream there is no status to send: say why in a comment and close, the client reconnects.
+      out = fmt::format(": error: {}\n\n", e.what());
+      more = false;
+    }
+    if (!out.empty() && !sink.write(out.data(), out.size())) return false;
+    if (!more) sink.done();
+    return true;
+  });
+}
+
+bool FlagParam(const httplib::Request& req, const char* name) {
+  if (!req.has_param(name)) return false;
+  std::string v = req.get_param_value(name);
+  if (v == "1" || v == "true") return true;
+  if (v == "0" || v == "false") return false;
+  Fail(ErrorKind::kUsage, "query parameter {}: '{}' is not 1 or 0", name, v);
+}
+
+struct Observability {
+  StreamHub* hub;
+  HttpMetrics* http;
+};
+
+void Routes(httplib::Server& srv, Manager& m, Env* env, Observability obs) {
   srv.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("{\"status\":\"ok\"}\n", "application/json"); });
   srv.Get("/readyz", [&m](const httplib::Request&, httplib::Response& res) {
     if (m.Ready()) res.set_content("{\"status\":\"ready\"}\n", "application/json");
@@ -119,13 +229,38 @@ void Routes(httplib::Server& srv, Manager& m, Env* env) {
       res.set_content(*m.JobJson(id) + "\n", "application/json");
     });
   }
-  srv.Get(R"(/v1/jobs/([^/]+)/logs)", [&m, env](const httplib::Request& req, httplib::Response& res) {
+  srv.Get(R"(/v1/jobs/([^/]+)/logs)", [&m, env, obs](const httplib::Request& req, httplib::Response& res) {
     int64_t id = PathId(req);
     std::string stream = req.has_param("stream") ? req.get_param_value("stream") : "stdout";
     if (stream != "stdout" && stream != "stderr") Fail(ErrorKind::kUsage, "query parameter stream: must be stdout or stderr");
     uint64_t attempt = UintParam(req, "attempt", 0);
     if (attempt > 1000000) Fail(ErrorKind::kUsage, "query parameter attempt: too large");
     if (req.has_param("tail") && req.has_param("offset")) Fail(ErrorKind::kUsage, "give tail or offset, not both");
+    if (FlagParam(req, "follow")) {
+      if (req.has_param("length")) Fail(ErrorKind::kUsage, "length does not apply to follow=1");
+      uint64_t offset = UintParam(req, "offset", 0);
+      if (req.has_header("Last-Event-ID")) {  // a reconnecting client: exactly where it left off
+        auto resume = ParseLogEventId(req.get_header_value("Last-Event-ID"));
+        if (!resume || resume->first == 0 || resume->first > 1000000) Fail(ErrorKind::kUsage, "Last-Event-ID: expected ATTEMPT:OFFSET");
+        attempt = resume->first;
+        offset = resume->second;
+      }
+      auto job = m.GetJob(id);
+      if (!job) return JsonError(res, 404, "no such job");
+      // The next attempt may be asked for (a follower waiting out a retry's backoff), unless none can come.
+      if (attempt > static_cast<uint64_t>(job->attempts) + (IsTerminal(job->state) ? 0 : 1)) return JsonError(res, 404, "no such attempt");
+      if (attempt == 0 && job->attempts > 0) attempt = job->attempts;
+      if (attempt > 0 && attempt <= static_cast<uint64_t>(job->attempts)) {
+        std::string path = *m.LogPath(id, static_cast<int>(attempt), stream);
+        bool ended = static_cast<int>(attempt) != job->attempts || job->state != State::kRunning;
+        uint64_t size = env->FileExists(path) ? env->FileSize(path) : 0;
+        if (req.has_param("tail")) offset = TailRange(env, path, UintParam(req, "tail", 0), kMaxLogResponse).offset;
+        if (ended && offset > size) return JsonError(res, 416, fmt::format("offset {} is past the end of the log ({} bytes)", offset, size));
+      }
+      auto slot = obs.hub->Open();
+      if (!slot) return JsonError(res, 503, fmt::format("too many open streams (limit {})", obs.hub->limits().max_streams));
+      return Stream(res, std::move(slot), std::make_shared<LogFollow>(obs.hub, id, static_cast<int>(attempt), stream, offset));
+    }
     auto path = m.LogPath(id, static_cast<int>(attempt), stream);
     if (!path) {
       if (!m.GetJob(id)) return JsonError(res, 404, "no such job");
@@ -144,6 +279,53 @@ void Routes(httplib::Server& srv, Manager& m, Env* env) {
     res.set_content_provider(r.length, "text/plain", [env, file, start](size_t off, size_t length, httplib::DataSink& sink) {
       return CopyRange(env, *file, start + off, length, [&sink](const char* p, size_t n) { return sink.write(p, n); });
     });
+  });
+
+  srv.Get("/v1/events", [&m, obs](const httplib::Request& req, httplib::Response& res) {
+    int64_t after = -1;  // from now on
+    if (req.has_param("since")) after = static_cast<int64_t>(std::min<uint64_t>(UintParam(req, "since", 0), INT64_MAX));
+    if (req.has_header("Last-Event-ID")) {
+      std::string v = req.get_header_value("Last-Event-ID");
+      uint64_t seq = 0;
+      auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), seq);
+      if (ec != std::errc() || p != v.data() + v.size() || v.empty() || seq > INT64_MAX) Fail(ErrorKind::kUsage, "Last-Event-ID: '{}' is not an event sequence number", v);
+      after = static_cast<int64_t>(seq);
+    }
+    int64_t job = static_cast<int64_t>(std::min<uint64_t>(UintParam(req, "job", 0), INT64_MAX));
+    if (job > 0 && !m.GetJob(job)) return JsonError(res, 404, "no such job");
+    auto slot = obs.hub->Open();
+    if (!slot) return JsonError(res, 503, fmt::format("too many open streams (limit {})", obs.hub->limits().max_streams));
+    Stream(res, std::move(slot), std::make_shared<EventFollow>(obs.hub, after, job));
+  });
+  srv.Get("/v1/resources", [&m](const httplib::Request&, httplib::Response& res) {
+    int64_t running = 0;
+    m.ReadStore([&](Store& s) {
+      auto agg = s.Aggregate(0, 0, {}, false);
+      running = agg.jobs_by_state.count("RUNNING") ? agg.jobs_by_state["RUNNING"] : 0;
+    });
+    res.set_content(ResourcesJson(m.Usage(), running) + "\n", "application/json");
+  });
+  srv.Get("/v1/stats", [&m, env, obs](const httplib::Request& req, httplib::Response& res) {
+    double window = static_cast<double>(UintParam(req, "window", 0));
+    double now = env->NowSeconds();
+    std::vector<double> instants;
+    for (int w : kSubmitWindows) instants.push_back(now - w);
+    Store::Aggregates agg;
+    m.ReadStore([&](Store& s) { agg = s.Aggregate(window > 0 ? now - window : 0, now, instants, true); });
+    res.set_content(StatsJson(std::move(agg), now, window, obs.hub->open_streams()) + "\n", "application/json");
+  });
+  srv.Get("/metrics", [&m, env, obs](const httplib::Request&, httplib::Response& res) {
+    double now = env->NowSeconds();
+    Store::Aggregates agg;
+    m.ReadStore([&](Store& s) { agg = s.Aggregate(0, now, {}, false); });
+    res.set_content(MetricsText(agg, m.Usage(), obs.hub->open_streams(), *obs.http), "text/plain; version=0.0.4");
+  });
+  srv.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    // Everything the page needs is in it (no external assets); it reads data only through the API.
+    res.set_header("Content-Security-Policy",
+                   "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:");
+    res.set_header("Cache-Control", "no-store");
+    res.set_content(std::string(kDashboardHtml), "text/html; charset=utf-8");
   });
 
   srv.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
@@ -213,24 +395,35 @@ int RunServer(Env* env, const ServerOptions& opt) {
   Manager manager(env, &procs, mo);
   manager.Start();
 
+  StreamHub hub(&manager, env, opt.streams);
+  HttpMetrics http;
   httplib::Server srv;
-  int threads = opt.threads;
-  srv.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  size_t threads = opt.threads;
+  srv.new_task_queue = [threads] { return new ElasticPool(threads); };
   srv.set_payload_max_length(kMaxBody);
   srv.set_read_timeout(30, 0);
   // A response is written as headers then body: without TCP_NODELAY, Nagle holds the body until the
   // client's delayed ACK (40 ms), which capped one connection at ~12 requests/s.
   srv.set_tcp_nodelay(true);
-  if (!token.empty()) {
-    srv.set_pre_routing_handler([token](const httplib::Request& req, httplib::Response& res) {
-      std::string auth = req.get_header_value("Authorization");
-      if (auth.rfind("Bearer ", 0) == 0 && ConstantTimeEqual(auth.substr(7), token)) return httplib::Server::HandlerResponse::Unhandled;
-      res.set_header("WWW-Authenticate", "Bearer");
-      JsonError(res, 401, "missing or wrong bearer token");
-      return httplib::Server::HandlerResponse::Handled;
-    });
-  }
-  Routes(srv, manager, env);
+  srv.set_pre_routing_handler([token, env](const httplib::Request& req, httplib::Response& res) {
+    t_arrived = env->MonotonicSeconds();
+    t_ready = -1;
+    if (token.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    std::string auth = req.get_header_value("Authorization");
+    if (auth.rfind("Bearer ", 0) == 0 && ConstantTimeEqual(auth.substr(7), token)) return httplib::Server::HandlerResponse::Unhandled;
+    if (auth.empty() && TokenQueryAllowed(req) && ConstantTimeEqual(req.get_param_value("token"), token))
+      return httplib::Server::HandlerResponse::Unhandled;
+    res.set_header("WWW-Authenticate", "Bearer");
+    JsonError(res, 401, req.path == "/" ? "missing or wrong token: open the dashboard as /?token=<token>" : "missing or wrong bearer token");
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  srv.set_post_routing_handler([env](const httplib::Request&, httplib::Response&) { t_ready = env->MonotonicSeconds(); });
+  srv.set_logger([&http, env](const httplib::Request& req, const httplib::Response& res) {
+    double end = t_ready >= 0 ? t_ready : env->MonotonicSeconds();
+    http.Record(req.method, req.matches.empty() ? "other" : RouteLabel(req.path), res.status, t_arrived >= 0 ? end - t_arrived : -1);
+    t_arrived = t_ready = -1;
+  });
+  Routes(srv, manager, env, {&hub, &http});
   int bound = port == 0 ? srv.bind_to_any_port(host) : (srv.bind_to_port(host, port) ? port : -1);
   if (bound <= 0) Fail(ErrorKind::kOutput, "cannot listen on {}: {}", opt.listen, std::strerror(errno));
   fmt::print("sluice server: listening on {}:{}, data in {}, capacity {} cpus, {} bytes, {} GPUs{}\n", host, bound, mo.data_dir,
@@ -241,15 +434,17 @@ int RunServer(Env* env, const ServerOptions& opt) {
              fmt::join(limits->cpus(), ","));
   std::fflush(stdout);
 
-  std::thread waiter([&srv, &stop_set] {
+  std::thread waiter([&srv, &hub, &stop_set] {
     int sig = 0;
     sigwait(&stop_set, &sig);
+    hub.Stop();  // open streams end, so their workers can be joined
     srv.stop();
   });
   srv.listen_after_bind();
   // listen_after_bind also returns if the listening socket fails; make the waiter return either way.
   pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();
+  hub.Stop();
   manager.Stop();
   fmt::print(stderr, "sluice server: stopped; running jobs keep running and are re-adopted at the next start\n");
   return 0;

@@ -2,13 +2,16 @@
 // 127.0.0.1:19001), runs a Manager over --data-dir, and serves until SIGTERM or SIGINT; stopping the daemon
 // leaves running jobs running (the next start re-adopts them). A bind address other than loopback needs
 // --token-file; with a token every request must carry `Authorization: Bearer <token>` (401 otherwise), on any
-// address. Request bodies are limited to 1 MiB. No endpoint deserializes code: a job is argv strings.
+// address, except that GET requests for the dashboard page and the SSE streams may carry it as ?token=
+// (browsers cannot set headers on those). Request bodies are limited to 1 MiB. No endpoint deserializes
+// code: a job is argv strings.
 #pragma once
 
 #include <map>
 #include <string>
 
 #include "io/env.h"
+#include "manager/sse.h"
 
 namespace sluice::manager {
 
@@ -19,7 +22,9 @@ struct ServerOptions {
   double cpus = 0;         // 0: the CPUs this process may use
   std::string memory;      // "": physical memory
   std::map<std::string, double> resources;  // custom named resources, NAME=AMOUNT
-  int threads = 8;         // HTTP worker threads
+  // HTTP workers: started as connections need them (each holds one for its life), at most this many.
+  int threads = 512;
+  StreamLimits streams;    // open SSE streams (log followers, event subscribers) are capped below `threads`
 };
 
 // Runs until a signal stops it; returns the process exit code. Throws Error for bad options (kUsage),

@@ -60,6 +60,7 @@ CREATE TABLE IF NOT EXISTS events(
   job_id INTEGER NOT NULL,
   state TEXT NOT NULL,
   reason TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_job ON events(job_id, seq);
 )sql";
 
 // Columns added after schema version 1 (an older database gets the ones it lacks, with their defaults).
@@ -382,13 +383,51 @@ std::vector<int64_t> Store::Dependents(int64_t id) {
   return out;
 }
 
-std::vector<Store::Event> Store::Events(int64_t after, int limit) {
-  Stmt q(this, "SELECT seq, ts, job_id, state, reason FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
+std::vector<Store::Event> Store::Events(int64_t after, int limit, int64_t job) {
+  Stmt q(this, job > 0 ? "SELECT seq, ts, job_id, state, reason FROM events WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?"
+                       : "SELECT seq, ts, job_id, state, reason FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
+  if (job > 0) q.Bind(job);
   q.Bind(after).Bind(limit);
   std::vector<Event> out;
   while (q.Step())
     out.push_back({sqlite3_column_int64(q.get(), 0), sqlite3_column_double(q.get(), 1), sqlite3_column_int64(q.get(), 2), Text(q.get(), 3), Text(q.get(), 4)});
   return out;
+}
+
+int64_t Store::LastEventSeq() {
+  Stmt q(this, "SELECT COALESCE(MAX(seq), 0) FROM events");
+  q.Step();
+  return sqlite3_column_int64(q.get(), 0);
+}
+
+Store::Aggregates Store::Aggregate(double since, double now, const std::vector<double>& submit_windows, bool durations) {
+  Aggregates a;
+  Stmt states(this, "SELECT state, COUNT(*) FROM jobs GROUP BY state");
+  while (states.Step()) a.jobs_by_state[Text(states.get(), 0)] = sqlite3_column_int64(states.get(), 1);
+  Stmt attempts(this, "SELECT COUNT(*) FROM attempts");
+  if (attempts.Step()) a.attempts_total = sqlite3_column_int64(attempts.get(), 0);
+  for (double t : submit_windows) {
+    Stmt q(this, "SELECT COUNT(*) FROM jobs WHERE submitted_at >= ?");
+    q.Bind(t).Step();
+    a.submitted_since.push_back(sqlite3_column_int64(q.get(), 0));
+  }
+  if (durations) {
+    Stmt waits(this, "SELECT a.started_at - j.submitted_at FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.n = 1 AND a.started_at >= ?");
+    waits.Bind(since);
+    while (waits.Step()) a.queue_waits.push_back(sqlite3_column_double(waits.get(), 0));
+    Stmt runs(this, "SELECT ended_at - started_at FROM attempts WHERE ended_at > 0 AND ended_at >= ?");
+    runs.Bind(since);
+    while (runs.Step()) a.run_times.push_back(sqlite3_column_double(runs.get(), 0));
+  }
+  // The GPU count is the stored spec's request (what admission granted).
+  Stmt gpu(this,
+           "SELECT SUM((CASE WHEN ended_at > 0 THEN ended_at ELSE ? END - MAX(started_at, ?)) * g) FROM "
+           "(SELECT a.started_at, a.ended_at, COALESCE(json_extract(j.spec, '$.resources.gpus.count'), 0) AS g "
+           " FROM attempts a JOIN jobs j ON j.id = a.job_id WHERE a.state != 'LAUNCHING' AND (a.ended_at = 0 OR a.ended_at >= ?)) "
+           "WHERE g > 0");
+  gpu.Bind(now).Bind(since).Bind(since);
+  if (gpu.Step()) a.gpu_seconds = sqlite3_column_double(gpu.get(), 0);
+  return a;
 }
 
 bool Store::Writable() {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -106,7 +107,19 @@ class Store {
     int64_t job_id = 0;
     std::string state, reason;
   };
-  std::vector<Event> Events(int64_t after, int limit);
+  // `job` > 0: only that job's events (indexed).
+  std::vector<Event> Events(int64_t after, int limit, int64_t job = 0);
+  int64_t LastEventSeq();  // 0 when there are none
+  // Aggregates over the history for /v1/stats and /metrics (src/manager/stats.h computes the rest).
+  struct Aggregates {
+    std::map<std::string, int64_t> jobs_by_state;  // every state that has jobs
+    int64_t attempts_total = 0;
+    std::vector<int64_t> submitted_since;  // jobs submitted at or after each of the `submit_windows` instants
+    std::vector<double> queue_waits;       // first attempt's start − submit, for first attempts started ≥ since (`durations` only)
+    std::vector<double> run_times;         // end − start of attempts that ended ≥ since (`durations` only)
+    double gpu_seconds = 0;                // declared GPUs × run time (a running attempt counts up to `now`), clipped to ≥ since
+  };
+  Aggregates Aggregate(double since, double now, const std::vector<double>& submit_windows, bool durations);
   // A write transaction that changes nothing: the database is writable (for /readyz).
   bool Writable();
 
