@@ -91,6 +91,7 @@ void ParseResources(dom::object o, Resources& r) {
   for (auto [k, v] : o) {
     if (k == "cpus") {
       r.cpus = GetNumber(v, "resources.cpus");
+      r.cpus_given = true;
       if (r.cpus < 0 || r.cpus > 1e6) Bad("resources.cpus", "must be between 0 and 1e6");
     } else if (k == "memory") {
       r.memory = GetBytes(v, "resources.memory");

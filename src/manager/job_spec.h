@@ -35,7 +35,8 @@ struct Dependency {
 };
 
 struct Resources {
-  double cpus = 1;                       // declared, not enforced (admission only)
+  double cpus = 1;                       // admission, and pinning to ceil(cpus) CPUs (manager/limits.h)
+  bool cpus_given = false;               // the request named cpus (a pipeline's default is its recipe's np)
   uint64_t memory = 0;                   // bytes; also a hard limit where the server can (manager/limits.h)
   std::map<std::string, double> custom;  // named resources declared by `sluice server --resource`
   int gpus = 0;                          // whole devices, each given to this job alone (by UUID)

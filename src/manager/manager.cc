@@ -159,8 +159,17 @@ struct Manager::QueuedSubmit {
 SubmitResult Manager::Submit(const JobSpec& spec) {
   QueuedSubmit q;
   q.spec = &spec;
-  q.why = ExceedsMachine(spec.resources, opt_.capacity);
-  if (q.why.empty() && spec.kind == "pipeline") q.why = CheckPipeline(spec.pipeline);  // reads files: not under a lock
+  JobSpec with_np;  // a pipeline that declares no cpus asks for its recipe's np: it is pinned to that many
+  if (spec.kind == "pipeline") {
+    int np = 0;
+    q.why = CheckPipeline(spec.pipeline, &np);  // reads files: not under a lock
+    if (np > 0 && !spec.resources.cpus_given) {
+      with_np = spec;
+      with_np.resources.cpus = np;
+      q.spec = &with_np;
+    }
+  }
+  if (q.why.empty()) q.why = ExceedsMachine(q.spec->resources, opt_.capacity);
   std::unique_lock<std::mutex> l(submit_mu_);
   submit_queue_.push_back(&q);
   while (!q.done) {

@@ -23,10 +23,11 @@ std::string PipelineJobDir(const JobSpec& spec, const std::string& data_dir, int
   return d;
 }
 
-std::string CheckPipeline(const PipelineSpec& p) {
+std::string CheckPipeline(const PipelineSpec& p, int* np) {
   try {
     Recipe recipe = LoadRecipe(p.recipe, Overrides(p));
     ResolvePipeline(recipe);
+    if (np != nullptr) *np = recipe.np_given ? recipe.np : 0;
     return "";
   } catch (const Error& e) {
     return fmt::format("recipe {}: {}", p.recipe, e.what());

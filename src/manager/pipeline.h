@@ -19,7 +19,8 @@ namespace sluice::manager {
 std::string PipelineJobDir(const JobSpec& spec, const std::string& data_dir, int64_t id);
 
 // "" if the recipe loads and every op resolves with its parameters; else the error (the job is REJECTED).
-std::string CheckPipeline(const PipelineSpec& p);
+// With `np`: set to the recipe's explicit np (0 when it leaves np to auto-configuration).
+std::string CheckPipeline(const PipelineSpec& p, int* np = nullptr);
 
 // What the wrapper executes: `sluice_exe run <recipe> --work_dir <job_dir> --job_id <name> --key value...`.
 std::vector<std::string> PipelineArgv(const JobSpec& spec, const std::string& job_dir, const std::string& sluice_exe);

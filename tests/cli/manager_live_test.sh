@@ -11,7 +11,7 @@ SECONDS=0
 SERVER_FLAGS=(--cpus 2 --memory 8GiB --resource lic=1)
 start_server
 FOLLOWERS=
-trap 'kill $FOLLOWERS 2>/dev/null; cleanup' EXIT
+trap 'if [ -n "$FOLLOWERS" ]; then kill $FOLLOWERS 2>/dev/null || true; fi; cleanup' EXIT
 U="http://$SLUICE_SERVER"
 # sse URL [curl args]: the stream's messages as JSON lines {event,id,data} until the server ends it (or -m).
 sse() {

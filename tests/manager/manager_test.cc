@@ -304,6 +304,17 @@ TEST_F(ManagerTest, PipelineJobs) {
   std::string json = *m->JobJson(p);
   EXPECT_NE(json.find(R"("job_dir":")" + run_dir + "\""), std::string::npos) << json;
   EXPECT_NE(json.find(R"("snapshot":{"status":"not_started")"), std::string::npos) << json;
+
+  // A pipeline that declares no cpus asks for its recipe's np (it is pinned to that many); a declared
+  // cpus count wins; a recipe leaving np to auto-configuration keeps the default of 1.
+  auto cpus_of = [&](int64_t id) { return ParseJobSpec(m->GetJob(id)->spec_json).resources.cpus; };
+  EXPECT_EQ(cpus_of(p), 1);  // np: 1 by override
+  EXPECT_EQ(cpus_of(q), 1);  // np left to auto-configuration
+  int64_t two = Submit(R"({"kind":"pipeline","pipeline":{"recipe":")" + recipe + R"(","overrides":{"np":"2"}}})").id;
+  EXPECT_EQ(cpus_of(two), 2);
+  int64_t declared = Submit(R"({"kind":"pipeline","resources":{"cpus":0.5},"pipeline":{"recipe":")" + recipe +
+                            R"(","overrides":{"np":"2"}}})").id;
+  EXPECT_EQ(cpus_of(declared), 0.5);
 }
 
 }  // namespace
