@@ -4,7 +4,7 @@
 # A100 with 79 free and a 16 GiB T4 with 15 free) through SLUICE_NVML_LIBRARY. GPU admission by UUID with
 # no device shared, minimum free memory, oversize GPU requests REJECTED, the daemon's own
 # CUDA_VISIBLE_DEVICES respected, GPUs kept across a daemon SIGKILL + restart; pipeline jobs (a recipe run
-# as `sluice run`, checked at submit); queue timeout; hold / release / retry; priority order and no
+# as `sluice run`, checked at submit); `sluice shard` as a managed job, its workers inside the job's GPU; queue timeout; hold / release / retry; priority order and no
 # starvation of a large job by smaller ones.
 source "$(dirname "$0")/lib.sh" "$@"
 SECONDS=0
@@ -52,6 +52,20 @@ check "env may not set CUDA_VISIBLE_DEVICES (400)" test "$(code -X POST "http://
 big=$("$SLUICE" submit --cpus 0 --gpus 1 --gpu-mem 20GiB -- sh -c 'echo $CUDA_VISIBLE_DEVICES')
 "$SLUICE" wait "$big" 2>/dev/null || true
 check "20 GiB free: the A100" test "$("$SLUICE" logs "$big")" = "$A100"
+
+# --- sluice shard as a managed job: the scheduler gets the GPU the manager assigned (by UUID) and its
+# workers stay inside it, one at a time, whatever the machine has
+printf 'data_id,text\n' > "$T/tab.csv"; for i in $(seq 1 12); do echo "$i,row $i" >> "$T/tab.csv"; done
+sh_job=$("$SLUICE" submit --cpus 0 --gpus 1 --gpu-mem 20GiB -- "$SLUICE" shard --input "$T/tab.csv" --key data_id \
+  --output-dir "$T/shard_out" --num-workers 3 --gpus-per-worker 1 --min-gpu-memory 1 --quiet -- \
+  sh -c 'echo "{low} $CUDA_VISIBLE_DEVICES" >> "$1"; awk -F, -v lo={low} -v hi={high} "NR==1 || (\$1>=lo && (hi==\"\" || \$1<hi))" "$2" > "$3"' \
+  worker "$T/shard_gpus.log" "$T/tab.csv" {out})
+rc=0; "$SLUICE" wait "$sh_job" 2>/dev/null || rc=$?
+check "a shard run submitted to the manager completes" test "$rc" = 0
+check "every shard worker ran on the job's GPU (the A100), none on the other" \
+  bash -c "test \$(wc -l < '$T/shard_gpus.log') = 3 && ! grep -qv ' $A100\$' '$T/shard_gpus.log'"
+check "the merged table covers all 12 keys once" \
+  test "$(tail -n +2 "$T"/shard_out/generation_results_data_all_real_merged.csv | cut -d, -f1 | sort -n | uniq | wc -l)" = 12
 
 # --- a GPU job keeps its GPU across a daemon SIGKILL and restart (re-adopted with its assignment)
 : > "$T/keep.log"
