@@ -40,6 +40,8 @@ namespace fs = std::filesystem;
 using testing::Dataset;
 using testing::MakeOp;
 using testing::ParamList;
+using testing::B;
+using testing::S;
 using testing::ScopedEnv;
 using text::BpeTokenizer;
 using Strings = std::vector<std::string>;
@@ -448,8 +450,6 @@ TEST_F(TokenizerFiles, LoadIsSharedAndSafeToUseFromManyThreads) {
   for (int k = 0; k < 4; ++k) EXPECT_EQ(bad[k], 0);
 }
 
-ParamValue B(bool v) { return ParamValue::Bool(v); }
-ParamValue S(std::string v) { return ParamValue::String(std::move(v)); }
 
 TEST_F(TokenizerFiles, AlphanumericFilterCountsLettersPerToken) {
   ParamList p = {{"tokenization", B(true)}, {"tokenizer_model", S(file_)}, {"min_ratio", ParamValue::Double(1.5)}};

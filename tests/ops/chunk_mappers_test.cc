@@ -13,6 +13,8 @@ namespace {
 
 using testing::MakeOp;
 using testing::ParamList;
+using testing::I;
+using testing::S;
 using Strings = std::vector<std::string>;
 
 Strings Chunks(const ParamList& p, const std::string& text) {
@@ -21,8 +23,6 @@ Strings Chunks(const ParamList& p, const std::string& text) {
   static_cast<ExpandingMapper&>(*op).Split(text, out);
   return out;
 }
-ParamValue I(int64_t v) { return ParamValue::Int(v); }
-ParamValue S(std::string v) { return ParamValue::String(std::move(v)); }
 
 TEST(TextChunkMapper, SplitOnPatternKeepsNonBlankSeparators) {
   EXPECT_EQ(Chunks({{"split_pattern", S(",")}}, "a,b,,c"), (Strings{"a", ",", "b", ",", ",", "c"}));

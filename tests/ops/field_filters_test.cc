@@ -15,9 +15,9 @@ namespace {
 using testing::Dataset;
 using testing::MakeOp;
 using testing::ParamList;
+using testing::D;
+using testing::S;
 
-ParamValue S(std::string v) { return ParamValue::String(std::move(v)); }
-ParamValue N(double v) { return ParamValue::Double(v); }
 
 // Indices (into `records`) of the survivors.
 std::vector<int> Kept(const std::string& op_name, const ParamList& params, const std::vector<std::string>& records) {
@@ -114,7 +114,7 @@ TEST(SpecifiedNumericFieldFilter, TruthyAndFloatConvertible) {
       R"({"text":"a"})",                 // 7: missing
       R"({"text":"a","v":"NaN"})",       // 8: nan compares false
   };
-  ParamList p = {{"field_key", S("v")}, {"min_value", N(0)}, {"max_value", N(60)}};
+  ParamList p = {{"field_key", S("v")}, {"min_value", D(0)}, {"max_value", D(60)}};
   EXPECT_EQ(Kept("specified_numeric_field_filter", p, r), (std::vector<int>{0, 1, 5}));
   // A non-empty list is truthy and float(list) raises: an error for that sample.
   auto op = MakeOp("specified_numeric_field_filter", p);
@@ -144,7 +144,7 @@ TEST(FieldFilters, RecordsAtTheSameAddressAreReadAfresh) {
   for (const char* op_name : {"general_field_filter", "specified_numeric_field_filter"}) {
     ParamList p = std::string(op_name) == "general_field_filter"
                       ? ParamList{{"filter_condition", S("n > 5")}}
-                      : ParamList{{"field_key", S("n")}, {"min_value", N(5)}, {"max_value", N(100)}};
+                      : ParamList{{"field_key", S("n")}, {"min_value", D(5)}, {"max_value", D(100)}};
     auto op = MakeOp(op_name, p);
     auto& f = static_cast<Filter&>(*op);
     RecordParser parser({"text"});
@@ -174,7 +174,7 @@ TEST(FieldFilters, GoldenOnRealRecords) {
             (std::vector<int>{0}));
   EXPECT_EQ(Kept("specified_field_filter", {{"field_key", S("meta.tags")}, {"target_value", ParamValue::List({S("prose"), S("web")})}}, r),
             (std::vector<int>{0, 2}));
-  EXPECT_EQ(Kept("specified_numeric_field_filter", {{"field_key", S("meta.stars")}, {"min_value", N(1)}, {"max_value", N(10)}}, r),
+  EXPECT_EQ(Kept("specified_numeric_field_filter", {{"field_key", S("meta.stars")}, {"min_value", D(1)}, {"max_value", D(10)}}, r),
             (std::vector<int>{0}));
   auto op = MakeOp("specified_field_filter", {{"field_key", S("meta.tags")}, {"target_value", ParamValue::List({S("prose")})}});
   Dataset ds;

@@ -19,6 +19,7 @@ namespace {
 
 using testing::MakeOp;
 using testing::ParamList;
+using testing::S;
 
 std::string MapText(Op& op, std::string text, bool* changed = nullptr) {
   bool c = static_cast<Mapper&>(op).Map(text);
@@ -26,7 +27,6 @@ std::string MapText(Op& op, std::string text, bool* changed = nullptr) {
   return text;
 }
 
-ParamValue S(std::string v) { return ParamValue::String(std::move(v)); }
 
 struct Case {
   std::string in, want;

@@ -31,11 +31,11 @@ namespace fs = std::filesystem;
 using testing::Dataset;
 using testing::MakeOp;
 using testing::ParamList;
+using testing::S;
 using testing::Lines;
 using testing::ScopedEnv;
 using testing::Shell;
 
-ParamValue S(const std::string& s) { return ParamValue::String(s); }
 
 void WriteFile(const fs::path& p, const std::string& data) {
   std::ofstream(p, std::ios::binary) << data;

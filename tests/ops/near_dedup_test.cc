@@ -30,10 +30,10 @@ using testing::Dataset;
 using testing::MakeOp;
 using testing::MemoryFingerprints;
 using testing::ParamList;
+using testing::S;
+using testing::I;
+using testing::B;
 
-ParamValue S(const char* s) { return ParamValue::String(s); }
-ParamValue I(int64_t i) { return ParamValue::Int(i); }
-ParamValue B(bool b) { return ParamValue::Bool(b); }
 
 std::string Hex(const uint8_t* d, size_t n) {
   static const char* k = "0123456789abcdef";

@@ -39,6 +39,8 @@ inline std::unique_ptr<Op> MakeOp(const std::string& name, const ParamList& para
 }
 
 // Parameter shorthands for table-driven op tests.
+inline ParamValue I(int64_t v) { return ParamValue::Int(v); }
+inline ParamValue D(double v) { return ParamValue::Double(v); }
 inline ParamValue B(bool v) { return ParamValue::Bool(v); }
 inline ParamValue S(std::string v) { return ParamValue::String(std::move(v)); }
 inline ParamValue L(std::vector<std::string> v) {  // a list of strings

@@ -14,6 +14,10 @@ namespace {
 using testing::Dataset;
 using testing::MakeOp;
 using testing::ParamList;
+using testing::B;
+using testing::D;
+using testing::I;
+using testing::S;
 
 std::string Json(std::string_view text) {
   std::string j = "{\"text\":";
@@ -40,10 +44,6 @@ std::string MapText(const std::string& op_name, const ParamList& params, std::st
   return text;
 }
 
-ParamValue I(int64_t v) { return ParamValue::Int(v); }
-ParamValue D(double v) { return ParamValue::Double(v); }
-ParamValue B(bool v) { return ParamValue::Bool(v); }
-ParamValue S(std::string v) { return ParamValue::String(std::move(v)); }
 
 ErrorKind KindOf(const std::function<void()>& f) {
   try {

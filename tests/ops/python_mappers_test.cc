@@ -25,8 +25,8 @@ namespace {
 using testing::Dataset;
 using testing::MakeOp;
 using testing::ParamList;
+using testing::S;
 
-ParamValue S(std::string v) { return ParamValue::String(std::move(v)); }
 
 std::unique_ptr<Op> Lambda(const std::string& src, bool batched = false) {
   return MakeOp("python_lambda_mapper", {{"lambda_str", S(src)}, {"batched", ParamValue::Bool(batched)}});

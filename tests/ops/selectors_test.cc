@@ -19,12 +19,11 @@ using testing::Dataset;
 using testing::MakeOp;
 using testing::MemoryFingerprints;
 using testing::ParamList;
-
-ParamValue S(const char* s) { return ParamValue::String(s); }
-ParamValue I(int64_t i) { return ParamValue::Int(i); }
-ParamValue D(double d) { return ParamValue::Double(d); }
-ParamValue B(bool b) { return ParamValue::Bool(b); }
-ParamValue L(std::vector<ParamValue> v) { return ParamValue::List(std::move(v)); }
+using testing::S;
+using testing::I;
+using testing::D;
+using testing::B;
+using testing::L;
 
 // Runs `op` over records {"id": i, ...fields} built from `values` (JSON texts of field `v`, or of the
 // whole remainder of the record when it starts with '"'), and returns the ids of the output in
@@ -154,7 +153,7 @@ TEST(FieldSelectors, DataJuicersFailuresOnThePath) {
     for (const char* op : {"topk_specified_field_selector", "range_specified_field_selector",
                            "frequency_specified_field_selector", "tags_specified_field_selector"}) {
       ParamList p = {{"field_key", S("m.v")}, {"topk", I(1)}, {"lower_rank", I(1)}, {"upper_rank", I(2)},
-                     {"target_tags", L({S("a")})}};
+                     {"target_tags", L({"a"})}};
       ParamList own;
       for (auto& [k, v] : p)
         for (const auto& spec : FindOp(op)->params)
@@ -222,12 +221,12 @@ TEST(FrequencySelector, GroupsByPythonEquality) {
 
 TEST(TagsSelector, StringMembershipInInputOrder) {
   auto vs = Nested({"\"happy\"", "1", "\"sad\"", "null", "\"Happy\"", "<missing>", "\"happy\""});
-  EXPECT_EQ(RunSel("tags_specified_field_selector", {{"field_key", S("m.v")}, {"target_tags", L({S("happy"), S("1"), S("sad")})}}, vs),
+  EXPECT_EQ(RunSel("tags_specified_field_selector", {{"field_key", S("m.v")}, {"target_tags", L({"happy", "1", "sad"})}}, vs),
             (Ids{0, 2, 6}));
   EXPECT_EQ(RunSel("tags_specified_field_selector", {{"field_key", S("m.v")}, {"target_tags", L({})}}, vs), (Ids{}));
   EXPECT_EQ(RunSel("tags_specified_field_selector", {{"target_tags", L({})}}, vs), (Ids{0, 1, 2, 3, 4, 5, 6}));
   EXPECT_EQ(KindOf([&] {
-              RunSel("tags_specified_field_selector", {{"field_key", S("m.v")}, {"target_tags", L({S("a")})}},
+              RunSel("tags_specified_field_selector", {{"field_key", S("m.v")}, {"target_tags", L({"a"})}},
                   Nested({"\"a\"", "[\"a\"]"}));
             }),
             ErrorKind::kData);
@@ -237,7 +236,7 @@ TEST(Selectors, ConstructionErrors) {
   auto usage = [](const std::string& op, const ParamList& p) { return KindOf([&] { MakeOp(op, p); }) == ErrorKind::kUsage; };
   EXPECT_TRUE(usage("tags_specified_field_selector", {{"field_key", S("v")}}));  // target_tags null: set(None)
   EXPECT_TRUE(usage("tags_specified_field_selector", {{"target_tags", S("happy")}}));
-  EXPECT_TRUE(usage("tags_specified_field_selector", {{"target_tags", L({I(1)})}}));
+  EXPECT_TRUE(usage("tags_specified_field_selector", {{"target_tags", ParamValue::List({I(1)})}}));
   EXPECT_TRUE(usage("topk_specified_field_selector", {{"topk", I(0)}}));
   EXPECT_TRUE(usage("topk_specified_field_selector", {{"top_ratio", D(1.5)}}));
   EXPECT_TRUE(usage("topk_specified_field_selector", {{"top_ratio", D(-0.1)}}));
@@ -248,7 +247,7 @@ TEST(Selectors, ConstructionErrors) {
   EXPECT_TRUE(usage("random_selector", {{"select_ratio", D(1.01)}}));
   EXPECT_TRUE(usage("random_selector", {{"select_ratio", D(0)}}));  // DataJuicer samples None and fails
   EXPECT_FALSE(usage("random_selector", {{"select_ratio", D(0)}, {"select_num", I(3)}}));
-  EXPECT_FALSE(usage("tags_specified_field_selector", {{"target_tags", L({S("a")})}}));
+  EXPECT_FALSE(usage("tags_specified_field_selector", {{"target_tags", L({"a"})}}));
   EXPECT_STREQ(OpKindName(FindOp("random_selector")->kind), "selector");
 }
 

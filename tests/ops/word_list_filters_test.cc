@@ -36,13 +36,13 @@ namespace fs = std::filesystem;
 using testing::Dataset;
 using testing::MakeOp;
 using testing::ParamList;
+using testing::B;
+using testing::D;
+using testing::S;
 using testing::Lines;
 using testing::ScopedEnv;
 using testing::Shell;
 
-ParamValue S(std::string v) { return ParamValue::String(std::move(v)); }
-ParamValue B(bool v) { return ParamValue::Bool(v); }
-ParamValue D(double v) { return ParamValue::Double(v); }
 ParamValue Ints(std::vector<int64_t> v) {
   std::vector<ParamValue> items;
   for (int64_t x : v) items.push_back(ParamValue::Int(x));

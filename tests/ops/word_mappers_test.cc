@@ -29,13 +29,13 @@ namespace {
 
 using testing::MakeOp;
 using testing::ParamList;
+using testing::I;
 using testing::B;
 using testing::S;
 using testing::L;
 using testing::ScopedEnv;
 using testing::Shell;
 
-ParamValue I(int64_t v) { return ParamValue::Int(v); }
 
 // One row per edge case; Map must report a change exactly when the text changes.
 TEST(WordMappers, Cases) {

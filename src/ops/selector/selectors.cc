@@ -467,6 +467,26 @@ class FieldSelector : public Selector {
       Fail(ErrorKind::kData, "{}: field_key '{}': sample #{} reaching the op: {}", name(), path_.key(), *bad_at, why);
   }
 
+  // The prologue of every field fingerprint: zeroes `out`, reads the field into `v` and its flags into
+  // out[1]. False when nothing more is to be recorded: no field_key, or a path that cannot be entered.
+  bool ReadField(const Sample& s, uint8_t* out, Value& v) {
+    std::memset(out, 0, fingerprint_size());
+    if (path_.empty()) return false;
+    v = path_.Read(s, slot());
+    out[1] = FlagsOf(v);
+    return v.kind != VKind::kBadPath;
+  }
+
+  // Every sample's OrdRec fingerprint (kOrdSize bytes) as an OrdValue, sorted within the op's memory budget.
+  static std::unique_ptr<dedup::ExternalSorter<OrdRec>> Sorted(FingerprintSource& fps, const DedupContext& ctx,
+                                                               DedupStats& stats, bool descending, int64_t unusable) {
+    uint64_t n = fps.count();
+    auto sorter = std::make_unique<dedup::ExternalSorter<OrdRec>>(ctx, dedup::SortBudget(ctx, n / 8), n, stats);
+    ForEachFingerprint(fps, kOrdSize, stats,
+                       [&](uint64_t i, const uint8_t* fp) { sorter->Add(OrdValue(fp, i, descending, unusable)); });
+    return sorter;
+  }
+
   FieldPath path_;
 };
 
@@ -529,12 +549,8 @@ class TopkSelector : public FieldSelector {
         default: return nullptr;
       }
     });
-    int64_t unusable = reverse_ ? -kMaxSize : kMaxSize;
-    dedup::ExternalSorter<OrdRec> sorter(ctx, dedup::SortBudget(ctx, n_all / 8), n_all, stats);
-    ForEachFingerprint(fps, kOrdSize, stats,
-                       [&](uint64_t i, const uint8_t* fp) { sorter.Add(OrdValue(fp, i, reverse_, unusable)); });
     uint64_t pos = 0;
-    sorter.ForEach([&](const OrdRec& r) {
+    Sorted(fps, ctx, stats, reverse_, reverse_ ? -kMaxSize : kMaxSize)->ForEach([&](const OrdRec& r) {
       if (pos++ >= *n) return;
       keep[r.index] = true;
       if (order) order->push_back(r.index);
@@ -544,11 +560,8 @@ class TopkSelector : public FieldSelector {
 
  protected:
   void ComputeFingerprint(const Sample& s, uint8_t* out) override {
-    std::memset(out, 0, kOrdSize);
-    if (path_.empty()) return;
-    Value v = path_.Read(s, slot());
-    out[1] = FlagsOf(v);
-    if (v.kind == VKind::kBadPath) return;
+    Value v;
+    if (!ReadField(s, out, v)) return;
     if (path_.multi_level()) {
       PutNumber(out, StatsToNumber(v));
       return;
@@ -607,7 +620,7 @@ class RangeSelector : public FieldSelector {
     if (r == s_size) return stats;  // nothing is kept
     uint64_t a = 0, b = 0;
     if (r > 0) {
-      auto sorted = Sorted(fps, ctx, stats);
+      auto sorted = Sorted(fps, ctx, stats, false, -kMaxSize);
       uint64_t pos = 0, run_start = 0;
       OrdRec prev{}, vb{};
       bool found = false;
@@ -626,7 +639,9 @@ class RangeSelector : public FieldSelector {
         }
       });
     }
-    auto sorted = Sorted(fps, ctx, stats);
+    // Ascending (stats_to_number with its default reverse=True: unusable = -sys.maxsize), sorted again: an
+    // external sort is read once, and holding the run of ties in memory instead would be unbounded.
+    auto sorted = Sorted(fps, ctx, stats, false, -kMaxSize);
     std::vector<OrdRec> kept;
     uint64_t pos = 0;
     sorted->ForEach([&](const OrdRec& x) {
@@ -648,23 +663,11 @@ class RangeSelector : public FieldSelector {
 
  protected:
   void ComputeFingerprint(const Sample& s, uint8_t* out) override {
-    std::memset(out, 0, kOrdSize);
-    if (path_.empty()) return;
-    Value v = path_.Read(s, slot());
-    out[1] = FlagsOf(v);
-    if (v.kind != VKind::kBadPath) PutNumber(out, StatsToNumber(v));
+    Value v;
+    if (ReadField(s, out, v)) PutNumber(out, StatsToNumber(v));
   }
 
  private:
-  // All values ascending (stats_to_number with its default reverse=True: unusable = -sys.maxsize).
-  std::unique_ptr<dedup::ExternalSorter<OrdRec>> Sorted(FingerprintSource& fps, const DedupContext& ctx, DedupStats& stats) {
-    uint64_t n = fps.count();
-    auto sorter = std::make_unique<dedup::ExternalSorter<OrdRec>>(ctx, dedup::SortBudget(ctx, n / 8), n, stats);
-    ForEachFingerprint(fps, kOrdSize, stats,
-                       [&](uint64_t i, const uint8_t* fp) { sorter->Add(OrdValue(fp, i, false, -kMaxSize)); });
-    return sorter;
-  }
-
   std::optional<double> lower_percentile_, upper_percentile_;
   std::optional<int64_t> lower_rank_, upper_rank_;
 };
@@ -800,11 +803,8 @@ class FrequencySelector : public FieldSelector {
 
  protected:
   void ComputeFingerprint(const Sample& s, uint8_t* out) override {
-    std::memset(out, 0, kSize);
-    if (path_.empty()) return;
-    Value v = path_.Read(s, slot());
-    out[1] = FlagsOf(v);
-    if (v.kind == VKind::kBadPath) return;
+    Value v;
+    if (!ReadField(s, out, v)) return;
     if (!CanonicalKey(v, key_)) {
       out[0] = 1;
       return;
@@ -856,16 +856,19 @@ class TagsSelector : public FieldSelector {
 
  protected:
   void ComputeFingerprint(const Sample& s, uint8_t* out) override {
-    std::memset(out, 0, kSize);
-    if (path_.empty()) return;
-    Value v = path_.Read(s, slot());
-    out[1] = FlagsOf(v);
+    Value v;
+    if (!ReadField(s, out, v)) return;
     if (v.kind == VKind::kList || v.kind == VKind::kDict) out[0] = 2;
-    else if (v.kind == VKind::kString && tags_.count(std::string(v.s)) > 0) out[0] = 1;
+    else if (v.kind == VKind::kString && tags_.find(v.s) != tags_.end()) out[0] = 1;
   }
 
  private:
-  std::unordered_set<std::string> tags_;
+  // Looked up by string_view: no string is built per sample.
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view x) const { return std::hash<std::string_view>{}(x); }
+  };
+  std::unordered_set<std::string, Hash, std::equal_to<>> tags_;
 };
 
 // ---- random_selector -----------------------------------------------------------------------------------

@@ -23,22 +23,10 @@ namespace {
 
 #if defined(__x86_64__)
 
-constexpr uint32_t kK[64] = {
-    0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
-    0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
-    0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
-    0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a,
-    0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70,
-    0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
-    0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
-    0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391};
-
-constexpr uint32_t kInit[4] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476};
-
 // The 64 steps, written once over the vector operations ADD, ROTL (immediate count), F, G, H, I (the
 // round functions of b, c, d) and SET1; m[] holds the 16 message words. Rotation counts must be literal
 // (the shift intrinsics take immediates), hence a macro rather than a loop over kR.
-#define SLUICE_MD5_STEP(FN, a, b, c, d, i, g, r) a = ADD(b, ROTL(ADD(ADD(a, FN(b, c, d)), ADD(SET1(kK[i]), m[g])), r))
+#define SLUICE_MD5_STEP(FN, a, b, c, d, i, g, r) a = ADD(b, ROTL(ADD(ADD(a, FN(b, c, d)), ADD(SET1(kMd5K[i]), m[g])), r))
 #define SLUICE_MD5_QUAD(FN, i, g0, g1, g2, g3, r0, r1, r2, r3) \
   SLUICE_MD5_STEP(FN, a, b, c, d, i, g0, r0);                  \
   SLUICE_MD5_STEP(FN, d, a, b, c, i + 1, g1, r1);              \
@@ -190,8 +178,8 @@ template <int NB, int G>
 __attribute__((target("avx512f,avx512bw,bmi2"))) void BlocksPrefix64Avx512(const std::string_view* msgs,
                                                                            const uint32_t* which, int count,
                                                                            uint64_t* out) {
-  Lanes<G> sa = LanesSet1<G>(kInit[0]), sb = LanesSet1<G>(kInit[1]), sc = LanesSet1<G>(kInit[2]),
-           sd = LanesSet1<G>(kInit[3]);
+  Lanes<G> sa = LanesSet1<G>(kMd5Init[0]), sb = LanesSet1<G>(kMd5Init[1]), sc = LanesSet1<G>(kMd5Init[2]),
+           sd = LanesSet1<G>(kMd5Init[3]);
   for (int block = 0; block < NB; ++block) {
     Lanes<G> m[16];
     for (int grp = 0; grp < G; ++grp) {
@@ -275,7 +263,7 @@ void Many(const std::string_view* msgs, size_t n, uint8_t (*digests)[16], void (
     }
     // Message, 0x80, zeros, 8-byte length: blocks = (len + 8) / 64 + 1.
     lanes[l] = {next, 0, (msgs[next].size() + 8) / 64 + 1};
-    for (int i = 0; i < 4; ++i) st[i * L + l] = kInit[i];
+    for (int i = 0; i < 4; ++i) st[i * L + l] = kMd5Init[i];
     ++next;
     ++active;
   };
