@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "io/env.h"
+
 namespace sluice {
 namespace {
 
@@ -118,6 +120,15 @@ std::vector<int> VisibleGpuIndices(const std::vector<GpuDevice>& devices, const 
     if (comma == std::string_view::npos) break;
     rest.remove_prefix(comma + 1);
   }
+  return out;
+}
+
+std::vector<GpuDevice> InheritedGpus(Env* env, std::string* why) {
+  GpuInventory inv = env->ListGpus();
+  std::vector<GpuDevice> out;
+  for (int i : VisibleGpuIndices(inv.devices, env->GetEnvVar("CUDA_VISIBLE_DEVICES"))) out.push_back(inv.devices[i]);
+  if (out.empty())
+    *why = !inv.error.empty() ? inv.error : inv.devices.empty() ? "NVML reports no GPUs" : "CUDA_VISIBLE_DEVICES hides every GPU";
   return out;
 }
 

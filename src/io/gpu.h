@@ -16,6 +16,8 @@
 
 namespace sluice {
 
+class Env;
+
 struct GpuDevice {
   int index = 0;           // NVML index (PCI bus order)
   std::string uuid;        // "GPU-8b2c…" (empty if NVML could not say)
@@ -39,5 +41,10 @@ GpuInventory ProbeNvml(const std::string& library);
 // CUDA_DEVICE_ORDER=PCI_BUS_ID), a UUID ("GPU-…", or a unique prefix of one), or a MIG identifier
 // ("MIG-…"), which names no whole device here and so ends the list. Duplicates are dropped.
 std::vector<int> VisibleGpuIndices(const std::vector<GpuDevice>& devices, const std::optional<std::string>& mask);
+
+// The GPUs this process may hand out: env->ListGpus() restricted, in mask order, by the CUDA_VISIBLE_DEVICES
+// it inherited (the job manager's and shard's pool). When there are none, `why` says why: NVML's error,
+// no devices, or a mask that hides them all.
+std::vector<GpuDevice> InheritedGpus(Env* env, std::string* why);
 
 }  // namespace sluice

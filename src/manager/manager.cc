@@ -17,13 +17,9 @@ std::string DescribeExit(const ExitStatus& s) {
 }  // namespace
 
 std::vector<GpuDevice> ServerGpus(Env* env, std::string* note) {
-  GpuInventory inv = env->ListGpus();
-  auto mask = env->GetEnvVar("CUDA_VISIBLE_DEVICES");
-  std::vector<GpuDevice> out;
-  for (int index : VisibleGpuIndices(inv.devices, mask))
-    for (const auto& d : inv.devices)
-      if (d.index == index && !d.uuid.empty()) out.push_back(d);
-  if (out.empty()) *note = !inv.error.empty() ? inv.error : inv.devices.empty() ? "NVML reports no GPUs" : "CUDA_VISIBLE_DEVICES hides every GPU";
+  std::vector<GpuDevice> out = InheritedGpus(env, note);
+  std::erase_if(out, [](const GpuDevice& d) { return d.uuid.empty(); });  // assigned by UUID only
+  if (out.empty() && note->empty()) *note = "NVML reports no GPU UUIDs";
   return out;
 }
 

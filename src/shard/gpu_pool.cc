@@ -8,17 +8,9 @@ namespace sluice::shard {
 
 std::string GiB(uint64_t bytes) { return fmt::format("{:.1f} GiB", static_cast<double>(bytes) / (1ull << 30)); }
 
-std::vector<GpuDevice> GpuPool::Visible(std::string* error) {
-  GpuInventory inv = env_->ListGpus();
-  *error = inv.error;
-  std::vector<GpuDevice> out;
-  for (int i : VisibleGpuIndices(inv.devices, env_->GetEnvVar("CUDA_VISIBLE_DEVICES"))) out.push_back(inv.devices[i]);
-  return out;
-}
-
 void GpuPool::CheckFeasible() {
   std::string error;
-  auto visible = Visible(&error);
+  auto visible = InheritedGpus(env_, &error);
   auto mask = env_->GetEnvVar("CUDA_VISIBLE_DEVICES");
   std::string masked = mask ? fmt::format(" (CUDA_VISIBLE_DEVICES={})", *mask) : "";
   if (static_cast<int>(visible.size()) < per_worker_)
@@ -35,7 +27,7 @@ std::optional<std::vector<GpuDevice>> GpuPool::Acquire(std::string* why) {
   std::string error;
   std::vector<GpuDevice> group;
   int busy = 0, low = 0;
-  for (const auto& d : Visible(&error)) {
+  for (const auto& d : InheritedGpus(env_, &error)) {
     if (held_.count(d.index)) ++busy;
     else if (d.memory_free < min_free_) ++low;
     else if (static_cast<int>(group.size()) < per_worker_) group.push_back(d);

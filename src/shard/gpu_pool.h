@@ -34,7 +34,6 @@ class GpuPool {
   int per_worker() const { return per_worker_; }
 
  private:
-  std::vector<GpuDevice> Visible(std::string* error);
   Env* env_;
   int per_worker_;
   uint64_t min_free_;
