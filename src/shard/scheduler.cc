@@ -709,11 +709,11 @@ int Scheduler::Run() {
   start_mono_ = env_->MonotonicSeconds();
   SignalGuard signals;
   for (auto& s : shards_) Reconcile(s);
-  int todo = 0;
-  for (const auto& s : shards_) todo += s.st.status != ShardStatus::kCompleted;
+  int unfinished = 0;
+  for (const auto& s : shards_) unfinished += s.st.status != ShardStatus::kCompleted;
   Say("{} shard(s) of {} key(s) [{}]: {} to run, {} completed; up to {} at once, {} GPU(s) each", shards_.size(), plan_.distinct_keys,
-      KeyTypeName(plan_.key_type), todo, shards_.size() - todo, opt_.max_parallel_workers, opt_.gpus_per_worker);
-  if (todo > 0 && opt_.gpus_per_worker > 0) pool_.CheckFeasible();
+      KeyTypeName(plan_.key_type), unfinished, shards_.size() - unfinished, opt_.max_parallel_workers, opt_.gpus_per_worker);
+  if (unfinished > 0 && opt_.gpus_per_worker > 0) pool_.CheckFeasible();
   Loop();
   if (cancelling_) {
     Say("stopped by {}; rerun the same command to resume", strsignal(signal_));

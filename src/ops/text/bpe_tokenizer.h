@@ -38,8 +38,9 @@
 //   PreTokens(text, out)  steps 1-3 of Tokenize only, for tests.
 // Thread safety: every const method may run concurrently; the scratch is per thread (thread_local).
 // Known deviations: Unicode data is ICU's (15.0) where tokenizers has its crates' (onig, unicode-normalization),
-// so characters assigned in later Unicode versions may classify differently; BPE dropout is not implemented; an
-// unk_token missing from the vocab is refused at load (tokenizers fails only when a text needs it).
+// so characters assigned in later Unicode versions may classify differently; a model with a non-zero BPE
+// dropout (training-time randomness) is refused at load, and so is an unk_token missing from the vocab
+// (tokenizers fails only when a text needs it).
 #pragma once
 
 #include <array>
