@@ -76,8 +76,11 @@ class Env {
   virtual void AppendFileTo(const std::string& src, WritableFile& dst, uint64_t offset = 0, uint64_t length = kWholeFile) = 0;
   // Cuts a file to `size` bytes (discarding an uncommitted tail); a writer opened with append continues there.
   virtual void TruncateFile(const std::string& path, uint64_t size) = 0;
-  // Exclusive advisory lock (flock) across processes; nullptr if `wait` is false and it is held.
-  virtual std::unique_ptr<FileLock> LockFile(const std::string& path, bool wait) = 0;
+  // Advisory lock (flock) across processes: exclusive, or shared with other shared holders (readers of a
+  // directory that one exclusive owner may otherwise take over); nullptr if `wait` is false and it is held
+  // in a conflicting mode.
+  enum class LockMode { kExclusive, kShared };
+  virtual std::unique_ptr<FileLock> LockFile(const std::string& path, bool wait, LockMode mode = LockMode::kExclusive) = 0;
 
   // Machine facts for engine/resources.h (files under /proc and /sys are read with ReadAt). They have
   // POSIX defaults so an Env written for file faults need not forward them; a test fakes them by override.
@@ -130,7 +133,9 @@ class EnvWrapper : public Env {
     target_->AppendFileTo(src, dst, offset, length);
   }
   void TruncateFile(const std::string& path, uint64_t size) override { target_->TruncateFile(path, size); }
-  std::unique_ptr<FileLock> LockFile(const std::string& path, bool wait) override { return target_->LockFile(path, wait); }
+  std::unique_ptr<FileLock> LockFile(const std::string& path, bool wait, LockMode mode = LockMode::kExclusive) override {
+    return target_->LockFile(path, wait, mode);
+  }
   std::optional<std::string> GetEnvVar(const std::string& name) override { return target_->GetEnvVar(name); }
   int AffinityCpuCount() override { return target_->AffinityCpuCount(); }
   uint64_t PhysicalMemoryBytes() override { return target_->PhysicalMemoryBytes(); }

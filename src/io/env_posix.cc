@@ -311,10 +311,10 @@ class PosixEnv : public Env {
   void TruncateFile(const std::string& path, uint64_t size) override {
     if (::truncate(path.c_str(), static_cast<off_t>(size)) != 0) IoFail(ErrorKind::kOutput, "cannot truncate", path);
   }
-  std::unique_ptr<FileLock> LockFile(const std::string& path, bool wait) override {
+  std::unique_ptr<FileLock> LockFile(const std::string& path, bool wait, LockMode mode = LockMode::kExclusive) override {
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) IoFail(ErrorKind::kOutput, "cannot open lock file", path);
-    while (::flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
+    while (::flock(fd, (mode == LockMode::kShared ? LOCK_SH : LOCK_EX) | (wait ? 0 : LOCK_NB)) != 0) {
       if (errno == EINTR) continue;
       int e = errno;
       ::close(fd);

@@ -67,9 +67,9 @@ class CountingEnv : public EnvWrapper {
     ++writes_;
     target()->TruncateFile(path, size);
   }
-  std::unique_ptr<FileLock> LockFile(const std::string& path, bool wait) override {
+  std::unique_ptr<FileLock> LockFile(const std::string& path, bool wait, LockMode mode = LockMode::kExclusive) override {
     if (fail_lock_) Fail(ErrorKind::kOutput, "cannot open lock file '{}': Permission denied (injected)", path);
-    return target()->LockFile(path, wait);
+    return target()->LockFile(path, wait, mode);
   }
 
   std::map<std::string, int> reads_;
