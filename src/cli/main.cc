@@ -154,14 +154,22 @@ int main(int argc, char** argv) {
   sub_cmd->add_option("--queue-timeout", sub.queue_timeout, "cancel it if still pending after this long, e.g. 1h");
   sub_cmd->add_option("--recipe", sub.recipe, "a pipeline job: run this sluice recipe (sluice run) instead of a command");
   sub_cmd->add_option("--job-dir", sub.job_dir, "the pipeline's sluice job directory (default <data-dir>/jobs/<id>/run)");
-  sub_cmd->footer("The command follows `--`: sluice submit [options] -- CMD ARGS...; or sluice submit --recipe R.yaml [--job-dir D]");
+  sub_cmd->add_option("--array", sub.array,
+                      "an array job: one task per index of SPEC, items N, A-B or A-B:STEP separated by commas, then %M to run at "
+                      "most M tasks at once (e.g. 0-15, 1,3,5-7, 0-99:2%4); indices 0..1e9, at most 10000 tasks");
+  bool sub_json = false;
+  sub_cmd->add_flag("--json", sub_json, "print the server's answer as JSON (an array's task ids included)");
+  sub_cmd->footer("The command follows `--`: sluice submit [options] -- CMD ARGS...; or sluice submit --recipe R.yaml [--job-dir D]\n"
+                  "An array prints its id (its tasks are ID_INDEX); each task runs with SLUICE_ARRAY_JOB_ID, SLUICE_ARRAY_TASK_ID (its\n"
+                  "index), SLUICE_ARRAY_TASK_COUNT, SLUICE_ARRAY_TASK_MIN and SLUICE_ARRAY_TASK_MAX. --after COND:ID on an array\n"
+                  "waits for every task; COND:ID_K for one.");
   // CLI11 2.1 hands the words after `--` to the top-level app, not to the subcommand: split them off first.
   for (int i = 2; argc > 2 && std::string_view(argv[1]) == "submit" && i < argc; ++i)
     if (std::string_view(argv[i]) == "--") {
       sub.argv.assign(argv + i + 1, argv + argc);
       argc = i;
     }
-  int64_t mjob_id = 0;
+  std::string mjob_id;
   bool mjson = false, mstderr = false;
   int mattempt = 0;
   int64_t mtail = -1;
@@ -179,7 +187,7 @@ int main(int argc, char** argv) {
   auto* mrelease_cmd = app.add_subcommand("release", "Let a held sluice server job start again");
   for (auto* c : {mstatus_cmd, mlist_cmd, mlogs_cmd, mcancel_cmd, mwait_cmd, mretry_cmd, mhold_cmd, mrelease_cmd}) client_flags(c);
   for (auto* c : {mstatus_cmd, mlogs_cmd, mcancel_cmd, mwait_cmd, mretry_cmd, mhold_cmd, mrelease_cmd})
-    c->add_option("id", mjob_id, "job id")->required()->check(CLI::PositiveNumber);
+    c->add_option("id", mjob_id, "job id: ID, or ID_K for task K of array ID (an array's ID alone: the whole array)")->required();
   mstatus_cmd->add_flag("--json", mjson, "the job as JSON (spec, dependencies, attempts)");
   mlist_cmd->add_flag("--json", mjson, "a JSON array");
   mlist_cmd->add_option("--state", mstate, "only jobs in this state");
@@ -195,7 +203,8 @@ int main(int argc, char** argv) {
   }
   mstats_cmd->add_option("--window", mstats_window, "durations over the last this many seconds (default: all history)")->check(CLI::NonNegativeNumber);
   mwait_cmd->add_option("--timeout", mwait_timeout, "give up after this many seconds (exit 8)")->check(CLI::NonNegativeNumber);
-  mwait_cmd->footer("Exit code: 0 COMPLETED; a FAILED job's exit code, 128+signal, 124 timeout, 1 lost; 9 CANCELLED; 10 REJECTED.");
+  mwait_cmd->footer("Exit code: 0 COMPLETED; a FAILED job's exit code, 128+signal, 124 timeout, 1 lost; 9 CANCELLED; 10 REJECTED.\n"
+                    "An array: 0 when every task COMPLETED, else the code of its first task (by index) that did not.");
 
   try {
     app.parse(argc, argv);
@@ -234,7 +243,7 @@ int main(int argc, char** argv) {
       for (const auto& kv : srv_resources) srv_opt.resources.insert(manager::ParseResourceFlag(kv));
       return manager::RunServer(Env::Default(), srv_opt);
     }
-    if (*sub_cmd) return manager::SubmitCommand(Env::Default(), cli_opt, sub);
+    if (*sub_cmd) return manager::SubmitCommand(Env::Default(), cli_opt, sub, sub_json);
     if (*mstatus_cmd) return manager::StatusCommand(Env::Default(), cli_opt, mjob_id, mjson);
     if (*mlist_cmd) return manager::ListCommand(Env::Default(), cli_opt, mstate, mjson);
     if (*mlogs_cmd) return manager::LogsCommand(Env::Default(), cli_opt, mjob_id, mattempt, mstderr, mtail, mfollow);

@@ -111,11 +111,11 @@ int ReportStatus(int status, const std::string& body) {
   return Report(r);
 }
 
-int64_t ParseId(const std::string& s) {
-  int64_t id = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), id);
-  if (ec != std::errc() || p != s.data() + s.size() || id <= 0) Fail(ErrorKind::kUsage, "'{}' is not a job id", s);
-  return id;
+// A job reference checked before it goes into a path: "ID" or "ID_K".
+JobRef ParseRef(const std::string& s) {
+  auto ref = ParseJobRef(s);
+  if (!ref) Fail(ErrorKind::kUsage, "'{}' is not a job id (ID, or ID_K for task K of array ID)", s);
+  return *ref;
 }
 
 std::string Str(dom::element e, const char* ptr) {
@@ -204,7 +204,11 @@ std::string SubmitBody(const SubmitOptions& s) {
       std::string cond = colon == std::string::npos ? "ok" : a.substr(0, colon);
       std::string id = colon == std::string::npos ? a : a.substr(colon + 1);
       if (!ParseDepCondition(cond)) Fail(ErrorKind::kUsage, "--after {}: condition must be ok, any, notok or start", a);
-      w.BeginObject().Field("job", ParseId(id)).Field("condition", DepConditionName(*ParseDepCondition(cond))).EndObject();
+      JobRef ref = ParseRef(id);
+      w.BeginObject();
+      if (ref.index >= 0) w.Field("job", ref.ToString());
+      else w.Field("job", ref.id);
+      w.Field("condition", DepConditionName(*ParseDepCondition(cond))).EndObject();
     }
     w.EndArray();
   }
@@ -236,25 +240,71 @@ std::string SubmitBody(const SubmitOptions& s) {
     if (!s.queue_timeout.empty()) w.Field("queue", ParseDurationText(s.queue_timeout));
     w.EndObject();
   }
+  if (!s.array.empty()) {
+    ArrayInfo info;
+    ParseArraySpec(s.array, &info, "--array");
+    w.Field("array", info.spec);
+  }
   w.EndObject();
   return w.Take();
 }
 
-int SubmitCommand(Env* env, const ClientOptions& c, const SubmitOptions& s) {
+namespace {
+SubmitReply ParseSubmitReply(const std::string& body) {
+  dom::parser p;
+  dom::element e;
+  if (p.parse(body).get(e)) Fail(ErrorKind::kInternal, "unexpected answer from the server: {}", body);
+  SubmitReply reply{Int(e, "/id", 0), Str(e, "/state"), Str(e, "/reason"), {}};
+  dom::array ids;
+  if (!e.at_pointer("/array/task_ids").get(ids))
+    for (dom::element id : ids) reply.task_ids.push_back(int64_t(id));
+  return reply;
+}
+}  // namespace
+
+SubmitReply SubmitJob(Env* env, const ClientOptions& c, const SubmitOptions& s) {
   std::string body = SubmitBody(s);
   Api api(env, c);
   auto r = api.Post("/v1/jobs", body);
-  if (r->status == 422) {
-    dom::parser p;
-    dom::element e;
-    if (!p.parse(r->body).get(e)) fmt::print(stderr, "sluice: job {} REJECTED: {}\n", Int(e, "/id", 0), Str(e, "/reason"));
+  if (r->status == 201 || r->status == 422) return ParseSubmitReply(r->body);  // 422: recorded as REJECTED
+  if (r->status == 400) Fail(ErrorKind::kUsage, "{}", ErrorMessage(*r));
+  Fail(ErrorKind::kInternal, "sluice server answered the submit with HTTP {}: {}", r->status, ErrorMessage(*r));
+}
+
+std::optional<std::string> FetchJobJson(Env* env, const ClientOptions& c, const std::string& ref) {
+  ParseRef(ref);
+  Api api(env, c);
+  auto r = api.Get("/v1/jobs/" + ref);
+  if (r->status == 404) return std::nullopt;
+  if (r->status == 400) Fail(ErrorKind::kUsage, "{}", ErrorMessage(*r));
+  if (r->status != 200) Fail(ErrorKind::kInternal, "sluice server answered GET /v1/jobs/{} with HTTP {}: {}", ref, r->status, ErrorMessage(*r));
+  return r->body;
+}
+
+int SubmitCommand(Env* env, const ClientOptions& c, const SubmitOptions& s, bool json) {
+  SubmitReply r = SubmitJob(env, c, s);
+  if (json) {
+    JsonWriter w;
+    w.BeginObject().Field("id", r.id).Field("state", r.state);
+    if (!r.reason.empty()) w.Field("reason", r.reason);
+    if (!r.task_ids.empty()) {
+      w.Field("array_size", static_cast<int64_t>(r.task_ids.size())).Key("task_ids").BeginArray();
+      for (int64_t id : r.task_ids) w.Int(id);
+      w.EndArray();
+    }
+    w.EndObject();
+    fmt::print("{}\n", w.Take());
+  }
+  if (r.state == "REJECTED") {
+    fmt::print(stderr, "sluice: {} {} REJECTED: {}\n", r.task_ids.empty() ? "job" : "array", r.id, r.reason);
     return 2;
   }
-  if (r->status != 201) return Report(*r);
-  dom::parser p;
-  dom::element e;
-  if (p.parse(r->body).get(e)) Fail(ErrorKind::kInternal, "unexpected answer from the server: {}", r->body);
-  fmt::print("{}\n", Int(e, "/id", 0));
+  if (json) return 0;
+  fmt::print("{}\n", r.id);
+  // The id alone goes to stdout (scripts take it as it is); the size of an array is for the reader.
+  if (!r.task_ids.empty())
+    fmt::print(stderr, "sluice: array {} of {} tasks, job ids {}..{} (name a task as {}_INDEX)\n", r.id, r.task_ids.size(), r.task_ids.front(),
+               r.task_ids.back(), r.id);
   return 0;
 }
 
@@ -273,12 +323,43 @@ std::optional<int> GetJson(Api& api, const std::string& path, bool json, dom::pa
 }
 }  // namespace
 
-int StatusCommand(Env* env, const ClientOptions& c, int64_t id, bool json) {
+namespace {
+// "ID_K" for an array's task, else the id.
+std::string JobLabel(dom::element j) {
+  int64_t array_id = Int(j, "/array_id", 0);
+  return array_id > 0 ? fmt::format("{}_{}", array_id, Int(j, "/array_index", 0)) : std::to_string(Int(j, "/id", 0));
+}
+
+void PrintArrayStatus(dom::element e) {
+  std::string counts;
+  dom::object states;
+  if (!e.at_pointer("/array/states").get(states))
+    for (auto [state, n] : states) counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", int64_t(n), state);
+  fmt::print("array {} {}: {}, {} tasks ({}): {}\n", Int(e, "/id", 0), Str(e, "/name"), Str(e, "/state"), Int(e, "/array/size", 0),
+             Str(e, "/array/spec"), counts);
+  dom::array tasks;
+  if (e.at_pointer("/array/tasks").get(tasks)) return;
+  for (dom::element t : tasks) {
+    std::string reason = Str(t, "/reason");
+    fmt::print("  {}_{}  job {}  {}  attempts {}{}\n", Int(e, "/id", 0), Int(t, "/index", 0), Int(t, "/id", 0), Str(t, "/state"),
+               Int(t, "/attempts", 0), reason.empty() ? "" : "  (" + reason + ")");
+  }
+}
+}  // namespace
+
+int StatusCommand(Env* env, const ClientOptions& c, const std::string& ref, bool json) {
+  ParseRef(ref);
   Api api(env, c);
   dom::parser p;
   dom::element e;
-  if (auto done = GetJson(api, fmt::format("/v1/jobs/{}", id), json, p, &e)) return *done;
-  fmt::print("job {} {}: {}", id, Str(e, "/name"), Str(e, "/state"));
+  if (auto done = GetJson(api, "/v1/jobs/" + ref, json, p, &e)) return *done;
+  if (e["array"].is_object()) {
+    PrintArrayStatus(e);
+    return 0;
+  }
+  std::string label = JobLabel(e);
+  fmt::print("job {}{} {}: {}", label, label == std::to_string(Int(e, "/id", 0)) ? "" : fmt::format(" (job {})", Int(e, "/id", 0)),
+             Str(e, "/name"), Str(e, "/state"));
   std::string reason = Str(e, "/reason");
   if (!reason.empty()) fmt::print(" ({})", reason);
   fmt::print(", attempts {}\n", Int(e, "/attempts", 0));
@@ -321,7 +402,7 @@ int ListCommand(Env* env, const ClientOptions& c, const std::string& state, bool
         all += (first ? "" : ",") + simdjson::minify(j);
         first = false;
       } else {
-        fmt::print("{:>8}  {:<10}  {:>8}  {:<24}  {}\n", Int(j, "/id", 0), Str(j, "/state"), Int(j, "/attempts", 0), Str(j, "/name"), Str(j, "/reason"));
+        fmt::print("{:>8}  {:<10}  {:>8}  {:<24}  {}\n", JobLabel(j), Str(j, "/state"), Int(j, "/attempts", 0), Str(j, "/name"), Str(j, "/reason"));
       }
     }
     after = Int(e, "/next_after_id", 0);
@@ -333,7 +414,7 @@ int ListCommand(Env* env, const ClientOptions& c, const std::string& state, bool
 
 namespace {
 // `sluice logs -f`: the SSE follow of one attempt, then of the next while the job retries (attempt 0).
-int FollowLog(Env* env, Api& api, int64_t id, int attempt, const char* stream, int64_t tail) {
+int FollowLog(Env* env, Api& api, const std::string& id, int attempt, const char* stream, int64_t tail) {
   int n = attempt;
   uint64_t offset = 0;
   bool first = true;
@@ -387,7 +468,8 @@ int FollowLog(Env* env, Api& api, int64_t id, int attempt, const char* stream, i
 }
 }  // namespace
 
-int LogsCommand(Env* env, const ClientOptions& c, int64_t id, int attempt, bool stderr_stream, int64_t tail, bool follow) {
+int LogsCommand(Env* env, const ClientOptions& c, const std::string& id, int attempt, bool stderr_stream, int64_t tail, bool follow) {
+  ParseRef(id);
   Api api(env, c);
   if (follow) return FollowLog(env, api, id, attempt, stderr_stream ? "stderr" : "stdout", tail);
   std::string base = fmt::format("/v1/jobs/{}/logs?stream={}&attempt={}", id, stderr_stream ? "stderr" : "stdout", attempt);
@@ -411,28 +493,46 @@ int LogsCommand(Env* env, const ClientOptions& c, int64_t id, int attempt, bool 
   return 0;
 }
 
-int CancelCommand(Env* env, const ClientOptions& c, int64_t id) {
+namespace {
+// An action's answer on a whole array (`applied` of `tasks`); false if the answer is a single job's.
+bool PrintArrayAction(const std::string& body) {
+  dom::parser p;
+  dom::element e;
+  if (p.parse(body).get(e) || !e["action"].is_string()) return false;
+  fmt::print("array {}: {} applied to {} of {} tasks", Int(e, "/id", 0), Str(e, "/action"), Int(e, "/applied", 0), Int(e, "/tasks", 0));
+  if (int64_t stopping = Int(e, "/stopping", 0); stopping > 0) fmt::print(" ({} running: SIGTERM sent to their process groups)", stopping);
+  fmt::print("\n");
+  return true;
+}
+}  // namespace
+
+int CancelCommand(Env* env, const ClientOptions& c, const std::string& id) {
+  ParseRef(id);
   Api api(env, c);
   auto r = api.Post(fmt::format("/v1/jobs/{}/cancel", id), "");
   if (r->status != 200 && r->status != 202) return Report(*r);
+  if (PrintArrayAction(r->body)) return 0;
   fmt::print("job {}: {}\n", id, r->status == 200 ? "CANCELLED" : "cancelling (SIGTERM sent to its process group)");
   return 0;
 }
 
-int JobActionCommand(Env* env, const ClientOptions& c, int64_t id, const std::string& verb) {
+int JobActionCommand(Env* env, const ClientOptions& c, const std::string& id, const std::string& verb) {
+  ParseRef(id);
   Api api(env, c);
   auto r = api.Post(fmt::format("/v1/jobs/{}/{}", id, verb), "");
   if (r->status != 200) return Report(*r);
+  if (PrintArrayAction(r->body)) return 0;
   fmt::print("job {}: {}\n", id, verb == "retry" ? "PENDING again (retried)" : verb == "hold" ? "held" : "released");
   return 0;
 }
 
 namespace {
-// The exit code `sluice wait` returns for a job that has ended; nullopt while it has not.
-std::optional<int> EndedExitCode(int64_t id, dom::element e) {
+// The exit code `sluice wait` returns for a job that has ended; nullopt while it has not. `e` is a job, or
+// an array's task (the same fields).
+std::optional<int> EndedExitCode(const std::string& label, dom::element e) {
   auto state = ParseState(Str(e, "/state"));
   if (!state || !IsTerminal(*state)) return std::nullopt;
-  fmt::print(stderr, "sluice: job {} {}{}\n", id, StateName(*state), Str(e, "/reason").empty() ? "" : ": " + Str(e, "/reason"));
+  fmt::print(stderr, "sluice: job {} {}{}\n", label, StateName(*state), Str(e, "/reason").empty() ? "" : ": " + Str(e, "/reason"));
   switch (*state) {
     case State::kCompleted: return 0;
     case State::kCancelled: return 9;
@@ -445,64 +545,138 @@ std::optional<int> EndedExitCode(int64_t id, dom::element e) {
   if (sig > 0) return static_cast<int>(128 + sig);
   return 1;
 }
+
+// An array has ended when every task has: 0 if all COMPLETED, else the code of its first task (by index)
+// that did not complete. nullopt while a task has not ended.
+std::optional<int> ArrayEndedExitCode(dom::element e) {
+  auto state = ParseState(Str(e, "/state"));
+  if (!state || !IsTerminal(*state)) return std::nullopt;
+  int64_t array_id = Int(e, "/id", 0);
+  dom::array tasks;
+  if (!e.at_pointer("/array/tasks").get(tasks))
+    for (dom::element t : tasks)
+      if (Str(t, "/state") != "COMPLETED") {
+        fmt::print(stderr, "sluice: array {} {}; its first task that did not complete:\n", array_id, Str(e, "/state"));
+        return EndedExitCode(fmt::format("{}_{}", array_id, Int(t, "/index", 0)), t);
+      }
+  fmt::print(stderr, "sluice: array {} COMPLETED ({} tasks)\n", array_id, Int(e, "/array/size", 0));
+  return 0;
+}
+
+// Reads an SSE stream of `path` on a second thread until `stop_on` (given each message) says so, the stream
+// ends or breaks, or `deadline` (monotonic; 0: none) passes. Each message that `stop_on` does not end on
+// may ask (through `*recheck`) for the main thread to look at the job again: `check` runs there, outside
+// the lock, and ends the wait when it returns a value. Returns that value, 8 for the deadline (after
+// `on_timeout`), or nullopt when the stream ended without an answer (the caller reconnects).
+std::optional<int> WatchEvents(Env* env, Api& api, const std::string& path, double deadline,
+                               const std::function<int(const SseMessageParsed&)>& classify,
+                               const std::function<std::optional<int>()>& check, const std::function<void()>& on_timeout, int* status,
+                               std::string* error) {
+  // classify: 0 ignore, 1 look at the job again, 2 the job has ended (check once more and stop).
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  int pending = 0;  // the strongest classification not yet acted on
+  std::thread reader([&] {
+    int st = api.Stream(
+        path,
+        [&](const SseMessageParsed& m) {
+          int k = classify(m);
+          if (k == 0) return true;
+          std::lock_guard<std::mutex> l(mu);
+          pending = std::max(pending, k);
+          cv.notify_all();
+          return k < 2;
+        },
+        error);
+    std::lock_guard<std::mutex> l(mu);
+    *status = st;
+    done = true;
+    cv.notify_all();
+  });
+  std::optional<int> answer;
+  bool timed_out = false;
+  while (true) {
+    std::unique_lock<std::mutex> l(mu);
+    auto ready = [&] { return done || pending > 0; };
+    if (deadline > 0) timed_out = !cv.wait_for(l, std::chrono::duration<double>(std::max(0.0, deadline - env->MonotonicSeconds())), ready);
+    else cv.wait(l, ready);
+    if (timed_out) break;
+    bool act = pending > 0, stream_over = done;
+    pending = 0;
+    l.unlock();
+    if (act && (answer = check())) break;
+    if (stream_over) break;
+  }
+  if (!done) api.Stop();
+  reader.join();
+  if (answer) return answer;
+  if (timed_out) {
+    on_timeout();
+    return 8;
+  }
+  return std::nullopt;
+}
 }  // namespace
 
-int WaitCommand(Env* env, const ClientOptions& c, int64_t id, double timeout_seconds) {
-  Api api(env, c);
+int WaitCommand(Env* env, const ClientOptions& c, const std::string& ref, double timeout_seconds) {
+  ParseRef(ref);
+  Api api(env, c), events(env, c);
   double deadline = timeout_seconds > 0 ? env->MonotonicSeconds() + timeout_seconds : 0;
   int broken = 0;
   while (true) {
-    auto r = api.Get(fmt::format("/v1/jobs/{}", id));
+    auto r = api.Get("/v1/jobs/" + ref);
     if (r->status != 200) return Report(*r);
     dom::parser p;
     dom::element e;
     if (p.parse(r->body).get(e)) Fail(ErrorKind::kInternal, "unexpected answer from the server");
-    if (auto code = EndedExitCode(id, e)) return *code;
-    // The job's events from its first (so none is missed between the read above and the subscription) until
-    // a terminal one; a second thread reads them so the deadline can break the stream.
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false, terminal = false;
+    bool array = e["array"].is_object();
+    std::string last_state = Str(e, "/state");
+    if (auto code = array ? ArrayEndedExitCode(e) : EndedExitCode(ref, e)) return *code;
+    int64_t id = Int(e, "/id", 0);
+    auto on_timeout = [&] { fmt::print(stderr, "sluice: job {} still {} after {} s\n", ref, last_state, timeout_seconds); };
+    // The job's own events from its first (none is missed between the read above and the subscription)
+    // until a terminal one. An array's tasks have consecutive ids: every event from the subscription on
+    // (its hello included, which covers the gap since the read above) of a task there makes the array be
+    // read again, until all have ended.
+    std::string path = fmt::format("/v1/events?job={}&since=0", id);
+    int64_t lo = id, hi = id;
+    if (array) {
+      path = "/v1/events";
+      dom::array tasks;
+      if (!e.at_pointer("/array/tasks").get(tasks))
+        for (dom::element t : tasks) hi = std::max(hi, Int(t, "/id", id));
+    }
+    auto classify = [&](const SseMessageParsed& m) {
+      if (!m.event.empty()) return array ? 1 : 0;  // hello
+      dom::parser ep;
+      dom::element ev;
+      if (ep.parse(m.data).get(ev)) return 0;
+      int64_t job = Int(ev, "/job", 0);
+      if (job < lo || job > hi) return 0;
+      if (array) return 1;
+      auto s = ParseState(Str(ev, "/state"));
+      return s && IsTerminal(*s) ? 2 : 0;
+    };
+    auto check = [&]() -> std::optional<int> {
+      if (!array) return 0;  // a terminal event: the outer loop reads the job and answers
+      auto again = api.Get("/v1/jobs/" + ref);
+      if (again->status != 200) return Report(*again);
+      dom::parser ap;
+      dom::element ae;
+      if (ap.parse(again->body).get(ae)) Fail(ErrorKind::kInternal, "unexpected answer from the server");
+      last_state = Str(ae, "/state");
+      return ArrayEndedExitCode(ae);
+    };
     int status = 0;
     std::string error;
-    std::thread reader([&] {
-      int st = api.Stream(
-          fmt::format("/v1/events?job={}&since=0", id),
-          [&](const SseMessageParsed& m) {
-            if (!m.event.empty()) return true;  // hello
-            dom::parser ep;
-            dom::element ev;
-            auto s = ep.parse(m.data).get(ev) ? std::nullopt : ParseState(Str(ev, "/state"));
-            if (s && IsTerminal(*s)) {
-              std::lock_guard<std::mutex> l(mu);
-              terminal = true;
-              return false;
-            }
-            return true;
-          },
-          &error);
-      std::lock_guard<std::mutex> l(mu);
-      status = st;
-      done = true;
-      cv.notify_all();
-    });
-    bool timed_out = false;
-    {
-      std::unique_lock<std::mutex> l(mu);
-      if (deadline > 0) timed_out = !cv.wait_for(l, std::chrono::duration<double>(std::max(0.0, deadline - env->MonotonicSeconds())), [&] { return done; });
-      else cv.wait(l, [&] { return done; });
-    }
-    if (timed_out) api.Stop();
-    reader.join();
-    if (timed_out && !terminal) {
-      fmt::print(stderr, "sluice: job {} still {} after {} s\n", id, Str(e, "/state"), timeout_seconds);
-      return 8;
-    }
+    auto answer = WatchEvents(env, events, path, deadline, classify, check, on_timeout, &status, &error);
+    if (answer && (array || *answer != 0)) return *answer;
+    if (answer) continue;  // a single job's terminal event: read it and answer
     if (status != 0 && status != 200) return ReportStatus(status, error);
-    if (!terminal) {  // the stream broke (a daemon restart): read the job again and resubscribe
-      if (++broken > 20) Fail(ErrorKind::kInput, "lost the connection to sluice server while waiting for job {}", id);
-      env->SleepSeconds(0.5);
-    }
+    // The stream broke (a daemon restart): read the job again and resubscribe.
+    if (++broken > 20) Fail(ErrorKind::kInput, "lost the connection to sluice server while waiting for job {}", ref);
+    env->SleepSeconds(0.5);
   }
 }
 

@@ -1,13 +1,15 @@
 // The CLI verbs over the job manager's HTTP API (docs/manager.md): thin clients that build a request, send
 // it to `sluice server` and print the answer. src/cli/main.cc only parses their flags into these structs.
 //
-// Exit codes: 0 success; 2 bad arguments or a request the server refused (its message is printed);
+// Exit codes: 0 success; 2 bad arguments or a request the server refused (its message is printed; a
+// REJECTED submit too);
 // 3 the server cannot be reached; 7 no such job. `sluice wait` mirrors the job instead: 0 COMPLETED; the
 // exit code of a FAILED job's last attempt, 128 + signal if a signal killed it, 124 for a timeout, 1 when
 // lost; 9 CANCELLED; 10 REJECTED; and 8 if --timeout expired first.
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,20 +40,43 @@ struct SubmitOptions {
   std::string gpu_memory;         // "20GiB": free memory each of its GPUs must have
   std::string queue_timeout;      // "1h": CANCELLED if still pending after this long
   std::string recipe, job_dir;    // a pipeline job (sluice recipe) instead of argv; relative paths from the cwd
+  std::string array;              // "0-15%4": an array job, one task per index (docs/manager.md "Array jobs")
 };
 
-int SubmitCommand(Env* env, const ClientOptions& c, const SubmitOptions& s);
-int StatusCommand(Env* env, const ClientOptions& c, int64_t id, bool json);
+// The server's answer to a submit. `id` is the job's id, or an array's id (its first task's); `task_ids` are
+// the ids of an array's tasks in index order (empty for a single job). `state` is PENDING or REJECTED (an
+// array is rejected whole), with the reason of a rejection.
+struct SubmitReply {
+  int64_t id = 0;
+  std::string state, reason;
+  std::vector<int64_t> task_ids;
+};
+
+// Sends the submit and returns the answer without printing anything. Throws Error(kUsage) for options the
+// client or the server refuses (HTTP 400, the server's message), Error(kInput) when the server cannot be
+// reached (exit 3), Error(kInternal) for any other answer.
+SubmitReply SubmitJob(Env* env, const ClientOptions& c, const SubmitOptions& s);
+// GET /v1/jobs/{ref}: the JSON text of a job, or of a whole array (`ref` "ID" or "ID_K"); nullopt when the
+// server knows no such job (404). Throws as SubmitJob does for every other failure.
+std::optional<std::string> FetchJobJson(Env* env, const ClientOptions& c, const std::string& ref);
+
+// Prints the id (and, on stderr, an array's task count and ids); `json`: the server's answer instead.
+int SubmitCommand(Env* env, const ClientOptions& c, const SubmitOptions& s, bool json = false);
+// Verbs that name a job take a reference: "ID", or "ID_K" for the task with index K of array ID; a plain
+// ID that is an array's id means the whole array (status: its summary and tasks; cancel, hold, release,
+// retry: every task the action applies to; wait: until every task has ended; logs refuses it).
+int StatusCommand(Env* env, const ClientOptions& c, const std::string& ref, bool json);
 int ListCommand(Env* env, const ClientOptions& c, const std::string& state, bool json);
 // `follow`: stream the log as it grows (SSE) until the attempt ends; with `attempt` 0 the follower moves on
 // to the next attempt while the job retries, so it ends when the job does. A dropped connection resumes where
 // it stopped.
-int LogsCommand(Env* env, const ClientOptions& c, int64_t id, int attempt, bool stderr_stream, int64_t tail, bool follow);
-int CancelCommand(Env* env, const ClientOptions& c, int64_t id);
-// `verb` is retry, hold or release (POST /v1/jobs/{id}/<verb>).
-int JobActionCommand(Env* env, const ClientOptions& c, int64_t id, const std::string& verb);
-// Waits on the job's state events (SSE), not by polling.
-int WaitCommand(Env* env, const ClientOptions& c, int64_t id, double timeout_seconds);
+int LogsCommand(Env* env, const ClientOptions& c, const std::string& ref, int attempt, bool stderr_stream, int64_t tail, bool follow);
+int CancelCommand(Env* env, const ClientOptions& c, const std::string& ref);
+// `verb` is retry, hold or release (POST /v1/jobs/{ref}/<verb>).
+int JobActionCommand(Env* env, const ClientOptions& c, const std::string& ref, const std::string& verb);
+// Waits on the job's state events (SSE), not by polling. An array ends when all its tasks have: exit 0 if
+// all COMPLETED, else the code of its first task (by index) that did not complete, by the rules above.
+int WaitCommand(Env* env, const ClientOptions& c, const std::string& ref, double timeout_seconds);
 // `sluice health`: the daemon serves (/healthz), is ready (/readyz), and what it has allocated. Exit 0 when
 // ready, 1 when serving but not ready, 3 when unreachable.
 int HealthCommand(Env* env, const ClientOptions& c, bool json);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <utility>
 
@@ -156,7 +157,93 @@ void ParseRetry(dom::object o, RetryPolicy& p) {
   }
   if (p.backoff_max < p.backoff_initial) p.backoff_max = p.backoff_initial;
 }
+
+// A whole decimal number (digits only, no sign) in [0, hi]; nullopt otherwise.
+std::optional<int64_t> Decimal(std::string_view t, int64_t hi) {
+  int64_t v = 0;
+  if (t.empty() || !std::isdigit(static_cast<unsigned char>(t[0]))) return std::nullopt;
+  auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+  if (ec != std::errc() || p != t.data() + t.size() || v > hi) return std::nullopt;
+  return v;
+}
 }  // namespace
+
+std::string JobRef::ToString() const { return index < 0 ? std::to_string(id) : fmt::format("{}_{}", id, index); }
+
+std::optional<JobRef> ParseJobRef(std::string_view text) {
+  size_t us = text.find('_');
+  auto id = Decimal(text.substr(0, us), INT64_MAX);
+  if (!id || *id < 1) return std::nullopt;
+  if (us == std::string_view::npos) return JobRef{*id, -1};
+  auto index = Decimal(text.substr(us + 1), kMaxArrayIndex);
+  if (!index) return std::nullopt;
+  return JobRef{*id, *index};
+}
+
+std::vector<int64_t> ParseArraySpec(std::string_view text, ArrayInfo* info, const std::string& field) {
+  std::string_view items = text;
+  int64_t max_running = 0;
+  if (size_t pct = text.find('%'); pct != std::string_view::npos) {
+    auto m = Decimal(text.substr(pct + 1), INT64_MAX);
+    if (!m || *m < 1) Bad(field, fmt::format("'%{}' is not a limit of at least 1 running task", text.substr(pct + 1)));
+    max_running = *m;
+    items = text.substr(0, pct);
+  }
+  std::vector<int64_t> out;
+  for (size_t from = 0; from <= items.size();) {
+    size_t comma = std::min(items.find(',', from), items.size());
+    std::string_view item = items.substr(from, comma - from);
+    from = comma + 1;
+    auto index = [&](std::string_view t) {
+      auto v = Decimal(t, kMaxArrayIndex);
+      if (!v) Bad(field, fmt::format("item '{}': '{}' is not an index in [0, {}]", item, t, kMaxArrayIndex));
+      return *v;
+    };
+    if (item.empty()) Bad(field, fmt::format("empty item in '{}'", text));
+    size_t dash = item.find('-'), colon = item.find(':');
+    if (dash == std::string_view::npos) {
+      if (colon != std::string_view::npos) Bad(field, fmt::format("item '{}': a step needs a range A-B:STEP", item));
+      out.push_back(index(item));
+    } else {
+      int64_t a = index(item.substr(0, dash));
+      int64_t b = index(item.substr(dash + 1, colon == std::string_view::npos ? std::string_view::npos : colon - dash - 1));
+      int64_t step = 1;
+      if (colon != std::string_view::npos) {
+        auto st = Decimal(item.substr(colon + 1), INT64_MAX);
+        if (!st || *st < 1) Bad(field, fmt::format("item '{}': the step must be a whole number of at least 1", item));
+        step = *st;
+      }
+      if (a > b) Bad(field, fmt::format("item '{}': the range starts after it ends", item));
+      if ((b - a) / step + 1 + static_cast<int64_t>(out.size()) > kMaxArrayTasks)
+        Bad(field, fmt::format("item '{}': more than {} tasks", item, kMaxArrayTasks));
+      for (int64_t i = a; i <= b; i += step) out.push_back(i);
+    }
+    if (static_cast<int64_t>(out.size()) > kMaxArrayTasks) Bad(field, fmt::format("more than {} tasks", kMaxArrayTasks));
+    if (comma == items.size()) break;
+  }
+  std::sort(out.begin(), out.end());
+  if (auto d = std::adjacent_find(out.begin(), out.end()); d != out.end()) Bad(field, fmt::format("index {} is given twice", *d));
+  std::string norm;
+  for (size_t i = 0; i < out.size();) {
+    size_t j = i + 1;
+    int64_t step = j < out.size() ? out[j] - out[i] : 0;
+    while (j < out.size() && out[j] - out[j - 1] == step) ++j;
+    if (!norm.empty()) norm += ',';
+    if (j - i >= 3) {
+      norm += fmt::format("{}-{}", out[i], out[j - 1]);
+      if (step > 1) norm += fmt::format(":{}", step);
+      i = j;
+    } else {
+      norm += std::to_string(out[i]);
+      ++i;
+    }
+  }
+  if (max_running > 0) norm += fmt::format("%{}", max_running);
+  if (norm.size() > kMaxArraySpecBytes)
+    Bad(field, fmt::format("the normalized spec is {} bytes, more than {}: give the indices as ranges", norm.size(), kMaxArraySpecBytes));
+  *info = {norm, static_cast<int64_t>(out.size()), out.front(), out.back(), max_running};
+  return out;
+}
 
 const char* StateName(State s) { return kStateNames[static_cast<int>(s)]; }
 
@@ -278,7 +365,8 @@ JobSpec ParseJobSpec(std::string_view json) {
       for (auto [ek, ev] : GetObject(v, key)) {
         if (ek.empty() || ek.find('=') != std::string_view::npos || ek.find('\0') != std::string_view::npos)
           Bad("env", "'" + std::string(ek) + "' is not a variable name");
-        if (ek == "CUDA_VISIBLE_DEVICES" || ek == "CUDA_DEVICE_ORDER" || ek == "SLUICE_JOB_ID" || ek == "SLUICE_ATTEMPT")
+        if (ek == "CUDA_VISIBLE_DEVICES" || ek == "CUDA_DEVICE_ORDER" || ek == "SLUICE_JOB_ID" || ek == "SLUICE_ATTEMPT" ||
+            ek.rfind("SLUICE_ARRAY_", 0) == 0)
           Bad("env." + std::string(ek), "is set by the server (request GPUs with resources.gpus)");
         s.env[std::string(ek)] = GetString(ev, "env." + std::string(ek));
       }
@@ -292,7 +380,15 @@ JobSpec ParseJobSpec(std::string_view json) {
         bool has_job = false;
         for (auto [dk, dv] : GetObject(d, "depends_on[]")) {
           if (dk == "job") {
-            dep.job = GetInt(dv, "depends_on[].job", 1, INT64_MAX);
+            if (dv.is_string()) {  // "ID_K": a task of an array (a job id is a number)
+              auto ref = ParseJobRef(GetString(dv, "depends_on[].job"));
+              if (!ref || ref->index < 0)
+                Bad("depends_on[].job", fmt::format("'{}' is neither a job id (a number) nor a task ID_K", GetString(dv, "depends_on[].job")));
+              dep.job = ref->id;
+              dep.index = ref->index;
+            } else {
+              dep.job = GetInt(dv, "depends_on[].job", 1, INT64_MAX);
+            }
             has_job = true;
           } else if (dk == "condition") {
             auto c = ParseDepCondition(GetString(dv, "depends_on[].condition"));
@@ -305,6 +401,8 @@ JobSpec ParseJobSpec(std::string_view json) {
         if (!has_job) Bad("depends_on[]", "needs a job id");
         s.depends_on.push_back(dep);
       }
+    } else if (key == "array") {
+      ParseArraySpec(GetString(v, key), &s.array);
     } else if (key == "retry") {
       ParseRetry(GetObject(v, key), s.retry);
     } else if (key == "timeout") {
@@ -346,6 +444,8 @@ JobSpec ParseJobSpec(std::string_view json) {
   }
   if (s.kind != "pipeline" && s.argv[0].empty()) Bad("command", "argv[0] must not be empty");
   if (s.depends_on.size() > 1000) Bad("depends_on", "at most 1000 dependencies");
+  if (s.array.count > 0 && !s.pipeline.job_dir.empty())
+    Bad("array", "the tasks of a pipeline array each need their own job directory: leave pipeline.job_dir out");
   return s;
 }
 
@@ -380,7 +480,12 @@ std::string JobSpec::ToJson() const {
   w.Key("gpus").BeginObject().Field("count", resources.gpus).Field("min_free_memory", resources.gpu_memory).EndObject();
   w.EndObject();
   w.Key("depends_on").BeginArray();
-  for (const auto& d : depends_on) w.BeginObject().Field("job", d.job).Field("condition", DepConditionName(d.condition)).EndObject();
+  for (const auto& d : depends_on) {
+    w.BeginObject();
+    if (d.index >= 0) w.Field("job", JobRef{d.job, d.index}.ToString());
+    else w.Field("job", d.job);
+    w.Field("condition", DepConditionName(d.condition)).EndObject();
+  }
   w.EndArray();
   w.Key("retry").BeginObject().Field("max_attempts", retry.max_attempts);
   w.Key("backoff").BeginObject().Field("initial", retry.backoff_initial).Field("multiplier", retry.backoff_multiplier)
@@ -394,6 +499,7 @@ std::string JobSpec::ToJson() const {
   for (int c : retry.no_retry_exit_codes) w.Int(c);
   w.EndArray().EndObject();
   w.Key("timeout").BeginObject().Field("run", run_timeout).Field("queue", queue_timeout).Field("kill_grace", kill_grace).EndObject();
+  if (array.count > 0) w.Field("array", array.spec);
   w.EndObject();
   return w.Take();
 }

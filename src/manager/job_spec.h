@@ -29,10 +29,39 @@ enum class DepCondition { kAfter, kAfterAny, kAfterOk, kAfterNotOk };
 const char* DepConditionName(DepCondition c);
 std::optional<DepCondition> ParseDepCondition(std::string_view name);  // "afterok" or "ok", ...
 
+// A job reference as clients write it: "ID", or "ID_K" for the task with array index K of array ID. A
+// plain ID that is an array's id means the whole array (docs/manager.md "Array jobs").
+struct JobRef {
+  int64_t id = 0;
+  int64_t index = -1;  // -1: no task named
+  std::string ToString() const;
+};
+std::optional<JobRef> ParseJobRef(std::string_view text);  // nullopt unless "ID" or "ID_K" with ID >= 1, K >= 0
+
+// `job` (with `index`) as submitted; the manager resolves it at submit into one entry per job: a dependency
+// on an array becomes one on each of its tasks (so the conditions below apply task by task).
 struct Dependency {
   int64_t job = 0;
   DepCondition condition = DepCondition::kAfterOk;
+  int64_t index = -1;  // >= 0: the task with this array index of array `job`
 };
+
+// An array job (Slurm's --array): one task per index, each an ordinary job with the same spec.
+// `spec` is the normalized text ("" = not an array), from which ParseArraySpec gives back the same array.
+struct ArrayInfo {
+  std::string spec;
+  int64_t count = 0, min = 0, max = 0;  // tasks, lowest and highest index
+  int64_t max_running = 0;              // the %M limit on tasks of the array running at once; 0 = none
+};
+inline constexpr int64_t kMaxArrayIndex = 1000000000;
+inline constexpr int64_t kMaxArrayTasks = 10000;
+inline constexpr size_t kMaxArraySpecBytes = 4096;  // normalized: each task's stored spec carries it
+// "0-15", "1,3,5-7", "0-99:2%4": comma-separated items N, A-B or A-B:STEP, then optionally %M. Returns
+// the indices ascending and fills `info`. Throws Error(kUsage) naming `field` and the bad item for an empty
+// item, A > B, STEP < 1, M < 1, an index outside [0, 1e9], a duplicate, more than 10,000 tasks, or a
+// normalized text longer than 4096 bytes. The normalized text lists maximal arithmetic runs of the sorted
+// indices (three or more as A-B[:STEP], else single indices), then %M.
+std::vector<int64_t> ParseArraySpec(std::string_view text, ArrayInfo* info, const std::string& field = "array");
 
 struct Resources {
   double cpus = 1;                       // admission, and pinning to ceil(cpus) CPUs (manager/limits.h)
@@ -76,14 +105,15 @@ struct JobSpec {
   double run_timeout = 0;   // seconds; 0 = none
   double queue_timeout = 0; // seconds a job may wait PENDING (not held, backoff excluded) before it is CANCELLED; 0 = none
   double kill_grace = 10;   // seconds between SIGTERM and SIGKILL on cancel and timeout
+  ArrayInfo array;          // count 0: a single job
 
   std::string ToJson() const;
 };
 
 // Parses a submit body. Throws Error(kUsage) with a message naming the field on any malformed or
 // wrongly typed field, unknown field, or out-of-range value (the API answers 400 with it). The variables the
-// server sets itself (CUDA_VISIBLE_DEVICES, CUDA_DEVICE_ORDER, SLUICE_JOB_ID, SLUICE_ATTEMPT) are refused
-// in `env`: a job gets GPUs only by requesting them, so admission's bookkeeping is what the job sees.
+// server sets itself (CUDA_VISIBLE_DEVICES, CUDA_DEVICE_ORDER, SLUICE_JOB_ID, SLUICE_ATTEMPT, SLUICE_ARRAY_*)
+// are refused in `env`: a job gets GPUs only by requesting them, so admission's bookkeeping is what the job sees.
 JobSpec ParseJobSpec(std::string_view json);
 
 // "90", "90s", "5m", "2h", "1d", "250ms" → seconds; numbers pass through. Throws Error(kUsage).

@@ -143,6 +143,7 @@ void Manager::Reconcile() {
 // A submit waiting in the group commit queue; `done` once its fate is durable (or it failed).
 struct Manager::QueuedSubmit {
   const JobSpec* spec = nullptr;
+  std::vector<int64_t> indices;  // an array's
   std::string why;  // non-empty: REJECTED
   SubmitResult result;
   std::exception_ptr error;
@@ -166,6 +167,10 @@ SubmitResult Manager::Submit(const JobSpec& spec) {
     }
   }
   if (q.why.empty()) q.why = ExceedsMachine(q.spec->resources, opt_.capacity);
+  if (spec.array.count > 0) {
+    ArrayInfo info;
+    q.indices = ParseArraySpec(spec.array.spec, &info);
+  }
   std::unique_lock<std::mutex> l(submit_mu_);
   submit_queue_.push_back(&q);
   while (!q.done) {
@@ -201,15 +206,20 @@ void Manager::CommitSubmits(const std::vector<QueuedSubmit*>& batch) {
   try {
     Store::Txn t(store_.get());
     for (QueuedSubmit* q : batch) {
+      std::vector<Dependency> deps;
       try {
-        for (const auto& d : q->spec->depends_on)
-          if (!active_.count(d.job) && !store_->GetJob(d.job)) Fail(ErrorKind::kUsage, "depends_on: job {} does not exist", d.job);
+        deps = ResolveDeps(q->spec->depends_on);
       } catch (...) {
         q->error = std::current_exception();
         continue;
       }
       State state = q->why.empty() ? State::kPending : State::kRejected;
-      q->result = {store_->Submit(*q->spec, state, q->why, now), state, q->why};
+      if (q->indices.empty()) {
+        q->result = {store_->Submit(*q->spec, state, q->why, now, &deps), state, q->why, {}};
+      } else {
+        std::vector<int64_t> ids = store_->SubmitArray(*q->spec, q->indices, state, q->why, now, &deps);
+        q->result = {ids.front(), state, q->why, std::move(ids)};
+      }
       ok.push_back(q);
     }
     t.Commit();
@@ -220,11 +230,16 @@ void Manager::CommitSubmits(const std::vector<QueuedSubmit*>& batch) {
   }
   for (QueuedSubmit* q : ok) {
     if (q->result.state != State::kPending) continue;
-    Active a;
-    a.row = *store_->GetJob(q->result.id);
-    a.spec = ParseJobSpec(a.row.spec_json);  // what a restarted daemon will see, exactly
-    a.deps = q->spec->depends_on;
-    active_[q->result.id] = std::move(a);
+    std::vector<int64_t> ids = q->result.task_ids.empty() ? std::vector<int64_t>{q->result.id} : q->result.task_ids;
+    JobSpec spec = ParseJobSpec(store_->GetJob(ids.front())->spec_json);  // what a restarted daemon will see, exactly
+    std::vector<Dependency> deps = store_->Deps(ids.front());
+    for (int64_t id : ids) {
+      Active a;
+      a.row = *store_->GetJob(id);
+      a.spec = spec;
+      a.deps = deps;
+      active_[id] = std::move(a);
+    }
     wake_ = true;
   }
   for (QueuedSubmit* q : batch) q->done = true;
@@ -232,82 +247,145 @@ void Manager::CommitSubmits(const std::vector<QueuedSubmit*>& batch) {
   cv_.notify_all();
 }
 
-CancelResult Manager::Cancel(int64_t id) {
-  std::unique_lock<std::mutex> l(mu_);
-  auto it = active_.find(id);
-  if (it == active_.end()) return store_->GetJob(id) ? CancelResult::kAlreadyTerminal : CancelResult::kNotFound;
-  Active& a = it->second;
-  double now = env_->NowSeconds();
-  if (!a.run) {
-    store_->SetState(id, State::kCancelled, "cancelled by request", now);
-    finished_[id] = {State::kCancelled, a.row.attempts > 0};
-    active_.erase(it);
-    wake_ = true;
-    l.unlock();
-    cv_.notify_all();
-    return CancelResult::kCancelled;
+std::vector<Dependency> Manager::ResolveDeps(const std::vector<Dependency>& given) {
+  // Bounded: an array's tasks each become a row of the deps table (and of every dependent task's).
+  constexpr size_t kMaxResolved = 100000;
+  std::vector<Dependency> out;
+  for (const auto& d : given) {
+    JobRef ref{d.job, d.index};
+    Resolved r = ResolveLocked(ref);
+    if (r.kind == Resolved::kNone) Fail(ErrorKind::kUsage, "depends_on: job {} does not exist", ref.ToString());
+    if (r.kind == Resolved::kJob) {
+      out.push_back({r.id, d.condition});
+    } else {
+      for (const JobRow& t : store_->ArrayTasks(r.id)) out.push_back({t.id, d.condition});
+    }
+    if (out.size() > kMaxResolved)
+      Fail(ErrorKind::kUsage, "depends_on: more than {} dependencies once arrays are counted task by task", kMaxResolved);
   }
-  // Running: durable intent first; the supervisor signals (and re-signals after a restart) from it.
-  store_->SetCancelRequested(id);
-  a.row.cancel_requested = true;
-  wake_ = true;
-  l.unlock();
-  cv_.notify_all();
-  return CancelResult::kCancelling;
+  return out;
 }
 
-ActionResult Manager::Hold(int64_t id) {
+Resolved Manager::Resolve(const JobRef& ref) {
   std::lock_guard<std::mutex> l(mu_);
-  auto it = active_.find(id);
-  if (it == active_.end()) return store_->GetJob(id) ? ActionResult{ActionResult::kConflict, "the job has already ended"} : ActionResult{ActionResult::kNotFound, "no such job"};
-  Active& a = it->second;
-  if (a.row.state != State::kPending) return {ActionResult::kConflict, "only a PENDING job can be held; this one is RUNNING"};
-  if (a.row.held) return {ActionResult::kConflict, "the job is already held"};
-  const std::string reason = "held by request";
-  store_->SetHeld(id, true, reason, env_->NowSeconds());
-  a.row.held = true;
-  a.row.reason = reason;
-  return {};
+  return ResolveLocked(ref);
 }
 
-ActionResult Manager::Release(int64_t id) {
-  std::unique_lock<std::mutex> l(mu_);
+Resolved Manager::ResolveLocked(const JobRef& ref) {
+  std::optional<JobRow> row = ref.index >= 0 ? store_->ArrayTask(ref.id, ref.index) : store_->GetJob(ref.id);
+  if (!row) return {};
+  if (ref.index < 0 && row->array_id == row->id) return {Resolved::kArray, row->id, store_->ArraySize(row->id)};
+  return {Resolved::kJob, row->id, 0};
+}
+
+Manager::Step Manager::Plan(Verb verb, int64_t id, double now) {
+  auto refuse = [](auto status, std::string why) { return Step{{status, std::move(why)}, false, nullptr}; };
   auto it = active_.find(id);
-  if (it == active_.end() || !it->second.row.held)
-    return store_->GetJob(id) ? ActionResult{ActionResult::kConflict, "the job is not held"} : ActionResult{ActionResult::kNotFound, "no such job"};
+  if (verb == Verb::kRetry) {
+    if (it != active_.end()) return refuse(ActionResult::kConflict, "the job has not ended (cancel it first, or wait)");
+    auto row = store_->GetJob(id);
+    if (!row) return refuse(ActionResult::kNotFound, "no such job");
+    if (row->state != State::kFailed && row->state != State::kCancelled)
+      return refuse(ActionResult::kConflict, fmt::format("only a FAILED or CANCELLED job can be retried; this one is {}", StateName(row->state)));
+    store_->Requeue(id, "retried by request", now);
+    return {{}, false, [this, id] {
+              Active a;
+              a.row = *store_->GetJob(id);
+              a.spec = ParseJobSpec(a.row.spec_json);
+              a.deps = store_->Deps(id);
+              active_[id] = std::move(a);
+              finished_.erase(id);  // no longer terminal
+            }};
+  }
+  if (it == active_.end()) {
+    if (!store_->GetJob(id)) return refuse(ActionResult::kNotFound, "no such job");
+    return refuse(ActionResult::kConflict, verb == Verb::kRelease ? "the job is not held" : "the job has already ended");
+  }
   Active& a = it->second;
-  double now = env_->NowSeconds();
-  const std::string reason = "released by request";
-  store_->SetHeld(id, false, reason, now);
-  a.row.held = false;
-  a.row.reason = reason;
-  a.row.queued_at = now;
+  switch (verb) {
+    case Verb::kCancel:
+      if (!a.run) {
+        store_->SetState(id, State::kCancelled, "cancelled by request", now);
+        return {{}, false, [this, id] {
+                  finished_[id] = {State::kCancelled, active_.at(id).row.attempts > 0};
+                  active_.erase(id);
+                }};
+      }
+      // Running: durable intent first; the supervisor signals (and re-signals after a restart) from it.
+      store_->SetCancelRequested(id);
+      return {{}, true, [&a] { a.row.cancel_requested = true; }};
+    case Verb::kHold: {
+      if (a.row.state != State::kPending) return refuse(ActionResult::kConflict, "only a PENDING job can be held; this one is RUNNING");
+      if (a.row.held) return refuse(ActionResult::kConflict, "the job is already held");
+      const std::string reason = "held by request";
+      store_->SetHeld(id, true, reason, now);
+      return {{}, false, [&a, reason] {
+                a.row.held = true;
+                a.row.reason = reason;
+              }};
+    }
+    case Verb::kRelease: {
+      if (!a.row.held) return refuse(ActionResult::kConflict, "the job is not held");
+      const std::string reason = "released by request";
+      store_->SetHeld(id, false, reason, now);
+      return {{}, false, [&a, reason, now] {
+                a.row.held = false;
+                a.row.reason = reason;
+                a.row.queued_at = now;
+              }};
+    }
+    case Verb::kRetry: break;  // handled above
+  }
+  return refuse(ActionResult::kConflict, "unknown action");
+}
+
+ActionResult Manager::Act(Verb verb, int64_t id, bool* stopping) {
+  std::unique_lock<std::mutex> l(mu_);
+  Store::Txn t(store_.get());
+  Step step = Plan(verb, id, env_->NowSeconds());
+  if (!step.apply) return step.result;
+  t.Commit();
+  step.apply();
+  if (stopping) *stopping = step.stopping;
   wake_ = true;
   l.unlock();
   cv_.notify_all();
   return {};
 }
 
-ActionResult Manager::Retry(int64_t id) {
+ArrayActionResult Manager::ArrayAction(Verb verb, int64_t array_id) {
   std::unique_lock<std::mutex> l(mu_);
-  if (active_.count(id)) return {ActionResult::kConflict, "the job has not ended (cancel it first, or wait)"};
-  auto row = store_->GetJob(id);
-  if (!row) return {ActionResult::kNotFound, "no such job"};
-  if (row->state != State::kFailed && row->state != State::kCancelled)
-    return {ActionResult::kConflict, fmt::format("only a FAILED or CANCELLED job can be retried; this one is {}", StateName(row->state))};
+  ArrayActionResult out;
   double now = env_->NowSeconds();
-  store_->Requeue(id, "retried by request", now);
-  Active a;
-  a.row = *store_->GetJob(id);
-  a.spec = ParseJobSpec(a.row.spec_json);
-  a.deps = store_->Deps(id);
-  active_[id] = std::move(a);
-  finished_.erase(id);  // no longer terminal
+  std::vector<Step> steps;
+  Store::Txn t(store_.get());
+  for (const JobRow& task : store_->ArrayTasks(array_id)) {
+    ++out.tasks;
+    Step step = Plan(verb, task.id, now);
+    if (!step.apply) continue;  // a task in a state the action does not apply to
+    ++out.applied;
+    out.stopping += step.stopping;
+    steps.push_back(std::move(step));
+  }
+  t.Commit();
+  for (Step& step : steps) step.apply();
   wake_ = true;
   l.unlock();
   cv_.notify_all();
-  return {};
+  return out;
 }
+
+CancelResult Manager::Cancel(int64_t id) {
+  bool stopping = false;
+  ActionResult r = Act(Verb::kCancel, id, &stopping);
+  if (r.status == ActionResult::kNotFound) return CancelResult::kNotFound;
+  if (r.status == ActionResult::kConflict) return CancelResult::kAlreadyTerminal;
+  return stopping ? CancelResult::kCancelling : CancelResult::kCancelled;
+}
+
+ActionResult Manager::Hold(int64_t id) { return Act(Verb::kHold, id); }
+ActionResult Manager::Release(int64_t id) { return Act(Verb::kRelease, id); }
+ActionResult Manager::Retry(int64_t id) { return Act(Verb::kRetry, id); }
 
 ResourceUse Manager::Usage() {
   std::lock_guard<std::mutex> l(mu_);
@@ -393,6 +471,10 @@ void Manager::Tick() {
   } undo{this, touched};
   Store::Txn pending_txn(store_.get());
   gpu_memory_wanted_ = false;
+  // Tasks of each array running or made candidates this tick, against its %M limit.
+  std::map<int64_t, int64_t> array_taken;
+  for (const auto& [id, a] : active_)
+    if (a.run && a.spec.array.max_running > 0) ++array_taken[a.row.array_id];
   for (auto& [id, a] : active_) {
     if (a.row.state != State::kPending) continue;
     if (a.spec.queue_timeout > 0 && !a.row.held && now - std::max(a.row.queued_at, a.row.not_before) >= a.spec.queue_timeout) {
@@ -430,6 +512,11 @@ void Manager::Tick() {
     // and block every job behind it: it waits, saying why, until a restart gives the capacity back.
     if (std::string why = reason.empty() ? ExceedsMachine(a.spec.resources, opt_.capacity) : ""; !why.empty())
       reason = "exceeds this server's capacity: " + why;
+    if (int64_t m = a.spec.array.max_running; reason.empty() && m > 0) {
+      // The limit counts the tasks ahead of this one that are candidates too: Admit may start them all.
+      if (int64_t& taken = array_taken[a.row.array_id]; taken < m) ++taken;
+      else reason = fmt::format("array {}: {} of {} tasks running or next to start (%{})", a.row.array_id, taken, m, m);
+    }
     if (reason.empty()) {
       double limit = a.spec.run_timeout > 0 ? a.spec.run_timeout + a.spec.kill_grace : 0;
       candidates.push_back({id, a.spec.priority, a.spec.resources, limit});
@@ -475,6 +562,13 @@ void Manager::Launch(Active& a, std::vector<std::string> gpus, double now) {
   req.env = a.spec.env;
   req.env["SLUICE_JOB_ID"] = std::to_string(id);
   req.env["SLUICE_ATTEMPT"] = std::to_string(n);
+  if (a.row.array_id > 0) {
+    req.env["SLUICE_ARRAY_JOB_ID"] = std::to_string(a.row.array_id);
+    req.env["SLUICE_ARRAY_TASK_ID"] = std::to_string(a.row.array_index);
+    req.env["SLUICE_ARRAY_TASK_COUNT"] = std::to_string(a.spec.array.count);
+    req.env["SLUICE_ARRAY_TASK_MIN"] = std::to_string(a.spec.array.min);
+    req.env["SLUICE_ARRAY_TASK_MAX"] = std::to_string(a.spec.array.max);
+  }
   // Its GPUs by UUID, which names one device whatever the numbering; PCI bus order makes the indices CUDA
   // shows the job match nvidia-smi's. A job that asked for none sees none while the server manages GPUs.
   if (!gpus.empty() || !opt_.capacity.gpus.empty()) {
@@ -590,6 +684,7 @@ void WriteJob(JsonWriter& w, const JobRow& j) {
   if (j.signal) w.Field("signal", *j.signal);
   if (j.cancel_requested) w.Field("cancel_requested", true);
   if (j.held) w.Field("held", true);
+  if (j.array_id > 0) w.Field("array_id", j.array_id).Field("array_index", j.array_index);
 }
 }  // namespace
 
@@ -634,6 +729,34 @@ std::optional<std::string> Manager::JobJson(int64_t id) {
     WritePipelineStatus(env_, PipelineJobDir(spec, opt_.data_dir, id), w);
     w.EndObject();
   }
+  w.EndObject();
+  return w.Take();
+}
+
+std::optional<std::string> Manager::ArrayJson(int64_t array_id) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<JobRow> tasks = store_->ArrayTasks(array_id);
+  if (tasks.empty()) return std::nullopt;
+  const JobRow& first = tasks.front();
+  JobSpec spec = ParseJobSpec(first.spec_json);
+  std::map<State, int64_t> counts;
+  for (const JobRow& t : tasks) ++counts[t.state];
+  JsonWriter w;
+  w.BeginObject().Field("id", array_id).Field("name", first.name).Field("state", StateName(AggregateState(counts)))
+      .Field("priority", first.priority).Field("submitted_at", first.submitted_at);
+  w.Key("array").BeginObject().Field("id", array_id).Field("size", static_cast<int64_t>(tasks.size()))
+      .Field("max_running", spec.array.max_running).Field("spec", spec.array.spec);
+  w.Key("states").BeginObject();
+  for (const auto& [state, n] : counts) w.Field(StateName(state), n);
+  w.EndObject().Key("tasks").BeginArray();
+  for (const JobRow& t : tasks) {
+    w.BeginObject().Field("index", t.array_index).Field("id", t.id).Field("state", StateName(t.state)).Field("reason", t.reason);
+    if (t.exit_code) w.Field("exit_code", *t.exit_code);
+    if (t.signal) w.Field("signal", *t.signal);
+    w.Field("attempts", t.attempts).EndObject();
+  }
+  w.EndArray().EndObject();
+  w.Key("spec").Raw(first.spec_json);
   w.EndObject();
   return w.Take();
 }

@@ -46,10 +46,12 @@ struct ManagerOptions {
 // given its GPUs by UUID). `note` receives why there are none (no NVML, an empty mask).
 std::vector<GpuDevice> ServerGpus(Env* env, std::string* note);
 
+// `id`: the job's, or an array's (its first task's), with its tasks' ids in index order in `task_ids`.
 struct SubmitResult {
   int64_t id = 0;
   State state = State::kPending;
   std::string reason;
+  std::vector<int64_t> task_ids;
 };
 
 enum class CancelResult { kNotFound, kAlreadyTerminal, kCancelled, kCancelling };
@@ -58,6 +60,22 @@ enum class CancelResult { kNotFound, kAlreadyTerminal, kCancelled, kCancelling }
 struct ActionResult {
   enum { kDone, kNotFound, kConflict } status = kDone;
   std::string message;
+};
+
+enum class Verb { kCancel, kHold, kRelease, kRetry };
+
+// An action on a whole array: how many tasks it has, how many the action applied to (the others were in a
+// state it does not apply to), and of those how many are running and were asked to stop (cancel).
+struct ArrayActionResult {
+  int64_t tasks = 0, applied = 0, stopping = 0;
+};
+
+// What a reference names: no job, one job (a task named ID_K, or any plain id but an array's), or a whole
+// array (the array's id).
+struct Resolved {
+  enum { kNone, kJob, kArray } kind = kNone;
+  int64_t id = 0;
+  int64_t size = 0;  // an array's tasks
 };
 
 // What admission has handed out (GET /v1/resources): the capacity, the sum that running jobs hold, and
@@ -77,8 +95,16 @@ class Manager {
   void Stop();   // stop the supervisor; running jobs keep running and are re-adopted by the next Start
 
   // Throws Error(kUsage) for a dependency on a job id that does not exist. A request larger than the
-  // machine is recorded and returned as REJECTED with the reason.
+  // machine is recorded and returned as REJECTED with the reason. An array (spec.array) is one job per
+  // index, committed together (all REJECTED if one would be). A dependency on an array is one on each of
+  // its tasks.
   SubmitResult Submit(const JobSpec& spec);
+  Resolved Resolve(const JobRef& ref);
+  // `verb` applied in one transaction to every task of array `array_id` that is in a state it applies to.
+  ArrayActionResult ArrayAction(Verb verb, int64_t array_id);
+  // An array's view (docs/api.md): its spec, size, limit, counts by state, the aggregate state and every
+  // task's state; nullopt if `array_id` is no array's id.
+  std::optional<std::string> ArrayJson(int64_t array_id);
   CancelResult Cancel(int64_t id);
   ActionResult Hold(int64_t id);     // a PENDING job stays pending, not admitted, until released
   ActionResult Release(int64_t id);  // a held job is queued again (its queue timeout restarts)
@@ -121,6 +147,17 @@ class Manager {
 
   struct QueuedSubmit;
   void CommitSubmits(const std::vector<QueuedSubmit*>& batch);
+  std::vector<Dependency> ResolveDeps(const std::vector<Dependency>& given);
+  Resolved ResolveLocked(const JobRef& ref);
+  // A checked action on one job: its change written to the store (inside the caller's transaction) and what
+  // to change in memory once that has committed; or why it does not apply.
+  struct Step {
+    ActionResult result;
+    bool stopping = false;  // a cancel of a running job: it was asked to stop
+    std::function<void()> apply;
+  };
+  Step Plan(Verb verb, int64_t id, double now);
+  ActionResult Act(Verb verb, int64_t id, bool* stopping = nullptr);
   void Reconcile();
   void Launch(Active& a, std::vector<std::string> gpus, double now);
   std::vector<Holding> Holdings(std::vector<int64_t>* ids = nullptr);

@@ -202,6 +202,15 @@ std::vector<int> PickCpus(const std::vector<int>& allowed, const std::vector<Hol
   return order;
 }
 
+State AggregateState(const std::map<State, int64_t>& counts) {
+  auto any = [&counts](State s) { return counts.count(s) && counts.at(s) > 0; };
+  if (any(State::kRunning)) return State::kRunning;
+  if (any(State::kPending) || any(State::kSubmitted)) return State::kPending;
+  for (State s : {State::kFailed, State::kCancelled, State::kRejected})
+    if (any(s)) return s;
+  return State::kCompleted;
+}
+
 DepVerdict EvaluateDependency(DepCondition c, const DepState& dep) {
   switch (c) {
     case DepCondition::kAfter:

@@ -75,6 +75,11 @@ struct DepState {
   bool started = false;  // it has had an attempt (it ran or runs)
 };
 
+// The state of an array as a whole, from its tasks' counts by state: RUNNING if any runs, else PENDING if
+// any is pending (or SUBMITTED); once all have ended COMPLETED if all completed, else FAILED if any
+// failed, else CANCELLED if any was cancelled, else REJECTED.
+State AggregateState(const std::map<State, int64_t>& counts);
+
 enum class DepVerdict { kSatisfied, kWaiting, kNeverSatisfied };
 // One condition against its job's state. afterok can no longer hold once the job FAILED, was CANCELLED or
 // REJECTED; afternotok once it COMPLETED or was REJECTED (it never ran, so never failed); after and afterany

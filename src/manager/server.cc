@@ -43,12 +43,20 @@ uint64_t UintParam(const httplib::Request& req, const char* name, uint64_t def) 
   return out;
 }
 
-int64_t PathId(const httplib::Request& req) {
+// The path's job reference ("ID" or "ID_K"), resolved; kNone answers 404 at the caller.
+Resolved PathRef(const httplib::Request& req, Manager& m) {
   const std::string s = req.matches[1];
-  int64_t id = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), id);
-  if (ec != std::errc() || p != s.data() + s.size() || id <= 0) Fail(ErrorKind::kUsage, "'{}' is not a job id", s);
-  return id;
+  auto ref = ParseJobRef(s);
+  if (!ref) Fail(ErrorKind::kUsage, "'{}' is not a job id (ID or ID_K)", s);
+  return m.Resolve(*ref);
+}
+
+// The one job a path names; an array's id is refused where one job is needed (its logs).
+std::optional<int64_t> PathJob(const httplib::Request& req, Manager& m) {
+  Resolved r = PathRef(req, m);
+  if (r.kind == Resolved::kNone) return std::nullopt;
+  if (r.kind == Resolved::kArray) Fail(ErrorKind::kUsage, "job {} is an array of {} tasks; name one as {}_K", r.id, r.size, r.id);
+  return r.id;
 }
 
 bool ConstantTimeEqual(const std::string& a, const std::string& b) {
@@ -191,6 +199,12 @@ void Routes(httplib::Server& srv, Manager& m, Env* env, Observability obs) {
     JsonWriter w;
     w.BeginObject().Field("id", r.id).Field("state", StateName(r.state));
     if (!r.reason.empty()) w.Field("reason", r.reason);
+    if (!r.task_ids.empty()) {
+      w.Key("array").BeginObject().Field("id", r.id).Field("size", static_cast<int64_t>(r.task_ids.size())).Field("spec", spec.array.spec);
+      w.Key("task_ids").BeginArray();
+      for (int64_t id : r.task_ids) w.Int(id);
+      w.EndArray().EndObject();
+    }
     w.EndObject();
     res.status = r.state == State::kRejected ? 422 : 201;
     res.set_content(w.Take() + "\n", "application/json");
@@ -203,34 +217,54 @@ void Routes(httplib::Server& srv, Manager& m, Env* env, Observability obs) {
       f.state = s;
     }
     if (req.has_param("name")) f.name = req.get_param_value("name");
+    f.array_id = static_cast<int64_t>(std::min<uint64_t>(UintParam(req, "array", 0), INT64_MAX));
     f.after_id = static_cast<int64_t>(std::min<uint64_t>(UintParam(req, "after_id", 0), INT64_MAX));
     f.limit = static_cast<int>(std::clamp<uint64_t>(UintParam(req, "limit", 100), 1, 1000));
     res.set_content(m.ListJson(f) + "\n", "application/json");
   });
   srv.Get(R"(/v1/jobs/([^/]+))", [&m](const httplib::Request& req, httplib::Response& res) {
-    auto j = m.JobJson(PathId(req));
+    Resolved r = PathRef(req, m);
+    auto j = r.kind == Resolved::kArray ? m.ArrayJson(r.id) : r.kind == Resolved::kJob ? m.JobJson(r.id) : std::nullopt;
     if (!j) return JsonError(res, 404, "no such job");
     res.set_content(*j + "\n", "application/json");
   });
-  srv.Post(R"(/v1/jobs/([^/]+)/cancel)", [&m](const httplib::Request& req, httplib::Response& res) {
-    int64_t id = PathId(req);
-    CancelResult r = m.Cancel(id);
+  // An action on a whole array: 200 with how many tasks it applied to, 409 when none was in a state it
+  // applies to.
+  auto array_action = [&m](Verb verb, const char* name, int64_t array_id, httplib::Response& res) {
+    ArrayActionResult r = m.ArrayAction(verb, array_id);
+    if (r.applied == 0)
+      return JsonError(res, 409, fmt::format("{} applies to no task of array {} ({} tasks, none in a state it applies to)", name, array_id, r.tasks));
+    JsonWriter w;
+    w.BeginObject().Field("id", array_id).Field("action", name).Field("tasks", r.tasks).Field("applied", r.applied);
+    if (verb == Verb::kCancel) w.Field("stopping", r.stopping);
+    w.EndObject();
+    res.set_content(w.Take() + "\n", "application/json");
+  };
+  srv.Post(R"(/v1/jobs/([^/]+)/cancel)", [&m, array_action](const httplib::Request& req, httplib::Response& res) {
+    Resolved ref = PathRef(req, m);
+    if (ref.kind == Resolved::kArray) return array_action(Verb::kCancel, "cancel", ref.id, res);
+    CancelResult r = ref.kind == Resolved::kNone ? CancelResult::kNotFound : m.Cancel(ref.id);
     if (r == CancelResult::kNotFound) return JsonError(res, 404, "no such job");
     if (r == CancelResult::kAlreadyTerminal) return JsonError(res, 409, "the job has already ended");
     res.status = r == CancelResult::kCancelled ? 200 : 202;
-    res.set_content(*m.JobJson(id) + "\n", "application/json");
+    res.set_content(*m.JobJson(ref.id) + "\n", "application/json");
   });
   // Queue control (docs/api.md): 200 with the job, 404 unknown, 409 when its state does not allow it.
   for (const char* verb : {"retry", "hold", "release"}) {
-    srv.Post(fmt::format(R"(/v1/jobs/([^/]+)/{})", verb), [&m, verb = std::string(verb)](const httplib::Request& req, httplib::Response& res) {
-      int64_t id = PathId(req);
-      ActionResult r = verb == "retry" ? m.Retry(id) : verb == "hold" ? m.Hold(id) : m.Release(id);
+    srv.Post(fmt::format(R"(/v1/jobs/([^/]+)/{})", verb), [&m, array_action, name = std::string(verb)](const httplib::Request& req, httplib::Response& res) {
+      Verb v = name == "retry" ? Verb::kRetry : name == "hold" ? Verb::kHold : Verb::kRelease;
+      Resolved ref = PathRef(req, m);
+      if (ref.kind == Resolved::kNone) return JsonError(res, 404, "no such job");
+      if (ref.kind == Resolved::kArray) return array_action(v, name.c_str(), ref.id, res);
+      ActionResult r = v == Verb::kRetry ? m.Retry(ref.id) : v == Verb::kHold ? m.Hold(ref.id) : m.Release(ref.id);
       if (r.status != ActionResult::kDone) return JsonError(res, r.status == ActionResult::kNotFound ? 404 : 409, r.message);
-      res.set_content(*m.JobJson(id) + "\n", "application/json");
+      res.set_content(*m.JobJson(ref.id) + "\n", "application/json");
     });
   }
   srv.Get(R"(/v1/jobs/([^/]+)/logs)", [&m, env, obs](const httplib::Request& req, httplib::Response& res) {
-    int64_t id = PathId(req);
+    auto named = PathJob(req, m);
+    if (!named) return JsonError(res, 404, "no such job");
+    int64_t id = *named;
     std::string stream = req.has_param("stream") ? req.get_param_value("stream") : "stdout";
     if (stream != "stdout" && stream != "stderr") Fail(ErrorKind::kUsage, "query parameter stream: must be stdout or stderr");
     uint64_t attempt = UintParam(req, "attempt", 0);

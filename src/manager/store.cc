@@ -6,7 +6,7 @@
 
 namespace sluice::manager {
 namespace {
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 
 // synchronous=FULL: in WAL mode NORMAL only syncs at checkpoints, so a power cut could roll back a
 // committed submit that a client was already told about, or a RUNNING record whose process then ran again.
@@ -29,7 +29,9 @@ CREATE TABLE IF NOT EXISTS jobs(
   signal INTEGER,
   held INTEGER NOT NULL DEFAULT 0,
   queued_at REAL NOT NULL DEFAULT 0,
-  retry_base INTEGER NOT NULL DEFAULT 0);
+  retry_base INTEGER NOT NULL DEFAULT 0,
+  array_id INTEGER NOT NULL DEFAULT 0,
+  array_index INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, id);
 CREATE TABLE IF NOT EXISTS attempts(
   job_id INTEGER NOT NULL REFERENCES jobs(id),
@@ -70,7 +72,11 @@ constexpr const char* kAddedColumns[][3] = {
     {"jobs", "retry_base", "INTEGER NOT NULL DEFAULT 0"},
     {"attempts", "gpus", "TEXT NOT NULL DEFAULT ''"},
     {"attempts", "cpus", "TEXT NOT NULL DEFAULT ''"},
+    {"jobs", "array_id", "INTEGER NOT NULL DEFAULT 0"},
+    {"jobs", "array_index", "INTEGER NOT NULL DEFAULT 0"},
 };
+// Indexes on added columns: created after the columns exist (an older database gets them at open).
+constexpr const char* kAddedIndexes = "CREATE INDEX IF NOT EXISTS jobs_array ON jobs(array_id, array_index) WHERE array_id > 0;";
 
 std::string JoinComma(const std::vector<std::string>& v) {
   std::string out;
@@ -179,6 +185,7 @@ Store::Store(const std::string& path) : path_(path) {
     Stmt put(this, "INSERT INTO meta(key, value) VALUES('schema_version', ?)");
     put.Bind(std::to_string(kSchemaVersion)).Step();
   }
+  Exec(kAddedIndexes);
 }
 
 Store::~Store() { sqlite3_close(db_); }
@@ -195,17 +202,40 @@ void Store::AddEvent(int64_t id, State state, const std::string& reason, double 
   Stmt(this, "INSERT INTO events(ts, job_id, state, reason) VALUES(?, ?, ?, ?)").Bind(now).Bind(id).Bind(std::string(StateName(state))).Bind(reason).Step();
 }
 
-int64_t Store::Submit(const JobSpec& spec, State state, const std::string& reason, double now) {
-  Txn t(this);
-  Stmt ins(this, "INSERT INTO jobs(name, spec, state, reason, priority, submitted_at, updated_at, queued_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
-  ins.Bind(spec.name).Bind(spec.ToJson()).Bind(std::string(StateName(state))).Bind(reason).Bind(spec.priority).Bind(now).Bind(now).Bind(now).Step();
+int64_t Store::Insert(const JobSpec& spec, const std::vector<Dependency>& deps, State state, const std::string& reason, double now,
+                      int64_t array_id, int64_t array_index) {
+  Stmt ins(this,
+           "INSERT INTO jobs(name, spec, state, reason, priority, submitted_at, updated_at, queued_at, array_id, array_index) "
+           "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  ins.Bind(spec.name).Bind(spec.ToJson()).Bind(std::string(StateName(state))).Bind(reason).Bind(spec.priority).Bind(now).Bind(now).Bind(now)
+      .Bind(array_id).Bind(array_index).Step();
   int64_t id = sqlite3_last_insert_rowid(db_);
-  for (const auto& d : spec.depends_on)
+  for (const auto& d : deps)
     Stmt(this, "INSERT OR IGNORE INTO deps(job_id, dep_id, condition) VALUES(?, ?, ?)").Bind(id).Bind(d.job).Bind(std::string(DepConditionName(d.condition))).Step();
   AddEvent(id, State::kSubmitted, "", now);
   AddEvent(id, state, reason, now);
+  return id;
+}
+
+int64_t Store::Submit(const JobSpec& spec, State state, const std::string& reason, double now, const std::vector<Dependency>* deps) {
+  Txn t(this);
+  int64_t id = Insert(spec, deps ? *deps : spec.depends_on, state, reason, now, 0, 0);
   t.Commit();
   return id;
+}
+
+std::vector<int64_t> Store::SubmitArray(const JobSpec& spec, const std::vector<int64_t>& indices, State state, const std::string& reason,
+                                        double now, const std::vector<Dependency>* deps) {
+  Txn t(this);
+  std::vector<int64_t> ids;
+  // The first task's id is the array's; nothing else writes inside this transaction, so the rest follow it.
+  for (int64_t index : indices) {
+    int64_t id = Insert(spec, deps ? *deps : spec.depends_on, state, reason, now, ids.empty() ? 0 : ids.front(), index);
+    if (ids.empty()) Stmt(this, "UPDATE jobs SET array_id=? WHERE id=?").Bind(id).Bind(id).Step();
+    ids.push_back(id);
+  }
+  t.Commit();
+  return ids;
 }
 
 void Store::SetState(int64_t id, State state, const std::string& reason, double now) {
@@ -286,7 +316,7 @@ void Store::Requeue(int64_t id, const std::string& reason, double now) {
 namespace {
 constexpr const char* kJobCols =
     "SELECT id, name, spec, state, reason, priority, submitted_at, updated_at, attempts, not_before, cancel_requested, exit_code, signal, "
-    "held, queued_at, retry_base FROM jobs ";
+    "held, queued_at, retry_base, array_id, array_index FROM jobs ";
 
 JobRow ReadJob(sqlite3_stmt* s) {
   JobRow j;
@@ -306,6 +336,8 @@ JobRow ReadJob(sqlite3_stmt* s) {
   j.held = sqlite3_column_int(s, 13) != 0;
   j.queued_at = sqlite3_column_double(s, 14);
   j.retry_base = sqlite3_column_int(s, 15);
+  j.array_id = sqlite3_column_int64(s, 16);
+  j.array_index = sqlite3_column_int64(s, 17);
   return j;
 }
 }  // namespace
@@ -320,11 +352,13 @@ std::vector<JobRow> Store::ListJobs(const JobFilter& f) {
   std::string sql = std::string(kJobCols) + "WHERE id > ?";
   if (f.state) sql += " AND state = ?";
   if (!f.name.empty()) sql += " AND name = ?";
+  if (f.array_id > 0) sql += " AND array_id = ?";
   sql += " ORDER BY id LIMIT ?";
   Stmt q(this, sql.c_str());
   q.Bind(f.after_id);
   if (f.state) q.Bind(std::string(StateName(*f.state)));
   if (!f.name.empty()) q.Bind(f.name);
+  if (f.array_id > 0) q.Bind(f.array_id);
   q.Bind(f.limit);
   std::vector<JobRow> out;
   while (q.Step()) out.push_back(ReadJob(q.get()));
@@ -336,6 +370,26 @@ std::vector<JobRow> Store::ActiveJobs() {
   std::vector<JobRow> out;
   while (q.Step()) out.push_back(ReadJob(q.get()));
   return out;
+}
+
+std::vector<JobRow> Store::ArrayTasks(int64_t array_id) {
+  Stmt q(this, (std::string(kJobCols) + "WHERE array_id=? AND array_id > 0 ORDER BY array_index").c_str());
+  q.Bind(array_id);
+  std::vector<JobRow> out;
+  while (q.Step()) out.push_back(ReadJob(q.get()));
+  return out;
+}
+
+std::optional<JobRow> Store::ArrayTask(int64_t array_id, int64_t index) {
+  Stmt q(this, (std::string(kJobCols) + "WHERE array_id=? AND array_id > 0 AND array_index=?").c_str());
+  if (!q.Bind(array_id).Bind(index).Step()) return std::nullopt;
+  return ReadJob(q.get());
+}
+
+int64_t Store::ArraySize(int64_t array_id) {
+  Stmt q(this, "SELECT COUNT(*) FROM jobs WHERE array_id=? AND array_id > 0");
+  q.Bind(array_id).Step();
+  return sqlite3_column_int64(q.get(), 0);
 }
 
 std::vector<AttemptRow> Store::Attempts(int64_t id) {

@@ -35,6 +35,8 @@ struct JobRow {
   bool held = false;       // PENDING but not admitted until released
   double queued_at = 0;    // when it last entered the queue (submit, retry, release): the queue timeout's start
   int retry_base = 0;      // attempts before its last manual retry (the retry policy counts from there)
+  int64_t array_id = 0;    // an array's task: the array's id (its first task's); 0 for a single job
+  int64_t array_index = 0; // an array's task: its index
 };
 
 // An attempt: LAUNCHING (row written, process not yet known), RUNNING (pid + start time recorded), ENDED.
@@ -57,6 +59,7 @@ struct AttemptRow {
 struct JobFilter {
   std::optional<State> state;
   std::string name;       // exact match; "" = any
+  int64_t array_id = 0;   // > 0: only the tasks of this array
   int64_t after_id = 0;   // ids greater than this (pagination)
   int limit = 100;
 };
@@ -68,9 +71,14 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  // Inserts a job in state `state` (PENDING or REJECTED) with its dependencies, recording the SUBMITTED
-  // event and the one for `state`. Returns its id.
-  int64_t Submit(const JobSpec& spec, State state, const std::string& reason, double now);
+  // Inserts a job in state `state` (PENDING or REJECTED) with its dependencies (`deps`, resolved to job
+  // ids by the manager; nullptr: the spec's own), recording the SUBMITTED event and the one for `state`.
+  // Returns its id.
+  int64_t Submit(const JobSpec& spec, State state, const std::string& reason, double now, const std::vector<Dependency>* deps = nullptr);
+  // An array (spec.array): one job per index, in one transaction, with consecutive ids in index order, each
+  // with the spec and dependencies, array_id the first one's id. Returns the ids.
+  std::vector<int64_t> SubmitArray(const JobSpec& spec, const std::vector<int64_t>& indices, State state, const std::string& reason,
+                                   double now, const std::vector<Dependency>* deps = nullptr);
   // Changes a job's state and reason (no attempt involved: PENDING reason updates, CANCELLED while pending).
   void SetState(int64_t id, State state, const std::string& reason, double now);
   // Only the reason (a pending job's "waiting for ..." text): no event, since the state did not change.
@@ -97,6 +105,9 @@ class Store {
   std::optional<JobRow> GetJob(int64_t id);
   std::vector<JobRow> ListJobs(const JobFilter& f);
   std::vector<JobRow> ActiveJobs();  // not terminal, oldest first
+  std::vector<JobRow> ArrayTasks(int64_t array_id);  // in index order; empty if `array_id` is no array's id
+  std::optional<JobRow> ArrayTask(int64_t array_id, int64_t index);
+  int64_t ArraySize(int64_t array_id);  // its tasks; 0 if `array_id` is no array's id
   std::vector<AttemptRow> Attempts(int64_t id);
   std::vector<Dependency> Deps(int64_t id);
   std::vector<int64_t> Dependents(int64_t id);  // jobs that depend on `id`
@@ -143,6 +154,8 @@ class Store {
   class Stmt;
   void Exec(const char* sql);
   void AddEvent(int64_t id, State state, const std::string& reason, double now);
+  int64_t Insert(const JobSpec& spec, const std::vector<Dependency>& deps, State state, const std::string& reason, double now, int64_t array_id,
+                 int64_t array_index);
   sqlite3* db_ = nullptr;
   int txn_depth_ = 0;
   std::string path_;

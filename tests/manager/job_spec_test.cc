@@ -82,5 +82,76 @@ TEST(JobSpec, DurationsAndSizes) {
   EXPECT_THROW(ParseDurationText("-1s"), Error);
 }
 
+
+// --array SPEC: the indices, the normalized text (which parses back to the same array) and the errors, each
+// naming the field and the bad item.
+TEST(JobSpec, ArraySpecs) {
+  struct Case {
+    const char* text;
+    std::vector<int64_t> indices;
+    const char* normalized;
+    int64_t max_running;
+  };
+  for (const Case& c : std::vector<Case>{{"0-3", {0, 1, 2, 3}, "0-3", 0},
+                                         {"1,3,5-7", {1, 3, 5, 6, 7}, "1-5:2,6,7", 0},
+                                         {"0-9:3%2", {0, 3, 6, 9}, "0-9:3%2", 2},
+                                         {"7", {7}, "7", 0},
+                                         {"9,8", {8, 9}, "8,9", 0},
+                                         {"5-5", {5}, "5", 0},
+                                         {"1000000000", {1000000000}, "1000000000", 0}}) {
+    ArrayInfo info;
+    EXPECT_EQ(ParseArraySpec(c.text, &info), c.indices) << c.text;
+    EXPECT_EQ(info.spec, c.normalized) << c.text;
+    EXPECT_EQ(info.count, static_cast<int64_t>(c.indices.size()));
+    EXPECT_EQ(info.min, c.indices.front());
+    EXPECT_EQ(info.max, c.indices.back());
+    EXPECT_EQ(info.max_running, c.max_running);
+    ArrayInfo again;
+    EXPECT_EQ(ParseArraySpec(info.spec, &again), c.indices) << "normalized " << info.spec;
+    EXPECT_EQ(again.spec, info.spec);
+  }
+  auto error = [](const std::string& text) {
+    ArrayInfo info;
+    try {
+      ParseArraySpec(text, &info);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kUsage);
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_NE(error("").find("array: empty item"), std::string::npos) << error("");
+  EXPECT_NE(error("1,,2").find("empty item"), std::string::npos);
+  EXPECT_NE(error("1,").find("empty item"), std::string::npos);
+  EXPECT_NE(error("5-2").find("item '5-2': the range starts after it ends"), std::string::npos) << error("5-2");
+  EXPECT_NE(error("0-9:0").find("item '0-9:0': the step"), std::string::npos) << error("0-9:0");
+  EXPECT_NE(error("0-9%0").find("'%0'"), std::string::npos) << error("0-9%0");
+  EXPECT_NE(error("0-9%x").find("'%x'"), std::string::npos);
+  EXPECT_NE(error("1,2,1").find("index 1 is given twice"), std::string::npos) << error("1,2,1");
+  EXPECT_NE(error("0-3,2-5").find("index 2 is given twice"), std::string::npos);
+  EXPECT_NE(error("-1").find("item '-1'"), std::string::npos) << error("-1");
+  EXPECT_NE(error("1000000001").find("not an index in [0, 1000000000]"), std::string::npos) << error("1000000001");
+  EXPECT_NE(error("a-b").find("item 'a-b'"), std::string::npos);
+  EXPECT_NE(error("3:2").find("item '3:2': a step needs a range"), std::string::npos);
+  EXPECT_NE(error("0-10000").find("more than 10000 tasks"), std::string::npos) << error("0-10000");
+  EXPECT_EQ(error("0-9999"), "accepted");
+  EXPECT_NE(error("0-99999999:7").find("more than 10000 tasks"), std::string::npos);
+
+  JobSpec s = ParseJobSpec(R"({"command":["x"],"array":"4,0-2%2","depends_on":[{"job":"7_3"},{"job":8}]})");
+  EXPECT_EQ(s.array.spec, "0-2,4%2");
+  EXPECT_EQ(s.depends_on.at(0).job, 7);
+  EXPECT_EQ(s.depends_on.at(0).index, 3);
+  EXPECT_EQ(s.depends_on.at(1).index, -1);
+  EXPECT_EQ(ParseJobSpec(s.ToJson()).ToJson(), s.ToJson()) << "a restart reads the same array back";
+  EXPECT_THROW(ParseJobSpec(R"({"command":["x"],"array":5})"), Error);
+  EXPECT_THROW(ParseJobSpec(R"({"command":["x"],"env":{"SLUICE_ARRAY_TASK_ID":"1"}})"), Error);
+  EXPECT_THROW(ParseJobSpec(R"({"command":["x"],"depends_on":[{"job":"7_x"}]})"), Error);
+
+  EXPECT_EQ(ParseJobRef("12")->index, -1);
+  EXPECT_EQ(ParseJobRef("12_0")->index, 0);
+  EXPECT_EQ(ParseJobRef("12_3")->ToString(), "12_3");
+  for (const char* bad : {"", "0", "_3", "12_", "12_-1", "x", "12_3_4", "-5", "+5"}) EXPECT_FALSE(ParseJobRef(bad)) << bad;
+}
+
 }  // namespace
 }  // namespace sluice::manager

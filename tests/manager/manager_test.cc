@@ -317,5 +317,96 @@ TEST_F(ManagerTest, PipelineJobs) {
   EXPECT_EQ(cpus_of(declared), 0.5);
 }
 
+// An array: one task per index with consecutive ids, its environment, the %M limit on running tasks kept
+// by admission (and after a restart), a dependency on the array expanded to every task, and the whole
+// array's view, cancel and aggregate state.
+TEST_F(ManagerTest, ArrayJobs) {
+  Open();
+  SubmitResult r = Submit(R"({"name":"arr","command":["t"],"array":"0-4%2"})");
+  ASSERT_EQ(r.state, State::kPending);
+  ASSERT_EQ(r.task_ids.size(), 5u);
+  int64_t arr = r.id;
+  EXPECT_EQ(r.task_ids.front(), arr);
+  EXPECT_EQ(r.task_ids.back(), arr + 4);
+  int64_t after = Submit(R"({"command":["after"],"depends_on":[{"job":)" + std::to_string(arr) + "}]}").id;
+  int64_t after_one = Submit(R"({"command":["one"],"depends_on":[{"job":")" + std::to_string(arr) + R"(_1"}]})").id;
+  EXPECT_EQ(m->GetJob(after)->state, State::kPending);
+  EXPECT_THROW(Submit(R"({"command":["x"],"depends_on":[{"job":")" + std::to_string(arr) + R"(_9"}]})"), Error);
+  EXPECT_EQ(m->Resolve({arr, -1}).kind, Resolved::kArray);
+  EXPECT_EQ(m->Resolve({arr, -1}).size, 5);
+  EXPECT_EQ(m->Resolve({arr, 0}).kind, Resolved::kJob);
+  EXPECT_EQ(m->Resolve({arr + 1, -1}).kind, Resolved::kJob) << "a later task's id is that task";
+  EXPECT_EQ(m->Resolve({arr, 5}).kind, Resolved::kNone);
+
+  auto running = [&] {
+    int n = 0;
+    for (int64_t id : r.task_ids) n += StateOf(id) == State::kRunning;
+    return n;
+  };
+  m->Tick();
+  EXPECT_EQ(running(), 2);
+  ASSERT_EQ(StateOf(arr), State::kRunning);
+  auto& env0 = procs.Of(arr + 1)->req.env;
+  EXPECT_EQ(env0.at("SLUICE_ARRAY_JOB_ID"), std::to_string(arr));
+  EXPECT_EQ(env0.at("SLUICE_ARRAY_TASK_ID"), "1");
+  EXPECT_EQ(env0.at("SLUICE_ARRAY_TASK_COUNT"), "5");
+  EXPECT_EQ(env0.at("SLUICE_ARRAY_TASK_MIN"), "0");
+  EXPECT_EQ(env0.at("SLUICE_ARRAY_TASK_MAX"), "4");
+  EXPECT_EQ(m->GetJob(arr + 2)->reason, fmt::format("array {}: 2 of 2 tasks running or next to start (%2)", arr));
+  EXPECT_EQ(StateOf(after_one), State::kPending);
+
+  // A restart keeps the limit: the running tasks are re-adopted and counted.
+  Open();
+  m->Start();
+  m->Tick();
+  EXPECT_EQ(running(), 2);
+  for (int64_t id : {arr, arr + 1}) {  // a re-adopted process is no child to reap: its wrapper's status file says how it ended
+    procs.End(id, 0);
+    std::ofstream(fmt::format("{}/jobs/{}/attempt-1.status", dir, id)) << "exit 0\n";
+  }
+  m->Tick();  // both end; their places are taken within the same tick's admission
+  EXPECT_EQ(running(), 2) << *m->ArrayJson(arr);
+  m->Tick();
+  EXPECT_EQ(StateOf(after_one), State::kRunning) << "ID_K waits for that task only";
+  EXPECT_EQ(StateOf(after), State::kPending) << "ID waits for every task";
+  EXPECT_EQ(m->GetJob(after)->reason.rfind("waiting for dependency afterok", 0), 0u) << m->GetJob(after)->reason;
+
+  std::string view = *m->ArrayJson(arr);
+  EXPECT_NE(view.find(R"("state":"RUNNING")"), std::string::npos) << view;
+  EXPECT_NE(view.find(R"("size":5,"max_running":2,"spec":"0-4%2")"), std::string::npos) << view;
+  EXPECT_NE(view.find(R"("COMPLETED":2)"), std::string::npos) << view;
+  EXPECT_FALSE(m->ArrayJson(arr + 1)) << "not an array's id";
+  EXPECT_NE(m->JobJson(arr + 3)->find(fmt::format(R"("array_id":{},"array_index":3)", arr)), std::string::npos);
+
+  // Cancel of the whole array: the pending task at once, the running ones asked to stop.
+  ArrayActionResult c = m->ArrayAction(Verb::kCancel, arr);
+  EXPECT_EQ(c.tasks, 5);
+  EXPECT_EQ(c.applied, 3);
+  EXPECT_EQ(c.stopping, 2);
+  EXPECT_EQ(StateOf(arr + 4), State::kCancelled);
+  m->Tick();  // SIGTERM; the fake processes end as killed
+  for (int64_t id : {arr + 2, arr + 3}) procs.Of(id)->exit = ExitStatus{ExitStatus::kSignaled, 15};
+  m->Tick();
+  m->Tick();
+  view = *m->ArrayJson(arr);
+  EXPECT_NE(view.find(R"("state":"CANCELLED")"), std::string::npos) << view;
+  EXPECT_EQ(StateOf(after), State::kCancelled) << "afterok on a cancelled task can never hold";
+  EXPECT_EQ(m->ArrayAction(Verb::kCancel, arr).applied, 0);
+  // Retry of the whole array: only its cancelled tasks run again.
+  EXPECT_EQ(m->ArrayAction(Verb::kRetry, arr).applied, 3);
+  EXPECT_EQ(StateOf(arr), State::kCompleted);
+  EXPECT_EQ(StateOf(arr + 4), State::kPending);
+}
+
+// An array larger than the machine is rejected whole.
+TEST_F(ManagerTest, RejectedArrayRejectsEveryTask) {
+  Open(2);
+  SubmitResult r = Submit(R"({"command":["t"],"resources":{"cpus":3},"array":"0-2"})");
+  EXPECT_EQ(r.state, State::kRejected);
+  ASSERT_EQ(r.task_ids.size(), 3u);
+  for (int64_t id : r.task_ids) EXPECT_EQ(StateOf(id), State::kRejected);
+  EXPECT_NE(m->ArrayJson(r.id)->find(R"("state":"REJECTED")"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sluice::manager

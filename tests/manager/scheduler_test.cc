@@ -41,6 +41,18 @@ Resources Gpus(int n, uint64_t min_free_gib = 0) {
   return r;
 }
 
+TEST(Scheduler, ArrayAggregateState) {
+  using S = State;
+  auto agg = [](std::map<S, int64_t> m) { return AggregateState(m); };
+  EXPECT_EQ(agg({{S::kRunning, 1}, {S::kPending, 3}, {S::kFailed, 1}}), S::kRunning);
+  EXPECT_EQ(agg({{S::kPending, 3}, {S::kFailed, 1}}), S::kPending);
+  EXPECT_EQ(agg({{S::kCompleted, 4}}), S::kCompleted);
+  EXPECT_EQ(agg({{S::kCompleted, 3}, {S::kCancelled, 1}, {S::kFailed, 1}}), S::kFailed);
+  EXPECT_EQ(agg({{S::kCompleted, 3}, {S::kCancelled, 1}, {S::kRejected, 1}}), S::kCancelled);
+  EXPECT_EQ(agg({{S::kRejected, 5}}), S::kRejected);
+  EXPECT_EQ(agg({{S::kCompleted, 2}, {S::kPending, 0}}), S::kCompleted) << "a zero count is none";
+}
+
 TEST(Scheduler, AdmitsByPriorityThenAge) {
   Capacity cap{4, 1000, {{"lic", 1}}};
   std::vector<Candidate> c = {{1, 0, Req(1)}, {2, 5, Req(2)}, {3, 0, Req(1)}, {4, 0, Req(1)}};

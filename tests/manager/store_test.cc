@@ -95,7 +95,48 @@ TEST(Store, NestedTransactionsCommitOnceOrNotAtAll) {
   EXPECT_TRUE(s.Writable());  // no transaction left open
 }
 
-// A database of schema version 1 (before hold, queue timeout, retry and GPUs) gets the new columns.
+// An array is one transaction: consecutive ids in index order, the first one's id the array's, and
+// dependencies on every task; all of it read back after a reopen.
+TEST(Store, ArraySubmitIsOneTransactionAndSurvivesReopen) {
+  TempDir d;
+  std::string db = d.path + "/state.db";
+  std::vector<int64_t> ids;
+  {
+    Store s(db);
+    int64_t before = s.Submit(ParseJobSpec(R"({"command":["true"]})"), State::kPending, "", 1.0);
+    JobSpec spec = ParseJobSpec(R"({"command":["x"],"array":"2,4-6%2"})");
+    std::vector<Dependency> deps{{before, DepCondition::kAfterOk}};
+    int64_t seq = s.LastEventSeq();
+    try {
+      Store::Txn t(&s);
+      s.SubmitArray(spec, {2, 4, 5, 6}, State::kPending, "", 2.0, &deps);
+      throw Error(ErrorKind::kOutput, "disk full");
+    } catch (const Error&) {
+    }
+    EXPECT_EQ(s.ArraySize(before + 1), 0) << "nothing of a failed array is left";
+    EXPECT_EQ(s.LastEventSeq(), seq);
+    ids = s.SubmitArray(spec, {2, 4, 5, 6}, State::kPending, "", 2.0, &deps);
+  }
+  Store s(db);
+  ASSERT_EQ(ids.size(), 4u);
+  for (size_t i = 1; i < ids.size(); ++i) EXPECT_EQ(ids[i], ids[0] + static_cast<int64_t>(i));
+  auto tasks = s.ArrayTasks(ids[0]);
+  ASSERT_EQ(tasks.size(), 4u);
+  EXPECT_EQ(s.ArraySize(ids[0]), 4);
+  EXPECT_EQ(tasks[1].id, ids[1]);
+  EXPECT_EQ(tasks[1].array_id, ids[0]);
+  EXPECT_EQ(tasks[1].array_index, 4);
+  EXPECT_EQ(s.ArrayTask(ids[0], 6)->id, ids[3]);
+  EXPECT_FALSE(s.ArrayTask(ids[0], 3));
+  EXPECT_TRUE(s.ArrayTasks(ids[1]).empty()) << "only the first task's id is the array's";
+  EXPECT_EQ(s.Deps(ids[3]).at(0).job, 1);
+  EXPECT_EQ(ParseJobSpec(tasks[3].spec_json).array.spec, "2,4-6%2");
+  JobFilter f;
+  f.array_id = ids[0];
+  EXPECT_EQ(s.ListJobs(f).size(), 4u);
+}
+
+// A database of schema version 1 (before hold, queue timeout, retry, GPUs and arrays) gets the new columns.
 TEST(Store, Version1DatabaseIsMigrated) {
   TempDir d;
   std::string db = d.path + "/state.db";
@@ -103,7 +144,8 @@ TEST(Store, Version1DatabaseIsMigrated) {
   sqlite3* h = nullptr;
   ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
   for (const char* sql : {"ALTER TABLE jobs DROP COLUMN held", "ALTER TABLE jobs DROP COLUMN queued_at", "ALTER TABLE jobs DROP COLUMN retry_base",
-                          "ALTER TABLE attempts DROP COLUMN gpus", "ALTER TABLE attempts DROP COLUMN cpus",
+                          "ALTER TABLE attempts DROP COLUMN gpus", "ALTER TABLE attempts DROP COLUMN cpus", "DROP INDEX jobs_array",
+                          "ALTER TABLE jobs DROP COLUMN array_id", "ALTER TABLE jobs DROP COLUMN array_index",
                           "UPDATE meta SET value='1' WHERE key='schema_version'"})
     ASSERT_EQ(sqlite3_exec(h, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sql;
   sqlite3_close(h);
@@ -113,6 +155,9 @@ TEST(Store, Version1DatabaseIsMigrated) {
   EXPECT_EQ(s.Attempts(id).at(0).gpus, (std::vector<std::string>{"GPU-a", "GPU-b"}));
   EXPECT_EQ(s.Attempts(id).at(0).cpus, (std::vector<int>{0, 3}));
   EXPECT_EQ(s.GetJob(id)->queued_at, 5.0);
+  EXPECT_EQ(s.GetJob(id)->array_id, 0);
+  auto ids = s.SubmitArray(ParseJobSpec(R"({"command":["true"],"array":"0-1"})"), {0, 1}, State::kPending, "", 7.0);
+  EXPECT_EQ(s.ArrayTask(ids[0], 1)->id, ids[1]);
 }
 
 }  // namespace
