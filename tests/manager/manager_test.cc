@@ -398,6 +398,20 @@ TEST_F(ManagerTest, ArrayJobs) {
   EXPECT_EQ(StateOf(arr + 4), State::kPending);
 }
 
+TEST_F(ManagerTest, HoldAndReleaseAWholeArray) {
+  Open();
+  SubmitResult r = Submit(R"({"command":["t"],"array":"3,5,7"})");
+  ArrayActionResult h = m->ArrayAction(Verb::kHold, r.id);
+  EXPECT_EQ(h.applied, 3);
+  m->Tick();
+  for (int64_t id : r.task_ids) EXPECT_EQ(m->GetJob(id)->reason, "held by request");
+  EXPECT_EQ(m->ArrayAction(Verb::kHold, r.id).applied, 0) << "all are held already";
+  EXPECT_EQ(m->ArrayAction(Verb::kRelease, r.id).applied, 3);
+  m->Tick();
+  for (int64_t id : r.task_ids) EXPECT_EQ(StateOf(id), State::kRunning);
+  EXPECT_EQ(procs.Of(r.task_ids[2])->req.env.at("SLUICE_ARRAY_TASK_ID"), "7");
+}
+
 // An array larger than the machine is rejected whole.
 TEST_F(ManagerTest, RejectedArrayRejectsEveryTask) {
   Open(2);
