@@ -658,8 +658,14 @@ int WaitCommand(Env* env, const ClientOptions& c, const std::string& ref, double
       auto s = ParseState(Str(ev, "/state"));
       return s && IsTerminal(*s) ? 2 : 0;
     };
+    double checked_at = 0;  // the first look (at the hello) is at once
     auto check = [&]() -> std::optional<int> {
       if (!array) return 0;  // a terminal event: the outer loop reads the job and answers
+      // The array's view grows with its tasks: read it at most twice a second, however many tasks change.
+      double next = checked_at + 0.5;
+      if (deadline > 0) next = std::min(next, deadline);
+      if (double now = env->MonotonicSeconds(); now < next) env->SleepSeconds(next - now);
+      checked_at = env->MonotonicSeconds();
       auto again = api.Get("/v1/jobs/" + ref);
       if (again->status != 200) return Report(*again);
       dom::parser ap;
