@@ -267,7 +267,7 @@ SubmitReply SubmitJob(Env* env, const ClientOptions& c, const SubmitOptions& s) 
   Api api(env, c);
   auto r = api.Post("/v1/jobs", body);
   if (r->status == 201 || r->status == 422) return ParseSubmitReply(r->body);  // 422: recorded as REJECTED
-  if (r->status == 400) Fail(ErrorKind::kUsage, "{}", ErrorMessage(*r));
+  if (r->status >= 400 && r->status < 500) Fail(ErrorKind::kUsage, "{} (HTTP {})", ErrorMessage(*r), r->status);
   Fail(ErrorKind::kInternal, "sluice server answered the submit with HTTP {}: {}", r->status, ErrorMessage(*r));
 }
 
@@ -276,7 +276,7 @@ std::optional<std::string> FetchJobJson(Env* env, const ClientOptions& c, const 
   Api api(env, c);
   auto r = api.Get("/v1/jobs/" + ref);
   if (r->status == 404) return std::nullopt;
-  if (r->status == 400) Fail(ErrorKind::kUsage, "{}", ErrorMessage(*r));
+  if (r->status >= 400 && r->status < 500) Fail(ErrorKind::kUsage, "{} (HTTP {})", ErrorMessage(*r), r->status);
   if (r->status != 200) Fail(ErrorKind::kInternal, "sluice server answered GET /v1/jobs/{} with HTTP {}: {}", ref, r->status, ErrorMessage(*r));
   return r->body;
 }
