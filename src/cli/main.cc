@@ -152,6 +152,7 @@ int main(int argc, char** argv) {
   sub_cmd->add_option("--gpus", sub.gpus, "whole GPUs it needs, given to it alone by UUID (CUDA_VISIBLE_DEVICES)")->check(CLI::NonNegativeNumber);
   sub_cmd->add_option("--gpu-mem", sub.gpu_memory, "free memory each of its GPUs must have when it starts, e.g. 20GiB");
   sub_cmd->add_option("--queue-timeout", sub.queue_timeout, "cancel it if still pending after this long, e.g. 1h");
+  sub_cmd->add_option("--kill-grace", sub.kill_grace, "time between SIGTERM and SIGKILL when it is cancelled or times out (default 10s)");
   sub_cmd->add_option("--recipe", sub.recipe, "a pipeline job: run this sluice recipe (sluice run) instead of a command");
   sub_cmd->add_option("--job-dir", sub.job_dir, "the pipeline's sluice job directory (default <data-dir>/jobs/<id>/run)");
   sub_cmd->add_option("--array", sub.array,

@@ -234,10 +234,11 @@ std::string SubmitBody(const SubmitOptions& s) {
     w.EndObject();
   }
   w.EndObject();
-  if (!s.timeout.empty() || !s.queue_timeout.empty()) {
+  if (!s.timeout.empty() || !s.queue_timeout.empty() || !s.kill_grace.empty()) {
     w.Key("timeout").BeginObject();
     if (!s.timeout.empty()) w.Field("run", ParseDurationText(s.timeout));
     if (!s.queue_timeout.empty()) w.Field("queue", ParseDurationText(s.queue_timeout));
+    if (!s.kill_grace.empty()) w.Field("kill_grace", ParseDurationText(s.kill_grace));
     w.EndObject();
   }
   if (!s.array.empty()) {

@@ -39,6 +39,7 @@ struct SubmitOptions {
   int gpus = 0;                   // whole GPUs, assigned by UUID
   std::string gpu_memory;         // "20GiB": free memory each of its GPUs must have
   std::string queue_timeout;      // "1h": CANCELLED if still pending after this long
+  std::string kill_grace;         // "30s": between SIGTERM and SIGKILL on cancel and timeout ("" = the server's 10 s)
   std::string recipe, job_dir;    // a pipeline job (sluice recipe) instead of argv; relative paths from the cwd
   std::string array;              // "0-15%4": an array job, one task per index (docs/manager.md "Array jobs")
 };

@@ -10,12 +10,14 @@
 #include <map>
 
 #include <fmt/format.h>
+#include <simdjson.h>
 
 #include "core/error.h"
 #include "core/json_writer.h"
 #include "io/atomic_file.h"
 #include "io/process.h"
 #include "shard/gpu_pool.h"
+#include "shard/managed_run.h"
 #include "shard/merge.h"
 #include "shard/plan.h"
 #include "shard/state.h"
@@ -117,9 +119,12 @@ class Scheduler {
  public:
   Scheduler(Env* env, const ShardOptions& opt, std::FILE* out, std::FILE* err)
       : env_(env), opt_(opt), out_(out), err_(err), procs_(env),
-        pool_(env, opt.gpus_per_worker, static_cast<uint64_t>(opt.min_gpu_memory_gib * (1ull << 30))) {}
+        pool_(env, opt.gpus_per_worker, static_cast<uint64_t>(opt.min_gpu_memory_gib * (1ull << 30))),
+        run_attempts_(opt.max_attempts) {}
 
   int Run();
+  int RunTask(std::optional<int> index);
+  int RunMerge();
 
  private:
   template <typename... Args>
@@ -128,6 +133,10 @@ class Scheduler {
     std::fflush(err_);
   }
   void Validate();
+  void Adopt();  // a directory set up by a submitter: opt_ came from its args.json
+  void Identify(const std::string& role);
+  std::unique_ptr<FileLock> LockDir(Env::LockMode mode, double wait_seconds);
+  void LoadPlan();
   void LoadOrMakePlan();
   bool ResultVerifies(const ShardState& st);
   void LoadShards();
@@ -142,6 +151,7 @@ class Scheduler {
   void Progress(bool force);
   void DryRun();
   int Merge();
+  int Submit(std::unique_ptr<FileLock> lock);
   std::string Path(const std::string& name) const { return out_dir_ + "/" + name; }
   std::map<std::string, std::string> Vars(const Shard& s, bool file_safe) const;
 
@@ -161,6 +171,7 @@ class Scheduler {
   double kill_at_ = 0;
   int signal_ = 0;
   std::vector<double> durations_;
+  int run_attempts_;  // attempts per shard in this run: --max-attempts, or 1 for an array task (the manager retries)
 };
 
 void Scheduler::Validate() {
@@ -359,6 +370,7 @@ void Scheduler::WriteConfig() {
     w.Field("retry_backoff", opt_.retry_backoff_seconds).Field("kill_grace", opt_.kill_grace_seconds);
     w.Field("result_pattern", opt_.result_pattern).Field("merged_output", opt_.merged_output);
     w.Field("replan", opt_.replan).Field("allow_partial", opt_.allow_partial).Field("no_merge", opt_.no_merge);
+    w.Field("submit", opt_.submit);
     w.Key("worker_command").BeginArray();
     for (const auto& a : opt_.worker_argv) w.String(a);
     w.EndArray().EndObject();
@@ -409,7 +421,7 @@ void Scheduler::Start(Shard& s, std::vector<GpuDevice> gpus) {
   shown.pop_back();
   std::string on;
   for (const auto& d : gpus) on += fmt::format("{}GPU {} {} ({})", on.empty() ? " on " : ", ", d.index, d.name, d.uuid);
-  Say("{} attempt {} ({} of {} in this run){}: {}", s.label, st.attempt, s.attempts_this_run, opt_.max_attempts, on, shown);
+  Say("{} attempt {} ({} of {} in this run){}: {}", s.label, st.attempt, s.attempts_this_run, run_attempts_, on, shown);
   Say("{} log: {}", s.label, st.log_path);
 
   LaunchRequest req;
@@ -510,10 +522,10 @@ void Scheduler::Finish(Shard& s) {
     Say("{} completed in {:.1f}s: {} rows in {}", s.label, took, st.result->rows, st.result->path);
   } else if (st.status == ShardStatus::kCancelled) {
     Say("{} cancelled ({})", s.label, st.error);
-  } else if (s.attempts_this_run < opt_.max_attempts && !cancelling_) {
+  } else if (s.attempts_this_run < run_attempts_ && !cancelling_) {
     double delay = std::min(kMaxBackoffSeconds, opt_.retry_backoff_seconds * std::pow(2.0, s.attempts_this_run - 1));
     s.not_before = env_->MonotonicSeconds() + delay;
-    Say("{} failed ({}); attempt {} of {} in {:.1f}s; log: {}", s.label, st.error, s.attempts_this_run + 1, opt_.max_attempts, delay,
+    Say("{} failed ({}); attempt {} of {} in {:.1f}s; log: {}", s.label, st.error, s.attempts_this_run + 1, run_attempts_, delay,
         st.log_path);
   } else {
     Say("{} failed ({}) after {} attempt(s) in this run; log: {}", s.label, st.error, s.attempts_this_run, st.log_path);
@@ -526,7 +538,7 @@ bool Scheduler::StartNext(double now) {
   for (const auto& s : shards_) running += s.running;
   if (running >= opt_.max_parallel_workers) return false;
   for (auto& s : shards_) {
-    if (s.running || s.st.status == ShardStatus::kCompleted || s.attempts_this_run >= opt_.max_attempts || s.not_before > now) continue;
+    if (s.running || s.st.status == ShardStatus::kCompleted || s.attempts_this_run >= run_attempts_ || s.not_before > now) continue;
     std::vector<GpuDevice> gpus;
     if (opt_.gpus_per_worker > 0) {
       if (now < gpu_next_check_) return false;
@@ -558,7 +570,7 @@ void Scheduler::Progress(bool force) {
   for (const auto& s : shards_) {
     if (s.running) ++running;
     else if (s.st.status == ShardStatus::kCompleted) ++done;
-    else if (s.attempts_this_run >= opt_.max_attempts || (cancelling_ && s.st.status != ShardStatus::kPending)) ++failed;
+    else if (s.attempts_this_run >= run_attempts_ || (cancelling_ && s.st.status != ShardStatus::kPending)) ++failed;
     else ++pending;
   }
   std::string eta = "?";
@@ -605,7 +617,7 @@ void Scheduler::Loop() {
     while (!cancelling_ && StartNext(now)) started = true;
     bool more = false;
     for (const auto& s : shards_)
-      more = more || s.running || (!cancelling_ && s.st.status != ShardStatus::kCompleted && s.attempts_this_run < opt_.max_attempts);
+      more = more || s.running || (!cancelling_ && s.st.status != ShardStatus::kCompleted && s.attempts_this_run < run_attempts_);
     if (!more) return;
     Progress(false);
     if (!started || any_running) env_->SleepSeconds(kPollSeconds);
@@ -677,22 +689,40 @@ int Scheduler::Merge() {
   return 0;
 }
 
+void Scheduler::Identify(const std::string& role) {
+  host_ = env_->HostName();
+  scheduler_id_ = fmt::format("sluice_{}_{}_{}_{}", role, host_, env_->ProcessId(), static_cast<int64_t>(env_->NowSeconds()));
+}
+
+std::unique_ptr<FileLock> Scheduler::LockDir(Env::LockMode mode, double wait_seconds) {
+  double until = env_->MonotonicSeconds() + wait_seconds;
+  for (;;) {
+    if (auto lock = env_->LockFile(Path(".lock"), false, mode)) return lock;
+    if (env_->MonotonicSeconds() >= until) break;
+    env_->SleepSeconds(kPollSeconds);
+  }
+  // Shared holders are array tasks; an exclusive holder is a scheduler, a submitter or a merge.
+  if (mode == Env::LockMode::kExclusive && env_->LockFile(Path(".lock"), false, Env::LockMode::kShared)) {
+    auto run = ReadManagedRun(env_, out_dir_);
+    Fail(ErrorKind::kState, "job-manager array tasks{} are running shards of {}: wait for them or cancel them first",
+         run && run->array_id ? fmt::format(" (array job {})", run->array_id) : "", out_dir_);
+  }
+  std::string who;
+  try {
+    who = " (" + ReadFile(env_, Path("scheduler_config.json")).substr(0, 200) + ")";
+  } catch (const Error&) {
+  }
+  Fail(ErrorKind::kState, "another sluice shard scheduler, submitter or merge is running on {}{}", out_dir_, who);
+}
+
 int Scheduler::Run() {
   Validate();
-  host_ = env_->HostName();
-  scheduler_id_ = fmt::format("sluice_shard_{}_{}_{}", host_, env_->ProcessId(), static_cast<int64_t>(env_->NowSeconds()));
+  Identify("shard");
   std::unique_ptr<FileLock> lock;
   if (!opt_.dry_run) {
     env_->CreateDirs(out_dir_ + "/logs");
-    lock = env_->LockFile(Path(".lock"), false);
-    if (!lock) {
-      std::string who;
-      try {
-        who = " (" + ReadFile(env_, Path("scheduler_config.json")).substr(0, 200) + ")";
-      } catch (const Error&) {
-      }
-      Fail(ErrorKind::kState, "another sluice shard scheduler is running on {}{}", out_dir_, who);
-    }
+    lock = LockDir(Env::LockMode::kExclusive, 0);
+    CheckManagedRunOver(env_, out_dir_, opt_);
   }
   LoadOrMakePlan();
   if (opt_.dry_run) {
@@ -706,6 +736,7 @@ int Scheduler::Run() {
   }
   WriteConfig();
   LoadShards();
+  if (opt_.submit) return Submit(std::move(lock));
   start_mono_ = env_->MonotonicSeconds();
   SignalGuard signals;
   for (auto& s : shards_) Reconcile(s);
@@ -731,11 +762,143 @@ int Scheduler::Run() {
   return failed.empty() ? merged : 1;
 }
 
+int Scheduler::Submit(std::unique_ptr<FileLock> lock) {
+  // Shards left running by a task that is gone (no task can run: the exclusive lock is ours) are settled
+  // first, so that only unfinished shards become tasks.
+  for (auto& s : shards_) Reconcile(s);
+  std::vector<int> todo;
+  for (const auto& s : shards_)
+    if (s.st.status != ShardStatus::kCompleted) todo.push_back(s.range.index);
+  if (opt_.gpus_per_worker > 0 && !todo.empty()) Say("each task gets {} GPU(s) from the job manager", opt_.gpus_per_worker);
+  ManagedRun run = SubmitManagedRun(env_, out_dir_, opt_, todo);
+  lock.reset();  // the tasks may take the directory (shared) now
+  if (run.array_id)
+    Say("submitted {} shard(s) of {} as array job {} (tasks {}, up to {} at once, {} attempt(s) each)", todo.size(), shards_.size(),
+        run.array_id, fmt::format("{}_<shard>", run.array_id), opt_.max_parallel_workers, opt_.max_attempts);
+  else
+    Say("all {} shard(s) are completed: nothing to run", shards_.size());
+  if (run.merge_id) Say("merge job {} runs when {}", run.merge_id, run.array_id ? "every task has completed" : "it is admitted");
+  fmt::print(out_, "array {}\nmerge {}\n", run.array_id, run.merge_id);
+  std::fflush(out_);
+  return 0;
+}
+
+void Scheduler::Adopt() {
+  out_dir_ = Absolute(opt_.output_dir);
+  while (out_dir_.size() > 1 && out_dir_.back() == '/') out_dir_.pop_back();
+  input_ = opt_.input;
+}
+
+int Scheduler::RunTask(std::optional<int> index) {
+  Adopt();
+  if (!index) {
+    auto id = env_->GetEnvVar("SLUICE_ARRAY_TASK_ID");
+    if (!id) Fail(ErrorKind::kUsage, "no shard: give --shard I, or run this as a job-manager array task (SLUICE_ARRAY_TASK_ID)");
+    try {
+      size_t used = 0;
+      index = std::stoi(*id, &used);
+      if (used != id->size()) throw std::invalid_argument(*id);
+    } catch (const std::exception&) {
+      Fail(ErrorKind::kUsage, "SLUICE_ARRAY_TASK_ID={} is not a shard index", *id);
+    }
+  }
+  Identify("shard_task");
+  // The submitter holds the directory while it records the array it just submitted: wait that long.
+  auto dir_lock = LockDir(Env::LockMode::kShared, 10);
+  LoadPlan();
+  LoadShards();
+  auto it = std::find_if(shards_.begin(), shards_.end(), [&](const Shard& s) { return s.range.index == *index; });
+  if (it == shards_.end()) Fail(ErrorKind::kUsage, "{}/plan.json has no shard {}", out_dir_, *index);
+  std::vector<Shard> one;
+  one.push_back(std::move(*it));
+  shards_ = std::move(one);
+  Shard& s = shards_[0];
+  auto shard_lock = env_->LockFile(Path(".shard_" + s.stem + ".lock"), false);
+  if (!shard_lock) Fail(ErrorKind::kState, "{} of {} is being run by another task", s.label, out_dir_);
+  run_attempts_ = 1;  // the job manager retries the task
+  start_mono_ = env_->MonotonicSeconds();
+  SignalGuard signals;
+  Reconcile(s);
+  if (s.st.status == ShardStatus::kCompleted) {
+    Say("{} is already completed ({} rows, result verified): nothing to do", s.label, s.st.result->rows);
+    return 0;
+  }
+  if (opt_.gpus_per_worker > 0) pool_.CheckFeasible();
+  Loop();
+  if (cancelling_) return 128 + signal_;
+  return s.st.status == ShardStatus::kCompleted ? 0 : 1;
+}
+
+int Scheduler::RunMerge() {
+  Adopt();
+  Identify("shard_merge");
+  auto lock = LockDir(Env::LockMode::kExclusive, 10);
+  LoadPlan();
+  LoadShards();
+  for (auto& s : shards_) Reconcile(s);
+  return Merge();
+}
+
+void Scheduler::LoadPlan() {
+  std::string path = Path("plan.json");
+  if (!env_->FileExists(path)) Fail(ErrorKind::kInput, "{}: no shard plan (not a sluice shard output directory)", path);
+  plan_ = Plan::Parse(ReadFile(env_, path), path);
+}
+
+// The options a submitted directory was planned with (args.json), so that every task and the merge use
+// exactly those and not whatever a later command line says. `dir` is where the directory is now.
+ShardOptions ReadArgs(Env* env, const std::string& dir) {
+  std::string path = dir + "/args.json";
+  if (!env->FileExists(path)) Fail(ErrorKind::kInput, "{}: no such file (not a sluice shard output directory)", path);
+  std::string text = ReadFile(env, path);
+  simdjson::dom::parser p;
+  simdjson::dom::element root;
+  ShardOptions o;
+  std::string_view input, key, key_type, pattern, merged;
+  int64_t workers = 0, gpus = 0, parallel = 0, attempts = 0;
+  simdjson::dom::array command;
+  if (p.parse(text).get(root) || root["input"].get(input) || root["key"].get(key) || root["key_type"].get(key_type) ||
+      root["num_workers"].get(workers) || root["gpus_per_worker"].get(gpus) || root["min_gpu_memory"].get(o.min_gpu_memory_gib) ||
+      root["max_parallel_workers"].get(parallel) || root["quiet"].get(o.quiet) || root["max_attempts"].get(attempts) ||
+      root["retry_backoff"].get(o.retry_backoff_seconds) || root["kill_grace"].get(o.kill_grace_seconds) ||
+      root["result_pattern"].get(pattern) || root["merged_output"].get(merged) || root["allow_partial"].get(o.allow_partial) ||
+      root["no_merge"].get(o.no_merge) || root["worker_command"].get(command))
+    Fail(ErrorKind::kState, "{}: not the options of a sluice shard run (a field is missing or mistyped)", path);
+  o.input = input;
+  o.key_column = key;
+  if (key_type != "auto") o.key_type = ParseKeyType(key_type);
+  o.output_dir = dir;
+  o.num_workers = static_cast<int>(workers);
+  o.gpus_per_worker = static_cast<int>(gpus);
+  o.max_parallel_workers = static_cast<int>(parallel);
+  o.max_attempts = static_cast<int>(attempts);
+  o.result_pattern = pattern;
+  o.merged_output = merged;
+  for (simdjson::dom::element a : command) {
+    std::string_view v;
+    if (a.get(v)) Fail(ErrorKind::kState, "{}: worker_command must be strings", path);
+    o.worker_argv.emplace_back(v);
+  }
+  return o;
+}
+
 }  // namespace
 
 int RunShards(Env* env, const ShardOptions& opt, std::FILE* out, std::FILE* err) {
   Scheduler s(env, opt, out, err);
   return s.Run();
+}
+
+int RunShardTask(Env* env, const std::string& output_dir, std::optional<int> shard, std::FILE* out, std::FILE* err) {
+  Scheduler s(env, ReadArgs(env, output_dir), out, err);
+  return s.RunTask(shard);
+}
+
+int MergeShardDir(Env* env, const std::string& output_dir, bool allow_partial, std::FILE* out, std::FILE* err) {
+  ShardOptions opt = ReadArgs(env, output_dir);
+  opt.allow_partial = opt.allow_partial || allow_partial;
+  Scheduler s(env, opt, out, err);
+  return s.RunMerge();
 }
 
 }  // namespace sluice::shard

@@ -1,6 +1,12 @@
 // `sluice shard`: runs a worker command once per key range of a table, on GPU groups, resumably, and
 // merges the results (docs/shard.md). One scheduler per output directory (<out>/.lock, flock).
 //
+// Or as a job-manager array (--submit): the submitter plans and records the shards like a local run, then
+// submits one array task per unfinished shard (`sluice shard task OUT`, which runs that one shard on the
+// GPUs the manager gave it) and a merge job (`sluice shard merge OUT`) that depends on every task. Tasks
+// hold <out>/.lock shared and their shard's own lock exclusively, so they run side by side but never
+// beside a local scheduler, a submitter or a merge, which hold .lock exclusively.
+//
 // The run: plan (shard/plan.h; refused if plan.json disagrees with --num-workers, the key or the input,
 // unless --replan), reconcile every shard's state file with what really happened (shard/state.h), then a
 // slot pool: up to --max-parallel-workers workers at once, each started as soon as a slot and its GPUs
@@ -43,12 +49,25 @@ struct ShardOptions {
   std::string merged_output;  // default <output_dir>/generation_results_data_all_real_merged.<ext>
   bool replan = false, allow_partial = false, dry_run = false, no_merge = false;
   size_t merge_run_bytes = 64 << 20;
+  // --submit: run the shards as a job-manager array instead of here (server "" = the client's default).
+  bool submit = false;
+  std::string server, token_file;
 };
 
 // Exit codes: 0 every shard completed (and merged); 1 a shard failed (or the merge was refused); 2 bad
 // options; 3 bad input table; 5 refused plan or another scheduler holds the directory; 128 + signal when
 // interrupted. Errors other than a failed shard are thrown as sluice::Error.
 int RunShards(Env* env, const ShardOptions& opt, std::FILE* out, std::FILE* err);
+
+// `sluice shard task OUT [--shard I]`: runs one shard of a submitted directory (I, else
+// $SLUICE_ARRAY_TASK_ID) with the options args.json recorded: one attempt (the manager retries), on the
+// GPUs this process inherited. 0 when the shard is completed (also when it already was), 1 when it failed,
+// 128 + signal when stopped; a directory in use or a shard another task runs: Error(kState).
+int RunShardTask(Env* env, const std::string& output_dir, std::optional<int> shard, std::FILE* out, std::FILE* err);
+
+// `sluice shard merge OUT`: merges a directory's completed shards as the end of a run does (0 merged, 1
+// refused for missing or failed shards). `allow_partial` adds to what args.json recorded.
+int MergeShardDir(Env* env, const std::string& output_dir, bool allow_partial, std::FILE* out, std::FILE* err);
 
 // `sluice shard status OUT`: the per-shard table of a directory (whether a scheduler holds it, each shard's
 // status, attempt, GPUs, pid, exit, result rows, log). Returns 0.

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <optional>
 
 #include "core/error.h"
 #include "shard/scheduler.h"
@@ -44,9 +45,24 @@ int ShardCommand(Env* env, std::vector<std::string> args) {
   app.add_flag("--allow-partial", opt.allow_partial, "merge the completed shards even if some failed");
   app.add_flag("--no-merge", opt.no_merge, "do not merge the results");
   app.add_flag("--dry-run", opt.dry_run, "print the plan, the GPUs and which shard would start where; start and write nothing");
+  app.add_flag("--submit", opt.submit,
+               "plan here, then run the unfinished shards as a job-manager array (one task per shard, --gpus-per-worker "
+               "GPUs each, --max-parallel-workers at once, --max-attempts attempts) and the merge as a job after them");
+  app.add_option("--server", opt.server, "with --submit: the job manager, host:port (default $SLUICE_SERVER, else 127.0.0.1:19001)");
+  app.add_option("--token-file", opt.token_file, "with --submit: the manager's API token file (default $SLUICE_TOKEN_FILE)");
   std::string status_dir;
   auto* status = app.add_subcommand("status", "print the per-shard table of an output directory");
   status->add_option("output_dir", status_dir, "the --output-dir of a sluice shard run")->required();
+  std::string task_dir;
+  std::optional<int> task_shard;
+  auto* task = app.add_subcommand("task", "run one shard of a --submit directory (what each job-manager array task runs)");
+  task->add_option("output_dir", task_dir, "the --output-dir of a sluice shard --submit")->required();
+  task->add_option("--shard", task_shard, "the shard's plan index (default $SLUICE_ARRAY_TASK_ID)");
+  std::string merge_dir;
+  bool merge_partial = false;
+  auto* merge = app.add_subcommand("merge", "merge the completed shards of an output directory (the --submit merge job)");
+  merge->add_option("output_dir", merge_dir, "the --output-dir of a sluice shard run")->required();
+  merge->add_flag("--allow-partial", merge_partial, "merge the completed shards even if some failed");
   app.footer(
       "The worker command follows `--`; in it {low} {high} {shard} {out} (this shard's result file) {input} {output_dir}\n"
       "are replaced. Exit codes: 0 all shards completed and merged; 1 a shard failed or the merge was refused; 2 usage;\n"
@@ -58,6 +74,8 @@ int ShardCommand(Env* env, std::vector<std::string> args) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (*status) return PrintStatus(env, status_dir, stdout);
+  if (*task) return RunShardTask(env, task_dir, task_shard, stdout, stderr);
+  if (*merge) return MergeShardDir(env, merge_dir, merge_partial, stdout, stderr);
   if (key_type != "auto") opt.key_type = ParseKeyType(key_type);
   return RunShards(env, opt, stdout, stderr);
 }

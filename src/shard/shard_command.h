@@ -1,5 +1,6 @@
-// The `sluice shard` command line: `sluice shard [options] -- WORKER ARGS...` (scheduler.h) and
-// `sluice shard status OUT` (the per-shard table). cli/main.cc hands over every word after `shard`.
+// The `sluice shard` command line: `sluice shard [options] -- WORKER ARGS...` (scheduler.h; with --submit
+// as a job-manager array), `sluice shard status OUT` (the per-shard table), and what a submitted array's
+// jobs run: `sluice shard task OUT` and `sluice shard merge OUT`. cli/main.cc hands over every word after `shard`.
 #pragma once
 
 #include <string>

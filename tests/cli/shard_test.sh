@@ -135,7 +135,7 @@ for sig in TERM INT; do
     rc=$?
     set -e
     check "a second scheduler on the same directory is refused (exit 5, got $rc)" test $rc -eq 5
-    check "it says another scheduler runs there" grep -q "another sluice shard scheduler is running on $T/o4TERM" lock.err
+    check "it says another scheduler runs there" grep -q "another sluice shard scheduler, submitter or merge is running on $T/o4TERM" lock.err
   fi
   kill -$sig $SCHED
   set +e
