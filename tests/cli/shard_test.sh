@@ -187,6 +187,15 @@ if [ -f "$NVML" ]; then
 else
   echo "skip - --dry-run with GPUs: $NVML not built (cmake --build ... --target fake_nvml)"
 fi
+# On a machine with an NVIDIA GPU (the driver's NVML, no stand-in), the dry run shows the real device.
+if command -v nvidia-smi > /dev/null && UUID=$(nvidia-smi --query-gpu=uuid --format=csv,noheader 2> /dev/null | head -1) && [ -n "$UUID" ]; then
+  env -u SLUICE_NVML_LIBRARY -u CUDA_VISIBLE_DEVICES "$SLUICE" shard --input in.csv --key data_id --output-dir o6r --num-workers 2 \
+    --gpus-per-worker 1 --min-gpu-memory 0 --dry-run "${W[@]}" > real.out
+  check "dry run on a real GPU shows it by UUID ($UUID)" grep -q "GPU 0 .* $UUID pci " real.out
+  check "dry run on a real GPU assigns it by UUID" grep -q "CUDA_VISIBLE_DEVICES=$UUID" real.out
+else
+  echo "skip - --dry-run on a real GPU: no NVIDIA GPU on this machine"
+fi
 set +e
 SLUICE_NVML_LIBRARY=/nonexistent.so "$SLUICE" shard --input in.csv --key data_id --output-dir o7 --num-workers 2 "${W[@]}" 2> nogpu.err
 rc=$?

@@ -360,9 +360,11 @@ TEST_F(ManagerTest, ArrayJobs) {
   m->Start();
   m->Tick();
   EXPECT_EQ(running(), 2);
-  for (int64_t id : {arr, arr + 1}) {  // a re-adopted process is no child to reap: its wrapper's status file says how it ended
-    procs.End(id, 0);
+  // A re-adopted process is no child to reap: its wrapper's status file says how it ended. The file is
+  // written before the process ends, as the wrapper does, or a supervisor tick in between finds it LOST.
+  for (int64_t id : {arr, arr + 1}) {
     std::ofstream(fmt::format("{}/jobs/{}/attempt-1.status", dir, id)) << "exit 0\n";
+    procs.End(id, 0);
   }
   m->Tick();  // both end; their places are taken within the same tick's admission
   EXPECT_EQ(running(), 2) << *m->ArrayJson(arr);
