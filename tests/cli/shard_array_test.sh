@@ -108,6 +108,25 @@ check "the resubmitted array has the 4 unfinished shards" grep -q "array job $(i
 rc=0; "$SLUICE" wait "$(ids merge sub5.out)" 2>/dev/null || rc=$?
 check "... and completes with a full merge" bash -c "test $rc = 0 && $(declare -f merged_ok); merged_ok out2"
 
+# --- a task SIGKILLed mid-run leaves its worker's process group behind: the manager retries the task, and
+# the retry stops that orphan (its recorded identity matches) before it runs the shard again
+touch SLOW
+rm -f pid_*
+"$SLUICE" shard --submit --input tab.csv --key data_id --num-workers 1 --retry-backoff 0.2 --kill-grace 2 --output-dir out4 \
+  --gpus-per-worker 0 --max-attempts 2 -- sh worker.sh {shard} {low} {high} {out} > sub7.out 2> sub7.err
+for _ in $(seq 400); do [ -s pid_0 ] && break; sleep 0.05; done
+orphan=$(cat pid_0)
+task=$(pgrep -f "shard task $T/out4" | head -1)
+check "the task and its worker run" test -n "$task" -a -n "$orphan"
+kill -9 "$task"
+for _ in $(seq 400); do [ -s pid_0 ] && [ "$(cat pid_0)" != "$orphan" ] && break; sleep 0.05; done
+check "the retried task stopped the orphaned worker" bash -c "! kill -0 $orphan 2>/dev/null"
+check "... and started the shard again" test "$(cat pid_0)" != "$orphan"
+check "... saying so in its log" grep -q "still runs: stopping its process group" <("$SLUICE" logs --stderr "$(ids array sub7.out)_0")
+rm SLOW
+rc=0; "$SLUICE" wait "$(ids merge sub7.out)" 2>/dev/null || rc=$?
+check "... which completes: attempt 2, merged" bash -c "test $rc = 0 && grep -q '\"attempt\":2' out4/worker_args_*.json && $(declare -f merged_ok); merged_ok out4"
+
 # --- GPU tasks: each worker runs on the GPU the manager gave its task, by UUID, never two on one GPU
 : > events.log
 submit --output-dir out3 --gpus-per-worker 1 --min-gpu-memory 1 --max-parallel-workers 4 -- \
