@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -235,6 +236,12 @@ bool PosixProcesses::SignalGroup(const ProcessIdentity& id, int sig) {
   auto info = env_->GetProcessInfo(id.pid);
   if (!info || info->start_ticks != id.start_ticks) return false;
   return ::kill(-static_cast<pid_t>(id.pid), sig) == 0;
+}
+
+std::string SelfExecutablePath() {
+  std::error_code ec;
+  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string("/proc/self/exe") : exe.string();
 }
 
 std::optional<ExitStatus> ReadStatusFile(const std::string& path) {

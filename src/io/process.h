@@ -83,4 +83,8 @@ class PosixProcesses : public Processes {
 // Reads a wrapper's status file: nullopt if it does not exist (or is torn, which the rename rules out).
 std::optional<ExitStatus> ReadStatusFile(const std::string& path);
 
+// The path of this process's binary (the target of /proc/self/exe), for commands that run sluice again
+// later (a pipeline job, a shard array task); "/proc/self/exe" itself if the link cannot be read.
+std::string SelfExecutablePath();
+
 }  // namespace sluice

@@ -409,9 +409,7 @@ int RunServer(Env* env, const ServerOptions& opt) {
   mo.capacity.custom = opt.resources;
   std::string gpu_note;
   mo.capacity.gpus = ServerGpus(env, &gpu_note);
-  std::error_code exe_err;
-  mo.sluice_exe = std::filesystem::read_symlink("/proc/self/exe", exe_err).string();
-  if (exe_err) mo.sluice_exe = "/proc/self/exe";
+  mo.sluice_exe = SelfExecutablePath();
   std::string limits_note;
   std::unique_ptr<JobLimits> limits = OpenJobLimits(env, mo.data_dir, &limits_note);
   mo.limits = limits.get();

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/json_writer.h"
 #include "io/atomic_file.h"
+#include "io/process.h"
 #include "manager/client.h"
 
 namespace sluice::shard {
@@ -34,13 +35,6 @@ std::string JobState(Env* env, const manager::ClientOptions& c, int64_t id) {
   std::string_view state;
   if (p.parse(*json)["state"].get(state)) Fail(ErrorKind::kInternal, "the job manager's answer for job {} has no state", id);
   return std::string(state);
-}
-
-std::string SelfExe() {
-  std::error_code ec;
-  auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) Fail(ErrorKind::kInternal, "cannot find this sluice binary (/proc/self/exe): {}", ec.message());
-  return exe.string();
 }
 
 }  // namespace
@@ -104,7 +98,7 @@ ManagedRun SubmitManagedRun(Env* env, const std::string& dir, const ShardOptions
   run.shards = shards;
   run.submitted_at = env->NowSeconds();
   auto c = Client(opt, std::nullopt);
-  std::string exe = SelfExe();
+  std::string exe = SelfExecutablePath();
   char cwd[4096];
   if (!::getcwd(cwd, sizeof cwd)) Fail(ErrorKind::kInternal, "cannot read the working directory");
   std::string name = "shard " + std::filesystem::path(dir).filename().string();

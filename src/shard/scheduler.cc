@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 #include <atomic>
 #include <cmath>
@@ -766,15 +767,16 @@ int Scheduler::Submit(std::unique_ptr<FileLock> lock) {
   // Shards left running by a task that is gone (no task can run: the exclusive lock is ours) are settled
   // first, so that only unfinished shards become tasks.
   for (auto& s : shards_) Reconcile(s);
-  std::vector<int> todo;
+  std::vector<int> unfinished;
   for (const auto& s : shards_)
-    if (s.st.status != ShardStatus::kCompleted) todo.push_back(s.range.index);
-  if (opt_.gpus_per_worker > 0 && !todo.empty()) Say("each task gets {} GPU(s) from the job manager", opt_.gpus_per_worker);
-  ManagedRun run = SubmitManagedRun(env_, out_dir_, opt_, todo);
+    if (s.st.status != ShardStatus::kCompleted) unfinished.push_back(s.range.index);
+  ManagedRun run = SubmitManagedRun(env_, out_dir_, opt_, unfinished);
   lock.reset();  // the tasks may take the directory (shared) now
   if (run.array_id)
-    Say("submitted {} shard(s) of {} as array job {} (tasks {}, up to {} at once, {} attempt(s) each)", todo.size(), shards_.size(),
-        run.array_id, fmt::format("{}_<shard>", run.array_id), opt_.max_parallel_workers, opt_.max_attempts);
+    Say("submitted {} shard(s) of {} as array job {} (task {}_<shard index> per shard; up to {} at once, {} GPU(s) and {} "
+        "attempt(s) each)",
+        unfinished.size(), shards_.size(), run.array_id, run.array_id, opt_.max_parallel_workers, opt_.gpus_per_worker,
+        opt_.max_attempts);
   else
     Say("all {} shard(s) are completed: nothing to run", shards_.size());
   if (run.merge_id) Say("merge job {} runs when {}", run.merge_id, run.array_id ? "every task has completed" : "it is admitted");
@@ -794,13 +796,11 @@ int Scheduler::RunTask(std::optional<int> index) {
   if (!index) {
     auto id = env_->GetEnvVar("SLUICE_ARRAY_TASK_ID");
     if (!id) Fail(ErrorKind::kUsage, "no shard: give --shard I, or run this as a job-manager array task (SLUICE_ARRAY_TASK_ID)");
-    try {
-      size_t used = 0;
-      index = std::stoi(*id, &used);
-      if (used != id->size()) throw std::invalid_argument(*id);
-    } catch (const std::exception&) {
+    int parsed = 0;
+    auto [end, ec] = std::from_chars(id->data(), id->data() + id->size(), parsed);
+    if (ec != std::errc() || end != id->data() + id->size() || id->empty())
       Fail(ErrorKind::kUsage, "SLUICE_ARRAY_TASK_ID={} is not a shard index", *id);
-    }
+    index = parsed;
   }
   Identify("shard_task");
   // The submitter holds the directory while it records the array it just submitted: wait that long.
