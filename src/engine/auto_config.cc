@@ -17,7 +17,8 @@ constexpr uint64_t kTargetPartitionBytes = 64 * kMiB;  // the seed's 64 MB targe
 constexpr double kMemoryFraction = 0.5;                // of usable memory; the rest is page cache and headroom
 constexpr uint64_t kWorkerOverheadBytes = 32 * kMiB;   // read buffers, writer, codec contexts, parser per worker
 // Output of a partition written ahead of its turn in the export plus a finished one waiting for it
-// (engine/export_journal.h: buffer_cap and pending_cap are both the partition size per worker).
+// (engine/export_journal.h: buffer_cap and pending_cap are both the partition size per worker, plus a
+// sixteenth and 1 MiB of slack for the line that crosses the limit).
 constexpr double kJournalCopies = 2;
 constexpr uint64_t kMinPartitionBytes = 1 * kMiB;  // below this a partition costs more in files and events than it holds
 constexpr uint64_t kMinPartitionRecords = 100;

@@ -100,8 +100,8 @@ class ExportJournal {
   };
   struct Stream {
     std::string final_path, journal_path;
-    // Appends return once queued; a background thread writes (io/async_file.h), so the page-cache copy of
-    // the export overlaps with the workers producing it.
+    // Appends return once queued; a background thread writes (io/async_file.h) around the page cache
+    // (Env::NewUncachedWritableFile), so writing the export costs the workers almost nothing.
     std::unique_ptr<AsyncWritableFile> file;
     std::atomic<uint64_t> size{0};
   };
