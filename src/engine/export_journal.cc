@@ -249,8 +249,7 @@ void ExportJournal::Drain() {
         pending_bytes_ -= e.buffer[s].size();
         ReturnBuffer(std::move(e.buffer[s]));
       } else {
-        st.file->Flush();
-        env_->AppendFileTo(ResultPath(h, s), st.file->base(), 0, Bytes(e.manifest, s));
+        env_->AppendFileTo(ResultPath(h, s), *st.file, 0, Bytes(e.manifest, s));
         st.size.fetch_add(Bytes(e.manifest, s));
       }
     }
@@ -352,7 +351,7 @@ ExportJournal::Recovery ExportJournal::Recover() {
     std::unique_ptr<WritableFile> f = env_->NewUncachedWritableFile(st.journal_path);
     if (source[s] != st.journal_path && expected[s] > 0) env_->AppendFileTo(source[s], *f, 0, expected[s]);
     f->Sync();
-    st.file = std::make_unique<AsyncWritableFile>(std::move(f));
+    st.file = std::move(f);
     env_->SyncDir(std::filesystem::path(st.journal_path).parent_path().string());
   }
   Drain();
@@ -406,8 +405,7 @@ std::string ExportJournal::Finish(const std::vector<size_t>& done) {
       if (e.state == State::kBuffer) {
         AppendRaw(s, e.buffer[s]);
       } else if (e.state == State::kFile) {
-        streams_[s].file->Flush();
-        env_->AppendFileTo(ResultPath(p, s), streams_[s].file->base(), 0, Bytes(e.manifest, s));
+        env_->AppendFileTo(ResultPath(p, s), *streams_[s].file, 0, Bytes(e.manifest, s));
       } else {
         Fail(ErrorKind::kInternal, "partition {} is reported done but is not committed", p);
       }

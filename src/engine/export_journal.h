@@ -40,7 +40,6 @@
 #include <vector>
 
 #include "engine/commit.h"
-#include "io/async_file.h"
 #include "io/codec.h"
 #include "io/env.h"
 
@@ -100,9 +99,9 @@ class ExportJournal {
   };
   struct Stream {
     std::string final_path, journal_path;
-    // Appends return once queued; a background thread writes (io/async_file.h) around the page cache
-    // (Env::NewUncachedWritableFile), so writing the export costs the workers almost nothing.
-    std::unique_ptr<AsyncWritableFile> file;
+    // Env::NewUncachedWritableFile: appends return once copied; a background thread writes around the
+    // page cache, so writing the export costs the workers one copy of the bytes.
+    std::unique_ptr<WritableFile> file;
     std::atomic<uint64_t> size{0};
   };
 

@@ -74,11 +74,6 @@ void AsyncWritableFile::Sync() {
   base_->Sync();
 }
 
-void AsyncWritableFile::Truncate(uint64_t size) {
-  Flush();
-  base_->Truncate(size);
-}
-
 void AsyncWritableFile::Close() {
   Flush();
   base_->Close();

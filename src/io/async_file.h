@@ -34,7 +34,6 @@ class AsyncWritableFile : public WritableFile {
   void Append(std::string_view data) override;
   void Sync() override;
   void Close() override;
-  void Truncate(uint64_t size) override;  // Flush(), then the underlying Truncate
   void Flush();
   WritableFile& base() { return *base_; }
 

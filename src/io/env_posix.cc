@@ -22,6 +22,7 @@
 
 #include "core/error.h"
 #include "io/env.h"
+#include "io/uncached_file.h"
 
 namespace sluice {
 namespace {
@@ -78,142 +79,6 @@ class PosixWritableFile : public WritableFile {
   std::string path_;
   int fd_;
   uint64_t unsynced_ = 0;
-};
-
-// The export, written around the page cache. O_DIRECT needs the buffer, the offset and the length of every
-// transfer aligned to the device's block, so appends are staged in an aligned buffer holding the file's
-// bytes from an aligned offset (base_) on, and written out a whole buffer at a time. The tail that does not
-// fill a block is written zero-padded (on Sync, Truncate, Close) and the file cut back to its true length;
-// the next write-out rewrites that block with more bytes after the tail. A crash can leave the padding
-// behind: the export journal's recovery cuts every byte no manifest accounts for, padding included.
-// Where the file system or device refuses direct I/O (EINVAL at open or at the first write), the same
-// logic runs over an ordinary buffered descriptor.
-class UncachedWritableFile : public WritableFile {
- public:
-  UncachedWritableFile(std::string path, int fd, bool direct) : path_(std::move(path)), fd_(fd), direct_(direct) {
-    void* p = nullptr;
-    if (::posix_memalign(&p, kAlign, kBufBytes) != 0) {
-      ::close(fd_);
-      Fail(ErrorKind::kOutput, "cannot allocate the write buffer of '{}'", path_);
-    }
-    buf_ = static_cast<char*>(p);
-    struct stat st;
-    if (::fstat(fd_, &st) != 0) {
-      int e = errno;
-      Cleanup();
-      errno = e;
-      IoFail(ErrorKind::kOutput, "cannot stat", path_);
-    }
-    try {
-      LoadTail(static_cast<uint64_t>(st.st_size));
-    } catch (...) {
-      Cleanup();
-      throw;
-    }
-  }
-  ~UncachedWritableFile() override {
-    if (fd_ >= 0) {
-      try {
-        WriteOut(/*whole_only=*/false);
-      } catch (...) {
-        // As after a crash: nothing unsynced was recorded as durable.
-      }
-    }
-    Cleanup();
-  }
-  void Append(std::string_view data) override {
-    while (!data.empty()) {
-      size_t n = std::min(data.size(), kBufBytes - fill_);
-      std::memcpy(buf_ + fill_, data.data(), n);
-      fill_ += n;
-      data.remove_prefix(n);
-      if (fill_ == kBufBytes) WriteOut(/*whole_only=*/true);
-    }
-  }
-  void Sync() override {
-    WriteOut(/*whole_only=*/false);
-    if (::fdatasync(fd_) != 0) IoFail(ErrorKind::kOutput, "cannot sync", path_);
-  }
-  void Truncate(uint64_t size) override {
-    WriteOut(/*whole_only=*/false);
-    if (size > base_ + fill_) Fail(ErrorKind::kInternal, "cannot truncate '{}' to {} bytes: it has {}", path_, size, base_ + fill_);
-    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) IoFail(ErrorKind::kOutput, "cannot truncate", path_);
-    LoadTail(size);
-  }
-  void Close() override {
-    if (fd_ < 0) return;
-    WriteOut(/*whole_only=*/false);
-    int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) IoFail(ErrorKind::kOutput, "cannot close", path_);
-  }
-
- private:
-  static constexpr size_t kAlign = 4096;       // the largest logical block size of common devices
-  static constexpr size_t kBufBytes = 4 << 20;  // one write-out; large transfers keep the device busy
-
-  void Cleanup() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-    std::free(buf_);
-    buf_ = nullptr;
-  }
-  // Stages the bytes of the last partial block of a file `size` bytes long.
-  void LoadTail(uint64_t size) {
-    base_ = size & ~uint64_t{kAlign - 1};
-    fill_ = static_cast<size_t>(size - base_);
-    size_t got = 0;
-    while (got < fill_) {
-      // A direct read must be block-sized too; it returns the bytes up to the end of the file.
-      ssize_t r = ::pread(fd_, buf_ + got, direct_ ? kAlign - got : fill_ - got, static_cast<off_t>(base_ + got));
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0 && errno == EINVAL && direct_) {
-        DropDirect();
-        continue;
-      }
-      if (r <= 0) IoFail(ErrorKind::kOutput, "cannot read back the end of", path_);
-      got += static_cast<size_t>(r);
-    }
-  }
-  // Writes the staged bytes: the whole blocks only, or (whole_only false) also the partial last block,
-  // zero-padded, after which the file is cut back to its true length.
-  void WriteOut(bool whole_only) {
-    size_t whole = fill_ & ~(kAlign - 1);
-    size_t n = whole_only ? whole : (fill_ + kAlign - 1) & ~(kAlign - 1);
-    if (n == 0) return;
-    std::memset(buf_ + fill_, 0, n - fill_);
-    size_t done = 0;
-    while (done < n) {
-      ssize_t w = ::pwrite(fd_, buf_ + done, n - done, static_cast<off_t>(base_ + done));
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0 && errno == EINVAL && direct_) {  // the device wants larger blocks than kAlign
-        DropDirect();
-        continue;
-      }
-      if (w < 0) IoFail(ErrorKind::kOutput, "cannot write", path_);
-      done += static_cast<size_t>(w);
-    }
-    if (!direct_) ::sync_file_range(fd_, static_cast<off_t>(base_), static_cast<off_t>(n), SYNC_FILE_RANGE_WRITE);
-    uint64_t end = base_ + fill_;
-    if (n > fill_ && ::ftruncate(fd_, static_cast<off_t>(end)) != 0) IoFail(ErrorKind::kOutput, "cannot truncate", path_);
-    // Keep the partial block staged: the next write-out rewrites it with what follows.
-    size_t keep = fill_ - whole;
-    if (keep > 0 && whole > 0) std::memmove(buf_, buf_ + whole, keep);
-    base_ += whole;
-    fill_ = keep;
-  }
-  void DropDirect() {
-    int flags = ::fcntl(fd_, F_GETFL);
-    if (flags < 0 || ::fcntl(fd_, F_SETFL, flags & ~O_DIRECT) != 0) IoFail(ErrorKind::kOutput, "cannot write", path_);
-    direct_ = false;
-  }
-
-  std::string path_;
-  int fd_;
-  bool direct_;
-  char* buf_ = nullptr;
-  uint64_t base_ = 0;  // file offset of buf_[0], a multiple of kAlign
-  size_t fill_ = 0;    // staged bytes; the file's true length is base_ + fill_
 };
 
 // SIGBUS from a mapped input that shrank: the mappings live, in slots the handler reads without locks.
@@ -366,12 +231,7 @@ class PosixEnv : public Env {
     return std::make_unique<PosixWritableFile>(path, fd);
   }
   std::unique_ptr<WritableFile> NewUncachedWritableFile(const std::string& path) override {
-    int flags = O_RDWR | O_CREAT | O_CLOEXEC;  // read: the partial last block is staged again on open
-    int fd = ::open(path.c_str(), flags | O_DIRECT, 0644);
-    bool direct = fd >= 0;
-    if (fd < 0 && errno == EINVAL) fd = ::open(path.c_str(), flags, 0644);  // no direct I/O on this file system
-    if (fd < 0) IoFail(ErrorKind::kOutput, "cannot create", path);
-    return std::make_unique<UncachedWritableFile>(path, fd, direct);
+    return OpenUncachedWritableFile(path);
   }
   bool FileExists(const std::string& path) override { return ::access(path.c_str(), F_OK) == 0; }
   uint64_t FileSize(const std::string& path) override {

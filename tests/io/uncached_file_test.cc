@@ -2,6 +2,8 @@
 // syncs, truncations and reopenings, the file holds exactly the bytes appended, and after every Sync,
 // Truncate or Close it has exactly that length on disk (no block padding left behind).
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -109,6 +111,31 @@ TEST_F(UncachedFileTest, AppendsToAnExistingFile) {
   f->Append("tail");
   f->Sync();
   EXPECT_EQ(Slurp(), std::string(10000, 'x') + "tail");
+}
+
+// A write that fails on the background thread (here: past RLIMIT_FSIZE, as a full disk would) is raised by
+// a later call, naming the file, and nothing after it is written.
+TEST_F(UncachedFileTest, BackgroundWriteErrorIsRaised) {
+  struct rlimit old;
+  ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+  auto previous = ::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit lim = old;
+  lim.rlim_cur = 6 << 20;
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &lim), 0);
+  std::string message;
+  try {
+    auto f = env_->NewUncachedWritableFile(path_);
+    std::string block(1 << 20, 'x');
+    for (int i = 0; i < 32; ++i) f->Append(block);
+    f->Sync();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kOutput);
+    message = e.what();
+  }
+  ::setrlimit(RLIMIT_FSIZE, &old);
+  ::signal(SIGXFSZ, previous);
+  EXPECT_NE(message.find(path_), std::string::npos) << message;
+  EXPECT_LE(fs::file_size(path_), size_t{6} << 20);
 }
 
 TEST_F(UncachedFileTest, UnwritableDirectoryIsAnOutputError) {

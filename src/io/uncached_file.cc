@@ -1,0 +1,251 @@
+#include "io/uncached_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/error.h"
+
+namespace sluice {
+namespace {
+
+constexpr size_t kAlign = 4096;       // the largest logical block size of common devices
+constexpr size_t kBufBytes = 4 << 20;  // one transfer: large enough to keep the device busy
+constexpr size_t kBuffers = 4;         // one being filled, up to three in flight
+
+[[noreturn]] void IoFail(const char* what, const std::string& path, int err) {
+  Fail(ErrorKind::kOutput, "{} '{}': {}", what, path, std::strerror(err));
+}
+
+// The staged bytes are the file's bytes from base_ (a multiple of kAlign) on; a buffer that fills up holds
+// whole blocks only and goes to the writer thread. The partial last block stays staged after it is written
+// padded, so the next transfer rewrites that block with the bytes that follow it.
+class UncachedWritableFile : public WritableFile {
+ public:
+  UncachedWritableFile(std::string path, int fd, bool direct) : path_(std::move(path)), fd_(fd), direct_(direct) {
+    try {
+      cur_ = NewBuffer();
+      struct stat st;
+      if (::fstat(fd_, &st) != 0) IoFail("cannot stat", path_, errno);
+      LoadTail(static_cast<uint64_t>(st.st_size));
+    } catch (...) {
+      ::close(fd_);
+      for (char* b : all_) std::free(b);
+      throw;
+    }
+  }
+  ~UncachedWritableFile() override {
+    if (fd_ >= 0) {
+      try {
+        WriteTail();
+      } catch (...) {
+        // As after a crash: nothing unsynced was recorded as durable.
+      }
+    }
+    StopWriter();
+    if (fd_ >= 0) ::close(fd_);
+    for (char* b : all_) std::free(b);
+  }
+
+  void Append(std::string_view data) override {
+    while (!data.empty()) {
+      if (cur_ == nullptr) WaitIdle();  // a failed write took the buffer: raises its error
+      size_t n = std::min(data.size(), kBufBytes - fill_);
+      std::memcpy(cur_ + fill_, data.data(), n);
+      fill_ += n;
+      data.remove_prefix(n);
+      if (fill_ == kBufBytes) Submit();
+    }
+  }
+  void Sync() override {
+    WriteTail();
+    if (::fdatasync(fd_) != 0) IoFail("cannot sync", path_, errno);
+  }
+  void Truncate(uint64_t size) override {
+    WriteTail();
+    if (size > base_ + fill_) Fail(ErrorKind::kInternal, "cannot truncate '{}' to {} bytes: it has {}", path_, size, base_ + fill_);
+    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) IoFail("cannot truncate", path_, errno);
+    LoadTail(size);
+  }
+  void Close() override {
+    if (fd_ < 0) return;
+    WriteTail();
+    StopWriter();
+    int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) IoFail("cannot close", path_, errno);
+  }
+
+ private:
+  struct Transfer {
+    char* buf;
+    uint64_t offset;
+  };
+
+  char* NewBuffer() {
+    void* p = nullptr;
+    if (::posix_memalign(&p, kAlign, kBufBytes) != 0) Fail(ErrorKind::kOutput, "cannot allocate the write buffer of '{}'", path_);
+    all_.push_back(static_cast<char*>(p));
+    return static_cast<char*>(p);
+  }
+
+  // Stages the bytes of the partial last block of a file `size` bytes long. Nothing is in flight.
+  void LoadTail(uint64_t size) {
+    base_ = size & ~uint64_t{kAlign - 1};
+    fill_ = static_cast<size_t>(size - base_);
+    size_t got = 0;
+    while (got < fill_) {
+      // A direct read is block-sized too; it returns the bytes up to the end of the file.
+      ssize_t r = ::pread(fd_, cur_ + got, direct_ ? kAlign - got : fill_ - got, static_cast<off_t>(base_ + got));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0 && errno == EINVAL && direct_) {
+        DropDirect();
+        continue;
+      }
+      if (r < 0) IoFail("cannot read back the end of", path_, errno);
+      if (r == 0) Fail(ErrorKind::kOutput, "'{}' shrank while it was being written", path_);
+      got += static_cast<size_t>(r);
+    }
+  }
+
+  // cur_ is full: it goes to the writer thread, and a free buffer (or a new one, up to kBuffers) is staged.
+  void Submit() {
+    std::unique_lock<std::mutex> lk(mu_);
+    if (error_) std::rethrow_exception(error_);
+    queue_.push_back({cur_, base_});
+    cur_ = nullptr;
+    base_ += kBufBytes;
+    fill_ = 0;
+    if (!writer_.joinable()) writer_ = std::thread([this] { Loop(); });
+    work_cv_.notify_one();
+    if (free_.empty() && all_.size() < kBuffers) {
+      cur_ = NewBuffer();
+      return;
+    }
+    done_cv_.wait(lk, [&] { return !free_.empty() || error_; });
+    if (error_) std::rethrow_exception(error_);
+    cur_ = free_.back();
+    free_.pop_back();
+  }
+
+  // Until nothing is in flight; then raises the writer's error, if any.
+  void WaitIdle() {
+    std::unique_lock<std::mutex> lk(mu_);
+    done_cv_.wait(lk, [&] { return queue_.empty() && !busy_; });
+    if (error_) std::rethrow_exception(error_);
+  }
+
+  // Writes the staged bytes, the partial last block zero-padded, and cuts the file back to its length.
+  void WriteTail() {
+    WaitIdle();
+    size_t n = (fill_ + kAlign - 1) & ~(kAlign - 1);
+    if (n == 0) return;
+    std::memset(cur_ + fill_, 0, n - fill_);
+    Write(cur_, n, base_);
+    if (n > fill_ && ::ftruncate(fd_, static_cast<off_t>(base_ + fill_)) != 0) IoFail("cannot truncate", path_, errno);
+    size_t whole = fill_ & ~(kAlign - 1);
+    size_t keep = fill_ - whole;
+    if (keep > 0 && whole > 0) std::memmove(cur_, cur_ + whole, keep);
+    base_ += whole;
+    fill_ = keep;
+  }
+
+  // One whole transfer, by the writer thread or (nothing in flight) the caller.
+  void Write(const char* buf, size_t n, uint64_t offset) {
+    size_t done = 0;
+    while (done < n) {
+      ssize_t w = ::pwrite(fd_, buf + done, n - done, static_cast<off_t>(offset + done));
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0 && errno == EINVAL && direct_) {  // the device wants larger blocks than kAlign
+        DropDirect();
+        continue;
+      }
+      if (w < 0) IoFail("cannot write", path_, errno);
+      if (w == 0) IoFail("cannot write", path_, EIO);
+      done += static_cast<size_t>(w);
+    }
+    // Buffered: start writeback now (as RocksDB's bytes_per_sync), so a Sync waits only for the last stretch.
+    if (!direct_) ::sync_file_range(fd_, static_cast<off_t>(offset), static_cast<off_t>(n), SYNC_FILE_RANGE_WRITE);
+  }
+
+  void DropDirect() {
+    int flags = ::fcntl(fd_, F_GETFL);
+    if (flags < 0 || ::fcntl(fd_, F_SETFL, flags & ~O_DIRECT) != 0) IoFail("cannot write", path_, errno);
+    direct_ = false;
+  }
+
+  void Loop() {
+    std::unique_lock<std::mutex> lk(mu_);
+    while (true) {
+      work_cv_.wait(lk, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      Transfer t = queue_.front();
+      queue_.pop_front();
+      busy_ = true;
+      bool failed = error_ != nullptr;
+      lk.unlock();
+      std::exception_ptr err;
+      if (!failed) {  // after a failed write nothing more is written: the file would have a hole
+        try {
+          Write(t.buf, kBufBytes, t.offset);
+        } catch (...) {
+          err = std::current_exception();
+        }
+      }
+      lk.lock();
+      if (err) error_ = err;
+      free_.push_back(t.buf);
+      busy_ = false;
+      done_cv_.notify_all();
+    }
+  }
+
+  void StopWriter() {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      stop_ = true;
+    }
+    work_cv_.notify_one();
+    if (writer_.joinable()) writer_.join();
+  }
+
+  std::string path_;
+  int fd_;
+  bool direct_;              // changed only while nothing is in flight; mu_ orders it between the threads
+  std::vector<char*> all_;   // every buffer, freed at the end
+  char* cur_ = nullptr;      // the staging buffer; nullptr after a failed Submit
+  uint64_t base_ = 0;        // file offset of cur_[0], a multiple of kAlign
+  size_t fill_ = 0;          // staged bytes: the file's length is base_ + fill_
+  std::mutex mu_;
+  std::condition_variable work_cv_;  // to the writer: a transfer, or stop
+  std::condition_variable done_cv_;  // to the caller: a free buffer, or idle
+  std::deque<Transfer> queue_;
+  std::vector<char*> free_;
+  bool busy_ = false, stop_ = false;
+  std::exception_ptr error_;
+  std::thread writer_;
+};
+
+}  // namespace
+
+std::unique_ptr<WritableFile> OpenUncachedWritableFile(const std::string& path) {
+  int flags = O_RDWR | O_CREAT | O_CLOEXEC;  // read: the partial last block is staged again on open
+  int fd = ::open(path.c_str(), flags | O_DIRECT, 0644);
+  bool direct = fd >= 0;
+  if (fd < 0 && errno == EINVAL) fd = ::open(path.c_str(), flags, 0644);  // no direct I/O on this file system
+  if (fd < 0) IoFail("cannot create", path, errno);
+  return std::make_unique<UncachedWritableFile>(path, fd, direct);
+}
+
+}  // namespace sluice
