@@ -18,6 +18,7 @@
 
 #include "core/error.h"
 #include "core/json_writer.h"
+#include "kenlm_binary_writer.h"
 #include "ops/text/model_files.h"
 #include "ops/text/ngram_lm.h"
 #include "ops/text/sentencepiece_tokenizer.h"
@@ -226,14 +227,16 @@ TEST_F(ModelFiltersTest, NgramLmMatchesThePythonReferenceOnManySentences) {
   EXPECT_EQ(mismatches, 0u) << "of " << sentences.size();
 }
 
-TEST_F(ModelFiltersTest, NgramLmRejectsKenlmBinaryAndMalformedFiles) {
+TEST_F(ModelFiltersTest, NgramLmRejectsTruncatedKenlmBinaryAndMalformedFiles) {
+  // Only the magic text of a KenLM binary file (ngram_lm_binary_test.cc covers the binary reader).
   WriteFile(Path("bin.arpa.bin"), std::string("mmap lm http://kheafield.com/code format version 5\n\0\0\0", 56));
   try {
     text::NgramLm::Load(Path("bin.arpa.bin").string());
-    ADD_FAILURE() << "a KenLM binary file was accepted";
+    ADD_FAILURE() << "a truncated KenLM binary file was accepted";
   } catch (const Error& e) {
     EXPECT_EQ(e.kind(), ErrorKind::kUsage);
-    EXPECT_NE(std::string(e.what()).find("ARPA"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(Path("bin.arpa.bin").string()), std::string::npos) << e.what();
   }
   std::string bad = kHandArpa;
   bad.replace(bad.find("ngram 2=3"), 9, "ngram 2=4");
@@ -343,6 +346,30 @@ TEST_F(ModelFiltersTest, PerplexityFilterKeepsByRangeAndReusesCachedStats) {
   EXPECT_NE(ds.Json(2).find("\"perplexity\":0.0"), std::string::npos) << ds.Json(2);  // no lines: 0
 }
 
+TEST_F(ModelFiltersTest, PerplexityFilterReadsKenlmBinaryModels) {
+  std::string arpa;
+  {
+    std::ifstream in(Path("en.arpa"));
+    arpa.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  ParamList from_arpa = {{"tokenizer_model", S(Path("en.model").string())}, {"lm_model", S(Path("en.arpa").string())}};
+  for (auto type : {testing::kenlm::kProbing, testing::kenlm::kRestProbing, testing::kenlm::kTrie,
+                    testing::kenlm::kArrayTrie, testing::kenlm::kQuantTrie, testing::kenlm::kQuantArrayTrie}) {
+    testing::kenlm::Options opt;
+    opt.type = type;
+    std::string bin = Path("en" + std::to_string(type) + ".arpa.bin").string();
+    WriteFile(bin, testing::kenlm::WriteBinary(testing::kenlm::ParseArpa(arpa), opt));
+    ParamList from_bin = {{"tokenizer_model", S(Path("en.model").string())}, {"lm_model", S(bin)}};
+    bool quantized = type == testing::kenlm::kQuantTrie || type == testing::kenlm::kQuantArrayTrie;
+    for (size_t i = 0; i < 40; ++i) {
+      std::string got = ShowOp("perplexity_filter", from_bin, corpus_[i], "perplexity");
+      std::string want = ShowOp("perplexity_filter", from_arpa, corpus_[i], "perplexity");
+      if (!quantized) EXPECT_EQ(got, want) << "type " << type << ": " << corpus_[i];
+      else EXPECT_NEAR(std::stod(got), std::stod(want), 0.2 * std::stod(want)) << "type " << type << ": " << corpus_[i];
+    }
+  }
+}
+
 // --- language_id_score_filter ---------------------------------------------------------------------------
 
 TEST_F(ModelFiltersTest, LanguageIdMatchesTheFastTextCli) {
@@ -445,7 +472,12 @@ TEST_F(ModelFiltersTest, ModelsDirectoryHoldsDataJuicersFileNames) {
   fs::create_directories(models);
   fs::copy_file(Path("lid.bin"), models / "lid.176.bin", fs::copy_options::overwrite_existing);
   fs::copy_file(Path("en.model"), models / "en.sp.model", fs::copy_options::overwrite_existing);
-  fs::copy_file(Path("en.arpa"), models / "en.arpa.bin", fs::copy_options::overwrite_existing);  // ARPA text
+  // DataJuicer's <lang>.arpa.bin is a KenLM binary file (probing, as CCNet builds it).
+  {
+    std::ifstream in(Path("en.arpa"));
+    WriteFile(models / "en.arpa.bin",
+              testing::kenlm::WriteBinary(testing::kenlm::ParseArpa(std::string(std::istreambuf_iterator<char>(in), {})), {}));
+  }
   ScopedEnv env(text::kModelsDirEnv, "/nonexistent:" + models.string());
   EXPECT_EQ(UsageError("language_id_score_filter", {}), "no error");
   EXPECT_EQ(UsageError("perplexity_filter", {}), "no error");

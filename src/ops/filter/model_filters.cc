@@ -17,8 +17,8 @@
 //     perplexity in [min_ppl, max_ppl].
 // Model files: language_id_score_filter reads `model_path` or lid.176.bin; perplexity_filter reads
 // `tokenizer_model` or <lang>.sp.model, and `lm_model` or <lang>.arpa, then DataJuicer's <lang>.arpa.bin (read
-// by content: an ARPA text file under that name works, a KenLM binary file is rejected). Names are looked up
-// in SLUICE_MODELS_DIR.
+// by content: a KenLM binary file of any type build_binary writes, or ARPA text under that name). Names are
+// looked up in SLUICE_MODELS_DIR.
 #include <fasttext/fasttext.h>
 #include <simdjson.h>
 
@@ -186,7 +186,7 @@ class PerplexityFilter : public Filter {
     const std::string& lang = p.GetString("lang");
     text::ModelQuery sp{"perplexity_filter", "SentencePiece model", "tokenizer_model", p.GetString("tokenizer_model"),
                         {lang + ".sp.model"}};
-    text::ModelQuery lm{"perplexity_filter", "n-gram language model (ARPA)", "lm_model", p.GetString("lm_model"),
+    text::ModelQuery lm{"perplexity_filter", "n-gram language model (ARPA or KenLM binary)", "lm_model", p.GetString("lm_model"),
                         {lang + ".arpa", lang + ".arpa.bin"}};
     std::string sp_path = text::ResolveModelFile(sp), lm_path = text::ResolveModelFile(lm);
     tokenizer_ = text::SentencePieceTokenizer::Load(sp_path);
@@ -284,7 +284,8 @@ void RegisterModelFilters(std::vector<OpDef>& ops) {
         {"tokenizer_model", ParamType::kString, ParamValue::String(""),
          "sluice: path of the SentencePiece model (default: <lang>.sp.model in SLUICE_MODELS_DIR)"},
         {"lm_model", ParamType::kString, ParamValue::String(""),
-         "sluice: path of the ARPA n-gram model (default: <lang>.arpa, then <lang>.arpa.bin, in SLUICE_MODELS_DIR)"}},
+         "sluice: path of the n-gram model, ARPA text or KenLM binary (default: <lang>.arpa, then <lang>.arpa.bin, in "
+         "SLUICE_MODELS_DIR)"}},
        [](const Params& p) { return std::make_unique<PerplexityFilter>(p); }});
 }
 

@@ -13,9 +13,7 @@
 namespace sluice::text {
 namespace {
 
-// KenLM's build_binary files start with this text; DataJuicer's <lang>.arpa.bin models are such files.
-constexpr std::string_view kKenlmBinaryMagic = "mmap lm ";
-constexpr int kMaxOrder = 16;
+constexpr int kMaxOrder = kKenlmMaxOrder;
 
 uint64_t WordHash(std::string_view w) { return XXH3_64bits(w.data(), w.size()); }
 
@@ -32,20 +30,6 @@ size_t SlotOf(uint64_t key, size_t mask) {
   key *= 0xFF51AFD7ED558CCDull;
   key ^= key >> 33;
   return static_cast<size_t>(key) & mask;
-}
-
-bool IsAsciiSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\x0b' || c == '\x0c'; }
-
-// Calls f(word) for each element of bytes.split() of `s`.
-template <class F>
-void ForEachAsciiWord(std::string_view s, F&& f) {
-  size_t i = 0, n = s.size();
-  while (i < n) {
-    while (i < n && IsAsciiSpace(s[i])) ++i;
-    size_t b = i;
-    while (i < n && !IsAsciiSpace(s[i])) ++i;
-    if (i > b) f(s.substr(b, i - b));
-  }
 }
 
 // Line-by-line reader of the ARPA file, tracking the line number for messages.
@@ -133,24 +117,17 @@ const NgramLm::Entry* NgramLm::Table::Find(uint64_t key) const {
 std::shared_ptr<const NgramLm> NgramLm::Load(const std::string& path) {
   return CachedModel<NgramLm>(path, [](const std::string& file) {
     std::shared_ptr<NgramLm> lm(new NgramLm());
-    lm->ReadArpa(file);
+    char head[8] = {};
+    FILE* f = std::fopen(file.c_str(), "rb");
+    size_t got = f ? std::fread(head, 1, sizeof head, f) : 0;
+    if (f) std::fclose(f);
+    if (LooksLikeKenlmBinary(std::string_view(head, got))) lm->binary_ = KenlmBinaryModel::Open(file);
+    else lm->ReadArpa(file);
     return std::shared_ptr<const NgramLm>(std::move(lm));
   });
 }
 
 void NgramLm::ReadArpa(const std::string& path) {
-  {
-    char head[8] = {};
-    FILE* f = std::fopen(path.c_str(), "rb");
-    size_t got = f ? std::fread(head, 1, sizeof head, f) : 0;
-    if (f) std::fclose(f);
-    if (std::string_view(head, got) == kKenlmBinaryMagic)
-      Fail(ErrorKind::kUsage,
-           "{} is a KenLM binary model (build_binary output); sluice reads n-gram models in the ARPA text format only: "
-           "supply the .arpa file the binary was built from (by the parameter lm_model or as <lang>.arpa in "
-           "SLUICE_MODELS_DIR)",
-           path);
-  }
   ArpaReader in(path);
   std::string_view line = in.NextNonEmpty("\\data\\");
   if (line != "\\data\\") in.Bad("expected \\data\\");
@@ -205,6 +182,7 @@ void NgramLm::ReadArpa(const std::string& path) {
 }
 
 float NgramLm::ScoreSentence(std::string_view line) const {
+  if (binary_) return binary_->ScoreSentence(line);
   const int n = order();
   // The state KenLM keeps between words: the context words, most recent first, and the back-off weights of
   // the context suffixes that are n-grams of the model (bo[i]: the suffix of i + 1 words).

@@ -1,22 +1,26 @@
-// A KenLM-compatible back-off n-gram language model read from an ARPA file, for perplexity_filter
-// (datajuicer-ops.md §6). Written natively: Debian has no KenLM.
+// A KenLM-compatible back-off n-gram language model for perplexity_filter (datajuicer-ops.md §6), read from an
+// ARPA file or from a KenLM binary file (build_binary output, such as CCNet's and DataJuicer's <lang>.arpa.bin).
+// Written natively: Debian has no KenLM.
 //
 // Contract:
-//   NgramLm::Load(path)  reads an ARPA file (\data\ header with "ngram N=count" lines, \N-grams: sections of
-//       "log10prob<ws>w1 .. wN[<ws>log10backoff]", \end\), once per process (CachedModel). Like KenLM: a missing
-//       <unk> is added with log10 probability -100; a file without <s> or </s>, a malformed line or a count that
-//       disagrees with its section is a kUsage error naming the file and line. A KenLM binary file (build_binary
-//       output, such as DataJuicer's <lang>.arpa.bin) is recognised by its header and rejected with a kUsage error
-//       saying that ARPA is supported.
+//   NgramLm::Load(path)  once per process per file (CachedModel). A file starting with "mmap lm " is a KenLM
+//       binary file: it is validated and mapped read-only, not copied (kenlm_binary.h: every model type
+//       build_binary writes; any inconsistency is a kUsage error naming the file and the cause). Otherwise it
+//       is an ARPA file (\data\ header with "ngram N=count" lines, \N-grams: sections of
+//       "log10prob<ws>w1 .. wN[<ws>log10backoff]", \end\): like KenLM, a missing <unk> is added with log10
+//       probability -100; a file without <s> or </s>, a malformed line or a count that disagrees with its
+//       section is a kUsage error naming the file and line.
 //   ScoreSentence(line)  == kenlm.Model.score(line, bos=True, eos=True): the words are line.split() on the
 //       UTF-8 bytes (ASCII whitespace: space \t \n \r \x0b \x0c), unknown words are <unk>, and the result is
 //       log10 p(w1 .. wn </s> | <s>) with standard back-off: p(w | h) = p(h' w) + sum of the back-off weights
 //       of the contexts longer than the longest matching h' (absent contexts weigh 0). As in KenLM, each word's
 //       probability is summed with its back-offs in float, shortest context first, and the sentence total is a
-//       float.
-// Words are identified by a 64-bit hash of their bytes and n-grams by a 64-bit hash combining those (as KenLM's
-// probing structure does), so two n-grams could in principle collide; the probability is negligible for any
-// real model.
+//       float. A binary file scores exactly as KenLM scores it (its rest costs unused, its quantized values the
+//       stored bin centers); an ARPA file and the binary built from it score the same, except that
+//       quantization changes the values.
+// ARPA models: words are identified by a 64-bit hash of their bytes and n-grams by a 64-bit hash combining
+// those (as KenLM's probing structure does), so two n-grams could in principle collide; the probability is
+// negligible for any real model. Binary models use KenLM's own hashing (probing) or sorted word hashes (trie).
 #pragma once
 
 #include <cstdint>
@@ -25,13 +29,15 @@
 #include <string_view>
 #include <vector>
 
+#include "ops/text/kenlm_binary.h"
+
 namespace sluice::text {
 
 class NgramLm {
  public:
   static std::shared_ptr<const NgramLm> Load(const std::string& path);
 
-  int order() const { return static_cast<int>(tables_.size()); }
+  int order() const { return binary_ ? binary_->order() : static_cast<int>(tables_.size()); }
   float ScoreSentence(std::string_view line) const;
 
  private:
@@ -59,6 +65,7 @@ class NgramLm {
 
   std::vector<Table> tables_;  // tables_[k]: the (k+1)-grams
   uint64_t unk_ = 0, bos_ = 0, eos_ = 0;  // word hashes
+  std::unique_ptr<const KenlmBinaryModel> binary_;  // set for a KenLM binary file (then tables_ is empty)
 };
 
 }  // namespace sluice::text
