@@ -233,7 +233,8 @@ inline std::string WriteBinary(const ArpaModel& arpa, const Options& opt, QuantT
 
   if (!trie) {
     auto buckets = [&](uint64_t entries) {
-      return std::max<uint64_t>(entries + 1, static_cast<uint64_t>(opt.probing_multiplier * static_cast<float>(entries)));
+      return std::max<uint64_t>(entries + 1,
+                                static_cast<uint64_t>(opt.probing_multiplier * static_cast<float>(entries)));
     };
     auto insert = [&](size_t table, uint64_t nb, size_t entry, uint64_t key, const std::string& value) {
       for (uint64_t i = key % nb;; i = (i + 1) % nb) {

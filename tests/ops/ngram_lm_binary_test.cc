@@ -68,7 +68,8 @@ std::string MakeArpa(int order, bool unk, uint64_t seed, int vocab = 40, int sen
   for (int n = 2; n <= order; ++n)
     for (const auto& g : grams[n - 1]) contexts.insert(std::vector<std::string>(g.begin(), g.end() - 1));
   std::string out = "\\data\\\n";
-  for (int n = 1; n <= order; ++n) out += "ngram " + std::to_string(n) + "=" + std::to_string(grams[n - 1].size()) + "\n";
+  for (int n = 1; n <= order; ++n)
+    out += "ngram " + std::to_string(n) + "=" + std::to_string(grams[n - 1].size()) + "\n";
   char buf[64];
   for (int n = 1; n <= order; ++n) {
     out += "\n\\" + std::to_string(n) + "-grams:\n";
@@ -250,7 +251,8 @@ std::string Dequantized(const kw::ArpaModel& m, const kw::QuantTables& q) {
 TEST_F(NgramLmBinaryTest, QuantizedTypesScoreWithTheStoredBinCenters) {
   const std::vector<std::string> sentences = Sentences(12, 300);
   int files = 0;
-  for (auto [order, unk, seed] : {std::tuple{4, true, 21ull}, std::tuple{3, false, 22ull}, std::tuple{2, false, 23ull}}) {
+  for (auto [order, unk, seed] :
+       {std::tuple{4, true, 21ull}, std::tuple{3, false, 22ull}, std::tuple{2, false, 23ull}}) {
     kw::ArpaModel parsed = kw::ParseArpa(MakeArpa(order, unk, seed));
     for (kw::Type type : {kw::kQuantTrie, kw::kQuantArrayTrie})
       for (auto [prob_bits, backoff_bits] : {std::pair{8, 8}, std::pair{5, 3}, std::pair{3, 2}, std::pair{1, 2}}) {
@@ -278,7 +280,8 @@ TEST_F(NgramLmBinaryTest, HandModelScoresAsComputedByHand) {
   for (kw::Type type : {kw::kProbing, kw::kTrie}) {
     kw::Options opt;
     opt.type = type;
-    auto lm = text::NgramLm::Load(Write("hand" + std::to_string(type) + ".arpa.bin", kw::WriteBinary(kw::ParseArpa(arpa), opt)));
+    auto lm = text::NgramLm::Load(
+        Write("hand" + std::to_string(type) + ".arpa.bin", kw::WriteBinary(kw::ParseArpa(arpa), opt)));
     EXPECT_EQ(lm->order(), 2);
     EXPECT_EQ(lm->ScoreSentence("a b"), -0.875f);
     EXPECT_EQ(lm->ScoreSentence("b a"), -3.125f);
@@ -354,7 +357,8 @@ TEST_F(NgramLmBinaryTest, BrokenFilesFailWithTheFileAndTheCause) {
 }
 
 TEST_F(NgramLmBinaryTest, ModelWithoutSentenceMarkersIsRefused) {
-  const std::string arpa = "\\data\\\nngram 1=2\nngram 2=1\n\n\\1-grams:\n-1\ta\t-0.5\n-1\tb\n\n\\2-grams:\n-0.5\ta b\n\n\\end\\\n";
+  const std::string arpa =
+      "\\data\\\nngram 1=2\nngram 2=1\n\n\\1-grams:\n-1\ta\t-0.5\n-1\tb\n\n\\2-grams:\n-0.5\ta b\n\n\\end\\\n";
   std::string e = LoadError(Write("nomarkers.arpa.bin", kw::WriteBinary(kw::ParseArpa(arpa), {})));
   EXPECT_NE(e.find("<s>"), std::string::npos) << e;
 }

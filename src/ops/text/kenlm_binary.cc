@@ -15,7 +15,8 @@
 
 namespace sluice::text {
 
-static_assert(std::endian::native == std::endian::little, "the KenLM binary reader loads little-endian fields directly");
+static_assert(std::endian::native == std::endian::little,
+              "the KenLM binary reader loads little-endian fields directly");
 
 uint64_t KenlmMurmurHash64A(const void* key, size_t len, uint64_t seed) {
   constexpr uint64_t kMul = 0xc6a4a7935bd1e995ull;

@@ -1,30 +1,33 @@
 // A reader of KenLM's binary n-gram model files (build_binary output, format version 5, little-endian), for
 // perplexity_filter through NgramLm (ngram_lm.h). Written natively from the format's description in KenLM's
-// sources; no KenLM code is used. The file is mapped read-only and queried in place: nothing of the model is
-// copied to the heap, so a multi-GB model costs page cache, shared by every worker of the process.
+// sources; no KenLM code is used. The file is mapped read-only (MAP_SHARED) and queried in place: nothing of
+// the model is copied to the heap, so a multi-GB model costs page cache, shared by every worker of the process.
+// It is mapped here rather than through Env's RandomAccessFile::Map, which advises sequential reading (wrong
+// for hash-table probes) and holds one of the few SIGBUS-reporting slots meant for input files.
 //
 // Contract:
-//   KenlmBinaryModel::Open(path)  validates the whole layout before mapping: the sanity header (magic text
-//       "mmap lm http://kheafield.com/code format version 5\n", then 0.0f, 1.0f, -0.5f, 1u, 0xFFFFFFFFu and
-//       uint64 1 in little-endian byte order), the fixed parameters (order 2..kKenlmMaxOrder, model type,
-//       search version, probing multiplier), the quantization and pointer-compression headers, the size the
-//       counts imply (which the file must have), and, when the file carries its vocabulary strings, that they
-//       start with "<unk>\0" where the layout says. Any disagreement is a kUsage error naming the file and the
-//       cause: an unfinished build, another format version, a big-endian or 32-bit file, an unknown model
-//       type, a truncated file. <s> and </s> must be in the vocabulary (as the ARPA reader requires).
-//       Supported model types (all that build_binary writes): probing (the default of build_binary, and what
-//       CCNet's Makefile builds its published <lang>.arpa.bin with: `build_binary $< $@`, no type argument),
-//       rest_probing, trie, trie with quantization (-q/-b bits), trie with array-compressed pointers (-a), and
-//       trie with both.
-//   ScoreSentence(line)  == kenlm.Model.score(line, bos=True, eos=True) on the same file, computed the way
-//       KenLM's FullScore does: the words are bytes.split() of the line; a word missing from the vocabulary
-//       is <unk> (id 0, whose stored unigram carries KenLM's -100 when the ARPA had none); the state starts
-//       at <s> with <s>'s unigram back-off; each word takes the probability of the longest stored n-gram
-//       ending with it (lookup stops early where the stored data says no longer n-gram exists) plus, in float
-//       and shortest context first, the back-offs of the remembered contexts longer than the match; the state
-//       keeps only contexts that can be extended (KenLM's -0.0 / +0.0 back-off marks). rest_probing's rest
-//       costs are never used: the result is the true log10 probability, as FullScore returns. Quantized
-//       models score with the bin centers stored in the file. The sentence total is a float.
+//   KenlmBinaryModel::Open(path)  maps the file and validates its whole layout before anything is scored: the
+//       sanity header (magic text "mmap lm http://kheafield.com/code format version 5\n", then 0.0f, 1.0f, -0.5f,
+//       1u, 0xFFFFFFFFu and uint64 1 in little-endian byte order), the fixed parameters (order 2..kKenlmMaxOrder,
+//       model type, search version, probing multiplier), the quantization and pointer-compression headers, the size
+//       the counts imply (which the file must have), and, when the file carries its vocabulary strings, that they
+//       start with "<unk>\0" where the layout says and are as many as the vocabulary. Any disagreement is a kUsage
+//       error naming the file and the cause: an unfinished build, another format version, a big-endian or 32-bit
+//       file, an unknown model type, a truncated file. <s> and </s> must be in the vocabulary (as the ARPA reader
+//       requires). Supported model types (all that build_binary writes): probing (the default of build_binary, and
+//       what CCNet's Makefile builds its published <lang>.arpa.bin with: `build_binary $< $@`, no type argument),
+//       rest_probing, trie, trie with quantization (-q/-b bits), trie with array-compressed pointers (-a), and trie
+//       with both.
+//   ScoreSentence(line)  == kenlm.Model.score(line, bos=True, eos=True) on the same file, computed the way KenLM's
+//       FullScore does: the words are bytes.split() of the line; a word missing from the vocabulary is <unk> (id 0,
+//       whose stored unigram carries KenLM's -100 when the ARPA had none); the state starts at <s> with <s>'s
+//       unigram back-off; each word takes the probability of the longest stored n-gram ending with it (stored
+//       includes the "blank" entries KenLM adds for SRI-pruned models, which carry the backed-off probability;
+//       lookup stops early where the stored data says no longer n-gram exists) plus, in float and shortest context
+//       first, the back-offs of the remembered contexts longer than the match; the state keeps only contexts that
+//       can be extended (KenLM's -0.0 / +0.0 back-off marks). rest_probing's rest costs are never used: the result
+//       is the true log10 probability, as FullScore returns. Quantized models score with the bin centers stored in
+//       the file. The sentence total is a float.
 //   KenlmMurmurHash64A(key, len, seed)  MurmurHash64A (Austin Appleby's 64-bit MurmurHash2), which KenLM
 //       hashes vocabulary words with (seed 0); exposed for tests.
 //   ForEachAsciiWord(s, f)  calls f(word) for each element of Python's bytes.split() of s (ASCII whitespace:
