@@ -21,7 +21,9 @@ start_server
 check "the daemon sees the 2 fake GPUs" grep -q ", 2 GPUs" "$T/srv.out"
 
 # --- GPU admission: three 1-GPU jobs on two GPUs; each records its mask and when it ran
-gpu_job() { "$SLUICE" submit --cpus 0 --gpus 1 "$@" -- sh -c 'echo "start $(date +%s.%N) $CUDA_VISIBLE_DEVICES $CUDA_DEVICE_ORDER" >> "'"$T"'/gpu.log"; sleep 1; echo "end $(date +%s.%N) $CUDA_VISIBLE_DEVICES" >> "'"$T"'/gpu.log"'; }
+# Each job holds its GPU until two jobs have started (at most 10 s), so the two GPUs are seen in use at once
+# however slowly a loaded machine starts them.
+gpu_job() { "$SLUICE" submit --cpus 0 --gpus 1 "$@" -- sh -c 'echo "start $(date +%s.%N) $CUDA_VISIBLE_DEVICES $CUDA_DEVICE_ORDER" >> "'"$T"'/gpu.log"; i=0; while [ "$(grep -c "^start" "'"$T"'/gpu.log")" -lt 2 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; sleep 0.2; echo "end $(date +%s.%N) $CUDA_VISIBLE_DEVICES" >> "'"$T"'/gpu.log"'; }
 g1=$(gpu_job); g2=$(gpu_job); g3=$(gpu_job)
 none=$("$SLUICE" submit --cpus 0 -- sh -c 'echo "[${CUDA_VISIBLE_DEVICES-unset}]"')
 for j in $g1 $g2 $g3 $none; do "$SLUICE" wait "$j" 2>/dev/null || true; done
