@@ -206,18 +206,24 @@ void ExportJournal::AppendRaw(size_t s, std::string_view d) {
 
 void ExportJournal::RollBack(const uint64_t* offsets) noexcept {
   // A failed attempt of the head partition: cut its bytes off so the retry starts at the same offsets.
+  std::string why;
   try {
     for (size_t s = 0; s < n_streams_; ++s) {
       streams_[s].file->Truncate(offsets[s]);
       streams_[s].size.store(offsets[s]);
     }
+    return;
+  } catch (const std::exception& e) {
+    why = e.what();
   } catch (...) {
-    // A journal now has bytes no manifest accounts for; appending after them would misplace every later
-    // partition. Stop using it: later partitions become result files and Finish refuses.
-    std::lock_guard<std::mutex> lk(mu_);
-    broken_.store(true);
-    first_failed_ = std::min(first_failed_, head_.load());
+    why = "unknown error";
   }
+  // A journal now has bytes no manifest accounts for; appending after them would misplace every later
+  // partition. Stop using it: later partitions become result files and Finish refuses.
+  std::lock_guard<std::mutex> lk(mu_);
+  broken_reason_ = std::move(why);
+  broken_.store(true);
+  first_failed_ = std::min(first_failed_, head_.load());
 }
 
 void ExportJournal::WriteResultFile(size_t p, const std::string* bytes, Manifest m, std::string_view crash_point) {
@@ -395,7 +401,7 @@ void ExportJournal::MarkFailed(size_t p) {
 std::string ExportJournal::Finish(const std::vector<size_t>& done) {
   std::lock_guard<std::mutex> lk(mu_);
   if (export_complete_) return opt_.export_path;
-  if (broken_.load()) Fail(ErrorKind::kOutput, "the export journal '{}' could not be rolled back after a failed write; run again to resume", opt_.journal_path);
+  if (broken_.load()) Fail(ErrorKind::kOutput, "the export journal '{}' could not be rolled back after a failed write ({}); run again to resume", opt_.journal_path, broken_reason_);
   size_t head = head_.load();
   for (size_t p : done) {
     if (p < head) continue;

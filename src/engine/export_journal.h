@@ -133,6 +133,7 @@ class ExportJournal {
   size_t first_failed_ = SIZE_MAX;
   bool export_complete_ = false;
   std::atomic<bool> broken_{false};  // a failed attempt's bytes could not be cut off
+  std::string broken_reason_;         // why (under mu_)
   std::mutex pool_mu_;
   std::vector<std::string> pool_;
 };

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <deque>
@@ -72,9 +73,27 @@ class UncachedWritableFile : public WritableFile {
     WriteTail();
     if (::fdatasync(fd_) != 0) IoFail("cannot sync", path_, errno);
   }
+  // Also the way back from a failed write (the export journal's rollback of a failed attempt): a failed
+  // transfer that lay wholly past `size` is forgotten, since its bytes are being discarded anyway.
   void Truncate(uint64_t size) override {
-    WriteTail();
+    {
+      std::unique_lock<std::mutex> lk(mu_);
+      done_cv_.wait(lk, [&] { return queue_.empty() && !busy_; });
+      if (error_) {
+        if (size > failed_at_) std::rethrow_exception(error_);
+        error_ = nullptr;
+        failed_at_ = UINT64_MAX;
+      }
+      if (cur_ == nullptr) {  // the failed Submit that raised the error left no buffer staged
+        cur_ = free_.back();
+        free_.pop_back();
+      }
+    }
     if (size > base_ + fill_) Fail(ErrorKind::kInternal, "cannot truncate '{}' to {} bytes: it has {}", path_, size, base_ + fill_);
+    if (size >= base_) {  // the staged bytes before `size` were never written: write them
+      fill_ = static_cast<size_t>(size - base_);
+      WriteTail();
+    }
     if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) IoFail("cannot truncate", path_, errno);
     LoadTail(size);
   }
@@ -204,7 +223,10 @@ class UncachedWritableFile : public WritableFile {
         }
       }
       lk.lock();
-      if (err) error_ = err;
+      if (err) {
+        error_ = err;
+        failed_at_ = t.offset;
+      }
       free_.push_back(t.buf);
       busy_ = false;
       done_cv_.notify_all();
@@ -234,6 +256,7 @@ class UncachedWritableFile : public WritableFile {
   std::vector<char*> free_;
   bool busy_ = false, stop_ = false;
   std::exception_ptr error_;
+  uint64_t failed_at_ = UINT64_MAX;  // file offset of the transfer that failed (error_)
   std::thread writer_;
 };
 

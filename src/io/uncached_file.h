@@ -10,7 +10,7 @@
 // after each, the file holds exactly the bytes appended. A crash in between can leave up to one block of
 // zeros after the bytes written; the export journal's recovery cuts off every byte no manifest accounts
 // for. A write error is raised (kOutput, naming the file) by the next call, and nothing appended after it
-// is written. The destructor writes what is staged, dropping errors (nothing unsynced is recorded as
+// is written, until a Truncate to an offset at or before the failed transfer discards it. The destructor writes what is staged, dropping errors (nothing unsynced is recorded as
 // durable). Not thread-safe: one writer at a time, as for every WritableFile.
 #pragma once
 

@@ -133,4 +133,19 @@ check "changed input: message says the input changed size" grep -q "changed size
 "$SLUICE" run r.yaml --job_id ch --restart > /dev/null
 check "--restart discards the old state and runs on the new input" test "$(wc -l < o_ch/out.jsonl)" -ge "$(wc -l < o_ref/out.jsonl)"
 mv data.orig data.jsonl
+# --- a full disk while the export is written (RLIMIT_FSIZE stands in for it: a write past the limit fails as
+# it would on a full disk, here on the O_DIRECT export writer's thread): the job fails naming the export
+# journal and the cause, nothing is published, and a resume with room produces the same export
+LIMIT_KB=$(( $(stat -c %s o_ref/out.jsonl) / 8192 * 4 ))  # half the export, in whole 4 KiB blocks
+write_recipe r.yaml data.jsonl o_fs/out.jsonl "  max_retries: 1"
+set +e
+( ulimit -f "$LIMIT_KB"; trap '' XFSZ; exec "$SLUICE" run r.yaml --job_id fs ) > out.txt 2> err.txt
+rc=$?
+set -e
+check "export past the file size limit: the job fails (exit $rc)" test $rc -ne 0
+check "the error names the export journal and the cause" grep -q "o_fs/out.jsonl.fs.partial.*File too large" err.txt
+check "the failed attempt was rolled back and retried" test "$(count_events o_fs/fs/events.jsonl partition_failed "e['will_retry']")" -ge 1
+check "no export was published" test ! -e o_fs/out.jsonl
+"$SLUICE" run r.yaml --job_id fs > /dev/null 2>&1
+check "resumed with room: export identical to the uninterrupted run" cmp -s o_ref/out.jsonl o_fs/out.jsonl
 finish

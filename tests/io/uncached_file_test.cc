@@ -114,8 +114,9 @@ TEST_F(UncachedFileTest, AppendsToAnExistingFile) {
 }
 
 // A write that fails on the background thread (here: past RLIMIT_FSIZE, as a full disk would) is raised by
-// a later call, naming the file, and nothing after it is written.
-TEST_F(UncachedFileTest, BackgroundWriteErrorIsRaised) {
+// a later call, naming the file, and nothing after it is written; a Truncate back to before the failed
+// transfer (the export journal's rollback of a failed attempt) clears it, one past it does not.
+TEST_F(UncachedFileTest, BackgroundWriteErrorIsRaisedAndTruncateRecovers) {
   struct rlimit old;
   ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
   auto previous = ::signal(SIGXFSZ, SIG_IGN);
@@ -123,9 +124,9 @@ TEST_F(UncachedFileTest, BackgroundWriteErrorIsRaised) {
   lim.rlim_cur = 6 << 20;
   ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &lim), 0);
   std::string message;
+  auto f = env_->NewUncachedWritableFile(path_);
+  std::string block(1 << 20, 'x');
   try {
-    auto f = env_->NewUncachedWritableFile(path_);
-    std::string block(1 << 20, 'x');
     for (int i = 0; i < 32; ++i) f->Append(block);
     f->Sync();
   } catch (const Error& e) {
@@ -136,6 +137,12 @@ TEST_F(UncachedFileTest, BackgroundWriteErrorIsRaised) {
   ::signal(SIGXFSZ, previous);
   EXPECT_NE(message.find(path_), std::string::npos) << message;
   EXPECT_LE(fs::file_size(path_), size_t{6} << 20);
+  // The transfer of [4 MiB, 8 MiB) failed: cutting back into it would keep bytes that were never written.
+  EXPECT_THROW(f->Truncate((size_t{4} << 20) + 1), Error);
+  f->Truncate(size_t{3} << 20);
+  f->Append("after");
+  f->Sync();
+  EXPECT_EQ(Slurp(), std::string(size_t{3} << 20, 'x') + "after");
 }
 
 TEST_F(UncachedFileTest, UnwritableDirectoryIsAnOutputError) {
