@@ -461,7 +461,8 @@ int RunServer(Env* env, const ServerOptions& opt) {
   fmt::print("sluice server: listening on {}:{}, data in {}, capacity {} cpus, {} bytes, {} GPUs{}\n", host, bound, mo.data_dir,
              mo.capacity.cpus, mo.capacity.memory, mo.capacity.gpus.size(), gpu_note.empty() ? "" : " (" + gpu_note + ")");
   fmt::print("sluice server: memory limits: {}; jobs pinned within CPUs {}\n",
-             limits->memory() ? fmt::format("enforced, cgroup v{} under {}", limits->cgroup_version(), limits->memory_base())
+             limits->memory() ? fmt::format("enforced, cgroup v{} under {}, job groups {}", limits->cgroup_version(),
+                                          limits->memory_base(), limits->JobGroupsGlob())
                               : "not enforced (" + limits_note + ")",
              fmt::join(limits->cpus(), ","));
   std::fflush(stdout);
