@@ -6,7 +6,6 @@
 // beyond that. Flush() returns once everything appended has been written (not synced); Sync() is Flush()
 // plus the underlying Sync(). A write error of the background thread is raised (kOutput) by the next
 // Append, Flush, Sync or Close, and every later one: nothing appended after a failed write is written.
-// Use base() (e.g. to copy a file into this one, or to learn its descriptor) only right after Flush().
 #pragma once
 
 #include <atomic>
@@ -35,7 +34,6 @@ class AsyncWritableFile : public WritableFile {
   void Sync() override;
   void Close() override;
   void Flush();
-  WritableFile& base() { return *base_; }
 
  private:
   void Loop();

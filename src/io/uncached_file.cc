@@ -90,12 +90,14 @@ class UncachedWritableFile : public WritableFile {
       }
     }
     if (size > base_ + fill_) Fail(ErrorKind::kInternal, "cannot truncate '{}' to {} bytes: it has {}", path_, size, base_ + fill_);
-    if (size >= base_) {  // the staged bytes before `size` were never written: write them
+    bool staged = size >= base_;
+    if (staged) {  // the staged bytes before `size` were never written: write them; they stay staged
       fill_ = static_cast<size_t>(size - base_);
       WriteTail();
     }
+    // Also past a block written earlier (padding, or a transfer beyond `size`).
     if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) IoFail("cannot truncate", path_, errno);
-    LoadTail(size);
+    if (!staged) LoadTail(size);
   }
   void Close() override {
     if (fd_ < 0) return;
