@@ -169,7 +169,7 @@ int Main(int argc, char** argv) {
         std::fprintf(stderr, "bench_ops_chain: %s:%zu: %s\n", input.c_str(), line_no, err.c_str());
         return 3;
       }
-      text_bytes += s.texts[0].value.size();
+      text_bytes += s.texts[0].value().size();
       orig.push_back(std::move(s));
     }
   }
@@ -214,12 +214,12 @@ int Main(int argc, char** argv) {
         Op& op = *ops[k];
         TextField& tf = s.texts[static_cast<size_t>(op.slot())];
         times[k].records++;
-        times[k].bytes += tf.value.size();
+        times[k].bytes += tf.value().size();
         bool keep = true;
         try {
           switch (op.kind()) {
             case OpKind::kMapper:
-              if (!tf.is_null && static_cast<Mapper&>(op).Map(tf.value)) tf.changed = true;
+              if (!tf.is_null && static_cast<Mapper&>(op).Map(tf.mutable_value())) tf.changed = true;
               break;
             case OpKind::kFilter: {
               auto& f = static_cast<Filter&>(op);
@@ -306,7 +306,7 @@ int Main(int argc, char** argv) {
       w.Key("texts").BeginArray();
       for (const auto& t : s.texts) {
         if (t.is_null || !t.present) w.Null();
-        else w.String(t.value);
+        else w.String(t.value());
       }
       w.EndArray();
       std::string stats;

@@ -7,6 +7,7 @@
 #include <simdjson.h>
 
 #include "core/error.h"
+#include "core/json_string.h"
 #include "core/json_writer.h"
 
 namespace sluice {
@@ -27,6 +28,14 @@ inline bool IsJsonSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c
 const char* TrimBack(const char* begin, const char* end) {
   while (end > begin && IsJsonSpace(end[-1])) --end;
   return end;
+}
+
+// A string value's token (from its opening quote up to the next structural character) has escapes simdjson
+// would accept.
+bool ValidString(std::string_view token) {
+  const char* end = TrimBack(token.data(), token.data() + token.size());
+  size_t excess;
+  return ValidateJsonEscapes(std::string_view(token.data() + 1, static_cast<size_t>(end - token.data()) - 2), excess);
 }
 
 std::string Describe(simdjson::error_code e) {
@@ -109,8 +118,11 @@ simdjson::error_code RecordParser::Impl::Validate(od::value v) {
       return simdjson::SUCCESS;
     }
     case od::json_type::string: {
-      std::string_view s;
-      return v.get_string().get(s);
+      // Validated in place: decoding a string nobody reads would cost a copy of it.
+      std::string_view token = v.raw_json_token();
+      od::raw_json_string rs;
+      if (auto e = v.get_raw_json_string().get(rs)) return e;
+      return ValidString(token) ? simdjson::SUCCESS : simdjson::STRING_ERROR;
     }
     case od::json_type::number: {
       od::number n;
@@ -142,9 +154,8 @@ simdjson::error_code RecordParser::Impl::ReadText(od::value v, Sample& out, int 
     if (!n) return simdjson::N_ATOM_ERROR;
     tf.is_null = true;
   } else if (t == od::json_type::string) {
-    std::string_view s;
-    if (auto e = v.get_string().get(s)) return e;
-    tf.value.assign(s.data(), s.size());
+    od::raw_json_string rs;
+    if (auto e = v.get_raw_json_string().get(rs)) return e;
   } else {
     error = "text key '" + keys[slot].flat + "' holds a JSON " +
             (t == od::json_type::number ? "number" : t == od::json_type::boolean ? "boolean"
@@ -154,7 +165,14 @@ simdjson::error_code RecordParser::Impl::ReadText(od::value v, Sample& out, int 
   size_t end = Here();
   if (end == SIZE_MAX) return simdjson::TAPE_ERROR;
   out.text_spans[slot] = {begin, end};
-  tf.raw = std::string_view(base + begin, end - begin);
+  std::string_view raw(base + begin, end - begin);
+  if (tf.is_null) {
+    tf.raw = raw;
+    return simdjson::SUCCESS;
+  }
+  size_t excess;
+  if (!ValidateJsonEscapes(raw.substr(1, raw.size() - 2), excess)) return simdjson::STRING_ERROR;
+  tf.SetEncoded(raw, excess);
   return simdjson::SUCCESS;
 }
 
@@ -308,11 +326,7 @@ RecordParser::~RecordParser() = default;
 ParseStatus RecordParser::Parse(std::string_view line, Sample& out, std::string& error) {
   Impl& m = *impl_;
   out.texts.resize(m.keys.size());
-  for (auto& t : out.texts) {
-    t.raw = {};
-    t.value.clear();
-    t.present = t.is_null = t.changed = false;
-  }
+  for (auto& t : out.texts) t.Reset();
   out.stats.Clear();
   out.had_stats = out.stats_changed = false;
   out.stats_member = out.stats_value = {};
@@ -366,6 +380,12 @@ ParseStatus ReplaceRecord(RecordParser& parser, std::string_view json, Sample& s
   buf.assign(json.data(), json.size());
   buf.append(RecordPadding(), ' ');
   return parser.Parse(std::string_view(buf.data(), json.size()), s, error);
+}
+
+void TextField::Decode() const {
+  value_.clear();
+  if (raw.size() >= 2) AppendDecodedJsonString(raw.substr(1, raw.size() - 2), value_);
+  decoded_ = true;
 }
 
 std::string DjFileSuffix(std::string_view path) {
@@ -423,7 +443,7 @@ void SerializeSample(const Sample& s, const SerializeOptions& opt, std::string& 
     }
     out.append(s.line.data() + pos, e.begin - pos);
     if (e.what >= 0) {
-      AppendJsonString(out, s.texts[e.what].value);
+      AppendJsonString(out, s.texts[e.what].value());
     } else if (e.what == -1) {
       s.stats.AppendJson(out);
     } else if (e.what == -3 || e.what == -4) {

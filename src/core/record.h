@@ -1,8 +1,8 @@
 // Record parsing and serialization: JSON line <-> Sample.
 //
 // RecordParser validates one JSON line completely (structure, numbers, string escapes, UTF-8) with
-// simdjson's on-demand API in a single pass, decodes only the text slots and `__dj__stats__`, and locates
-// (without decoding) `__dj__meta__` and `__dj__suffix__`. A line
+// simdjson's on-demand API in a single pass, decodes `__dj__stats__`, finds the text slots (left encoded
+// until an op reads them: TextField::value), and locates `__dj__meta__` and `__dj__suffix__`. A line
 // that fails gets a precise cause ("expected a JSON object", "invalid UTF-8", "missing text key 'text'",
 // ...) and the caller adds file and line. SerializeSample writes a sample back: the original bytes with
 // only changed members spliced in, so untouched fields survive byte-for-byte. AppendSideLine writes the

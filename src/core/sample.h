@@ -66,12 +66,46 @@ class Stats {
 };
 
 // One text field of the sample (a "slot"; the op chain maps each distinct text key to a slot).
+// The parser validates the field's escapes but leaves it encoded; the first call of value() or
+// mutable_value() decodes it, so an op that needs only its length (text_length_filter, via
+// escape_excess) reads the input bytes in place and nothing is copied.
 struct TextField {
-  std::string_view raw;  // the value's JSON text in `Sample::line` (empty when absent)
-  std::string value;     // decoded current value
+  std::string_view raw;  // the value's JSON text in `Sample::line`, quotes included (empty when absent)
   bool present = false;
   bool is_null = false;
-  bool changed = false;  // set when an op rewrote `value`; only then is it re-serialized
+  bool changed = false;  // set when an op rewrote the value; only then is it re-serialized
+  // While not decoded: how many more bytes raw's escapes take than the code points they stand for
+  // (json_string.h), so the value has CodePointCount(raw without quotes) - escape_excess code points.
+  size_t escape_excess = 0;
+
+  const std::string& value() const {
+    if (!decoded_) Decode();
+    return value_;
+  }
+  std::string& mutable_value() {
+    if (!decoded_) Decode();
+    return value_;
+  }
+  bool decoded() const { return decoded_; }
+  // Makes the field the string `raw` (a validated JSON string, quotes included), decoded on first use.
+  void SetEncoded(std::string_view raw_json, size_t excess) {
+    raw = raw_json;
+    escape_excess = excess;
+    decoded_ = false;
+  }
+  // Absent, not null, unchanged, empty.
+  void Reset() {
+    raw = {};
+    value_.clear();
+    decoded_ = true;
+    present = is_null = changed = false;
+    escape_excess = 0;
+  }
+
+ private:
+  void Decode() const;  // core/record.cc
+  mutable std::string value_;
+  mutable bool decoded_ = true;
 };
 
 // Byte range [begin, end) in Sample::line.
@@ -104,8 +138,8 @@ struct Sample {
   bool object_empty = true;     // the object has no members
   uint64_t analysis_epoch = 0;  // nonzero while ops may share one analysis of the texts (ops/text/analysis.h)
 
-  std::string& text(int slot) { return texts[slot].value; }
-  const std::string& text(int slot) const { return texts[slot].value; }
+  std::string& text(int slot) { return texts[slot].mutable_value(); }
+  const std::string& text(int slot) const { return texts[slot].value(); }
 };
 
 }  // namespace sluice

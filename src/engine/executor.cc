@@ -567,7 +567,7 @@ struct Executor::Impl {
       return 1;
     }
     try {
-      x.Split(tf.value, w.pieces);
+      x.Split(tf.value(), w.pieces);
     } catch (const std::exception& e) {
       if (!pipeline.ops[i].skip_op_error) {
         w.failed_op = i;
@@ -580,7 +580,7 @@ struct Executor::Impl {
     SerializeOptions trace_so;
     trace_so.keep_stats = true;
     for (auto& piece : w.pieces) {
-      tf.value.swap(piece);
+      tf.mutable_value().swap(piece);
       tf.changed = true;
       Emit(w, so);
       if (w.chain.WantsTrace(i)) {  // DataJuicer traces a batch mapper's first output samples

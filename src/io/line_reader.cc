@@ -1,5 +1,6 @@
 #include "io/line_reader.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace sluice {
@@ -13,6 +14,11 @@ LineReader::LineReader(std::unique_ptr<ByteSource> src, size_t padding, size_t b
 bool LineReader::NextMapped(std::string_view& line) {
   if (map_pos_ >= map_n_) return false;
   const char* start = map_->data() + map_pos_;
+  // The scan below is the first touch of the mapped bytes, and the hardware prefetcher stops at every 4 KiB
+  // page: asking for the next 16 KiB ahead of it keeps the line scan from waiting on memory.
+  constexpr size_t kAhead = 16 << 10;
+  size_t want = std::min(map_n_, map_pos_ + kAhead);
+  for (; map_prefetched_ < want; map_prefetched_ += 64) __builtin_prefetch(map_->data() + map_prefetched_);
   const char* nl = static_cast<const char*>(std::memchr(start, '\n', map_n_ - map_pos_));
   size_t len = nl != nullptr ? static_cast<size_t>(nl - start) : map_n_ - map_pos_;
   if (map_pos_ + len + padding_ <= map_->size()) {

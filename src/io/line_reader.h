@@ -31,6 +31,7 @@ class LineReader {
   std::unique_ptr<MappedRange> map_;  // null: read through buf_
   size_t map_n_ = 0, map_pos_ = 0;   // the source's bytes in map_, and the start of the unread ones
   size_t map_released_ = 0;          // map_ before this is out of the resident set
+  size_t map_prefetched_ = 0;        // map_ before this has been prefetched into the CPU cache
   size_t padding_, block_;
   std::string buf_;
   size_t begin_ = 0, end_ = 0;  // unread data is buf_[begin_, end_)

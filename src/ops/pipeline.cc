@@ -141,27 +141,27 @@ bool OpChain::Run(Sample& s, size_t begin, size_t end) {
         case OpKind::kMapper:
           if (static_cast<Mapper&>(op).record_mapper()) {
             bool traced = Tracing(i) && !tf.is_null;
-            if (traced) before_ = tf.value;
+            if (traced) before_ = tf.value();
             if (!ApplyRecordMapper(static_cast<RecordMapper&>(op), *record_parser_, s, record_in_, record_out_))
               return false;
             const TextField& now = s.texts[op.slot()];
-            if (traced && !now.is_null && now.value != before_) {
+            if (traced && !now.is_null && now.value() != before_) {
               JsonWriter w;
-              w.BeginObject().Field("original text", before_).Field("processed_text", now.value).EndObject();
+              w.BeginObject().Field("original text", before_).Field("processed_text", now.value()).EndObject();
               trace_[i].push_back(w.Take());
             }
             break;
           }
           if (tf.is_null) break;
           if (Tracing(i)) {
-            before_ = tf.value;
-            if (static_cast<Mapper&>(op).Map(tf.value)) tf.changed = true;
-            if (tf.value != before_) {
+            before_ = tf.value();
+            if (static_cast<Mapper&>(op).Map(tf.mutable_value())) tf.changed = true;
+            if (tf.value() != before_) {
               JsonWriter w;
-              w.BeginObject().Field("original text", before_).Field("processed_text", tf.value).EndObject();
+              w.BeginObject().Field("original text", before_).Field("processed_text", tf.value()).EndObject();
               trace_[i].push_back(w.Take());
             }
-          } else if (static_cast<Mapper&>(op).Map(tf.value)) {
+          } else if (static_cast<Mapper&>(op).Map(tf.mutable_value())) {
             tf.changed = true;
           }
           break;

@@ -98,7 +98,7 @@ TEST(SerializeSample, SplicesOnlyWhatChanged) {
     }
     ASSERT_EQ(p.Parse(in.view, s, err), ParseStatus::kOk) << c.line << ": " << err;
     if (c.new_text != nullptr) {
-      s.texts[0].value = c.new_text;
+      s.texts[0].mutable_value() = c.new_text;
       s.texts[0].changed = true;
     }
     if (c.add_stat) {
@@ -106,9 +106,32 @@ TEST(SerializeSample, SplicesOnlyWhatChanged) {
       s.stats_changed = true;
     }
     std::string out;
-    SerializeSample(s, SerializeOptions{c.keep_stats}, out);
+    SerializeSample(s, SerializeOptions{c.keep_stats, {}}, out);
     EXPECT_EQ(out, std::string(c.expected) + "\n") << c.line;
   }
+}
+
+TEST(RecordParser, TextStaysEncodedUntilAnOpReadsIt) {
+  RecordParser p({"text"});
+  Sample s;
+  std::string err;
+  // \n, \", \u00e9 and a surrogate pair: 1 + 1 + 5 + 11 bytes more than the code points they stand for.
+  Padded in(R"({"text": "a\nb\"c\u00e9d\ud83d\ude00", "id": 1})");
+  ASSERT_EQ(p.Parse(in.view, s, err), ParseStatus::kOk) << err;
+  const TextField& t = s.texts[0];
+  EXPECT_FALSE(t.decoded());
+  EXPECT_EQ(t.raw, R"("a\nb\"c\u00e9d\ud83d\ude00")");
+  EXPECT_EQ(t.escape_excess, 18u);
+  EXPECT_EQ(t.value(), "a\nb\"c\xc3\xa9" "d\xf0\x9f\x98\x80");
+  EXPECT_TRUE(t.decoded());
+  // Reading it changes nothing in the output; the next record starts encoded again.
+  std::string out;
+  SerializeSample(s, SerializeOptions{}, out);
+  EXPECT_EQ(out, std::string(in.view) + "\n");
+  Padded next(R"({"text": "x\ty"})");
+  ASSERT_EQ(p.Parse(next.view, s, err), ParseStatus::kOk) << err;
+  EXPECT_FALSE(s.texts[0].decoded());
+  EXPECT_EQ(s.texts[0].value(), "x\ty");
 }
 
 TEST(RecordParser, ReadsCachedStatsAndNestedTextKeys) {
@@ -117,16 +140,16 @@ TEST(RecordParser, ReadsCachedStatsAndNestedTextKeys) {
   std::string err;
   Padded in(R"({"text": "t", "meta": {"x": 1, "body": "nested \u2603"}, "__dj__stats__": {"text_len": 7, "r": 0.25, "f": true}})");
   ASSERT_EQ(p.Parse(in.view, s, err), ParseStatus::kOk) << err;
-  EXPECT_EQ(s.texts[1].value, "nested \xe2\x98\x83");
+  EXPECT_EQ(s.texts[1].value(), "nested \xe2\x98\x83");
   ASSERT_NE(s.stats.Find("text_len"), nullptr);
   EXPECT_EQ(s.stats.Find("text_len")->i, 7);
   EXPECT_DOUBLE_EQ(s.stats.Find("r")->d, 0.25);
   EXPECT_EQ(s.stats.Find("f")->kind, StatValue::Kind::kBool);
   // The nested text can be changed and spliced back.
-  s.texts[1].value = "new";
+  s.texts[1].mutable_value() = "new";
   s.texts[1].changed = true;
   std::string out;
-  SerializeSample(s, SerializeOptions{true}, out);
+  SerializeSample(s, SerializeOptions{true, {}}, out);
   EXPECT_EQ(out, R"({"text": "t", "meta": {"x": 1, "body": "new"}, "__dj__stats__": {"text_len": 7, "r": 0.25, "f": true}})" "\n");
 }
 

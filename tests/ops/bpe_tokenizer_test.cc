@@ -478,7 +478,7 @@ TEST_F(TokenizerFiles, AlphanumericFilterCountsLettersPerToken) {
     ASSERT_EQ(keep.Add(t), ParseStatus::kOk);
   keep.Run(*op);
   Strings kept;
-  for (auto& s : keep.samples()) kept.push_back(s->texts[0].value);
+  for (auto& s : keep.samples()) kept.push_back(s->texts[0].value());
   EXPECT_EQ(kept, (Strings{"the", "aaaa", "aaa aaa"}));
   // Without tokenization the character ratio is unchanged.
   auto plain = MakeOp("alphanumeric_filter", {{"tokenizer_model", S(file_)}});
@@ -528,7 +528,7 @@ TEST_F(TokenizerFiles, TokenNumFilterCountsTokensWithoutSpecialOnes) {
   for (const char* t : {R"({"text":"the"})", R"({"text":"aaa aaa"})", R"({"text":""})"}) ASSERT_EQ(keep.Add(t), ParseStatus::kOk);
   keep.Run(*op);
   ASSERT_EQ(keep.size(), 1u);
-  EXPECT_EQ(keep.samples()[0]->texts[0].value, "the");
+  EXPECT_EQ(keep.samples()[0]->texts[0].value(), "the");
   // The hub id is looked up as <id>/tokenizer.json in the models directories; a directory works too.
   fs::create_directories(dir_ / "EleutherAI/pythia-6.9b-deduped");
   fs::copy_file(file_, dir_ / "EleutherAI/pythia-6.9b-deduped/tokenizer.json");

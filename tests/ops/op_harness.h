@@ -129,9 +129,9 @@ class Dataset {
             TextField& tf = s->texts[static_cast<size_t>(op.slot())];
             std::vector<std::string> texts;
             if (tf.is_null) texts.push_back("");
-            else x->Split(tf.value, pieces), texts = pieces;
+            else x->Split(tf.value(), pieces), texts = pieces;
             for (const auto& t : texts) {
-              if (!tf.is_null) tf.value = t, tf.changed = true;
+              if (!tf.is_null) tf.mutable_value() = t, tf.changed = true;
               std::string row;
               SerializeSample(*s, opt, row);
               if (!row.empty() && row.back() == '\n') row.pop_back();
@@ -152,7 +152,7 @@ class Dataset {
         }
         for (auto& s : samples_) {
           TextField& tf = s->texts[static_cast<size_t>(op.slot())];
-          if (!tf.is_null && static_cast<Mapper&>(op).Map(tf.value)) tf.changed = true;
+          if (!tf.is_null && static_cast<Mapper&>(op).Map(tf.mutable_value())) tf.changed = true;
         }
         return;
       case OpKind::kFilter:

@@ -81,6 +81,30 @@ TEST(Ranges, Defaults) {
             std::vector<std::string>{"1234567890"});
 }
 
+TEST(TextLength, CountsEscapedTextWithoutDecodingIt) {
+  // text_len is counted on the input bytes while no op has read the text, and must equal Python's len of
+  // the decoded text: "a\nb" 3, "\u00e9" 1, a surrogate pair 1, "\\" 1, raw multi-byte UTF-8 one each.
+  auto op = MakeOp("text_length_filter", {{"min_len", I(0)}});
+  Dataset ds;
+  ds.Add(R"({"text":"a\nb"})");
+  ds.Add(R"({"text":"\u00e9\ud83d\ude00\\x"})");
+  ds.Add("{\"text\":\"caf\xc3\xa9 \xf0\x9f\x98\x80\\t\"}");
+  ds.Add(R"({"text":""})");
+  ds.Run(*op);
+  ASSERT_EQ(ds.size(), 4u);
+  EXPECT_EQ(ds.Json(0), R"({"text":"a\nb","__dj__stats__":{"text_len":3}})");
+  EXPECT_EQ(ds.Json(1), R"({"text":"\u00e9\ud83d\ude00\\x","__dj__stats__":{"text_len":4}})");
+  EXPECT_EQ(ds.Json(2), "{\"text\":\"caf\xc3\xa9 \xf0\x9f\x98\x80\\t\",\"__dj__stats__\":{\"text_len\":7}}");
+  EXPECT_EQ(ds.Json(3), R"({"text":"","__dj__stats__":{"text_len":0}})");
+  // After a mapper has decoded (and here rewritten) the text, the count is of the new text.
+  auto lower = MakeOp("whitespace_normalization_mapper", {});
+  Dataset ds2;
+  ds2.Add(R"({"text":"  x\u3000y  "})");
+  ds2.Run(*lower);
+  ds2.Run(*op);
+  EXPECT_EQ(ds2.Json(0), R"({"text":"x y","__dj__stats__":{"text_len":3}})");
+}
+
 TEST(StatsCaching, ExistingStatIsNeverRecomputed) {
   // The cached text_len (3) decides, not the real length; the stats member stays byte-identical.
   auto op = MakeOp("text_length_filter", {{"min_len", I(10)}});

@@ -146,15 +146,15 @@ TEST(TextAnalysis, LinesMatchTheFiltersOwnCounts) {
     AnalysisScope scope(one.s);
     TextAnalysis* a = TextAnalysis::Of(one.s, 0);
     ASSERT_NE(a, nullptr);
-    auto want = CountLinesAndCodePoints(one.s.texts[0].value);
+    auto want = CountLinesAndCodePoints(one.s.texts[0].value());
     size_t longest = 0;
-    ForEachLine(one.s.texts[0].value, [&](std::string_view l) { longest = std::max(longest, utf8::CodePointCount(l)); });
+    ForEachLine(one.s.texts[0].value(), [&](std::string_view l) { longest = std::max(longest, utf8::CodePointCount(l)); });
     ASSERT_EQ(a->lines().n, want.lines) << t;
     ASSERT_EQ(a->lines().code_points, want.code_points) << t;
     ASSERT_EQ(a->lines().longest, longest) << t;
-    ASSERT_EQ(a->is_ascii(), IsAscii(one.s.texts[0].value));
+    ASSERT_EQ(a->is_ascii(), IsAscii(one.s.texts[0].value()));
     std::string lower;
-    PyLowerAppend(one.s.texts[0].value, lower);
+    PyLowerAppend(one.s.texts[0].value(), lower);
     ASSERT_EQ(a->lowered(), lower);
   }
 }
@@ -177,7 +177,7 @@ TEST(TextAnalysis, EpochsDecideWhatIsShared) {
   OneSample one("aaaxbb", parser);
   AnalysisScope scope(one.s);
   EXPECT_EQ(TextAnalysis::Of(one.s, 0)->lines().longest, 6u);
-  InPlaceMapper().Map(one.s.texts[0].value);
+  InPlaceMapper().Map(one.s.texts[0].mutable_value());
   // Within an epoch the text is assumed unchanged (the chain renews the epoch after every mapper).
   EXPECT_EQ(TextAnalysis::Of(one.s, 0)->lines().longest, 6u);
   scope.Renew();
@@ -200,7 +200,7 @@ TEST(TextAnalysis, EpochsDecideWhatIsShared) {
   OpChain chain(p);
   OneSample two("aaaaaaaxbb", parser);
   ASSERT_TRUE(chain.Run(two.s, 0, p.ops.size()));
-  EXPECT_EQ(two.s.texts[0].value, "aaaaaaa\nbb");
+  EXPECT_EQ(two.s.texts[0].value(), "aaaaaaa\nbb");
   EXPECT_EQ(two.s.stats.Find("avg_line_length")->AsNumber(), 10.0);
   EXPECT_EQ(two.s.stats.Find("max_line_length")->AsNumber(), 7);
 }
@@ -228,7 +228,7 @@ TEST(TextAnalysis, AMapperInvalidatesWhatEarlierFiltersComputed) {
   OneSample one("see http://example.com/a/very/long/path/indeed here\nshort line", parser);
   ASSERT_TRUE(chain.Run(one.s, 0, p.ops.size()));
   EXPECT_EQ(one.s.analysis_epoch, 0u) << "the chain clears the epoch when it returns";
-  EXPECT_EQ(one.s.texts[0].value, "see  here\nshort line");
+  EXPECT_EQ(one.s.texts[0].value(), "see  here\nshort line");
   EXPECT_EQ(one.s.stats.Find("avg_line_length")->AsNumber(), (51.0 + 1 + 10) / 2);  // before the mapper
   EXPECT_EQ(one.s.stats.Find("max_line_length")->AsNumber(), 10);                    // after it: "short line"
   EXPECT_EQ(one.s.stats.Find("num_words")->AsNumber(), 4);

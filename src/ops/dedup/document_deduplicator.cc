@@ -85,7 +85,7 @@ class DocumentDeduplicator : public Deduplicator {
   void ComputeFingerprint(const Sample& s, uint8_t* key) override {
     const TextField& tf = s.texts[static_cast<size_t>(slot())];
     if (tf.is_null || !tf.present) Fail(ErrorKind::kInput, "the text field is null or missing");
-    std::string_view t = tf.value;
+    std::string_view t = tf.value();
     if (lowercase_) {
       lower_.clear();
       text::PyLowerAppend(t, lower_);

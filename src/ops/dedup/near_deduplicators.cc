@@ -208,7 +208,7 @@ class Shingler {
 const std::string& TextOf(const Sample& s, int slot) {
   const TextField& tf = s.texts[static_cast<size_t>(slot)];
   if (tf.is_null || !tf.present) Fail(ErrorKind::kInput, "the text field is null or missing");
-  return tf.value;
+  return tf.value();
 }
 
 // A (key, sample index) record of the decisions' sorts (minhash puts the band above the index's 32 bits).

@@ -149,7 +149,7 @@ class FieldReader {
       PyValue v;
       if (t.present && !t.is_null) {
         v.kind = PyValue::Kind::kString;
-        v.s = t.value;
+        v.s = t.value();
       }
       return v;
     }

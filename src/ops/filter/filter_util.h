@@ -9,6 +9,7 @@
 //                         tokenizer of alphanumeric_filter): fails at construction with a kUsage error. Ops
 //                         whose tokenizer is SentencePiece use text::TokenizerFromParams
 //                         (ops/text/sentencepiece_tokenizer.h) instead.
+//   FilterTextCodePoints(s, slot)  its length in code points, without decoding a text no op has read yet.
 //   PositiveInt(p, name)  reads an int param that must be >= 1 (kUsage otherwise).
 #pragma once
 
@@ -18,6 +19,7 @@
 #include "core/error.h"
 #include "core/params.h"
 #include "core/sample.h"
+#include "ops/text/utf8.h"
 
 namespace sluice {
 
@@ -27,7 +29,16 @@ inline constexpr double kMaxSizeFloat = 9223372036854775807.0;
 inline const std::string& FilterText(const Sample& s, int slot) {
   const TextField& t = s.texts[static_cast<size_t>(slot)];
   if (t.is_null || !t.present) Fail(ErrorKind::kInput, "the text field is null or missing");
-  return t.value;
+  return t.value();
+}
+
+// The filter text's length in code points (Python's len), counted on the input bytes while the text is
+// still encoded (TextField::escape_excess), so a chain that only measures it never decodes it.
+inline size_t FilterTextCodePoints(const Sample& s, int slot) {
+  const TextField& t = s.texts[static_cast<size_t>(slot)];
+  if (t.is_null || !t.present) Fail(ErrorKind::kInput, "the text field is null or missing");
+  if (t.decoded()) return utf8::CodePointCount(t.value());
+  return utf8::CodePointCount(t.raw.substr(1, t.raw.size() - 2)) - t.escape_excess;
 }
 
 inline void RejectTokenization(const Params& p, const char* op) {

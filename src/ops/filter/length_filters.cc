@@ -42,7 +42,7 @@ class TextLengthFilter : public LengthFilterBase {
 
   void ComputeStats(Sample& s) override {
     if (Cached(s, key_)) return;
-    s.stats.SetInt(key_, static_cast<int64_t>(utf8::CodePointCount(FilterText(s, slot()))));
+    s.stats.SetInt(key_, static_cast<int64_t>(FilterTextCodePoints(s, slot())));
   }
 };
 

@@ -134,7 +134,7 @@ class FieldPath {
       if (multi_level()) return Bad();
       Value v;
       v.kind = t.is_null ? VKind::kNull : VKind::kString;
-      v.s = t.value;
+      v.s = t.value();
       return v;
     }
     if (top == "__dj__stats__") {

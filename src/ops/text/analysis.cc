@@ -30,7 +30,7 @@ TextAnalysis* TextAnalysis::Of(const Sample& s, int slot) {
   const TextField& tf = s.texts[static_cast<size_t>(slot)];
   if (tf.is_null || !tf.present) return nullptr;
   TextAnalysis& a = t_analysis;
-  std::string_view t(tf.value);
+  std::string_view t(tf.value());
   if (a.epoch_ != s.analysis_epoch || a.slot_ != slot || a.text_.data() != t.data() || a.text_.size() != t.size()) {
     a.epoch_ = s.analysis_epoch;
     a.slot_ = slot;
