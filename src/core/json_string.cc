@@ -129,9 +129,9 @@ inline uint64_t EscapedBytes(uint64_t backslash, uint64_t& escaped_next) {
   return (even ^ (runs_from_even << 1)) & follows;
 }
 
-}  // namespace
 
-bool ValidateJsonEscapes(std::string_view body, size_t& excess) {
+template <bool kPadded>
+bool ValidateEscapes(std::string_view body, size_t& excess) {
   const char* p = body.data();
   const size_t n = body.size();
   size_t ex = 0;
@@ -140,21 +140,25 @@ bool ValidateJsonEscapes(std::string_view body, size_t& excess) {
   // each one mispredicted often enough to cost more than simdjson's decoding copy.
   uint64_t escaped_next = 0;
   const char* low_at = nullptr;  // where the \u of the low surrogate after a high one must start
-  alignas(32) char tail[64];
+  [[maybe_unused]] alignas(32) char tail[64];
   for (size_t i = 0; i < n; i += 64) {
     const char* block = p + i;
-    if (n - i < 64) {  // the last, partial block, zero-filled: a zero byte never follows a backslash
-      std::memset(tail, 0, sizeof tail);
-      std::memcpy(tail, block, n - i);
-      block = tail;
+    uint64_t in_body = ~uint64_t{0};
+    if (n - i < 64) {  // the last, partial block
+      in_body = (uint64_t{1} << (n - i)) - 1;
+      if (!kPadded) {  // zero-filled: a zero byte never follows a backslash
+        std::memset(tail, 0, sizeof tail);
+        std::memcpy(tail, block, n - i);
+        block = tail;
+      }
     }
     __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block));
     __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 32));
     const __m256i bs = _mm256_set1_epi8('\\');
-    uint64_t backslash = Mask64(_mm256_cmpeq_epi8(lo, bs), _mm256_cmpeq_epi8(hi, bs));
+    uint64_t backslash = Mask64(_mm256_cmpeq_epi8(lo, bs), _mm256_cmpeq_epi8(hi, bs)) & in_body;
     if ((backslash | escaped_next) == 0) continue;
     uint64_t escaped = EscapedBytes(backslash, escaped_next);
-    if (escaped & ~Mask64(EscapeChars(lo), EscapeChars(hi))) return false;
+    if (escaped & ~(Mask64(EscapeChars(lo), EscapeChars(hi)) & in_body)) return false;
     const __m256i u = _mm256_set1_epi8('u');
     uint64_t unicode = escaped & Mask64(_mm256_cmpeq_epi8(lo, u), _mm256_cmpeq_epi8(hi, u));
     ex += static_cast<size_t>(__builtin_popcountll(escaped & ~unicode));
@@ -198,6 +202,12 @@ bool ValidateJsonEscapes(std::string_view body, size_t& excess) {
   excess = ex;
   return true;
 }
+
+}  // namespace
+
+bool ValidateJsonEscapes(std::string_view body, size_t& excess) { return ValidateEscapes<false>(body, excess); }
+
+bool ValidateJsonEscapesPadded(std::string_view body, size_t& excess) { return ValidateEscapes<true>(body, excess); }
 
 void AppendDecodedJsonString(std::string_view body, std::string& out) {
   const char* p = body.data();

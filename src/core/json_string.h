@@ -21,6 +21,9 @@
 namespace sluice {
 
 bool ValidateJsonEscapes(std::string_view body, size_t& excess);
+// The same, for a body followed by at least 64 readable bytes (a string inside a line that has simdjson's
+// padding): the last partial block is read in place instead of copied.
+bool ValidateJsonEscapesPadded(std::string_view body, size_t& excess);
 void AppendDecodedJsonString(std::string_view body, std::string& out);
 
 }  // namespace sluice

@@ -35,7 +35,7 @@ const char* TrimBack(const char* begin, const char* end) {
 bool ValidString(std::string_view token) {
   const char* end = TrimBack(token.data(), token.data() + token.size());
   size_t excess;
-  return ValidateJsonEscapes(std::string_view(token.data() + 1, static_cast<size_t>(end - token.data()) - 2), excess);
+  return ValidateJsonEscapesPadded(std::string_view(token.data() + 1, static_cast<size_t>(end - token.data()) - 2), excess);
 }
 
 std::string Describe(simdjson::error_code e) {
@@ -171,7 +171,7 @@ simdjson::error_code RecordParser::Impl::ReadText(od::value v, Sample& out, int 
     return simdjson::SUCCESS;
   }
   size_t excess;
-  if (!ValidateJsonEscapes(raw.substr(1, raw.size() - 2), excess)) return simdjson::STRING_ERROR;
+  if (!ValidateJsonEscapesPadded(raw.substr(1, raw.size() - 2), excess)) return simdjson::STRING_ERROR;
   tf.SetEncoded(raw, excess);
   return simdjson::SUCCESS;
 }

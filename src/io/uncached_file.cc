@@ -1,6 +1,7 @@
 #include "io/uncached_file.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +29,7 @@ namespace {
 constexpr size_t kAlign = 4096;       // the largest logical block size of common devices
 constexpr size_t kBufBytes = 4 << 20;  // one transfer: large enough to keep the device busy
 constexpr size_t kBuffers = 4;         // one being filled, up to three in flight
+constexpr size_t kHugePage = 2 << 20;
 
 // memcpy into a staging buffer that the CPU never reads again (the device copies it by DMA): non-temporal
 // stores skip reading each destination line into the cache before overwriting it, which made the copy into
@@ -144,9 +146,13 @@ class UncachedWritableFile : public WritableFile {
     uint64_t offset;
   };
 
+  // Aligned to 2 MiB and backed by transparent huge pages where the kernel allows it: two page faults per
+  // buffer instead of 1,024 (the faults of the 32 MiB an export and its stats file stage were 3% of a
+  // text_length run), and fewer TLB misses for the stores into it.
   char* NewBuffer() {
     void* p = nullptr;
-    if (::posix_memalign(&p, kAlign, kBufBytes) != 0) Fail(ErrorKind::kOutput, "cannot allocate the write buffer of '{}'", path_);
+    if (::posix_memalign(&p, kHugePage, kBufBytes) != 0) Fail(ErrorKind::kOutput, "cannot allocate the write buffer of '{}'", path_);
+    ::madvise(p, kBufBytes, MADV_HUGEPAGE);  // advice only: without THP the buffer is simply made of small pages
     all_.push_back(static_cast<char*>(p));
     return static_cast<char*>(p);
   }

@@ -36,6 +36,13 @@ void Check(const std::string& body) {
   bool ok = SimdjsonDecode(body, want);
   size_t excess = 0;
   ASSERT_EQ(ValidateJsonEscapes(body, excess), ok) << "body: " << body;
+  // In place, with bytes after the body that must not count: a backslash, then escapable characters.
+  std::string padded = body + "\\nnnn" + std::string(64, '\\');
+  size_t excess_padded = 0;
+  ASSERT_EQ(ValidateJsonEscapesPadded(std::string_view(padded.data(), body.size()), excess_padded), ok) << "body: " << body;
+  if (ok) {
+    ASSERT_EQ(excess_padded, excess) << "body: " << body;
+  }
   if (!ok) return;
   std::string got = "prefix:";
   AppendDecodedJsonString(body, got);
