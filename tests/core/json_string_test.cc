@@ -1,6 +1,7 @@
 // ValidateJsonEscapes / AppendDecodedJsonString against simdjson's own get_string, the parser they stand in
 // for: on random string bodies built from valid and broken escapes, both must accept exactly the same bodies,
-// decode them to the same bytes, and `excess` must turn the body's code points into the decoded text's.
+// decode them to the same bytes, and `excess` must turn the body's code points into the decoded text's. And
+// the encoder, AppendJsonString, against a byte-at-a-time reference.
 #include <gtest/gtest.h>
 
 #include <random>
@@ -9,9 +10,15 @@
 #include <simdjson.h>
 
 #include "core/json_string.h"
+#include "core/json_writer.h"
 
 namespace sluice {
 namespace {
+
+std::string fmt_hex(unsigned char c) {
+  static const char kHex[] = "0123456789abcdef";
+  return std::string("\\u00") + kHex[c >> 4] + kHex[c & 15];
+}
 
 size_t CodePoints(std::string_view s) {
   size_t n = 0;
@@ -91,6 +98,41 @@ TEST(JsonString, RunsOfBackslashesAcrossBlocks) {
   for (size_t run = 1; run <= 70; ++run)
     for (size_t lead = 0; lead < 70; ++lead)
       for (const char* after : {"n", "x", "u00e9", "ud83d\\ude00", ""}) Check(std::string(lead, 'a') + std::string(run, '\\') + after);
+}
+
+TEST(JsonString, AppendJsonStringEscapesExactlyTheNeededBytes) {
+  // AppendJsonString (json_writer.h) against a byte-at-a-time reference, on strings that put control
+  // characters, quotes and backslashes at every offset of its 32-byte steps; simdjson must read back the input.
+  auto reference = [](std::string_view s) {
+    std::string o = "\"";
+    for (unsigned char c : s) {
+      if (c == '"') o += "\\\"";
+      else if (c == '\\') o += "\\\\";
+      else if (c == '\n') o += "\\n";
+      else if (c == '\r') o += "\\r";
+      else if (c == '\t') o += "\\t";
+      else if (c == '\b') o += "\\b";
+      else if (c == '\f') o += "\\f";
+      else if (c < 0x20) o += fmt_hex(c);
+      else o += static_cast<char>(c);
+    }
+    return o + "\"";
+  };
+  const std::string alphabet[] = {"a", " ", "\xc3\xa9", "\xf0\x9f\x98\x80", "\"", "\\", "\n", "\t", std::string(1, '\0'),
+                                  "\x1f", "\x7f", "\x01"};
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<size_t> pick(0, std::size(alphabet) - 1), len(0, 120), plain(0, 3);
+  for (int i = 0; i < 20000; ++i) {
+    std::string s;
+    for (size_t n = len(rng); n > 0; --n) s += plain(rng) ? std::string("x") : alphabet[pick(rng)];
+    std::string got = "[", want = "[";
+    AppendJsonString(got, s);
+    want += reference(s);
+    ASSERT_EQ(got, want) << i;
+    std::string back;
+    ASSERT_TRUE(SimdjsonDecode(got.substr(2, got.size() - 3), back)) << got;
+    ASSERT_EQ(back, s);
+  }
 }
 
 }  // namespace
