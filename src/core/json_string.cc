@@ -69,29 +69,28 @@ inline size_t UnicodeEscape(const char* p, const char* end, uint32_t& cp) {
   return 6;
 }
 
-inline void AppendUtf8(uint32_t cp, std::string& out) {
-  char b[4];
-  size_t n;
+// Writes the UTF-8 bytes of `cp` at `d`; returns how many (1-4).
+inline size_t EncodeUtf8(uint32_t cp, char* d) {
   if (cp < 0x80) {
-    b[0] = static_cast<char>(cp);
-    n = 1;
-  } else if (cp < 0x800) {
-    b[0] = static_cast<char>(0xC0 | cp >> 6);
-    b[1] = static_cast<char>(0x80 | (cp & 0x3F));
-    n = 2;
-  } else if (cp < 0x10000) {
-    b[0] = static_cast<char>(0xE0 | cp >> 12);
-    b[1] = static_cast<char>(0x80 | (cp >> 6 & 0x3F));
-    b[2] = static_cast<char>(0x80 | (cp & 0x3F));
-    n = 3;
-  } else {
-    b[0] = static_cast<char>(0xF0 | cp >> 18);
-    b[1] = static_cast<char>(0x80 | (cp >> 12 & 0x3F));
-    b[2] = static_cast<char>(0x80 | (cp >> 6 & 0x3F));
-    b[3] = static_cast<char>(0x80 | (cp & 0x3F));
-    n = 4;
+    d[0] = static_cast<char>(cp);
+    return 1;
   }
-  out.append(b, n);
+  if (cp < 0x800) {
+    d[0] = static_cast<char>(0xC0 | cp >> 6);
+    d[1] = static_cast<char>(0x80 | (cp & 0x3F));
+    return 2;
+  }
+  if (cp < 0x10000) {
+    d[0] = static_cast<char>(0xE0 | cp >> 12);
+    d[1] = static_cast<char>(0x80 | (cp >> 6 & 0x3F));
+    d[2] = static_cast<char>(0x80 | (cp & 0x3F));
+    return 3;
+  }
+  d[0] = static_cast<char>(0xF0 | cp >> 18);
+  d[1] = static_cast<char>(0x80 | (cp >> 12 & 0x3F));
+  d[2] = static_cast<char>(0x80 | (cp >> 6 & 0x3F));
+  d[3] = static_cast<char>(0x80 | (cp & 0x3F));
+  return 4;
 }
 
 
@@ -210,23 +209,50 @@ bool ValidateJsonEscapes(std::string_view body, size_t& excess) { return Validat
 bool ValidateJsonEscapesPadded(std::string_view body, size_t& excess) { return ValidateEscapes<true>(body, excess); }
 
 void AppendDecodedJsonString(std::string_view body, std::string& out) {
+  // The decoded text is never longer than the body, so it is written into `out` grown by the body's size and
+  // cut back at the end; bytes are moved 32 at a time with stores that may run ahead of the decoded length
+  // (never past the grown end: the write position never passes the read position).
+  const size_t start = out.size();
+  out.resize(start + body.size());
+  char* d = out.data() + start;
   const char* p = body.data();
   const char* end = p + body.size();
-  while (const char* b = FindBackslash(p, end)) {
-    out.append(p, static_cast<size_t>(b - p));
-    if (end - b < 2) return;
-    if (b[1] == 'u') {
+  while (p < end) {
+#if defined(__AVX2__)
+    if (end - p >= 32) {
+      __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(d), v);
+      uint32_t m = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8('\\'))));
+      if (m == 0) {
+        p += 32;
+        d += 32;
+        continue;
+      }
+      size_t k = static_cast<size_t>(__builtin_ctz(m));
+      p += k;
+      d += k;
+    } else
+#endif
+    {
+      if (*p != '\\') {
+        *d++ = *p++;
+        continue;
+      }
+    }
+    // An escape at p.
+    if (end - p < 2) break;
+    if (p[1] == 'u') {
       uint32_t cp;
-      size_t n = UnicodeEscape(b, end, cp);
-      if (n == 0) return;
-      AppendUtf8(cp, out);
-      p = b + n;
+      size_t n = UnicodeEscape(p, end, cp);
+      if (n == 0) break;
+      d += EncodeUtf8(cp, d);
+      p += n;
     } else {
-      out += SimpleEscape(b[1]);
-      p = b + 2;
+      *d++ = SimpleEscape(p[1]);
+      p += 2;
     }
   }
-  out.append(p, static_cast<size_t>(end - p));
+  out.resize(static_cast<size_t>(d - out.data()));
 }
 
 }  // namespace sluice
