@@ -300,11 +300,11 @@ class UncachedWritableFile : public WritableFile {
 
 }  // namespace
 
-std::unique_ptr<WritableFile> OpenUncachedWritableFile(const std::string& path) {
+std::unique_ptr<WritableFile> OpenUncachedWritableFile(const std::string& path, bool allow_direct) {
   int flags = O_RDWR | O_CREAT | O_CLOEXEC;  // read: the partial last block is staged again on open
-  int fd = ::open(path.c_str(), flags | O_DIRECT, 0644);
+  int fd = allow_direct ? ::open(path.c_str(), flags | O_DIRECT, 0644) : -1;
   bool direct = fd >= 0;
-  if (fd < 0 && errno == EINVAL) fd = ::open(path.c_str(), flags, 0644);  // no direct I/O on this file system
+  if (fd < 0 && (errno == EINVAL || !allow_direct)) fd = ::open(path.c_str(), flags, 0644);  // no direct I/O here
   if (fd < 0) IoFail("cannot create", path, errno);
   return std::make_unique<UncachedWritableFile>(path, fd, direct);
 }

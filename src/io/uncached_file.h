@@ -21,6 +21,8 @@
 
 namespace sluice {
 
-std::unique_ptr<WritableFile> OpenUncachedWritableFile(const std::string& path);
+// `allow_direct` false: the buffered descriptor from the start (what a file system without direct I/O gets;
+// tests run every case both ways).
+std::unique_ptr<WritableFile> OpenUncachedWritableFile(const std::string& path, bool allow_direct = true);
 
 }  // namespace sluice

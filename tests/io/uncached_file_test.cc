@@ -1,4 +1,5 @@
-// Env::NewUncachedWritableFile (O_DIRECT where the file system allows): whatever the sizes of appends,
+// Env::NewUncachedWritableFile (OpenUncachedWritableFile), each case both with O_DIRECT and with the buffered
+// descriptor a file system without direct I/O gets: whatever the sizes of appends,
 // syncs, truncations and reopenings, the file holds exactly the bytes appended, and after every Sync,
 // Truncate or Close it has exactly that length on disk (no block padding left behind).
 #include <gtest/gtest.h>
@@ -14,13 +15,15 @@
 
 #include "core/error.h"
 #include "io/env.h"
+#include "io/uncached_file.h"
 
 namespace sluice {
 namespace {
 
 namespace fs = std::filesystem;
 
-class UncachedFileTest : public ::testing::Test {
+// Parameter: whether O_DIRECT may be used (false: the buffered descriptor a file system without direct I/O gets).
+class UncachedFileTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     dir_ = fs::temp_directory_path() / ("sluice-uncached-" + std::to_string(::getpid()));
@@ -41,15 +44,17 @@ class UncachedFileTest : public ::testing::Test {
     return s;
   }
 
-  Env* env_ = Env::Default();
+  std::unique_ptr<WritableFile> Open(const std::string& path) { return OpenUncachedWritableFile(path, GetParam()); }
+  std::unique_ptr<WritableFile> Open() { return Open(path_); }
+
   fs::path dir_;
   std::string path_;
 };
 
-TEST_F(UncachedFileTest, SyncLeavesExactlyTheAppendedBytes) {
+TEST_P(UncachedFileTest, SyncLeavesExactlyTheAppendedBytes) {
   std::mt19937_64 rng(1);
   std::string want;
-  auto f = env_->NewUncachedWritableFile(path_);
+  auto f = Open();
   // Sizes around the 4 KiB block and the 4 MiB staging buffer.
   for (size_t n : {size_t{1}, size_t{4095}, size_t{1}, size_t{4096}, size_t{5000}, size_t{4} << 20, size_t{3}, (size_t{4} << 20) + 7}) {
     std::string b = Bytes(n, rng);
@@ -63,10 +68,10 @@ TEST_F(UncachedFileTest, SyncLeavesExactlyTheAppendedBytes) {
   EXPECT_EQ(Slurp(), want);
 }
 
-TEST_F(UncachedFileTest, RandomAppendsSyncsTruncationsAndReopenings) {
+TEST_P(UncachedFileTest, RandomAppendsSyncsTruncationsAndReopenings) {
   std::mt19937_64 rng(42);
   std::string want;
-  auto f = env_->NewUncachedWritableFile(path_);
+  auto f = Open();
   for (int step = 0; step < 400; ++step) {
     switch (rng() % 10) {
       case 0:
@@ -83,7 +88,7 @@ TEST_F(UncachedFileTest, RandomAppendsSyncsTruncationsAndReopenings) {
       case 2:  // a resumed job reopens the journal and appends after its (unaligned) end
         f->Close();
         ASSERT_EQ(Slurp(), want) << "step " << step;
-        f = env_->NewUncachedWritableFile(path_);
+        f = Open();
         break;
       default: {
         size_t n = rng() % 4 == 0 ? rng() % (6 << 20) : rng() % 9000;
@@ -97,17 +102,17 @@ TEST_F(UncachedFileTest, RandomAppendsSyncsTruncationsAndReopenings) {
   EXPECT_EQ(Slurp(), want);
 }
 
-TEST_F(UncachedFileTest, DestructorWritesWhatIsStaged) {
+TEST_P(UncachedFileTest, DestructorWritesWhatIsStaged) {
   {
-    auto f = env_->NewUncachedWritableFile(path_);
+    auto f = Open();
     f->Append("partial block");
   }
   EXPECT_EQ(Slurp(), "partial block");
 }
 
-TEST_F(UncachedFileTest, AppendsToAnExistingFile) {
+TEST_P(UncachedFileTest, AppendsToAnExistingFile) {
   std::ofstream(path_, std::ios::binary) << std::string(10000, 'x');
-  auto f = env_->NewUncachedWritableFile(path_);
+  auto f = Open();
   f->Append("tail");
   f->Sync();
   EXPECT_EQ(Slurp(), std::string(10000, 'x') + "tail");
@@ -116,7 +121,7 @@ TEST_F(UncachedFileTest, AppendsToAnExistingFile) {
 // A write that fails on the background thread (here: past RLIMIT_FSIZE, as a full disk would) is raised by
 // a later call, naming the file, and nothing after it is written; a Truncate back to before the failed
 // transfer (the export journal's rollback of a failed attempt) clears it, one past it does not.
-TEST_F(UncachedFileTest, BackgroundWriteErrorIsRaisedAndTruncateRecovers) {
+TEST_P(UncachedFileTest, BackgroundWriteErrorIsRaisedAndTruncateRecovers) {
   struct rlimit old;
   ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
   auto previous = ::signal(SIGXFSZ, SIG_IGN);
@@ -124,7 +129,7 @@ TEST_F(UncachedFileTest, BackgroundWriteErrorIsRaisedAndTruncateRecovers) {
   lim.rlim_cur = 6 << 20;
   ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &lim), 0);
   std::string message;
-  auto f = env_->NewUncachedWritableFile(path_);
+  auto f = Open();
   std::string block(1 << 20, 'x');
   try {
     for (int i = 0; i < 32; ++i) f->Append(block);
@@ -145,9 +150,12 @@ TEST_F(UncachedFileTest, BackgroundWriteErrorIsRaisedAndTruncateRecovers) {
   EXPECT_EQ(Slurp(), std::string(size_t{3} << 20, 'x') + "after");
 }
 
-TEST_F(UncachedFileTest, UnwritableDirectoryIsAnOutputError) {
-  EXPECT_THROW(env_->NewUncachedWritableFile((dir_ / "missing" / "f").string()), Error);
+TEST_P(UncachedFileTest, UnwritableDirectoryIsAnOutputError) {
+  EXPECT_THROW(Open((dir_ / "missing" / "f").string()), Error);
 }
+
+INSTANTIATE_TEST_SUITE_P(DirectAndBuffered, UncachedFileTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "Direct" : "Buffered"; });
 
 }  // namespace
 }  // namespace sluice
