@@ -7,7 +7,7 @@
 // min_len <= len <= max_len. Runs of consecutive kept lines are written verbatim with one fwrite each,
 // straight from the input bytes. No threads, no allocation per record, no user-space copy of kept data.
 //
-//   bench_floor [--mmap] IN.jsonl OUT.jsonl [min_len [max_len]]   (defaults 10 and sys.maxsize, like DataJuicer)
+//   bench_floor [--mmap] [--raw] IN.jsonl OUT.jsonl [min_len [max_len]]   (defaults 10 and sys.maxsize, like DataJuicer)
 //
 // Input, default: read() in 256 KiB blocks into one reused, padded buffer (a partial last line is moved to
 // the front). The block stays in L2 cache, so memchr and the parser read it hot; measured on the 1.1 GB bench
@@ -15,6 +15,9 @@
 // --mmap: map the whole file (MAP_POPULATE) and parse in place, no read() copy; the upper bound for an
 // engine that can map its input (measured ~20% faster here). bench/run.sh reports both; the read() number
 // is the floor the targets refer to.
+// --raw: no get_string(): the text's length is counted on its escaped bytes, with the escapes checked in
+// place (sluice's ValidateJsonEscapesPadded, core/json_string.h), as sluice's text_length_filter does. Not
+// what a plain simdjson loop does, so information only; docs/benchmarks.md reports it.
 //
 // Prints records in/out, bytes, seconds and MB/s (10^6 bytes of input per second of wall time, from open()
 // of the input to fclose() of the output), and the same as one key=value line for scripts. Blank lines are
@@ -36,6 +39,8 @@
 #include <string_view>
 
 #include <simdjson.h>
+
+#include "core/json_string.h"
 #if defined(__AVX2__)
 #include <immintrin.h>
 #endif
@@ -67,6 +72,7 @@ struct Floor {
   uint64_t min_len, max_len;
   FILE* out;
   const char* out_path;
+  bool raw = false;  // --raw
   simdjson::ondemand::parser parser;
   uint64_t n_in = 0, n_out = 0, n_bad = 0;
 
@@ -79,13 +85,32 @@ struct Floor {
     while (n && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t')) --n;
     if (n == 0) return false;  // blank line
     ++n_in;
-    std::string_view text;
     auto doc = parser.iterate(p, n, room);
-    if (doc.find_field("text").get_string().get(text) != simdjson::SUCCESS) {
-      ++n_bad;
-      return false;
+    uint64_t len;
+    if (raw) {
+      // The text's length from its escaped bytes, as sluice's text_length_filter counts it: no decoding.
+      simdjson::ondemand::value v;
+      std::string_view tok;
+      if (doc.find_field("text").get(v) != simdjson::SUCCESS || (tok = v.raw_json_token()).empty() || tok[0] != '"') {
+        ++n_bad;
+        return false;
+      }
+      while (tok.back() != '"') tok.remove_suffix(1);
+      std::string_view body = tok.substr(1, tok.size() - 2);
+      size_t excess;
+      if (!sluice::ValidateJsonEscapesPadded(body, excess)) {
+        ++n_bad;
+        return false;
+      }
+      len = count_code_points(body.data(), body.size()) - excess;
+    } else {
+      std::string_view text;
+      if (doc.find_field("text").get_string().get(text) != simdjson::SUCCESS) {
+        ++n_bad;
+        return false;
+      }
+      len = count_code_points(text.data(), text.size());
     }
-    const uint64_t len = count_code_points(text.data(), text.size());
     if (len < min_len || len > max_len) return false;
     ++n_out;
     return true;
@@ -194,19 +219,20 @@ uint64_t run_mmap(Floor& f, int fd, const char* in_path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool use_mmap = false;
-  if (argc > 1 && std::strcmp(argv[1], "--mmap") == 0) {
-    use_mmap = true;
+  bool use_mmap = false, raw = false;
+  while (argc > 1 && (std::strcmp(argv[1], "--mmap") == 0 || std::strcmp(argv[1], "--raw") == 0)) {
+    (argv[1][2] == 'm' ? use_mmap : raw) = true;
     --argc;
     ++argv;
   }
   if (argc < 3 || argc > 5) {
-    std::fprintf(stderr, "usage: bench_floor [--mmap] IN.jsonl OUT.jsonl [min_len [max_len]]\n");
+    std::fprintf(stderr, "usage: bench_floor [--mmap] [--raw] IN.jsonl OUT.jsonl [min_len [max_len]]\n");
     return 2;
   }
   const char* in_path = argv[1];
   const char* out_path = argv[2];
   Floor f;
+  f.raw = raw;
   f.min_len = argc > 3 ? std::strtoull(argv[3], nullptr, 10) : 10;
   f.max_len = argc > 4 ? std::strtoull(argv[4], nullptr, 10) : uint64_t(INT64_MAX);
   f.out_path = out_path;
@@ -225,7 +251,7 @@ int main(int argc, char** argv) {
 
   std::printf("records in %" PRIu64 " out %" PRIu64 " (bad %" PRIu64 ")  bytes %" PRIu64
               "  seconds %.3f  MB/s %.1f  (%s)\n",
-              f.n_in, f.n_out, f.n_bad, bytes, secs, mbps, use_mmap ? "mmap" : "read");
+              f.n_in, f.n_out, f.n_bad, bytes, secs, mbps, use_mmap ? (raw ? "mmap, raw" : "mmap") : (raw ? "read, raw" : "read"));
   std::printf("floor in=%" PRIu64 " out=%" PRIu64 " bad=%" PRIu64 " bytes=%" PRIu64 " seconds=%.6f mb_per_s=%.1f\n",
               f.n_in, f.n_out, f.n_bad, bytes, secs, mbps);
   return 0;

@@ -110,6 +110,7 @@ def render(rows, info, prefix_mb, part_mb):
     labels = {
         "floor": "floor (bench/floor.cc, read())",
         "floor_mmap": "floor, --mmap (info)",
+        "floor_raw": "floor, --raw: length from the escaped text (info)",
         "text_length_np1": "sluice text_length.yaml np 1",
         "text_length_np2": "sluice text_length.yaml np 2",
         "demo_np1_disabled": "sluice demo.yaml np 1, checkpoint disabled",

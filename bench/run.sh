@@ -52,7 +52,7 @@ if ! { cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release && cmake --build bui
     >"$RESULTS/logs/floor-build.log" 2>&1; then
   log "cmake build of bench_floor failed (see $RESULTS/logs/floor-build.log); compiling bench/floor.cc directly"
   mkdir -p build-bench
-  g++ -O2 -march=haswell -std=c++20 -o "$FLOOR" bench/floor.cc -lsimdjson
+  g++ -O2 -march=haswell -std=c++20 -Isrc -o "$FLOOR" bench/floor.cc src/core/json_string.cc -lsimdjson
 fi
 have_sluice=1
 if [ ! -x "$SLUICE" ] || ! "$SLUICE" run bench/recipes/text_length.yaml --help >/dev/null 2>&1; then
@@ -126,6 +126,7 @@ sluice_row() {
 log "floor"
 measure floor floor 1 "$CORPUS" "$REPS" -- "$FLOOR" "$CORPUS" "{OUT}/out.jsonl" 10
 measure floor_mmap floor 1 "$CORPUS" "$REPS" -- "$FLOOR" --mmap "$CORPUS" "{OUT}/out.jsonl" 10
+measure floor_raw floor 1 "$CORPUS" "$REPS" -- "$FLOOR" --raw "$CORPUS" "{OUT}/out.jsonl" 10
 
 log "sluice text_length"
 sluice_row text_length_np1 text_length 1 "$CORPUS" bench/recipes/text_length.yaml --checkpoint.strategy disabled
