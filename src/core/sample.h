@@ -68,7 +68,8 @@ class Stats {
 // One text field of the sample (a "slot"; the op chain maps each distinct text key to a slot).
 // The parser validates the field's escapes but leaves it encoded; the first call of value() or
 // mutable_value() decodes it, so an op that needs only its length (text_length_filter, via
-// escape_excess) reads the input bytes in place and nothing is copied.
+// escape_excess) reads the input bytes in place and nothing is copied. value() is const yet fills the
+// decoded copy: safe because a Sample belongs to one worker thread (never shared while ops run).
 struct TextField {
   std::string_view raw;  // the value's JSON text in `Sample::line`, quotes included (empty when absent)
   bool present = false;
