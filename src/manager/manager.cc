@@ -10,6 +10,10 @@
 
 namespace sluice::manager {
 namespace {
+// Bounds the deps rows one submit writes: an array's tasks each become a row of the deps table, and a
+// dependent array's tasks each get all of them.
+constexpr size_t kMaxDependencyRows = 100000;
+
 std::string DescribeExit(const ExitStatus& s) {
   if (s.kind == ExitStatus::kSignaled) return fmt::format("killed by signal {} ({})", s.value, strsignal(s.value));
   return fmt::format("exit code {}", s.value);
@@ -209,6 +213,11 @@ void Manager::CommitSubmits(const std::vector<QueuedSubmit*>& batch) {
       std::vector<Dependency> deps;
       try {
         deps = ResolveDeps(q->spec->depends_on);
+        // Each task of a dependent array gets every dependency row (and an in-memory copy): the bound is on
+        // the product, or a 10,000-task array after another would write 10^8 rows.
+        if (size_t tasks = std::max<size_t>(1, q->indices.size()); deps.size() * tasks > kMaxDependencyRows)
+          Fail(ErrorKind::kUsage, "depends_on: {} dependencies for each of {} array tasks make {} dependency rows, more than {}",
+               deps.size(), tasks, deps.size() * tasks, kMaxDependencyRows);
       } catch (...) {
         q->error = std::current_exception();
         continue;
@@ -248,8 +257,6 @@ void Manager::CommitSubmits(const std::vector<QueuedSubmit*>& batch) {
 }
 
 std::vector<Dependency> Manager::ResolveDeps(const std::vector<Dependency>& given) {
-  // Bounded: an array's tasks each become a row of the deps table (and of every dependent task's).
-  constexpr size_t kMaxResolved = 100000;
   std::vector<Dependency> out;
   for (const auto& d : given) {
     JobRef ref{d.job, d.index};
@@ -260,8 +267,8 @@ std::vector<Dependency> Manager::ResolveDeps(const std::vector<Dependency>& give
     } else {
       for (const JobRow& t : store_->ArrayTasks(r.id)) out.push_back({t.id, d.condition});
     }
-    if (out.size() > kMaxResolved)
-      Fail(ErrorKind::kUsage, "depends_on: more than {} dependencies once arrays are counted task by task", kMaxResolved);
+    if (out.size() > kMaxDependencyRows)
+      Fail(ErrorKind::kUsage, "depends_on: more than {} dependencies once arrays are counted task by task", kMaxDependencyRows);
   }
   return out;
 }
@@ -309,6 +316,7 @@ Manager::Step Manager::Plan(Verb verb, int64_t id, double now) {
         return {{}, false, [this, id] {
                   finished_[id] = {State::kCancelled, active_.at(id).row.attempts > 0};
                   active_.erase(id);
+                  ++jobs_ended_;
                 }};
       }
       // Running: durable intent first; the supervisor signals (and re-signals after a restart) from it.
@@ -483,12 +491,17 @@ void Manager::Tick() {
       touched.push_back(id);
       a.row.state = State::kCancelled;
       a.row.reason = why;
+      ++jobs_ended_;
       ended.push_back(id);
       continue;
     }
     if (a.row.held) continue;  // its reason says "held"
     std::string reason;
     bool never = false;
+    // A dependency can only become unsatisfiable when a job ends: unless one has since this job's last full
+    // scan found none, the scan stops at the first dependency still waiting (an array's thousands of task
+    // rows are not all looked at every tick).
+    bool full = a.deps_scanned_at != jobs_ended_;
     for (const auto& d : a.deps) {
       auto ds = DependencyState(d.job);
       DepVerdict v = ds ? EvaluateDependency(d.condition, *ds) : DepVerdict::kNeverSatisfied;
@@ -498,12 +511,17 @@ void Manager::Tick() {
         never = true;
         break;
       }
-      if (v == DepVerdict::kWaiting && reason.empty()) reason = fmt::format("waiting for dependency {} {}", DepConditionName(d.condition), d.job);
+      if (v == DepVerdict::kWaiting && reason.empty()) {
+        reason = fmt::format("waiting for dependency {} {}", DepConditionName(d.condition), d.job);
+        if (!full) break;
+      }
     }
+    a.deps_scanned_at = jobs_ended_;
     if (never) {
       store_->SetState(id, State::kCancelled, reason, now);
       touched.push_back(id);
       a.row.state = State::kCancelled;
+      ++jobs_ended_;
       ended.push_back(id);
       continue;
     }
@@ -661,6 +679,7 @@ void Manager::Finish(Active& a, std::optional<ExitStatus> status, double now) {
     if (a.spec.retry.max_attempts > 1) reason = fmt::format("{} (attempt {} of {})", what, k, a.spec.retry.max_attempts);
   }
   store_->EndAttempt(id, r.n, OutcomeName(o), exit_code, sig, next, reason, not_before, now);
+  if (IsTerminal(next)) ++jobs_ended_;
   a.row.state = next;
   a.row.reason = reason;
   a.row.not_before = not_before;

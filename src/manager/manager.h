@@ -142,6 +142,7 @@ class Manager {
     JobRow row;
     JobSpec spec;
     std::vector<Dependency> deps;
+    uint64_t deps_scanned_at = ~uint64_t{0};  // jobs_ended_ at the last scan of every dependency (none yet: ~0)
     std::optional<Running> run;
   };
 
@@ -182,6 +183,7 @@ class Manager {
   std::thread thread_;
   std::map<int64_t, Active> active_;       // every non-terminal job
   std::map<int64_t, DepState> finished_;   // terminal states seen (immutable but for a manual retry, which drops it)
+  uint64_t jobs_ended_ = 0;                // jobs that reached a terminal state in memory so far (Tick's dependency scan)
   bool gpu_memory_wanted_ = false;  // a pending job asks for free GPU memory: refresh memory_free
   double gpu_probed_at_ = 0;        // monotonic seconds
   std::mt19937_64 rng_;

@@ -414,6 +414,48 @@ TEST_F(ManagerTest, HoldAndReleaseAWholeArray) {
   EXPECT_EQ(procs.Of(r.task_ids[2])->req.env.at("SLUICE_ARRAY_TASK_ID"), "7");
 }
 
+// A dependent array gets every dependency row once per task, so the bound on dependency rows is on the
+// product: 400 task dependencies for each of 300 tasks (120,000 rows) is refused with the numbers, and
+// nothing of it is written; 400 for each of 250 (100,000) is accepted.
+TEST_F(ManagerTest, DependencyRowsOfADependentArrayAreBounded) {
+  Open();
+  int64_t arr = Submit(R"({"command":["t"],"array":"0-399"})").id;
+  std::string after = R"(,"depends_on":[{"job":)" + std::to_string(arr) + "}]}";
+  try {
+    Submit(R"({"command":["x"],"array":"0-299")" + after);
+    ADD_FAILURE() << "120,000 dependency rows accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("400 dependencies for each of 300 array tasks make 120000 dependency rows, more than 100000"),
+              std::string::npos)
+        << e.what();
+  }
+  SubmitResult ok = Submit(R"({"command":["x"],"array":"0-249")" + after);
+  EXPECT_EQ(ok.state, State::kPending);
+  EXPECT_EQ(ok.id, arr + 400) << "the refused array wrote no job";
+}
+
+// A job is cancelled in the tick its dependency can no longer hold, even behind dependencies still
+// waiting (the scan stops at the first waiting one only while no job has ended since the last full one).
+TEST_F(ManagerTest, AFailedDependencyBehindAWaitingOneCancelsAtOnce) {
+  Open();
+  int64_t a = Submit(R"({"command":["a"]})").id;
+  int64_t b = Submit(R"({"command":["b"]})").id;
+  int64_t c = Submit(R"({"command":["c"]})").id;
+  int64_t j = Submit(fmt::format(R"({{"command":["j"],"depends_on":[{{"job":{}}},{{"job":{}}},{{"job":{}}}]}})", a, b, c)).id;
+  m->Tick();
+  m->Tick();
+  EXPECT_EQ(m->GetJob(j)->reason, fmt::format("waiting for dependency afterok {}", a));
+  procs.End(b, 0);  // satisfied: j still waits for a
+  m->Tick();
+  EXPECT_EQ(StateOf(j), State::kPending);
+  EXPECT_EQ(m->GetJob(j)->reason, fmt::format("waiting for dependency afterok {}", a));
+  procs.End(c, 1);
+  m->Tick();
+  EXPECT_EQ(StateOf(j), State::kCancelled);
+  EXPECT_EQ(m->GetJob(j)->reason, fmt::format("dependency afterok {} can never be satisfied: job {} is FAILED", c, c));
+  EXPECT_EQ(StateOf(a), State::kRunning);
+}
+
 // An array larger than the machine is rejected whole.
 TEST_F(ManagerTest, RejectedArrayRejectsEveryTask) {
   Open(2);
