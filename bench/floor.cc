@@ -221,7 +221,8 @@ uint64_t run_mmap(Floor& f, int fd, const char* in_path) {
 int main(int argc, char** argv) {
   bool use_mmap = false, raw = false;
   while (argc > 1 && (std::strcmp(argv[1], "--mmap") == 0 || std::strcmp(argv[1], "--raw") == 0)) {
-    (argv[1][2] == 'm' ? use_mmap : raw) = true;
+    if (std::strcmp(argv[1], "--mmap") == 0) use_mmap = true;
+    else raw = true;
     --argc;
     ++argv;
   }

@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "core/utf8.h"
+
 #if defined(__AVX2__)
 #include <immintrin.h>
 #endif
@@ -10,22 +12,6 @@
 namespace sluice {
 
 namespace {
-
-// The first backslash in [p, end), or nullptr. Inline and 32 bytes a step: the texts of a corpus have a
-// "\n" every few dozen bytes, and a memchr call per escape cost more than the scan itself.
-inline const char* FindBackslash(const char* p, const char* end) {
-#if defined(__AVX2__)
-  const __m256i bs = _mm256_set1_epi8('\\');
-  for (; end - p >= 32; p += 32) {
-    __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-    uint32_t m = static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, bs)));
-    if (m != 0) return p + __builtin_ctz(m);
-  }
-#endif
-  for (; p < end; ++p)
-    if (*p == '\\') return p;
-  return nullptr;
-}
 
 // Four hex digits at p (the caller checked they are in bounds); false if any is not one.
 inline bool Hex4(const char* p, uint32_t& v) {
@@ -69,33 +55,8 @@ inline size_t UnicodeEscape(const char* p, const char* end, uint32_t& cp) {
   return 6;
 }
 
-// Writes the UTF-8 bytes of `cp` at `d`; returns how many (1-4).
-inline size_t EncodeUtf8(uint32_t cp, char* d) {
-  if (cp < 0x80) {
-    d[0] = static_cast<char>(cp);
-    return 1;
-  }
-  if (cp < 0x800) {
-    d[0] = static_cast<char>(0xC0 | cp >> 6);
-    d[1] = static_cast<char>(0x80 | (cp & 0x3F));
-    return 2;
-  }
-  if (cp < 0x10000) {
-    d[0] = static_cast<char>(0xE0 | cp >> 12);
-    d[1] = static_cast<char>(0x80 | (cp >> 6 & 0x3F));
-    d[2] = static_cast<char>(0x80 | (cp & 0x3F));
-    return 3;
-  }
-  d[0] = static_cast<char>(0xF0 | cp >> 18);
-  d[1] = static_cast<char>(0x80 | (cp >> 12 & 0x3F));
-  d[2] = static_cast<char>(0x80 | (cp >> 6 & 0x3F));
-  d[3] = static_cast<char>(0x80 | (cp & 0x3F));
-  return 4;
-}
-
-
 #if defined(__AVX2__)
-// The bytes of 64 (two 32-byte halves) as a bit mask: bit i set where `lanes` byte i is all ones.
+// 64 bytes (two 32-byte halves of compare results) as a bit mask: bit i set where byte i is all ones.
 inline uint64_t Mask64(__m256i lo, __m256i hi) {
   return static_cast<uint32_t>(_mm256_movemask_epi8(lo)) |
          static_cast<uint64_t>(static_cast<uint32_t>(_mm256_movemask_epi8(hi))) << 32;
@@ -127,7 +88,6 @@ inline uint64_t EscapedBytes(uint64_t backslash, uint64_t& escaped_next) {
   escaped_next = __builtin_add_overflow(odd_starts, backslash, &runs_from_even) ? 1 : 0;
   return (even ^ (runs_from_even << 1)) & follows;
 }
-
 
 template <bool kPadded>
 bool ValidateEscapes(std::string_view body, size_t& excess) {
@@ -163,27 +123,21 @@ bool ValidateEscapes(std::string_view body, size_t& excess) {
     ex += static_cast<size_t>(__builtin_popcountll(escaped & ~unicode));
     for (; unicode != 0; unicode &= unicode - 1) {
       const char* e = p + i + static_cast<size_t>(__builtin_ctzll(unicode)) - 1;  // its backslash
-      uint32_t cp;
-      if (p + n - e < 6 || !Hex4(e + 2, cp)) return false;
-      if (cp >= 0xD800 && cp < 0xDC00) {  // the low surrogate's escape follows; its own bit comes next
-        uint32_t lo_cp;
-        if (p + n - e < 12 || e[6] != '\\' || e[7] != 'u' || !Hex4(e + 8, lo_cp) || lo_cp < 0xDC00 ||
-            lo_cp > 0xDFFF)
-          return false;
-        low_at = e + 6;
-        ex += 6;
-      } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-        if (e != low_at) return false;  // a low surrogate on its own
+      if (e == low_at) {  // the second half of a pair checked with its first
         ex += 5;
-      } else {
-        ex += 5;
+        continue;
       }
+      uint32_t cp;
+      size_t len = UnicodeEscape(e, p + n, cp);
+      if (len == 0) return false;
+      if (len == 12) low_at = e + 6;  // a surrogate pair: 12 bytes, one code point; its second \u comes next
+      ex += len == 12 ? 6 : 5;
     }
   }
   if (escaped_next) return false;  // a final backslash escapes nothing
 #else
   const char* end = p + n;
-  while (const char* b = FindBackslash(p, end)) {
+  while (const char* b = static_cast<const char*>(std::memchr(p, '\\', static_cast<size_t>(end - p)))) {
     if (end - b < 2) return false;
     if (b[1] == 'u') {
       uint32_t cp;
@@ -245,7 +199,7 @@ void AppendDecodedJsonString(std::string_view body, std::string& out) {
       uint32_t cp;
       size_t n = UnicodeEscape(p, end, cp);
       if (n == 0) break;
-      d += EncodeUtf8(cp, d);
+      d += utf8::Encode(cp, d);
       p += n;
     } else {
       *d++ = SimpleEscape(p[1]);

@@ -165,14 +165,11 @@ simdjson::error_code RecordParser::Impl::ReadText(od::value v, Sample& out, int 
   size_t end = Here();
   if (end == SIZE_MAX) return simdjson::TAPE_ERROR;
   out.text_spans[slot] = {begin, end};
-  std::string_view raw(base + begin, end - begin);
-  if (tf.is_null) {
-    tf.raw = raw;
-    return simdjson::SUCCESS;
-  }
+  tf.raw = std::string_view(base + begin, end - begin);
+  if (tf.is_null) return simdjson::SUCCESS;
   size_t excess;
-  if (!ValidateJsonEscapesPadded(raw.substr(1, raw.size() - 2), excess)) return simdjson::STRING_ERROR;
-  tf.SetEncoded(raw, excess);
+  if (!ValidateJsonEscapesPadded(tf.body(), excess)) return simdjson::STRING_ERROR;
+  tf.SetEncoded(tf.raw, excess);
   return simdjson::SUCCESS;
 }
 
@@ -384,7 +381,7 @@ ParseStatus ReplaceRecord(RecordParser& parser, std::string_view json, Sample& s
 
 void TextField::Decode() const {
   value_.clear();
-  if (raw.size() >= 2) AppendDecodedJsonString(raw.substr(1, raw.size() - 2), value_);
+  if (raw.size() >= 2) AppendDecodedJsonString(body(), value_);
   decoded_ = true;
 }
 

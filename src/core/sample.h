@@ -76,7 +76,7 @@ struct TextField {
   bool is_null = false;
   bool changed = false;  // set when an op rewrote the value; only then is it re-serialized
   // While not decoded: how many more bytes raw's escapes take than the code points they stand for
-  // (json_string.h), so the value has CodePointCount(raw without quotes) - escape_excess code points.
+  // (json_string.h), so the value has CodePointCount(body()) - escape_excess code points.
   size_t escape_excess = 0;
 
   const std::string& value() const {
@@ -88,6 +88,8 @@ struct TextField {
     return value_;
   }
   bool decoded() const { return decoded_; }
+  // The escaped bytes between raw's quotes (a present, non-null text only).
+  std::string_view body() const { return raw.substr(1, raw.size() - 2); }
   // Makes the field the string `raw` (a validated JSON string, quotes included), decoded on first use.
   void SetEncoded(std::string_view raw_json, size_t excess) {
     raw = raw_json;

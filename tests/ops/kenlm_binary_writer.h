@@ -1,7 +1,7 @@
 // Test-only writer of KenLM binary model files (what build_binary writes, format version 5) from an ARPA
 // text, for every model type, so the reader (src/ops/text/kenlm_binary.h) can be tested without KenLM,
 // which Debian, npm and this machine do not have. It follows KenLM's layout independently of the reader's
-// code (it shares only the word hash, KenlmMurmurHash64A, which kenlm_binary_test checks against
+// code (it shares only the word hash, KenlmMurmurHash64A, which ngram_lm_binary_test.cc checks against
 // SMHasher's published verification value). The ARPA must list every prefix and suffix of its n-grams
 // (lmplz's output does); the writer throws on a missing context instead of inserting SRI-style blanks.
 #pragma once

@@ -343,8 +343,6 @@ TEST_F(NgramLmBinaryTest, BrokenFilesFailWithTheFileAndTheCause) {
   EXPECT_TRUE(e.find("<unk>") != std::string::npos || e.find("truncated") != std::string::npos) << e;
   // The trie's and quantization's own headers.
   size_t search = (108 + 8 * 3 + 7) / 8 * 8;
-  uint64_t vocab_words;
-  std::memcpy(&vocab_words, &good_quant[search], 8);
   uint64_t counts0;
   std::memcpy(&counts0, &good_quant[108], 8);
   size_t quant_at = search + 8 + 8 * counts0;
@@ -353,7 +351,6 @@ TEST_F(NgramLmBinaryTest, BrokenFilesFailWithTheFileAndTheCause) {
   expect("quantbits.bin", patched(good_quant, quant_at + 1, &zero_bits, 1), "quantization bits");
   uint64_t too_many = counts0 + 5;
   expect("vocabcount.bin", patched(good_trie, search, &too_many, 8), "more than its unigram count");
-  (void)vocab_words;
 }
 
 TEST_F(NgramLmBinaryTest, ModelWithoutSentenceMarkersIsRefused) {

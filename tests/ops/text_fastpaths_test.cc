@@ -26,7 +26,7 @@
 #include "ops/text/analysis.h"
 #include "ops/text/pystr.h"
 #include "ops/text/special_chars.h"
-#include "ops/text/utf8.h"
+#include "core/utf8.h"
 #include "ops/text/words.h"
 
 namespace sluice {

@@ -13,7 +13,7 @@
 #include "op_harness.h"
 #include "ops/text/ftfy.h"
 #include "ops/text/ftfy_tables.h"
-#include "ops/text/utf8.h"
+#include "core/utf8.h"
 
 namespace sluice {
 namespace {

@@ -18,7 +18,7 @@
 #include "ops/op.h"
 #include "ops/text/md5.h"
 #include "ops/text/pystr.h"
-#include "ops/text/utf8.h"
+#include "core/utf8.h"
 
 namespace sluice {
 namespace {

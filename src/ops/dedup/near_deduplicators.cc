@@ -60,7 +60,7 @@
 #include "ops/text/md5_many.h"
 #include "ops/text/pystr.h"
 #include "ops/text/regex.h"
-#include "ops/text/utf8.h"
+#include "core/utf8.h"
 
 // GCC 12's unmasked AVX-512 intrinsics take an _mm512_undefined source and trip -W(maybe-)uninitialized.
 #pragma GCC diagnostic ignored "-Wuninitialized"

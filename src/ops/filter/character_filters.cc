@@ -37,7 +37,7 @@
 #include "ops/text/pystr.h"
 #include "ops/text/simd.h"
 #include "ops/text/special_chars.h"
-#include "ops/text/utf8.h"
+#include "core/utf8.h"
 
 namespace sluice {
 namespace {

@@ -19,26 +19,27 @@
 #include "core/error.h"
 #include "core/params.h"
 #include "core/sample.h"
-#include "ops/text/utf8.h"
+#include "core/utf8.h"
 
 namespace sluice {
 
 inline constexpr int64_t kMaxSizeInt = INT64_MAX;
 inline constexpr double kMaxSizeFloat = 9223372036854775807.0;
 
-inline const std::string& FilterText(const Sample& s, int slot) {
+inline const TextField& FilterField(const Sample& s, int slot) {
   const TextField& t = s.texts[static_cast<size_t>(slot)];
   if (t.is_null || !t.present) Fail(ErrorKind::kInput, "the text field is null or missing");
-  return t.value();
+  return t;
 }
+
+inline const std::string& FilterText(const Sample& s, int slot) { return FilterField(s, slot).value(); }
 
 // The filter text's length in code points (Python's len), counted on the input bytes while the text is
 // still encoded (TextField::escape_excess), so a chain that only measures it never decodes it.
 inline size_t FilterTextCodePoints(const Sample& s, int slot) {
-  const TextField& t = s.texts[static_cast<size_t>(slot)];
-  if (t.is_null || !t.present) Fail(ErrorKind::kInput, "the text field is null or missing");
+  const TextField& t = FilterField(s, slot);
   if (t.decoded()) return utf8::CodePointCount(t.value());
-  return utf8::CodePointCount(t.raw.substr(1, t.raw.size() - 2)) - t.escape_excess;
+  return utf8::CodePointCount(t.body()) - t.escape_excess;
 }
 
 inline void RejectTokenization(const Params& p, const char* op) {

@@ -38,7 +38,7 @@
 #include "ops/text/ngram_lm.h"
 #include "ops/text/pystr.h"
 #include "ops/text/sentencepiece_tokenizer.h"
-#include "ops/text/utf8.h"
+#include "core/utf8.h"
 
 namespace sluice {
 namespace {

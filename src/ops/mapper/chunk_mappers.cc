@@ -20,7 +20,7 @@
 #include "ops/op.h"
 #include "ops/text/pystr.h"
 #include "ops/text/regex.h"
-#include "ops/text/utf8.h"
+#include "core/utf8.h"
 
 namespace sluice {
 namespace {

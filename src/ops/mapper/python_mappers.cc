@@ -45,7 +45,7 @@
 #include "core/error.h"
 #include "ops/op.h"
 #include "ops/text/model_files.h"
-#include "ops/text/utf8.h"
+#include "core/utf8.h"
 
 namespace sluice {
 namespace {

@@ -42,7 +42,7 @@
 #include "ops/text/pystr.h"
 #include "ops/text/sentencepiece_tokenizer.h"
 #include "ops/text/simd.h"
-#include "ops/text/utf8.h"
+#include "core/utf8.h"
 #include "ops/text/words.h"
 
 namespace sluice {

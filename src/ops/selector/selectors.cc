@@ -72,7 +72,7 @@
 #include "ops/dedup/external_sort.h"
 #include "ops/op.h"
 #include "ops/text/pystr.h"
-#include "ops/text/utf8.h"
+#include "core/utf8.h"
 
 namespace sluice {
 namespace {

@@ -9,7 +9,7 @@
 #endif
 
 #include "ops/text/pystr.h"
-#include "ops/text/utf8.h"
+#include "core/utf8.h"
 
 namespace sluice::text {
 

@@ -11,7 +11,7 @@
 #include "ops/text/ftfy_tables.h"
 #include "ops/text/pystr.h"
 #include "ops/text/simd.h"
-#include "ops/text/utf8.h"
+#include "core/utf8.h"
 
 namespace sluice::ftfy {
 namespace {

@@ -2,7 +2,7 @@
 
 #include <gumbo.h>
 
-#include "ops/text/utf8.h"
+#include "core/utf8.h"
 
 #include <algorithm>
 #include <cstdlib>

@@ -12,6 +12,7 @@
 #include <limits>
 
 #include "core/error.h"
+#include "ops/text/pystr.h"
 
 namespace sluice::text {
 
@@ -103,11 +104,7 @@ float ReadFloat32(const uint8_t* base, uint64_t bit) {
   return std::bit_cast<float>(static_cast<uint32_t>(Load64(base + (bit >> 3)) >> (bit & 7)));
 }
 
-uint8_t RequiredBits(uint64_t max_value) {
-  uint8_t bits = 0;
-  for (; max_value != 0; max_value >>= 1) ++bits;
-  return bits;
-}
+uint8_t RequiredBits(uint64_t max_value) { return static_cast<uint8_t>(std::bit_width(max_value)); }
 uint64_t MaskOf(uint8_t bits) { return bits >= 64 ? ~0ull : (1ull << bits) - 1; }
 
 // KenLM's hash of an n-gram extended by one more word of context (to the left).
@@ -353,7 +350,8 @@ class KenlmBinaryModel::Scorer {
  public:
   virtual ~Scorer() = default;
   virtual float ScoreSentence(std::string_view line) const = 0;
-  virtual bool Knows(std::string_view word) const = 0;
+  // "<s>" or "</s>" when the vocabulary lacks it (the model cannot score sentences), else nullptr.
+  virtual const char* MissingMarker() const = 0;
 };
 
 namespace {
@@ -361,19 +359,21 @@ namespace {
 template <class Search>
 class SearchScorer final : public KenlmBinaryModel::Scorer {
  public:
-  explicit SearchScorer(const Search& s) : s_(s), bos_(s.Index("<s>")), eos_(s.Index("</s>")) {}
+  explicit SearchScorer(const Search& s) : s_(s), bos_(s.Index("<s>")), eos_(s.Index("</s>")) {
+    typename Search::Node node;
+    float prob;
+    bool independent;
+    bos_backoff_ = s_.Unigram(bos_, node, prob, independent);  // the begin-sentence state, the same for every line
+  }
 
-  bool Knows(std::string_view word) const override { return s_.Index(word) != 0; }
+  const char* MissingMarker() const override { return bos_ == 0 ? "<s>" : eos_ == 0 ? "</s>" : nullptr; }
 
   float ScoreSentence(std::string_view line) const override {
     State states[2];
     State* in = &states[0];
     State* out = &states[1];
-    typename Search::Node ignored_node;
-    float ignored_prob;
-    bool ignored_independent;
     in->words[0] = bos_;
-    in->backoff[0] = s_.Unigram(bos_, ignored_node, ignored_prob, ignored_independent);
+    in->backoff[0] = bos_backoff_;
     in->length = 1;
     float total = 0;
     ForEachAsciiWord(line, [&](std::string_view word) {
@@ -421,6 +421,7 @@ class SearchScorer final : public KenlmBinaryModel::Scorer {
 
   Search s_;
   uint32_t bos_, eos_;
+  float bos_backoff_;
 };
 
 // Validation and layout: every check names the file and the cause before anything is scored.
@@ -651,7 +652,6 @@ class Layout {
   }
 
   int order() const { return order_; }
-  int type() const { return type_; }
 
  private:
   const std::string& path_;
@@ -672,8 +672,6 @@ KenlmBinaryModel::~KenlmBinaryModel() {
   scorer_.reset();
   if (map_ != nullptr) ::munmap(const_cast<void*>(map_), map_len_);
 }
-
-const char* KenlmBinaryModel::type_name() const { return kTypeNames[type_]; }
 
 float KenlmBinaryModel::ScoreSentence(std::string_view line) const { return scorer_->ScoreSentence(line); }
 
@@ -702,11 +700,9 @@ std::unique_ptr<const KenlmBinaryModel> KenlmBinaryModel::Open(const std::string
   layout.CheckSanity();
   layout.ReadParameters();
   m->order_ = layout.order();
-  m->type_ = layout.type();
   m->scorer_ = layout.Build();
-  for (const char* special : {"<s>", "</s>"})
-    if (!m->scorer_->Knows(special))
-      Fail(ErrorKind::kUsage, "the n-gram model {} has no {} in its vocabulary", path, special);
+  if (const char* missing = m->scorer_->MissingMarker())
+    Fail(ErrorKind::kUsage, "the n-gram model {} has no {} in its vocabulary", path, missing);
   return m;
 }
 

@@ -22,16 +22,15 @@
 //       FullScore does: the words are bytes.split() of the line; a word missing from the vocabulary is <unk> (id 0,
 //       whose stored unigram carries KenLM's -100 when the ARPA had none); the state starts at <s> with <s>'s
 //       unigram back-off; each word takes the probability of the longest stored n-gram ending with it (stored
-//       includes the "blank" entries KenLM adds for SRI-pruned models, which carry the backed-off probability;
-//       lookup stops early where the stored data says no longer n-gram exists) plus, in float and shortest context
+//       includes the "blank" entries KenLM adds for SRI-pruned models, which carry the backed-off probability —
+//       read like any entry, but no test file has one: the test writer refuses pruned models; lookup stops early
+//       where the stored data says no longer n-gram exists) plus, in float and shortest context
 //       first, the back-offs of the remembered contexts longer than the match; the state keeps only contexts that
 //       can be extended (KenLM's -0.0 / +0.0 back-off marks). rest_probing's rest costs are never used: the result
 //       is the true log10 probability, as FullScore returns. Quantized models score with the bin centers stored in
 //       the file. The sentence total is a float.
 //   KenlmMurmurHash64A(key, len, seed)  MurmurHash64A (Austin Appleby's 64-bit MurmurHash2), which KenLM
 //       hashes vocabulary words with (seed 0); exposed for tests.
-//   ForEachAsciiWord(s, f)  calls f(word) for each element of Python's bytes.split() of s (ASCII whitespace:
-//       space \t \n \r \x0b \x0c), as kenlm's Python binding splits a sentence.
 #pragma once
 
 #include <cstddef>
@@ -46,21 +45,6 @@ inline constexpr int kKenlmMaxOrder = 16;
 
 uint64_t KenlmMurmurHash64A(const void* key, size_t len, uint64_t seed);
 
-inline bool IsAsciiSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\x0b' || c == '\x0c';
-}
-
-template <class F>
-void ForEachAsciiWord(std::string_view s, F&& f) {
-  size_t i = 0, n = s.size();
-  while (i < n) {
-    while (i < n && IsAsciiSpace(s[i])) ++i;
-    size_t b = i;
-    while (i < n && !IsAsciiSpace(s[i])) ++i;
-    if (i > b) f(s.substr(b, i - b));
-  }
-}
-
 // True when `head` (the first bytes of a file) starts like a KenLM binary file ("mmap lm "), complete or not.
 bool LooksLikeKenlmBinary(std::string_view head);
 
@@ -72,7 +56,6 @@ class KenlmBinaryModel {
   KenlmBinaryModel& operator=(const KenlmBinaryModel&) = delete;
 
   int order() const { return order_; }
-  const char* type_name() const;  // KenLM's name of the model type, e.g. "probing hash tables"
   float ScoreSentence(std::string_view line) const;
 
   class Scorer;  // the per-type search structures (kenlm_binary.cc)
@@ -83,7 +66,6 @@ class KenlmBinaryModel {
   const void* map_ = nullptr;
   size_t map_len_ = 0;
   int order_ = 0;
-  int type_ = 0;
   std::unique_ptr<const Scorer> scorer_;
 };
 

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "ops/text/model_files.h"
+#include "ops/text/pystr.h"
 
 namespace sluice::text {
 namespace {

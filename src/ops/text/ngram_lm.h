@@ -15,8 +15,9 @@
 //       log10 p(w1 .. wn </s> | <s>) with standard back-off: p(w | h) = p(h' w) + sum of the back-off weights
 //       of the contexts longer than the longest matching h' (absent contexts weigh 0). As in KenLM, each word's
 //       probability is summed with its back-offs in float, shortest context first, and the sentence total is a
-//       float. A binary file scores exactly as KenLM scores it (its rest costs unused, its quantized values the
-//       stored bin centers); an ARPA file and the binary built from it score the same, except that
+//       float. A binary file is scored the way KenLM scores it (its rest costs unused, its quantized values the
+//       stored bin centers; tested against a writer built from KenLM's sources, not against KenLM's own files,
+//       which are not available here); an ARPA file and the binary built from it score the same, except that
 //       quantization changes the values.
 // ARPA models: words are identified by a 64-bit hash of their bytes and n-grams by a 64-bit hash combining
 // those (as KenLM's probing structure does), so two n-grams could in principle collide; the probability is

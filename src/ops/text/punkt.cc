@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "ops/text/pystr.h"
-#include "ops/text/utf8.h"
+#include "core/utf8.h"
 
 namespace sluice::text {
 namespace {
@@ -32,7 +32,6 @@ std::string PeriodPattern() {
   return std::string(R"re([.?!](?=()re") + kNonWord + "|" + kSpace + "+(" + kNonSpace + "+)))";
 }
 
-bool IsAsciiWhitespace(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
 // Python's str.rstrip() length and str.strip() emptiness, in bytes.
 size_t RstripEnd(std::string_view s) { return PyStrip(s).empty() ? 0 : static_cast<size_t>(PyStrip(s).end() - s.begin()); }
@@ -238,7 +237,7 @@ void PunktSentenceTokenizer::SpanTokenize(std::string_view text, std::vector<std
     bool has_next = period_re_.groups() > 2 && ov[4] != ReplTemplate::kUnset;
     size_t word_start = prev_start;
     for (size_t i = b; i > prev_stop; --i)
-      if (IsAsciiWhitespace(text[i - 1])) {
+      if (IsAsciiSpace(text[i - 1])) {
         // NLTK treats whitespace at the very start of the searched stretch as "none found".
         if (i - 1 > prev_stop) word_start = i;
         break;

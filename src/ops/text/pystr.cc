@@ -5,7 +5,7 @@
 
 #include <cstring>
 
-#include "ops/text/utf8.h"
+#include "core/utf8.h"
 
 namespace sluice::text {
 

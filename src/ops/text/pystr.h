@@ -11,6 +11,9 @@
 //                     numerals)
 //   PyLowerAppend     appends s.lower(): full lowercasing (U+0130 -> "i\u0307"; U+03A3 -> final sigma by
 //                     context), everything else by the simple lowercase mapping.
+//   IsAsciiSpace(c)   a byte of Python's bytes.isspace(): space \t \n \r \x0b \x0c.
+//   ForEachAsciiWord(s, f)  calls f(word) for each element of Python's bytes.split() of s (as kenlm's Python
+//                     binding splits a sentence).
 // Character data comes from ICU (Unicode 15); ASCII never touches ICU.
 #pragma once
 
@@ -28,6 +31,19 @@
 #include "ops/text/simd.h"
 
 namespace sluice::text {
+
+inline bool IsAsciiSpace(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+template <class F>
+void ForEachAsciiWord(std::string_view s, F&& f) {
+  size_t i = 0, n = s.size();
+  while (i < n) {
+    while (i < n && IsAsciiSpace(s[i])) ++i;
+    size_t b = i;
+    while (i < n && !IsAsciiSpace(s[i])) ++i;
+    if (i > b) f(s.substr(b, i - b));
+  }
+}
 
 // Byte length of the UTF-8 sequence that starts with `lead`.
 inline size_t SeqLen(unsigned char lead) { return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4; }

@@ -10,7 +10,7 @@
 
 #include "core/error.h"
 #include "ops/text/pystr.h"
-#include "ops/text/utf8.h"
+#include "core/utf8.h"
 
 namespace sluice::text {
 

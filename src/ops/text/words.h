@@ -26,7 +26,7 @@
 #endif
 
 #include "ops/text/special_chars.h"
-#include "ops/text/utf8.h"
+#include "core/utf8.h"
 
 namespace sluice::text {
 

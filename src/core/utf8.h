@@ -1,5 +1,5 @@
-// UTF-8 primitives for ops. Inputs are already validated UTF-8 (the record parser rejects anything else),
-// so decoding never checks for malformed sequences.
+// UTF-8 primitives for the ops and the record parser's string decoding. Inputs are already validated UTF-8
+// (the record parser rejects anything else), so decoding never checks for malformed sequences.
 #pragma once
 
 #include <cstddef>
