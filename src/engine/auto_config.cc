@@ -6,6 +6,7 @@
 #include <simdjson.h>
 
 #include "core/error.h"
+#include "engine/export_journal.h"
 #include "io/codec.h"
 
 namespace sluice {
@@ -15,11 +16,12 @@ constexpr uint64_t kMiB = 1 << 20;
 // docs/partitioning.md, "Constants".
 constexpr uint64_t kTargetPartitionBytes = 64 * kMiB;  // the seed's 64 MB target
 constexpr double kMemoryFraction = 0.5;                // of usable memory; the rest is page cache and headroom
-constexpr uint64_t kWorkerOverheadBytes = 32 * kMiB;   // read buffers, writer, codec contexts, parser per worker
-// Output of a partition written ahead of its turn in the export plus a finished one waiting for it
-// (engine/export_journal.h: buffer_cap and pending_cap are both the partition size per worker, plus a
-// sixteenth and 1 MiB of slack for the line that crosses the limit).
-constexpr double kJournalCopies = 2;
+// Read buffers, writer, codec contexts, parser per worker, and the export journal's fixed slack for the two
+// partitions below.
+constexpr uint64_t kWorkerOverheadBytes = 32 * kMiB + 2 * ExportJournal::kBufferSlackBytes;
+// Output of a partition written ahead of its turn in the export plus a finished one waiting for it, each up
+// to ExportJournal::BufferCap of the partition size: 2 x (1 + 1/16) bytes per byte of partition.
+constexpr double kJournalCopies = 2 * (1 + 1.0 / ExportJournal::kBufferSlackDivisor);
 constexpr uint64_t kMinPartitionBytes = 1 * kMiB;  // below this a partition costs more in files and events than it holds
 constexpr uint64_t kMinPartitionRecords = 100;
 constexpr double kDefaultRecordBytes = 1024;  // when the sample holds no record

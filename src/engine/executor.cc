@@ -818,14 +818,10 @@ struct Executor::Impl {
     for (size_t p = 0; p < plan.partitions.size(); ++p) o.result_paths.push_back(ResultPath(p));
     o.n_ops = pipeline.ops.size();
     o.codec = export_codec;
-    // Output buffered ahead of its turn stays within the partition size, so at most np partitions in
-    // flight plus np waiting are held: the 2 x np x partition size of the memory bound (issue 2).
-    // A partition ends at the first line break after its size limit, and mappers may lengthen text a little:
-    // the slack keeps such a partition in memory instead of spilling it to a result file, which is written
-    // and then copied into the export (twice the I/O of the partitions around it).
+    // At most np partitions in flight plus np waiting are held, each within BufferCap of the partition size:
+    // about 2 x np x partition size, the memory bound of issue 2 (plus 1/16 and 1 MiB each of slack).
     double mb = recipe.partition_max_size_mb > 0 ? recipe.partition_max_size_mb : 64;
-    uint64_t limit = static_cast<uint64_t>(std::clamp(mb, 1.0, 1024.0) * (1 << 20));
-    o.buffer_cap = limit + limit / 16 + (1 << 20);
+    o.buffer_cap = ExportJournal::BufferCap(static_cast<uint64_t>(std::clamp(mb, 1.0, 1024.0) * (1 << 20)));
     o.pending_cap = o.buffer_cap * static_cast<uint64_t>(std::max(1, ex.np_));
     // The stats side file: beside the export when an op adds its column, else (published only if the input
     // carried stats or meta) its journal stays in the job directory.

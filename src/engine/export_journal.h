@@ -47,6 +47,17 @@ namespace sluice {
 
 class ExportJournal {
  public:
+  // How much output of a partition of `partition_bytes` input may wait in memory before it spills to a result
+  // file (Options::buffer_cap). A partition ends at the first line break after its size limit and mappers may
+  // lengthen text a little: the slack keeps such a partition in memory instead of writing it to a result file
+  // and copying it into the export later (twice the I/O of the partitions around it). The memory model of
+  // auto-configuration (engine/auto_config.cc) counts the same bytes.
+  static constexpr uint64_t kBufferSlackDivisor = 16;  // a sixteenth of the partition size
+  static constexpr uint64_t kBufferSlackBytes = 1 << 20;
+  static constexpr uint64_t BufferCap(uint64_t partition_bytes) {
+    return partition_bytes + partition_bytes / kBufferSlackDivisor + kBufferSlackBytes;
+  }
+
   struct Options {
     std::string export_path;
     std::string journal_path;
