@@ -224,9 +224,9 @@ void Manager::CommitSubmits(const std::vector<QueuedSubmit*>& batch) {
       }
       State state = q->why.empty() ? State::kPending : State::kRejected;
       if (q->indices.empty()) {
-        q->result = {store_->Submit(*q->spec, state, q->why, now, &deps), state, q->why, {}};
+        q->result = {store_->Submit(*q->spec, state, q->why, now, deps), state, q->why, {}};
       } else {
-        std::vector<int64_t> ids = store_->SubmitArray(*q->spec, q->indices, state, q->why, now, &deps);
+        std::vector<int64_t> ids = store_->SubmitArray(*q->spec, q->indices, state, q->why, now, deps);
         q->result = {ids.front(), state, q->why, std::move(ids)};
       }
       ok.push_back(q);
@@ -239,14 +239,16 @@ void Manager::CommitSubmits(const std::vector<QueuedSubmit*>& batch) {
   }
   for (QueuedSubmit* q : ok) {
     if (q->result.state != State::kPending) continue;
-    std::vector<int64_t> ids = q->result.task_ids.empty() ? std::vector<int64_t>{q->result.id} : q->result.task_ids;
-    JobSpec spec = ParseJobSpec(store_->GetJob(ids.front())->spec_json);  // what a restarted daemon will see, exactly
-    std::vector<Dependency> deps = store_->Deps(ids.front());
-    for (int64_t id : ids) {
+    // The rows as stored: what a restarted daemon will see, exactly (an array's in one query).
+    std::vector<JobRow> rows = q->result.task_ids.empty() ? std::vector<JobRow>{*store_->GetJob(q->result.id)} : store_->ArrayTasks(q->result.id);
+    JobSpec spec = ParseJobSpec(rows.front().spec_json);
+    std::vector<Dependency> deps = store_->Deps(rows.front().id);
+    for (JobRow& row : rows) {
       Active a;
-      a.row = *store_->GetJob(id);
       a.spec = spec;
       a.deps = deps;
+      int64_t id = row.id;
+      a.row = std::move(row);
       active_[id] = std::move(a);
     }
     wake_ = true;

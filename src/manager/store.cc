@@ -122,6 +122,13 @@ class Store::Stmt {
     Check(sqlite3_bind_null(s_, ++i_));
     return *this;
   }
+  // Ready to run again with new binds (a statement prepared once for many rows).
+  Stmt& Reset() {
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+    i_ = 0;
+    return *this;
+  }
   bool Step() {
     int rc = sqlite3_step(s_);
     if (rc == SQLITE_ROW) return true;
@@ -198,42 +205,49 @@ void Store::Exec(const char* sql) {
   Fail(ErrorKind::kOutput, "job database {}: {}", path_, msg);
 }
 
+constexpr const char* kInsertEvent = "INSERT INTO events(ts, job_id, state, reason) VALUES(?, ?, ?, ?)";
+
 void Store::AddEvent(int64_t id, State state, const std::string& reason, double now) {
-  Stmt(this, "INSERT INTO events(ts, job_id, state, reason) VALUES(?, ?, ?, ?)").Bind(now).Bind(id).Bind(std::string(StateName(state))).Bind(reason).Step();
+  Stmt(this, kInsertEvent).Bind(now).Bind(id).Bind(std::string(StateName(state))).Bind(reason).Step();
 }
 
-int64_t Store::Insert(const JobSpec& spec, const std::vector<Dependency>& deps, State state, const std::string& reason, double now,
-                      int64_t array_id, int64_t array_index) {
-  Stmt ins(this,
+// One job (`indices` nullptr) or an array's tasks, inside the caller's transaction. The spec's JSON is
+// built and the statements prepared once for all the rows.
+std::vector<int64_t> Store::Insert(const JobSpec& spec, const std::vector<Dependency>& deps, const std::vector<int64_t>* indices, State state,
+                                   const std::string& reason, double now) {
+  const std::string spec_json = spec.ToJson(), state_name = StateName(state), submitted = StateName(State::kSubmitted);
+  Stmt job(this,
            "INSERT INTO jobs(name, spec, state, reason, priority, submitted_at, updated_at, queued_at, array_id, array_index) "
            "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-  ins.Bind(spec.name).Bind(spec.ToJson()).Bind(std::string(StateName(state))).Bind(reason).Bind(spec.priority).Bind(now).Bind(now).Bind(now)
-      .Bind(array_id).Bind(array_index).Step();
-  int64_t id = sqlite3_last_insert_rowid(db_);
-  for (const auto& d : deps)
-    Stmt(this, "INSERT OR IGNORE INTO deps(job_id, dep_id, condition) VALUES(?, ?, ?)").Bind(id).Bind(d.job).Bind(std::string(DepConditionName(d.condition))).Step();
-  AddEvent(id, State::kSubmitted, "", now);
-  AddEvent(id, state, reason, now);
-  return id;
+  Stmt dep(this, "INSERT OR IGNORE INTO deps(job_id, dep_id, condition) VALUES(?, ?, ?)");
+  Stmt event(this, kInsertEvent);
+  std::vector<int64_t> ids;
+  for (int64_t index : indices ? *indices : std::vector<int64_t>{0}) {
+    // The first task's id is the array's; nothing else writes inside this transaction, so the rest follow it.
+    int64_t array_id = indices && !ids.empty() ? ids.front() : 0;
+    job.Reset().Bind(spec.name).Bind(spec_json).Bind(state_name).Bind(reason).Bind(spec.priority).Bind(now).Bind(now).Bind(now)
+        .Bind(array_id).Bind(index).Step();
+    int64_t id = sqlite3_last_insert_rowid(db_);
+    if (indices && ids.empty()) Stmt(this, "UPDATE jobs SET array_id=? WHERE id=?").Bind(id).Bind(id).Step();
+    for (const auto& d : deps) dep.Reset().Bind(id).Bind(d.job).Bind(std::string(DepConditionName(d.condition))).Step();
+    event.Reset().Bind(now).Bind(id).Bind(submitted).Bind(std::string()).Step();
+    event.Reset().Bind(now).Bind(id).Bind(state_name).Bind(reason).Step();
+    ids.push_back(id);
+  }
+  return ids;
 }
 
-int64_t Store::Submit(const JobSpec& spec, State state, const std::string& reason, double now, const std::vector<Dependency>* deps) {
+int64_t Store::Submit(const JobSpec& spec, State state, const std::string& reason, double now, const std::vector<Dependency>& deps) {
   Txn t(this);
-  int64_t id = Insert(spec, deps ? *deps : spec.depends_on, state, reason, now, 0, 0);
+  int64_t id = Insert(spec, deps, nullptr, state, reason, now).front();
   t.Commit();
   return id;
 }
 
 std::vector<int64_t> Store::SubmitArray(const JobSpec& spec, const std::vector<int64_t>& indices, State state, const std::string& reason,
-                                        double now, const std::vector<Dependency>* deps) {
+                                        double now, const std::vector<Dependency>& deps) {
   Txn t(this);
-  std::vector<int64_t> ids;
-  // The first task's id is the array's; nothing else writes inside this transaction, so the rest follow it.
-  for (int64_t index : indices) {
-    int64_t id = Insert(spec, deps ? *deps : spec.depends_on, state, reason, now, ids.empty() ? 0 : ids.front(), index);
-    if (ids.empty()) Stmt(this, "UPDATE jobs SET array_id=? WHERE id=?").Bind(id).Bind(id).Step();
-    ids.push_back(id);
-  }
+  std::vector<int64_t> ids = Insert(spec, deps, &indices, state, reason, now);
   t.Commit();
   return ids;
 }

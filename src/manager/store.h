@@ -71,14 +71,14 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  // Inserts a job in state `state` (PENDING or REJECTED) with its dependencies (`deps`, resolved to job
-  // ids by the manager; nullptr: the spec's own), recording the SUBMITTED event and the one for `state`.
-  // Returns its id.
-  int64_t Submit(const JobSpec& spec, State state, const std::string& reason, double now, const std::vector<Dependency>* deps = nullptr);
+  // Inserts a job in state `state` (PENDING or REJECTED) with its dependencies `deps`, resolved to job ids
+  // by the manager (the spec's own depends_on may name an array or an array's task: it is not used here),
+  // recording the SUBMITTED event and the one for `state`. Returns its id.
+  int64_t Submit(const JobSpec& spec, State state, const std::string& reason, double now, const std::vector<Dependency>& deps);
   // An array (spec.array): one job per index, in one transaction, with consecutive ids in index order, each
   // with the spec and dependencies, array_id the first one's id. Returns the ids.
   std::vector<int64_t> SubmitArray(const JobSpec& spec, const std::vector<int64_t>& indices, State state, const std::string& reason,
-                                   double now, const std::vector<Dependency>* deps = nullptr);
+                                   double now, const std::vector<Dependency>& deps);
   // Changes a job's state and reason (no attempt involved: PENDING reason updates, CANCELLED while pending).
   void SetState(int64_t id, State state, const std::string& reason, double now);
   // Only the reason (a pending job's "waiting for ..." text): no event, since the state did not change.
@@ -154,8 +154,8 @@ class Store {
   class Stmt;
   void Exec(const char* sql);
   void AddEvent(int64_t id, State state, const std::string& reason, double now);
-  int64_t Insert(const JobSpec& spec, const std::vector<Dependency>& deps, State state, const std::string& reason, double now, int64_t array_id,
-                 int64_t array_index);
+  std::vector<int64_t> Insert(const JobSpec& spec, const std::vector<Dependency>& deps, const std::vector<int64_t>* indices, State state,
+                              const std::string& reason, double now);
   sqlite3* db_ = nullptr;
   int txn_depth_ = 0;
   std::string path_;

@@ -73,9 +73,9 @@ TEST(Store, EventsOfOneJobAndAggregates) {
   Store s(d.path + "/state.db");
   EXPECT_EQ(s.LastEventSeq(), 0);
   JobSpec spec = ParseJobSpec(R"({"command":["true"]})");
-  int64_t a = s.Submit(spec, State::kPending, "", 100.0);
-  int64_t b = s.Submit(ParseJobSpec(R"({"command":["true"],"resources":{"cpus":1}})"), State::kPending, "", 101.0);
-  s.Submit(spec, State::kRejected, "too big", 102.0);
+  int64_t a = s.Submit(spec, State::kPending, "", 100.0, {});
+  int64_t b = s.Submit(ParseJobSpec(R"({"command":["true"],"resources":{"cpus":1}})"), State::kPending, "", 101.0, {});
+  s.Submit(spec, State::kRejected, "too big", 102.0, {});
   int n = s.BeginAttempt(a, 110.0);  // waited 10 s
   s.RecordLaunch(a, n, 1, 1, "boot");
   s.EndAttempt(a, n, "failed", 1, std::nullopt, State::kPending, "backoff", 121.0, 120.0);  // ran 10 s

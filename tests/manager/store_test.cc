@@ -27,9 +27,9 @@ TEST(Store, TransitionsAreRecordedWithEventsAndSurviveReopen) {
   {
     Store s(db);
     JobSpec spec = ParseJobSpec(R"({"name":"a","command":["true"]})");
-    a = s.Submit(spec, State::kPending, "", 1.0);
+    a = s.Submit(spec, State::kPending, "", 1.0, {});
     JobSpec spec_b = ParseJobSpec(R"({"name":"b","command":["true"],"depends_on":[{"job":1,"condition":"afterany"}]})");
-    b = s.Submit(spec_b, State::kPending, "", 2.0);
+    b = s.Submit(spec_b, State::kPending, "", 2.0, spec_b.depends_on);
     EXPECT_EQ(s.Deps(b).size(), 1u);
     EXPECT_EQ(s.Dependents(a), std::vector<int64_t>{b});
     int n = s.BeginAttempt(a, 3.0);
@@ -80,15 +80,15 @@ TEST(Store, NestedTransactionsCommitOnceOrNotAtAll) {
   JobSpec spec = ParseJobSpec(R"({"command":["true"]})");
   try {
     Store::Txn outer(&s);
-    s.Submit(spec, State::kPending, "", 1.0);  // its own Txn joins the outer one
+    s.Submit(spec, State::kPending, "", 1.0, {});  // its own Txn joins the outer one
     throw Error(ErrorKind::kOutput, "disk full");
   } catch (const Error&) {
   }
   EXPECT_TRUE(s.ActiveJobs().empty());
   {
     Store::Txn outer(&s);
-    s.Submit(spec, State::kPending, "", 1.0);
-    s.Submit(spec, State::kPending, "", 1.0);
+    s.Submit(spec, State::kPending, "", 1.0, {});
+    s.Submit(spec, State::kPending, "", 1.0, {});
     outer.Commit();
   }
   EXPECT_EQ(s.ActiveJobs().size(), 2u);
@@ -103,19 +103,20 @@ TEST(Store, ArraySubmitIsOneTransactionAndSurvivesReopen) {
   std::vector<int64_t> ids;
   {
     Store s(db);
-    int64_t before = s.Submit(ParseJobSpec(R"({"command":["true"]})"), State::kPending, "", 1.0);
+    int64_t before = s.Submit(ParseJobSpec(R"({"command":["true"]})"), State::kPending, "", 1.0, {});
     JobSpec spec = ParseJobSpec(R"({"command":["x"],"array":"2,4-6%2"})");
-    std::vector<Dependency> deps{{before, DepCondition::kAfterOk}};
+    std::vector<Dependency> deps{{before, DepCondition::kAfterOk}, {before, DepCondition::kAfterAny}};
     int64_t seq = s.LastEventSeq();
     try {
       Store::Txn t(&s);
-      s.SubmitArray(spec, {2, 4, 5, 6}, State::kPending, "", 2.0, &deps);
+      s.SubmitArray(spec, {2, 4, 5, 6}, State::kPending, "", 2.0, deps);
       throw Error(ErrorKind::kOutput, "disk full");
     } catch (const Error&) {
     }
     EXPECT_EQ(s.ArraySize(before + 1), 0) << "nothing of a failed array is left";
     EXPECT_EQ(s.LastEventSeq(), seq);
-    ids = s.SubmitArray(spec, {2, 4, 5, 6}, State::kPending, "", 2.0, &deps);
+    ids = s.SubmitArray(spec, {2, 4, 5, 6}, State::kPending, "", 2.0, deps);
+    EXPECT_EQ(s.LastEventSeq(), seq + 8) << "SUBMITTED and PENDING of each task";
   }
   Store s(db);
   ASSERT_EQ(ids.size(), 4u);
@@ -129,7 +130,9 @@ TEST(Store, ArraySubmitIsOneTransactionAndSurvivesReopen) {
   EXPECT_EQ(s.ArrayTask(ids[0], 6)->id, ids[3]);
   EXPECT_FALSE(s.ArrayTask(ids[0], 3));
   EXPECT_TRUE(s.ArrayTasks(ids[1]).empty()) << "only the first task's id is the array's";
+  for (int64_t id : ids) EXPECT_EQ(s.Deps(id).size(), 2u);
   EXPECT_EQ(s.Deps(ids[3]).at(0).job, 1);
+  EXPECT_EQ(tasks[0].spec_json, tasks[3].spec_json);
   EXPECT_EQ(ParseJobSpec(tasks[3].spec_json).array.spec, "2,4-6%2");
   JobFilter f;
   f.array_id = ids[0];
@@ -150,13 +153,13 @@ TEST(Store, Version1DatabaseIsMigrated) {
     ASSERT_EQ(sqlite3_exec(h, sql, nullptr, nullptr, nullptr), SQLITE_OK) << sql;
   sqlite3_close(h);
   Store s(db);
-  int64_t id = s.Submit(ParseJobSpec(R"({"command":["true"]})"), State::kPending, "", 5.0);
+  int64_t id = s.Submit(ParseJobSpec(R"({"command":["true"]})"), State::kPending, "", 5.0, {});
   s.BeginAttempt(id, 6.0, {"GPU-a", "GPU-b"}, {0, 3});
   EXPECT_EQ(s.Attempts(id).at(0).gpus, (std::vector<std::string>{"GPU-a", "GPU-b"}));
   EXPECT_EQ(s.Attempts(id).at(0).cpus, (std::vector<int>{0, 3}));
   EXPECT_EQ(s.GetJob(id)->queued_at, 5.0);
   EXPECT_EQ(s.GetJob(id)->array_id, 0);
-  auto ids = s.SubmitArray(ParseJobSpec(R"({"command":["true"],"array":"0-1"})"), {0, 1}, State::kPending, "", 7.0);
+  auto ids = s.SubmitArray(ParseJobSpec(R"({"command":["true"],"array":"0-1"})"), {0, 1}, State::kPending, "", 7.0, {});
   EXPECT_EQ(s.ArrayTask(ids[0], 1)->id, ids[1]);
 }
 
