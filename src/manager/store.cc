@@ -366,7 +366,7 @@ std::vector<JobRow> Store::ListJobs(const JobFilter& f) {
   std::string sql = std::string(kJobCols) + "WHERE id > ?";
   if (f.state) sql += " AND state = ?";
   if (!f.name.empty()) sql += " AND name = ?";
-  if (f.array_id > 0) sql += " AND array_id = ?";
+  if (f.array_id > 0) sql += " AND array_id = ? AND array_id > 0";  // the second term lets SQLite use the partial index jobs_array
   sql += " ORDER BY id LIMIT ?";
   Stmt q(this, sql.c_str());
   q.Bind(f.after_id);
