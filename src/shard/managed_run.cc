@@ -72,6 +72,9 @@ std::optional<ManagedRun> ReadManagedRun(Env* env, const std::string& dir) {
 void CheckManagedRunOver(Env* env, const std::string& dir, const ShardOptions& opt) {
   auto run = ReadManagedRun(env, dir);
   if (!run) return;
+  // The submission's own merge job is started by the manager only once the array has ended (its
+  // dependency), and is itself the job still running; nor need the daemon's environment name the manager.
+  if (run->merge_id > 0 && env->GetEnvVar("SLUICE_JOB_ID") == std::to_string(run->merge_id)) return;
   auto c = Client(opt, run);
   for (auto [what, id] : {std::pair{"array job", run->array_id}, std::pair{"merge job", run->merge_id}}) {
     if (id == 0) continue;

@@ -30,7 +30,8 @@ struct ManagedRun {
 std::optional<ManagedRun> ReadManagedRun(Env* env, const std::string& dir);
 
 // Throws kState when `dir` was submitted and its array or merge job is not terminal yet (or the manager
-// cannot be reached to tell): running the directory again now would run shards twice.
+// cannot be reached to tell): running or merging the directory now would run shards twice or merge too
+// early. Passes in the recorded merge job itself ($SLUICE_JOB_ID), which runs after the array has ended.
 void CheckManagedRunOver(Env* env, const std::string& dir, const ShardOptions& opt);
 
 // Submits `shards` (plan indices; may be empty) as an array of `sluice_exe shard task dir` and, unless

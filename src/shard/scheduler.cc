@@ -833,6 +833,7 @@ int Scheduler::RunMerge() {
   Adopt();
   Identify("shard_merge");
   auto lock = LockDir(Env::LockMode::kExclusive, 10);
+  CheckManagedRunOver(env_, out_dir_, opt_);  // pending tasks hold no lock yet
   LoadPlan();
   LoadShards();
   for (auto& s : shards_) Reconcile(s);

@@ -66,7 +66,8 @@ int RunShards(Env* env, const ShardOptions& opt, std::FILE* out, std::FILE* err)
 int RunShardTask(Env* env, const std::string& output_dir, std::optional<int> shard, std::FILE* out, std::FILE* err);
 
 // `sluice shard merge OUT`: merges a directory's completed shards as the end of a run does (0 merged, 1
-// refused for missing or failed shards). `allow_partial` adds to what args.json recorded.
+// refused for missing or failed shards). `allow_partial` adds to what args.json recorded. Error(kState)
+// while a submission recorded in manager.json may still run shards (but in that submission's merge job).
 int MergeShardDir(Env* env, const std::string& output_dir, bool allow_partial, std::FILE* out, std::FILE* err);
 
 // `sluice shard status OUT`: the per-shard table of a directory (whether a scheduler holds it, each shard's

@@ -3,7 +3,8 @@
 # array, one task per shard, with a real daemon whose GPU inventory is the fake NVML library. The array's
 # tasks run the shards (at most --max-parallel-workers at once, in the submitter's working directory), a
 # failing shard is retried by the manager, the merge job waits for every task; a rerun submits only
-# unfinished shards; a local run or a second submit is refused while the array may still run; a cancelled
+# unfinished shards; a local run, a second submit or a merge by hand is refused while the array may still
+# run; a cancelled
 # array stops its workers and records them cancelled; GPU tasks run on the GPU the manager gave them.
 source "$(dirname "$0")/lib.sh" "$@"
 
@@ -73,6 +74,7 @@ check "a task's log has the worker's output with its range prefix" grep -q '^\[.
 check "the retried task's first attempt logged the failure" grep -q "failing once" <("$SLUICE" logs --attempt 1 "${array}_1")
 check "shard status names the submission" grep -q "array job $array (shards 0,1,2,3), merge job $merge" <("$SLUICE" shard status out)
 check "shard status: 4 completed" grep -q "^4 completed" <("$SLUICE" shard status out)
+check "a merge by hand once the submission's jobs are over merges" "$SLUICE" shard merge out
 
 # --- a rerun submits only what is unfinished: nothing, and a merge
 starts=$(grep -c ^start events.log)
@@ -107,6 +109,17 @@ submit --output-dir out2 --gpus-per-worker 0 --max-parallel-workers 2 -- sh work
 check "the resubmitted array has the 4 unfinished shards" grep -q "array job $(ids array sub5.out) (shards 0,1,2,3)" <("$SLUICE" shard status out2)
 rc=0; "$SLUICE" wait "$(ids merge sub5.out)" 2>/dev/null || rc=$?
 check "... and completes with a full merge" bash -c "test $rc = 0 && $(declare -f merged_ok); merged_ok out2"
+
+# --- a merge by hand is refused while the array's tasks are pending (they hold no lock yet); the
+# submission's own merge job passes that check (it is the job still running: the merges above)
+blocker=$("$SLUICE" submit --cpus 8 -- sleep 60)
+check "a job holding every CPU runs" wait_state "$blocker" RUNNING
+submit --output-dir out5 --gpus-per-worker 0 -- sh worker.sh {shard} {low} {high} {out} > sub8.out 2> sub8.err
+rc=0; "$SLUICE" shard merge out5 2> m5.err || rc=$?
+check "a merge by hand while the array is pending is refused (exit 5)" bash -c "test $rc = 5 && grep -q 'array job $(ids array sub8.out), which is still PENDING' m5.err"
+"$SLUICE" cancel "$(ids array sub8.out)" > /dev/null
+"$SLUICE" cancel "$blocker" > /dev/null
+check "... and the cancelled submission's merge job never runs" wait_state "$(ids merge sub8.out)" CANCELLED
 
 # --- a task SIGKILLed mid-run leaves its worker's process group behind: the manager retries the task, and
 # the retry stops that orphan (its recorded identity matches) before it runs the shard again
