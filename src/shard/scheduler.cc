@@ -363,29 +363,17 @@ void Scheduler::Reconcile(Shard& s) {
 }
 
 void Scheduler::WriteConfig() {
-  auto options = [&](JsonWriter& w) {
-    w.BeginObject().Field("input", input_).Field("key", opt_.key_column).Field("output_dir", out_dir_);
-    w.Field("key_type", opt_.key_type ? KeyTypeName(*opt_.key_type) : "auto").Field("num_workers", opt_.num_workers);
-    w.Field("gpus_per_worker", opt_.gpus_per_worker).Field("min_gpu_memory", opt_.min_gpu_memory_gib);
-    w.Field("max_parallel_workers", opt_.max_parallel_workers).Field("quiet", opt_.quiet).Field("max_attempts", opt_.max_attempts);
-    w.Field("retry_backoff", opt_.retry_backoff_seconds).Field("kill_grace", opt_.kill_grace_seconds);
-    w.Field("result_pattern", opt_.result_pattern).Field("merged_output", opt_.merged_output);
-    w.Field("replan", opt_.replan).Field("allow_partial", opt_.allow_partial).Field("no_merge", opt_.no_merge);
-    w.Field("submit", opt_.submit);
-    w.Key("worker_command").BeginArray();
-    for (const auto& a : opt_.worker_argv) w.String(a);
-    w.EndArray().EndObject();
-  };
-  JsonWriter args;
-  options(args);
-  WriteFileAtomic(env_, Path("args.json"), args.Take() + "\n");
+  ShardOptions as_run = opt_;
+  as_run.input = input_;
+  as_run.output_dir = out_dir_;
+  std::string args = ShardOptionsJson(as_run);
+  WriteFileAtomic(env_, Path("args.json"), args + "\n");
   JsonWriter w;
   int64_t pid = env_->ProcessId();
   auto info = env_->GetProcessInfo(pid);
   w.BeginObject().Field("scheduler_id", scheduler_id_).Field("process_id", pid);
   w.Field("proc_starttime", info ? info->start_ticks : uint64_t{0}).Field("host", host_).Field("boot_id", env_->BootId());
-  w.Field("timestamp", env_->NowSeconds()).Key("args");
-  options(w);
+  w.Field("timestamp", env_->NowSeconds()).Key("args").Raw(args);
   w.EndObject();
   WriteFileAtomic(env_, Path("scheduler_config.json"), w.Take() + "\n");
 }
@@ -851,39 +839,97 @@ void Scheduler::LoadPlan() {
 ShardOptions ReadArgs(Env* env, const std::string& dir) {
   std::string path = dir + "/args.json";
   if (!env->FileExists(path)) Fail(ErrorKind::kInput, "{}: no such file (not a sluice shard output directory)", path);
-  std::string text = ReadFile(env, path);
-  simdjson::dom::parser p;
-  simdjson::dom::element root;
-  ShardOptions o;
-  std::string_view input, key, key_type, pattern, merged;
-  int64_t workers = 0, gpus = 0, parallel = 0, attempts = 0;
-  simdjson::dom::array command;
-  if (p.parse(text).get(root) || root["input"].get(input) || root["key"].get(key) || root["key_type"].get(key_type) ||
-      root["num_workers"].get(workers) || root["gpus_per_worker"].get(gpus) || root["min_gpu_memory"].get(o.min_gpu_memory_gib) ||
-      root["max_parallel_workers"].get(parallel) || root["quiet"].get(o.quiet) || root["max_attempts"].get(attempts) ||
-      root["retry_backoff"].get(o.retry_backoff_seconds) || root["kill_grace"].get(o.kill_grace_seconds) ||
-      root["result_pattern"].get(pattern) || root["merged_output"].get(merged) || root["allow_partial"].get(o.allow_partial) ||
-      root["no_merge"].get(o.no_merge) || root["worker_command"].get(command))
-    Fail(ErrorKind::kState, "{}: not the options of a sluice shard run (a field is missing or mistyped)", path);
-  o.input = input;
-  o.key_column = key;
-  if (key_type != "auto") o.key_type = ParseKeyType(key_type);
-  o.output_dir = dir;
-  o.num_workers = static_cast<int>(workers);
-  o.gpus_per_worker = static_cast<int>(gpus);
-  o.max_parallel_workers = static_cast<int>(parallel);
-  o.max_attempts = static_cast<int>(attempts);
-  o.result_pattern = pattern;
-  o.merged_output = merged;
-  for (simdjson::dom::element a : command) {
-    std::string_view v;
-    if (a.get(v)) Fail(ErrorKind::kState, "{}: worker_command must be strings", path);
-    o.worker_argv.emplace_back(v);
-  }
-  return o;
+  return ParseShardOptions(ReadFile(env, path), dir, path);
+}
+
+// The fields of args.json: one list for writing and reading, `f(key, member)` each.
+template <typename Options, typename F>
+void ForEachArg(Options& o, F&& f) {
+  f("input", o.input);
+  f("key", o.key_column);
+  f("output_dir", o.output_dir);
+  f("key_type", o.key_type);
+  f("num_workers", o.num_workers);
+  f("gpus_per_worker", o.gpus_per_worker);
+  f("min_gpu_memory", o.min_gpu_memory_gib);
+  f("max_parallel_workers", o.max_parallel_workers);
+  f("quiet", o.quiet);
+  f("max_attempts", o.max_attempts);
+  f("retry_backoff", o.retry_backoff_seconds);
+  f("kill_grace", o.kill_grace_seconds);
+  f("result_pattern", o.result_pattern);
+  f("merged_output", o.merged_output);
+  f("replan", o.replan);
+  f("allow_partial", o.allow_partial);
+  f("no_merge", o.no_merge);
+  f("submit", o.submit);
+  f("worker_command", o.worker_argv);
+}
+
+template <typename T>
+void WriteArg(JsonWriter& w, std::string_view key, const T& v) {
+  w.Field(key, v);
+}
+void WriteArg(JsonWriter& w, std::string_view key, const std::optional<KeyType>& v) { w.Field(key, v ? KeyTypeName(*v) : "auto"); }
+void WriteArg(JsonWriter& w, std::string_view key, const std::vector<std::string>& v) {
+  w.Key(key).BeginArray();
+  for (const auto& a : v) w.String(a);
+  w.EndArray();
+}
+
+// false when `e` is not of the member's type.
+bool ReadArg(simdjson::dom::element e, std::string& v) {
+  std::string_view s;
+  if (e.get(s)) return false;
+  v = s;
+  return true;
+}
+bool ReadArg(simdjson::dom::element e, int& v) {
+  int64_t i = 0;
+  if (e.get(i) || i < INT32_MIN || i > INT32_MAX) return false;
+  v = static_cast<int>(i);
+  return true;
+}
+bool ReadArg(simdjson::dom::element e, double& v) { return !e.get(v); }
+bool ReadArg(simdjson::dom::element e, bool& v) { return !e.get(v); }
+bool ReadArg(simdjson::dom::element e, std::optional<KeyType>& v) {
+  std::string_view s;
+  if (e.get(s)) return false;
+  v = s == "auto" ? std::nullopt : ParseKeyType(s);
+  return s == "auto" || v;
+}
+bool ReadArg(simdjson::dom::element e, std::vector<std::string>& v) {
+  simdjson::dom::array a;
+  if (e.get(a)) return false;
+  v.clear();
+  for (simdjson::dom::element x : a)
+    if (!ReadArg(x, v.emplace_back())) return false;
+  return true;
 }
 
 }  // namespace
+
+std::string ShardOptionsJson(const ShardOptions& opt) {
+  JsonWriter w;
+  w.BeginObject();
+  ForEachArg(opt, [&w](std::string_view key, const auto& v) { WriteArg(w, key, v); });
+  w.EndObject();
+  return w.Take();
+}
+
+ShardOptions ParseShardOptions(std::string_view json, const std::string& dir, const std::string& path) {
+  simdjson::dom::parser p;
+  simdjson::dom::object root;
+  if (p.parse(json.data(), json.size()).get(root)) Fail(ErrorKind::kState, "{}: not the options of a sluice shard run (not a JSON object)", path);
+  ShardOptions o;
+  ForEachArg(o, [&](const char* key, auto& v) {
+    simdjson::dom::element e;
+    if (root[key].get(e) || !ReadArg(e, v))
+      Fail(ErrorKind::kState, "{}: not the options of a sluice shard run ({} is missing or mistyped)", path, key);
+  });
+  o.output_dir = dir;
+  return o;
+}
 
 int RunShards(Env* env, const ShardOptions& opt, std::FILE* out, std::FILE* err) {
   Scheduler s(env, opt, out, err);

@@ -25,6 +25,7 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "io/env.h"
@@ -69,6 +70,13 @@ int RunShardTask(Env* env, const std::string& output_dir, std::optional<int> sha
 // refused for missing or failed shards). `allow_partial` adds to what args.json recorded. Error(kState)
 // while a submission recorded in manager.json may still run shards (but in that submission's merge job).
 int MergeShardDir(Env* env, const std::string& output_dir, bool allow_partial, std::FILE* out, std::FILE* err);
+
+// args.json (also the "args" of scheduler_config.json): the options a directory is run with, so that its
+// array tasks and merge use exactly those. One list of fields serves both directions. Parse requires every
+// field and sets output_dir to `dir`, where the directory is now; it throws Error(kState) naming `path`
+// and the field that is missing or mistyped.
+std::string ShardOptionsJson(const ShardOptions& opt);
+ShardOptions ParseShardOptions(std::string_view json, const std::string& dir, const std::string& path);
 
 // `sluice shard status OUT`: the per-shard table of a directory (whether a scheduler holds it, each shard's
 // status, attempt, GPUs, pid, exit, result rows, log). Returns 0.

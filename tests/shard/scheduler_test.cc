@@ -323,5 +323,60 @@ TEST_F(SchedulerTest, BadOptionsAndTablesAreClearErrors) {
   std::fclose(o);
 }
 
+// args.json, which array tasks and the merge read back: every option written is read back as it was. The
+// fixture sets each written field to a value other than its default (checked), so a field written but not
+// read comes back as the default and the re-written JSON differs; each key left out is refused by name, so
+// the reader reads every key the writer writes.
+TEST(ShardOptionsJsonTest, EveryWrittenOptionIsReadBack) {
+  ShardOptions o;
+  o.input = "/data/in.csv";
+  o.key_column = "k";
+  o.output_dir = "/was/here";
+  o.key_type = KeyType::kString;
+  o.num_workers = 7;
+  o.gpus_per_worker = 3;
+  o.min_gpu_memory_gib = 2.5;
+  o.max_parallel_workers = 5;
+  o.quiet = true;
+  o.max_attempts = 9;
+  o.retry_backoff_seconds = 1.5;
+  o.kill_grace_seconds = 4.25;
+  o.worker_argv = {"python", "w.py", "{low}", R"({"a": 1})"};
+  o.result_pattern = "r_{low}.jsonl";
+  o.merged_output = "/was/here/m.jsonl";
+  o.replan = o.allow_partial = o.no_merge = o.submit = true;
+  std::string json = ShardOptionsJson(o);
+
+  simdjson::dom::parser p1, p2;
+  simdjson::dom::object written = p1.parse(json), defaults = p2.parse(ShardOptionsJson(ShardOptions{}));
+  ASSERT_GE(written.size(), 19u);
+  for (auto [key, value] : written)
+    EXPECT_NE(simdjson::to_string(value), simdjson::to_string(defaults[key].value())) << key << ": give it a value other than its default";
+
+  ShardOptions back = ParseShardOptions(json, "/now/here", "args.json");
+  EXPECT_EQ(back.output_dir, "/now/here") << "where the directory is now";
+  EXPECT_EQ(back.key_type, KeyType::kString);
+  EXPECT_EQ(back.worker_argv, o.worker_argv);
+  EXPECT_EQ(back.min_gpu_memory_gib, 2.5);
+  back.output_dir = o.output_dir;
+  EXPECT_EQ(ShardOptionsJson(back), json);
+
+  for (auto [key, value] : written) {
+    std::string without = "{";
+    for (auto [k, v] : written)
+      if (k != key) without += (without.size() > 1 ? "," : "") + fmt::format("\"{}\":{}", k, simdjson::to_string(v));
+    without += "}";
+    try {
+      ParseShardOptions(without, "/d", "/d/args.json");
+      ADD_FAILURE() << key << " is written but not required when read";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(fmt::format("/d/args.json: not the options of a sluice shard run ({} is missing", key)),
+                std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_THROW(ParseShardOptions(R"({"input": 1})", "/d", "/d/args.json"), Error);
+}
+
 }  // namespace
 }  // namespace sluice::shard
