@@ -328,7 +328,7 @@ namespace {
 // "ID_K" for an array's task, else the id.
 std::string JobLabel(dom::element j) {
   int64_t array_id = Int(j, "/array_id", 0);
-  return array_id > 0 ? fmt::format("{}_{}", array_id, Int(j, "/array_index", 0)) : std::to_string(Int(j, "/id", 0));
+  return array_id > 0 ? JobRef{array_id, Int(j, "/array_index", 0)}.ToString() : std::to_string(Int(j, "/id", 0));
 }
 
 void PrintArrayStatus(dom::element e) {
@@ -342,7 +342,7 @@ void PrintArrayStatus(dom::element e) {
   if (e.at_pointer("/array/tasks").get(tasks)) return;
   for (dom::element t : tasks) {
     std::string reason = Str(t, "/reason");
-    fmt::print("  {}_{}  job {}  {}  attempts {}{}\n", Int(e, "/id", 0), Int(t, "/index", 0), Int(t, "/id", 0), Str(t, "/state"),
+    fmt::print("  {}  job {}  {}  attempts {}{}\n", JobRef{Int(e, "/id", 0), Int(t, "/index", 0)}.ToString(), Int(t, "/id", 0), Str(t, "/state"),
                Int(t, "/attempts", 0), reason.empty() ? "" : "  (" + reason + ")");
   }
 }
@@ -558,7 +558,7 @@ std::optional<int> ArrayEndedExitCode(dom::element e) {
     for (dom::element t : tasks)
       if (Str(t, "/state") != "COMPLETED") {
         fmt::print(stderr, "sluice: array {} {}; its first task that did not complete:\n", array_id, Str(e, "/state"));
-        return EndedExitCode(fmt::format("{}_{}", array_id, Int(t, "/index", 0)), t);
+        return EndedExitCode(JobRef{array_id, Int(t, "/index", 0)}.ToString(), t);
       }
   fmt::print(stderr, "sluice: array {} COMPLETED ({} tasks)\n", array_id, Int(e, "/array/size", 0));
   return 0;

@@ -41,7 +41,7 @@ std::string Tag(const std::string& s) {
 }
 }  // namespace
 
-std::string JobLimits::Dir(int64_t job, int n) const { return fmt::format("{}/sluice-{}-job{}-a{}", base_, tag_, job, n); }
+std::string JobLimits::Dir(int64_t job, int n) const { return fmt::format("{}{}-a{}", GroupPrefix(), job, n); }
 
 void JobLimits::Confine(int64_t job, int n, uint64_t bytes, int64_t pid) {
   std::string dir = Dir(job, n);

@@ -31,7 +31,7 @@ class JobLimits {
       : env_(env), base_(std::move(memory_base)), version_(version), tag_(std::move(tag)), cpus_(std::move(cpus)) {}
   bool memory() const { return !base_.empty(); }
   const std::string& memory_base() const { return base_; }
-  std::string JobGroupsGlob() const { return base_ + "/sluice-" + tag_ + "-job*"; }  // this daemon's job groups
+  std::string JobGroupsGlob() const { return GroupPrefix() + "*"; }  // this daemon's job groups
   int cgroup_version() const { return version_; }
   const std::vector<int>& cpus() const { return cpus_; }  // the daemon's affinity mask
 
@@ -45,6 +45,7 @@ class JobLimits {
   void Pin(int64_t pid, const std::vector<int>& cpus);
 
  private:
+  std::string GroupPrefix() const { return base_ + "/sluice-" + tag_ + "-job"; }  // + <job>-a<attempt>: an attempt's group
   std::string Dir(int64_t job, int n) const;
   Env* env_;
   std::string base_;  // the daemon's own memory cgroup directory

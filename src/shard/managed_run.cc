@@ -1,7 +1,5 @@
 #include "shard/managed_run.h"
 
-#include <unistd.h>
-
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -12,6 +10,7 @@
 #include "io/atomic_file.h"
 #include "io/process.h"
 #include "manager/client.h"
+#include "manager/job_spec.h"
 
 namespace sluice::shard {
 namespace {
@@ -24,8 +23,6 @@ manager::ClientOptions Client(const ShardOptions& opt, const std::optional<Manag
   c.token_file = opt.token_file;
   return c;
 }
-
-bool TerminalState(std::string_view s) { return s == "COMPLETED" || s == "FAILED" || s == "CANCELLED" || s == "REJECTED"; }
 
 // The job's state as the manager reports it ("" when the manager does not know the job).
 std::string JobState(Env* env, const manager::ClientOptions& c, int64_t id) {
@@ -87,7 +84,7 @@ void CheckManagedRunOver(Env* env, const std::string& dir, const ShardOptions& o
            "the manager (or name it with --server), or remove {} if those jobs are gone for good",
            dir, run->server.empty() ? "" : " at " + run->server, what, id, e.what(), ManagerFile(dir));
     }
-    if (!state.empty() && !TerminalState(state))
+    if (auto parsed = manager::ParseState(state); !state.empty() && !(parsed && manager::IsTerminal(*parsed)))
       Fail(ErrorKind::kState,
            "{} was submitted to the job manager as {} {}, which is still {}: wait for it (`sluice wait {}`) or cancel it "
            "(`sluice cancel {}`) before running this directory again",
@@ -102,8 +99,7 @@ ManagedRun SubmitManagedRun(Env* env, const std::string& dir, const ShardOptions
   run.submitted_at = env->NowSeconds();
   auto c = Client(opt, std::nullopt);
   std::string exe = SelfExecutablePath();
-  char cwd[4096];
-  if (!::getcwd(cwd, sizeof cwd)) Fail(ErrorKind::kInternal, "cannot read the working directory");
+  std::string cwd = WorkingDirectory();
   std::string name = "shard " + std::filesystem::path(dir).filename().string();
   auto common = [&](manager::SubmitOptions& s) {
     s.cwd = cwd;  // the worker command's relative paths mean what they meant to the submitter
@@ -119,7 +115,7 @@ ManagedRun SubmitManagedRun(Env* env, const std::string& dir, const ShardOptions
     a.gpus = opt.gpus_per_worker;
     if (opt.gpus_per_worker > 0 && opt.min_gpu_memory_gib > 0) a.gpu_memory = fmt::format("{}GiB", opt.min_gpu_memory_gib);
     a.retries = opt.max_attempts - 1;
-    a.backoff = fmt::format("{}s,x2,300s", opt.retry_backoff_seconds);
+    a.backoff = fmt::format("{}s,x2,{}s", opt.retry_backoff_seconds, kMaxBackoffSeconds);
     a.kill_grace = fmt::format("{}s", opt.kill_grace_seconds + 5);  // the task stops its worker's group first
     auto reply = manager::SubmitJob(env, c, a);
     if (reply.state == "REJECTED") Fail(ErrorKind::kUsage, "the job manager rejected the shard array: {}", reply.reason);

@@ -29,7 +29,6 @@ namespace sluice::shard {
 namespace {
 
 constexpr double kPollSeconds = 0.05;
-constexpr double kMaxBackoffSeconds = 300;
 constexpr double kProgressEverySeconds = 30;
 
 // ---- signals: the first SIGINT/SIGTERM is recorded (one lock-free store) and handled by the loop ----
@@ -68,12 +67,7 @@ std::string Extension(const std::string& path) {
   return dot == std::string::npos || (slash != std::string::npos && dot < slash) ? "" : path.substr(dot);
 }
 
-std::string Absolute(const std::string& p) {
-  if (p.empty() || p[0] == '/') return p;
-  char buf[4096];
-  if (!::getcwd(buf, sizeof buf)) Fail(ErrorKind::kInternal, "cannot read the working directory");
-  return std::string(buf) + "/" + p;
-}
+std::string Absolute(const std::string& p) { return p.empty() || p[0] == '/' ? p : WorkingDirectory() + "/" + p; }
 
 std::string DescribeExit(const ShardState& st) {
   if (st.signal) return fmt::format("killed by signal {} ({})", *st.signal, strsignal(*st.signal));
@@ -908,6 +902,12 @@ bool ReadArg(simdjson::dom::element e, std::vector<std::string>& v) {
 }
 
 }  // namespace
+
+std::string WorkingDirectory() {
+  char buf[4096];
+  if (!::getcwd(buf, sizeof buf)) Fail(ErrorKind::kInternal, "cannot read the working directory");
+  return buf;
+}
 
 std::string ShardOptionsJson(const ShardOptions& opt) {
   JsonWriter w;

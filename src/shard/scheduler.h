@@ -33,6 +33,9 @@
 
 namespace sluice::shard {
 
+// The longest delay before a retry of a shard, here and in a submitted array's retry policy.
+inline constexpr double kMaxBackoffSeconds = 300;
+
 struct ShardOptions {
   std::string input, key_column, output_dir;
   std::optional<KeyType> key_type;  // nullopt: decided by the first key
@@ -77,6 +80,9 @@ int MergeShardDir(Env* env, const std::string& output_dir, bool allow_partial, s
 // and the field that is missing or mistyped.
 std::string ShardOptionsJson(const ShardOptions& opt);
 ShardOptions ParseShardOptions(std::string_view json, const std::string& dir, const std::string& path);
+
+// The process's working directory (getcwd): what relative paths on the command line mean. Throws kInternal.
+std::string WorkingDirectory();
 
 // `sluice shard status OUT`: the per-shard table of a directory (whether a scheduler holds it, each shard's
 // status, attempt, GPUs, pid, exit, result rows, log). Returns 0.
