@@ -20,7 +20,7 @@ class WritableFile {
   virtual void Sync() = 0;                         // fdatasync
   virtual void Close() = 0;
   // Cuts the file to `size` bytes (no more than written so far); the next Append continues there. Only the
-  // files of Env::NewWritableFile(path, true) and Env::NewUncachedWritableFile support it; others throw.
+  // files of Env::NewWritableFile (either mode) and Env::NewUncachedWritableFile support it; others throw.
   virtual void Truncate(uint64_t size);
 };
 

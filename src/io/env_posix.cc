@@ -62,8 +62,11 @@ class PosixWritableFile : public WritableFile {
     if (::fdatasync(fd_) != 0) IoFail(ErrorKind::kOutput, "cannot sync", path_);
     unsynced_ = 0;
   }
-  void Truncate(uint64_t size) override {  // opened with O_APPEND: the next write lands at the new end
+  void Truncate(uint64_t size) override {
     if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) IoFail(ErrorKind::kOutput, "cannot truncate", path_);
+    // With O_APPEND the next write lands at the new end anyway; a file opened to overwrite (no O_APPEND)
+    // keeps its offset, and would write past the end, leaving a hole.
+    if (::lseek(fd_, static_cast<off_t>(size), SEEK_SET) < 0) IoFail(ErrorKind::kOutput, "cannot seek", path_);
   }
   void Close() override {
     if (fd_ >= 0 && ::close(fd_) != 0) {
