@@ -79,6 +79,8 @@ void AsyncWritableFile::Close() {
   base_->Close();
 }
 
+// Same rule as the uncached file's writer Loop (io/uncached_file.cc): nothing is written after a failure. Not
+// shared: its items are aligned buffers at offsets reused from a free list, and a Truncate clears its error.
 void AsyncWritableFile::Loop() {
   std::unique_lock<std::mutex> lk(mu_);
   while (true) {

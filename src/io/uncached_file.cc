@@ -242,6 +242,8 @@ class UncachedWritableFile : public WritableFile {
     direct_ = false;
   }
 
+  // Same rule as AsyncWritableFile::Loop (io/async_file.cc): nothing is written after a failure. Not shared:
+  // its items are owned strings recycled through spare_, and its error stays (here Truncate clears failed_at_).
   void Loop() {
     std::unique_lock<std::mutex> lk(mu_);
     while (true) {
