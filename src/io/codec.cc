@@ -116,7 +116,8 @@ class PlainRangeSource : public ByteSource {
     uint64_t size = env_->FileSize(path_);
     if (size < end_) Shrunk();
     *n = static_cast<size_t>(end_ - pos_);
-    return file_->Map(pos_, static_cast<size_t>(std::min<uint64_t>(end_ + padding, size) - pos_));
+    return file_->Map(pos_, static_cast<size_t>(std::min<uint64_t>(end_ + padding, size) - pos_),
+                      RandomAccessFile::Access::kSequential);
   }
 
  private:

@@ -43,10 +43,13 @@ class RandomAccessFile {
   virtual ~RandomAccessFile() = default;
   // Reads up to n bytes at offset into buf; returns bytes read (0 at EOF). Throws kInput on error.
   virtual size_t ReadAt(uint64_t offset, size_t n, char* buf) = 0;
+  // How a mapping will be read: front to back (input ranges: read-ahead), or at random (a model's hash
+  // tables: no read-ahead).
+  enum class Access { kSequential, kRandom };
   // Maps [offset, offset + n), which must lie inside the file; nullptr where this file cannot be mapped
   // (then read it). The default maps nothing, so an Env that injects read faults sees every read.
   // Mapping saves the read() copy, a tenth of a simple recipe's time (docs/benchmarks.md).
-  virtual std::unique_ptr<MappedRange> Map(uint64_t offset, size_t n) { return nullptr; }
+  virtual std::unique_ptr<MappedRange> Map(uint64_t offset, size_t n, Access access) { return nullptr; }
 };
 
 class FileLock {

@@ -184,7 +184,7 @@ class PosixRandomAccessFile : public RandomAccessFile {
     }
     return done;
   }
-  std::unique_ptr<MappedRange> Map(uint64_t offset, size_t n) override {
+  std::unique_ptr<MappedRange> Map(uint64_t offset, size_t n, Access access) override {
     struct stat st {};
     if (n == 0 || ::fstat(fd_, &st) != 0 || !S_ISREG(st.st_mode) || offset + n > static_cast<uint64_t>(st.st_size)) return nullptr;
     const uint64_t page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
@@ -192,7 +192,7 @@ class PosixRandomAccessFile : public RandomAccessFile {
     size_t len = static_cast<size_t>(offset + n - start);
     void* base = ::mmap(nullptr, len, PROT_READ, MAP_SHARED, fd_, static_cast<off_t>(start));
     if (base == MAP_FAILED) return nullptr;  // e.g. a file system without mmap: read instead
-    ::madvise(base, len, MADV_SEQUENTIAL);
+    ::madvise(base, len, access == Access::kRandom ? MADV_RANDOM : MADV_SEQUENTIAL);
     uintptr_t b = reinterpret_cast<uintptr_t>(base);
     int slot = ClaimSlot(path_, b, b + len);
     if (slot < 0) {  // more live mappings than slots: a shrinking file would not be named, so read instead

@@ -18,6 +18,7 @@
 #include <tuple>
 
 #include "core/error.h"
+#include "io/env.h"
 #include "kenlm_binary_writer.h"
 #include "ops/text/kenlm_binary.h"
 #include "ops/text/ngram_lm.h"
@@ -288,6 +289,36 @@ TEST_F(NgramLmBinaryTest, HandModelScoresAsComputedByHand) {
     EXPECT_EQ(lm->ScoreSentence("c"), -101.5f);  // <unk>: KenLM's -100, no back-off
     EXPECT_EQ(lm->ScoreSentence(""), -1.5f);
   }
+}
+
+// An Env whose files cannot be mapped (RandomAccessFile's default Map), as on a file system without mmap.
+class NoMapEnv : public EnvWrapper {
+ public:
+  NoMapEnv() : EnvWrapper(Env::Default()) {}
+  std::unique_ptr<RandomAccessFile> NewRandomAccessFile(const std::string& path) override {
+    struct Reader : RandomAccessFile {
+      std::unique_ptr<RandomAccessFile> base;
+      size_t ReadAt(uint64_t offset, size_t n, char* buf) override { return base->ReadAt(offset, std::min<size_t>(n, 1000), buf); }
+    };
+    auto r = std::make_unique<Reader>();
+    r->base = EnvWrapper::NewRandomAccessFile(path);
+    return r;
+  }
+};
+
+TEST_F(NgramLmBinaryTest, UnmappableFileIsReadIntoMemoryAndScoresTheSame) {
+  const std::string arpa =
+      "\\data\\\nngram 1=4\nngram 2=3\n\n\\1-grams:\n-99\t<s>\t-0.5\n-0.5\ta\t-0.25\n-0.75\tb\t-0.125\n"
+      "-1.0\t</s>\n\n\\2-grams:\n-0.25\t<s> a\n-0.5\ta b\n-0.125\tb </s>\n\n\\end\\\n";
+  NoMapEnv no_map;
+  for (kw::Type type : {kw::kProbing, kw::kTrie}) {
+    std::string path = Write("nomap" + std::to_string(type) + ".bin", kw::WriteBinary(kw::ParseArpa(arpa), kw::Options{type}));
+    auto mapped = text::KenlmBinaryModel::Open(path);
+    auto read = text::KenlmBinaryModel::Open(path, &no_map);  // read in pieces of at most 1000 bytes
+    for (const char* s : {"a b", "b a", "c", ""}) EXPECT_EQ(read->ScoreSentence(s), mapped->ScoreSentence(s)) << s;
+    EXPECT_EQ(read->ScoreSentence("a b"), -0.875f);
+  }
+  EXPECT_THROW(text::KenlmBinaryModel::Open((dir_ / "missing.bin").string(), &no_map), Error);
 }
 
 TEST_F(NgramLmBinaryTest, BrokenFilesFailWithTheFileAndTheCause) {

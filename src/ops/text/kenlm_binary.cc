@@ -1,17 +1,12 @@
 #include "ops/text/kenlm_binary.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <bit>
-#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <limits>
 
 #include "core/error.h"
+#include "io/env.h"
 #include "ops/text/pystr.h"
 
 namespace sluice::text {
@@ -668,35 +663,38 @@ class Layout {
 
 bool LooksLikeKenlmBinary(std::string_view head) { return head.starts_with(kMagicPrefix); }
 
-KenlmBinaryModel::~KenlmBinaryModel() {
-  scorer_.reset();
-  if (map_ != nullptr) ::munmap(const_cast<void*>(map_), map_len_);
-}
+KenlmBinaryModel::~KenlmBinaryModel() = default;  // the scorer (declared last) goes before the bytes it reads
 
 float KenlmBinaryModel::ScoreSentence(std::string_view line) const { return scorer_->ScoreSentence(line); }
 
-std::unique_ptr<const KenlmBinaryModel> KenlmBinaryModel::Open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) Fail(ErrorKind::kUsage, "cannot open the n-gram model {}: {}", path, std::strerror(errno));
-  struct stat st;
-  if (::fstat(fd, &st) != 0) {
-    int err = errno;
-    ::close(fd);
-    Fail(ErrorKind::kUsage, "cannot stat the n-gram model {}: {}", path, std::strerror(err));
+std::unique_ptr<const KenlmBinaryModel> KenlmBinaryModel::Open(const std::string& path, Env* env) {
+  if (env == nullptr) env = Env::Default();
+  std::unique_ptr<RandomAccessFile> file;
+  uint64_t size = 0;
+  try {
+    file = env->NewRandomAccessFile(path);
+    size = env->FileSize(path);
+  } catch (const Error& e) {
+    Fail(ErrorKind::kUsage, "cannot open the n-gram model {}: {}", path, e.what());
   }
   std::unique_ptr<KenlmBinaryModel> m(new KenlmBinaryModel());
-  m->map_len_ = static_cast<size_t>(st.st_size);
-  if (m->map_len_ > 0) {
-    void* p = ::mmap(nullptr, m->map_len_, PROT_READ, MAP_SHARED, fd, 0);
-    if (p == MAP_FAILED) {
-      int err = errno;
-      ::close(fd);
-      Fail(ErrorKind::kUsage, "cannot map the n-gram model {}: {}", path, std::strerror(err));
+  const uint8_t* data = nullptr;
+  if (size > 0) {
+    m->map_ = file->Map(0, static_cast<size_t>(size), RandomAccessFile::Access::kRandom);
+    if (m->map_) {
+      data = reinterpret_cast<const uint8_t*>(m->map_->data());
+    } else {
+      m->copy_ = std::make_unique<uint64_t[]>((size + 7) / 8);  // 8-byte aligned, as a mapping is
+      char* dst = reinterpret_cast<char*>(m->copy_.get());
+      for (uint64_t done = 0; done < size;) {
+        size_t got = file->ReadAt(done, static_cast<size_t>(size - done), dst + done);
+        if (got == 0) Fail(ErrorKind::kUsage, "the n-gram model {} shrank while it was read", path);
+        done += got;
+      }
+      data = reinterpret_cast<const uint8_t*>(dst);
     }
-    m->map_ = p;
   }
-  ::close(fd);
-  Layout layout(path, static_cast<const uint8_t*>(m->map_), m->map_len_);
+  Layout layout(path, data, static_cast<size_t>(size));
   layout.CheckSanity();
   layout.ReadParameters();
   m->order_ = layout.order();

@@ -1,9 +1,10 @@
 // A reader of KenLM's binary n-gram model files (build_binary output, format version 5, little-endian), for
 // perplexity_filter through NgramLm (ngram_lm.h). Written natively from the format's description in KenLM's
-// sources; no KenLM code is used. The file is mapped read-only (MAP_SHARED) and queried in place: nothing of
-// the model is copied to the heap, so a multi-GB model costs page cache, shared by every worker of the process.
-// It is mapped here rather than through Env's RandomAccessFile::Map, which advises sequential reading (wrong
-// for hash-table probes) and holds one of the few SIGBUS-reporting slots meant for input files.
+// sources; no KenLM code is used. The file is mapped read-only through Env (RandomAccessFile::Map, random
+// access: no read-ahead for hash-table probes) and queried in place: nothing of the model is copied to the
+// heap, so a multi-GB model costs page cache, shared by every worker of the process, and a model file cut
+// short while mapped ends the run with a message naming it, as an input file does. Where the file cannot be
+// mapped, it is read into memory instead.
 //
 // Contract:
 //   KenlmBinaryModel::Open(path)  maps the file and validates its whole layout before anything is scored: the
@@ -39,6 +40,11 @@
 #include <string>
 #include <string_view>
 
+namespace sluice {
+class Env;          // io/env.h
+class MappedRange;
+}
+
 namespace sluice::text {
 
 inline constexpr int kKenlmMaxOrder = 16;
@@ -50,7 +56,8 @@ bool LooksLikeKenlmBinary(std::string_view head);
 
 class KenlmBinaryModel {
  public:
-  static std::unique_ptr<const KenlmBinaryModel> Open(const std::string& path);
+  // `env` null: Env::Default().
+  static std::unique_ptr<const KenlmBinaryModel> Open(const std::string& path, Env* env = nullptr);
   ~KenlmBinaryModel();
   KenlmBinaryModel(const KenlmBinaryModel&) = delete;
   KenlmBinaryModel& operator=(const KenlmBinaryModel&) = delete;
@@ -63,8 +70,8 @@ class KenlmBinaryModel {
  private:
   KenlmBinaryModel() = default;
 
-  const void* map_ = nullptr;
-  size_t map_len_ = 0;
+  std::unique_ptr<MappedRange> map_;   // the file, or (where it cannot be mapped)
+  std::unique_ptr<uint64_t[]> copy_;   // its bytes read into memory
   int order_ = 0;
   std::unique_ptr<const Scorer> scorer_;
 };
