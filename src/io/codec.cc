@@ -4,6 +4,12 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <cstring>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "core/error.h"
@@ -199,12 +205,107 @@ class DecompressingSource : public ByteSource {
   bool frame_open_ = false;
 };
 
+// Runs a source's Read on a background thread, up to kBlocks blocks of kBlock bytes ahead of the reader:
+// decompressing a compressed input or checkpoint then overlaps with parsing it (and costs no wall time where
+// a core is free, as at np 1). Blocks are recycled, so reading allocates nothing after the first kBlocks.
+// The bytes are those of the source, in order; an error of the source (corrupt or truncated data, a failed
+// read) reaches the reader after every byte the source produced before it.
+class ReadAheadSource : public ByteSource {
+ public:
+  explicit ReadAheadSource(std::unique_ptr<ByteSource> inner) : inner_(std::move(inner)) {}
+  ~ReadAheadSource() override {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  size_t Read(char* buf, size_t n) override {
+    if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });  // first read: nothing runs before
+    if (cur_pos_ == cur_.size()) {
+      std::unique_lock<std::mutex> l(mu_);
+      if (cur_.capacity() > 0) {
+        free_.push_back(std::move(cur_));
+        cv_.notify_all();
+      }
+      cv_.wait(l, [&] { return !ready_.empty() || done_; });
+      if (ready_.empty()) {
+        cur_ = {};
+        cur_pos_ = 0;
+        if (error_) std::rethrow_exception(error_);
+        return 0;
+      }
+      cur_ = std::move(ready_.front());
+      ready_.pop_front();
+      cur_pos_ = 0;
+    }
+    size_t k = std::min(n, cur_.size() - cur_pos_);
+    std::memcpy(buf, cur_.data() + cur_pos_, k);
+    cur_pos_ += k;
+    return k;
+  }
+
+ private:
+  static constexpr size_t kBlock = 1 << 20, kBlocks = 4;
+
+  void Loop() {
+    size_t made = 0;
+    try {
+      while (true) {
+        std::vector<char> block;
+        {
+          std::unique_lock<std::mutex> l(mu_);
+          cv_.wait(l, [&] { return stop_ || !free_.empty() || made < kBlocks; });
+          if (stop_) return;
+          if (!free_.empty()) {
+            block = std::move(free_.back());
+            free_.pop_back();
+          } else {
+            ++made;
+          }
+        }
+        block.resize(kBlock);
+        size_t len = 0;
+        while (len < kBlock) {
+          size_t got = inner_->Read(block.data() + len, kBlock - len);
+          if (got == 0) break;
+          len += got;
+        }
+        block.resize(len);
+        std::lock_guard<std::mutex> l(mu_);
+        if (len > 0) ready_.push_back(std::move(block));
+        if (len < kBlock) done_ = true;
+        cv_.notify_all();
+        if (done_) return;
+      }
+    } catch (...) {
+      std::lock_guard<std::mutex> l(mu_);
+      error_ = std::current_exception();
+      done_ = true;
+      cv_.notify_all();
+    }
+  }
+
+  std::unique_ptr<ByteSource> inner_;
+  std::vector<char> cur_;  // the block being read, from cur_pos_
+  size_t cur_pos_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::vector<char>> ready_;  // filled blocks, in order
+  std::vector<std::vector<char>> free_;  // read blocks, to be filled again
+  bool done_ = false, stop_ = false;
+  std::exception_ptr error_;
+  std::thread thread_;
+};
+
 }  // namespace
 
 std::unique_ptr<ByteSource> OpenByteSource(Env* env, const std::string& path, uint64_t begin, uint64_t end) {
   Codec c = CodecForPath(path);
   if (c == Codec::kNone) return std::make_unique<PlainRangeSource>(env, path, begin, end);
-  return std::make_unique<DecompressingSource>(env, path, c);
+  return std::make_unique<ReadAheadSource>(std::make_unique<DecompressingSource>(env, path, c));
 }
 
 std::unique_ptr<ByteSource> OpenWholeFile(Env* env, const std::string& path) {

@@ -3,7 +3,8 @@
 // CompressedWriter streams bytes into a WritableFile. Each Finish() ends a complete gzip member or zstd
 // frame, so files written separately concatenate into one valid file (the export is the concatenation
 // of partition results, without recompression). ByteSource yields a file's bytes: a byte range of a
-// plain file, or the decompressed content of a whole compressed file (all members / frames).
+// plain file, or the decompressed content of a whole compressed file (all members / frames), decompressed
+// on a background thread up to 4 MiB ahead of the reader, so that decompressing overlaps with parsing.
 #pragma once
 
 #include <cstdint>
