@@ -8,7 +8,8 @@
 //   * the decisions over those texts plus 60 near duplicates, against the same reference (exhaustive
 //     pairwise simhash comparison, so the blocking search is checked for completeness too);
 //   * the (B, R) search values the spec gives; union-find and transitivity rules on crafted fingerprints;
-//   * the spill path: identical decisions with a budget that forces sorted runs on disk.
+//   * the spill path: identical decisions with a budget that forces sorted runs on disk (std::sort there,
+//     the radix sort of RadixSortKeyIndex in memory), and that radix sort against std::sort directly.
 #include <gtest/gtest.h>
 
 #include <simdjson.h>
@@ -19,6 +20,7 @@
 #include <random>
 
 #include "core/json_writer.h"
+#include "ops/dedup/external_sort.h"
 #include "ops/dedup/near_deduplicators.h"
 #include "ops/dedup/sha1.h"
 #include "op_harness.h"
@@ -633,6 +635,32 @@ TEST(NearDedup, RejectsWhatItCannotDo) {
   short_ds.Add(TextJson("a b c"));
   EXPECT_EQ(kind([&] { static_cast<Deduplicator&>(*mh).Fingerprint(short_ds[0]); }), ErrorKind::kInput);
   EXPECT_EQ(SimHashValue(*MakeOp("document_simhash_deduplicator"), "a b c"), 0u);
+}
+
+struct KI {
+  uint64_t key, index;
+  bool operator<(const KI& o) const { return key != o.key ? key < o.key : index < o.index; }
+  bool operator==(const KI& o) const = default;
+};
+
+// The decisions' records as they come: simhash (random keys, ascending small indices), minhash (few distinct
+// keys, the band in the index's high half, bands interleaved), and either below the std::sort cutoff.
+TEST(Dedup, RadixSortOrdersAsStdSort) {
+  std::mt19937_64 rng(7);
+  for (size_t n : {size_t{10}, size_t{1023}, size_t{1024}, size_t{5000}, size_t{200000}}) {
+    for (int shape = 0; shape < 3; ++shape) {
+      std::vector<KI> v;
+      for (size_t i = 0; i < n; ++i) {
+        if (shape == 0) v.push_back({rng(), i});
+        else if (shape == 1) for (uint64_t b = 0; b < 3 && v.size() < n; ++b) v.push_back({rng() % (n / 4 + 1), (b << 32) | i});
+        else v.push_back({(rng() % 4) << 40, rng()});  // one varying key digit; random indices
+      }
+      std::vector<KI> want = v, tmp;
+      std::sort(want.begin(), want.end());
+      dedup::RadixSortKeyIndex(v, tmp);
+      EXPECT_TRUE(v == want) << "n " << n << " shape " << shape;
+    }
+  }
 }
 
 // The same decisions with a budget far below the data: sorted runs spill to disk and are merged.
