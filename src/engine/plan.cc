@@ -110,9 +110,13 @@ Plan MakePlan(Env* env, const Recipe& recipe, const Pipeline& pipeline, std::vec
       if (start < f.size) p.partitions.push_back({fi, start, f.size});
       continue;
     }
+    // The fewest parts of at most `target` bytes, all of one size (each cut moved to the next line start):
+    // cutting every `target` bytes would leave a runt last part, and a worker with nothing to do while
+    // another finishes the big one (100 MB at np 2: 64 + 36 MB).
+    const uint64_t parts = (f.size + target - 1) / target, step = (f.size + parts - 1) / parts;
     uint64_t start = 0;
-    while (start < f.size) {
-      uint64_t end = start + target >= f.size ? f.size : NextLineStart(env, f.path, start + target - 1, f.size);
+    for (uint64_t i = 1; start < f.size; ++i) {
+      uint64_t end = i >= parts ? f.size : NextLineStart(env, f.path, std::max(start, i * step - 1), f.size);
       p.partitions.push_back({fi, start, end});
       start = end;
     }

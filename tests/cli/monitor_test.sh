@@ -21,7 +21,7 @@ mon --once o/done
 check "completed: exit 0 (got $RC)" test $RC -eq 0
 check "completed: one line when stdout is not a terminal" test "$(wc -l < mon.out)" -eq 1
 check "completed: status, partitions and both stages done" \
-  grep -q "job=done status=completed partitions=165/165 stages=165/165,165/165 rows=6000 " mon.out
+  grep -q "job=done status=completed partitions=170/170 stages=170/170,170/170 rows=6000 " mon.out
 check "completed: nothing in progress, retried or failed" grep -q "eta_s=- in_progress=0 retried=0 failed=0$" mon.out
 check "completed: rates from the run" python3 -c "import sys; sys.exit(not (float('$(field mon.out rows_per_s)') > 0 and float('$(field mon.out mb_per_s)') > 0))"
 check "no terminal control characters off a terminal" test -z "$(grep -P '\x1b' mon.out)"
@@ -57,12 +57,12 @@ wait $PID
 check "following: exit 0 when the job completes (got $RC)" test $RC -eq 0
 check "following: several reports while it ran" test "$(grep -c 'status=running' mon.out)" -ge 3
 check "following: the last report is the final status" test "$(tail -n 1 mon.out | grep -o 'status=[a-z_]*')" = status=completed
-check "following: the final report has every partition" grep -q "partitions=165/165 stages=165/165,165/165" <(tail -n 1 mon.out)
+check "following: the final report has every partition" grep -q "partitions=170/170 stages=170/170,170/170" <(tail -n 1 mon.out)
 check "following: counts never go down" python3 - mon.out <<'PY'
 import re, sys
 prev = None
 for line in open(sys.argv[1]):
-    cur = [int(x) for x in re.findall(r"(\d+)/165", line)]
+    cur = [int(x) for x in re.findall(r"(\d+)/170", line)]
     assert prev is None or all(a >= b for a, b in zip(cur, prev)), (prev, cur)
     prev = cur
 PY
@@ -87,6 +87,6 @@ check "... and the last report says stopped" test "$(tail -n 1 mon.out | grep -o
 
 # --- on a terminal: a bar per stage, redrawn in place ------------------------------------------------------
 script -qec "'$SLUICE' monitor --once o/done" /dev/null > tty.out
-check "terminal: a bar per stage" test "$(grep -c 'stage [12]/2 \[#\{10,\}\] *165/165 partitions' tty.out)" -eq 2
+check "terminal: a bar per stage" test "$(grep -c 'stage [12]/2 \[#\{10,\}\] *170/170 partitions' tty.out)" -eq 2
 check "terminal: lines are cleared as they are drawn" grep -q $'\x1b\[2K' tty.out
 finish

@@ -49,8 +49,8 @@ check "one job_stopped event, fsynced last" test "$(tail -n 1 $J/events.jsonl | 
 check "job_stopped says what was done in the first stage and what was abandoned" python3 - $J/events.jsonl <<'PY'
 import json, sys
 e = [json.loads(l) for l in open(sys.argv[1])][-1]
-assert e["signal"] == "SIGTERM" and e["stage"] == 0 and e["total_partitions"] == 165, e
-assert 5 <= e["stage_completed_partitions"] < 165 and e["completed_partitions"] == 0, e
+assert e["signal"] == "SIGTERM" and e["stage"] == 0 and e["total_partitions"] == 170, e
+assert 5 <= e["stage_completed_partitions"] < 170 and e["completed_partitions"] == 0, e
 assert all(isinstance(p, int) for p in e["abandoned_partitions"]) and len(e["abandoned_partitions"]) <= 2, e
 PY
 check "job_summary status is stopped" test "$(json_get $J/job_summary.json "d['status'], d['stop_reason']")" = "stopped SIGTERM"
@@ -80,7 +80,7 @@ check "second stop (last stage): stop 0, run 6 (got $rc, $run_rc)" test "$rc $ru
 check "job_stopped in the last stage with results committed" python3 - $J/events.jsonl <<'PY'
 import json, sys
 e = [json.loads(l) for l in open(sys.argv[1])][-1]
-assert e["event_type"] == "job_stopped" and e["stage"] == 1 and 5 <= e["completed_partitions"] < 165, e
+assert e["event_type"] == "job_stopped" and e["stage"] == 1 and 5 <= e["completed_partitions"] < 170, e
 PY
 check "the export is not there yet" test ! -e o/out.jsonl
 "$SLUICE" snapshot $J --verify-checksums > snap.json 2> snap.err
