@@ -54,6 +54,9 @@ Plan MakePlanHeader(const Recipe& recipe, const Pipeline& pipeline, std::vector<
   return p;
 }
 
+// Extra parts that round the partition count up to a multiple of np are made only while parts stay this large.
+constexpr uint64_t kMinRoundingPart = 1 << 20;
+
 // Offset of the first byte after the first '\n' at or after `pos` (or the file size).
 static uint64_t NextLineStart(Env* env, const std::string& path, uint64_t pos, uint64_t size) {
   std::string buf(64 << 10, '\0');
@@ -77,6 +80,35 @@ Plan MakePlan(Env* env, const Recipe& recipe, const Pipeline& pipeline, std::vec
     target = std::max<uint64_t>(1, (total + recipe.partition_count - 1) / recipe.partition_count);
   }
   target = std::max<uint64_t>(target, 1);
+  // Parts per plain file, cut by bytes: the fewest of at most `target` bytes, all of one size (cutting every
+  // `target` bytes would leave a runt last part: 100 MB at np 2 was 64 + 36 MB, one worker idle while the
+  // other finished). Unless the recipe fixes the partition count, the total is then rounded up to a multiple
+  // of np, the extra parts going to the files with the largest parts, so the workers' last rounds end together
+  // (not below kMinRoundingPart: a small input is done at once however it is cut, and a part costs files).
+  const bool by_bytes = recipe.partition_records <= 0;
+  std::vector<uint64_t> parts(p.files.size(), 0);
+  uint64_t total_parts = 0;
+  for (size_t fi = 0; fi < p.files.size(); ++fi) {
+    const InputFile& f = p.files[fi];
+    if (f.size == 0) continue;
+    bool splittable = by_bytes && CodecForPath(f.path) == Codec::kNone;
+    parts[fi] = splittable ? (f.size + target - 1) / target : 0;
+    total_parts += splittable ? parts[fi] : 1;
+  }
+  const uint64_t np = static_cast<uint64_t>(std::max(recipe.np, 1));
+  if (recipe.partition_count <= 0 && total_parts % np != 0) {
+    for (uint64_t extra = np - total_parts % np; extra > 0; --extra) {
+      size_t best = p.files.size();
+      for (size_t fi = 0; fi < p.files.size(); ++fi) {  // the largest part: f.size / parts, compared exactly
+        if (parts[fi] == 0 || p.files[fi].size / (parts[fi] + 1) < kMinRoundingPart) continue;
+        if (best == p.files.size() ||
+            static_cast<unsigned __int128>(p.files[fi].size) * parts[best] > static_cast<unsigned __int128>(p.files[best].size) * parts[fi])
+          best = fi;
+      }
+      if (best == p.files.size()) break;  // nothing left to split
+      ++parts[best];
+    }
+  }
   for (uint32_t fi = 0; fi < p.files.size(); ++fi) {
     const InputFile& f = p.files[fi];
     if (f.size == 0) continue;
@@ -84,7 +116,7 @@ Plan MakePlan(Env* env, const Recipe& recipe, const Pipeline& pipeline, std::vec
       p.partitions.push_back({fi, 0, f.size});
       continue;
     }
-    if (recipe.partition_records > 0) {
+    if (!by_bytes) {
       // Count lines: cut every `partition_records` lines, or earlier at the byte limit.
       std::string buf(4 << 20, '\0');
       uint64_t pos = 0, start = 0, lines = 0;
@@ -110,13 +142,11 @@ Plan MakePlan(Env* env, const Recipe& recipe, const Pipeline& pipeline, std::vec
       if (start < f.size) p.partitions.push_back({fi, start, f.size});
       continue;
     }
-    // The fewest parts of at most `target` bytes, all of one size (each cut moved to the next line start):
-    // cutting every `target` bytes would leave a runt last part, and a worker with nothing to do while
-    // another finishes the big one (100 MB at np 2: 64 + 36 MB).
-    const uint64_t parts = (f.size + target - 1) / target, step = (f.size + parts - 1) / parts;
+    // Each cut moves to the next line start (a line longer than a part merges cuts: fewer, longer parts).
+    const uint64_t step = (f.size + parts[fi] - 1) / parts[fi];
     uint64_t start = 0;
     for (uint64_t i = 1; start < f.size; ++i) {
-      uint64_t end = i >= parts ? f.size : NextLineStart(env, f.path, std::max(start, i * step - 1), f.size);
+      uint64_t end = i >= parts[fi] ? f.size : NextLineStart(env, f.path, std::max(start, i * step - 1), f.size);
       p.partitions.push_back({fi, start, end});
       start = end;
     }

@@ -93,15 +93,40 @@ print("inputs_recorded", "resources" in ac["resource_plan"] and "sample" in ac["
 print("sizes_follow", all(p["end"] - p["begin"] <= size + longest_line for p in parts))
 total = sum(p["end"] - p["begin"] for p in parts)
 step = -(-total // len(parts))
-print("cuts_at_size", len(parts) == -(-total // size) and all(abs(p["end"] - p["begin"] - step) <= longest_line for p in parts))
+np = int(d["np"]["value"])
+fewest = -(-total // size)
+print("cuts_at_size", len(parts) == -(-fewest // np) * np and all(abs(p["end"] - p["begin"] - step) <= longest_line for p in parts))
 print("config_summary", start["config_summary"]["partition_max_size_mb"] == d["partition_max_size_mb"]["value"])
 PY
 check "run: job_start np is the decision's" grep -q "np_matches True" run_check.txt
 check "run: the event records resources and sample" grep -q "inputs_recorded True" run_check.txt
 check "run: partitions no larger than the chosen size" grep -q "sizes_follow True" run_check.txt
-check "run: the fewest partitions of at most the chosen size, all of one size" grep -q "cuts_at_size True" run_check.txt
+check "run: the fewest partitions of at most the chosen size (rounded up to a multiple of np), all of one size" grep -q "cuts_at_size True" run_check.txt
 check "run: job_start shows the chosen size" grep -q "config_summary True" run_check.txt
 check "run: same export as without auto_configure" cmp -s out_auto/out.jsonl out_off/out.jsonl
+
+# Without auto_configure: equal parts, their count rounded up to a multiple of np (the same export).
+# (Extra parts stay >= 1 MiB, so the input is text.jsonl repeated to 7 MiB or more.)
+while [ "$(stat -c %s seven.jsonl 2>/dev/null || echo 0)" -lt $((7 << 20)) ]; do cat text.jsonl >> seven.jsonl; done
+size_b=$(stat -c %s seven.jsonl)
+recipe seven.yaml seven.jsonl
+"$SLUICE" run seven.yaml --job_id ref > /dev/null
+cp out_seven/out.jsonl ref_out.jsonl
+"$SLUICE" run seven.yaml --job_id np3 --np 3 --partition.max_size_mb "$(python3 -c "print(($size_b / 4.5) / 1048576)")" > /dev/null
+check "run np 3: 5 parts of at most the size become 6 equal ones" python3 - out_seven/np3/metadata/dataset_mapping.json "$size_b" <<'PY'
+import json, sys
+parts = json.load(open(sys.argv[1]))["partitions"]
+longest = max(len(l) for l in open("seven.jsonl", "rb"))
+sizes = [p["end"] - p["begin"] for p in parts]
+assert len(parts) == 6 and sum(sizes) == int(sys.argv[2]), sizes
+assert max(sizes) - min(sizes) <= longest, sizes
+PY
+check "run np 3: the same export" cmp -s out_seven/out.jsonl ref_out.jsonl
+head -n 300 text.jsonl > small.jsonl
+recipe small.yaml small.jsonl
+"$SLUICE" run small.yaml --job_id np3 --np 3 > /dev/null
+check "run np 3: a small input (under 2 MiB) stays one partition" \
+  test "$(python3 -c 'import json; print(len(json.load(open("out_small/np3/metadata/dataset_mapping.json"))["partitions"]))')" = 1
 
 # A killed auto-configured job resumes on its stored plan (even with another np), with the same export.
 python3 -c "
