@@ -145,7 +145,8 @@ if [ "${SKIP_BASELINE:-0}" = 1 ] && grep -qP '^cpython\t' "$TSV"; then
 else
   WARMUP=0 measure cpython cpython 1 "$PREFIX" "$BASELINE_REPS" -- "$PYTHON" bench/baseline_dj.py "$PREFIX" "{OUT}/out.jsonl"
 fi
-# 16 MB partitions: with the recipe's 64 MB the 100 MB prefix is two unequal partitions, which np 2 cannot balance.
+# 16 MB partitions, several per worker (as in every run since the first; the default would now cut the prefix
+# into two equal 50 MB ones, where before 2026-11-21 it cut 64 + 36 MB, which np 2 could not balance).
 sluice_row demo_prefix_np1 prefix 1 "$PREFIX" bench/recipes/demo.yaml --checkpoint.strategy disabled --partition.max_size_mb 16
 sluice_row demo_prefix_np2 prefix 2 "$PREFIX" bench/recipes/demo.yaml --checkpoint.strategy disabled --partition.max_size_mb 16
 
