@@ -54,7 +54,7 @@ Plan MakePlanHeader(const Recipe& recipe, const Pipeline& pipeline, std::vector<
   return p;
 }
 
-// Extra parts that round the partition count up to a multiple of np are made only while parts stay this large.
+// Extra parts that round the partition count up to a multiple of the worker count are made only while parts stay this large.
 constexpr uint64_t kMinRoundingPart = 1 << 20;
 
 // Offset of the first byte after the first '\n' at or after `pos` (or the file size).
@@ -70,7 +70,7 @@ static uint64_t NextLineStart(Env* env, const std::string& path, uint64_t pos, u
   return size;
 }
 
-Plan MakePlan(Env* env, const Recipe& recipe, const Pipeline& pipeline, std::vector<InputFile> files) {
+Plan MakePlan(Env* env, const Recipe& recipe, const Pipeline& pipeline, std::vector<InputFile> files, int workers) {
   Plan p = MakePlanHeader(recipe, pipeline, std::move(files));
   p.created_at = env->NowSeconds();
   uint64_t target = static_cast<uint64_t>(recipe.partition_max_size_mb * 1024 * 1024);
@@ -83,7 +83,7 @@ Plan MakePlan(Env* env, const Recipe& recipe, const Pipeline& pipeline, std::vec
   // Parts per plain file, cut by bytes: the fewest of at most `target` bytes, all of one size (cutting every
   // `target` bytes would leave a runt last part: 100 MB at np 2 was 64 + 36 MB, one worker idle while the
   // other finished). Unless the recipe fixes the partition count, the total is then rounded up to a multiple
-  // of np, the extra parts going to the files with the largest parts, so the workers' last rounds end together
+  // of the worker count, the extra parts going to the files with the largest parts, so the workers' last rounds end together
   // (not below kMinRoundingPart: a small input is done at once however it is cut, and a part costs files).
   const bool by_bytes = recipe.partition_records <= 0;
   std::vector<uint64_t> parts(p.files.size(), 0);
@@ -95,7 +95,7 @@ Plan MakePlan(Env* env, const Recipe& recipe, const Pipeline& pipeline, std::vec
     parts[fi] = splittable ? (f.size + target - 1) / target : 0;
     total_parts += splittable ? parts[fi] : 1;
   }
-  const uint64_t np = static_cast<uint64_t>(std::max(recipe.np, 1));
+  const uint64_t np = static_cast<uint64_t>(std::max(workers, 1));
   if (recipe.partition_count <= 0 && total_parts % np != 0) {
     for (uint64_t extra = np - total_parts % np; extra > 0; --extra) {
       size_t best = p.files.size();

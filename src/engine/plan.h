@@ -49,8 +49,10 @@ struct Plan {
 
 // Fingerprints only (no partitioning): cheap, used to check a resume.
 Plan MakePlanHeader(const Recipe& recipe, const Pipeline& pipeline, std::vector<InputFile> files);
-// Header plus partitions.
-Plan MakePlan(Env* env, const Recipe& recipe, const Pipeline& pipeline, std::vector<InputFile> files);
+// Header plus partitions. `workers`: the worker threads the run will have (np capped at the CPUs); the
+// partition count is rounded up to a multiple of it (docs/partitioning.md). Not part of the header: a resume
+// on another machine keeps the stored partitions.
+Plan MakePlan(Env* env, const Recipe& recipe, const Pipeline& pipeline, std::vector<InputFile> files, int workers);
 
 // "" when `fresh` may resume `stored`; otherwise one line per difference (setting, op, input file).
 std::string ExplainDifference(const Plan& stored, const Plan& fresh);

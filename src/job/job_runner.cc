@@ -276,7 +276,7 @@ int Run(Env* env, const RunOptions& opt, std::unique_ptr<EventLog>& log) {
       ac = AutoConfigure(env, recipe, opt.overrides, inputs, nullptr);
       np = std::min(ac->tuned.np, cpus);
     }
-    Plan plan = ac ? MakeTunedPlan(env, recipe, *ac, pipeline, inputs) : MakePlan(env, recipe, pipeline, inputs);
+    Plan plan = ac ? MakeTunedPlan(env, recipe, *ac, pipeline, inputs, np) : MakePlan(env, recipe, pipeline, inputs, np);
     fmt::print("recipe {} is valid\njob_id: {}\njob_dir: {}\nexport: {}\nnp: {} (of {} CPUs)\ncheckpoint: {}\n", recipe.config_path,
                l.job_id, l.job_dir, recipe.export_path, np, cpus, CheckpointStrategyName(recipe.checkpoint));
     uint64_t bytes = 0;
@@ -343,7 +343,7 @@ int Run(Env* env, const RunOptions& opt, std::unique_ptr<EventLog>& log) {
   }
   const Recipe& run_recipe = ac ? ac->tuned : recipe;
   if (!existing) {
-    plan = ac ? MakeTunedPlan(env, recipe, *ac, pipeline, inputs) : MakePlan(env, recipe, pipeline, inputs);
+    plan = ac ? MakeTunedPlan(env, recipe, *ac, pipeline, inputs, np) : MakePlan(env, recipe, pipeline, inputs, np);
     for (const auto& d : {l.paths.metadata_dir, l.paths.checkpoint_dir, l.paths.results_dir}) env->CreateDirs(d);
     std::string copy = l.job_dir + "/" + fs::path(recipe.config_path).filename().string();
     if (!env->FileExists(copy)) WriteFileAtomic(env, copy, ReadFile(env, recipe.config_path));

@@ -57,8 +57,8 @@ AutoConfigured AutoConfigure(Env* env, const Recipe& recipe, const std::vector<O
 }
 
 Plan MakeTunedPlan(Env* env, const Recipe& recipe, const AutoConfigured& ac, const Pipeline& pipeline,
-                   const std::vector<InputFile>& inputs) {
-  Plan plan = MakePlan(env, ac.tuned, pipeline, inputs);
+                   const std::vector<InputFile>& inputs, int workers) {
+  Plan plan = MakePlan(env, ac.tuned, pipeline, inputs, workers);
   Plan header = MakePlanHeader(recipe, pipeline, inputs);
   plan.settings = std::move(header.settings);
   plan.recipe_hash = std::move(header.recipe_hash);
@@ -72,10 +72,10 @@ int PlanCommand(Env* env, const RunOptions& opt) {
     for (const auto& w : recipe.warnings) fmt::print(stderr, "sluice: warning: {}\n", w);
     std::vector<InputFile> inputs = ResolveInputs(env, recipe.dataset_paths);
     AutoConfigured ac = AutoConfigure(env, recipe, opt.overrides, inputs, nullptr);
-    Plan plan = recipe.auto_configure ? MakeTunedPlan(env, recipe, ac, pipeline, inputs) : MakePlan(env, recipe, pipeline, inputs);
     // What `sluice run` would start with: it also caps np at the CPUs the process can use.
     int cpus = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     int np = std::min(ac.tuned.np, cpus);
+    Plan plan = recipe.auto_configure ? MakeTunedPlan(env, recipe, ac, pipeline, inputs, np) : MakePlan(env, recipe, pipeline, inputs, np);
     std::string json = AutoConfigJson(ac.resources, ac.sample, ac.request, ac.decision, [&](JsonWriter& w) {
       w.Key("plan").BeginObject().Field("np", np).Field("partition_max_size_mb", ac.tuned.partition_max_size_mb);
       w.Field("partition_size", ac.tuned.partition_records).Field("partitions", static_cast<uint64_t>(plan.partitions.size()));

@@ -40,7 +40,7 @@ AutoConfigured AutoConfigure(Env* env, const Recipe& recipe, const std::vector<O
                              const std::vector<InputFile>& inputs, const Plan* stored);
 
 Plan MakeTunedPlan(Env* env, const Recipe& recipe, const AutoConfigured& ac, const Pipeline& pipeline,
-                   const std::vector<InputFile>& inputs);
+                   const std::vector<InputFile>& inputs, int workers);
 
 // Returns the exit code; errors are printed to stderr.
 int PlanCommand(Env* env, const RunOptions& opt);

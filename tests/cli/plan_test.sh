@@ -93,7 +93,7 @@ print("inputs_recorded", "resources" in ac["resource_plan"] and "sample" in ac["
 print("sizes_follow", all(p["end"] - p["begin"] <= size + longest_line for p in parts))
 total = sum(p["end"] - p["begin"] for p in parts)
 step = -(-total // len(parts))
-np = int(d["np"]["value"])
+np = start["np"]  # the workers the run has: the decision's np capped at the CPUs
 fewest = -(-total // size)
 print("cuts_at_size", len(parts) == -(-fewest // np) * np and all(abs(p["end"] - p["begin"] - step) <= longest_line for p in parts))
 print("config_summary", start["config_summary"]["partition_max_size_mb"] == d["partition_max_size_mb"]["value"])
@@ -105,7 +105,8 @@ check "run: the fewest partitions of at most the chosen size (rounded up to a mu
 check "run: job_start shows the chosen size" grep -q "config_summary True" run_check.txt
 check "run: same export as without auto_configure" cmp -s out_auto/out.jsonl out_off/out.jsonl
 
-# Without auto_configure: equal parts, their count rounded up to a multiple of np (the same export).
+# Without auto_configure: equal parts, their count rounded up to a multiple of the workers (np capped at the
+# CPUs), and the same export.
 # (Extra parts stay >= 1 MiB, so the input is text.jsonl repeated to 7 MiB or more.)
 while [ "$(stat -c %s seven.jsonl 2>/dev/null || echo 0)" -lt $((7 << 20)) ]; do cat text.jsonl >> seven.jsonl; done
 size_b=$(stat -c %s seven.jsonl)
@@ -113,12 +114,14 @@ recipe seven.yaml seven.jsonl
 "$SLUICE" run seven.yaml --job_id ref > /dev/null
 cp out_seven/out.jsonl ref_out.jsonl
 "$SLUICE" run seven.yaml --job_id np3 --np 3 --partition.max_size_mb "$(python3 -c "print(($size_b / 4.5) / 1048576)")" > /dev/null
-check "run np 3: 5 parts of at most the size become 6 equal ones" python3 - out_seven/np3/metadata/dataset_mapping.json "$size_b" <<'PY'
+check "run np 3: 5 parts of at most the size become a multiple of the workers, equal" python3 - out_seven/np3 "$size_b" <<'PY'
 import json, sys
-parts = json.load(open(sys.argv[1]))["partitions"]
+job = sys.argv[1]
+parts = json.load(open(job + "/metadata/dataset_mapping.json"))["partitions"]
+workers = [json.loads(l) for l in open(job + "/events.jsonl") if '"job_start"' in l][0]["np"]  # 3, or the CPUs if fewer
 longest = max(len(l) for l in open("seven.jsonl", "rb"))
 sizes = [p["end"] - p["begin"] for p in parts]
-assert len(parts) == 6 and sum(sizes) == int(sys.argv[2]), sizes
+assert len(parts) == -(-5 // workers) * workers and sum(sizes) == int(sys.argv[2]), (workers, sizes)
 assert max(sizes) - min(sizes) <= longest, sizes
 PY
 check "run np 3: the same export" cmp -s out_seven/out.jsonl ref_out.jsonl
