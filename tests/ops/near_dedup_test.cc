@@ -644,20 +644,22 @@ struct KI {
 };
 
 // The decisions' records as they come: simhash (random keys, ascending small indices), minhash (few distinct
-// keys, the band in the index's high half, bands interleaved), and either below the std::sort cutoff.
+// keys, the band in the index's high half, bands interleaved), random indices, repeated keys in index order
+// (where the index passes are skipped), each also below the std::sort cutoff.
 TEST(Dedup, RadixSortOrdersAsStdSort) {
   std::mt19937_64 rng(7);
   for (size_t n : {size_t{10}, size_t{1023}, size_t{1024}, size_t{5000}, size_t{200000}}) {
-    for (int shape = 0; shape < 3; ++shape) {
+    for (int shape = 0; shape < 4; ++shape) {
       std::vector<KI> v;
       for (size_t i = 0; i < n; ++i) {
         if (shape == 0) v.push_back({rng(), i});
         else if (shape == 1) for (uint64_t b = 0; b < 3 && v.size() < n; ++b) v.push_back({rng() % (n / 4 + 1), (b << 32) | i});
-        else v.push_back({(rng() % 4) << 40, rng()});  // one varying key digit; random indices
+        else if (shape == 2) v.push_back({(rng() % 4) << 40, rng()});  // one varying key digit; random indices
+        else v.push_back({rng() % (n / 8 + 1), i});  // in index order with repeated keys: index passes skipped
       }
-      std::vector<KI> want = v, tmp;
+      std::vector<KI> want = v;
       std::sort(want.begin(), want.end());
-      dedup::RadixSortKeyIndex(v, tmp);
+      dedup::RadixSortKeyIndex(v);
       EXPECT_TRUE(v == want) << "n " << n << " shape " << shape;
     }
   }

@@ -35,22 +35,28 @@ template <typename T>
 concept KeyIndexOrdered = std::is_same_v<decltype(T::key), uint64_t> && std::is_same_v<decltype(T::index), uint64_t> &&
                           sizeof(T) == 2 * sizeof(uint64_t);
 
-// Sorts `v` by (key, index), using `tmp` as scratch: an LSD radix sort of 11-bit digits, index first, each
-// digit a stable counting pass, skipping the digits every record shares (an index below 2^22 needs two
-// passes, a 64-bit hash six). About 3x faster than std::sort on the 10^4-10^6 records of a decision pass.
+// Sorts `v` by (key, index), with a scratch copy of it (freed on return): an LSD radix sort of 11-bit digits,
+// index first, each digit a stable counting pass, skipping the digits every record shares, and the index's
+// digits altogether when the records come in index order (simhash's do: then a 64-bit hash takes six passes).
+// Measured against std::sort on random keys in index order (this VM, -O2): 45,000 records 2.5 -> 0.9 ms,
+// 584,672 records 44 -> 23-25 ms; the passes over a buffer larger than the caches gain less.
 template <KeyIndexOrdered T>
-void RadixSortKeyIndex(std::vector<T>& v, std::vector<T>& tmp) {
+void RadixSortKeyIndex(std::vector<T>& v) {
   const size_t n = v.size();
   if (n < 1024) {  // the counting passes' fixed cost outweighs the comparisons
     std::sort(v.begin(), v.end(), [](const T& a, const T& b) { return a.key != b.key ? a.key < b.key : a.index < b.index; });
     return;
   }
   uint64_t key_or = 0, key_and = ~uint64_t{0}, index_or = 0, index_and = ~uint64_t{0};
-  for (const T& r : v) {
+  bool index_order = true;
+  for (size_t i = 0; i < n; ++i) {
+    const T& r = v[i];
     key_or |= r.key, key_and &= r.key;
     index_or |= r.index, index_and &= r.index;
+    index_order &= i == 0 || v[i - 1].index <= r.index;
   }
-  tmp.resize(n);
+  if (index_order) index_or = index_and;  // the stable key passes keep that order among equal keys
+  std::vector<T> tmp(n);
   T* src = v.data();
   T* dst = tmp.data();
   constexpr int kBits = 11;
@@ -70,7 +76,6 @@ void RadixSortKeyIndex(std::vector<T>& v, std::vector<T>& tmp) {
   for (int shift = 0; shift < 64; shift += kBits)
     if ((((key_or ^ key_and) >> shift) & kMask) != 0) pass(true, shift);
   if (src != v.data()) v.swap(tmp);
-  tmp = {};
 }
 
 template <typename T>
@@ -117,9 +122,9 @@ class ExternalSorter {
 
   void Sort() {
     if constexpr (KeyIndexOrdered<T>) {
-      if (2 * buf_.size() <= cap_) {
-        std::vector<T> tmp;
-        RadixSortKeyIndex(buf_, tmp);
+      // The scratch copy must fit beside the buffer as allocated (Add reserves ahead of the records).
+      if (buf_.capacity() + buf_.size() <= cap_) {
+        RadixSortKeyIndex(buf_);
         return;
       }
     }
