@@ -267,7 +267,7 @@ std::vector<Dependency> Manager::ResolveDeps(const std::vector<Dependency>& give
     if (r.kind == Resolved::kJob) {
       out.push_back({r.id, d.condition});
     } else {
-      for (const JobRow& t : store_->ArrayTasks(r.id)) out.push_back({t.id, d.condition});
+      for (int64_t task : store_->ArrayTaskIds(r.id)) out.push_back({task, d.condition});
     }
     if (out.size() > kMaxDependencyRows)
       Fail(ErrorKind::kUsage, "depends_on: more than {} dependencies once arrays are counted task by task", kMaxDependencyRows);
@@ -369,9 +369,9 @@ ArrayActionResult Manager::ArrayAction(Verb verb, int64_t array_id) {
   double now = env_->NowSeconds();
   std::vector<Step> steps;
   Store::Txn t(store_.get());
-  for (const JobRow& task : store_->ArrayTasks(array_id)) {
+  for (int64_t task : store_->ArrayTaskIds(array_id)) {
     ++out.tasks;
-    Step step = Plan(verb, task.id, now);
+    Step step = Plan(verb, task, now);
     if (!step.apply) continue;  // a task in a state the action does not apply to
     ++out.applied;
     out.stopping += step.stopping;

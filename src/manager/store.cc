@@ -394,6 +394,14 @@ std::vector<JobRow> Store::ArrayTasks(int64_t array_id) {
   return out;
 }
 
+std::vector<int64_t> Store::ArrayTaskIds(int64_t array_id) {
+  Stmt q(this, "SELECT id FROM jobs WHERE array_id=? AND array_id > 0 ORDER BY array_index");
+  q.Bind(array_id);
+  std::vector<int64_t> out;
+  while (q.Step()) out.push_back(sqlite3_column_int64(q.get(), 0));
+  return out;
+}
+
 std::optional<JobRow> Store::ArrayTask(int64_t array_id, int64_t index) {
   Stmt q(this, (std::string(kJobCols) + "WHERE array_id=? AND array_id > 0 AND array_index=?").c_str());
   if (!q.Bind(array_id).Bind(index).Step()) return std::nullopt;

@@ -106,6 +106,7 @@ class Store {
   std::vector<JobRow> ListJobs(const JobFilter& f);
   std::vector<JobRow> ActiveJobs();  // not terminal, oldest first
   std::vector<JobRow> ArrayTasks(int64_t array_id);  // in index order; empty if `array_id` is no array's id
+  std::vector<int64_t> ArrayTaskIds(int64_t array_id);  // the same tasks' ids only (no spec or row to read)
   std::optional<JobRow> ArrayTask(int64_t array_id, int64_t index);
   int64_t ArraySize(int64_t array_id);  // its tasks; 0 if `array_id` is no array's id
   std::vector<AttemptRow> Attempts(int64_t id);
