@@ -660,26 +660,26 @@ int WaitCommand(Env* env, const ClientOptions& c, const std::string& ref, double
       return s && IsTerminal(*s) ? 2 : 0;
     };
     double checked_at = 0;  // the first look (at the hello) is at once
+    // Reads the job again: its exit code once it (every task of an array) has ended, else nullopt.
     auto check = [&]() -> std::optional<int> {
-      if (!array) return 0;  // a terminal event: the outer loop reads the job and answers
-      // The array's view grows with its tasks: read it at most twice a second, however many tasks change.
-      double next = checked_at + 0.5;
-      if (deadline > 0) next = std::min(next, deadline);
-      if (double now = env->MonotonicSeconds(); now < next) env->SleepSeconds(next - now);
-      checked_at = env->MonotonicSeconds();
+      if (array) {
+        // The array's view grows with its tasks: read it at most twice a second, however many tasks change.
+        double next = checked_at + 0.5;
+        if (deadline > 0) next = std::min(next, deadline);
+        if (double now = env->MonotonicSeconds(); now < next) env->SleepSeconds(next - now);
+        checked_at = env->MonotonicSeconds();
+      }
       auto again = api.Get("/v1/jobs/" + ref);
       if (again->status != 200) return Report(*again);
       dom::parser ap;
       dom::element ae;
       if (ap.parse(again->body).get(ae)) Fail(ErrorKind::kInternal, "unexpected answer from the server");
       last_state = Str(ae, "/state");
-      return ArrayEndedExitCode(ae);
+      return array ? ArrayEndedExitCode(ae) : EndedExitCode(ref, ae);
     };
     int status = 0;
     std::string error;
-    auto answer = WatchEvents(env, events, path, deadline, classify, check, on_timeout, &status, &error);
-    if (answer && (array || *answer != 0)) return *answer;
-    if (answer) continue;  // a single job's terminal event: read it and answer
+    if (auto answer = WatchEvents(env, events, path, deadline, classify, check, on_timeout, &status, &error)) return *answer;
     if (status != 0 && status != 200) return ReportStatus(status, error);
     // The stream broke (a daemon restart): read the job again and resubscribe.
     if (++broken > 20) Fail(ErrorKind::kInput, "lost the connection to sluice server while waiting for job {}", ref);
