@@ -13,6 +13,7 @@
 
 #include "io/atomic_file.h"
 #include "io/codec.h"
+#include "temp_dir.h"
 
 namespace sluice {
 namespace {
@@ -22,11 +23,8 @@ namespace fs = std::filesystem;
 class ExportJournalTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / fmt::format("sluice-journal-{}-{}", ::getpid(), counter_++);
-    fs::remove_all(dir_);
     fs::create_directories(dir_ / "results");
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   ExportJournal::Options Opts(size_t n, Codec codec = Codec::kNone, uint64_t buffer_cap = 16, uint64_t pending_cap = 32) {
     ExportJournal::Options o;
@@ -72,8 +70,8 @@ class ExportJournalTest : public ::testing::Test {
     return out;
   }
   Env* env_ = Env::Default();
-  fs::path dir_;
-  static inline int counter_ = 0;
+  testing::TempDir tmp_{"sluice-journal"};
+  fs::path dir_{tmp_.path()};
 };
 
 TEST_F(ExportJournalTest, CommitsInAnyOrderLandInPartitionOrder) {

@@ -18,6 +18,7 @@
 
 #include "core/error.h"
 #include "engine/auto_config.h"
+#include "temp_dir.h"
 
 namespace sluice {
 namespace {
@@ -69,10 +70,7 @@ class ResourcesTest : public ::testing::Test {
   void SetUp() override {
     env_.MemAvailable(48 * kGiB);
     env_.vars["SLUICE_NVML_LIBRARY"] = "/nonexistent/libnvidia-ml.so.1";  // no GPUs unless a test says so
-    dir_ = fs::temp_directory_path() / fmt::format("sluice-resources-{}-{}", ::getpid(), counter_++);
-    fs::create_directories(dir_);
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   std::vector<InputFile> Write(const std::string& name, const std::vector<std::string>& lines, int repeat = 1) {
     std::string path = (dir_ / name).string();
@@ -84,8 +82,8 @@ class ResourcesTest : public ::testing::Test {
   }
 
   FakeMachineEnv env_;
-  fs::path dir_;
-  static inline int counter_ = 0;
+  testing::TempDir tmp_{"sluice-resources"};
+  fs::path dir_{tmp_.path()};
 };
 
 TEST_F(ResourcesTest, CgroupV2QuotaAndMemoryLimit) {

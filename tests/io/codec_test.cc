@@ -15,23 +15,16 @@
 
 #include "core/error.h"
 #include "io/env.h"
+#include "temp_dir.h"
 
 namespace sluice {
 namespace {
 
-namespace fs = std::filesystem;
-
 class CodecTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("sluice_codec_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
   // `content` compressed into `name` (its extension picks the codec) as `frames` frames / members.
   std::string WriteCompressed(const std::string& name, const std::string& content, int frames = 1) {
-    std::string p = (dir_ / name).string();
+    std::string p = tmp_.path() + "/" + name;
     auto f = Env::Default()->NewWritableFile(p, false);
     size_t step = content.size() / static_cast<size_t>(frames) + 1;
     for (size_t pos = 0; pos < content.size(); pos += step) {
@@ -69,7 +62,7 @@ class CodecTest : public ::testing::Test {
     return s;
   }
 
-  fs::path dir_;
+  testing::TempDir tmp_{"sluice-codec"};
 };
 
 TEST_F(CodecTest, CompressedFilesReadBackWholeInAnyReadSize) {

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "temp_dir.h"
+
 namespace sluice {
 namespace {
 
@@ -21,8 +23,8 @@ std::string Slurp(const std::string& path) {
 }
 
 TEST(PosixWritableFileTest, AppendAfterTruncateContinuesAtTheNewEnd) {
-  char tmpl[] = "/tmp/sluice-env-XXXXXX";
-  std::string dir = mkdtemp(tmpl);
+  testing::TempDir tmp("sluice-env");
+  const std::string& dir = tmp.path();
   Env* env = Env::Default();
   for (bool append : {true, false}) {
     SCOPED_TRACE(append ? "append" : "overwrite");
@@ -36,7 +38,6 @@ TEST(PosixWritableFileTest, AppendAfterTruncateContinuesAtTheNewEnd) {
     f->Close();
     EXPECT_EQ(Slurp(path), append ? "old:hello!?" : "hello!?");
   }
-  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -7,22 +7,17 @@
 #include <filesystem>
 
 #include "io/env.h"
+#include "temp_dir.h"
 
 namespace sluice {
 namespace {
 
 class FileLockTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() / ("sluice_lock_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir_);
-    path_ = (dir_ / ".lock").string();
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   std::unique_ptr<FileLock> Lock(Env::LockMode mode) { return Env::Default()->LockFile(path_, false, mode); }
 
-  std::filesystem::path dir_;
-  std::string path_;
+  testing::TempDir tmp_{"sluice-lock"};
+  std::string path_ = tmp_.path() + "/.lock";
 };
 
 TEST_F(FileLockTest, SharedHoldersShareAndKeepAnExclusiveOut) {

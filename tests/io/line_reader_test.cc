@@ -13,11 +13,11 @@
 
 #include "io/codec.h"
 #include "io/env.h"
+#include "temp_dir.h"
 
 namespace sluice {
 namespace {
 
-namespace fs = std::filesystem;
 constexpr size_t kPadding = 64;
 
 // Hides Map, so the reader falls back to reading blocks.
@@ -32,16 +32,6 @@ class ReadOnlySource : public ByteSource {
 
 class LineReaderTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("sluice_line_reader_" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  std::string Write(const std::string& name, const std::string& content) {
-    std::string p = (dir_ / name).string();
-    std::ofstream(p, std::ios::binary) << content;
-    return p;
-  }
   // The lines of [begin, end), checking that each line's padding can be read.
   static std::vector<std::string> Lines(std::unique_ptr<ByteSource> src, bool* mapped = nullptr) {
     LineReader r(std::move(src), kPadding, 4096);
@@ -55,7 +45,7 @@ class LineReaderTest : public ::testing::Test {
     }
     return out;
   }
-  fs::path dir_;
+  testing::TempDir tmp_{"sluice-line-reader"};
 };
 
 TEST_F(LineReaderTest, MappedAndReadGiveTheSameLines) {
@@ -68,7 +58,7 @@ TEST_F(LineReaderTest, MappedAndReadGiveTheSameLines) {
       std::string(10000, 'y') + "\n" + std::string(9000, 'z') + "\n" + "q",  // lines longer than a block
   };
   for (const auto& c : contents) {
-    std::string p = Write("f.jsonl", c);
+    std::string p = tmp_.Write("f.jsonl", c);
     const uint64_t size = c.size();
     // The whole file, then ranges that start and end inside it (as partitions do).
     for (auto [b, e] : std::vector<std::pair<uint64_t, uint64_t>>{{0, size}, {0, size / 2}, {size / 3, size}, {1, size - 1}}) {
@@ -83,7 +73,7 @@ TEST_F(LineReaderTest, MappedAndReadGiveTheSameLines) {
 }
 
 TEST_F(LineReaderTest, CompressedFilesAreRead) {
-  std::string p = Write("f.jsonl.zst", "");  // an empty zstd file is zero frames
+  std::string p = tmp_.Write("f.jsonl.zst", "");  // an empty zstd file is zero frames
   LineReader r(OpenWholeFile(Env::Default(), p), kPadding);
   EXPECT_FALSE(r.mapped());
   std::string_view line;
@@ -108,7 +98,7 @@ TEST_F(LineReaderTest, MappedReadingKeepsTheResidentSetFlat) {
   line += '\n';
   std::string content;
   for (int i = 0; i < 48 * 1024; ++i) content += line;  // 48 MiB
-  std::string p = Write("big.jsonl", content);
+  std::string p = tmp_.Write("big.jsonl", content);
   content.clear();
   content.shrink_to_fit();
   long before = RssKiB();
@@ -129,7 +119,7 @@ TEST_F(LineReaderTest, MappedReadingKeepsTheResidentSetFlat) {
 TEST_F(LineReaderTest, AFileThatShrinksUnderTheReaderIsNamed) {
   std::string content;
   for (int i = 0; i < 4096; ++i) content += std::string(100, 's') + "\n";
-  std::string p = Write("shrinks.jsonl", content);
+  std::string p = tmp_.Write("shrinks.jsonl", content);
   EXPECT_EXIT(
       {
         LineReader r(OpenWholeFile(Env::Default(), p), kPadding);

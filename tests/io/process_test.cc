@@ -10,17 +10,15 @@
 #include <fstream>
 #include <thread>
 
+#include "temp_dir.h"
+
 namespace sluice {
 namespace {
 
 struct Fixture : ::testing::Test {
-  std::string dir;
+  testing::TempDir tmp{"sluice-proc"};
+  const std::string dir = tmp.path();
   PosixProcesses procs{Env::Default()};
-  void SetUp() override {
-    char tmpl[] = "/tmp/sluice-proc-XXXXXX";
-    dir = mkdtemp(tmpl);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir); }
   LaunchRequest Req(std::vector<std::string> argv) {
     return {std::move(argv), dir, {{"GREETING", "hi"}}, dir + "/out", dir + "/err", dir + "/status"};
   }

@@ -17,16 +17,11 @@
 
 #include <fmt/format.h>
 
+#include "temp_dir.h"
+
 namespace sluice {
 namespace {
 namespace fs = std::filesystem;
-
-std::string TempDir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / fmt::format("sluice_rotating_log_{}_{}", name, ::getpid());
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d.string();
-}
 
 std::string Slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -67,7 +62,8 @@ std::vector<std::string> Lines(const std::string& s) {
 }
 
 TEST(RotatingLog, RotatesAtTheSizeKeepsBackupCountAndGzips) {
-  std::string dir = TempDir("retention");
+  testing::TempDir tmp("sluice-rotating-log-retention");
+  const std::string& dir = tmp.path();
   std::string path = dir + "/log.txt";
   std::vector<std::string> records;
   {
@@ -119,7 +115,8 @@ void ExpectEveryRecordOnce(const std::string& path, int threads, int records) {
 std::string Record(int t, int i) { return fmt::format("t{} {:05d} {}\n", t, i, std::string(static_cast<size_t>(i % 50), '.')); }
 
 TEST(RotatingLog, NothingLostOrDuplicatedWithManyThreads) {
-  std::string dir = TempDir("threads");
+  testing::TempDir tmp("sluice-rotating-log-threads");
+  const std::string& dir = tmp.path();
   std::string path = dir + "/events.log";
   const int kThreads = 6, kRecords = 1500;
   {
@@ -138,7 +135,8 @@ TEST(RotatingLog, NothingLostOrDuplicatedWithManyThreads) {
 TEST(RotatingLog, TwoWritersOnOnePathFollowEachOthersRotations) {
   // Two RotatingLogs on one path stand for two processes (separate descriptors and flocks) appending in
   // turns: each must notice the other's rotation and write to the new file, never into a rotated one.
-  std::string dir = TempDir("two_writers");
+  testing::TempDir tmp("sluice-rotating-log-two_writers");
+  const std::string& dir = tmp.path();
   std::string path = dir + "/log.txt";
   const int kRecords = 3000;
   {
@@ -155,7 +153,8 @@ TEST(RotatingLog, TwoWritersOnOnePathFollowEachOthersRotations) {
 }
 
 TEST(RotatingLog, AReopenedLogContinuesAndFinishesACrashedRotation) {
-  std::string dir = TempDir("leftovers");
+  testing::TempDir tmp("sluice-rotating-log-leftovers");
+  const std::string& dir = tmp.path();
   std::string path = dir + "/log.txt";
   std::ofstream(path) << "current\n";
   std::ofstream(path + ".1") << "rotated, not yet compressed\n";  // a crash before the gzip
@@ -182,7 +181,8 @@ TEST(RotatingLog, AReopenedLogContinuesAndFinishesACrashedRotation) {
 }
 
 TEST(RotatingLog, BackupCountZeroKeepsNoOldFile) {
-  std::string dir = TempDir("zero");
+  testing::TempDir tmp("sluice-rotating-log-zero");
+  const std::string& dir = tmp.path();
   std::string path = dir + "/log.txt";
   RotatingLog log(Env::Default(), path, {.max_bytes = 10, .backup_count = 0});
   log.Append("aaaaaaaa\n");
@@ -194,7 +194,8 @@ TEST(RotatingLog, BackupCountZeroKeepsNoOldFile) {
 }
 
 TEST(Logger, MainFileAndOneFilePerLevel) {
-  std::string dir = TempDir("levels");
+  testing::TempDir tmp("sluice-rotating-log-levels");
+  const std::string& dir = tmp.path();
   {
     Logger log(Env::Default(), {.dir = dir, .name = "log.txt", .main_level = LogLevel::kInfo, .rotation = {}});
     log.Log(LogLevel::kDebug, "partition 3: details");

@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "io/env.h"
 #include "io/uncached_file.h"
+#include "temp_dir.h"
 
 namespace sluice {
 namespace {
@@ -25,13 +26,6 @@ namespace fs = std::filesystem;
 // Parameter: whether O_DIRECT may be used (false: the buffered descriptor a file system without direct I/O gets).
 class UncachedFileTest : public ::testing::TestWithParam<bool> {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("sluice-uncached-" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    path_ = (dir_ / "f").string();
-  }
-  void TearDown() override { fs::remove_all(dir_); }
   std::string Slurp() {
     std::ifstream in(path_, std::ios::binary);
     std::stringstream ss;
@@ -47,8 +41,8 @@ class UncachedFileTest : public ::testing::TestWithParam<bool> {
   std::unique_ptr<WritableFile> Open(const std::string& path) { return OpenUncachedWritableFile(path, GetParam()); }
   std::unique_ptr<WritableFile> Open() { return Open(path_); }
 
-  fs::path dir_;
-  std::string path_;
+  testing::TempDir tmp_{"sluice-uncached"};
+  std::string path_ = tmp_.path() + "/f";
 };
 
 TEST_P(UncachedFileTest, SyncLeavesExactlyTheAppendedBytes) {
@@ -151,7 +145,7 @@ TEST_P(UncachedFileTest, BackgroundWriteErrorIsRaisedAndTruncateRecovers) {
 }
 
 TEST_P(UncachedFileTest, UnwritableDirectoryIsAnOutputError) {
-  EXPECT_THROW(Open((dir_ / "missing" / "f").string()), Error);
+  EXPECT_THROW(Open(tmp_.path() + "/missing/f"), Error);
 }
 
 INSTANTIATE_TEST_SUITE_P(DirectAndBuffered, UncachedFileTest, ::testing::Bool(),

@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "io/atomic_file.h"
+#include "temp_dir.h"
 
 namespace sluice {
 namespace {
@@ -21,9 +22,6 @@ namespace fs = std::filesystem;
 class FollowerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / fmt::format("sluice-monitor-test-{}", ::getpid());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
     // Two stages: ops 0-1 (the first ends with a deduplicator), op 2.
     WriteFileAtomic(Env::Default(), (dir_ / "dag_execution_plan.json").string(),
                     R"({"stages":[{"stage":0,"ops":[{"operation_idx":0},{"operation_idx":1}]},{"stage":1,"ops":[{"operation_idx":2}]}]})");
@@ -33,13 +31,13 @@ class FollowerTest : public ::testing::Test {
     snap_.format = "sluice";
     snap_.total_partitions = 3;
   }
-  void TearDown() override { fs::remove_all(dir_); }
   void Append(const std::string& text, bool truncate = false) {
     std::ofstream f(snap_.event_log_file, truncate ? std::ios::trunc : std::ios::app);
     f << text;
   }
 
-  fs::path dir_;
+  testing::TempDir tmp_{"sluice-monitor-test"};
+  fs::path dir_{tmp_.path()};
   Snapshot snap_;
 };
 

@@ -13,12 +13,14 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 
 #include "core/error.h"
 #include "io/atomic_file.h"
 #include "job/job_runner.h"
 #include "job/jobs_list.h"
+#include "temp_dir.h"
 
 namespace sluice {
 namespace {
@@ -97,9 +99,8 @@ std::vector<std::string> SplitLines(const std::string& s) {
 class SnapshotTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    root_ = fs::temp_directory_path() / fmt::format("sluice-snapshot-{}", ::getpid());
-    fs::remove_all(root_);
-    fs::create_directories(root_);
+    tmp_.emplace("sluice-snapshot");
+    root_ = tmp_->path();
     {
       std::ofstream data(root_ / "data.jsonl");
       for (int i = 0; i < 100; ++i) {
@@ -125,7 +126,7 @@ class SnapshotTest : public ::testing::Test {
     ASSERT_EQ(RunJob(Env::Default(), opt), 0);
     job_ = root_ / "out" / "j";
   }
-  static void TearDownTestSuite() { fs::remove_all(root_); }
+  static void TearDownTestSuite() { tmp_.reset(); }
 
   // A copy of the finished job to alter; the export path recorded in its summary stays the original's.
   fs::path Copy(const std::string& name) {
@@ -141,8 +142,10 @@ class SnapshotTest : public ::testing::Test {
     return d;
   }
 
+  static std::optional<testing::TempDir> tmp_;
   static fs::path root_, job_;
 };
+std::optional<testing::TempDir> SnapshotTest::tmp_;
 fs::path SnapshotTest::root_, SnapshotTest::job_;
 
 TEST_F(SnapshotTest, CompletedJobMatchesItsEventsAndPlan) {

@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "io/atomic_file.h"
+#include "temp_dir.h"
 
 namespace sluice {
 namespace {
@@ -50,11 +51,8 @@ class FakeProcessEnv : public EnvWrapper {
 class StopTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / fmt::format("sluice-stop-test-{}-{}", ::getpid(), counter_++);
-    fs::create_directories(dir_);
     WriteFileAtomic(Env::Default(), (dir_ / "job_summary.json").string(), "{\"status\":\"running\"}\n");
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   void WritePidFile(int64_t pid, uint64_t ticks, const std::string& host = "here", const std::string& boot = "boot-1") {
     PidFile f;
@@ -71,9 +69,9 @@ class StopTest : public ::testing::Test {
   StopResult Stop(StopOptions opt = {}) { return StopJob(&env_, Dir(), opt); }
 
   FakeProcessEnv env_;
-  fs::path dir_;
+  testing::TempDir tmp_{"sluice-stop-test"};
+  fs::path dir_{tmp_.path()};
   std::unique_ptr<FileLock> lock_;
-  static inline int counter_ = 0;
 };
 
 TEST_F(StopTest, PidFileRecordsThisProcessAndIsRemovedAtExit) {

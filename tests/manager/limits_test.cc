@@ -10,20 +10,18 @@
 #include <thread>
 
 #include "io/process.h"
+#include "temp_dir.h"
 
 namespace sluice::manager {
 namespace {
 
 struct LimitsTest : ::testing::Test {
-  std::string dir, note;
+  testing::TempDir tmp{"sluice-limits"};
+  const std::string dir = tmp.path();
+  std::string note;
   std::unique_ptr<JobLimits> limits;
   PosixProcesses procs{Env::Default()};
-  void SetUp() override {
-    char tmpl[] = "/tmp/sluice-limits-XXXXXX";
-    dir = mkdtemp(tmpl);
-    limits = OpenJobLimits(Env::Default(), dir, &note);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir); }
+  void SetUp() override { limits = OpenJobLimits(Env::Default(), dir, &note); }
   // Runs `argv` as attempt `n` of job 1, confined to `bytes` (0: no cgroup) and pinned to `cpus`.
   ExitStatus Run(int n, uint64_t bytes, const std::vector<int>& cpus, std::vector<std::string> argv) {
     int go = -1;

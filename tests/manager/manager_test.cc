@@ -13,10 +13,10 @@
 #include <thread>
 
 #include "core/error.h"
+#include "temp_dir.h"
 
 namespace sluice::manager {
 namespace {
-namespace fs = std::filesystem;
 
 // Two GPUs (the fake NVML's: an 80 GiB one with 79 free and a 16 GiB one with 15 free), a settable
 // CUDA_VISIBLE_DEVICES for the daemon, and a wall clock the test sets.
@@ -66,18 +66,12 @@ struct FakeProcesses : Processes {
 };
 
 struct ManagerTest : ::testing::Test {
-  std::string dir;
+  testing::TempDir tmp{"sluice-mgr"};
+  const std::string dir = tmp.path();
   FakeMachine env;
   FakeProcesses procs;
   std::unique_ptr<Manager> m;
-  void SetUp() override {
-    char tmpl[] = "/tmp/sluice-mgr-XXXXXX";
-    dir = mkdtemp(tmpl);
-  }
-  void TearDown() override {
-    m.reset();
-    fs::remove_all(dir);
-  }
+  void TearDown() override { m.reset(); }
   void Open(double cpus = 8) {
     m.reset();
     ManagerOptions o;

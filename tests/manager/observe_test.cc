@@ -9,6 +9,7 @@
 #include "manager/sse.h"
 #include "manager/stats.h"
 #include "manager/store.h"
+#include "temp_dir.h"
 
 namespace sluice::manager {
 namespace {
@@ -59,18 +60,9 @@ TEST(Base64, KnownVectorsAndEveryByteRoundTrip) {
   EXPECT_FALSE(Base64Decode("Zg==Zg=="));  // padding only at the end
 }
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/sluice-observe-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
-
 TEST(Store, EventsOfOneJobAndAggregates) {
-  TempDir d;
-  Store s(d.path + "/state.db");
+  testing::TempDir d("sluice-observe");
+  Store s(d.path() + "/state.db");
   EXPECT_EQ(s.LastEventSeq(), 0);
   JobSpec spec = ParseJobSpec(R"({"command":["true"]})");
   int64_t a = s.Submit(spec, State::kPending, "", 100.0, {});

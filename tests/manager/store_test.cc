@@ -7,22 +7,14 @@
 #include <filesystem>
 
 #include "core/error.h"
+#include "temp_dir.h"
 
 namespace sluice::manager {
 namespace {
 
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char tmpl[] = "/tmp/sluice-store-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
-
 TEST(Store, TransitionsAreRecordedWithEventsAndSurviveReopen) {
-  TempDir d;
-  std::string db = d.path + "/state.db";
+  testing::TempDir d("sluice-store");
+  std::string db = d.path() + "/state.db";
   int64_t a, b;
   {
     Store s(db);
@@ -75,8 +67,8 @@ TEST(Store, TransitionsAreRecordedWithEventsAndSurviveReopen) {
 
 // Nested transactions join the outermost: one commit for all, or nothing when it is left by an exception.
 TEST(Store, NestedTransactionsCommitOnceOrNotAtAll) {
-  TempDir d;
-  Store s(d.path + "/state.db");
+  testing::TempDir d("sluice-store");
+  Store s(d.path() + "/state.db");
   JobSpec spec = ParseJobSpec(R"({"command":["true"]})");
   try {
     Store::Txn outer(&s);
@@ -98,8 +90,8 @@ TEST(Store, NestedTransactionsCommitOnceOrNotAtAll) {
 // An array is one transaction: consecutive ids in index order, the first one's id the array's, and
 // dependencies on every task; all of it read back after a reopen.
 TEST(Store, ArraySubmitIsOneTransactionAndSurvivesReopen) {
-  TempDir d;
-  std::string db = d.path + "/state.db";
+  testing::TempDir d("sluice-store");
+  std::string db = d.path() + "/state.db";
   std::vector<int64_t> ids;
   {
     Store s(db);
@@ -141,8 +133,8 @@ TEST(Store, ArraySubmitIsOneTransactionAndSurvivesReopen) {
 
 // A database of schema version 1 (before hold, queue timeout, retry, GPUs and arrays) gets the new columns.
 TEST(Store, Version1DatabaseIsMigrated) {
-  TempDir d;
-  std::string db = d.path + "/state.db";
+  testing::TempDir d("sluice-store");
+  std::string db = d.path() + "/state.db";
   { Store s(db); }
   sqlite3* h = nullptr;
   ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);

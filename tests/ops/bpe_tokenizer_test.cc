@@ -29,6 +29,7 @@
 #include "core/error.h"
 #include "core/json_writer.h"
 #include "op_harness.h"
+#include "temp_dir.h"
 #include "tool_fixtures.h"
 #include "ops/text/bpe_tokenizer.h"
 #include "ops/text/model_files.h"
@@ -420,15 +421,9 @@ TEST(BpeTokenizer, RejectsWhatItDoesNotImplement) {
 
 class TokenizerFiles : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/sluice-bpe-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    file_ = (dir_ / "tokenizer.json").string();
-    std::ofstream(file_) << Json(Spec());
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
+  void SetUp() override { file_ = tmp_.Write("tokenizer.json", Json(Spec())); }
+  testing::TempDir tmp_{"sluice-bpe"};
+  fs::path dir_{tmp_.path()};
   std::string file_;
 };
 

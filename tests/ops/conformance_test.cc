@@ -39,6 +39,7 @@
 #include "ops/mapper/python_mappers.h"
 #include "ops/text/model_files.h"
 #include "punkt_fixture.h"
+#include "temp_dir.h"
 #include "tool_fixtures.h"
 
 namespace sluice {
@@ -131,28 +132,17 @@ const TestModel kTestModels[] = {
      }},
 };
 
-std::filesystem::path TestModelsPath() {
-  return std::filesystem::temp_directory_path() / ("sluice_conformance_models_" + std::to_string(::getpid()));
-}
-
-// Removes the test models directory when the test binary ends.
-class RemoveTestModels : public ::testing::Environment {
- public:
-  void TearDown() override {
-    std::error_code ec;
-    std::filesystem::remove_all(TestModelsPath(), ec);
-  }
-};
-[[maybe_unused]] const ::testing::Environment* const kRemoveTestModels = ::testing::AddGlobalTestEnvironment(new RemoveTestModels);
-
-// The models directory with every kTestModels model, written once per process.
+// The models directory with every kTestModels model, written once per process and removed when the test
+// binary ends.
 const std::string& TestModelsDir() {
-  static const std::string dir = [] {
-    auto d = TestModelsPath();
-    for (const auto& m : kTestModels) m.write(d);
-    return d.string();
-  }();
-  return dir;
+  struct Dir {
+    testing::TempDir tmp{"sluice-conformance-models"};
+    Dir() {
+      for (const auto& m : kTestModels) m.write(tmp.path());
+    }
+  };
+  static const Dir dir;
+  return dir.tmp.path();
 }
 
 bool HasTestModel(std::string_view op) {

@@ -23,6 +23,7 @@
 #include "ops/text/ngram_lm.h"
 #include "ops/text/sentencepiece_tokenizer.h"
 #include "op_harness.h"
+#include "temp_dir.h"
 #include "tool_fixtures.h"
 
 namespace sluice {
@@ -60,14 +61,12 @@ struct Lcg {
 class ModelFiltersTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { error_ = Build(); }
-  static void TearDownTestSuite() {
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
+  static void TearDownTestSuite() { tmp_.reset(); }
   void SetUp() override {
     if (!error_.empty()) GTEST_FAIL() << error_;
   }
 
-  static fs::path Path(const std::string& name) { return dir_ / name; }
+  static fs::path Path(const std::string& name) { return fs::path(tmp_->path()) / name; }
 
   // The texts (one per line, no line breaks) the reference comparisons run on: real text plus edge cases.
   static std::vector<std::string> Texts() {
@@ -95,7 +94,7 @@ class ModelFiltersTest : public ::testing::Test {
   }
 
   static std::string error_;
-  static fs::path dir_;
+  static std::optional<testing::TempDir> tmp_;
   static std::vector<std::string> corpus_;
 
  private:
@@ -104,9 +103,11 @@ class ModelFiltersTest : public ::testing::Test {
       if (Shell(std::string("command -v ") + tool + " >/dev/null 2>&1") != 0)
         return std::string("the test needs the '") + tool +
                "' command (Debian packages fasttext, sentencepiece, python3; scripts/install-deps.sh installs them)";
-    char tmpl[] = "/tmp/sluice-model-filters-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) return "mkdtemp failed";
-    dir_ = tmpl;
+    try {
+      tmp_.emplace("sluice-model-filters");
+    } catch (const std::exception& e) {
+      return e.what();
+    }
 
     // Real English text: the first records of the demo data, one line each.
     simdjson::dom::parser parser;
@@ -164,7 +165,7 @@ class ModelFiltersTest : public ::testing::Test {
 };
 
 std::string ModelFiltersTest::error_;
-fs::path ModelFiltersTest::dir_;
+std::optional<testing::TempDir> ModelFiltersTest::tmp_;
 std::vector<std::string> ModelFiltersTest::corpus_;
 
 // --- the n-gram scorer ---------------------------------------------------------------------------------

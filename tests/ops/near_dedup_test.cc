@@ -24,6 +24,7 @@
 #include "ops/dedup/near_deduplicators.h"
 #include "ops/dedup/sha1.h"
 #include "op_harness.h"
+#include "temp_dir.h"
 
 namespace sluice {
 namespace {
@@ -512,11 +513,6 @@ std::vector<std::string> NearDuplicateDataset() {
   return ds;
 }
 
-std::string TempDir() {
-  std::string t = (std::filesystem::temp_directory_path() / "sluice-dedup-XXXXXX").string();
-  return mkdtemp(t.data());
-}
-
 // Runs both phases over `texts` (samples the op cannot hash are left out, as skip_op_error would) and
 // returns the indices kept.
 std::vector<size_t> Kept(Op& op, const std::vector<std::string>& texts, uint64_t memory = kDedupMemoryBudget,
@@ -538,13 +534,13 @@ std::vector<size_t> Kept(Op& op, const std::vector<std::string>& texts, uint64_t
   }
   MemoryFingerprints src(std::move(fps), d.fingerprint_size(), 50);
   std::vector<bool> keep(ids.size(), false);
+  testing::TempDir scratch("sluice-dedup");
   DedupContext ctx;
   ctx.env = Env::Default();
-  ctx.scratch_dir = TempDir();
+  ctx.scratch_dir = scratch.path();
   ctx.memory_bytes = memory;
   DedupStats st = d.Decide(src, ctx, keep);
   if (stats) *stats = st;
-  std::filesystem::remove_all(ctx.scratch_dir);
   std::vector<size_t> kept;
   for (size_t i = 0; i < ids.size(); ++i)
     if (keep[i]) kept.push_back(ids[i]);
@@ -669,7 +665,8 @@ TEST(Dedup, RadixSortOrdersAsStdSort) {
 TEST(Dedup, SpillingGivesIdenticalDecisions) {
   std::mt19937_64 rng(42);
   const size_t n = 60000;
-  std::string scratch = TempDir();
+  testing::TempDir tmp("sluice-dedup");
+  const std::string& scratch = tmp.path();
   auto check = [&](Op& op, const std::vector<uint64_t>& words) {
     DedupStats big, tiny;
     std::vector<bool> a = DecideRaw(op, words, kDedupMemoryBudget, &big, scratch);
@@ -703,7 +700,6 @@ TEST(Dedup, SpillingGivesIdenticalDecisions) {
     }
     check(*op, w);
   }
-  std::filesystem::remove_all(scratch);
 }
 
 }  // namespace

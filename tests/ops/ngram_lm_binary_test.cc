@@ -22,11 +22,11 @@
 #include "kenlm_binary_writer.h"
 #include "ops/text/kenlm_binary.h"
 #include "ops/text/ngram_lm.h"
+#include "temp_dir.h"
 
 namespace sluice {
 namespace {
 
-namespace fs = std::filesystem;
 namespace kw = testing::kenlm;
 
 struct Rng {
@@ -115,19 +115,6 @@ std::vector<std::string> Sentences(uint64_t seed, int count) {
 
 class NgramLmBinaryTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/sluice-kenlm-binary-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-
-  std::string Write(const std::string& name, const std::string& data) {
-    std::string p = (dir_ / name).string();
-    std::ofstream(p, std::ios::binary) << data;
-    return p;
-  }
-
   // Every sentence scored by `got` equals `want`, bit for bit.
   static void ExpectSameScores(const text::NgramLm& got, const text::NgramLm& want,
                                const std::vector<std::string>& sentences, const std::string& what) {
@@ -161,7 +148,7 @@ class NgramLmBinaryTest : public ::testing::Test {
     return "no error";
   }
 
-  fs::path dir_;
+  testing::TempDir tmp_{"sluice-kenlm-binary"};
 };
 
 TEST(KenlmHash, MurmurHash64AMatchesSmhasherVerificationValue) {
@@ -188,7 +175,7 @@ TEST_F(NgramLmBinaryTest, EveryUnquantizedTypeScoresExactlyAsItsArpa) {
   int files = 0;
   for (Model m : {Model{4, true, 1}, Model{3, false, 2}, Model{2, true, 3}, Model{5, false, 4}}) {
     std::string arpa_text = MakeArpa(m.order, m.unk, m.seed);
-    std::string arpa_path = Write("m" + std::to_string(m.seed) + ".arpa", arpa_text);
+    std::string arpa_path = tmp_.Write("m" + std::to_string(m.seed) + ".arpa", arpa_text);
     auto arpa = text::NgramLm::Load(arpa_path);
     ASSERT_EQ(arpa->order(), m.order);
     kw::ArpaModel parsed = kw::ParseArpa(arpa_text);
@@ -211,7 +198,7 @@ TEST_F(NgramLmBinaryTest, EveryUnquantizedTypeScoresExactlyAsItsArpa) {
         std::string what = "order " + std::to_string(m.order) + (m.unk ? " with" : " without") + " <unk>, type " +
                            std::to_string(type) + ", multiplier " + std::to_string(opt.probing_multiplier) +
                            ", pointer bits " + std::to_string(opt.pointer_bits);
-        std::string path = Write("m" + std::to_string(files++) + ".arpa.bin", kw::WriteBinary(parsed, opt));
+        std::string path = tmp_.Write("m" + std::to_string(files++) + ".arpa.bin", kw::WriteBinary(parsed, opt));
         auto bin = LoadOrReport(path, what);
         if (bin == nullptr) continue;
         EXPECT_EQ(bin->order(), m.order) << what;
@@ -262,8 +249,8 @@ TEST_F(NgramLmBinaryTest, QuantizedTypesScoreWithTheStoredBinCenters) {
         opt.prob_bits = prob_bits;
         opt.backoff_bits = backoff_bits;
         kw::QuantTables q;
-        std::string bin_path = Write("q" + std::to_string(files) + ".arpa.bin", kw::WriteBinary(parsed, opt, &q));
-        std::string deq_path = Write("q" + std::to_string(files++) + ".arpa", Dequantized(parsed, q));
+        std::string bin_path = tmp_.Write("q" + std::to_string(files) + ".arpa.bin", kw::WriteBinary(parsed, opt, &q));
+        std::string deq_path = tmp_.Write("q" + std::to_string(files++) + ".arpa", Dequantized(parsed, q));
         std::string what = "order " + std::to_string(order) + ", type " + std::to_string(type) + ", -q " +
                            std::to_string(prob_bits) + " -b " + std::to_string(backoff_bits);
         auto bin = LoadOrReport(bin_path, what);
@@ -282,7 +269,7 @@ TEST_F(NgramLmBinaryTest, HandModelScoresAsComputedByHand) {
     kw::Options opt;
     opt.type = type;
     auto lm = text::NgramLm::Load(
-        Write("hand" + std::to_string(type) + ".arpa.bin", kw::WriteBinary(kw::ParseArpa(arpa), opt)));
+        tmp_.Write("hand" + std::to_string(type) + ".arpa.bin", kw::WriteBinary(kw::ParseArpa(arpa), opt)));
     EXPECT_EQ(lm->order(), 2);
     EXPECT_EQ(lm->ScoreSentence("a b"), -0.875f);
     EXPECT_EQ(lm->ScoreSentence("b a"), -3.125f);
@@ -312,13 +299,13 @@ TEST_F(NgramLmBinaryTest, UnmappableFileIsReadIntoMemoryAndScoresTheSame) {
       "-1.0\t</s>\n\n\\2-grams:\n-0.25\t<s> a\n-0.5\ta b\n-0.125\tb </s>\n\n\\end\\\n";
   NoMapEnv no_map;
   for (kw::Type type : {kw::kProbing, kw::kTrie}) {
-    std::string path = Write("nomap" + std::to_string(type) + ".bin", kw::WriteBinary(kw::ParseArpa(arpa), kw::Options{type}));
+    std::string path = tmp_.Write("nomap" + std::to_string(type) + ".bin", kw::WriteBinary(kw::ParseArpa(arpa), kw::Options{type}));
     auto mapped = text::KenlmBinaryModel::Open(path);
     auto read = text::KenlmBinaryModel::Open(path, &no_map);  // read in pieces of at most 1000 bytes
     for (const char* s : {"a b", "b a", "c", ""}) EXPECT_EQ(read->ScoreSentence(s), mapped->ScoreSentence(s)) << s;
     EXPECT_EQ(read->ScoreSentence("a b"), -0.875f);
   }
-  EXPECT_THROW(text::KenlmBinaryModel::Open((dir_ / "missing.bin").string(), &no_map), Error);
+  EXPECT_THROW(text::KenlmBinaryModel::Open(tmp_.path() + "/missing.bin", &no_map), Error);
 }
 
 TEST_F(NgramLmBinaryTest, BrokenFilesFailWithTheFileAndTheCause) {
@@ -329,14 +316,14 @@ TEST_F(NgramLmBinaryTest, BrokenFilesFailWithTheFileAndTheCause) {
   const std::string good = kw::WriteBinary(parsed, probing), good_trie = kw::WriteBinary(parsed, trie),
                     good_quant = kw::WriteBinary(parsed, quant);
   auto expect = [&](const std::string& name, std::string data, const std::string& cause) {
-    std::string e = LoadError(Write(name, data));
+    std::string e = LoadError(tmp_.Write(name, data));
     EXPECT_NE(e.find(cause), std::string::npos) << name << ": " << e;
   };
   auto patched = [](std::string data, size_t at, const void* bytes, size_t n) {
     std::memcpy(&data[at], bytes, n);
     return data;
   };
-  EXPECT_EQ(LoadError(Write("good.bin", good)), "no error");
+  EXPECT_EQ(LoadError(tmp_.Write("good.bin", good)), "no error");
   expect("incomplete.bin", "mmap lm http://kheafield.com/code incomplete\n" + std::string(200, '\0'), "did not finish");
   expect("magic.bin", "mmap lm something else entirely" + std::string(200, '\0'), "KenLM's binary header");
   std::string v4 = good;
@@ -363,14 +350,14 @@ TEST_F(NgramLmBinaryTest, BrokenFilesFailWithTheFileAndTheCause) {
   kw::Options novocab;
   novocab.include_vocab = false;
   std::string bare = kw::WriteBinary(parsed, novocab);
-  EXPECT_EQ(LoadError(Write("bare.bin", bare)), "no error");
+  EXPECT_EQ(LoadError(tmp_.Write("bare.bin", bare)), "no error");
   expect("bare_cut.bin", bare.substr(0, bare.size() - 1), "truncated");
   // A count that disagrees with the data: the layout moves and the vocabulary strings are not where it says.
   uint64_t more;
   std::memcpy(&more, &good[108 + 16], 8);
   more += 1;
   std::string moved = patched(good, 108 + 16, &more, 8);
-  std::string e = LoadError(Write("moved.bin", moved));
+  std::string e = LoadError(tmp_.Write("moved.bin", moved));
   EXPECT_TRUE(e.find("<unk>") != std::string::npos || e.find("truncated") != std::string::npos) << e;
   // The trie's and quantization's own headers.
   size_t search = (108 + 8 * 3 + 7) / 8 * 8;
@@ -387,7 +374,7 @@ TEST_F(NgramLmBinaryTest, BrokenFilesFailWithTheFileAndTheCause) {
 TEST_F(NgramLmBinaryTest, ModelWithoutSentenceMarkersIsRefused) {
   const std::string arpa =
       "\\data\\\nngram 1=2\nngram 2=1\n\n\\1-grams:\n-1\ta\t-0.5\n-1\tb\n\n\\2-grams:\n-0.5\ta b\n\n\\end\\\n";
-  std::string e = LoadError(Write("nomarkers.arpa.bin", kw::WriteBinary(kw::ParseArpa(arpa), {})));
+  std::string e = LoadError(tmp_.Write("nomarkers.arpa.bin", kw::WriteBinary(kw::ParseArpa(arpa), {})));
   EXPECT_NE(e.find("<s>"), std::string::npos) << e;
 }
 

@@ -15,6 +15,7 @@
 #include "ops/text/model_files.h"
 #include "ops/text/punkt.h"
 #include "punkt_fixture.h"
+#include "temp_dir.h"
 #include "tool_fixtures.h"
 
 namespace sluice {
@@ -34,25 +35,14 @@ testing::PunktTabSpec RefSpec() {
           {{"the", 2 | 32}, {"pork", 32}, {"tolkien", 4}, {"however", 0}, {"continued", 32}, {"and", 32}}};
 }
 
-fs::path RefDirPath() { return fs::temp_directory_path() / ("sluice_punkt_test_" + std::to_string(::getpid())); }
-
-// The parameters are written once per process and removed when the test binary ends.
-class RemoveRefDir : public ::testing::Environment {
- public:
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(RefDirPath(), ec);
-  }
-};
-[[maybe_unused]] const ::testing::Environment* const kRemoveRefDir = ::testing::AddGlobalTestEnvironment(new RemoveRefDir);
-
+// The parameters are written once per process; the directory is removed when the test binary ends.
 fs::path RefDir() {
-  static const fs::path dir = [] {
-    fs::path d = RefDirPath();
-    testing::WritePunktTab(d / "punkt_tab" / "english", RefSpec());
-    return d;
-  }();
-  return dir;
+  struct Dir {
+    testing::TempDir tmp{"sluice-punkt-test"};
+    Dir() { testing::WritePunktTab(fs::path(tmp.path()) / "punkt_tab" / "english", RefSpec()); }
+  };
+  static const Dir dir;
+  return dir.tmp.path();
 }
 
 struct Case {

@@ -18,6 +18,7 @@
 #include "ops/mapper/python_mappers.h"
 #include "ops/pipeline.h"
 #include "ops/text/model_files.h"
+#include "temp_dir.h"
 
 namespace sluice {
 namespace {
@@ -67,23 +68,6 @@ std::string RunError(Op& op, const std::string& record) {
   }
   return "";
 }
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/sluice-pytest.XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { std::system(("rm -rf '" + path_ + "'").c_str()); }
-  std::string Write(const std::string& name, const std::string& content) const {
-    std::string p = path_ + "/" + name;
-    std::ofstream(p) << content;
-    return p;
-  }
-
- private:
-  std::string path_;
-};
 
 TEST(PythonLambdaMapper, ConstructionChecksAsDataJuicer) {
   auto err = [](const std::string& src) { return InitError("python_lambda_mapper", {{"lambda_str", S(src)}}); };
@@ -200,7 +184,7 @@ TEST(PythonLambdaMapper, BatchedGetsBatchesOfOneSample) {
 }
 
 TEST(PythonFileMapper, LoadsTheFunctionAsDataJuicer) {
-  TempDir dir;
+  testing::TempDir dir("sluice-pytest");
   std::string py = dir.Write("udf.py",
                              "import unicodedata\n"
                              "def process_data(sample):\n"
@@ -241,7 +225,7 @@ TEST(PythonFileMapper, LoadsTheFunctionAsDataJuicer) {
 }
 
 TEST(PythonFileMapper, TheFileIsRecordedForThePlan) {
-  TempDir dir;
+  testing::TempDir dir("sluice-pytest");
   std::string py = dir.Write("rec.py", "def process_single(s):\n  return s\n");
   MakeOp("python_file_mapper", {{"file_path", S(py)}});
   auto files = text::ResolvedModelFiles();

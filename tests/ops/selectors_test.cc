@@ -11,6 +11,7 @@
 #include <random>
 
 #include "op_harness.h"
+#include "temp_dir.h"
 
 namespace sluice {
 namespace {
@@ -291,7 +292,6 @@ Decision Decide(Op& op, const std::vector<uint8_t>& fps, size_t block, uint64_t 
 class SelectorDecisions : public ::testing::Test {
  protected:
   void SetUp() override {
-    scratch_ = (std::filesystem::temp_directory_path() / ("sluice-selectors-" + std::to_string(::getpid()))).string();
     std::mt19937_64 rng(5);
     for (int i = 0; i < 5000; ++i) {
       int v = static_cast<int>(rng() % 700);  // many ties
@@ -299,7 +299,6 @@ class SelectorDecisions : public ::testing::Test {
       records_.push_back("{\"text\":\"x\",\"m\":{\"v\":" + std::to_string(v) + ",\"g\":\"g" + std::to_string(v % 97) + "\"}}");
     }
   }
-  void TearDown() override { std::filesystem::remove_all(scratch_); }
 
   // The same decision whatever the blocks or the budget (a small one spills sorted runs).
   Decision Check(const std::string& name, const ParamList& p) {
@@ -315,7 +314,8 @@ class SelectorDecisions : public ::testing::Test {
     return ref;
   }
 
-  std::string scratch_;
+  testing::TempDir tmp_{"sluice-selectors"};
+  std::string scratch_ = tmp_.path() + "/scratch";  // not made here: a spilling decision creates it
   std::vector<int> values_;
   std::vector<std::string> records_;
 };

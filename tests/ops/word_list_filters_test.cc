@@ -23,6 +23,7 @@
 #include "core/error.h"
 #include "core/json_writer.h"
 #include "op_harness.h"
+#include "temp_dir.h"
 #include "tool_fixtures.h"
 #include "ops/text/model_files.h"
 #include "ops/text/sentencepiece_tokenizer.h"
@@ -87,26 +88,6 @@ ErrorKind KindOf(const std::function<void()>& f, std::string* message = nullptr)
   }
   return ErrorKind::kInternal;  // "no error"
 }
-
-// A fresh directory of word-list files, removed at the end of the test.
-class WordListDir {
- public:
-  WordListDir() {
-    path_ = fs::temp_directory_path() / ("sluice_wordlists_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~WordListDir() { fs::remove_all(path_); }
-  WordListDir& File(const std::string& name, const std::string& content) {
-    std::ofstream(path_ / name) << content;
-    return *this;
-  }
-  std::string path() const { return path_.string(); }
-
- private:
-  static inline int counter_ = 0;
-  fs::path path_;
-};
 
 // --- special_characters_filter ---
 
@@ -181,8 +162,8 @@ TEST(WordSet, ExactMembership) {
 }
 
 TEST(WordListFilters, RefinementAndMatching) {
-  WordListDir dir;
-  dir.File("my_stopwords.json", R"({"en": ["the", "a", "it's", "Upper", "straße", "i̇stanbul"], "xx": ["zz"]})");
+  testing::TempDir dir("sluice-wordlists");
+  dir.Write("my_stopwords.json", R"({"en": ["the", "a", "it's", "Upper", "straße", "i̇stanbul"], "xx": ["zz"]})");
   ParamList p = {{"stopwords_dir", S(dir.path())}};
   struct Case {
     std::string text;
@@ -210,8 +191,8 @@ TEST(WordListFilters, RefinementAndMatching) {
 }
 
 TEST(WordListFilters, Augmentation) {
-  WordListDir dir;
-  dir.File("flagged_words.json", R"({"zh": ["打飞机", "三级片", "a b c", "x-y"]})");
+  testing::TempDir dir("sluice-wordlists");
+  dir.Write("flagged_words.json", R"({"zh": ["打飞机", "三级片", "a b c", "x-y"]})");
   ParamList base = {{"flagged_words_dir", S(dir.path())}, {"lang", S("zh")}};
   auto with = [&](ParamList extra) {
     ParamList p = base;
@@ -241,12 +222,12 @@ TEST(WordListFilters, Augmentation) {
 }
 
 TEST(WordListFilters, FilesLanguagesAndAll) {
-  WordListDir dir;
-  dir.File("a_stopwords.json", R"({"en": ["one"], "fr": ["un"]})")
-      .File("b_stopwords_more.json", R"({"en": ["two"]})")
-      .File("ignored.json", R"({"en": ["three"]})")              // name lacks "stopwords"
-      .File("stopwords.txt", R"({"en": ["four"]})")              // not .json
-      .File("flagged_words.json", R"({"en": ["five"]})");        // the other kind
+  testing::TempDir dir("sluice-wordlists");
+  dir.Write("a_stopwords.json", R"({"en": ["one"], "fr": ["un"]})");
+  dir.Write("b_stopwords_more.json", R"({"en": ["two"]})");
+  dir.Write("ignored.json", R"({"en": ["three"]})");        // name lacks "stopwords"
+  dir.Write("stopwords.txt", R"({"en": ["four"]})");        // not .json
+  dir.Write("flagged_words.json", R"({"en": ["five"]})");  // the other kind
   std::vector<std::string> texts = {"one two three four five un"};
   auto ratio = [&](const char* lang) {
     return Ratios("stopwords_filter", {{"stopwords_dir", S(dir.path())}, {"lang", S(lang)}}, "stopwords_ratio", texts)[0];
@@ -255,13 +236,13 @@ TEST(WordListFilters, FilesLanguagesAndAll) {
   EXPECT_EQ(ratio("fr"), 1.0 / 6);
   EXPECT_EQ(ratio("all"), 3.0 / 6);  // every language
   // A file's own `all` list wins over the synthesized one.
-  dir.File("c_stopwords.json", R"({"all": ["four"]})");
+  dir.Write("c_stopwords.json", R"({"all": ["four"]})");
   EXPECT_EQ(ratio("all"), 1.0 / 6);
 }
 
 TEST(WordListFilters, StatsCachingAndRange) {
-  WordListDir dir;
-  dir.File("flagged_words.json", R"({"en": ["bad"]})");
+  testing::TempDir dir("sluice-wordlists");
+  dir.Write("flagged_words.json", R"({"en": ["bad"]})");
   ParamList p = {{"flagged_words_dir", S(dir.path())}};
   // Default range [0, 0.045]; one bad word in 2 or in 30 words.
   std::string ok = "bad";
@@ -279,8 +260,8 @@ TEST(WordListFilters, StatsCachingAndRange) {
 }
 
 TEST(WordListFilters, BadParametersAndListsFailAtConstruction) {
-  WordListDir dir;
-  dir.File("stopwords.json", R"({"en": ["a"]})");
+  testing::TempDir dir("sluice-wordlists");
+  dir.Write("stopwords.json", R"({"en": ["a"]})");
   std::string msg;
   auto make = [&](ParamList p) { return KindOf([&] { MakeOp("stopwords_filter", p); }, &msg); };
   auto in_dir = [&](ParamList p) {
@@ -298,14 +279,14 @@ TEST(WordListFilters, BadParametersAndListsFailAtConstruction) {
 
   EXPECT_EQ(make({{"stopwords_dir", S(dir.path() + "/missing")}}), ErrorKind::kUsage);
   EXPECT_NE(msg.find("does not exist"), std::string::npos) << msg;
-  WordListDir empty;
-  empty.File("flagged_words.json", "{}");
+  testing::TempDir empty("sluice-wordlists");
+  empty.Write("flagged_words.json", "{}");
   EXPECT_EQ(make({{"stopwords_dir", S(empty.path())}}), ErrorKind::kUsage);
   EXPECT_NE(msg.find("no stopwords word list in"), std::string::npos) << msg;
   // Malformed files name the file and the cause.
   for (std::string bad : {R"({"en": ["a",)", R"(["a"])", R"({"en": "a"})", R"({"en": ["a", 1]})"}) {
-    WordListDir d;
-    d.File("x_stopwords.json", bad);
+    testing::TempDir d("sluice-wordlists");
+    d.Write("x_stopwords.json", bad);
     EXPECT_EQ(make({{"stopwords_dir", S(d.path())}}), ErrorKind::kUsage) << bad;
     EXPECT_NE(msg.find("x_stopwords.json"), std::string::npos) << msg;
   }
@@ -408,14 +389,12 @@ with open(pieces_file, encoding='utf-8', newline='\n') as f:
 class TokenizedWordListFilters : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { error_ = Build(); }
-  static void TearDownTestSuite() {
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
+  static void TearDownTestSuite() { tmp_.reset(); }
   void SetUp() override {
     if (!error_.empty()) GTEST_FAIL() << error_;
   }
 
-  static std::string Path(const std::string& name) { return (dir_ / name).string(); }
+  static std::string Path(const std::string& name) { return tmp_->path() + "/" + name; }
 
   // The op's stat for every text with tokenization through the tiny model, plus `extra` parameters.
   static std::vector<double> TokenizedRatios(const std::string& op, ParamList extra, const std::string& key) {
@@ -437,16 +416,18 @@ class TokenizedWordListFilters : public ::testing::Test {
   }
 
   static std::string error_;
-  static fs::path dir_;
+  static std::optional<testing::TempDir> tmp_;
   static std::vector<std::string> texts_;
 
  private:
   static std::string Build() {
-    char tmpl[] = "/tmp/sluice-word-list-tok-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) return "mkdtemp failed";
-    dir_ = tmpl;
+    try {
+      tmp_.emplace("sluice-word-list-tok");
+    } catch (const std::exception& e) {
+      return e.what();
+    }
     std::string err = testing::BuildTokenizerFixture(
-        dir_, 40,
+        tmp_->path(), 40,
         {"", "a", "The THE the", "Today is Sunday and it's a happy day!", "emoji表情测试下😊，😸31231",
          "，。、„”“«»１」「《》´∶：？！（）；–—．～’…━〈〉【】％►", "Hello   World\tagain  ",
          "ÉCOLE Straße İstanbul ΣΊΣΥΦΟΣ", "fuck you ass"},
@@ -458,7 +439,7 @@ class TokenizedWordListFilters : public ::testing::Test {
 };
 
 std::string TokenizedWordListFilters::error_;
-fs::path TokenizedWordListFilters::dir_;
+std::optional<testing::TempDir> TokenizedWordListFilters::tmp_;
 std::vector<std::string> TokenizedWordListFilters::texts_;
 
 TEST_F(TokenizedWordListFilters, MatchThePythonReferenceOnRealText) {
@@ -481,8 +462,8 @@ TEST_F(TokenizedWordListFilters, MatchThePythonReferenceOnRealText) {
 
   // A list of pieces as the model writes them ('▁' included), and plain words, which only match pieces
   // that continue a word.
-  WordListDir dir;
-  dir.File("pieces_flagged_words.json", R"({"en": ["▁the", "▁of", "▁and", "s", "ing", "ed", "the", "▁▁", "▁in▁the",
+  testing::TempDir dir("sluice-wordlists");
+  dir.Write("pieces_flagged_words.json", R"({"en": ["▁the", "▁of", "▁and", "s", "ing", "ed", "the", "▁▁", "▁in▁the",
                                                    "▁of▁the", "▁的", "是", "▁a▁▁"]})");
   std::string shipped = std::string(SLUICE_SOURCE_DIR) + "/data/wordlists/";
   struct Config {
@@ -533,11 +514,11 @@ TEST_F(TokenizedWordListFilters, PiecesKeepTheirMarker) {
   ASSERT_EQ(pieces.size(), 2u);
   ASSERT_EQ(pieces[0], "▁The");
   ASSERT_EQ(pieces[1], "▁the");
-  WordListDir plain, marked;
-  plain.File("stopwords.json", R"({"en": ["the"]})");
-  marked.File("stopwords.json", R"({"en": ["▁the"]})");
+  testing::TempDir plain("sluice-wordlists"), marked("sluice-wordlists");
+  plain.Write("stopwords.json", R"({"en": ["the"]})");
+  marked.Write("stopwords.json", R"({"en": ["▁the"]})");
   ParamList tok_params = {{"tokenization", B(true)}, {"tokenizer_model", S(Path("en.model"))}};
-  auto ratio = [&](const WordListDir& d, bool tokenize) {
+  auto ratio = [&](const testing::TempDir& d, bool tokenize) {
     ParamList p = {{"stopwords_dir", S(d.path())}};
     if (tokenize) p.insert(p.end(), tok_params.begin(), tok_params.end());
     return Ratios("stopwords_filter", p, "stopwords_ratio", {"The the"})[0];
@@ -552,7 +533,7 @@ TEST_F(TokenizedWordListFilters, PiecesKeepTheirMarker) {
 }
 
 TEST_F(TokenizedWordListFilters, ModelsAreFoundByLangOrFailAtConstruction) {
-  fs::path models = dir_ / "models";
+  fs::path models = Path("models");
   fs::create_directories(models);
   fs::copy_file(Path("en.model"), models / "en.sp.model", fs::copy_options::overwrite_existing);
   for (const char* op : {"flagged_words_filter", "stopwords_filter"}) {

@@ -20,6 +20,7 @@
 #include "core/error.h"
 #include "core/json_writer.h"
 #include "op_harness.h"
+#include "temp_dir.h"
 #include "tool_fixtures.h"
 #include "ops/text/md5.h"
 #include "ops/text/model_files.h"
@@ -243,14 +244,12 @@ for text, line in zip(texts, pieces):
 class TokenizedIncorrectSubstrings : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { error_ = Build(); }
-  static void TearDownTestSuite() {
-    if (!dir_.empty()) fs::remove_all(dir_);
-  }
+  static void TearDownTestSuite() { tmp_.reset(); }
   void SetUp() override {
     if (!error_.empty()) GTEST_FAIL() << error_;
   }
 
-  static std::string Path(const std::string& name) { return (dir_ / name).string(); }
+  static std::string Path(const std::string& name) { return tmp_->path() + "/" + name; }
 
   // Map's result on `text` with tokenization through the tiny model, and whether it reported a change.
   static std::pair<std::string, bool> Run(const std::string& text, ParamList params = {}) {
@@ -263,16 +262,18 @@ class TokenizedIncorrectSubstrings : public ::testing::Test {
   }
 
   static std::string error_;
-  static fs::path dir_;
+  static std::optional<testing::TempDir> tmp_;
   static std::vector<std::string> texts_;
 
  private:
   static std::string Build() {
-    char tmpl[] = "/tmp/sluice-word-mappers-tok-XXXXXX";
-    if (::mkdtemp(tmpl) == nullptr) return "mkdtemp failed";
-    dir_ = tmpl;
+    try {
+      tmp_.emplace("sluice-word-mappers-tok");
+    } catch (const std::exception& e) {
+      return e.what();
+    }
     std::string err = testing::BuildTokenizerFixture(
-        dir_, 60,
+        tmp_->path(), 60,
         {"", "   ", "see https://x.com now", "请用百度www.baidu.com进行搜索", "a  b\tc", "ＦＵＬＬ　ｗｉｄｔｈ www.x.com",
          "▁literal▁marker http"},
         &texts_);
@@ -289,7 +290,7 @@ class TokenizedIncorrectSubstrings : public ::testing::Test {
 };
 
 std::string TokenizedIncorrectSubstrings::error_;
-fs::path TokenizedIncorrectSubstrings::dir_;
+std::optional<testing::TempDir> TokenizedIncorrectSubstrings::tmp_;
 std::vector<std::string> TokenizedIncorrectSubstrings::texts_;
 
 TEST_F(TokenizedIncorrectSubstrings, MatchesThePythonReferenceOnRealText) {
@@ -340,7 +341,7 @@ TEST_F(TokenizedIncorrectSubstrings, SpacesGoOnlyWhenAWordGoes) {
 
 TEST_F(TokenizedIncorrectSubstrings, ModelsAreFoundByLangOrFailAtConstruction) {
   const char* op = "remove_words_with_incorrect_substrings_mapper";
-  fs::path models = dir_ / "models";
+  fs::path models = Path("models");
   fs::create_directories(models);
   fs::copy_file(Path("en.model"), models / "en.sp.model", fs::copy_options::overwrite_existing);
   {

@@ -12,24 +12,16 @@
 #include <string>
 
 #include "io/env.h"
+#include "temp_dir.h"
 
 namespace sluice::shard {
 
 constexpr uint64_t kGiB = uint64_t{1} << 30;
 
 struct TempDirTest : ::testing::Test {
-  std::string dir;
-  void SetUp() override {
-    char tmpl[] = "/tmp/sluice-shard-XXXXXX";
-    dir = mkdtemp(tmpl);
-  }
-  void TearDown() override { std::filesystem::remove_all(dir); }
-  std::string Write(const std::string& name, const std::string& content) {
-    std::string p = dir + "/" + name;
-    std::filesystem::create_directories(std::filesystem::path(p).parent_path());
-    std::ofstream(p, std::ios::binary) << content;
-    return p;
-  }
+  testing::TempDir tmp{"sluice-shard"};
+  const std::string dir = tmp.path();
+  std::string Write(const std::string& name, const std::string& content) { return tmp.Write(name, content); }
   static std::string Read(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     return std::string(std::istreambuf_iterator<char>(in), {});
