@@ -122,6 +122,8 @@ TEST(Store, ArraySubmitIsOneTransactionAndSurvivesReopen) {
   EXPECT_EQ(s.ArrayTask(ids[0], 6)->id, ids[3]);
   EXPECT_FALSE(s.ArrayTask(ids[0], 3));
   EXPECT_TRUE(s.ArrayTasks(ids[1]).empty()) << "only the first task's id is the array's";
+  EXPECT_EQ(s.ArrayTaskIds(ids[0]), ids) << "the same tasks, ids only, in index order";
+  EXPECT_TRUE(s.ArrayTaskIds(ids[1]).empty());
   for (int64_t id : ids) EXPECT_EQ(s.Deps(id).size(), 2u);
   EXPECT_EQ(s.Deps(ids[3]).at(0).job, 1);
   EXPECT_EQ(tasks[0].spec_json, tasks[3].spec_json);
