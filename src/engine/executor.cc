@@ -829,6 +829,17 @@ struct Executor::Impl {
     o.side_always = pipeline.adds_stats || pipeline.adds_meta;
     o.side_journal_path = o.side_always ? o.side_path + paths.export_journal.substr(paths.export_path.size())
                                         : fmt::format("{}/stats_side.jsonl{}", paths.results_dir, CodecExtension(export_codec));
+    o.append_retries = static_cast<int>(recipe.max_retries);
+    o.on_append_failed = [this](size_t p, int tries, const std::string& error, bool will_retry) {
+      events.Emit("export_append_failed",
+                  fmt::format("partition {}: append to the export failed (try {}){}: {}", p, tries,
+                              will_retry ? ", tried again later" : "", error),
+                  [&](JsonWriter& j) {
+                    j.Field("partition_id", static_cast<uint64_t>(p)).Field("attempt", tries);
+                    j.Field("error_message", error).Field("will_retry", will_retry);
+                  });
+      events.Log(will_retry ? LogLevel::kWarning : LogLevel::kError, fmt::format("partition {}: {}", p, error));
+    };
     journal = std::make_unique<ExportJournal>(env, std::move(o));
     ExportJournal::Recovery r = journal->Recover();
     for (const auto& d : r.discarded)

@@ -207,20 +207,29 @@ void ExportJournal::AppendRaw(size_t s, std::string_view d) {
 void ExportJournal::RollBack(const uint64_t* offsets) noexcept {
   // A failed attempt of the head partition: cut its bytes off so the retry starts at the same offsets.
   std::string why;
+  if (CutBack(offsets, &why)) return;
+  std::lock_guard<std::mutex> lk(mu_);
+  Break(std::move(why));
+}
+
+bool ExportJournal::CutBack(const uint64_t* offsets, std::string* why) noexcept {
   try {
     for (size_t s = 0; s < n_streams_; ++s) {
       streams_[s].file->Truncate(offsets[s]);
       streams_[s].size.store(offsets[s]);
     }
-    return;
+    return true;
   } catch (const std::exception& e) {
-    why = e.what();
+    *why = e.what();
   } catch (...) {
-    why = "unknown error";
+    *why = "unknown error";
   }
+  return false;
+}
+
+void ExportJournal::Break(std::string why) {
   // A journal now has bytes no manifest accounts for; appending after them would misplace every later
   // partition. Stop using it: later partitions become result files and Finish refuses.
-  std::lock_guard<std::mutex> lk(mu_);
   broken_reason_ = std::move(why);
   broken_.store(true);
   first_failed_ = std::min(first_failed_, head_.load());
@@ -240,34 +249,63 @@ void ExportJournal::WriteResultFile(size_t p, const std::string* bytes, Manifest
   WriteManifest(env_, opt_.result_paths[p], opt_.recipe_hash, m);
 }
 
-void ExportJournal::Drain() {
+void ExportJournal::Drain() noexcept {
+  // After a failed append, later commits try again, up to append_retries times; Finish always tries.
+  if (!append_error_.empty() && !finishing_ && append_failures_ > opt_.append_retries) return;
   while (!broken_.load()) {
     size_t h = head_.load(std::memory_order_relaxed);
     if (h >= entries_.size()) break;
     Entry& e = entries_[h];
     if (e.state != State::kBuffer && e.state != State::kFile) break;
     uint64_t offsets[kMaxStreams] = {};
+    for (size_t s = 0; s < n_streams_; ++s) offsets[s] = streams_[s].size.load();
+    // Partition h's bytes stay where they wait (memory, result file) until its manifest names the journal.
+    try {
+      for (size_t s = 0; s < n_streams_; ++s) {
+        if (e.state == State::kBuffer) {
+          AppendRaw(s, e.buffer[s]);
+        } else {
+          env_->AppendFileTo(ResultPath(h, s), *streams_[s].file, 0, Bytes(e.manifest, s));
+          streams_[s].size.fetch_add(Bytes(e.manifest, s));
+        }
+      }
+      CrashPoint("result_commit");
+      for (size_t s = n_streams_; s-- > 0;) streams_[s].file->Sync();
+      CrashPoint("manifest_commit");
+      Manifest m = e.manifest;
+      m.export_offset = offsets[0];
+      if (m.side) m.side->offset = offsets[1];
+      WriteManifest(env_, opt_.result_paths[h], opt_.recipe_hash, m);
+      e.manifest = std::move(m);
+    } catch (const std::exception& ex) {
+      // Partition h's failure, not the caller's: the caller's own commit is complete, and throwing would
+      // fail (and retry) it. Cut h's bytes off; h keeps waiting, and the next Drain or Finish tries again.
+      append_error_ = fmt::format("cannot append partition {} to the export journal: {}", h, ex.what());
+      ++append_failures_;
+      if (opt_.on_append_failed) {
+        try {
+          opt_.on_append_failed(h, append_failures_, append_error_, !finishing_);
+        } catch (const std::exception&) {
+          // The event log may be on the same full disk; Finish still reports the error.
+        }
+      }
+      std::string why;
+      if (!CutBack(offsets, &why)) Break(std::move(why));
+      return;
+    }
+    append_error_.clear();
     for (size_t s = 0; s < n_streams_; ++s) {
-      Stream& st = streams_[s];
-      offsets[s] = st.size.load();
       if (e.state == State::kBuffer) {
-        AppendRaw(s, e.buffer[s]);
         pending_bytes_ -= e.buffer[s].size();
         ReturnBuffer(std::move(e.buffer[s]));
       } else {
-        env_->AppendFileTo(ResultPath(h, s), *st.file, 0, Bytes(e.manifest, s));
-        st.size.fetch_add(Bytes(e.manifest, s));
+        try {
+          env_->RemoveFile(ResultPath(h, s));
+        } catch (const std::exception&) {
+          // Harmless: the manifest now names the journal, and Recover removes the copy.
+        }
       }
     }
-    CrashPoint("result_commit");
-    for (size_t s = n_streams_; s-- > 0;) streams_[s].file->Sync();
-    CrashPoint("manifest_commit");
-    bool had_file = e.state == State::kFile;
-    e.manifest.export_offset = offsets[0];
-    if (e.manifest.side) e.manifest.side->offset = offsets[1];
-    WriteManifest(env_, opt_.result_paths[h], opt_.recipe_hash, e.manifest);
-    if (had_file)
-      for (size_t s = 0; s < n_streams_; ++s) env_->RemoveFile(ResultPath(h, s));
     e.state = State::kJournal;
     head_.store(h + 1, std::memory_order_release);
   }
@@ -385,11 +423,18 @@ std::unique_ptr<OutputSink> ExportJournal::Open(size_t p) { return std::make_uni
 void ExportJournal::MarkFailed(size_t p) {
   std::lock_guard<std::mutex> lk(mu_);
   first_failed_ = std::min(first_failed_, p);
-  // Partitions after it can no longer reach the journal in this run: make them durable now.
-  for (size_t q = first_failed_ + 1; q < entries_.size(); ++q) {
+  SpillWaiting(first_failed_ + 1);  // they can no longer reach the journal in this run
+}
+
+void ExportJournal::SpillWaiting(size_t from) {
+  for (size_t q = from; q < entries_.size(); ++q) {
     Entry& e = entries_[q];
     if (e.state != State::kBuffer) continue;
-    WriteResultFile(q, e.buffer, e.manifest, "result_commit");
+    try {
+      WriteResultFile(q, e.buffer, e.manifest, "result_commit");
+    } catch (const std::exception&) {
+      continue;  // it waits in memory still: an allow_partial Finish appends it from there, a resume recomputes it
+    }
     for (size_t s = 0; s < n_streams_; ++s) {
       pending_bytes_ -= e.buffer[s].size();
       ReturnBuffer(std::move(e.buffer[s]));
@@ -401,7 +446,14 @@ void ExportJournal::MarkFailed(size_t p) {
 std::string ExportJournal::Finish(const std::vector<size_t>& done) {
   std::lock_guard<std::mutex> lk(mu_);
   if (export_complete_) return opt_.export_path;
+  finishing_ = true;
+  Drain();  // a waiting partition whose append failed is tried once more
   if (broken_.load()) Fail(ErrorKind::kOutput, "the export journal '{}' could not be rolled back after a failed write ({}); run again to resume", opt_.journal_path, broken_reason_);
+  if (!append_error_.empty()) {
+    SpillWaiting(head_.load());  // what waits in memory is kept for the resume, where the disk allows
+    Fail(ErrorKind::kOutput, "{} (tried {} times); the export journal '{}' keeps the partitions before it: run again to resume",
+         append_error_, append_failures_, opt_.journal_path);
+  }
   size_t head = head_.load();
   for (size_t p : done) {
     if (p < head) continue;

@@ -16,6 +16,13 @@
 // the export. After a partition fails for good the journal stops growing at it; later partitions become
 // result files, appended by Finish() only for an allow_partial export, and kept for the resume.
 //
+// A failed write is the failure of the partition whose bytes it carried, and is cut off the journal again
+// (WritableFile::Truncate). The head partition's own appends fail its attempt, which the engine retries.
+// An append of a partition that waited for its turn happens on another partition's commit, which has
+// succeeded: that partition keeps waiting and its append is tried again (Options::on_append_failed tells
+// of each failure); Finish() fails if its last try fails too. A journal that could not be cut back is
+// never appended to again, and Finish() refuses: no export is ever published with a partition missing.
+//
 // One process owns the journal (the job lock). Partitions committed by other processes, as a later
 // multi-process mode will do, are result files, which the journal absorbs like spilled ones.
 //
@@ -32,6 +39,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -71,6 +79,10 @@ class ExportJournal {
     std::string side_path;          // where the side file is published
     std::string side_journal_path;  // renamed to side_path (side_always) or copied there (published later)
     bool side_always = false;
+    int append_retries = 3;  // tries of a failed append by later commits (fault_tolerance.max_retries)
+    // Told of each failed append of a waiting partition (Drain), with the tries so far and whether another
+    // will come (a later commit or Finish) or this was Finish's last; called under the journal's lock.
+    std::function<void(size_t partition, int tries, const std::string& error, bool will_retry)> on_append_failed;
   };
   struct Recovery {
     size_t prefix_partitions = 0;  // committed in the journal (or in the finished export)
@@ -120,14 +132,20 @@ class ExportJournal {
   static uint64_t Bytes(const Manifest& m, size_t s) { return s == 0 ? m.file_bytes : m.side->file_bytes; }
   bool PublishSide() const;  // under mu_, at Finish
 
-  void Drain();  // under mu_: moves finished partitions at the head into the journal, in order
+  // Under mu_: moves finished partitions at the head into the journal, in order. A failed append is the
+  // appended partition's, never the caller's: it is cut off again and recorded in append_error_, and the
+  // partition waits on; Finish fails with that error if its last try fails too.
+  void Drain() noexcept;
   void AppendRaw(size_t s, std::string_view d);  // by the journal's current writer only
   // Buffers keep their capacity from partition to partition: a fresh 64 MiB buffer per partition costs
   // page faults (kernel time) on every byte. Live buffers are bounded as pending bytes are, so is the pool.
   std::string TakeBuffer();
   void ReturnBuffer(std::string&& b);  // leaves `b` empty
   void RollBack(const uint64_t* offsets) noexcept;  // per stream
+  bool CutBack(const uint64_t* offsets, std::string* why) noexcept;  // false: could not, and why
+  void Break(std::string why);  // under mu_: the journal has bytes no manifest accounts for
   // Commits `bytes` (per stream) as partition p's result files (data, then manifest).
+  void SpillWaiting(size_t from);  // under mu_: partitions from `from` on that wait in memory become result files
   void WriteResultFile(size_t p, const std::string* bytes, Manifest m, std::string_view crash_point);
 
   Env* env_;
@@ -145,6 +163,9 @@ class ExportJournal {
   bool export_complete_ = false;
   std::atomic<bool> broken_{false};  // a failed attempt's bytes could not be cut off
   std::string broken_reason_;         // why (under mu_)
+  std::string append_error_;          // under mu_: Drain's last failed append, until one succeeds
+  int append_failures_ = 0;           // under mu_
+  bool finishing_ = false;            // under mu_: Finish's Drain, the last try
   std::mutex pool_mu_;
   std::vector<std::string> pool_;
 };

@@ -105,14 +105,25 @@ class UncachedWritableFile : public WritableFile {
     WriteTail();
     if (::fdatasync(fd_) != 0) IoFail("cannot sync", path_, errno);
   }
-  // Also the way back from a failed write (the export journal's rollback of a failed attempt): a failed
-  // transfer that lay wholly past `size` is forgotten, since its bytes are being discarded anyway.
+  // Also the way back from a failed write (the export journal's rollback of a failed attempt). Bytes of the
+  // failed transfer past `size` are discarded anyway; those before it are still in its buffer and are
+  // written again (a rollback lands in the failed transfer's first block, whose space the file already
+  // has). Transfers after the failed one were never written: a `size` in them cannot be reached.
   void Truncate(uint64_t size) override {
     {
       std::unique_lock<std::mutex> lk(mu_);
       done_cv_.wait(lk, [&] { return queue_.empty() && !busy_; });
       if (error_) {
-        if (size > failed_at_) std::rethrow_exception(error_);
+        if (size > failed_at_ && size - failed_at_ > kBufBytes) std::rethrow_exception(error_);
+        if (size > failed_at_) {
+          if (cur_ != nullptr) free_.push_back(cur_);
+          cur_ = failed_buf_;
+          failed_buf_ = nullptr;
+          base_ = failed_at_;
+          fill_ = static_cast<size_t>(size - failed_at_);
+        }
+        if (failed_buf_ != nullptr) free_.push_back(failed_buf_);
+        failed_buf_ = nullptr;
         error_ = nullptr;
         failed_at_ = UINT64_MAX;
       }
@@ -266,8 +277,10 @@ class UncachedWritableFile : public WritableFile {
       if (err) {
         error_ = err;
         failed_at_ = t.offset;
+        failed_buf_ = t.buf;  // kept for Truncate
+      } else {
+        free_.push_back(t.buf);
       }
-      free_.push_back(t.buf);
       busy_ = false;
       done_cv_.notify_all();
     }
@@ -297,6 +310,7 @@ class UncachedWritableFile : public WritableFile {
   bool busy_ = false, stop_ = false;
   std::exception_ptr error_;
   uint64_t failed_at_ = UINT64_MAX;  // file offset of the transfer that failed (error_)
+  char* failed_buf_ = nullptr;       // its bytes
   std::thread writer_;
 };
 

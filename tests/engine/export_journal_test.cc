@@ -6,11 +6,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
 #include <thread>
 
+#include "core/error.h"
 #include "io/atomic_file.h"
 #include "io/codec.h"
 #include "temp_dir.h"
@@ -224,6 +226,115 @@ TEST_F(ExportJournalTest, AbandonedAttemptIsCutOff) {
   Commit(j, 1);
   j.Finish({0, 1});
   EXPECT_EQ(Slurp(o.export_path), All({0, 1}));
+}
+
+// A full disk for the journal only (RLIMIT_FSIZE or ENOSPC stand-in): an append that would take it past
+// `limit` bytes fails and writes nothing. Result files and manifests are not limited.
+class FullJournalEnv : public EnvWrapper {
+ public:
+  explicit FullJournalEnv(Env* base) : EnvWrapper(base) {}
+  uint64_t limit = UINT64_MAX;
+  int failures = 0;
+  std::unique_ptr<WritableFile> NewUncachedWritableFile(const std::string& path) override {
+    auto f = EnvWrapper::NewUncachedWritableFile(path);  // creates it
+    return std::make_unique<File>(*this, path, std::move(f), FileSize(path));
+  }
+
+ private:
+  class File : public WritableFile {
+   public:
+    File(FullJournalEnv& env, std::string path, std::unique_ptr<WritableFile> f, uint64_t size)
+        : env_(env), path_(std::move(path)), f_(std::move(f)), size_(size) {}
+    void Append(std::string_view d) override {
+      if (size_ + d.size() > env_.limit) {
+        ++env_.failures;
+        Fail(ErrorKind::kOutput, "cannot write '{}': File too large", path_);
+      }
+      f_->Append(d);
+      size_ += d.size();
+    }
+    void Sync() override { f_->Sync(); }
+    void Close() override { f_->Close(); }
+    void Truncate(uint64_t size) override {
+      f_->Truncate(size);
+      size_ = size;
+    }
+
+   private:
+    FullJournalEnv& env_;
+    std::string path_;
+    std::unique_ptr<WritableFile> f_;
+    uint64_t size_;
+  };
+};
+
+// As the engine runs a partition: a commit that throws is that partition's failed attempt, retried once.
+bool CommitWithRetry(ExportJournal& j, size_t p, void (*commit)(ExportJournal&, size_t)) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    try {
+      commit(j, p);
+      return true;
+    } catch (const Error&) {
+    }
+  }
+  j.MarkFailed(p);
+  return false;
+}
+
+// Partition 0's commit appends partition 2, which waited in memory (or in its result file), after it. That
+// append failing is partition 2's, not 0's: 0 stays committed, 2 keeps its bytes and is appended again
+// later. The journal then holds exactly the partitions its manifests say, and an export is never
+// published without one of them.
+TEST_F(ExportJournalTest, FailedAppendOfAWaitingPartitionLosesNothing) {
+  for (uint64_t buffer_cap : {uint64_t{1} << 20, uint64_t{8}}) {  // waits in memory; spills to a result file
+    for (bool room_later : {false, true}) {
+      SCOPED_TRACE(fmt::format("buffer_cap {} room_later {}", buffer_cap, room_later));
+      fs::remove_all(dir_);
+      fs::create_directories(dir_ / "results");
+      FullJournalEnv env(env_);
+      auto o = Opts(4, Codec::kNone, buffer_cap, 1 << 20);
+      env.limit = Data(0).size() + Data(2).size() - 1;  // 0 fits, 2 after it does not
+      {
+        ExportJournal j(&env, o);
+        j.Recover();
+        std::vector<size_t> done;
+        for (size_t p : {2, 1, 0}) {
+          if (CommitWithRetry(j, p, Commit)) done.push_back(p);
+        }
+        EXPECT_GE(env.failures, 1) << "the limit was never hit: the test tests nothing";
+        EXPECT_EQ(done.size(), 3u) << "every partition's own commit succeeded";
+        if (room_later) env.limit = UINT64_MAX;
+        if (CommitWithRetry(j, 3, Commit)) done.push_back(3);
+        std::sort(done.begin(), done.end());
+        std::string published;
+        try {
+          published = j.Finish(done);
+        } catch (const Error& e) {
+          EXPECT_FALSE(room_later) << e.what();
+          EXPECT_NE(std::string(e.what()).find(o.journal_path), std::string::npos) << e.what();
+          EXPECT_NE(std::string(e.what()).find("File too large"), std::string::npos) << e.what();
+          EXPECT_NE(std::string(e.what()).find("partition 2"), std::string::npos) << e.what();
+        }
+        EXPECT_EQ(fs::exists(o.export_path), room_later);
+        if (room_later) {
+          EXPECT_EQ(published, o.export_path);
+          EXPECT_EQ(Slurp(o.export_path), All({0, 1, 2, 3})) << "a published export is whole";
+        }
+      }
+      // The rerun, with room: what the journal holds is verified, the rest is computed again.
+      env.limit = UINT64_MAX;
+      ExportJournal j(&env, o);
+      auto r = j.Recover();
+      EXPECT_EQ(r.export_complete, room_later);
+      if (!room_later) {
+        EXPECT_EQ(r.prefix_partitions, 2u) << "0 and 1 (empty) were committed before the failure";
+      }
+      for (size_t p = 0; p < 4; ++p)
+        if (!j.Committed(p)) Commit(j, p);
+      j.Finish({0, 1, 2, 3});
+      EXPECT_EQ(Slurp(o.export_path), All({0, 1, 2, 3}));
+    }
+  }
 }
 
 // The stats side file rides on the journal: the same partitions, in the same order, recovered together.

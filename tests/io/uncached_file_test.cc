@@ -113,8 +113,9 @@ TEST_P(UncachedFileTest, AppendsToAnExistingFile) {
 }
 
 // A write that fails on the background thread (here: past RLIMIT_FSIZE, as a full disk would) is raised by
-// a later call, naming the file, and nothing after it is written; a Truncate back to before the failed
-// transfer (the export journal's rollback of a failed attempt) clears it, one past it does not.
+// a later call, naming the file, and nothing after it is written. A Truncate into the failed transfer (the
+// export journal's rollback of a failed attempt) writes that transfer's bytes before the cut again and
+// clears the error, even while the limit stands; one into a transfer after it, never written, cannot.
 TEST_P(UncachedFileTest, BackgroundWriteErrorIsRaisedAndTruncateRecovers) {
   struct rlimit old;
   ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
@@ -125,6 +126,7 @@ TEST_P(UncachedFileTest, BackgroundWriteErrorIsRaisedAndTruncateRecovers) {
   std::string message;
   auto f = Open();
   std::string block(1 << 20, 'x');
+  block[0] = 'y';  // each MiB distinguishable from its neighbours' bytes
   try {
     for (int i = 0; i < 32; ++i) f->Append(block);
     f->Sync();
@@ -132,16 +134,32 @@ TEST_P(UncachedFileTest, BackgroundWriteErrorIsRaisedAndTruncateRecovers) {
     EXPECT_EQ(e.kind(), ErrorKind::kOutput);
     message = e.what();
   }
-  ::setrlimit(RLIMIT_FSIZE, &old);
-  ::signal(SIGXFSZ, previous);
   EXPECT_NE(message.find(path_), std::string::npos) << message;
   EXPECT_LE(fs::file_size(path_), size_t{6} << 20);
-  // The transfer of [4 MiB, 8 MiB) failed: cutting back into it would keep bytes that were never written.
-  EXPECT_THROW(f->Truncate((size_t{4} << 20) + 1), Error);
-  f->Truncate(size_t{3} << 20);
-  f->Append("after");
+  // [4 MiB, 8 MiB) failed, [8 MiB, 12 MiB) was never written.
+  EXPECT_THROW(f->Truncate((size_t{8} << 20) + 1), Error);
+  size_t cut = (size_t{4} << 20) + 100;
+  std::string after = "after";
+  std::string err;
+  try {
+    f->Truncate(cut);
+    f->Append(after);
+    f->Sync();
+  } catch (const Error& e) {
+    err = e.what();
+  }
+  ::setrlimit(RLIMIT_FSIZE, &old);
+  ::signal(SIGXFSZ, previous);
+  EXPECT_EQ(err, "");
+  std::string want;
+  for (int i = 0; i < 5; ++i) want += block;
+  want.resize(cut);
+  EXPECT_EQ(Slurp(), want + after);
+  f->Truncate(size_t{3} << 20);  // back before it all
+  f->Append(after);
   f->Sync();
-  EXPECT_EQ(Slurp(), std::string(size_t{3} << 20, 'x') + "after");
+  want.resize(size_t{3} << 20);
+  EXPECT_EQ(Slurp(), want + after);
 }
 
 TEST_P(UncachedFileTest, UnwritableDirectoryIsAnOutputError) {
