@@ -419,10 +419,13 @@ Recipe LoadRecipe(const std::string& path, const std::vector<Override>& override
   if (auto n = node("max_retries"); n && !n.IsNull()) rc.max_retries = r.Int(n, "max_retries", 0);
   if (auto n = node("retry_backoff"); n && !n.IsNull()) rc.retry_backoff = r.Choice(n, "retry_backoff", kBackoffs);
   if (auto n = node("preserve_intermediate_data"); n && !n.IsNull()) rc.preserve_intermediate_data = r.Bool(n, "preserve_intermediate_data");
+  // The storage format and codec: checked together below, once the nested section (which wins) is read.
+  // (std::optional: assigning to a YAML::Node that already refers to a node rebinds that node in the tree.)
+  std::optional<YAML::Node> format_node, compression_node;
+  bool format_node_flat = false;
   if (auto n = node("storage_format"); n && !n.IsNull()) {
-    std::string f = r.String(n, "storage_format");
-    if (f != "jsonl")
-      Fail(ErrorKind::kUsage, "{}: storage_format '{}' is not supported yet; intermediate data is JSONL (use 'jsonl')", Where(file, n), f);
+    format_node.emplace(n);
+    format_node_flat = true;
   }
 
   if (auto sec = node("partition"); sec && !sec.IsNull()) {
@@ -481,23 +484,11 @@ Recipe LoadRecipe(const std::string& path, const std::vector<Override>& override
     if (!sec.IsMap()) Fail(ErrorKind::kUsage, "{}: 'intermediate_storage' must be a mapping", Where(file, sec));
     CheckKeys(file, sec, kIntermediate, "intermediate_storage");
     if (auto n = sec["format"]; n && !n.IsNull()) {
-      std::string f = r.String(n, "intermediate_storage.format");
-      // DataJuicer's intermediates are files of its own Ray executor; sluice's are its checkpoints, read only
-      // by sluice (checksummed, manifested JSONL). The choice cannot change a result, so it is accepted.
-      if (f == "parquet" || f == "arrow")
-        rc.warnings.push_back(fmt::format("{}: intermediate_storage.format '{}': sluice keeps intermediate data as "
-                                          "compressed JSONL checkpoints whatever the format; results are the same",
-                                          Where(file, n), f));
-      else if (f != "jsonl")
-        Fail(ErrorKind::kUsage, "{}: intermediate_storage.format must be jsonl, parquet or arrow; got '{}'", Where(file, n), f);
+      format_node.reset();
+      format_node.emplace(n);
+      format_node_flat = false;
     }
-    if (auto n = sec["compression"]; n && !n.IsNull()) {
-      static const std::pair<const char*, int> kComp[] = {{"zstd", 0}, {"gzip", 1}, {"none", 2}, {"snappy", 3}};
-      int c = r.Choice(n, "intermediate_storage.compression", kComp);
-      if (c == 3)
-        Fail(ErrorKind::kUsage, "{}: intermediate_storage.compression 'snappy' applies to Parquet only; JSONL intermediate data takes zstd, gzip or none", Where(file, n));
-      rc.intermediate_compression = c == 0 ? "zstd" : c == 1 ? "gzip" : "none";
-    }
+    if (auto n = sec["compression"]; n && !n.IsNull()) compression_node.emplace(n);
     if (auto n = sec["preserve_intermediate_data"]; n && !n.IsNull()) rc.preserve_intermediate_data = r.Bool(n, "intermediate_storage.preserve_intermediate_data");
     if (auto n = sec["cleanup_on_success"]; n && !n.IsNull()) rc.cleanup_on_success = r.Bool(n, "intermediate_storage.cleanup_on_success");
     if (auto n = sec["retention_policy"]; n && !n.IsNull()) {
@@ -507,6 +498,33 @@ Recipe LoadRecipe(const std::string& path, const std::vector<Override>& override
       rc.retention = r.Choice(n, "intermediate_storage.retention_policy", kPolicies);
     }
     if (auto n = sec["max_retention_days"]; n && !n.IsNull()) rc.max_retention_days = r.Int(n, "intermediate_storage.max_retention_days", 0);
+  }
+  // DataJuicer's intermediates are Parquet (its default) or Arrow files of its own Ray executor, compressed with
+  // snappy by default; sluice's are its checkpoints, read only by sluice (checksummed, manifested JSONL). The
+  // choice cannot change a result, so DataJuicer's settings are accepted with a warning that says so; only
+  // a combination that names JSONL and a codec sluice does not write to JSONL is refused.
+  std::string format;
+  if (format_node) {
+    const char* key = format_node_flat ? "storage_format" : "intermediate_storage.format";
+    format = r.String(*format_node, key);
+    if (format == "parquet" || format == "arrow")
+      rc.warnings.push_back(fmt::format("{}: {} '{}': sluice keeps intermediate data as compressed JSONL checkpoints "
+                                        "whatever the format; results are the same",
+                                        Where(file, *format_node), key, format));
+    else if (format != "jsonl")
+      Fail(ErrorKind::kUsage, "{}: {} must be jsonl, parquet or arrow; got '{}'", Where(file, *format_node), key, format);
+  }
+  if (compression_node) {
+    static const std::pair<const char*, int> kComp[] = {{"zstd", 0}, {"gzip", 1}, {"none", 2}, {"snappy", 3}};
+    int c = r.Choice(*compression_node, "intermediate_storage.compression", kComp);
+    if (c == 3 && format == "jsonl")
+      Fail(ErrorKind::kUsage, "{}: intermediate_storage.compression 'snappy' is a Parquet codec; JSONL intermediate data takes zstd, gzip or none",
+           Where(file, *compression_node));
+    if (c == 3)
+      rc.warnings.push_back(fmt::format("{}: intermediate_storage.compression 'snappy' (DataJuicer's Parquet codec): sluice's "
+                                        "JSONL checkpoints are compressed with zstd; results are the same",
+                                        Where(file, *compression_node)));
+    rc.intermediate_compression = c == 1 ? "gzip" : c == 2 ? "none" : "zstd";
   }
 
   auto proc = node("process");

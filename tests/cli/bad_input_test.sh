@@ -77,6 +77,24 @@ sed -i 's/      min_len: 5/      min_len: 5\n      min_len: 6/' r8c.yaml
 expect "duplicate op parameter: exit 2" 2 "parameter 'min_len' is given twice" -- "$SLUICE" run r8c.yaml
 recipe r9.yaml good.jsonl o9/out.jsonl "intermediate_storage: {format: parquet}"
 expect "parquet intermediate storage: accepted with a warning that intermediates stay JSONL" 0 "intermediate_storage.format 'parquet': sluice keeps intermediate data as compressed JSONL" -- "$SLUICE" run r9.yaml
+# DataJuicer's own examples of the storage settings (its partitioned executor's docs, nested and legacy flat):
+# Parquet with snappy, its defaults, run with a warning for each; only what names JSONL with snappy, or a
+# format that is none of the three, is refused.
+recipe r9b.yaml good.jsonl o9b/out.jsonl "intermediate_storage:
+  format: \"parquet\"
+  compression: \"snappy\"
+  use_arrow_batches: true
+  arrow_batch_size: 500
+  arrow_memory_mapping: false"
+expect "DataJuicer's parquet + snappy: runs, with a warning naming the codec" 0 "r9b.yaml:[0-9]+: intermediate_storage.compression 'snappy' .*compressed with zstd; results are the same" -- "$SLUICE" run r9b.yaml
+check "parquet + snappy: the same export as the defaults" cmp -s o9/out.jsonl o9b/out.jsonl
+recipe r9c.yaml good.jsonl o9c/out.jsonl "storage_format: \"parquet\"
+use_arrow_batches: true"
+expect "legacy flat storage_format: parquet: runs, with a warning" 0 "r9c.yaml:[0-9]+: storage_format 'parquet': sluice keeps intermediate data as compressed JSONL" -- "$SLUICE" run r9c.yaml
+recipe r9d.yaml good.jsonl o9d/out.jsonl "intermediate_storage: {format: jsonl, compression: snappy}"
+expect "jsonl + snappy: exit 2" 2 "r9d.yaml:[0-9]+: intermediate_storage.compression 'snappy' is a Parquet codec" -- "$SLUICE" run r9d.yaml
+recipe r9e.yaml good.jsonl o9e/out.jsonl "storage_format: csv"
+expect "an unknown storage_format: exit 2" 2 "r9e.yaml:[0-9]+: storage_format must be jsonl, parquet or arrow; got 'csv'" -- "$SLUICE" run r9e.yaml
 
 recipe r10.yaml missing.jsonl o10/out.jsonl
 expect "missing input: exit 3" 3 "dataset_path 'missing.jsonl' does not exist" -- "$SLUICE" run r10.yaml
