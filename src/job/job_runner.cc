@@ -383,46 +383,63 @@ int Run(Env* env, const RunOptions& opt, std::unique_ptr<EventLog>& log) {
     rep.partitions.resize(plan.partitions.size());
   }
   double end = env->NowSeconds();
-  if (rep.status == "stopped") rep.stop_reason = SignalName(stop_signals.signal());
-  WriteFinalReport(env, l, plan, rep);
-  WriteSummary(env, l, recipe, rep.status, start, end, resume, &rep, rep.error, np, plan.partitions.size());
-  if (rep.status == "completed" || rep.status == "completed_with_failures") {
-    events.Emit("job_complete", fmt::format("job {}: {} -> {} rows in {:.3f}s", rep.status, rep.rows_in, rep.rows_out, end - start),
-                [&](JsonWriter& j) {
-                  j.Field("status", rep.status).Field("duration", end - start).Field("input_rows", rep.rows_in);
-                  j.Field("output_rows", rep.rows_out).Key("export_files").BeginArray();
-                  for (const auto& f : rep.export_files) j.String(f);
-                  j.EndArray();
-                  if (!rep.error.empty()) j.Field("error_message", rep.error);
-                },
-                true);
-  } else if (rep.status == "stopped") {
-    uint64_t done = 0, this_run = 0;
-    for (const auto& p : rep.partitions)
-      if (p.status == PartitionReport::Status::kCompleted) {
-        ++done;
-        this_run += !p.reused;
-      }
-    events.Emit("job_stopped",
-                fmt::format("job stopped on {}: {} of {} partitions committed ({} in this run), {} abandoned", rep.stop_reason,
-                            done, plan.partitions.size(), this_run, rep.abandoned.size()),
-                [&](JsonWriter& j) {
-                  j.Field("status", "stopped").Field("signal", rep.stop_reason).Field("run_id", run_id).Field("duration", end - start);
-                  j.Field("total_partitions", static_cast<uint64_t>(plan.partitions.size())).Field("completed_partitions", done);
-                  j.Field("completed_this_run", this_run).Field("stage", ex.progress().stage.load());
-                  j.Field("stage_completed_partitions", ex.progress().stage_done.load()).Key("abandoned_partitions").BeginArray();
-                  for (size_t p : rep.abandoned) j.Uint(p);
-                  j.EndArray().Field("input_rows", rep.rows_in).Field("output_rows", rep.rows_out);
-                  j.Field("resumption_command", resume);
-                },
-                true);
-  } else {
-    events.Emit("job_failed", rep.error, [&](JsonWriter& j) {
-      j.Field("status", "failed").Field("duration", end - start).Field("error_message", rep.error);
-      j.Field("resumption_command", resume);
-    }, true);
+  // Recording the outcome can fail too (a full disk): that must not hide the job's own result or error.
+  std::string record_error;
+  try {
+    if (rep.status == "stopped") rep.stop_reason = SignalName(stop_signals.signal());
+    WriteFinalReport(env, l, plan, rep);
+    WriteSummary(env, l, recipe, rep.status, start, end, resume, &rep, rep.error, np, plan.partitions.size());
+    if (rep.status == "completed" || rep.status == "completed_with_failures") {
+      events.Emit("job_complete", fmt::format("job {}: {} -> {} rows in {:.3f}s", rep.status, rep.rows_in, rep.rows_out, end - start),
+                  [&](JsonWriter& j) {
+                    j.Field("status", rep.status).Field("duration", end - start).Field("input_rows", rep.rows_in);
+                    j.Field("output_rows", rep.rows_out).Key("export_files").BeginArray();
+                    for (const auto& f : rep.export_files) j.String(f);
+                    j.EndArray();
+                    if (!rep.error.empty()) j.Field("error_message", rep.error);
+                  },
+                  true);
+    } else if (rep.status == "stopped") {
+      uint64_t done = 0, this_run = 0;
+      for (const auto& p : rep.partitions)
+        if (p.status == PartitionReport::Status::kCompleted) {
+          ++done;
+          this_run += !p.reused;
+        }
+      events.Emit("job_stopped",
+                  fmt::format("job stopped on {}: {} of {} partitions committed ({} in this run), {} abandoned", rep.stop_reason,
+                              done, plan.partitions.size(), this_run, rep.abandoned.size()),
+                  [&](JsonWriter& j) {
+                    j.Field("status", "stopped").Field("signal", rep.stop_reason).Field("run_id", run_id).Field("duration", end - start);
+                    j.Field("total_partitions", static_cast<uint64_t>(plan.partitions.size())).Field("completed_partitions", done);
+                    j.Field("completed_this_run", this_run).Field("stage", ex.progress().stage.load());
+                    j.Field("stage_completed_partitions", ex.progress().stage_done.load()).Key("abandoned_partitions").BeginArray();
+                    for (size_t p : rep.abandoned) j.Uint(p);
+                    j.EndArray().Field("input_rows", rep.rows_in).Field("output_rows", rep.rows_out);
+                    j.Field("resumption_command", resume);
+                  },
+                  true);
+    } else {
+      events.Emit("job_failed", rep.error, [&](JsonWriter& j) {
+        j.Field("status", "failed").Field("duration", end - start).Field("error_message", rep.error);
+        j.Field("resumption_command", resume);
+      }, true);
+    }
+    ApplyRetention(env, recipe, l, plan, rep, events);
+  } catch (const Error& e) {
+    record_error = e.what();
   }
-  ApplyRetention(env, recipe, l, plan, rep, events);
+  if (!record_error.empty()) {
+    bool exported = rep.status == "completed" || rep.status == "completed_with_failures";
+    if (exported)
+      Say(&events, LogLevel::kError, "", fmt::format("job {} {}: {} output rows -> {}", l.job_id, rep.status, rep.rows_out,
+                                                     rep.export_files.empty() ? recipe.export_path : rep.export_files[0]));
+    else
+      Say(&events, LogLevel::kError, "", fmt::format("job {} {}{}", l.job_id, rep.status, rep.error.empty() ? "" : ": " + rep.error));
+    Say(&events, LogLevel::kError, "", fmt::format("its outcome could not be recorded in {}: {}", l.job_dir, record_error));
+    Say(&events, LogLevel::kInfo, "", "resume with: " + resume);
+    return exported || rep.status == "stopped" ? ExitCode(ErrorKind::kOutput) : ExitCode(rep.error_kind);
+  }
 
   if (rep.status == "completed") {
     fmt::print("completed: {} input rows, {} output rows, {} bad records -> {}\n", rep.rows_in, rep.rows_out, rep.bad_records,
