@@ -14,10 +14,14 @@ write_recipe ref.yaml data.jsonl o_ref/out.jsonl
 # The job directory lives beside the export (small/o/<job_id>): checkpoints, results, events, summary.
 write_recipe r.yaml data.jsonl small/o/out.jsonl "  max_retries: 1"
 
-# SIZE: the file system's size when the job starts. Inside the namespace: run, note what is there, grow the
-# file system, resume. The tmpfs is gone when the namespace ends, so what the checks need is copied out.
-for SIZE in 512k 1m 2m 3m 4m; do
-  mkdir -p small "s_$SIZE"
+# SIZE: the file system's size when the job starts, a share of what the reference run left on disk (its
+# export and job directory; tmpfs also rounds every file up to whole pages), so that each run fills it at a
+# different point. Inside the namespace: run, note what is there, grow the file system, resume. The tmpfs is
+# gone when the namespace ends, so what the checks need is copied out.
+NEED=$(du -sb o_ref | cut -f1)
+for PCT in 10 25 45 65 85; do
+  SIZE=$(( NEED * PCT / 100 / 4096 * 4096 ))
+  mkdir -p small "s_$PCT"
   unshare -rm bash -c '
     SLUICE=$1 OUT=$2 SIZE=$3
     mount -t tmpfs -o size=$SIZE tmpfs small || exit 90
@@ -29,20 +33,20 @@ for SIZE in 512k 1m 2m 3m 4m; do
     echo $? > "$OUT/rc2"
     if [ -e small/o/out.jsonl ]; then cp small/o/out.jsonl "$OUT/resumed.jsonl"; fi
     cp small/o/fd/events.jsonl "$OUT/events.jsonl" 2> /dev/null
-    true' bash "$SLUICE" "$PWD/s_$SIZE" "$SIZE"
-  check "$SIZE: the namespace and its tmpfs were set up" test -f "s_$SIZE/rc1"
-  rc1=$(cat "s_$SIZE/rc1")
-  check "$SIZE: the full disk fails the job (exit $rc1)" test "$rc1" -ne 0
-  check "$SIZE: the error names a file on the full file system and the cause" \
-    grep -qE "$PWD/small/[^ ]*': No space left on device" "s_$SIZE/err1.txt"
-  check "$SIZE: no export was published" test ! -e "s_$SIZE/published1.jsonl"
-  check "$SIZE: an orderly failure, not a crash (exit $rc1; no std::terminate)" \
-    bash -c "[ $rc1 -lt 128 ] && ! grep -q 'terminate called' s_$SIZE/err1.txt"
-  check "$SIZE: with room, the resume completes (exit $(cat "s_$SIZE/rc2"))" test "$(cat "s_$SIZE/rc2")" -eq 0
-  check "$SIZE: the resumed export is the one of a run that had room" cmp -s o_ref/out.jsonl "s_$SIZE/resumed.jsonl"
-  if [ "$rc1" -eq 0 ] || ! cmp -s o_ref/out.jsonl "s_$SIZE/resumed.jsonl"; then
-    sed "s/^/# $SIZE stderr 1: /" "s_$SIZE/err1.txt"
-    sed "s/^/# $SIZE stderr 2: /" "s_$SIZE/err2.txt"
+    true' bash "$SLUICE" "$PWD/s_$PCT" "$SIZE"
+  check "$PCT%: the namespace and its tmpfs of $SIZE bytes were set up" test -f "s_$PCT/rc1"
+  rc1=$(cat "s_$PCT/rc1")
+  check "$PCT%: the full disk fails the job (exit $rc1)" test "$rc1" -ne 0
+  check "$PCT%: the error names a file on the full file system and the cause" \
+    grep -qE "$PWD/small/[^ ]*': No space left on device" "s_$PCT/err1.txt"
+  check "$PCT%: no export was published" test ! -e "s_$PCT/published1.jsonl"
+  check "$PCT%: an orderly failure, not a crash (exit $rc1; no std::terminate)" \
+    bash -c "[ $rc1 -lt 128 ] && ! grep -q 'terminate called' s_$PCT/err1.txt"
+  check "$PCT%: with room, the resume completes (exit $(cat "s_$PCT/rc2"))" test "$(cat "s_$PCT/rc2")" -eq 0
+  check "$PCT%: the resumed export is the one of a run that had room" cmp -s o_ref/out.jsonl "s_$PCT/resumed.jsonl"
+  if [ "$rc1" -eq 0 ] || ! cmp -s o_ref/out.jsonl "s_$PCT/resumed.jsonl"; then
+    sed "s/^/# $PCT% stderr 1: /" "s_$PCT/err1.txt"
+    sed "s/^/# $PCT% stderr 2: /" "s_$PCT/err2.txt"
   fi
 done
 finish
