@@ -484,7 +484,6 @@ Recipe LoadRecipe(const std::string& path, const std::vector<Override>& override
     if (!sec.IsMap()) Fail(ErrorKind::kUsage, "{}: 'intermediate_storage' must be a mapping", Where(file, sec));
     CheckKeys(file, sec, kIntermediate, "intermediate_storage");
     if (auto n = sec["format"]; n && !n.IsNull()) {
-      format_node.reset();
       format_node.emplace(n);
       format_node_flat = false;
     }

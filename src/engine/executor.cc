@@ -9,13 +9,13 @@
 #include <mutex>
 #include <optional>
 #include <random>
-#include <thread>
 
 #include <simdjson.h>
 
 #include "core/fault_injection.h"
 #include "core/json_writer.h"
 #include "core/record.h"
+#include "core/threads.h"
 #include "engine/commit.h"
 #include "engine/export_journal.h"
 #include "engine/trace.h"
@@ -999,28 +999,18 @@ struct Executor::Impl {
       }
       std::atomic<size_t> next{0}, finished{0};
       // An error outside a partition's own handling (the event log on a full disk, memory) ends the stage:
-      // the first is raised once every worker has stopped, instead of std::terminate on a pool thread.
-      std::mutex error_mu;
-      std::exception_ptr worker_error;
-      auto work = [&]() {
-        try {
-          Worker w(pipeline);
-          while (!Stopping()) {
-            size_t i = next.fetch_add(1);
-            if (i >= alive.size() || abort) break;
-            if (RunWithRetries(w, alive[i], k)) ++finished;
-          }
-        } catch (...) {
-          std::lock_guard<std::mutex> lk(error_mu);
-          if (!worker_error) worker_error = std::current_exception();
-          abort = true;
-        }
-      };
-      std::vector<std::thread> pool;
-      for (int t = 1; t < threads; ++t) pool.emplace_back(work);
-      work();
-      for (auto& t : pool) t.join();
-      if (worker_error) std::rethrow_exception(worker_error);
+      // the other workers stop, and it is raised once they have (instead of std::terminate on a pool thread).
+      RunOnThreads(
+          static_cast<size_t>(threads),
+          [&] {
+            Worker w(pipeline);
+            while (!Stopping()) {
+              size_t i = next.fetch_add(1);
+              if (i >= alive.size() || abort) break;
+              if (RunWithRetries(w, alive[i], k)) ++finished;
+            }
+          },
+          [&] { abort = true; });
       std::vector<size_t> ok;
       for (size_t p : alive)
         if (reports[p].status != PartitionReport::Status::kFailed) ok.push_back(p);

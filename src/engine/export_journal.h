@@ -144,8 +144,8 @@ class ExportJournal {
   void RollBack(const uint64_t* offsets) noexcept;  // per stream
   bool CutBack(const uint64_t* offsets, std::string* why) noexcept;  // false: could not, and why
   void Break(std::string why);  // under mu_: the journal has bytes no manifest accounts for
-  // Commits `bytes` (per stream) as partition p's result files (data, then manifest).
   void SpillWaiting(size_t from);  // under mu_: partitions from `from` on that wait in memory become result files
+  // Commits `bytes` (per stream) as partition p's result files (data, then manifest).
   void WriteResultFile(size_t p, const std::string* bytes, Manifest m, std::string_view crash_point);
 
   Env* env_;

@@ -9,7 +9,6 @@
 #include <ctime>
 #include <filesystem>
 #include <memory>
-#include <mutex>
 #include <thread>
 
 #include <fmt/format.h>
@@ -17,6 +16,7 @@
 
 #include "core/error.h"
 #include "core/json_writer.h"
+#include "core/threads.h"
 #include "engine/commit.h"
 #include "engine/plan.h"
 #include "io/atomic_file.h"
@@ -198,22 +198,7 @@ template <typename F>
 void ParallelFor(size_t n, F f) {
   size_t threads = std::min<size_t>({n / 64 + 1, std::max(1u, std::thread::hardware_concurrency()), 8});
   std::atomic<size_t> next{0};
-  std::exception_ptr error;
-  std::mutex mu;
-  auto work = [&] {
-    try {
-      for (size_t i; (i = next.fetch_add(1)) < n;) f(i);
-    } catch (...) {
-      std::lock_guard<std::mutex> lk(mu);
-      if (!error) error = std::current_exception();
-      next = n;
-    }
-  };
-  std::vector<std::thread> pool;
-  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
-  work();
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
+  RunOnThreads(threads, [&] { for (size_t i; (i = next.fetch_add(1)) < n;) f(i); }, [&] { next = n; });
 }
 
 class Builder {

@@ -32,7 +32,6 @@ for PCT in 10 25 45 65 85; do
     "$SLUICE" run r.yaml --job_id fd > "$OUT/out2.txt" 2> "$OUT/err2.txt"
     echo $? > "$OUT/rc2"
     if [ -e small/o/out.jsonl ]; then cp small/o/out.jsonl "$OUT/resumed.jsonl"; fi
-    cp small/o/fd/events.jsonl "$OUT/events.jsonl" 2> /dev/null
     true' bash "$SLUICE" "$PWD/s_$PCT" "$SIZE"
   check "$PCT%: the namespace and its tmpfs of $SIZE bytes were set up" test -f "s_$PCT/rc1"
   rc1=$(cat "s_$PCT/rc1")

@@ -64,6 +64,18 @@ class ExportJournalTest : public ::testing::Test {
     c.ops.resize(1);
     sink->Commit(c, "result_commit");
   }
+  // As the engine runs a partition: a commit that throws is that partition's failed attempt, retried once.
+  static bool CommitWithRetry(ExportJournal& j, size_t p) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      try {
+        Commit(j, p);
+        return true;
+      } catch (const Error&) {
+      }
+    }
+    j.MarkFailed(p);
+    return false;
+  }
   static std::string Slurp(const std::string& path) {
     Env* env = Env::Default();
     auto src = OpenWholeFile(env, path);
@@ -268,18 +280,6 @@ class FullJournalEnv : public EnvWrapper {
   };
 };
 
-// As the engine runs a partition: a commit that throws is that partition's failed attempt, retried once.
-bool CommitWithRetry(ExportJournal& j, size_t p, void (*commit)(ExportJournal&, size_t)) {
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    try {
-      commit(j, p);
-      return true;
-    } catch (const Error&) {
-    }
-  }
-  j.MarkFailed(p);
-  return false;
-}
 
 // Partition 0's commit appends partition 2, which waited in memory (or in its result file), after it. That
 // append failing is partition 2's, not 0's: 0 stays committed, 2 keeps its bytes and is appended again
@@ -299,12 +299,12 @@ TEST_F(ExportJournalTest, FailedAppendOfAWaitingPartitionLosesNothing) {
         j.Recover();
         std::vector<size_t> done;
         for (size_t p : {2, 1, 0}) {
-          if (CommitWithRetry(j, p, Commit)) done.push_back(p);
+          if (CommitWithRetry(j, p)) done.push_back(p);
         }
         EXPECT_GE(env.failures, 1) << "the limit was never hit: the test tests nothing";
         EXPECT_EQ(done.size(), 3u) << "every partition's own commit succeeded";
         if (room_later) env.limit = UINT64_MAX;
-        if (CommitWithRetry(j, 3, Commit)) done.push_back(3);
+        if (CommitWithRetry(j, 3)) done.push_back(3);
         std::sort(done.begin(), done.end());
         std::string published;
         try {

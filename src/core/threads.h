@@ -1,0 +1,36 @@
+// RunOnThreads: runs `work` on `threads` threads, the caller's among them, and returns when all have
+// returned. An exception escaping a std::thread calls std::terminate, so each thread's is caught: the
+// first one is raised in the caller once every thread has stopped, and `stop()` is called (under a lock)
+// as it is caught, so that the others can leave early. The engine's partition workers and the snapshot's
+// parallel reads run this way.
+#pragma once
+
+#include <cstddef>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace sluice {
+
+template <class Work, class Stop>
+void RunOnThreads(size_t threads, Work&& work, Stop&& stop) {
+  std::mutex mu;
+  std::exception_ptr error;
+  auto run = [&] {
+    try {
+      work();
+    } catch (...) {
+      std::lock_guard<std::mutex> lk(mu);
+      if (!error) error = std::current_exception();
+      stop();
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(run);
+  run();
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+}
+
+}  // namespace sluice
