@@ -4,6 +4,8 @@
 #include <CLI/CLI.hpp>
 
 #include <filesystem>
+#include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "io/atomic_file.h"
@@ -17,6 +19,32 @@
 #include "manager/client.h"
 #include "manager/server.h"
 #include "shard/shard_command.h"
+
+namespace {
+
+// `sluice run` / `sluice plan` take recipe overrides as `--key value` pairs, which CLI11 only collects as
+// extras; left as two tokens, the value is free for CLI11 to take as the recipe positional (`run --config
+// r.yaml --job_id J` read J as a second recipe; `plan --np 4 r.yaml` read 4 as the recipe). Joined into
+// `--key=value` before parsing, every override is one token that no positional can take.
+std::vector<std::string> JoinOverrideValues(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  if (args.size() < 3 || (args[1] != "run" && args[1] != "plan")) return args;
+  auto own_flag = [](const std::string& a) { return a == "--dry-run" || a == "--restart" || a == "--help"; };
+  std::vector<std::string> out(args.begin(), args.begin() + 2);
+  for (size_t i = 2; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    bool override = a.size() > 2 && a.rfind("--", 0) == 0 && a.find('=') == std::string::npos && a != "--config" && !own_flag(a);
+    if (override && i + 1 < args.size()) {
+      out.push_back(a + "=" + args[++i]);
+      continue;
+    }
+    out.push_back(a);
+    if (a == "--config" && i + 1 < args.size()) out.push_back(args[++i]);
+  }
+  return out;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace sluice;
@@ -207,8 +235,11 @@ int main(int argc, char** argv) {
   mwait_cmd->footer("Exit code: 0 COMPLETED; a FAILED job's exit code, 128+signal, 124 timeout, 1 lost; 9 CANCELLED; 10 REJECTED.\n"
                     "An array: 0 when every task COMPLETED, else the code of its first task (by index) that did not.");
 
+  std::vector<std::string> joined = JoinOverrideValues(argc, argv);
+  std::vector<const char*> joined_argv;
+  for (const auto& a : joined) joined_argv.push_back(a.c_str());
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(joined_argv.size()), joined_argv.data());
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }

@@ -1051,7 +1051,9 @@ struct Executor::Impl {
         report.missing_ranges.push_back(RangeText(p));
         if (r.status == PartitionReport::Status::kFailed && report.error.empty()) {
           report.error = fmt::format("partition {} ({}) failed after {} attempt(s): {}", p, RangeText(p), r.attempts, r.error);
-          report.error_kind = r.error_kind == ErrorKind::kData ? ErrorKind::kData : ErrorKind::kJobFailed;
+          // Bad data and an unwritable output keep their own exit codes (3, 4): what to do about them does not
+          // depend on which partition met them first, or on whether a retry was left.
+          report.error_kind = r.error_kind == ErrorKind::kData || r.error_kind == ErrorKind::kOutput ? r.error_kind : ErrorKind::kJobFailed;
         }
       }
     }

@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <random>
@@ -17,6 +20,7 @@
 #include "engine/input.h"
 #include "engine/plan.h"
 #include "io/atomic_file.h"
+#include "io/process.h"
 #include "job/progress.h"
 #include "job/stop.h"
 #include "job/plan_command.h"
@@ -85,12 +89,19 @@ Layout ResolveLayout(Recipe& r) {
 }
 
 std::string ShellQuote(const std::string& s) {
-  if (s.find_first_of(" '\"$\\`*?") == std::string::npos && !s.empty()) return s;
+  auto plain = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || (c != '\0' && std::strchr("_./:=@%+,-", c) != nullptr); };
+  if (!s.empty() && std::all_of(s.begin(), s.end(), plain)) return s;
   return "'" + Replace(s, "'", "'\\''") + "'";
 }
 
+// Relative paths in the recipe and on the command line mean the working directory, and the binary need not
+// be on PATH: the command names both, so it resumes the job from any directory (from another one, without the
+// cd, the inputs would resolve elsewhere and the resume would be refused as "input changed").
 std::string ResumeCommand(const RunOptions& opt, const Recipe& r, const std::string& job_id) {
-  std::string cmd = "sluice run --config " + ShellQuote(r.config_path) + " --job_id " + ShellQuote(job_id);
+  std::error_code ec;
+  std::string cwd = fs::current_path(ec).string();
+  std::string cmd = ec ? "" : "cd " + ShellQuote(cwd) + " && ";
+  cmd += ShellQuote(SelfExecutablePath()) + " run --config " + ShellQuote(r.config_path) + " --job_id " + ShellQuote(job_id);
   for (const auto& o : opt.overrides)
     if (o.key != "job_id") cmd += " --" + o.key + " " + ShellQuote(o.value);
   return cmd;

@@ -109,7 +109,7 @@ expect "--dry-run validates and prints the plan" 0 "" -- "$SLUICE" run r12.yaml 
 check "--dry-run prints the stages" grep -q "text_length_filter" out.txt
 check "--dry-run creates nothing" test ! -e o12
 "$SLUICE" run r12.yaml --job_id done1 > out.txt
-check "every run prints the job id, directory and resumption command" grep -q "resume with: sluice run --config .*r12.yaml --job_id done1" out.txt
+check "every run prints the job id, directory and resumption command" grep -q "resume with: cd .* && .*sluice run --config .*r12.yaml --job_id done1" out.txt
 check "job directory layout" test -f o12/done1/job_summary.json -a -f o12/done1/events.jsonl -a -f o12/done1/logs/events.log \
   -a -f o12/done1/dag_execution_plan.json -a -f o12/done1/metadata/dataset_mapping.json -a -f o12/done1/r12.yaml
 finish

@@ -1,6 +1,6 @@
 # A full disk: the export and the job directory on a small file system (a tmpfs of a private user and mount
 # namespace, so no privileges are needed), filled at several points of the run. Each time the job fails with
-# an exit code and a message naming the file and the cause, publishes no export, and damages nothing it
+# exit 4 and a message naming the file and the cause, publishes no export, and damages nothing it
 # committed: once room is made (the tmpfs grown), the resume completes with the export of a run that had room.
 source "$(dirname "$0")/lib.sh" "$@"
 if ! unshare -rm true 2> /dev/null; then
@@ -35,7 +35,7 @@ for PCT in 10 25 45 65 85; do
     true' bash "$SLUICE" "$PWD/s_$PCT" "$SIZE"
   check "$PCT%: the namespace and its tmpfs of $SIZE bytes were set up" test -f "s_$PCT/rc1"
   rc1=$(cat "s_$PCT/rc1")
-  check "$PCT%: the full disk fails the job (exit $rc1)" test "$rc1" -ne 0
+  check "$PCT%: the full disk fails the job with exit 4, whichever write met it (exit $rc1)" test "$rc1" -eq 4
   check "$PCT%: the error names a file on the full file system and the cause" \
     grep -qE "$PWD/small/[^ ]*': No space left on device" "s_$PCT/err1.txt"
   check "$PCT%: no export was published" test ! -e "s_$PCT/published1.jsonl"

@@ -93,7 +93,7 @@ import sys
 levels = {l.split(' | ')[1].strip() for l in sys.stdin}
 assert levels == {'INFO', 'WARNING', 'ERROR'}, levels
 " < <(all_lines $L/log.txt)
-check "main log has the resume hint" grep -q "| INFO     | resume with: sluice run" <(all_lines $L/log.txt)
+check "main log has the resume hint" grep -q "| INFO     | resume with: cd .* && .*sluice run" <(all_lines $L/log.txt)
 
 # A refused resume (recipe changed) is an error in the logs too, written before any plan work.
 sed -i 's/min_num: 5/min_num: 6/' r.yaml

@@ -60,6 +60,17 @@ rc=$?
 set -e
 check "{job_id} not last in work_dir: exit 2" test $rc -eq 2 -a -n "$(grep 'must be its last path component' err.txt)"
 
+# --- the recipe as --config or as an argument, before, between or after the overrides: an override's value
+# is never taken for the recipe
+write_recipe r.yaml data.jsonl o_cf/out.jsonl
+check "run --config RECIPE --job_id J --np 1" "$SLUICE" run --config r.yaml --job_id cf --np 1 > /dev/null
+check "run --config: the export" cmp -s o_ref/out.jsonl o_cf/out.jsonl
+write_recipe r.yaml data.jsonl o_cf2/out.jsonl
+check "run --np 1 RECIPE --job_id J" "$SLUICE" run --np 1 r.yaml --job_id cf2 > /dev/null
+check "run with the recipe between overrides: the export" cmp -s o_ref/out.jsonl o_cf2/out.jsonl
+check "plan --np 1 RECIPE: np 1 from the command line" \
+  test "$("$SLUICE" plan --np 1 r.yaml | python3 -c 'import json,sys; print(json.load(sys.stdin)["decision"]["np"]["value"])')" = 1
+
 # --- partition sizing
 write_recipe r.yaml data.jsonl o_ps/out.jsonl
 "$SLUICE" run r.yaml --job_id ps --partition.size 500 --partition.max_size_mb 64 > /dev/null

@@ -366,7 +366,7 @@ check "killed: resumable with partial coverage" \
   test "$(sget killed "(d['checkpointing']['resumable'], 0 < d['checkpointing']['checkpoint_progress']['checkpoint_coverage'] < 1)")" = "(True, True)"
 check "killed: no end time" test "$(sget killed "d['timing']['end_time']")" = None
 "$SLUICE" snapshot o/killed --human-readable > human.txt
-check "killed --human-readable: tells how to resume" grep -q "resume with  sluice run --config" human.txt
+check "killed --human-readable: tells how to resume" grep -q "resume with  cd .* && .*sluice run --config" human.txt
 "$SLUICE" run r.yaml --job_id killed --checkpoint.strategy every_op > /dev/null
 snap resumed o/killed completed
 check "resumed: start time is the first run's" test "$(sget resumed "d['timing']['start_time']")" = "$(sget killed "d['timing']['start_time']")"
