@@ -97,8 +97,45 @@ void JobFollower::StopRunning() {
   running_ = 0;
 }
 
-void JobFollower::Poll() {
-  if (!env_->FileExists(path_)) return;
+bool JobFollower::MarkDone(size_t k, size_t p) {
+  if (done_[k][p]) return false;
+  done_[k][p] = 1;
+  ++stage_totals_[k].done;
+  stage_totals_[k].rows += rows_[k][p];
+  return true;
+}
+
+void JobFollower::SetState(size_t p, Part s) {
+  running_ -= part_[p] == Part::kRunning;
+  failed_ -= part_[p] == Part::kFailed;
+  part_[p] = s;
+  running_ += s == Part::kRunning;
+  failed_ += s == Part::kFailed;
+}
+
+void JobFollower::Seed(const Snapshot& s) {
+  from_events_ = false;
+  total_partitions_ = std::max<uint64_t>(total_partitions_, s.partitions.size());
+  Reset();
+  seeded_elapsed_ = s.duration_seconds;
+  for (size_t p = 0; p < s.partitions.size(); ++p) {
+    const PartitionProgress& part = s.partitions[p];
+    if (part.status == WorkStatus::kCompleted) {
+      rows_[0][p] = part.sample_count.value_or(0);
+      for (size_t k = 0; k < done_.size(); ++k) MarkDone(k, p);
+    } else if (part.status == WorkStatus::kFailed) {
+      SetState(p, Part::kFailed);
+    }
+  }
+}
+
+bool JobFollower::Poll() {
+  if (!env_->FileExists(path_)) return false;
+  if (!from_events_) {  // the log appeared: its events replace the snapshot's counts
+    from_events_ = true;
+    seeded_elapsed_.reset();
+    Reset();
+  }
   uint64_t size = env_->FileSize(path_);
   if (size < offset_) {  // replaced by a shorter file: start over
     offset_ = 0;
@@ -119,6 +156,7 @@ void JobFollower::Poll() {
       Apply(std::string_view(carry_).substr(begin, nl - begin));
     carry_.erase(0, begin);  // an incomplete line waits for the rest of it
   }
+  return true;
 }
 
 void JobFollower::Apply(std::string_view line) {
@@ -136,20 +174,8 @@ void JobFollower::Apply(std::string_view line) {
     p = static_cast<size_t>(*pid);
     Grow(p);
   }
-  auto set_state = [&](Part s) {
-    running_ -= part_[p] == Part::kRunning;
-    failed_ -= part_[p] == Part::kFailed;
-    part_[p] = s;
-    running_ += s == Part::kRunning;
-    failed_ += s == Part::kFailed;
-  };
-  auto mark_done = [&](size_t k) {
-    if (done_[k][p]) return false;
-    done_[k][p] = 1;
-    ++stage_totals_[k].done;
-    stage_totals_[k].rows += rows_[k][p];
-    return true;
-  };
+  auto set_state = [&](Part s) { SetState(p, s); };
+  auto mark_done = [&](size_t k) { return MarkDone(k, p); };
   const size_t last = stage_first_op_.size() - 1;
   if (type == "op_complete") {
     auto op = Int(e, "operation_idx");
@@ -210,6 +236,12 @@ FollowState JobFollower::State(double now, bool running) const {
   f.retried = retried_count_;
   f.has_bytes = !weights_.empty();
   f.ended = run_end_.has_value() || !running;
+  f.from_events = from_events_;
+  if (!from_events_) {
+    f.elapsed = seeded_elapsed_.value_or(0);
+    f.has_bytes = false;
+    return f;
+  }
   if (!run_start_) return f;
   // A run that ended without saying so (killed) ended at its last event.
   f.elapsed = std::max(0.0, (run_end_ ? *run_end_ : running ? now : last_ts_.value_or(*run_start_)) - *run_start_);
@@ -232,9 +264,10 @@ std::string MonitorLine(const FollowState& f, JobStatus status, double now) {
   for (const auto& s : f.stages) stages += fmt::format("{}{}/{}", stages.empty() ? "" : ",", s.done, f.total_partitions);
   uint64_t done = f.stages.empty() ? 0 : f.stages.back().done;
   std::string eta = f.eta_seconds ? fmt::format("{:.0f}", *f.eta_seconds) : "-";
-  std::string line = fmt::format("{} job={} status={} partitions={}/{} stages={} rows={} rows_per_s={:.1f}", FormatTime(now),
+  std::string line = fmt::format("{} job={} status={} partitions={}/{} stages={} rows={} rows_per_s={}", FormatTime(now),
                                  f.job_id, JobStatusName(status), done, f.total_partitions, stages,
-                                 f.stages.empty() ? 0 : f.stages.front().rows, f.rows_per_second);
+                                 f.stages.empty() ? 0 : f.stages.front().rows,
+                                 f.from_events ? fmt::format("{:.1f}", f.rows_per_second) : "-");
   if (f.has_bytes) line += fmt::format(" mb_per_s={:.2f}", f.bytes_per_second / 1e6);
   line += fmt::format(" eta_s={} in_progress={} retried={} failed={}\n", eta, f.in_progress, f.retried, f.failed);
   return line;
@@ -254,7 +287,7 @@ std::string MonitorBlock(const FollowState& f, JobStatus status, int columns) {
     out += fit(fmt::format("  stage {}/{} {} {:>6}/{} partitions  {} rows", k + 1, f.stages.size(), FormatBar(frac, bar), s.done,
                            f.total_partitions, FormatCount(static_cast<double>(s.rows))));
   }
-  std::string rates = fmt::format("  {} rows/s", FormatCount(f.rows_per_second));
+  std::string rates = f.from_events ? fmt::format("  {} rows/s", FormatCount(f.rows_per_second)) : "  no event log: no rates";
   if (f.has_bytes) rates += fmt::format("  {:.1f} MB/s", f.bytes_per_second / 1e6);
   if (!f.ended) rates += "  ETA " + FormatEta(f.eta_seconds);
   rates += fmt::format("  |  {} in progress, {} retried, {} failed", f.in_progress, f.retried, f.failed);
@@ -280,7 +313,8 @@ int MonitorJob(Env* env, const std::string& job_dir, const MonitorOptions& opt, 
   Snapshot snap = TakeSnapshot(env, job_dir, so);  // throws kInput for what is not a job directory
   for (const auto& w : snap.warnings) fmt::print(stderr, "sluice: warning: {}\n", w);
   JobFollower follower(env, snap);
-  follower.Poll();
+  // Without an event log (yet) the counts are a snapshot's, as `sluice snapshot` and `sluice jobs` give them.
+  if (!follower.Poll()) follower.Seed(snap);
   const int columns = env->TerminalColumns(out_fd);
   const bool has_lock = env->FileExists(snap.job_dir + "/job.lock");
   size_t drawn_lines = 0;
@@ -309,11 +343,11 @@ int MonitorJob(Env* env, const std::string& job_dir, const MonitorOptions& opt, 
     show(JobStatus::kRunning);
     double until = env->MonotonicSeconds() + std::max(opt.interval_seconds, 0.05);
     while (env->MonotonicSeconds() < until) env->SleepSeconds(std::min(0.05, until - env->MonotonicSeconds()));
-    follower.Poll();
+    if (!follower.Poll()) follower.Seed(TakeSnapshot(env, job_dir, so));
     if (!running()) break;
   }
-  follower.Poll();
   Snapshot end = TakeSnapshot(env, job_dir, so);
+  if (!follower.Poll()) follower.Seed(end);
   show(end.status);
   return MonitorExitCode(end.status);
 }

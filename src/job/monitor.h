@@ -9,6 +9,9 @@
 // partitions the latest run took through the first stage, per second of that run. For the ETA a
 // (partition, stage) is worth the partition's input bytes: what is left of that work at the run's rate so
 // far. Whether the job still runs is the job lock (as for `sluice snapshot`).
+//
+// A job without an event log (event_logging.enabled: false) has nothing to follow: its counts are then the
+// snapshot's (Seed), taken again at each interval, and it has no rates or ETA.
 #pragma once
 
 #include <cstdint>
@@ -35,7 +38,8 @@ struct FollowState {
   double elapsed = 0;                              // of the latest run, until now or its end
   double rows_per_second = 0, bytes_per_second = 0;  // input through the first stage, latest run
   std::optional<double> eta_seconds;
-  bool ended = false;  // the latest run is over
+  bool ended = false;        // the latest run is over
+  bool from_events = true;  // false: no event log, the counts are a snapshot's and there are no rates
 };
 
 class JobFollower {
@@ -44,8 +48,12 @@ class JobFollower {
   // dag_execution_plan.json, when the job has them.
   JobFollower(Env* env, const Snapshot& s);
   // Applies the complete event lines appended since the last call (all of them the first time). A log
-  // that shrank (replaced) is read again from its start.
-  void Poll();
+  // that shrank (replaced) is read again from its start. False when there is no event log (file).
+  bool Poll();
+  // Without an event log: the state is the snapshot's partitions (a completed one is through every stage,
+  // its input rows entered the first; a failed one failed for good) and the elapsed time its duration.
+  // Replaced by the log's events once Poll finds the log.
+  void Seed(const Snapshot& s);
   // The state at `now`; `running`: a process runs the job (else nothing is in progress and the latest run
   // ended at its last event).
   FollowState State(double now, bool running) const;
@@ -56,6 +64,8 @@ class JobFollower {
   void Reset();
   void Grow(size_t p);
   void StopRunning();  // the run ended: no partition is being processed
+  bool MarkDone(size_t k, size_t p);  // partition p through stage k; false if it already was
+  void SetState(size_t p, Part s);
   void Apply(std::string_view line);
   uint64_t Weight(size_t p) const { return p < weights_.size() ? weights_[p] : 1; }
 
@@ -65,6 +75,8 @@ class JobFollower {
   std::vector<uint64_t> weights_;      // per partition: input bytes (empty: unknown, 1 each)
   std::vector<size_t> stage_first_op_;  // per stage; SIZE_MAX for a stage without ops
   std::vector<int> stage_of_op_;
+  bool from_events_ = true;                // false while the state is a snapshot's (Seed)
+  std::optional<double> seeded_elapsed_;  // the snapshot's duration
   uint64_t offset_ = 0;
   std::string carry_;  // an incomplete last line
   // Per incarnation (a job_start that is not a resume starts over).

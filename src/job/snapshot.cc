@@ -353,6 +353,7 @@ class Builder {
   void FoldEvents() {
     std::vector<std::string> files = EventFiles();
     if (s_.event_log_file.empty()) s_.event_log_file = files.empty() ? s_.job_dir + "/events.jsonl" : files.back();
+    s_.event_log_found = !files.empty();
     if (files.empty() && !summary_ && !plan_ && !dj_mapping_ && !has_lock_file_ && !processing_summary_)
       Fail(ErrorKind::kInput, "'{}' is not a job directory: it has no events.jsonl, job_summary.json, job.lock or "
            "metadata/dataset_mapping.json", s_.job_dir);
@@ -1202,7 +1203,8 @@ std::string ToText(const Snapshot& s) {
   line("checkpoints", ck);
   line("error", s.error_message);
   if (s.status != JobStatus::kCompleted && s.status != JobStatus::kRunning) line("resume with", s.resumption_command);
-  line("events", fmt::format("{} analyzed ({})", s.events_analyzed, s.event_log_file));
+  line("events", s.event_log_found ? fmt::format("{} analyzed ({})", s.events_analyzed, s.event_log_file)
+                                    : std::string("none: the job has no event log (event_logging.enabled: false, or the log is gone)"));
   size_t shown = 0, failed = 0;
   for (size_t p = 0; p < s.partitions.size(); ++p) {
     const auto& part = s.partitions[p];

@@ -93,6 +93,7 @@ struct Snapshot {
   // metadata
   double generated_at = 0;
   uint64_t events_analyzed = 0;
+  bool event_log_found = false;  // an event log file exists (false: event_logging.enabled: false, or the log is lost)
   bool dag_plan_loaded = false, job_summary_loaded = false, job_summary_used = false;
   std::vector<std::string> warnings;
 };

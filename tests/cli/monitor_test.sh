@@ -1,5 +1,6 @@
 # `sluice monitor` (docs/monitoring.md): --once on a completed, a failed (with a retry), an interrupted and a
-# missing job, with their exit codes and the key=value line it prints when stdout is not a terminal;
+# missing job, with their exit codes and the key=value line it prints when stdout is not a terminal; a job
+# without an event log (its counts are the snapshot's, --once and followed to its end);
 # following a running job to its end (several lines, counts that only grow, rates and ETA while it runs,
 # exit 0) and a running job that is stopped (exit 6); the redrawn block with a bar per stage on a terminal.
 source "$(dirname "$0")/lib.sh" "$@"
@@ -25,6 +26,28 @@ check "completed: status, partitions and both stages done" \
 check "completed: nothing in progress, retried or failed" grep -q "eta_s=- in_progress=0 retried=0 failed=0$" mon.out
 check "completed: rates from the run" python3 -c "import sys; sys.exit(not (float('$(field mon.out rows_per_s)') > 0 and float('$(field mon.out mb_per_s)') > 0))"
 check "no terminal control characters off a terminal" test -z "$(grep -P '\x1b' mon.out)"
+
+# --- a job without an event log (event_logging.enabled: false): the counts are the snapshot's --------------
+write_recipe n.yaml data.jsonl on/out.jsonl "event_logging:" "  enabled: false"
+"$SLUICE" run n.yaml --job_id nolog --partition.max_size_mb 0.05 > /dev/null
+test ! -e on/nolog/events.jsonl
+mon --once on/nolog
+check "no event log: exit 0 (got $RC)" test $RC -eq 0
+check "no event log: every partition through both stages, the rows read, no rates" \
+  grep -q "job=nolog status=completed partitions=170/170 stages=170/170,170/170 rows=6000 rows_per_s=- eta_s=- in_progress=0 retried=0 failed=0$" mon.out
+check "no event log: the same partitions as sluice snapshot" \
+  test "$(field mon.out partitions)" = "$("$SLUICE" snapshot on/nolog 2> /dev/null | python3 -c "import json,sys; p=json.load(sys.stdin)['progress_summary']; print(f\"{p['completed_partitions']}/{p['total_partitions']}\")")"
+check "no event log: says where the states come from" grep -q "no event log: partition states are the latest run's outcome" mon.err
+# Followed while it runs: the final report is the last snapshot's.
+SLUICE_DELAY_AT=partition_start:0.01 "$SLUICE" run n.yaml --job_id nolog2 --partition.max_size_mb 0.05 > /dev/null 2>&1 &
+PID=$!
+wait_for test -s on/nolog2/job.pid || true
+mon on/nolog2 --interval 0.2
+wait $PID
+check "no event log, following: exit 0 when the job completes (got $RC)" test $RC -eq 0
+check "no event log, following: it was followed while running" grep -q "status=running" mon.out
+check "no event log, following: the final report has every partition" \
+  grep -q "status=completed partitions=170/170 stages=170/170,170/170 rows=6000 " <(tail -n 1 mon.out)
 
 # --- a failed job with a retry -----------------------------------------------------------------------------
 write_recipe f.yaml data.jsonl of/out.jsonl "  max_retries: 1"

@@ -298,6 +298,14 @@ check "--human-readable: status line" grep -qE '^  status +completed$' human.txt
 check "--human-readable: partitions line" grep -qE "^  partitions +([0-9]+)/\1 completed, 0 failed" human.txt
 check "--human-readable: checkpoints line" grep -qE '^  checkpoints +every_op: [0-9]+ valid, coverage 100.0%, resumable: no' human.txt
 "$SLUICE" snapshot o/every_op --compact -o compact.json
+set +e
+"$SLUICE" snapshot o/every_op -o /nonexistent/dir/s.json 2> out4.err
+rc4=$?
+"$SLUICE" snapshot o/every_op --no-such-flag 2> /dev/null
+rc2=$?
+set -e
+check "-o into a missing directory: exit 4 (got $rc4)" test $rc4 -eq 4
+check "an unknown option: exit 2 (got $rc2)" test $rc2 -eq 2
 check "--compact -o: one line, same document" \
   "$PY" -c "import json,sys; a=json.load(open('compact.json')); b=json.load(open('every_op.json')); a['metadata'].pop('snapshot_generated_at'); b['metadata'].pop('snapshot_generated_at'); assert open('compact.json').read().count('\n')==1 and a==b"
 
@@ -320,6 +328,10 @@ assert (d['timing']['timing_source'], d['timing']['start_time'], d['timing']['en
 assert d['metadata']['job_summary_used'] and d['metadata']['events_analyzed'] == 0
 "
 check "no event log: says where the states come from" grep -q "final_mapping_report.json" noevents.err
+"$SLUICE" snapshot o/noevents --human-readable > noevents.txt 2> /dev/null
+check "no event log, --human-readable: says there is none" grep -qE '^  events +none: the job has no event log' noevents.txt
+check "no event log, --human-readable: names no events.jsonl" test -z "$(grep events.jsonl noevents.txt)"
+check "--human-readable with an event log: counts and names it" grep -qE "^  events +[1-9][0-9]* analyzed \($T/o/every_op/events.jsonl\)$" human.txt
 
 # --- failed after its retries: partition 1 fails on every attempt
 write_recipe r.yaml data.jsonl o/failed.jsonl "  max_retries: 2"

@@ -1,7 +1,8 @@
 // JobFollower (job/monitor.h): the incremental reader of `sluice monitor`, fed an event log line by line
 // as a running job appends it: a line written in two pieces counts once it is complete, per-stage counts
 // and rows, retried / failed / in-progress partitions, a restart, a log that is replaced by a shorter one,
-// and rates and ETA from the latest run. tests/cli/monitor_test.sh runs the command on real jobs.
+// and rates and ETA from the latest run; without an event log, the snapshot's counts. tests/cli/monitor_test.sh
+// runs the command on real jobs.
 #include "job/monitor.h"
 
 #include <fmt/format.h>
@@ -113,6 +114,48 @@ TEST_F(FollowerTest, ARestartAndAReplacedLogStartOver) {
   FollowState s = f.State(110, true);
   EXPECT_EQ(s.stages[0].done, 1u);
   EXPECT_EQ(s.stages[1].done, 1u);
+}
+
+// Without an event log (event_logging.enabled: false) the counts are the snapshot's partitions, until a
+// log appears: then its events replace them.
+TEST_F(FollowerTest, WithoutAnEventLogTheSnapshotsPartitionsCount) {
+  JobFollower f(Env::Default(), snap_);
+  EXPECT_FALSE(f.Poll()) << "no event log";
+  snap_.partitions.resize(3);
+  snap_.partitions[0].status = WorkStatus::kCompleted;
+  snap_.partitions[0].sample_count = 7;
+  snap_.partitions[2].status = WorkStatus::kCompleted;
+  snap_.partitions[2].sample_count = 5;
+  snap_.partitions[1].status = WorkStatus::kFailed;
+  snap_.duration_seconds = 12;
+  f.Seed(snap_);
+  FollowState s = f.State(500, false);
+  EXPECT_FALSE(s.from_events);
+  EXPECT_EQ(s.total_partitions, 3u);
+  ASSERT_EQ(s.stages.size(), 2u);
+  EXPECT_EQ(s.stages[0].done, 2u);
+  EXPECT_EQ(s.stages[1].done, 2u) << "a completed partition is through every stage";
+  EXPECT_EQ(s.stages[0].rows, 12u);
+  EXPECT_EQ(s.failed, 1u);
+  EXPECT_DOUBLE_EQ(s.elapsed, 12);
+  EXPECT_TRUE(s.ended);
+  EXPECT_FALSE(s.eta_seconds);
+  std::string line = MonitorLine(s, JobStatus::kCompletedWithFailures, 0);
+  EXPECT_NE(line.find(" partitions=2/3 stages=2/3,2/3 rows=12 rows_per_s=- eta_s=- in_progress=0 retried=0 failed=1\n"),
+            std::string::npos)
+      << line;
+  EXPECT_NE(MonitorBlock(s, JobStatus::kCompletedWithFailures, 100).find("no event log: no rates"), std::string::npos);
+  f.Seed(snap_);  // taken again at the next interval: not counted twice
+  EXPECT_EQ(f.State(500, false).stages[0].done, 2u);
+  EXPECT_EQ(f.State(500, false).failed, 1u);
+
+  Append(R"({"event_type":"job_start","timestamp":100,"is_resuming":true,"total_partitions":3})" "\n"
+         R"({"event_type":"partition_complete","timestamp":101,"partition_id":1,"stage":0})" "\n");
+  EXPECT_TRUE(f.Poll());
+  s = f.State(110, true);
+  EXPECT_TRUE(s.from_events);
+  EXPECT_EQ(s.stages[0].done, 1u) << "the log's events replace the snapshot's counts";
+  EXPECT_EQ(s.failed, 0u);
 }
 
 TEST(MonitorFormatTest, LineHasEveryField) {
