@@ -3,7 +3,14 @@
 #include <httplib.h>
 #include <simdjson.h>
 
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -21,6 +28,37 @@ namespace dom = simdjson::dom;
 
 namespace {
 constexpr int kNoSuchJob = 7;
+
+// Why `server` ("http://HOST:PORT") cannot be connected to, as the system says it ("Connection refused",
+// "Name or service not known"): httplib reports only that connecting failed, so one connect is tried here.
+std::string ConnectError(const std::string& server) {
+  std::string hostport = server.substr(server.find("://") + 3);
+  size_t colon = hostport.rfind(':');
+  std::string host = hostport.substr(0, colon), port = colon == std::string::npos ? "80" : hostport.substr(colon + 1);
+  if (host.size() > 1 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  addrinfo hints{}, *res = nullptr;
+  hints.ai_socktype = SOCK_STREAM;
+  if (int rc = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res); rc != 0) return ::gai_strerror(rc);
+  int err = 0;
+  for (addrinfo* a = res; a != nullptr; a = a->ai_next) {
+    int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) {
+      err = errno;
+      continue;
+    }
+    err = ::connect(fd, a->ai_addr, a->ai_addrlen) == 0 ? 0 : errno;
+    if (err == EINPROGRESS) {
+      pollfd pfd{fd, POLLOUT, 0};
+      err = ::poll(&pfd, 1, 5000) == 1 ? 0 : ETIMEDOUT;
+      socklen_t len = sizeof err;
+      if (err == 0 && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    }
+    ::close(fd);
+    if (err == 0) break;
+  }
+  ::freeaddrinfo(res);
+  return err == 0 ? "connection failed" : std::strerror(err);
+}
 
 // A connection to the server with the bearer token attached.
 class Api {
@@ -80,7 +118,9 @@ class Api {
 
  private:
   httplib::Result Check(httplib::Result r) {
-    if (!r) Fail(ErrorKind::kInput, "cannot reach sluice server at {}: {}", server_, httplib::to_string(r.error()));
+    if (!r)
+      Fail(ErrorKind::kInput, "cannot reach sluice server at {}: {}", server_,
+           r.error() == httplib::Error::Connection ? ConnectError(server_) : httplib::to_string(r.error()));
     return r;
   }
   std::unique_ptr<httplib::Client> cli_;
@@ -179,7 +219,8 @@ std::string SubmitBody(const SubmitOptions& s) {
     w.EndObject();
   }
   w.Field("priority", s.priority);
-  w.Key("resources").BeginObject().Field("cpus", s.cpus);
+  w.Key("resources").BeginObject();
+  if (s.cpus) w.Field("cpus", *s.cpus);
   if (!s.memory.empty()) w.Field("memory", s.memory);
   if (s.gpus < 0) Fail(ErrorKind::kUsage, "--gpus must not be negative");
   if (!s.gpu_memory.empty() && s.gpus == 0) Fail(ErrorKind::kUsage, "--gpu-mem needs --gpus N");
@@ -359,20 +400,22 @@ int StatusCommand(Env* env, const ClientOptions& c, const std::string& ref, bool
     return 0;
   }
   std::string label = JobLabel(e);
-  fmt::print("job {}{} {}: {}", label, label == std::to_string(Int(e, "/id", 0)) ? "" : fmt::format(" (job {})", Int(e, "/id", 0)),
-             Str(e, "/name"), Str(e, "/state"));
+  std::string name = Str(e, "/name");
+  fmt::print("job {}{}{}: {}", label, label == std::to_string(Int(e, "/id", 0)) ? "" : fmt::format(" (job {})", Int(e, "/id", 0)),
+             name.empty() ? "" : " " + name, Str(e, "/state"));
   std::string reason = Str(e, "/reason");
   if (!reason.empty()) fmt::print(" ({})", reason);
   fmt::print(", attempts {}\n", Int(e, "/attempts", 0));
   dom::array attempts;
   if (!e["attempts_detail"].get(attempts) && attempts.size() > 0) {
     dom::element last = attempts.at(attempts.size() - 1);
-    for (const char* what : {"gpus", "cpus"}) {  // what the latest attempt holds
+    // What the latest attempt holds: its GPUs (UUIDs) and the numbers of the CPUs it is pinned to.
+    for (auto [what, label] : {std::pair{"gpus", "gpus"}, std::pair{"cpus", "pinned cpus"}}) {
       dom::array items;
       std::string list;
       if (!last[what].get(items))
         for (dom::element x : items) list += (list.empty() ? "" : ",") + (x.is_string() ? std::string(std::string_view(x)) : std::to_string(int64_t(x)));
-      if (!list.empty()) fmt::print("  {}: {}\n", what, list);
+      if (!list.empty()) fmt::print("  {}: {}\n", label, list);
     }
   }
   if (std::string dir = Str(e, "/pipeline/job_dir"); !dir.empty())

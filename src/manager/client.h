@@ -27,7 +27,7 @@ struct SubmitOptions {
   std::vector<std::string> argv;
   bool shell = false;             // argv joined by spaces runs under /bin/sh -c
   std::string name, cwd;
-  double cpus = 1;
+  std::optional<double> cpus;     // none: the server's default (1; a pipeline job: its recipe's np)
   std::string memory;             // "16GiB"
   std::vector<std::string> after;  // "ok:ID", "any:ID", "notok:ID", "start:ID", "ID" (afterok)
   std::vector<std::string> resources;  // NAME=AMOUNT

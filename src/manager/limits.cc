@@ -33,13 +33,14 @@ uint64_t Counter(const std::string& text, const std::string& key) {
 // cgroup is removed by rmdir alone, once no process is left in it.
 bool RemoveCgroup(const std::string& dir) { return ::rmdir(dir.c_str()) == 0 || errno == ENOENT; }
 
-// FNV-1a: a stable short name for the data directory (std::hash may differ between builds).
-std::string Tag(const std::string& s) {
+}  // namespace
+
+// FNV-1a (std::hash may differ between builds).
+std::string DataDirTag(const std::string& data_dir) {
   uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  for (unsigned char c : data_dir) h = (h ^ c) * 1099511628211ull;
   return fmt::format("{:08x}", static_cast<uint32_t>(h ^ (h >> 32)));
 }
-}  // namespace
 
 std::string JobLimits::Dir(int64_t job, int n) const { return fmt::format("{}{}-a{}", GroupPrefix(), job, n); }
 
@@ -127,7 +128,7 @@ std::unique_ptr<JobLimits> OpenJobLimits(Env* env, const std::string& data_dir, 
   if (::sched_getaffinity(0, sizeof set, &set) == 0)
     for (int c = 0; c < CPU_SETSIZE; ++c)
       if (CPU_ISSET(c, &set)) cpus.push_back(c);
-  return std::make_unique<JobLimits>(env, base, version, Tag(data_dir), std::move(cpus));
+  return std::make_unique<JobLimits>(env, base, version, DataDirTag(data_dir), std::move(cpus));
 }
 
 }  // namespace sluice::manager

@@ -59,4 +59,8 @@ class JobLimits {
 // `data_dir` names the cgroups this daemon creates.
 std::unique_ptr<JobLimits> OpenJobLimits(Env* env, const std::string& data_dir, std::string* memory_note);
 
+// A short stable name (8 hex digits) for the data directory `data_dir` (absolute): it tells apart daemons
+// sharing a cgroup, and pipeline jobs of different daemons (pipeline.h PipelineJobDir).
+std::string DataDirTag(const std::string& data_dir);
+
 }  // namespace sluice::manager

@@ -99,17 +99,32 @@ std::vector<Holding> Manager::Holdings(std::vector<int64_t>* ids) {
   return out;
 }
 
+void Manager::SetExportPath(Active& a, const std::string* tmpl) {
+  std::string loaded = tmpl ? "" : PipelineExportPath(a.spec.pipeline);
+  int64_t id = a.row.id;
+  a.export_path = PipelineExport(tmpl ? *tmpl : loaded, a.spec.cwd.empty() ? JobFilesDir(id) : a.spec.cwd,
+                                 PipelineJobDir(env_, a.spec, opt_.data_dir, id));
+}
+
+std::string Manager::JobFilesDir(int64_t id) const { return fmt::format("{}/jobs/{}", opt_.data_dir, id); }
+
 std::string Manager::AttemptFile(int64_t id, int n, const char* ext) const {
-  return fmt::format("{}/jobs/{}/attempt-{}.{}", opt_.data_dir, id, n, ext);
+  return fmt::format("{}/attempt-{}.{}", JobFilesDir(id), n, ext);
 }
 
 void Manager::Reconcile() {
   double now = env_->NowSeconds();
+  std::map<std::string, std::string> exports;  // by spec: an array's tasks load their recipe once
   for (JobRow& row : store_->ActiveJobs()) {
     Active a;
     a.spec = ParseJobSpec(row.spec_json);
     a.deps = store_->Deps(row.id);
     a.row = std::move(row);
+    if (a.spec.kind == "pipeline") {
+      auto [e, fresh] = exports.try_emplace(a.row.spec_json);
+      if (fresh) e->second = PipelineExportPath(a.spec.pipeline);
+      SetExportPath(a, &e->second);
+    }
     int64_t id = a.row.id;
     auto& slot = active_[id] = std::move(a);
     if (slot.row.state == State::kSubmitted) {  // cannot happen (Submit is one transaction); be total anyway
@@ -149,6 +164,7 @@ struct Manager::QueuedSubmit {
   const JobSpec* spec = nullptr;
   std::vector<int64_t> indices;  // an array's
   std::string why;  // non-empty: REJECTED
+  std::string export_path;  // a pipeline's (CheckPipeline)
   SubmitResult result;
   std::exception_ptr error;
   bool done = false;
@@ -162,13 +178,20 @@ SubmitResult Manager::Submit(const JobSpec& spec) {
   q.spec = &spec;
   JobSpec with_np;  // a pipeline that declares no cpus asks for its recipe's np: it is pinned to that many
   if (spec.kind == "pipeline") {
-    int np = 0;
-    q.why = CheckPipeline(spec.pipeline, &np);  // reads files: not under a lock
-    if (np > 0 && !spec.resources.cpus_given) {
+    PipelineCheck c = CheckPipeline(spec.pipeline);  // reads files: not under a lock
+    q.why = c.error;
+    q.export_path = c.export_path;
+    if (c.np > 0 && !spec.resources.cpus_given) {
       with_np = spec;
-      with_np.resources.cpus = np;
+      with_np.resources.cpus = c.np;
       q.spec = &with_np;
     }
+    // The tasks would each write the whole export to one path, one after another (admission runs one
+    // writer of an export at a time): pointless, and each would replace the last one's export.
+    if (q.why.empty() && spec.array.count > 1 && c.export_path.find("{job_id}") == std::string::npos &&
+        c.export_path.find("{work_dir}") == std::string::npos)
+      q.why = fmt::format("every task of the pipeline array would write the same export '{}': put {{job_id}} or {{work_dir}} in the "
+                          "recipe's export_path (or override it) to give each task its own", c.export_path);
   }
   if (q.why.empty()) q.why = ExceedsMachine(q.spec->resources, opt_.capacity);
   if (spec.array.count > 0) {
@@ -249,6 +272,7 @@ void Manager::CommitSubmits(const std::vector<QueuedSubmit*>& batch) {
       a.deps = deps;
       int64_t id = row.id;
       a.row = std::move(row);
+      if (spec.kind == "pipeline") SetExportPath(a, &q->export_path);
       active_[id] = std::move(a);
     }
     wake_ = true;
@@ -302,6 +326,7 @@ Manager::Step Manager::Plan(Verb verb, int64_t id, double now) {
               a.row = *store_->GetJob(id);
               a.spec = ParseJobSpec(a.row.spec_json);
               a.deps = store_->Deps(id);
+              if (a.spec.kind == "pipeline") SetExportPath(a);
               active_[id] = std::move(a);
               finished_.erase(id);  // no longer terminal
             }};
@@ -483,8 +508,13 @@ void Manager::Tick() {
   gpu_memory_wanted_ = false;
   // Tasks of each array running or made candidates this tick, against its %M limit.
   std::map<int64_t, int64_t> array_taken;
-  for (const auto& [id, a] : active_)
+  // Each export is written by one pipeline job at a time (the running one, else the first candidate): two at
+  // once would each rename a whole export onto the path, and which one is left there would be chance.
+  std::map<std::string, int64_t> export_taken;
+  for (const auto& [id, a] : active_) {
     if (a.run && a.spec.array.max_running > 0) ++array_taken[a.row.array_id];
+    if (a.run && !a.export_path.empty()) export_taken.emplace(a.export_path, id);
+  }
   for (auto& [id, a] : active_) {
     if (a.row.state != State::kPending) continue;
     if (a.spec.queue_timeout > 0 && !a.row.held && now - std::max(a.row.queued_at, a.row.not_before) >= a.spec.queue_timeout) {
@@ -537,6 +567,10 @@ void Manager::Tick() {
       if (int64_t& taken = array_taken[a.row.array_id]; taken < m) ++taken;
       else reason = fmt::format("array {}: {} of {} tasks running or next to start (%{})", a.row.array_id, taken, m, m);
     }
+    if (reason.empty() && !a.export_path.empty()) {
+      auto [e, mine] = export_taken.emplace(a.export_path, id);
+      if (!mine) reason = fmt::format("waiting for job {}, which writes the same export {}", e->second, a.export_path);
+    }
     if (reason.empty()) {
       double limit = a.spec.run_timeout > 0 ? a.spec.run_timeout + a.spec.kill_grace : 0;
       candidates.push_back({id, a.spec.priority, a.spec.resources, limit});
@@ -575,9 +609,9 @@ void Manager::Launch(Active& a, std::vector<std::string> gpus, double now) {
   r.gpus = gpus;
   r.cpus = cpus;
   a.run = r;
-  std::string dir = fmt::format("{}/jobs/{}", opt_.data_dir, id);
+  std::string dir = JobFilesDir(id);
   LaunchRequest req;
-  req.argv = a.spec.kind == "pipeline" ? PipelineArgv(a.spec, PipelineJobDir(a.spec, opt_.data_dir, id), opt_.sluice_exe) : a.spec.argv;
+  req.argv = a.spec.kind == "pipeline" ? PipelineArgv(a.spec, PipelineJobDir(env_, a.spec, opt_.data_dir, id), opt_.sluice_exe) : a.spec.argv;
   req.cwd = a.spec.cwd.empty() ? dir : a.spec.cwd;
   req.env = a.spec.env;
   req.env["SLUICE_JOB_ID"] = std::to_string(id);
@@ -747,7 +781,7 @@ std::optional<std::string> Manager::JobJson(int64_t id) {
   l.unlock();  // the snapshot reads the sluice job's files
   if (spec.kind == "pipeline") {
     w.Key("pipeline").BeginObject().Field("recipe", spec.pipeline.recipe);
-    WritePipelineStatus(env_, PipelineJobDir(spec, opt_.data_dir, id), w);
+    WritePipelineStatus(env_, PipelineJobDir(env_, spec, opt_.data_dir, id), w);
     w.EndObject();
   }
   w.EndObject();

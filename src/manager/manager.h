@@ -144,6 +144,7 @@ class Manager {
     std::vector<Dependency> deps;
     uint64_t deps_scanned_at = ~uint64_t{0};  // jobs_ended_ at the last scan of every dependency (none yet: ~0)
     std::optional<Running> run;
+    std::string export_path;  // a pipeline job's export (PipelineExport; "" if unknown): one writer at a time
   };
 
   struct QueuedSubmit;
@@ -160,10 +161,13 @@ class Manager {
   Step Plan(Verb verb, int64_t id, double now);
   ActionResult Act(Verb verb, int64_t id, bool* stopping = nullptr);
   void Reconcile();
+  // a.export_path from the recipe's export path `tmpl` (CheckPipeline's); nullptr: loads the recipe.
+  void SetExportPath(Active& a, const std::string* tmpl = nullptr);
   void Launch(Active& a, std::vector<std::string> gpus, double now);
   std::vector<Holding> Holdings(std::vector<int64_t>* ids = nullptr);
   void RefreshGpuMemory();
   void Finish(Active& a, std::optional<ExitStatus> status, double now);
+  std::string JobFilesDir(int64_t id) const;  // <data-dir>/jobs/<id>: logs, statuses; a job's default cwd
   std::string AttemptFile(int64_t id, int n, const char* ext) const;
   std::optional<DepState> DependencyState(int64_t dep_id);
   void Loop();

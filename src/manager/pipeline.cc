@@ -5,6 +5,7 @@
 #include "core/error.h"
 #include "core/recipe.h"
 #include "job/snapshot.h"
+#include "manager/limits.h"
 #include "ops/pipeline.h"
 
 namespace sluice::manager {
@@ -16,22 +17,54 @@ std::vector<Override> Overrides(const PipelineSpec& p) {
 }
 }  // namespace
 
-std::string PipelineJobDir(const JobSpec& spec, const std::string& data_dir, int64_t id) {
-  if (spec.pipeline.job_dir.empty()) return fmt::format("{}/jobs/{}/run", data_dir, id);
+std::string PipelineJobDir(Env* env, const JobSpec& spec, const std::string& data_dir, int64_t id) {
+  if (spec.pipeline.job_dir.empty()) {
+    std::string legacy = fmt::format("{}/jobs/{}/run", data_dir, id);
+    if (env->FileExists(legacy)) return legacy;
+    return fmt::format("{}/jobs/{}/sluice-{}-job{}", data_dir, id, DataDirTag(data_dir), id);
+  }
   std::string d = std::filesystem::path(spec.pipeline.job_dir).lexically_normal().string();
   while (d.size() > 1 && d.back() == '/') d.pop_back();
   return d;
 }
 
-std::string CheckPipeline(const PipelineSpec& p, int* np) {
+PipelineCheck CheckPipeline(const PipelineSpec& p) {
+  PipelineCheck c;
   try {
     Recipe recipe = LoadRecipe(p.recipe, Overrides(p));
     ResolvePipeline(recipe);
-    if (np != nullptr) *np = recipe.np_given ? recipe.np : 0;
-    return "";
+    c.np = recipe.np_given ? recipe.np : 0;
+    c.export_path = recipe.export_path;
   } catch (const Error& e) {
-    return fmt::format("recipe {}: {}", p.recipe, e.what());
+    c.error = fmt::format("recipe {}: {}", p.recipe, e.what());
   }
+  return c;
+}
+
+std::string PipelineExportPath(const PipelineSpec& p) {
+  try {
+    return LoadRecipe(p.recipe, Overrides(p)).export_path;
+  } catch (const Error&) {
+    return "";
+  }
+}
+
+std::string PipelineExport(const std::string& export_path, const std::string& cwd, const std::string& job_dir) {
+  if (export_path.empty()) return "";
+  const std::string job_id = std::filesystem::path(job_dir).filename().string();
+  std::string out;
+  for (size_t i = 0; i < export_path.size();) {
+    if (export_path.compare(i, 10, "{work_dir}") == 0) {
+      out += job_dir;
+      i += 10;
+    } else if (export_path.compare(i, 8, "{job_id}") == 0) {
+      out += job_id;
+      i += 8;
+    } else {
+      out += export_path[i++];
+    }
+  }
+  return (std::filesystem::path(cwd) / out).lexically_normal().string();
 }
 
 std::vector<std::string> PipelineArgv(const JobSpec& spec, const std::string& job_dir, const std::string& sluice_exe) {

@@ -129,6 +129,9 @@ ok = r["cpus"]["capacity"] == 2 and r["cpus"]["allocated"] >= 1 and r["custom"][
 sys.exit(0 if ok else 1)' "$T/res.json"
 check "sluice health: ready, exit 0" bash -c "'$SLUICE' health | grep -q 'serving, ready'"
 check "sluice health shows the allocation" bash -c "'$SLUICE' health | grep -q 'lic: 1 of 1 allocated'"
+rc=0; SLUICE_SERVER=127.0.0.1:1 "$SLUICE" health 2> "$T/unreachable.err" || rc=$?
+check "no server there: exit 3, saying why" \
+  bash -c "test $rc = 3 && grep -q 'cannot reach sluice server at http://127.0.0.1:1: Connection refused' '$T/unreachable.err'"
 
 # --- 100 followers open at once: the API still answers (a fixed pool of worker threads would hang here)
 python3 - "$SLUICE_SERVER" "$hold" > "$T/followers.out" 2>&1 <<'PY' &

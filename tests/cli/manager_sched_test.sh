@@ -111,12 +111,38 @@ p=$(cd "$T/pipe" && "$SLUICE" submit --recipe recipe.yaml --name pipe)
 rc=0; "$SLUICE" wait "$p" 2>/dev/null || rc=$?
 check "pipeline job COMPLETED" test "$rc" = 0
 check "its output is the recipe's export" test "$(head -1 "$T/pipe/out/result.jsonl")" = '{"text":"hello world"}'
-check "its job dir is under the data dir" test -f "$DATA/jobs/$p/run/job_summary.json"
-check "status shows the job dir and the snapshot" bash -c "'$SLUICE' status $p | grep -q 'pipeline job dir: $DATA/jobs/$p/run' && '$SLUICE' status $p | grep -q 'snapshot: completed, 100.0%'"
-check "sluice snapshot reads the same dir" grep -q '"status": "completed"' <("$SLUICE" snapshot "$DATA/jobs/$p/run")
+pdir=$(field "$p" "['pipeline']['job_dir']")
+check "its job dir is under the data dir, named by its own job id" bash -c "[[ '$pdir' == '$DATA/jobs/$p/sluice-'*'-job$p' ]] && test -f '$pdir/job_summary.json'"
+check "status shows the job dir and the snapshot" bash -c "'$SLUICE' status $p | grep -q 'pipeline job dir: $pdir' && '$SLUICE' status $p | grep -q 'snapshot: completed, 100.0%'"
+check "sluice snapshot reads the same dir" grep -q '"status": "completed"' <("$SLUICE" snapshot "$pdir")
 p2=$(cd "$T/pipe" && "$SLUICE" submit --recipe recipe.yaml --job-dir jobs/mine)
 "$SLUICE" wait "$p2" 2>/dev/null || true
 check "--job-dir places the sluice job" test -f "$T/pipe/jobs/mine/job_summary.json"
+# Two submits of one recipe (np 2, no --cpus) while the first is slow: each gets its recipe's np and a sluice
+# job of its own (job id, job directory, export journal <export>.<job_id>.partial); the second waits while the
+# first writes the export they share, then both complete with the export whole and no journal left behind.
+cat > "$T/pipe/slow.yaml" <<'EOF'
+dataset_path: in.jsonl
+export_path: out/slow.jsonl
+np: 2
+process:
+  - whitespace_normalization_mapper:
+  - text_length_filter:
+      min_len: 1
+EOF
+slow() { (cd "$T/pipe" && "$SLUICE" submit --recipe slow.yaml --env SLUICE_DELAY_AT=partition_start:1); }
+s1=$(slow); s2=$(slow)
+wait_state "$s1" RUNNING
+check "--recipe without --cpus: the recipe's np" test "$(field "$s1" "['spec']['resources']['cpus'] == 2")" = True
+check "the second waits for the first's export" \
+  grep -q "(waiting for job $s1, which writes the same export $T/pipe/out/slow.jsonl)" <("$SLUICE" status "$s2")
+check "the first's journal is its own" bash -c "ls '$T'/pipe/out/ | grep -qx 'slow.jsonl.sluice-.*-job$s1.partial'"
+rc1=0; "$SLUICE" wait "$s1" 2>/dev/null || rc1=$?
+rc2=0; "$SLUICE" wait "$s2" 2>/dev/null || rc2=$?
+check "both COMPLETED" test "$rc1.$rc2" = 0.0
+check "each in its own job dir" test "$(field "$s1" "['pipeline']['job_dir']")" != "$(field "$s2" "['pipeline']['job_dir']")"
+check "the export and its stats are whole" test "$(wc -l < "$T/pipe/out/slow.jsonl").$(wc -l < "$T/pipe/out/slow_stats.jsonl")" = 2.2
+check "no journal left" test -z "$(ls "$T/pipe/out" | grep partial)"
 rc=0; (cd "$T/pipe" && "$SLUICE" submit --recipe bad.yaml 2> "$T/bad.err") || rc=$?
 check "unknown op: REJECTED at submit (exit 2)" test "$rc" = 2
 check "the rejection names the op" grep -q "no_such_mapper" "$T/bad.err"
@@ -196,7 +222,8 @@ pin=$("$SLUICE" submit --cpus 1 -- sh -c 'grep Cpus_allowed_list /proc/self/stat
 free=$("$SLUICE" submit --cpus 0 -- sh -c 'grep Cpus_allowed_list /proc/self/status | cut -f2')
 "$SLUICE" wait "$pin" 2>/dev/null || true; "$SLUICE" wait "$free" 2>/dev/null || true
 check "a 1-cpu job runs on the one CPU it was given" test "$("$SLUICE" logs "$pin")" = "$(field "$pin" '["attempts_detail"][0]["cpus"][0]')"
-check "status shows it" grep -q "cpus: $("$SLUICE" logs "$pin")" <("$SLUICE" status "$pin")
+check "status shows it" grep -qx "  pinned cpus: $("$SLUICE" logs "$pin")" <("$SLUICE" status "$pin")
+check "status of a job without a name" grep -q "^job $pin: COMPLETED" <("$SLUICE" status "$pin")
 check "a 0-cpu job is not pinned" test "$("$SLUICE" logs "$free")" = "$(grep Cpus_allowed_list /proc/self/status | cut -f2)"
 
 # --- memory limits (where the daemon can create memory cgroups): past --mem is an OOM kill, reported so

@@ -13,6 +13,8 @@
 #include <thread>
 
 #include "core/error.h"
+#include "manager/client.h"
+#include "manager/limits.h"
 #include "temp_dir.h"
 
 namespace sluice::manager {
@@ -291,9 +293,9 @@ TEST_F(ManagerTest, PipelineJobs) {
   int64_t p = Submit(R"({"kind":"pipeline","pipeline":{"recipe":")" + recipe + R"(","overrides":{"np":"1"}}})").id;
   int64_t q = Submit(R"({"kind":"pipeline","pipeline":{"recipe":")" + recipe + R"(","job_dir":")" + dir + R"(/w/j7/"}})").id;
   m->Tick();
-  std::string run_dir = dir + "/jobs/" + std::to_string(p) + "/run";
+  std::string job_id = "sluice-" + DataDirTag(dir) + "-job" + std::to_string(p), run_dir = dir + "/jobs/" + std::to_string(p) + "/" + job_id;
   EXPECT_EQ(procs.Of(p)->req.argv,
-            (std::vector<std::string>{"/opt/sluice/bin/sluice", "run", recipe, "--work_dir", run_dir, "--job_id", "run", "--np", "1"}));
+            (std::vector<std::string>{"/opt/sluice/bin/sluice", "run", recipe, "--work_dir", run_dir, "--job_id", job_id, "--np", "1"}));
   EXPECT_EQ(procs.Of(q)->req.argv, (std::vector<std::string>{"/opt/sluice/bin/sluice", "run", recipe, "--work_dir", dir + "/w/j7", "--job_id", "j7"}));
   std::string json = *m->JobJson(p);
   EXPECT_NE(json.find(R"("job_dir":")" + run_dir + "\""), std::string::npos) << json;
@@ -309,6 +311,96 @@ TEST_F(ManagerTest, PipelineJobs) {
   int64_t declared = Submit(R"({"kind":"pipeline","resources":{"cpus":0.5},"pipeline":{"recipe":")" + recipe +
                             R"(","overrides":{"np":"2"}}})").id;
   EXPECT_EQ(cpus_of(declared), 0.5);
+
+  // The same through the CLI's request (sluice submit --recipe): cpus are sent only when --cpus is given.
+  std::string np3 = dir + "/np3.yaml";
+  std::ofstream(np3) << "dataset_path: in.jsonl\nexport_path: out.jsonl\nnp: 3\nprocess:\n  - whitespace_normalization_mapper:\n";
+  SubmitOptions cli;
+  cli.recipe = np3;
+  EXPECT_EQ(cpus_of(m->Submit(ParseJobSpec(SubmitBody(cli))).id), 3) << SubmitBody(cli);
+  cli.cpus = 0;
+  EXPECT_EQ(cpus_of(m->Submit(ParseJobSpec(SubmitBody(cli))).id), 0) << "--cpus 0 (not pinned) is a declaration too";
+  SubmitOptions command;
+  command.argv = {"true"};
+  EXPECT_EQ(cpus_of(m->Submit(ParseJobSpec(SubmitBody(command))).id), 1) << "a command job's default";
+}
+
+// Each pipeline job has a sluice job id of its own (it names the export's journal, <export>.<job_id>.partial),
+// kept by its retries and across a daemon restart, so that every attempt resumes the same sluice job; a job
+// an older daemon started in <id>/run stays there. Two jobs writing the same export never run at once: the
+// later one waits, saying for which job, also after a restart; a pipeline array whose tasks would all write
+// one export is REJECTED, one with {job_id} in its export runs its tasks side by side.
+TEST_F(ManagerTest, PipelineJobsHaveTheirOwnSluiceJobAndExport) {
+  Open();
+  std::string recipe = dir + "/r.yaml", own = dir + "/own.yaml";
+  std::ofstream(recipe) << "dataset_path: in.jsonl\nexport_path: out/result.jsonl\nprocess:\n  - whitespace_normalization_mapper:\n";
+  std::ofstream(own) << "dataset_path: in.jsonl\nexport_path: out/{job_id}.jsonl\nprocess:\n  - whitespace_normalization_mapper:\n";
+  auto pipeline = [&](const std::string& r) {
+    return Submit(R"({"kind":"pipeline","cwd":")" + dir + R"(","retry":{"max_attempts":2,"backoff":{"initial":1}},"pipeline":{"recipe":")" + r + R"("}})");
+  };
+  auto job_id_of = [&](int64_t id) {  // the sluice job id its running attempt was given
+    const auto& argv = procs.Of(id)->req.argv;
+    return argv.at(std::find(argv.begin(), argv.end(), "--job_id") - argv.begin() + 1);
+  };
+  int64_t a = pipeline(recipe).id, b = pipeline(recipe).id;
+  int64_t legacy = pipeline(own).id;
+  std::filesystem::create_directories(dir + "/jobs/" + std::to_string(legacy) + "/run");  // as an older daemon left it
+  m->Tick();
+  ASSERT_EQ(StateOf(a), State::kRunning);
+  std::string a_id = job_id_of(a);
+  EXPECT_EQ(a_id, "sluice-" + DataDirTag(dir) + "-job" + std::to_string(a));
+  EXPECT_EQ(StateOf(b), State::kPending) << "b writes the same export as a";
+  EXPECT_EQ(m->GetJob(b)->reason, "waiting for job " + std::to_string(a) + ", which writes the same export " + dir + "/out/result.jsonl");
+  ASSERT_EQ(StateOf(legacy), State::kRunning);
+  EXPECT_EQ(job_id_of(legacy), "run");
+  EXPECT_EQ(procs.Of(legacy)->req.argv.at(4), dir + "/jobs/" + std::to_string(legacy) + "/run");
+
+  // A restart re-adopts a; b still waits for it.
+  Open();
+  m->Start();  // reconciles
+  m->Stop();   // the fake processes are the test's again
+  m->Tick();
+  EXPECT_EQ(StateOf(b), State::kPending);
+  EXPECT_NE(m->GetJob(b)->reason.find("waiting for job " + std::to_string(a)), std::string::npos) << m->GetJob(b)->reason;
+  // a fails: while it is in its retry backoff b writes the export (their journals are apart); a's retry then
+  // waits for b, and resumes the same sluice job.
+  procs.End(a, 1);
+  m->Tick();
+  ASSERT_EQ(StateOf(b), State::kRunning) << m->GetJob(b)->reason;
+  EXPECT_EQ(job_id_of(b), "sluice-" + DataDirTag(dir) + "-job" + std::to_string(b));
+  env.now += 2;
+  m->Tick();
+  EXPECT_EQ(StateOf(a), State::kPending);
+  EXPECT_EQ(m->GetJob(a)->reason, "waiting for job " + std::to_string(b) + ", which writes the same export " + dir + "/out/result.jsonl");
+  // A job cancelled while it waited and then retried by hand waits again (its export is known again).
+  int64_t c = pipeline(recipe).id;
+  m->Tick();
+  EXPECT_EQ(StateOf(c), State::kPending);
+  EXPECT_EQ(m->Cancel(c), CancelResult::kCancelled);
+  m->Tick();
+  ASSERT_EQ(m->Retry(c).status, ActionResult::kDone);
+  m->Tick();
+  EXPECT_EQ(StateOf(c), State::kPending);
+  EXPECT_EQ(m->GetJob(c)->reason, "waiting for job " + std::to_string(b) + ", which writes the same export " + dir + "/out/result.jsonl");
+  procs.End(b, 0);
+  m->Tick();
+  m->Tick();
+  ASSERT_EQ(StateOf(a), State::kRunning) << m->GetJob(a)->reason;
+  EXPECT_EQ(m->GetJob(a)->attempts, 2);
+  EXPECT_EQ(job_id_of(a), a_id) << "the retry resumes a's sluice job";
+  EXPECT_EQ(StateOf(c), State::kPending) << "c waits for a in turn";
+
+  // Arrays: one export for every task is refused; {job_id} gives each task its own, and they run together.
+  SubmitResult same = Submit(R"({"kind":"pipeline","cwd":")" + dir + R"(","array":"0-1","pipeline":{"recipe":")" + recipe + R"("}})");
+  EXPECT_EQ(same.state, State::kRejected);
+  EXPECT_NE(same.reason.find("every task of the pipeline array would write the same export 'out/result.jsonl'"), std::string::npos) << same.reason;
+  SubmitResult arr = Submit(R"({"kind":"pipeline","cwd":")" + dir + R"(","array":"0-1","pipeline":{"recipe":")" + own + R"("}})");
+  ASSERT_EQ(arr.state, State::kPending) << arr.reason;
+  m->Tick();
+  for (int64_t t : arr.task_ids) {
+    ASSERT_EQ(StateOf(t), State::kRunning) << m->GetJob(t)->reason;
+    EXPECT_EQ(job_id_of(t), "sluice-" + DataDirTag(dir) + "-job" + std::to_string(t));
+  }
 }
 
 // An array: one task per index with consecutive ids, its environment, the %M limit on running tasks kept
