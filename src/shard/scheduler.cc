@@ -17,6 +17,7 @@
 #include "core/json_writer.h"
 #include "io/atomic_file.h"
 #include "io/process.h"
+#include "job/snapshot.h"
 #include "shard/gpu_pool.h"
 #include "shard/managed_run.h"
 #include "shard/merge.h"
@@ -131,6 +132,10 @@ class Scheduler {
   void Adopt();  // a directory set up by a submitter: opt_ came from its args.json
   void Identify(const std::string& role);
   std::unique_ptr<FileLock> LockDir(Env::LockMode mode, double wait_seconds);
+  std::string DescribeHolder();  // who holds OUT, in words, from scheduler_config.json
+  // Whether some shard of plan_ needs a worker (one left running counts as finished: reconciling decides).
+  bool WorkLeft();
+  void CheckGpusForWork();  // refuses (kUsage) when work is left that no GPU group could ever run
   void LoadPlan();
   void LoadOrMakePlan();
   bool ResultVerifies(const ShardState& st);
@@ -189,8 +194,10 @@ void Scheduler::Validate() {
   input_ = Absolute(opt_.input);
   if (!env_->FileExists(input_)) Fail(ErrorKind::kInput, "{}: no such input table", input_);
   FormatOfPath(input_);
-  if (opt_.merged_output.empty()) opt_.merged_output = "generation_results_data_all_real_merged" + Extension(opt_.result_pattern);
-  if (opt_.merged_output[0] != '/') opt_.merged_output = Path(opt_.merged_output);
+  // Like --input and --output-dir, a relative --merged-output is relative to the working directory; only
+  // the default lies in OUT.
+  opt_.merged_output = opt_.merged_output.empty() ? Path("generation_results_data_all_real_merged" + Extension(opt_.result_pattern))
+                                                  : Absolute(opt_.merged_output);
 }
 
 bool Scheduler::ResultVerifies(const ShardState& st) {
@@ -549,11 +556,12 @@ void Scheduler::Progress(bool force) {
   double now = env_->MonotonicSeconds();
   if (!force && now - last_progress_ < kProgressEverySeconds) return;
   last_progress_ = now;
-  int done = 0, running = 0, pending = 0, failed = 0;
+  int done = 0, running = 0, pending = 0, failed = 0, cancelled = 0;
   for (const auto& s : shards_) {
     if (s.running) ++running;
     else if (s.st.status == ShardStatus::kCompleted) ++done;
-    else if (s.attempts_this_run >= run_attempts_ || (cancelling_ && s.st.status != ShardStatus::kPending)) ++failed;
+    else if (cancelling_ && s.st.status == ShardStatus::kCancelled) ++cancelled;
+    else if (s.attempts_this_run >= run_attempts_ || (cancelling_ && s.st.status == ShardStatus::kFailed)) ++failed;
     else ++pending;
   }
   std::string eta = "?";
@@ -566,8 +574,8 @@ void Scheduler::Progress(bool force) {
   } else if (running + pending == 0) {
     eta = "0s";
   }
-  Say("progress: {}/{} done, {} running, {} pending, {} failed, elapsed {:.1f}s, ETA {}", done, shards_.size(), running, pending, failed,
-      now - start_mono_, eta);
+  Say("progress: {}/{} done, {} running, {} pending, {} failed{}, elapsed {:.1f}s, ETA {}", done, shards_.size(), running, pending,
+      failed, cancelling_ ? fmt::format(", {} cancelled", cancelled) : "", now - start_mono_, eta);
 }
 
 void Scheduler::Loop() {
@@ -690,28 +698,77 @@ std::unique_ptr<FileLock> Scheduler::LockDir(Env::LockMode mode, double wait_sec
     Fail(ErrorKind::kState, "job-manager array tasks{} are running shards of {}: wait for them or cancel them first",
          run && run->array_id ? fmt::format(" (array job {})", run->array_id) : "", out_dir_);
   }
-  std::string who;
+  Fail(ErrorKind::kState, "another sluice shard scheduler, submitter or merge is running on {}{}", out_dir_, DescribeHolder());
+}
+
+std::string Scheduler::DescribeHolder() {
+  // scheduler_config.json names the latest scheduler or submitter (a merge records none): it holds the
+  // directory if that very process (pid, start time, boot) still lives.
+  std::string path = Path("scheduler_config.json");
+  std::string text;
   try {
-    who = " (" + ReadFile(env_, Path("scheduler_config.json")).substr(0, 200) + ")";
+    if (!env_->FileExists(path)) return "";
+    text = ReadFile(env_, path);
   } catch (const Error&) {
+    return "";
   }
-  Fail(ErrorKind::kState, "another sluice shard scheduler, submitter or merge is running on {}{}", out_dir_, who);
+  simdjson::dom::parser p;
+  simdjson::dom::element e;
+  int64_t pid = 0;
+  uint64_t ticks = 0;
+  double started = 0;
+  std::string_view host, boot, id;
+  if (p.parse(text).get(e) || e["process_id"].get(pid) || e["proc_starttime"].get(ticks) || e["host"].get(host) ||
+      e["boot_id"].get(boot) || e["timestamp"].get(started) || e["scheduler_id"].get(id))
+    return "";
+  std::string who = fmt::format("pid {} on host {}, started {}, scheduler id {}", pid, host, FormatTime(started), id);
+  if (host != host_) return fmt::format(": {} recorded itself last (another host: not checked from here)", who);
+  auto info = env_->GetProcessInfo(pid);
+  if (boot == env_->BootId() && info && info->state != 'Z' && info->start_ticks == ticks)
+    return fmt::format(": {}; wait for it to end, or stop it with kill -TERM {}", who, pid);
+  return fmt::format(": a merge or a scheduler that has not recorded itself yet (the last recorded one, {}, has ended)", who);
+}
+
+bool Scheduler::WorkLeft() {
+  for (const auto& r : plan_.shards) {
+    std::string path = Path(StateFileName(plan_, r));
+    if (std::find(dropped_states_.begin(), dropped_states_.end(), path) != dropped_states_.end()) return true;
+    auto st = ReadState(env_, path);
+    if (!st || (st->status != ShardStatus::kRunning && !ResultVerifies(*st))) return true;
+  }
+  return false;
+}
+
+void Scheduler::CheckGpusForWork() {
+  if (!opt_.submit && opt_.gpus_per_worker > 0 && WorkLeft()) pool_.CheckFeasible();
 }
 
 int Scheduler::Run() {
   Validate();
   Identify("shard");
-  std::unique_ptr<FileLock> lock;
-  if (!opt_.dry_run) {
-    env_->CreateDirs(out_dir_ + "/logs");
-    lock = LockDir(Env::LockMode::kExclusive, 0);
-    CheckManagedRunOver(env_, out_dir_, opt_);
-  }
-  LoadOrMakePlan();
   if (opt_.dry_run) {
+    LoadOrMakePlan();
     LoadShards();
     DryRun();
     return 0;
+  }
+  // A run refused before any work writes nothing. A new OUT is planned (the input read: a malformed table
+  // is refused) and the GPUs are checked before the directory is created; if another scheduler wrote a
+  // plan in the meantime, it is planned again under the lock.
+  bool planned = false;
+  if (!env_->FileExists(Path("plan.json"))) {
+    LoadOrMakePlan();
+    CheckGpusForWork();
+    planned = true;
+  }
+  env_->CreateDirs(out_dir_ + "/logs");
+  std::unique_ptr<FileLock> lock = LockDir(Env::LockMode::kExclusive, 0);
+  CheckManagedRunOver(env_, out_dir_, opt_);
+  if (!planned || env_->FileExists(Path("plan.json"))) {
+    plan_changed_ = false;
+    dropped_states_.clear();
+    LoadOrMakePlan();
+    CheckGpusForWork();  // nothing is written before this either
   }
   if (plan_changed_) {
     WriteFileAtomic(env_, Path("plan.json"), plan_.ToJson());

@@ -58,9 +58,11 @@ struct ShardOptions {
   std::string server, token_file;
 };
 
-// Exit codes: 0 every shard completed (and merged); 1 a shard failed (or the merge was refused); 2 bad
-// options; 3 bad input table; 5 refused plan or another scheduler holds the directory; 128 + signal when
-// interrupted. Errors other than a failed shard are thrown as sluice::Error.
+// Returns 0 every shard completed (and merged); 1 a shard failed (or the merge was refused); 128 + signal
+// when interrupted. Everything else is thrown as sluice::Error, whose kind gives the exit code (docs/shard.md):
+// kUsage 2 (bad options, GPUs that can never serve a worker), kInput/kData 3 (bad input table or result),
+// kOutput 4 (cannot write OUT), kState 5 (refused plan, directory in use), kInternal 70. A run refused before
+// any work writes nothing: a new OUT is planned and the GPUs checked before OUT is created.
 int RunShards(Env* env, const ShardOptions& opt, std::FILE* out, std::FILE* err);
 
 // `sluice shard task OUT [--shard I]`: runs one shard of a submitted directory (I, else

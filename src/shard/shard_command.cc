@@ -40,7 +40,9 @@ int ShardCommand(Env* env, std::vector<std::string> args) {
   app.add_option("--result-pattern", opt.result_pattern,
                  "each shard's result file, relative to --output-dir; {low} {high} {shard} (default "
                  "generation_results_data_{low}_to_{high}_real.csv)");
-  app.add_option("--merged-output", opt.merged_output, "the merged table (default generation_results_data_all_real_merged.<ext>)");
+  app.add_option("--merged-output", opt.merged_output,
+                 "the merged table, relative to the working directory (default "
+                 "OUT/generation_results_data_all_real_merged.<ext of --result-pattern>)");
   app.add_flag("--replan", opt.replan, "allow a new plan when --num-workers or the input changed: keep completed shards, split the rest");
   app.add_flag("--allow-partial", opt.allow_partial, "merge the completed shards even if some failed");
   app.add_flag("--no-merge", opt.no_merge, "do not merge the results");
@@ -65,8 +67,14 @@ int ShardCommand(Env* env, std::vector<std::string> args) {
   merge->add_flag("--allow-partial", merge_partial, "merge the completed shards even if some failed");
   app.footer(
       "The worker command follows `--`; in it {low} {high} {shard} {out} (this shard's result file) {input} {output_dir}\n"
-      "are replaced. Exit codes: 0 all shards completed and merged; 1 a shard failed or the merge was refused; 2 usage;\n"
-      "3 bad input table; 5 refused plan change or directory in use; 130 / 143 stopped by SIGINT / SIGTERM.");
+      "are replaced. Relative paths (--input, --output-dir, --merged-output, --token-file) are relative to the working\n"
+      "directory; --result-pattern is relative to --output-dir.\n"
+      "Exit codes: 0 all shards completed and merged; 1 a shard failed or the merge was refused for missing shards;\n"
+      "2 usage, unknown placeholder, GPUs that can never serve --gpus-per-worker, a --submit the job manager rejected;\n"
+      "3 input table missing or malformed, a result file that breaks the merge rules, job manager unreachable;\n"
+      "4 cannot write OUT or the merged table; 5 refused plan change, directory in use, a result changed after\n"
+      "completion; 70 internal error or an unexpected job-manager answer; 130 / 143 stopped by SIGINT / SIGTERM.\n"
+      "A run refused before any work (exit 2, 3 or 5) writes nothing to OUT.");
   try {
     std::reverse(args.begin(), args.end());  // CLI11 takes a vector in reverse order
     app.parse(args);

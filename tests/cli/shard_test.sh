@@ -3,7 +3,8 @@
 # --quiet with a worker writing 10 MB to stdout; a worker SIGKILLed mid-run (retried) and then the scheduler
 # SIGKILLed (the rerun stops the orphaned worker group, whose identity matches, and runs it again);
 # SIGTERM / SIGINT (workers and their grandchildren stopped, shards cancelled, exit 143 / 130); a second
-# scheduler on the same directory; a changed --num-workers refused; malformed tables; --dry-run with GPUs.
+# scheduler on the same directory (refused, saying who holds it); a changed --num-workers refused; malformed
+# tables; --dry-run with GPUs; no GPU (refused, nothing written); a relative --merged-output; --help.
 source "$(dirname "$0")/lib.sh" "$@"
 
 alive() { kill -0 "$1" 2> /dev/null && [ "$(awk '{print $3}' /proc/$1/stat 2> /dev/null)" != Z ]; }
@@ -136,6 +137,9 @@ for sig in TERM INT; do
     set -e
     check "a second scheduler on the same directory is refused (exit 5, got $rc)" test $rc -eq 5
     check "it says another scheduler runs there" grep -q "another sluice shard scheduler, submitter or merge is running on $T/o4TERM" lock.err
+    check "... in words: its pid, host and start time" \
+      grep -qE "running on $T/o4TERM: pid $SCHED on host $(hostname), started [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8} UTC, scheduler id sluice_shard_.*kill -TERM $SCHED$" lock.err
+    check "... not raw JSON" test -z "$(grep -F '{"' lock.err)"
   fi
   kill -$sig $SCHED
   set +e
@@ -147,6 +151,9 @@ for sig in TERM INT; do
   check "$sig: the worker is gone" gone "$WK"
   check "$sig: its grandchild is gone" gone "$GC"
   check "$sig: the shard is recorded cancelled" test "$(json_get o4$sig/worker_args_0_20.json "d['status'], d['signal']")" = "cancelled 15"
+  # The other shard completed before the signal, or was cancelled too.
+  check "$sig: the progress line counts it cancelled, not failed" \
+    grep -qE "progress: (1/2 done, 0 running, 0 pending, 0 failed, 1|0/2 done, 0 running, 0 pending, 0 failed, 2) cancelled, elapsed" sig.err
   rm SLOW_0 FORK_0
 done
 shard --output-dir o4TERM --num-workers 2 "${W[@]}" > /dev/null 2> again.err
@@ -202,4 +209,20 @@ rc=$?
 set -e
 check "no GPU for --gpus-per-worker 1: refused, not waited for (exit 2, got $rc)" test $rc -eq 2
 check "it suggests --gpus-per-worker 0" grep -q "gpus-per-worker 0 runs CPU workers" nogpu.err
+check "refused before any work: nothing written (no $T/o7)" test ! -e o7
+
+# --- 7. relative paths are relative to the working directory, --merged-output too -------------------------
+mkdir -p wd/pids  # the worker records its pid under its working directory
+(cd wd && "$SLUICE" shard --input ../in.csv --key data_id --gpus-per-worker 0 --output-dir ../o8 --num-workers 2 \
+  --merged-output merged.csv "${W[@]/worker.py/../worker.py}" > /dev/null 2> ../rel.err)
+check "relative --merged-output: written in the working directory" merged_keys_ok wd/merged.csv 40
+check "relative --merged-output: not under --output-dir" test ! -e o8/merged.csv
+check "relative --merged-output: merge_summary.json names it" test "$(json_get o8/merge_summary.json "d['output']")" = "$T/wd/merged.csv"
+
+# --- 8. --help lists every exit code ----------------------------------------------------------------------
+"$SLUICE" shard --help > help.out
+for code in "0 all" "1 a shard" "2 usage" "3 input" "4 cannot write" "5 refused" "70 internal" "130 / 143"; do
+  check "--help lists exit code ${code%% *}" grep -qF "$code" help.out
+done
+check "--help says relative paths are relative to the working directory" grep -q "relative to the working" help.out
 finish

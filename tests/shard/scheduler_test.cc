@@ -323,6 +323,76 @@ TEST_F(SchedulerTest, BadOptionsAndTablesAreClearErrors) {
   std::fclose(o);
 }
 
+// A run refused before any work writes nothing: not OUT itself when it is new, not plan.json, args.json or
+// scheduler_config.json when it exists.
+TEST_F(SchedulerTest, ARunRefusedBeforeAnyWorkWritesNothing) {
+  FakeGpuEnv none;
+  opt.gpus_per_worker = 1;
+  std::FILE* o = std::tmpfile();
+  try {
+    RunShards(&none, opt, o, o);
+    ADD_FAILURE() << "no GPU at all: refused";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kUsage);
+    EXPECT_NE(std::string(e.what()).find("--gpus-per-worker 0 runs CPU workers"), std::string::npos) << e.what();
+  }
+  std::fclose(o);
+  EXPECT_FALSE(std::filesystem::exists(out_dir)) << "refused for GPUs";
+  opt.gpus_per_worker = 0;
+  opt.key_column = "id";
+  EXPECT_EQ(RunError().kind(), ErrorKind::kData);
+  EXPECT_FALSE(std::filesystem::exists(out_dir)) << "refused for the table";
+  opt.key_column = "data_id";
+
+  ASSERT_EQ(Run().rc, 0);
+  std::string plan = Read(out_dir + "/plan.json"), args = Read(out_dir + "/args.json"), config = Read(out_dir + "/scheduler_config.json");
+  // Every shard completed: nothing needs a GPU, so the rerun merges.
+  opt.gpus_per_worker = 1;
+  EXPECT_EQ(Run(&none).rc, 0);
+  args = Read(out_dir + "/args.json");
+  config = Read(out_dir + "/scheduler_config.json");
+  // A shard to run again and no GPU: refused, and the directory's records are as they were.
+  std::filesystem::remove(out_dir + "/generation_results_data_0_to_13_real.csv");
+  o = std::tmpfile();
+  EXPECT_THROW(RunShards(&none, opt, o, o), Error);
+  std::fclose(o);
+  EXPECT_EQ(Read(out_dir + "/plan.json"), plan);
+  EXPECT_EQ(Read(out_dir + "/args.json"), args);
+  EXPECT_EQ(Read(out_dir + "/scheduler_config.json"), config);
+  EXPECT_EQ(States()[0].status, ShardStatus::kCompleted) << "not yet reconciled: its state file is untouched";
+}
+
+// A directory in use is refused saying who holds it, in words: the recorded scheduler if that very process
+// still runs, else that the last one recorded has ended.
+TEST_F(SchedulerTest, ADirectoryInUseIsRefusedNamingItsHolder) {
+  ASSERT_EQ(Run().rc, 0);
+  auto lock = Env::Default()->LockFile(out_dir + "/.lock", false);  // another open file: flock conflicts
+  ASSERT_TRUE(lock);
+  Error e = RunError();
+  EXPECT_EQ(e.kind(), ErrorKind::kState);
+  std::string held = e.what();
+  EXPECT_NE(held.find(fmt::format("another sluice shard scheduler, submitter or merge is running on {}: pid {} on host {}, started ",
+                                  out_dir, getpid(), Env::Default()->HostName())),
+            std::string::npos)
+      << held;
+  EXPECT_NE(held.find(" UTC, scheduler id sluice_shard_"), std::string::npos) << held;
+  EXPECT_NE(held.find(fmt::format("kill -TERM {}", getpid())), std::string::npos) << held;
+  EXPECT_EQ(held.find('{'), std::string::npos) << "no raw JSON: " << held;
+
+  pid_t gone = fork();
+  if (gone == 0) _exit(0);
+  waitpid(gone, nullptr, 0);
+  std::string config = Read(out_dir + "/scheduler_config.json");
+  std::string mine = fmt::format("\"process_id\":{},", getpid());
+  ASSERT_NE(config.find(mine), std::string::npos) << config;
+  Write("out/scheduler_config.json", config.replace(config.find(mine), mine.size(), fmt::format("\"process_id\":{},", gone)));
+  std::string ended = RunError().what();
+  EXPECT_NE(ended.find(fmt::format(": a merge or a scheduler that has not recorded itself yet (the last recorded one, pid {} on host ", gone)),
+            std::string::npos)
+      << ended;
+  EXPECT_NE(ended.find("has ended)"), std::string::npos) << ended;
+}
+
 // args.json, which array tasks and the merge read back: every option written is read back as it was. The
 // fixture sets each written field to a value other than its default (checked), so a field written but not
 // read comes back as the default and the re-written JSON differs; each key left out is refused by name, so
