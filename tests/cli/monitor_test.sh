@@ -14,6 +14,13 @@ mon() {  # monitor ARGS...: sets RC; stdout in mon.out
   RC=$?
   set -e
 }
+follow() {  # RECIPE OUT_DIR JOB_ID DELAY INTERVAL: runs the job slowed down and follows it to its end (RC, mon.out)
+  SLUICE_DELAY_AT=partition_start:$4 "$SLUICE" run "$1" --job_id "$3" --partition.max_size_mb 0.05 > /dev/null 2>&1 &
+  local pid=$!
+  wait_for test -s "$2/$3/job.pid" || true
+  mon "$2/$3" --interval "$5"
+  wait $pid
+}
 
 # --- a completed job ---------------------------------------------------------------------------------------
 write_recipe r.yaml data.jsonl o/out.jsonl
@@ -39,11 +46,7 @@ check "no event log: the same partitions as sluice snapshot" \
   test "$(field mon.out partitions)" = "$("$SLUICE" snapshot on/nolog 2> /dev/null | python3 -c "import json,sys; p=json.load(sys.stdin)['progress_summary']; print(f\"{p['completed_partitions']}/{p['total_partitions']}\")")"
 check "no event log: says where the states come from" grep -q "no event log: partition states are the latest run's outcome" mon.err
 # Followed while it runs: the final report is the last snapshot's.
-SLUICE_DELAY_AT=partition_start:0.01 "$SLUICE" run n.yaml --job_id nolog2 --partition.max_size_mb 0.05 > /dev/null 2>&1 &
-PID=$!
-wait_for test -s on/nolog2/job.pid || true
-mon on/nolog2 --interval 0.2
-wait $PID
+follow n.yaml on nolog2 0.01 0.2
 check "no event log, following: exit 0 when the job completes (got $RC)" test $RC -eq 0
 check "no event log, following: it was followed while running" grep -q "status=running" mon.out
 check "no event log, following: the final report has every partition" \
@@ -72,11 +75,7 @@ check "no such directory: exit 3 (got $RC)" test $RC -eq 3
 
 # --- following a running job to its end --------------------------------------------------------------------
 write_recipe s.yaml data.jsonl os/out.jsonl
-SLUICE_DELAY_AT=partition_start:0.02 "$SLUICE" run s.yaml --job_id live --partition.max_size_mb 0.05 > /dev/null 2>&1 &
-PID=$!
-wait_for test -s os/live/job.pid || true
-mon os/live --interval 0.3
-wait $PID
+follow s.yaml os live 0.02 0.3
 check "following: exit 0 when the job completes (got $RC)" test $RC -eq 0
 check "following: several reports while it ran" test "$(grep -c 'status=running' mon.out)" -ge 3
 check "following: the last report is the final status" test "$(tail -n 1 mon.out | grep -o 'status=[a-z_]*')" = status=completed
