@@ -3,6 +3,7 @@
 // translation unit).
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -44,6 +45,19 @@ std::vector<std::string> JoinOverrideValues(int argc, char** argv) {
   return out;
 }
 
+// CLI11's PositiveNumber / NonNegativeNumber state their range as "0.000000 to 1797693...": say it in words.
+CLI::Validator NumberCheck(bool positive) {
+  return CLI::Validator(
+      [positive](std::string& s) -> std::string {
+        char* end = nullptr;
+        double v = std::strtod(s.c_str(), &end);
+        if (end == s.c_str() || *end != '\0' || !(positive ? v > 0 : v >= 0))
+          return positive ? "must be a number greater than 0, got '" + s + "'" : "must be a number >= 0, got '" + s + "'";
+        return "";
+      },
+      positive ? "POSITIVE" : "NONNEGATIVE");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -67,7 +81,7 @@ int main(int argc, char** argv) {
   auto* run_cmd = app.add_subcommand("run", "Run (or resume) a DataJuicer-format recipe over JSONL input");
   run_cmd->add_option("recipe", positional, "recipe YAML file (same as --config)");
   run_cmd->add_option("--config", run.recipe_path, "recipe YAML file");
-  run_cmd->add_flag("--dry-run", run.dry_run, "validate the recipe, ops and input, print the plan, run nothing");
+  run_cmd->add_flag("--dry-run", run.dry_run, "validate the recipe and ops, find the input files and plan the partitions, print the plan; run nothing (records are checked as they are read)");
   run_cmd->add_flag("--restart", run.restart, "discard the state of an existing --job_id and start it over");
   run_cmd->allow_extras();
   run_cmd->footer(
@@ -99,8 +113,9 @@ int main(int argc, char** argv) {
       "(the plan), job_summary.json, dag_execution_plan.json, and the manifests of its checkpoints and results\n"
       "(a checkpoint counts only if its manifest verifies). Status: running (a process holds <job_dir>/job.lock),\n"
       "completed, completed_with_failures, failed, interrupted (nobody runs it and it did not finish: resume it),\n"
-      "not_started. Works while the job runs, and on DataJuicer job directories. Fields: docs/snapshot.md.\n"
-      "Exit codes: 0 done; 3 not a job directory.");
+      "stopped (ended by sluice stop, SIGTERM or SIGINT: resume it), not_started. Works while the job runs, and on\n"
+      "DataJuicer job directories. Fields: docs/snapshot.md.\n"
+      "Exit codes: 0 done; 2 usage; 3 not a job directory; 4 the -o file cannot be written.");
 
   RunOptions plan;
   auto* plan_cmd = app.add_subcommand("plan", "Print the resource-aware np and partition size for a recipe as JSON; run nothing");
@@ -126,7 +141,7 @@ int main(int argc, char** argv) {
   auto* stop_cmd = app.add_subcommand("stop", "Stop a running job gracefully (SIGTERM), escalating to SIGKILL after a timeout");
   stop_cmd->add_option("job_dir", stop_dir, "the job directory")->required();
   stop_cmd->add_option("--timeout", stop_opt.timeout_seconds, "seconds to wait after SIGTERM before SIGKILL (default 30)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(NumberCheck(false));
   stop_cmd->add_flag("--force", stop_opt.force, "SIGKILL at once (the job is left as after a crash)");
   stop_cmd->footer(
       "The process is the one <job_dir>/job.pid records (pid, start time, boot id, host) and only while it holds\n"
@@ -140,12 +155,12 @@ int main(int argc, char** argv) {
   MonitorOptions mon_opt;
   auto* mon_cmd = app.add_subcommand("monitor", "Follow a job: progress per stage, rows/s, MB/s, ETA, failed and retried partitions");
   mon_cmd->add_option("job_dir", mon_dir, "the job directory")->required();
-  mon_cmd->add_option("--interval", mon_opt.interval_seconds, "seconds between reports (default 2)")->check(CLI::PositiveNumber);
+  mon_cmd->add_option("--interval", mon_opt.interval_seconds, "seconds between reports (default 2)")->check(NumberCheck(true));
   mon_cmd->add_flag("--once", mon_opt.once, "report the current state once and exit");
   mon_cmd->footer(
       "On a terminal the report is redrawn in place, otherwise one key=value line per interval. Exits when the job\n"
       "ends. Exit codes (the job's status): 0 completed (or running, with --once); 1 failed or completed with\n"
-      "failures; 3 not a job directory; 6 stopped; 7 interrupted or not started. docs/monitoring.md.");
+      "failures; 2 usage; 3 not a job directory; 6 stopped; 7 interrupted or not started. docs/monitoring.md.");
 
   // Job manager: the daemon and the thin clients over its HTTP API (src/manager/, docs/manager.md, docs/api.md).
   manager::ServerOptions srv_opt;
@@ -154,7 +169,7 @@ int main(int argc, char** argv) {
   srv_cmd->add_option("--listen", srv_opt.listen, "HOST:PORT to serve on (default 127.0.0.1:19001; port 0 picks one)");
   srv_cmd->add_option("--data-dir", srv_opt.data_dir, "state.db and job logs (default ~/.local/state/sluice)");
   srv_cmd->add_option("--token-file", srv_opt.token_file, "bearer token every request must carry (required off loopback)");
-  srv_cmd->add_option("--cpus", srv_opt.cpus, "CPUs jobs may declare in all (default: this process's CPUs)")->check(CLI::PositiveNumber);
+  srv_cmd->add_option("--cpus", srv_opt.cpus, "CPUs jobs may declare in all (default: this process's CPUs)")->check(NumberCheck(true));
   srv_cmd->add_option("--memory", srv_opt.memory, "memory jobs may declare in all, e.g. 64GiB (default: physical memory)");
   srv_cmd->add_option("--resource", srv_resources, "a custom resource NAME=AMOUNT (repeatable)");
   manager::ClientOptions cli_opt;
@@ -166,18 +181,18 @@ int main(int argc, char** argv) {
   auto* sub_cmd = app.add_subcommand("submit", "Submit a command to sluice server; prints the job id");
   client_flags(sub_cmd);
   sub_cmd->add_option("--name", sub.name, "job name");
-  sub_cmd->add_option("--cpus", sub.cpus, "CPUs it declares (default 1)")->check(CLI::NonNegativeNumber);
+  sub_cmd->add_option("--cpus", sub.cpus, "CPUs it declares (default 1; with --recipe, the recipe's np)")->check(NumberCheck(false));
   sub_cmd->add_option("--mem", sub.memory, "memory it declares, e.g. 4GiB");
   sub_cmd->add_option("--resource", sub.resources, "custom resource NAME=AMOUNT (repeatable)");
   sub_cmd->add_option("--after", sub.after, "dependency COND:ID, COND ok|any|notok|start (repeatable; ID alone = ok)");
-  sub_cmd->add_option("--retries", sub.retries, "extra attempts after a failure (default 0)")->check(CLI::NonNegativeNumber);
+  sub_cmd->add_option("--retries", sub.retries, "extra attempts after a failure (default 0)")->check(NumberCheck(false));
   sub_cmd->add_option("--backoff", sub.backoff, "retry backoff INITIAL[,xMULT[,MAX]], e.g. 10s,x2,10m");
   sub_cmd->add_option("--timeout", sub.timeout, "run timeout, e.g. 2h (SIGTERM, then SIGKILL)");
   sub_cmd->add_option("--priority", sub.priority, "higher runs first (default 0)");
   sub_cmd->add_option("--cwd", sub.cwd, "working directory (default: the job's directory in the data dir)");
   sub_cmd->add_option("--env", sub.env, "KEY=VALUE for the job (repeatable)");
   sub_cmd->add_flag("--shell", sub.shell, "run the command words joined by spaces under /bin/sh -c");
-  sub_cmd->add_option("--gpus", sub.gpus, "whole GPUs it needs, given to it alone by UUID (CUDA_VISIBLE_DEVICES)")->check(CLI::NonNegativeNumber);
+  sub_cmd->add_option("--gpus", sub.gpus, "whole GPUs it needs, given to it alone by UUID (CUDA_VISIBLE_DEVICES)")->check(NumberCheck(false));
   sub_cmd->add_option("--gpu-mem", sub.gpu_memory, "free memory each of its GPUs must have when it starts, e.g. 20GiB");
   sub_cmd->add_option("--queue-timeout", sub.queue_timeout, "cancel it if still pending after this long, e.g. 1h");
   sub_cmd->add_option("--kill-grace", sub.kill_grace, "time between SIGTERM and SIGKILL when it is cancelled or times out (default 10s)");
@@ -221,17 +236,17 @@ int main(int argc, char** argv) {
   mlist_cmd->add_flag("--json", mjson, "a JSON array");
   mlist_cmd->add_option("--state", mstate, "only jobs in this state");
   mlogs_cmd->add_flag("--stderr", mstderr, "stderr instead of stdout");
-  mlogs_cmd->add_option("--attempt", mattempt, "attempt number (default: the latest)")->check(CLI::NonNegativeNumber);
-  mlogs_cmd->add_option("--tail", mtail, "only the last N lines")->check(CLI::NonNegativeNumber);
+  mlogs_cmd->add_option("--attempt", mattempt, "attempt number (default: the latest)")->check(NumberCheck(false));
+  mlogs_cmd->add_option("--tail", mtail, "only the last N lines")->check(NumberCheck(false));
   mlogs_cmd->add_flag("-f,--follow", mfollow, "keep printing as the log grows, until the job ends (through its retries)");
-  auto* mhealth_cmd = app.add_subcommand("health", "Is sluice server serving and ready; what it has allocated (exit 0 ready, 1 not ready, 3 unreachable)");
+  auto* mhealth_cmd = app.add_subcommand("health", "Is sluice server serving and ready; what it has allocated (exit 0 ready, 1 not ready, 2 refused: token, 3 unreachable)");
   auto* mstats_cmd = app.add_subcommand("stats", "sluice server statistics: jobs by state, submit rate, queue-wait and run-time percentiles, GPU-hours");
   for (auto* c : {mhealth_cmd, mstats_cmd}) {
     client_flags(c);
     c->add_flag("--json", mjson, "the server's JSON");
   }
-  mstats_cmd->add_option("--window", mstats_window, "durations over the last this many seconds (default: all history)")->check(CLI::NonNegativeNumber);
-  mwait_cmd->add_option("--timeout", mwait_timeout, "give up after this many seconds (exit 8)")->check(CLI::NonNegativeNumber);
+  mstats_cmd->add_option("--window", mstats_window, "durations over the last this many seconds (default: all history)")->check(NumberCheck(false));
+  mwait_cmd->add_option("--timeout", mwait_timeout, "give up after this many seconds (exit 8)")->check(NumberCheck(false));
   mwait_cmd->footer("Exit code: 0 COMPLETED; a FAILED job's exit code, 128+signal, 124 timeout, 1 lost; 9 CANCELLED; 10 REJECTED.\n"
                     "An array: 0 when every task COMPLETED, else the code of its first task (by index) that did not.");
 

@@ -131,7 +131,14 @@ const KeyInfo kIntermediate[] = {
     {"arrow_memory_mapping", KeyUse::kCompat}, {"parquet_batch_size", KeyUse::kCompat},
 };
 
+// The values set by command-line overrides (--key value) while LoadRecipe reads the recipe: an error in one
+// names the option, not a line of the file (the parsed value's own line 1 would point into the recipe).
+thread_local const std::vector<std::pair<YAML::Node, std::string>>* override_values = nullptr;
+
 std::string Where(const std::string& file, const YAML::Node& n) {
+  if (override_values != nullptr)
+    for (const auto& [node, key] : *override_values)
+      if (n.is(node)) return "command line --" + key;
   if (n.Mark().line < 0) return file;
   return fmt::format("{}:{}", file, n.Mark().line + 1);
 }
@@ -158,11 +165,11 @@ void CheckKeys(const std::string& file, const YAML::Node& map, const KeyInfo (&t
     for (const auto& k : table)
       if (key == k.name) info = &k;
     std::string full = section.empty() ? key : section + "." + key;
-    if (info == nullptr)
-      Fail(ErrorKind::kUsage, "{}: unknown recipe key '{}'{}", Where(file, it->first), full, DidYouMean(key, names));
+    // A key no line of the file holds was added by a command-line override.
+    std::string where = it->first.Mark().line < 0 ? "command line --" + full : Where(file, it->first);
+    if (info == nullptr) Fail(ErrorKind::kUsage, "{}: unknown recipe key '{}'{}", where, full, DidYouMean(key, names));
     if (info->use == KeyUse::kUnsupported && !IsOff(it->second))
-      Fail(ErrorKind::kUsage, "{}: recipe key '{}' is not supported by sluice yet; remove it or turn it off",
-           Where(file, it->first), full);
+      Fail(ErrorKind::kUsage, "{}: recipe key '{}' is not supported by sluice yet; remove it or turn it off", where, full);
   }
 }
 
@@ -259,7 +266,7 @@ struct Reader {
   }
 };
 
-void ApplyOverride(YAML::Node root, const Override& o) {
+YAML::Node ApplyOverride(YAML::Node root, const Override& o) {
   std::vector<std::string> parts;
   size_t start = 0;
   while (true) {
@@ -287,6 +294,7 @@ void ApplyOverride(YAML::Node root, const Override& o) {
     path.push_back(next);
   }
   path.back()[parts.back()] = value;
+  return value;
 }
 
 std::string SanitizeName(const std::string& stem) {
@@ -335,7 +343,12 @@ Recipe LoadRecipe(const std::string& path, const std::vector<Override>& override
   }
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   if (!root.IsMap()) Fail(ErrorKind::kUsage, "{}: a recipe must be a YAML mapping of keys to values", path);
-  for (const auto& o : overrides) ApplyOverride(root, o);
+  std::vector<std::pair<YAML::Node, std::string>> overridden;
+  for (const auto& o : overrides) overridden.emplace_back(ApplyOverride(root, o), o.key);
+  override_values = &overridden;
+  struct Reset {
+    ~Reset() { override_values = nullptr; }
+  } reset;
 
   const std::string& file = path;
   Reader r{file};
@@ -449,6 +462,7 @@ Recipe LoadRecipe(const std::string& path, const std::vector<Override>& override
     if (auto n = sec["max_retries"]; n && !n.IsNull()) rc.max_retries = r.Int(n, "partition.max_retries", 0);
     if (auto n = sec["retry_backoff"]; n && !n.IsNull()) rc.retry_backoff = r.Choice(n, "partition.retry_backoff", kBackoffs);
   }
+  YAML::Node op_names_node;
   if (auto sec = node("checkpoint"); sec && !sec.IsNull()) {
     if (!sec.IsMap()) Fail(ErrorKind::kUsage, "{}: 'checkpoint' must be a mapping", Where(file, sec));
     CheckKeys(file, sec, kCheckpoint, "checkpoint");
@@ -458,7 +472,10 @@ Recipe LoadRecipe(const std::string& path, const std::vector<Override>& override
         {"disabled", CheckpointStrategy::kDisabled}};
     if (auto n = sec["strategy"]; n && !n.IsNull()) rc.checkpoint = r.Choice(n, "checkpoint.strategy", kStrategies);
     if (auto n = sec["n_ops"]; n && !n.IsNull()) rc.checkpoint_n_ops = r.Int(n, "checkpoint.n_ops", 1);
-    if (auto n = sec["op_names"]; n && !n.IsNull()) rc.checkpoint_op_names = r.StringList(n, "checkpoint.op_names", true);
+    if (auto n = sec["op_names"]; n && !n.IsNull()) {
+      rc.checkpoint_op_names = r.StringList(n, "checkpoint.op_names", true);
+      op_names_node = n;
+    }
     if (auto n = sec["enabled"]; n && !n.IsNull() && !r.Bool(n, "checkpoint.enabled")) rc.checkpoint = CheckpointStrategy::kDisabled;
     if (rc.checkpoint == CheckpointStrategy::kManual && rc.checkpoint_op_names.empty())
       Fail(ErrorKind::kUsage, "{}: checkpoint.strategy 'manual' needs checkpoint.op_names", Where(file, sec));
@@ -548,6 +565,15 @@ Recipe LoadRecipe(const std::string& path, const std::vector<Override>& override
       }
       rc.process.push_back(std::move(op));
     }
+  }
+  // A manual checkpoint names ops of this recipe; a name that matches none (a typo) would checkpoint nothing.
+  if (rc.checkpoint == CheckpointStrategy::kManual) {
+    std::vector<std::string> names;
+    for (const auto& op : rc.process) names.push_back(op.name);
+    for (const auto& want : rc.checkpoint_op_names)
+      if (std::find(names.begin(), names.end(), want) == names.end())
+        Fail(ErrorKind::kUsage, "{}: checkpoint.op_names names '{}', which is not an op of this recipe's process list{}",
+             Where(file, op_names_node), want, DidYouMean(want, names));
   }
   return rc;
 }

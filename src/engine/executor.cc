@@ -134,13 +134,15 @@ class FileFingerprints : public FingerprintSource {
   std::vector<uint8_t> buf_;
 };
 
-// The decision's memory budget: kDedupMemoryBudget unless SLUICE_DEDUP_MEMORY_MB says otherwise.
-uint64_t DedupMemoryBudget() {
-  const char* v = std::getenv("SLUICE_DEDUP_MEMORY_MB");
-  if (v == nullptr || *v == '\0') return kDedupMemoryBudget;
+// The decision's memory budget: kDedupMemoryBudget unless SLUICE_DEDUP_MEMORY_MB says otherwise. Read when
+// the executor is made, so that a bad value is refused before any work, not at the first barrier.
+uint64_t DedupMemoryBudget(Env* env) {
+  std::optional<std::string> v = env->GetEnvVar("SLUICE_DEDUP_MEMORY_MB");
+  if (!v || v->empty()) return kDedupMemoryBudget;
   char* end = nullptr;
-  double mb = std::strtod(v, &end);
-  if (end == v || *end != '\0' || !(mb > 0)) Fail(ErrorKind::kUsage, "SLUICE_DEDUP_MEMORY_MB must be a positive number, got '{}'", v);
+  double mb = std::strtod(v->c_str(), &end);
+  if (end == v->c_str() || *end != '\0' || !(mb > 0))
+    Fail(ErrorKind::kUsage, "SLUICE_DEDUP_MEMORY_MB must be a positive number, got '{}'", *v);
   return static_cast<uint64_t>(mb * (1 << 20));
 }
 
@@ -158,6 +160,7 @@ struct Executor::Impl {
   std::vector<Stage> stages;
   std::vector<bool> checkpoint_after;  // per op index: a checkpoint is written after it
   std::vector<uint32_t> fingerprint_size;  // per stage ending in a deduplicator: its fingerprint size
+  uint64_t dedup_memory = 0;               // a decision's memory budget (DedupMemoryBudget)
   Codec export_codec, inter_codec;
   std::vector<PartitionReport> reports;
   std::vector<Counters> final_counters;
@@ -174,6 +177,7 @@ struct Executor::Impl {
       : ex(e), env(e.env_), recipe(e.recipe_), pipeline(e.pipeline_), plan(e.plan_), paths(e.paths_),
         events(e.events_), stop(e.stop_ != nullptr ? *e.stop_ : kNeverStop), prog(e.progress_) {
     stages = MakeStages(pipeline);
+    dedup_memory = DedupMemoryBudget(env);
     size_t n = pipeline.ops.size();
     checkpoint_after.assign(n, false);
     for (size_t i = 0; i < n; ++i) {
@@ -325,7 +329,7 @@ struct Executor::Impl {
       // Start of a stage after a barrier: the previous stage's output, filtered by the global decision.
       source_path = StageOutputPath(p, k - 1);
       if (LoadManifest(env, source_path, plan.recipe_hash, n_ops, true, &m, &why) != ManifestState::kValid)
-        Fail(ErrorKind::kInput, "stage {} output of partition {} is not usable: {}", k - 1, p, why);
+        Fail(ErrorKind::kInput, "stage {} output of partition {} is not usable: {}", k - 1, p, why.empty() ? "its manifest is missing" : why);
       counters = m.counters;
       std::string kp = KeepPath(p, k - 1);
       std::string kb = ReadFile(env, kp);
@@ -607,8 +611,14 @@ struct Executor::Impl {
       if (jm) m = *jm;
       committed = jm.has_value();
     } else {
-      committed = LoadManifest(env, out_path, plan.recipe_hash, pipeline.ops.size(), true, &m, &why) == ManifestState::kValid &&
-                  (IsLastStage(k) ? m.side.has_value() : FingerprintsValid(p, k, m.counters.rows));
+      ManifestState s = LoadManifest(env, out_path, plan.recipe_hash, pipeline.ops.size(), true, &m, &why);
+      committed = s == ManifestState::kValid && (IsLastStage(k) ? m.side.has_value() : FingerprintsValid(p, k, m.counters.rows));
+      if (s == ManifestState::kCorrupt)  // torn, corrupt or another recipe's: redone, and said so
+        events.Emit("checkpoint_invalid", fmt::format("partition {}: stage {} output not used: {}", p, k, why), [&](JsonWriter& j) {
+          j.Field("partition_id", static_cast<uint64_t>(p)).Field("stage", static_cast<uint64_t>(k));
+          j.Field("operation_idx", static_cast<uint64_t>(stages[k].op_end - 1)).Field("checkpoint_path", out_path);
+          j.Field("error_message", why);
+        });
     }
     if (committed) {
       prog.work_total.fetch_sub(Weight(p), std::memory_order_relaxed);
@@ -763,7 +773,7 @@ struct Executor::Impl {
     DedupContext ctx;
     ctx.env = env;
     ctx.scratch_dir = SpillDir(k);
-    ctx.memory_bytes = DedupMemoryBudget();
+    ctx.memory_bytes = dedup_memory;
     env->RemoveTree(ctx.scratch_dir);  // runs a killed decision left behind
     std::vector<bool> keep(fps.count(), false);
     DuplicatePairs dups(pipeline.traced[op] ? pipeline.trace_num : 0);
@@ -804,7 +814,8 @@ struct Executor::Impl {
     w.EndArray().EndObject();
     WriteFileAtomic(env, DecisionPath(k), w.Take() + "\n");
     events.Emit("dedup_decision_complete", fmt::format("op {} keeps {} of {} rows", op, kept, total), [&](JsonWriter& j) {
-      j.Field("operation_idx", static_cast<uint64_t>(op)).Field("input_rows", total).Field("output_rows", kept);
+      j.Field("operation_idx", static_cast<uint64_t>(op)).Field("stage", static_cast<uint64_t>(k));
+      j.Field("input_rows", total).Field("output_rows", kept);
       j.Field("duration", env->MonotonicSeconds() - t0).Field("passes", stats.passes);
       j.Field("spill_runs", stats.spill_runs).Field("spill_bytes", stats.spill_bytes);
     });

@@ -302,13 +302,6 @@ int Run(Env* env, const RunOptions& opt, std::unique_ptr<EventLog>& log) {
     return 0;
   }
 
-  bool existing = env->FileExists(plan_path);
-  if (existing && opt.restart) {
-    for (const auto& d : {l.paths.checkpoint_dir, l.paths.results_dir, l.paths.metadata_dir, l.paths.quarantine_dir})
-      env->RemoveTree(d);
-    for (const auto& f : {l.job_dir + "/job_summary.json", l.job_dir + "/dag_execution_plan.json"}) env->RemoveFile(f);
-    existing = false;
-  }
   CheckWritable(env, fs::path(recipe.export_path).parent_path().string());
   env->CreateDirs(l.job_dir);
   auto job_lock = env->LockFile(l.job_dir + "/job.lock", false);
@@ -319,6 +312,14 @@ int Run(Env* env, const RunOptions& opt, std::unique_ptr<EventLog>& log) {
     job_lock = env->LockFile(l.job_dir + "/job.lock", false);
   }
   if (!job_lock) Fail(ErrorKind::kState, "job {} is already running in another process (lock {}/job.lock)", l.job_id, l.job_dir);
+  // --restart discards the old state only now, under the lock: never the state of a job another process runs.
+  bool existing = env->FileExists(plan_path);
+  if (existing && opt.restart) {
+    for (const auto& d : {l.paths.checkpoint_dir, l.paths.results_dir, l.paths.metadata_dir, l.paths.quarantine_dir})
+      env->RemoveTree(d);
+    for (const auto& f : {l.job_dir + "/job_summary.json", l.job_dir + "/dag_execution_plan.json"}) env->RemoveFile(f);
+    existing = false;
+  }
   // From here SIGTERM / SIGINT stop the job gracefully, and `sluice stop` can find this process (job/stop.h).
   StopSignals stop_signals;
   std::random_device rd;

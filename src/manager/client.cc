@@ -428,7 +428,6 @@ int StatusCommand(Env* env, const ClientOptions& c, const std::string& ref, bool
 int ListCommand(Env* env, const ClientOptions& c, const std::string& state, bool json) {
   Api api(env, c);
   int64_t after = 0;
-  if (!json) fmt::print("{:>8}  {:<10}  {:>8}  {:<24}  {}\n", "ID", "STATE", "ATTEMPTS", "NAME", "REASON");
   std::string all = "[";
   bool first = true;
   while (true) {
@@ -436,6 +435,8 @@ int ListCommand(Env* env, const ClientOptions& c, const std::string& state, bool
     if (!state.empty()) path += "&state=" + state;
     auto r = api.Get(path);
     if (r->status != 200) return Report(*r);
+    // The header only once the server has answered: a failed list prints nothing on stdout.
+    if (!json && after == 0) fmt::print("{:>8}  {:<10}  {:>8}  {:<24}  {}\n", "ID", "STATE", "ATTEMPTS", "NAME", "REASON");
     dom::parser p;
     dom::element e;
     if (p.parse(r->body).get(e)) Fail(ErrorKind::kInternal, "unexpected answer from the server");

@@ -68,8 +68,15 @@ check "op parameter ignored: same output as without it" cmp -s o7b/out.jsonl o7c
 
 recipe r8.yaml good.jsonl o8/out.jsonl "np_workers: 3"
 expect "unknown recipe key: exit 2" 2 "r8.yaml:6: unknown recipe key 'np_workers'" -- "$SLUICE" run r8.yaml
-expect "unknown nested key via the command line: exit 2" 2 "unknown recipe key 'checkpoint.strategyy' \(did you mean 'strategy'\?\)" -- "$SLUICE" run r7.yaml --checkpoint.strategyy every_op
-expect "bad strategy value: exit 2" 2 "checkpoint.strategy' must be one of" -- "$SLUICE" run r1.yaml --checkpoint.strategy sometimes
+expect "unknown nested key via the command line: exit 2, naming the option" 2 "command line --checkpoint.strategyy: unknown recipe key 'checkpoint.strategyy' \(did you mean 'strategy'\?\)" -- "$SLUICE" run r7.yaml --checkpoint.strategyy every_op
+expect "bad strategy value: exit 2, naming the option" 2 "command line --checkpoint.strategy: 'checkpoint.strategy' must be one of" -- "$SLUICE" run r1.yaml --checkpoint.strategy sometimes
+expect "bad np on the command line: exit 2, naming the option" 2 "command line --np: 'np' must be an integer >= 1" -- "$SLUICE" run r1.yaml --np 0
+# A manual checkpoint list that names no op of the recipe would checkpoint nothing.
+recipe r8m.yaml good.jsonl o8m/out.jsonl "checkpoint: {strategy: manual, op_names: [text_length_filtr]}"
+expect "manual checkpoint of an op not in the recipe: exit 2 with file, line and did-you-mean" 2 \
+  "r8m.yaml:[0-9]+: checkpoint.op_names names 'text_length_filtr', which is not an op of this recipe's process list \(did you mean 'text_length_filter'\?\)" -- "$SLUICE" run r8m.yaml
+expect "... and given on the command line" 2 "command line --checkpoint.op_names: checkpoint.op_names names 'clean_links'" -- \
+  "$SLUICE" run r1.yaml --checkpoint.strategy manual --checkpoint.op_names text_length_filter,clean_links
 recipe r8b.yaml good.jsonl o8b/out.jsonl "export_path: other.jsonl"
 expect "duplicate recipe key: exit 2" 2 "r8b.yaml:6: recipe key 'export_path' appears twice" -- "$SLUICE" run r8b.yaml
 recipe r8c.yaml good.jsonl o8c/out.jsonl

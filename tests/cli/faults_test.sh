@@ -111,6 +111,18 @@ import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[len(b)//2]^=0xFF;
 check "corrupted checkpoints: export identical" cmp -s o_ref/out.jsonl o_c1/out.jsonl
 check "corrupted checkpoints reported as checkpoint_invalid" test "$(count_events o_c1/c1/events.jsonl checkpoint_invalid)" -ge 1
 check "an intact checkpoint was loaded instead" test "$(count_events o_c1/c1/events.jsonl checkpoint_load)" -ge 1
+# the same for a stage's output, the checkpoint the dedup barrier's next stage reads: redone, and said so
+write_recipe r.yaml data.jsonl o_c2/out.jsonl
+set +e
+SLUICE_CRASH_AT=result_commit:1 "$SLUICE" run r.yaml --job_id c2 --np 1 > /dev/null 2>&1
+set -e
+ck=$(ls o_c2/c2/checkpoints/partition_000001/op_*_document_deduplicator.jsonl.zst)
+python3 -c "
+import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[len(b)//2]^=0xFF; open(p,'wb').write(b)" "$ck"
+"$SLUICE" run r.yaml --job_id c2 --np 1 > /dev/null
+check "corrupted stage output: export identical" cmp -s o_ref/out.jsonl o_c2/out.jsonl
+check "corrupted stage output reported as checkpoint_invalid of partition 1, stage 0" \
+  test "$(count_events o_c2/c2/events.jsonl checkpoint_invalid "e['partition_id'] == 1 and e.get('stage') == 0 and 'checksum' in e['error_message']")" -eq 1
 
 # --- resume refused when the recipe or the input changed
 write_recipe r.yaml data.jsonl o_ch/out.jsonl

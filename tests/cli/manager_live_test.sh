@@ -132,6 +132,8 @@ check "sluice health shows the allocation" bash -c "'$SLUICE' health | grep -q '
 rc=0; SLUICE_SERVER=127.0.0.1:1 "$SLUICE" health 2> "$T/unreachable.err" || rc=$?
 check "no server there: exit 3, saying why" \
   bash -c "test $rc = 3 && grep -q 'cannot reach sluice server at http://127.0.0.1:1: Connection refused' '$T/unreachable.err'"
+rc=0; SLUICE_SERVER=127.0.0.1:1 "$SLUICE" list > "$T/unreachable.out" 2> /dev/null || rc=$?
+check "list with no server there: exit 3 and nothing on stdout (no table header)" test "$rc" = 3 -a ! -s "$T/unreachable.out"
 
 # --- 100 followers open at once: the API still answers (a fixed pool of worker threads would hang here)
 python3 - "$SLUICE_SERVER" "$hold" > "$T/followers.out" 2>&1 <<'PY' &

@@ -51,6 +51,11 @@ recipe r.yaml o_spill/out.jsonl
 SLUICE_DEDUP_MEMORY_MB=0.03 "$SLUICE" run r.yaml --job_id spill --np 2 --partition.max_size_mb 0.05 > /dev/null
 check "a decision that spills: identical export" cmp -s o_ref/out.jsonl o_spill/out.jsonl
 check "the small budget did spill" test "$(json_get o_spill/spill/metadata/stage_1_decision.json "d['spill_runs'] > 3")" = True
+recipe r.yaml o_badmem/out.jsonl
+set +e; SLUICE_DEDUP_MEMORY_MB=lots "$SLUICE" run r.yaml --job_id badmem > /dev/null 2> err.txt; rc=$?; set -e
+check "a bad SLUICE_DEDUP_MEMORY_MB: exit 2 before any partition runs (got $rc)" \
+  test $rc -eq 2 -a "$(count_events o_badmem/badmem/events.jsonl partition_start)" -eq 0
+check "... naming the variable and the value" grep -q "SLUICE_DEDUP_MEMORY_MB must be a positive number, got 'lots'" err.txt
 
 # DataJuicer's Ray twin runs as document_minhash_deduplicator: its Ray knobs are accepted and change nothing.
 sed 's/document_minhash_deduplicator:/ray_bts_minhash_deduplicator:\n      union_find_parallel_num: 2\n      merge_batch_size: 7/' ref.yaml > bts.yaml

@@ -70,6 +70,16 @@ check "stop of a stopped job: not running, exit 7 (got $rc)" test $rc -eq 7
 # --- 2. resume, stop in the last stage while the export grows ----------------------------------------------
 run_slow
 wait_for at_least $J/events.jsonl partition_complete 5 "e['stage'] == 1" || true
+# --restart beside the running job is refused before it discards anything (it used to wipe the running job's
+# state, then refuse); the job goes on and, stopped and resumed below, still ends byte-identical.
+n_checkpoint_dirs() { find $J/checkpoints -mindepth 1 -maxdepth 1 -type d | wc -l; }
+before=$(n_checkpoint_dirs)
+set +e; "$SLUICE" run r.yaml --job_id job --partition.max_size_mb 0.05 --restart > restart.out 2>&1; rc=$?; set -e
+check "--restart of a running job: refused, exit 5 (got $rc)" test $rc -eq 5
+check "... saying it is running" grep -q "already running in another process" restart.out
+check "... and the running job's plan, DAG and checkpoints are still there" \
+  test -f $J/metadata/dataset_mapping.json -a -f $J/dag_execution_plan.json -a "$(n_checkpoint_dirs)" -ge "$before" -a "$before" -gt 0
+check "... and it is still running" alive $PID
 set +e
 "$SLUICE" stop $J --timeout 60 > stop.out 2>&1
 rc=$?
