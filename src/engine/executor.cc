@@ -738,21 +738,27 @@ struct Executor::Impl {
       std::string json = ReadFile(env, DecisionPath(k));
       if (!parser.parse(json)["partitions"].get(arr))
         for (auto v : arr) covered.push_back(static_cast<size_t>(uint64_t(v)));
-      if (covered == parts) return;  // decided before (by this or another process) over the same partitions
-      // Decided without some partition (it had failed, allow_partial): who comes first may change for
-      // everything after the barrier, so all of it is invalid, down to the results.
-      events.Emit("dedup_decision_stale",
-                  fmt::format("op {} ({}): the decision covered {} partition(s), now {}: later stages are recomputed", op,
-                              pipeline.ops[op].def->name, covered.size(), parts.size()),
-                  [&](JsonWriter& j) {
-                    j.Field("operation_idx", static_cast<uint64_t>(op)).Field("stage", static_cast<uint64_t>(k));
-                    j.Field("covered_partitions", static_cast<uint64_t>(covered.size())).Field("partitions", static_cast<uint64_t>(parts.size()));
-                  });
-      for (size_t p = 0; p < plan.partitions.size(); ++p) {
-        for (size_t c = op + 1; c < pipeline.ops.size(); ++c) env->RemoveFile(ManifestPath(CheckpointPath(p, c)));
-        env->RemoveFile(ManifestPath(ResultPath(p)));
+      if (covered == parts) {
+        // Decided before (by this or another process) over the same partitions. Without its keep files (a
+        // retention policy removed the checkpoints after the job finished, and this run redid stage k) it
+        // is made again: the same fingerprints give the same decision.
+        if (std::all_of(parts.begin(), parts.end(), [&](size_t p) { return env->FileExists(KeepPath(p, k)); })) return;
+      } else {
+        // Decided without some partition (it had failed, allow_partial): who comes first may change for
+        // everything after the barrier, so all of it is invalid, down to the results.
+        events.Emit("dedup_decision_stale",
+                    fmt::format("op {} ({}): the decision covered {} partition(s), now {}: later stages are recomputed", op,
+                                pipeline.ops[op].def->name, covered.size(), parts.size()),
+                    [&](JsonWriter& j) {
+                      j.Field("operation_idx", static_cast<uint64_t>(op)).Field("stage", static_cast<uint64_t>(k));
+                      j.Field("covered_partitions", static_cast<uint64_t>(covered.size())).Field("partitions", static_cast<uint64_t>(parts.size()));
+                    });
+        for (size_t p = 0; p < plan.partitions.size(); ++p) {
+          for (size_t c = op + 1; c < pipeline.ops.size(); ++c) env->RemoveFile(ManifestPath(CheckpointPath(p, c)));
+          env->RemoveFile(ManifestPath(ResultPath(p)));
+        }
+        for (size_t j = k; j < stages.size(); ++j) env->RemoveFile(DecisionPath(j));  // later barriers too
       }
-      for (size_t j = k; j < stages.size(); ++j) env->RemoveFile(DecisionPath(j));  // later barriers too
     }
     double t0 = env->MonotonicSeconds();
     const std::string& name = pipeline.ops[op].def->name;

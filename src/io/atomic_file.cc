@@ -47,4 +47,38 @@ std::string ReadFile(Env* env, const std::string& path) {
   return out;
 }
 
+bool ProcessGone(Env* env, int64_t pid) {
+  if (pid == env->ProcessId()) return false;
+  std::optional<Env::ProcessInfo> info = env->GetProcessInfo(pid);
+  return !info || info->state == 'Z';
+}
+
+std::vector<std::string> RemoveAbandonedTemporaries(Env* env, const std::string& dir, bool recursive,
+                                                    const std::function<bool(std::string_view target_name)>& ours) {
+  std::vector<std::string> removed;
+  for (const std::string& name : env->ListDir(dir)) {
+    std::string path = dir + "/" + name;
+    // "<target>.tmp-<pid>-<n>": the last ".tmp-", then two decimal numbers joined by '-'.
+    size_t at = name.rfind(".tmp-");
+    if (at != std::string::npos && at > 0) {
+      std::string_view rest = std::string_view(name).substr(at + 5);
+      size_t dash = rest.find('-');
+      auto digits = [](std::string_view v) { return !v.empty() && v.find_first_not_of("0123456789") == std::string_view::npos; };
+      if (dash != std::string_view::npos && digits(rest.substr(0, dash)) && digits(rest.substr(dash + 1)) && dash <= 18) {
+        int64_t pid = std::stoll(std::string(rest.substr(0, dash)));
+        if (ours(std::string_view(name).substr(0, at)) && ProcessGone(env, pid)) {
+          env->RemoveFile(path);
+          removed.push_back(std::move(path));
+        }
+        continue;
+      }
+    }
+    if (recursive && name.find('.') == std::string::npos) {
+      auto below = RemoveAbandonedTemporaries(env, path, true, ours);
+      removed.insert(removed.end(), below.begin(), below.end());
+    }
+  }
+  return removed;
+}
+
 }  // namespace sluice

@@ -5,9 +5,11 @@
 // it nothing is visible at the target path. An uncommitted AtomicFile removes its temporary file.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "io/env.h"
 
@@ -32,6 +34,19 @@ class AtomicFile {
 };
 
 void WriteFileAtomic(Env* env, const std::string& path, std::string_view content);
+
+// A crash or SIGKILL between an AtomicFile's creation and its Commit leaves its temporary file
+// ("<target>.tmp-<pid>-<n>") behind, where a reader of the directory (a glob over export shards, `cat` of
+// the quarantine) would take it for data. RemoveAbandonedTemporaries removes, in `dir` (and, with
+// `recursive`, in its subdirectories: entries without a '.' in their name, as the job directory's are), the
+// temporaries whose target's file name `ours` accepts and whose writer process is gone; a live writer's
+// are kept. Returns the paths removed.
+// Whether no process runs as `pid` any more (none has it, or it exited and awaits its reaping), and it is
+// not this one: the files it was writing are abandoned.
+bool ProcessGone(Env* env, int64_t pid);
+
+std::vector<std::string> RemoveAbandonedTemporaries(Env* env, const std::string& dir, bool recursive,
+                                                    const std::function<bool(std::string_view target_name)>& ours);
 // Whole-file read; throws kInput naming the path if it cannot be read.
 std::string ReadFile(Env* env, const std::string& path);
 

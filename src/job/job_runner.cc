@@ -15,6 +15,7 @@
 
 #include "core/error.h"
 #include "core/json_writer.h"
+#include "engine/commit.h"
 #include "engine/event_log.h"
 #include "engine/executor.h"
 #include "engine/input.h"
@@ -109,9 +110,47 @@ std::string ResumeCommand(const RunOptions& opt, const Recipe& r, const std::str
 
 void CheckWritable(Env* env, const std::string& dir) {
   env->CreateDirs(dir);
+  // A run killed between the probe's write and its removal left the probe, or its temporary, behind.
+  const std::string kProbe = ".sluice-write-probe-";
+  for (const std::string& name : env->ListDir(dir)) {
+    if (!name.starts_with(kProbe)) continue;
+    size_t end = name.find_first_not_of("0123456789", kProbe.size());
+    std::string digits = name.substr(kProbe.size(), end == std::string::npos ? std::string::npos : end - kProbe.size());
+    if (!digits.empty() && digits.size() <= 18 && ProcessGone(env, std::stoll(digits))) env->RemoveFile(dir + "/" + name);
+  }
   std::string probe = fmt::format("{}/.sluice-write-probe-{}", dir, ::getpid());
   WriteFileAtomic(env, probe, "ok");
   env->RemoveFile(probe);
+}
+
+// The temporaries of files a killed run of this job was writing (io/atomic_file.h): in the job's own
+// directories every one (this process holds the job lock); beside the export only those of the export's own
+// files (the export, its shards, its stats side file), since other programs may write there.
+void RemoveAbandonedFiles(Env* env, const Layout& l, const Recipe& r, EventLog& events) {
+  auto all = [](std::string_view) { return true; };
+  std::vector<std::string> removed = RemoveAbandonedTemporaries(env, l.job_dir, true, all);
+  for (const std::string& dir : {l.paths.checkpoint_dir, l.paths.results_dir, l.paths.quarantine_dir, l.paths.metadata_dir})
+    if (!dir.starts_with(l.job_dir + "/")) {
+      auto more = RemoveAbandonedTemporaries(env, dir, true, all);
+      removed.insert(removed.end(), more.begin(), more.end());
+    }
+  fs::path ep(r.export_path);
+  std::string name = ep.filename().string(), side = fs::path(StatsSidePath(r.export_path)).filename().string();
+  size_t dot = name.find('.');
+  std::string stem = name.substr(0, dot), suffix = dot == std::string::npos ? "" : name.substr(dot);
+  auto export_file = [&](std::string_view t) {
+    if (t == name || t == side) return true;
+    // A shard: <stem>-<digits>-of-<digits><suffix> (engine/executor.cc).
+    if (!t.starts_with(stem + "-") || !t.ends_with(suffix) || t.size() <= stem.size() + 1 + suffix.size()) return false;
+    std::string_view mid = t.substr(stem.size() + 1, t.size() - stem.size() - 1 - suffix.size());
+    size_t of = mid.find("-of-");
+    auto digits = [](std::string_view v) { return !v.empty() && v.find_first_not_of("0123456789") == std::string_view::npos; };
+    return of != std::string_view::npos && digits(mid.substr(0, of)) && digits(mid.substr(of + 4));
+  };
+  auto more = RemoveAbandonedTemporaries(env, ep.parent_path().empty() ? "." : ep.parent_path().string(), false, export_file);
+  removed.insert(removed.end(), more.begin(), more.end());
+  if (!removed.empty())
+    events.Log(LogLevel::kInfo, fmt::format("removed {} temporary file(s) an interrupted run left, e.g. {}", removed.size(), removed[0]));
 }
 
 void WriteDag(Env* env, const Layout& l, const Pipeline& pipeline, const Plan& plan, const Recipe& r) {
@@ -337,6 +376,7 @@ int Run(Env* env, const RunOptions& opt, std::unique_ptr<EventLog>& log) {
   EventLog& events = *log;
   for (const auto& w : recipe.warnings) events.Log(LogLevel::kWarning, w);
   for (const auto& w : pipeline.warnings) events.Log(LogLevel::kWarning, w);
+  RemoveAbandonedFiles(env, l, recipe, events);
 
   Plan plan;
   if (existing) {

@@ -70,12 +70,11 @@ run_until_done() {  # recipe job_id [overrides...]
   return 1
 }
 
-# Known gap, reported and not yet fixed: a SIGKILL leaves the temporary files of AtomicFile
-# (`<name>.tmp-<pid>-<n>`: a partial shard or the write probe `.sluice-write-probe-<pid>[.tmp-*]` in the
-# export directory, a partial quarantine file) and no resume removes them. They are left out of the
-# comparisons below; once they are swept, drop the `.tmp-` and `.sluice-write-probe-` filters.
+# A SIGKILL leaves the temporary files of AtomicFile (`<name>.tmp-<pid>-<n>`: a partial shard, the write probe
+# `.sluice-write-probe-<pid>[.tmp-*]`, a partial quarantine file); the next run of the job removes them, so
+# the comparisons below see every file (a leftover partial shard would be read by a glob as duplicate rows).
 # The export files of DIR (its plain files: the job directory is a subdirectory), one per line.
-export_files() { find "$1" -maxdepth 1 -type f ! -name '*.tmp-*' ! -name '.sluice-write-probe-*' -printf '%f\n' | sort; }
+export_files() { find "$1" -maxdepth 1 -type f -printf '%f\n' | sort; }
 # same_export REF_DIR DIR: the same file names, each byte-identical
 same_export() {
   [ "$(export_files "$1")" = "$(export_files "$2")" ] || return 1
@@ -103,7 +102,8 @@ valid_streams() {  # every compressed file of DIR tests valid
   done
 }
 quarantined() { cat "$1"/quarantine/partition_*.jsonl; }
-no_stray_quarantine() { [ -z "$(find "$1/quarantine" -type f ! -name 'partition_[0-9]*.jsonl' ! -name '*.tmp-*')" ]; }
+no_stray_quarantine() { [ -z "$(find "$1/quarantine" -type f ! -name 'partition_[0-9]*.jsonl')" ]; }
+no_temporaries() { [ -z "$(find "$1" -name '*.tmp-*')" ]; }
 counts() { json_get "$1/job_summary.json" "d['status'], d['input_rows'], d['output_rows'], d['bad_records'], d['null_text_dropped']"; }
 
 # same_result REF_DIR REF_JOB DIR JOB: export, quarantine and counts as the reference's (the first difference
@@ -114,6 +114,7 @@ same_result() {
   elif ! valid_streams "$3"; then why="a compressed export file is not valid"
   elif ! cmp -s <(quarantined "$1/$2") <(quarantined "$3/$4"); then why="quarantined lines differ"
   elif ! no_stray_quarantine "$3/$4"; then why="stray files in quarantine/"
+  elif ! no_temporaries "$3"; then why="temporary files left: $(find "$3" -name '*.tmp-*' | head -n 3 | tr '\n' ' ')"
   elif [ "$(counts "$1/$2")" != "$(counts "$3/$4")" ]; then why="summary counts differ: $(counts "$3/$4") vs $(counts "$1/$2")"
   fi
   [ -z "$why" ] && return 0

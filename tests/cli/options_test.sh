@@ -30,6 +30,24 @@ check "shard count is min(bytes/size + 1, rows) ($n)" test "$n" -eq $((bytes / 2
 w=$((${#n} + 1))
 check "shard names are zero-padded to len(str(n)) + 1" test -f "o_sh/res-$(printf "%0${w}d" 0)-of-$(printf "%0${w}d" "$n").jsonl"
 check "shards concatenate to the single-file export" cmp -s o_ref/out.jsonl <(cat o_sh/res-*-of-*.jsonl)
+# What a killed run leaves (AtomicFile temporaries of a dead writer) goes at the next run, so a glob over
+# the shards never reads a partial one; another program's files and a live writer's temporaries stay.
+DEAD=$( (exit 0) & echo $!)  # a pid whose process is gone (or a zombie nobody reaps)
+s1=$(printf "o_sh/res-%0${w}d-of-%0${w}d.jsonl" 1 "$n")
+mkdir -p o_sh/sh/quarantine o_sh/sh/checkpoints/partition_000001
+for f in "$s1" o_sh/res_stats.jsonl o_sh/.sluice-write-probe-$DEAD o_sh/sh/quarantine/partition_000001.jsonl \
+         o_sh/sh/checkpoints/partition_000001/op_003_x.jsonl.zst o_sh/sh/job_summary.json; do
+  echo partial > "$f.tmp-$DEAD-7"
+done
+echo probe > "o_sh/.sluice-write-probe-$DEAD"
+echo notes > "o_sh/notes.txt.tmp-$DEAD-1"
+echo live > "$s1.tmp-$$-2"
+"$SLUICE" run r.yaml --job_id sh > /dev/null
+check "a dead run's temporaries are gone from the export dir and the job dir" \
+  test -z "$(find o_sh -name "*.tmp-$DEAD-7")" -a ! -e "o_sh/.sluice-write-probe-$DEAD"
+check "another program's file and a live writer's temporary are kept" test -f "o_sh/notes.txt.tmp-$DEAD-1" -a -f "$s1.tmp-$$-2"
+rm -f "o_sh/notes.txt.tmp-$DEAD-1" "$s1.tmp-$$-2"
+check "the shards still concatenate to the export" cmp -s o_ref/out.jsonl <(cat o_sh/res-*-of-*.jsonl)
 
 # --- intermediate compression, custom event-log / checkpoint dirs, events off
 for comp in gzip none; do
@@ -97,6 +115,10 @@ check "keep_all keeps checkpoints and results" test -d o_keep/keep/checkpoints/p
 ret clean "intermediate_storage: {retention_policy: cleanup_all}"
 check "cleanup_all after success removes checkpoints and results, keeps the export" \
   test ! -e o_clean/clean/checkpoints -a ! -e o_clean/clean/results -a -s o_clean/out.jsonl
+# Run again: the dedup decision is on record but its keep files went with the checkpoints; it is made again.
+set +e; "$SLUICE" run r.yaml --job_id clean --checkpoint.strategy every_op > /dev/null 2> err.txt; rc=$?; set -e
+check "cleanup_all: the finished job run again completes (exit $rc) with the same export" \
+  bash -c "[ $rc -eq 0 ] && cmp -s o_ref/out.jsonl o_clean/out.jsonl && [ -z \"\$(ls o_clean/*.partial 2> /dev/null)\" ]"
 ret cos "intermediate_storage: {cleanup_on_success: true}"
 check "cleanup_on_success removes intermediate data" test ! -e o_cos/cos/checkpoints
 ret pres "intermediate_storage: {cleanup_on_success: true, preserve_intermediate_data: true}"
