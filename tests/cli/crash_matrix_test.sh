@@ -61,15 +61,6 @@ recipe() {
   write_recipe "$file" in "$dir/$out" "on_bad_record: quarantine" "${extra[@]}" "${@:4}"
 }
 
-run_until_done() {  # recipe job_id [overrides...]
-  local recipe=$1 job=$2
-  shift 2
-  for _ in $(seq 1 30); do
-    if "$SLUICE" run "$recipe" --job_id "$job" "$@" > /dev/null 2>&1; then return 0; fi
-  done
-  return 1
-}
-
 # A SIGKILL leaves the temporary files of AtomicFile (`<name>.tmp-<pid>-<n>`: a partial shard, the write probe
 # `.sluice-write-probe-<pid>[.tmp-*]`, a partial quarantine file); the next run of the job removes them, so
 # the comparisons below see every file (a leftover partial shard would be read by a glob as duplicate rows).

@@ -9,15 +9,6 @@ write_recipe ref.yaml data.jsonl o_ref/out.jsonl
 "$SLUICE" run ref.yaml --job_id ref --checkpoint.strategy disabled > /dev/null
 check "reference run produced output" test -s o_ref/out.jsonl
 
-run_until_done() {  # recipe job_id [overrides...]
-  local recipe=$1 job=$2
-  shift 2
-  for _ in $(seq 1 30); do
-    if "$SLUICE" run "$recipe" --job_id "$job" "$@" > /dev/null 2>&1; then return 0; fi
-  done
-  return 1
-}
-
 same_counts() {  # summary
   [ "$(json_get "$1" "d['output_rows'], d['input_rows']")" = "$(json_get o_ref/ref/job_summary.json "d['output_rows'], d['input_rows']")" ]
 }

@@ -135,19 +135,13 @@ recipe r.yaml o_z/out.jsonl.zst suffix
 check "zstd export: out_stats.jsonl.zst decompresses to the side file" cmp -s o_ref/out_stats.jsonl <(zstd -qdc o_z/out_stats.jsonl.zst)
 
 # --- crashes anywhere in the final stage: both files byte-identical after the resume
-run_until_done() {
-  for _ in $(seq 1 30); do
-    if "$SLUICE" run r.yaml --job_id c "$@" > /dev/null 2>&1; then return 0; fi
-  done
-  return 1
-}
 for np in 1 2; do
   for pt in result_commit:2 manifest_commit:3 partition_start:4 export_write:1; do
     recipe r.yaml "o_c_${np}_${pt%%:*}/out.jsonl" suffix
     set +e
     SLUICE_CRASH_AT=$pt "$SLUICE" run r.yaml --job_id c --np $np --checkpoint.strategy disabled > /dev/null 2>&1
     set -e
-    run_until_done --np $np --checkpoint.strategy disabled || true
+    run_until_done r.yaml c --np $np --checkpoint.strategy disabled || true
     check "np $np crash at $pt: export identical after resume" cmp -s o_ref/out.jsonl "o_c_${np}_${pt%%:*}/out.jsonl"
     check "np $np crash at $pt: side file identical after resume" cmp -s o_ref/out_stats.jsonl "o_c_${np}_${pt%%:*}/out_stats.jsonl"
   done
@@ -156,7 +150,7 @@ recipe r.yaml o_sc/res.jsonl suffix "export_shard_size: 200000"
 set +e
 SLUICE_CRASH_AT=manifest_commit:3 "$SLUICE" run r.yaml --job_id c --np 2 > /dev/null 2>&1
 set -e
-run_until_done --np 2 || true
+run_until_done r.yaml c --np 2 || true
 check "sharded, crash and resume: same side file" cmp -s o_ref/out_stats.jsonl o_sc/res_stats.jsonl
 
 # --- no op adds a column: a side file only if the input carried stats or meta

@@ -70,6 +70,16 @@ write_recipe() {
   } > "$file"
 }
 
+# run_until_done RECIPE JOB_ID [overrides...]: run (resume) the job until it succeeds, at most 30 times.
+run_until_done() {  # recipe job_id [overrides...]
+  local recipe=$1 job=$2
+  shift 2
+  for _ in $(seq 1 30); do
+    if "$SLUICE" run "$recipe" --job_id "$job" "$@" > /dev/null 2>&1; then return 0; fi
+  done
+  return 1
+}
+
 # json_get FILE EXPR: a Python expression over the parsed JSON file `d`.
 json_get() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
 # count_events EVENTS_FILE TYPE [PYTHON_CONDITION over e]
