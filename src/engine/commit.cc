@@ -26,6 +26,33 @@ std::string StatsSidePath(const std::string& data_path) {
   return data_path.substr(0, at) + "_stats" + data_path.substr(at);
 }
 
+namespace {
+
+// The stem and suffix of the export's file name for its shards: split at the first '.'.
+std::pair<std::string, std::string> ShardStemAndSuffix(const std::string& export_path) {
+  std::string name = std::filesystem::path(export_path).filename().string();
+  size_t dot = name.find('.');
+  return {name.substr(0, dot), dot == std::string::npos ? "" : name.substr(dot)};
+}
+
+}  // namespace
+
+std::string ExportShardPath(const std::string& export_path, uint64_t shard, uint64_t n) {
+  auto [stem, suffix] = ShardStemAndSuffix(export_path);
+  int width = static_cast<int>(std::to_string(n).size()) + 1;
+  return (std::filesystem::path(export_path).parent_path() /
+          fmt::format("{}-{:0{}d}-of-{:0{}d}{}", stem, shard, width, n, width, suffix)).string();
+}
+
+bool IsExportShardName(const std::string& export_path, std::string_view name) {
+  auto [stem, suffix] = ShardStemAndSuffix(export_path);
+  if (!name.starts_with(stem + "-") || !name.ends_with(suffix) || name.size() <= stem.size() + 1 + suffix.size()) return false;
+  std::string_view numbers = name.substr(stem.size() + 1, name.size() - stem.size() - 1 - suffix.size());
+  size_t of = numbers.find("-of-");
+  auto digits = [](std::string_view v) { return !v.empty() && v.find_first_not_of("0123456789") == std::string_view::npos; };
+  return of != std::string_view::npos && digits(numbers.substr(0, of)) && digits(numbers.substr(of + 4));
+}
+
 StreamHash::StreamHash() : state_(XXH3_createState()) { XXH3_64bits_reset(static_cast<XXH3_state_t*>(state_)); }
 StreamHash::~StreamHash() { XXH3_freeState(static_cast<XXH3_state_t*>(state_)); }
 void StreamHash::Update(std::string_view d) {

@@ -52,6 +52,12 @@ struct Manifest {
 // the export, `result.jsonl` -> `result_stats.jsonl`; a codec extension stays: `out_stats.jsonl.zst`).
 std::string StatsSidePath(const std::string& data_path);
 
+// Shard `shard` of `n` of a sharded export (export_shard_size): DataJuicer's `<stem>-<i>-of-<n><suffix>`,
+// both numbers zero-padded to len(str(n)) + 1 digits, where `result.jsonl.zst` has stem `result` and suffix
+// `.jsonl.zst`. IsExportShardName: whether a file name beside the export has that form (any i and n).
+std::string ExportShardPath(const std::string& export_path, uint64_t shard, uint64_t n);
+bool IsExportShardName(const std::string& export_path, std::string_view name);
+
 enum class ManifestState { kAbsent, kValid, kCorrupt };
 
 std::string ManifestPath(const std::string& data_path);

@@ -898,17 +898,13 @@ struct Executor::Impl {
       side.Commit();
     }
     uint64_t n = std::max<uint64_t>(1, std::min<uint64_t>(bytes / recipe.export_shard_size + 1, rows));
-    std::string name = ep.filename().string();
-    size_t dot = name.find('.');
-    std::string stem = name.substr(0, dot), suffix = dot == std::string::npos ? "" : name.substr(dot);
-    int width = static_cast<int>(std::to_string(n).size()) + 1;
     Codec codec = CodecForPath(paths.export_path);
     uint64_t shard = 0, in_shard = 0;
     auto shard_rows = [&](uint64_t i) { return rows / n + (i < rows % n ? 1 : 0); };
     std::unique_ptr<AtomicFile> f;
     std::unique_ptr<CompressedWriter> cw;
     auto open = [&]() {
-      std::string path = (ep.parent_path() / fmt::format("{}-{:0{}d}-of-{:0{}d}{}", stem, shard, width, n, width, suffix)).string();
+      std::string path = ExportShardPath(paths.export_path, shard, n);
       f = std::make_unique<AtomicFile>(env, path);
       cw = std::make_unique<CompressedWriter>(f->file(), codec, kExportCompressionLevel);
       files.push_back(path);

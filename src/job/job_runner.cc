@@ -136,17 +136,7 @@ void RemoveAbandonedFiles(Env* env, const Layout& l, const Recipe& r, EventLog& 
     }
   fs::path ep(r.export_path);
   std::string name = ep.filename().string(), side = fs::path(StatsSidePath(r.export_path)).filename().string();
-  size_t dot = name.find('.');
-  std::string stem = name.substr(0, dot), suffix = dot == std::string::npos ? "" : name.substr(dot);
-  auto export_file = [&](std::string_view t) {
-    if (t == name || t == side) return true;
-    // A shard: <stem>-<digits>-of-<digits><suffix> (engine/executor.cc).
-    if (!t.starts_with(stem + "-") || !t.ends_with(suffix) || t.size() <= stem.size() + 1 + suffix.size()) return false;
-    std::string_view mid = t.substr(stem.size() + 1, t.size() - stem.size() - 1 - suffix.size());
-    size_t of = mid.find("-of-");
-    auto digits = [](std::string_view v) { return !v.empty() && v.find_first_not_of("0123456789") == std::string_view::npos; };
-    return of != std::string_view::npos && digits(mid.substr(0, of)) && digits(mid.substr(of + 4));
-  };
+  auto export_file = [&](std::string_view t) { return t == name || t == side || IsExportShardName(r.export_path, t); };
   auto more = RemoveAbandonedTemporaries(env, ep.parent_path().empty() ? "." : ep.parent_path().string(), false, export_file);
   removed.insert(removed.end(), more.begin(), more.end());
   if (!removed.empty())
