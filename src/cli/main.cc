@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
   auto* run_cmd = app.add_subcommand("run", "Run (or resume) a DataJuicer-format recipe over JSONL input");
   run_cmd->add_option("recipe", positional, "recipe YAML file (same as --config)");
   run_cmd->add_option("--config", run.recipe_path, "recipe YAML file");
-  run_cmd->add_flag("--dry-run", run.dry_run, "validate the recipe and ops, find the input files and plan the partitions, print the plan; run nothing (records are checked as they are read)");
+  run_cmd->add_flag("--dry-run", run.dry_run, "validate the recipe and ops, find the input files and check their first 1000 records each, plan the partitions, print the plan; run nothing (later records are checked as the run reads them)");
   run_cmd->add_flag("--restart", run.restart, "discard the state of an existing --job_id and start it over");
   run_cmd->allow_extras();
   run_cmd->footer(

@@ -15,12 +15,16 @@
 
 #include "core/error.h"
 #include "core/json_writer.h"
+#include "core/record.h"
+#include "core/sample.h"
 #include "engine/commit.h"
 #include "engine/event_log.h"
 #include "engine/executor.h"
 #include "engine/input.h"
 #include "engine/plan.h"
 #include "io/atomic_file.h"
+#include "io/codec.h"
+#include "io/line_reader.h"
 #include "io/process.h"
 #include "job/progress.h"
 #include "job/stop.h"
@@ -141,6 +145,34 @@ void RemoveAbandonedFiles(Env* env, const Layout& l, const Recipe& r, EventLog& 
   removed.insert(removed.end(), more.begin(), more.end());
   if (!removed.empty())
     events.Log(LogLevel::kInfo, fmt::format("removed {} temporary file(s) an interrupted run left, e.g. {}", removed.size(), removed[0]));
+}
+
+// --dry-run reads the first records of every input file through the engine's parser, so that a file that
+// is not JSONL, or lacks the text key, is named before a run starts; later lines are checked as the run
+// reads them. Returns how many records were read and how many of them on_bad_record would drop; with
+// on_bad_record: error the first bad one throws kData with file:line, as the run would.
+constexpr uint64_t kDryRunRecordsPerFile = 1000;
+
+std::pair<uint64_t, uint64_t> CheckInputRecords(Env* env, const Recipe& r, const std::vector<InputFile>& inputs) {
+  RecordParser parser(r.text_keys);
+  Sample sample;
+  std::string error;
+  uint64_t read = 0, bad = 0;
+  for (const InputFile& f : inputs) {
+    LineReader lines(OpenWholeFile(env, f.path), RecordPadding());
+    std::string_view line;
+    for (uint64_t n = 0; n < kDryRunRecordsPerFile && lines.Next(line);) {
+      ParseStatus ps = parser.Parse(line, sample, error);
+      if (ps == ParseStatus::kBlank) continue;
+      ++n;
+      ++read;
+      if (ps != ParseStatus::kBad) continue;
+      if (r.on_bad_record == BadRecordPolicy::kError)
+        Fail(ErrorKind::kData, "{}:{}: {} (set on_bad_record: skip or quarantine to drop such lines)", f.path, lines.line_number(), error);
+      ++bad;
+    }
+  }
+  return {read, bad};
 }
 
 void WriteDag(Env* env, const Layout& l, const Pipeline& pipeline, const Plan& plan, const Recipe& r) {
@@ -322,6 +354,9 @@ int Run(Env* env, const RunOptions& opt, std::unique_ptr<EventLog>& log) {
     uint64_t bytes = 0;
     for (const auto& f : inputs) bytes += f.size;
     fmt::print("input: {} file(s), {} bytes, {} partition(s)\n", inputs.size(), bytes, plan.partitions.size());
+    auto [read, bad] = CheckInputRecords(env, recipe, inputs);
+    fmt::print("records: {} read (the first {} of each file), {} valid{}\n", read, kDryRunRecordsPerFile, read - bad,
+               bad == 0 ? "" : fmt::format(", {} bad (on_bad_record: {} drops them)", bad, BadRecordPolicyName(recipe.on_bad_record)));
     auto stages = MakeStages(pipeline);
     for (size_t k = 0; k < stages.size(); ++k) {
       fmt::print("stage {}{}:\n", k, stages[k].barrier ? " (ends with a global deduplication barrier)" : "");

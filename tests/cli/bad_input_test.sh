@@ -22,6 +22,10 @@ echo '{"id": 1, "text": "unterminated' >> bad_json.jsonl
 recipe r1.yaml bad_json.jsonl o1/out.jsonl
 expect "malformed JSON: exit 3 with file:line" 3 "bad_json.jsonl:51: " -- "$SLUICE" run r1.yaml
 check "malformed JSON: no export" test ! -e o1/out.jsonl
+expect "--dry-run reads the first records: the malformed line, exit 3 with file:line" 3 "bad_json.jsonl:51: " -- "$SLUICE" run r1.yaml --dry-run
+check "... and runs nothing" test ! -e o1/out.jsonl
+expect "--dry-run with on_bad_record skip: exit 0" 0 "" -- "$SLUICE" run r1.yaml --dry-run --on_bad_record skip
+check "... counting the bad record it read" grep -q "records: 51 read (the first 1000 of each file), 50 valid, 1 bad (on_bad_record: skip drops them)" out.txt
 
 cp good.jsonl bad_utf8.jsonl
 printf '{"id": 2, "text": "caf\xe9 latin-1"}\n' >> bad_utf8.jsonl
