@@ -60,7 +60,11 @@ struct RecordParser::Impl {
   const char* base = nullptr;  // start of the current line, for offsets
   od::document doc;
 
-  simdjson::error_code Validate(od::value v);
+  // Validates a value at nesting level `depth` (a member of the record is at level 1) and everything in it.
+  // Nesting beyond kMaxJsonDepth is an error, not a deeper recursion: a line of 100,000 '[' overflowed the
+  // stack. (Python's json module refuses such lines too: RecursionError at about 1,000 levels.)
+  static constexpr size_t kMaxJsonDepth = 1024;
+  simdjson::error_code Validate(od::value v, size_t depth);
   simdjson::error_code ReadText(od::value v, Sample& out, int slot, std::string& error);
   simdjson::error_code ReadStats(od::value v, Sample& out);
   simdjson::error_code WalkObject(od::object obj, size_t depth, const std::vector<int>& nested, Sample& out,
@@ -91,7 +95,8 @@ struct RecordParser::Impl {
   }
 };
 
-simdjson::error_code RecordParser::Impl::Validate(od::value v) {
+simdjson::error_code RecordParser::Impl::Validate(od::value v, size_t depth) {
+  if (depth > kMaxJsonDepth) return simdjson::DEPTH_ERROR;
   od::json_type t;
   if (auto e = v.type().get(t)) return e;
   switch (t) {
@@ -103,7 +108,7 @@ simdjson::error_code RecordParser::Impl::Validate(od::value v) {
         if (auto e = std::move(fr).get(f)) return e;
         std::string_view k;
         if (auto e = f.unescaped_key().get(k)) return e;
-        if (auto e = Validate(f.value())) return e;
+        if (auto e = Validate(f.value(), depth + 1)) return e;
       }
       return simdjson::SUCCESS;
     }
@@ -113,7 +118,7 @@ simdjson::error_code RecordParser::Impl::Validate(od::value v) {
       for (auto er : a) {
         od::value ev;
         if (auto e = std::move(er).get(ev)) return e;
-        if (auto e = Validate(ev)) return e;
+        if (auto e = Validate(ev, depth + 1)) return e;
       }
       return simdjson::SUCCESS;
     }
@@ -175,7 +180,7 @@ simdjson::error_code RecordParser::Impl::ReadText(od::value v, Sample& out, int 
 
 simdjson::error_code RecordParser::Impl::ReadStats(od::value v, Sample& out) {
   od::object o;
-  if (auto e = v.get_object().get(o)) return e == simdjson::INCORRECT_TYPE ? Validate(v) : e;
+  if (auto e = v.get_object().get(o)) return e == simdjson::INCORRECT_TYPE ? Validate(v, 1) : e;
   out.had_stats = true;
   for (auto fr : o) {
     od::field f;
@@ -214,7 +219,7 @@ simdjson::error_code RecordParser::Impl::ReadStats(od::value v, Sample& out) {
       continue;
     }
     size_t b = static_cast<size_t>(sv.raw_json_token().data() - base);
-    if (auto e = Validate(sv)) return e;
+    if (auto e = Validate(sv, 2)) return e;
     dst.kind = StatValue::Kind::kRaw;
     dst.raw.assign(base + b, Here() - b);
   }
@@ -257,7 +262,7 @@ simdjson::error_code RecordParser::Impl::WalkObject(od::object obj, size_t depth
         handled = true;
       } else if (reserved && key == kMetaKey) {
         out.meta_value.begin = static_cast<size_t>(v.raw_json_token().data() - base);
-        if (auto e = Validate(v)) return e;
+        if (auto e = Validate(v, depth + 1)) return e;
         out.had_meta = true;
         pending = {&out.meta_member, &out.meta_value};
         handled = true;
@@ -296,7 +301,7 @@ simdjson::error_code RecordParser::Impl::WalkObject(od::object obj, size_t depth
       }
     }
     if (!handled) {
-      if (auto e = Validate(v)) return e;
+      if (auto e = Validate(v, depth + 1)) return e;
     }
   }
   return simdjson::SUCCESS;

@@ -50,6 +50,26 @@ TEST(RecordParser, RejectsMalformedLinesWithACause) {
   }
 }
 
+// Nesting is validated by recursion, so its depth is bounded: 1024 levels inside a member are a record,
+// deeper ones (a line of 100,000 '[' overflowed the stack) a bad line, in any member, meta and stats included.
+TEST(RecordParser, NestingDeeperThan1024LevelsIsABadLineNotACrash) {
+  auto nested = [](const std::string& key, size_t depth) {
+    return "{\"text\": \"a\", \"" + key + "\": " + std::string(depth, '[') + std::string(depth, ']') + "}";
+  };
+  RecordParser p({"text"});
+  Sample s;
+  std::string err;
+  for (const std::string key : {"x", "__dj__meta__", "__dj__stats__"}) {
+    Padded ok(nested(key, 1000));
+    EXPECT_EQ(p.Parse(ok.view, s, err), ParseStatus::kOk) << key << ": " << err;
+    for (size_t depth : {1025, 100000}) {
+      Padded deep(nested(key, depth));
+      EXPECT_EQ(p.Parse(deep.view, s, err), ParseStatus::kBad) << key << " " << depth;
+      EXPECT_NE(err.find("nested too deeply"), std::string::npos) << key << " " << depth << " -> " << err;
+    }
+  }
+}
+
 TEST(RecordParser, NullTextAndBlankLines) {
   RecordParser p({"text"});
   Sample s;
