@@ -15,7 +15,7 @@ namespace sluice {
 enum class ErrorKind {
   kUsage,      // 2: bad command line, bad recipe, unknown op or parameter
   kInput,      // 3: missing or unreadable input (I/O), retried when it happens inside a partition
-  kData,       // 3: malformed JSON, invalid UTF-8, missing text key: deterministic, never retried
+  kData,       // 3: malformed JSON, invalid UTF-8, missing text key, corrupt compressed data: deterministic, never retried
   kOutput,     // 4: cannot write the job directory or export (permissions, full disk)
   kJobFailed,  // 1: a partition exhausted its retries; the summary says which and why
   kState,      // 5: the job directory disagrees with the recipe or input (refused resume)

@@ -554,7 +554,7 @@ Recipe LoadRecipe(const std::string& path, const std::vector<Override>& override
       } else if (item.IsMap() && item.size() == 1) {
         auto it = item.begin();
         op.name = it->first.as<std::string>();
-        const YAML::Node& params = it->second;
+        const YAML::Node params = it->second;  // a copy: `it->` yields a temporary, a reference would dangle
         if (params && !params.IsNull()) {
           if (!params.IsMap()) Fail(ErrorKind::kUsage, "{}: parameters of op '{}' must be a mapping", Where(file, params), op.name);
           for (auto p = params.begin(); p != params.end(); ++p)

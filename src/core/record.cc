@@ -38,6 +38,29 @@ bool ValidString(std::string_view token) {
   return ValidateJsonEscapesPadded(std::string_view(token.data() + 1, static_cast<size_t>(end - token.data()) - 2), excess);
 }
 
+// JSON's number grammar (RFC 8259 §6): -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
+bool ValidJsonNumber(std::string_view t) {
+  size_t i = 0, n = t.size();
+  auto digits = [&] {
+    size_t from = i;
+    while (i < n && t[i] >= '0' && t[i] <= '9') ++i;
+    return i > from;
+  };
+  if (i < n && t[i] == '-') ++i;
+  if (i < n && t[i] == '0') ++i;
+  else if (!digits()) return false;
+  if (i < n && t[i] == '.') {
+    ++i;
+    if (!digits()) return false;
+  }
+  if (i < n && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < n && (t[i] == '+' || t[i] == '-')) ++i;
+    if (!digits()) return false;
+  }
+  return i == n;
+}
+
 std::string Describe(simdjson::error_code e) {
   switch (e) {
     case simdjson::UTF8_ERROR: return "invalid UTF-8";
@@ -58,6 +81,7 @@ struct RecordParser::Impl {
   od::parser parser;
   std::vector<KeyPath> keys;
   const char* base = nullptr;  // start of the current line, for offsets
+  uint64_t nested_texts = 0;    // bit s: text slot s was read through its dotted path (WalkObject)
   od::document doc;
 
   // Validates a value at nesting level `depth` (a member of the record is at level 1) and everything in it.
@@ -130,9 +154,12 @@ simdjson::error_code RecordParser::Impl::Validate(od::value v, size_t depth) {
       return ValidString(token) ? simdjson::SUCCESS : simdjson::STRING_ERROR;
     }
     case od::json_type::number: {
-      od::number n;
-      auto e = v.get_number().get(n);
-      return e;
+      // Checked against JSON's number grammar, not converted: a number nobody reads passes through as
+      // written, so an integer beyond 64 bits or a float beyond a double (valid JSON, which Python reads)
+      // is not a bad line. The value is left unread; the enclosing iteration skips it.
+      std::string_view token = v.raw_json_token();
+      while (!token.empty() && IsJsonSpace(token.back())) token.remove_suffix(1);
+      return ValidJsonNumber(token) ? simdjson::SUCCESS : simdjson::NUMBER_ERROR;
     }
     case od::json_type::boolean: {
       bool b;
@@ -180,7 +207,14 @@ simdjson::error_code RecordParser::Impl::ReadText(od::value v, Sample& out, int 
 
 simdjson::error_code RecordParser::Impl::ReadStats(od::value v, Sample& out) {
   od::object o;
-  if (auto e = v.get_object().get(o)) return e == simdjson::INCORRECT_TYPE ? Validate(v, 1) : e;
+  if (auto e = v.get_object().get(o)) {
+    if (e != simdjson::INCORRECT_TYPE) return e;
+    // Not an object (null, a number, ...): no cached stats, but the member is there, so that the export
+    // removes it, or an op's stats replace it, as they would an object (never a second member beside it).
+    if (auto ve = Validate(v, 1)) return ve;
+    out.had_stats = true;
+    return simdjson::SUCCESS;
+  }
   out.had_stats = true;
   for (auto fr : o) {
     od::field f;
@@ -247,7 +281,14 @@ simdjson::error_code RecordParser::Impl::WalkObject(od::object obj, size_t depth
       out.object_empty = false;
       for (size_t s = 0; s < keys.size(); ++s) {
         if (keys[s].flat == key) {
-          if (out.texts[s].present) break;  // duplicate key: the first wins, validate the rest
+          // A duplicate key: the first wins, the rest is validated. But a member named exactly like a dotted
+          // key wins over the nested member the path reached first (the contract in record.h).
+          bool nested_first = s < 64 && (nested_texts >> s & 1);
+          if (out.texts[s].present && !nested_first) break;
+          if (nested_first) {
+            nested_texts &= ~(uint64_t{1} << s);
+            out.texts[s].Reset();
+          }
           if (auto e = ReadText(v, out, static_cast<int>(s), error)) return e;
           handled = true;
           break;
@@ -287,6 +328,7 @@ simdjson::error_code RecordParser::Impl::WalkObject(od::object obj, size_t depth
         for (int s : deeper) {
           if (keys[s].parts.size() == depth + 1) {
             if (auto e = ReadText(v, out, s, error)) return e;
+            if (s < 64) nested_texts |= uint64_t{1} << s;
             handled = true;
             break;
           }
@@ -357,6 +399,7 @@ ParseStatus RecordParser::Parse(std::string_view line, Sample& out, std::string&
   std::vector<int> nested;
   for (size_t s = 0; s < m.keys.size(); ++s)
     if (m.keys[s].parts.size() > 1) nested.push_back(static_cast<int>(s));
+  m.nested_texts = 0;
   if (auto e = m.WalkObject(obj, 0, nested, out, error, true)) return fail(e);
   const char* rest = nullptr;
   if (!m.doc.current_location().get(rest)) {

@@ -164,7 +164,7 @@ class DecompressingSource : public ByteSource {
         ZSTD_inBuffer in{in_.data(), in_len_, in_pos_};
         ZSTD_outBuffer out{buf, n, 0};
         size_t r = ZSTD_decompressStream(dctx_, &out, &in);
-        if (ZSTD_isError(r)) Fail(ErrorKind::kInput, "'{}': corrupt zstd data: {}", path_, ZSTD_getErrorName(r));
+        if (ZSTD_isError(r)) Fail(ErrorKind::kData, "'{}': corrupt zstd data: {}", path_, ZSTD_getErrorName(r));
         // Only a call that made progress says whether a frame is open: on empty input zstd returns the
         // size of the next frame's header, which is not "truncated".
         if (in.pos > in_pos_ || out.pos > 0) frame_open_ = r != 0;
@@ -177,7 +177,7 @@ class DecompressingSource : public ByteSource {
         gz_.avail_out = static_cast<uInt>(n);
         int r = inflate(&gz_, Z_NO_FLUSH);
         if (r != Z_OK && r != Z_STREAM_END && r != Z_BUF_ERROR)
-          Fail(ErrorKind::kInput, "'{}': corrupt gzip data ({})", path_, gz_.msg ? gz_.msg : "inflate error");
+          Fail(ErrorKind::kData, "'{}': corrupt gzip data ({})", path_, gz_.msg ? gz_.msg : "inflate error");
         size_t consumed = (in_len_ - gz_.avail_in) - in_pos_;
         in_pos_ = in_len_ - gz_.avail_in;
         produced = n - gz_.avail_out;
@@ -187,7 +187,7 @@ class DecompressingSource : public ByteSource {
       if (produced > 0) return produced;
       if (input_done && in_pos_ == in_len_) {
         if (frame_open_ && (file_pos_ > 0))
-          Fail(ErrorKind::kInput, "'{}': truncated {} data", path_, codec_ == Codec::kZstd ? "zstd" : "gzip");
+          Fail(ErrorKind::kData, "'{}': truncated {} data", path_, codec_ == Codec::kZstd ? "zstd" : "gzip");
         return 0;
       }
     }

@@ -37,14 +37,15 @@ class CodecTest : public ::testing::Test {
   }
 
   // Everything the source yields, in reads of `n` bytes; *error gets the message of an error that ends it.
-  static std::string ReadAll(ByteSource& src, size_t n, std::string* error = nullptr) {
+  // A failed read is kInput (it may pass on a retry), damaged data kData (it will not).
+  static std::string ReadAll(ByteSource& src, size_t n, std::string* error = nullptr, ErrorKind kind = ErrorKind::kInput) {
     std::string out, buf(n, '\0');
     try {
       while (size_t got = src.Read(buf.data(), n)) out.append(buf.data(), got);
       EXPECT_EQ(src.Read(buf.data(), n), 0u);  // and stays at the end
     } catch (const Error& e) {
       if (error == nullptr) throw;
-      EXPECT_EQ(e.kind(), ErrorKind::kInput);
+      EXPECT_EQ(e.kind(), kind) << e.what();
       *error = e.what();
     }
     return out;
@@ -99,7 +100,7 @@ TEST_F(CodecTest, TruncatedOrCorruptDataEndsTheReadNamingTheFile) {
       std::ofstream(p, std::ios::binary | std::ios::trunc) << *broken;
       auto src = OpenWholeFile(Env::Default(), p);
       std::string error;
-      std::string got = ReadAll(*src, 65536, &error);
+      std::string got = ReadAll(*src, 65536, &error, ErrorKind::kData);
       ASSERT_FALSE(error.empty()) << name << (broken == &cut ? " truncated" : " corrupt") << " was read to the end";
       EXPECT_NE(error.find(p), std::string::npos) << error;
       EXPECT_NE(error.find(broken == &cut ? "truncated" : "corrupt"), std::string::npos) << error;
