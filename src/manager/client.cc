@@ -60,12 +60,19 @@ std::string ConnectError(const std::string& server) {
   return err == 0 ? "connection failed" : std::strerror(err);
 }
 
+}  // namespace
+
+std::string ServerAddress(Env* env, const ClientOptions& c) {
+  return !c.server.empty() ? c.server : env->GetEnvVar("SLUICE_SERVER").value_or("127.0.0.1:19001");
+}
+
+namespace {
+
 // A connection to the server with the bearer token attached.
 class Api {
  public:
   Api(Env* env, const ClientOptions& c) {
-    std::string server = c.server;
-    if (server.empty()) server = env->GetEnvVar("SLUICE_SERVER").value_or("127.0.0.1:19001");
+    std::string server = ServerAddress(env, c);
     if (server.rfind("http://", 0) != 0) server = "http://" + server;
     while (!server.empty() && server.back() == '/') server.pop_back();
     cli_ = std::make_unique<httplib::Client>(server);

@@ -94,10 +94,10 @@ void CheckManagedRunOver(Env* env, const std::string& dir, const ShardOptions& o
 
 ManagedRun SubmitManagedRun(Env* env, const std::string& dir, const ShardOptions& opt, const std::vector<int>& shards) {
   ManagedRun run;
-  run.server = opt.server;
+  auto c = Client(opt, std::nullopt);
+  run.server = manager::ServerAddress(env, c);  // the one asked, --server or $SLUICE_SERVER: later runs ask it again
   run.shards = shards;
   run.submitted_at = env->NowSeconds();
-  auto c = Client(opt, std::nullopt);
   std::string exe = SelfExecutablePath();
   std::string cwd = WorkingDirectory();
   std::string name = "shard " + std::filesystem::path(dir).filename().string();

@@ -48,6 +48,8 @@ touch FAIL_1
 submit --output-dir out --gpus-per-worker 0 --max-parallel-workers 2 --max-attempts 2 -- \
   sh worker.sh {shard} {low} {high} {out} > sub.out 2> sub.err
 array=$(ids array sub.out); merge=$(ids merge sub.out)
+check "manager.json names the server the submission reached (from \$SLUICE_SERVER)" \
+  test "$(json_get out/manager.json "d['server']")" = "$SLUICE_SERVER"
 check "--submit prints the array and the merge job" test -n "$array" -a -n "$merge" -a "$array" != 0
 rc=0; "$SLUICE" wait "$merge" 2>/dev/null || rc=$?
 check "the merge job completes after the array" test "$rc" = 0
@@ -166,6 +168,6 @@ rc=0; "$SLUICE" shard task out --shard 99 2> t.err || rc=$?
 check "task --shard 99: no such shard (exit 2)" bash -c "test $rc = 2 && grep -q 'no shard 99' t.err"
 rc=0; env -u SLUICE_ARRAY_TASK_ID "$SLUICE" shard task out 2> t.err || rc=$?
 check "task without --shard outside an array (exit 2)" bash -c "test $rc = 2 && grep -q SLUICE_ARRAY_TASK_ID t.err"
-rc=0; SLUICE_SERVER=127.0.0.1:1 "$SLUICE" shard --input tab.csv --key data_id --num-workers 4 --output-dir out --gpus-per-worker 0 -- true 2> u.err || rc=$?
+rc=0; "$SLUICE" shard --server 127.0.0.1:1 --input tab.csv --key data_id --num-workers 4 --output-dir out --gpus-per-worker 0 -- true 2> u.err || rc=$?
 check "a submitted directory whose manager cannot be asked is not run locally (exit 5)" bash -c "test $rc = 5 && grep -q 'cannot be asked' u.err"
 finish
