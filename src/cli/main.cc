@@ -26,21 +26,22 @@ namespace {
 // `sluice run` / `sluice plan` take recipe overrides as `--key value` pairs, which CLI11 only collects as
 // extras; left as two tokens, the value is free for CLI11 to take as the recipe positional (`run --config
 // r.yaml --job_id J` read J as a second recipe; `plan --np 4 r.yaml` read 4 as the recipe). Joined into
-// `--key=value` before parsing, every override is one token that no positional can take.
-std::vector<std::string> JoinOverrideValues(int argc, char** argv) {
+// `--key=value` before parsing, every override is one token that no positional can take. An override is a
+// `--name` that is none of the subcommand's own options (asked of CLI11, so a new option needs no change here).
+std::vector<std::string> JoinOverrideValues(CLI::App& app, int argc, char** argv) {
   std::vector<std::string> args(argv, argv + argc);
-  if (args.size() < 3 || (args[1] != "run" && args[1] != "plan")) return args;
-  auto own_flag = [](const std::string& a) { return a == "--dry-run" || a == "--restart" || a == "--help"; };
+  if (args.size() < 3) return args;
+  auto named = app.get_subcommands([&](CLI::App* c) { return c->check_name(args[1]) && c->get_allow_extras(); });
+  if (named.empty()) return args;
+  CLI::App* sub = named.front();
   std::vector<std::string> out(args.begin(), args.begin() + 2);
   for (size_t i = 2; i < args.size(); ++i) {
     const std::string& a = args[i];
-    bool override = a.size() > 2 && a.rfind("--", 0) == 0 && a.find('=') == std::string::npos && a != "--config" && !own_flag(a);
-    if (override && i + 1 < args.size()) {
-      out.push_back(a + "=" + args[++i]);
-      continue;
-    }
     out.push_back(a);
-    if (a == "--config" && i + 1 < args.size()) out.push_back(args[++i]);
+    if (a.size() <= 2 || a.rfind("--", 0) != 0 || a.find('=') != std::string::npos || i + 1 >= args.size()) continue;
+    const CLI::Option* own = sub->get_option_no_throw(a);
+    if (own == nullptr) out.back() += "=" + args[++i];
+    else if (own->get_items_expected_min() > 0) out.push_back(args[++i]);
   }
   return out;
 }
@@ -250,7 +251,7 @@ int main(int argc, char** argv) {
   mwait_cmd->footer("Exit code: 0 COMPLETED; a FAILED job's exit code, 128+signal, 124 timeout, 1 lost; 9 CANCELLED; 10 REJECTED.\n"
                     "An array: 0 when every task COMPLETED, else the code of its first task (by index) that did not.");
 
-  std::vector<std::string> joined = JoinOverrideValues(argc, argv);
+  std::vector<std::string> joined = JoinOverrideValues(app, argc, argv);
   std::vector<const char*> joined_argv;
   for (const auto& a : joined) joined_argv.push_back(a.c_str());
   try {

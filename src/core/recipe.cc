@@ -135,10 +135,12 @@ const KeyInfo kIntermediate[] = {
 // names the option, not a line of the file (the parsed value's own line 1 would point into the recipe).
 thread_local const std::vector<std::pair<YAML::Node, std::string>>* override_values = nullptr;
 
+std::string OnCommandLine(const std::string& key) { return "command line --" + key; }
+
 std::string Where(const std::string& file, const YAML::Node& n) {
   if (override_values != nullptr)
     for (const auto& [node, key] : *override_values)
-      if (n.is(node)) return "command line --" + key;
+      if (n.is(node)) return OnCommandLine(key);
   if (n.Mark().line < 0) return file;
   return fmt::format("{}:{}", file, n.Mark().line + 1);
 }
@@ -166,7 +168,7 @@ void CheckKeys(const std::string& file, const YAML::Node& map, const KeyInfo (&t
       if (key == k.name) info = &k;
     std::string full = section.empty() ? key : section + "." + key;
     // A key no line of the file holds was added by a command-line override.
-    std::string where = it->first.Mark().line < 0 ? "command line --" + full : Where(file, it->first);
+    std::string where = it->first.Mark().line < 0 ? OnCommandLine(full) : Where(file, it->first);
     if (info == nullptr) Fail(ErrorKind::kUsage, "{}: unknown recipe key '{}'{}", where, full, DidYouMean(key, names));
     if (info->use == KeyUse::kUnsupported && !IsOff(it->second))
       Fail(ErrorKind::kUsage, "{}: recipe key '{}' is not supported by sluice yet; remove it or turn it off", where, full);
@@ -576,6 +578,22 @@ Recipe LoadRecipe(const std::string& path, const std::vector<Override>& override
              Where(file, op_names_node), want, DidYouMean(want, names));
   }
   return rc;
+}
+
+std::string SubstituteJobPlaceholders(const std::string& path, const std::string& work_dir, const std::string& job_id) {
+  std::string out;
+  for (size_t i = 0; i < path.size();) {
+    if (path.compare(i, 10, "{work_dir}") == 0) {
+      out += work_dir;
+      i += 10;
+    } else if (path.compare(i, 8, "{job_id}") == 0) {
+      out += job_id;
+      i += 8;
+    } else {
+      out += path[i++];
+    }
+  }
+  return out;
 }
 
 }  // namespace sluice

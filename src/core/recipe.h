@@ -110,4 +110,8 @@ struct Override {
 // Throws kUsage (unknown key, wrong type, bad value) or kInput (file missing / unreadable YAML).
 Recipe LoadRecipe(const std::string& path, const std::vector<Override>& overrides);
 
+// A recipe path with its placeholders (datajuicer-executor.md §1.2) filled in: every "{work_dir}" becomes
+// `work_dir`, every "{job_id}" `job_id`.
+std::string SubstituteJobPlaceholders(const std::string& path, const std::string& work_dir, const std::string& job_id);
+
 }  // namespace sluice

@@ -47,11 +47,18 @@ std::string ReadFile(Env* env, const std::string& path) {
   return out;
 }
 
+namespace {
+
+// Whether no process runs as `pid` any more (none has it, or it exited and awaits its reaping), and it is
+// not this one: the files it was writing are abandoned. (A temporary's name holds only the pid, not the
+// start time, so a reused pid keeps its files: they linger, never go wrongly.)
 bool ProcessGone(Env* env, int64_t pid) {
   if (pid == env->ProcessId()) return false;
   std::optional<Env::ProcessInfo> info = env->GetProcessInfo(pid);
   return !info || info->state == 'Z';
 }
+
+}  // namespace
 
 std::vector<std::string> RemoveAbandonedTemporaries(Env* env, const std::string& dir, bool recursive,
                                                     const std::function<bool(std::string_view target_name)>& ours) {

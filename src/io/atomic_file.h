@@ -41,10 +41,6 @@ void WriteFileAtomic(Env* env, const std::string& path, std::string_view content
 // `recursive`, in its subdirectories: entries without a '.' in their name, as the job directory's are), the
 // temporaries whose target's file name `ours` accepts and whose writer process is gone; a live writer's
 // are kept. Returns the paths removed.
-// Whether no process runs as `pid` any more (none has it, or it exited and awaits its reaping), and it is
-// not this one: the files it was writing are abandoned.
-bool ProcessGone(Env* env, int64_t pid);
-
 std::vector<std::string> RemoveAbandonedTemporaries(Env* env, const std::string& dir, bool recursive,
                                                     const std::function<bool(std::string_view target_name)>& ours);
 // Whole-file read; throws kInput naming the path if it cannot be read.

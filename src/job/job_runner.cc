@@ -70,7 +70,7 @@ Layout ResolveLayout(Recipe& r) {
   l.work_dir = fs::absolute(wd).lexically_normal().string();
   if (l.work_dir.size() > 1 && l.work_dir.back() == '/') l.work_dir.pop_back();
   l.job_dir = fs::path(l.work_dir).filename() == l.job_id ? l.work_dir : l.work_dir + "/" + l.job_id;
-  auto subst = [&](std::string s) { return Replace(Replace(s, "{work_dir}", l.work_dir), "{job_id}", l.job_id); };
+  auto subst = [&](const std::string& s) { return SubstituteJobPlaceholders(s, l.work_dir, l.job_id); };
   r.export_path = fs::absolute(subst(r.export_path)).lexically_normal().string();
   for (auto& p : r.dataset_paths) p = subst(p);
   auto own_dir = [&](const std::string& raw, const std::string& def) {
@@ -112,19 +112,15 @@ std::string ResumeCommand(const RunOptions& opt, const Recipe& r, const std::str
   return cmd;
 }
 
+// Writes and syncs a probe that is never committed: an AtomicFile's temporary, removed with it, so a run
+// killed meanwhile leaves one more abandoned temporary, which the next probe of the directory removes.
 void CheckWritable(Env* env, const std::string& dir) {
   env->CreateDirs(dir);
-  // A run killed between the probe's write and its removal left the probe, or its temporary, behind.
-  const std::string kProbe = ".sluice-write-probe-";
-  for (const std::string& name : env->ListDir(dir)) {
-    if (!name.starts_with(kProbe)) continue;
-    size_t end = name.find_first_not_of("0123456789", kProbe.size());
-    std::string digits = name.substr(kProbe.size(), end == std::string::npos ? std::string::npos : end - kProbe.size());
-    if (!digits.empty() && digits.size() <= 18 && ProcessGone(env, std::stoll(digits))) env->RemoveFile(dir + "/" + name);
-  }
-  std::string probe = fmt::format("{}/.sluice-write-probe-{}", dir, ::getpid());
-  WriteFileAtomic(env, probe, "ok");
-  env->RemoveFile(probe);
+  const std::string kProbe = ".sluice-write-probe";
+  RemoveAbandonedTemporaries(env, dir, false, [&](std::string_view target) { return target == kProbe; });
+  AtomicFile probe(env, dir + "/" + kProbe);
+  probe.file().Append("ok");
+  probe.file().Sync();
 }
 
 // The temporaries of files a killed run of this job was writing (io/atomic_file.h): in the job's own

@@ -53,12 +53,12 @@ struct SubmitReply {
   std::vector<int64_t> task_ids;
 };
 
-// Sends the submit and returns the answer without printing anything. Throws Error(kUsage) for options the
-// client or the server refuses (HTTP 400, or another 4xx such as a missing token: the server's message),
-// Error(kInput) when the server cannot be reached (exit 3), Error(kInternal) for a server fault (5xx).
 // The server a client with these options talks to: c.server, else $SLUICE_SERVER, else 127.0.0.1:19001.
 std::string ServerAddress(Env* env, const ClientOptions& c);
 
+// Sends the submit and returns the answer without printing anything. Throws Error(kUsage) for options the
+// client or the server refuses (HTTP 400, or another 4xx such as a missing token: the server's message),
+// Error(kInput) when the server cannot be reached (exit 3), Error(kInternal) for a server fault (5xx).
 SubmitReply SubmitJob(Env* env, const ClientOptions& c, const SubmitOptions& s);
 // GET /v1/jobs/{ref}: the JSON text of a job, or of a whole array (`ref` "ID" or "ID_K"); nullopt when the
 // server knows no such job (404). Throws as SubmitJob does for every other failure.

@@ -51,20 +51,8 @@ std::string PipelineExportPath(const PipelineSpec& p) {
 
 std::string PipelineExport(const std::string& export_path, const std::string& cwd, const std::string& job_dir) {
   if (export_path.empty()) return "";
-  const std::string job_id = std::filesystem::path(job_dir).filename().string();
-  std::string out;
-  for (size_t i = 0; i < export_path.size();) {
-    if (export_path.compare(i, 10, "{work_dir}") == 0) {
-      out += job_dir;
-      i += 10;
-    } else if (export_path.compare(i, 8, "{job_id}") == 0) {
-      out += job_id;
-      i += 8;
-    } else {
-      out += export_path[i++];
-    }
-  }
-  return (std::filesystem::path(cwd) / out).lexically_normal().string();
+  std::string job_id = std::filesystem::path(job_dir).filename().string();
+  return (std::filesystem::path(cwd) / SubstituteJobPlaceholders(export_path, job_dir, job_id)).lexically_normal().string();
 }
 
 std::vector<std::string> PipelineArgv(const JobSpec& spec, const std::string& job_dir, const std::string& sluice_exe) {

@@ -723,8 +723,7 @@ std::string Scheduler::DescribeHolder() {
     return "";
   std::string who = fmt::format("pid {} on host {}, started {}, scheduler id {}", pid, host, FormatTime(started), id);
   if (host != host_) return fmt::format(": {} recorded itself last (another host: not checked from here)", who);
-  auto info = env_->GetProcessInfo(pid);
-  if (boot == env_->BootId() && info && info->state != 'Z' && info->start_ticks == ticks)
+  if (procs_.Alive(ProcessIdentity{pid, ticks, std::string(boot)}))
     return fmt::format(": {}; wait for it to end, or stop it with kill -TERM {}", who, pid);
   return fmt::format(": a merge or a scheduler that has not recorded itself yet (the last recorded one, {}, has ended)", who);
 }

@@ -62,7 +62,7 @@ recipe() {
 }
 
 # A SIGKILL leaves the temporary files of AtomicFile (`<name>.tmp-<pid>-<n>`: a partial shard, the write probe
-# `.sluice-write-probe-<pid>[.tmp-*]`, a partial quarantine file); the next run of the job removes them, so
+# `.sluice-write-probe.tmp-*`, a partial quarantine file); the next run of the job removes them, so
 # the comparisons below see every file (a leftover partial shard would be read by a glob as duplicate rows).
 # The export files of DIR (its plain files: the job directory is a subdirectory), one per line.
 export_files() { find "$1" -maxdepth 1 -type f -printf '%f\n' | sort; }

@@ -35,16 +35,15 @@ check "shards concatenate to the single-file export" cmp -s o_ref/out.jsonl <(ca
 DEAD=$( (exit 0) & echo $!)  # a pid whose process is gone (or a zombie nobody reaps)
 s1=$(printf "o_sh/res-%0${w}d-of-%0${w}d.jsonl" 1 "$n")
 mkdir -p o_sh/sh/quarantine o_sh/sh/checkpoints/partition_000001
-for f in "$s1" o_sh/res_stats.jsonl o_sh/.sluice-write-probe-$DEAD o_sh/sh/quarantine/partition_000001.jsonl \
+for f in "$s1" o_sh/res_stats.jsonl o_sh/.sluice-write-probe o_sh/sh/quarantine/partition_000001.jsonl \
          o_sh/sh/checkpoints/partition_000001/op_003_x.jsonl.zst o_sh/sh/job_summary.json; do
   echo partial > "$f.tmp-$DEAD-7"
 done
-echo probe > "o_sh/.sluice-write-probe-$DEAD"
 echo notes > "o_sh/notes.txt.tmp-$DEAD-1"
 echo live > "$s1.tmp-$$-2"
 "$SLUICE" run r.yaml --job_id sh > /dev/null
 check "a dead run's temporaries are gone from the export dir and the job dir" \
-  test -z "$(find o_sh -name "*.tmp-$DEAD-7")" -a ! -e "o_sh/.sluice-write-probe-$DEAD"
+  test -z "$(find o_sh -name "*.tmp-$DEAD-7")"
 check "another program's file and a live writer's temporary are kept" test -f "o_sh/notes.txt.tmp-$DEAD-1" -a -f "$s1.tmp-$$-2"
 rm -f "o_sh/notes.txt.tmp-$DEAD-1" "$s1.tmp-$$-2"
 check "the shards still concatenate to the export" cmp -s o_ref/out.jsonl <(cat o_sh/res-*-of-*.jsonl)
