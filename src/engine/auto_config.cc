@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "engine/export_journal.h"
+#include "engine/plan.h"
 #include "io/codec.h"
 
 namespace sluice {
@@ -325,6 +326,13 @@ AutoDecision Decide(const Resources& res, const InputSample& s, const AutoReques
                            fmt::format("{} records: the cap of {} data (per-modality table)", prof.max_records, ModalityName(s.sizing_modality))};
   } else {
     d.partition_records = {0, Source::kAuto, 0, "text: no record cap (records are streamed; the byte size bounds memory)"};
+  }
+  // As MakePlan cuts: without a fixed count or a record cap, the plain files' parts are added up to a multiple
+  // of the workers while parts stay at least kMinRoundingPart (compressed files are one part each).
+  if (!req.stored_max_partition_bytes && req.partition_count <= 0 && d.partition_records.value <= 0 && s.plain_bytes > 0 &&
+      used_workers > 1) {
+    uint64_t plain_parts = parts - s.compressed_files;
+    while (parts % static_cast<uint64_t>(used_workers) != 0 && s.plain_bytes / (plain_parts + 1) >= kMinRoundingPart) ++plain_parts, ++parts;
   }
   d.estimated_partitions = parts;
   double eff = d.partition_records.value > 0 ? std::min(part, d.partition_records.value * r) : part;

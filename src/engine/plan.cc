@@ -54,9 +54,6 @@ Plan MakePlanHeader(const Recipe& recipe, const Pipeline& pipeline, std::vector<
   return p;
 }
 
-// Extra parts that round the partition count up to a multiple of the worker count are made only while parts stay this large.
-constexpr uint64_t kMinRoundingPart = 1 << 20;
-
 // Offset of the first byte after the first '\n' at or after `pos` (or the file size).
 static uint64_t NextLineStart(Env* env, const std::string& path, uint64_t pos, uint64_t size) {
   std::string buf(64 << 10, '\0');

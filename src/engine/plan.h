@@ -53,6 +53,9 @@ Plan MakePlanHeader(const Recipe& recipe, const Pipeline& pipeline, std::vector<
 // partition count is rounded up to a multiple of it (docs/partitioning.md). Not part of the header: a resume
 // on another machine keeps the stored partitions.
 Plan MakePlan(Env* env, const Recipe& recipe, const Pipeline& pipeline, std::vector<InputFile> files, int workers);
+// The rounding up to a multiple of the workers adds parts only while parts stay at least this large (a small
+// input is done at once however it is cut, and a part costs files).
+inline constexpr uint64_t kMinRoundingPart = 1 << 20;
 
 // "" when `fresh` may resume `stored`; otherwise one line per difference (setting, op, input file).
 std::string ExplainDifference(const Plan& stored, const Plan& fresh);

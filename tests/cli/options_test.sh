@@ -145,4 +145,17 @@ write_recipe r.yaml data.jsonl wd/new.jsonl "intermediate_storage: {max_retentio
 "$SLUICE" run r.yaml --job_id new > /dev/null
 check "max_retention_days sweeps an old finished job's results" test ! -e wd/old/results -a -f wd/old/job_summary.json
 check "max_retention_days keeps the current job's data" test -d wd/new/results
+
+# sluice --version names the version and the commit; sluice help [COMMAND] is the same as --help.
+"$SLUICE" --version > version.out
+check "--version: the version and the commit" grep -qE '^sluice [0-9]+\.[0-9]+\.[0-9]+ \(commit [^)]+\)$' version.out
+"$SLUICE" help > help.out
+check "help lists the commands" bash -c "grep -q '^  run ' help.out && grep -q '^  shard ' help.out"
+check "help run = run --help" cmp -s <("$SLUICE" help run) <("$SLUICE" run --help)
+check "help shard = shard --help" cmp -s <("$SLUICE" help shard) <("$SLUICE" shard --help)
+set +e
+"$SLUICE" help nope > /dev/null 2> help_bad.err
+rc=$?
+set -e
+check "help of an unknown command: exit 2, named" bash -c "[ $rc -eq 2 ] && grep -q \"no command 'nope'\" help_bad.err"
 finish

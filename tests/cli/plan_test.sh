@@ -64,6 +64,9 @@ check "multimodal: record cap 3000" [ "$(plan_get plan_mm.json "d['decision']['p
 check "command-line np kept" [ "$(plan_get plan_explicit.json "(d['decision']['np']['value'], d['decision']['np']['source'])")" = "(1, 'command_line')" ]
 check "command-line size kept" [ "$(plan_get plan_explicit.json "(d['decision']['partition_max_size_mb']['value'], d['decision']['partition_max_size_mb']['source'])")" = "(0.5, 'command_line')" ]
 check "plan uses the given size" [ "$(plan_get plan_explicit.json "d['plan']['partition_max_size_mb'], d['plan']['np']")" = "0.5 1" ]
+# The estimate counts partitions as the plan cuts them: rounded up to a multiple of np (parts of >= 1 MiB).
+(cd "$SRC" && "$SLUICE" plan examples/demo/recipe.yaml --np 2) > plan_demo.json
+check "estimated partitions = the plan's, np 2" [ "$(plan_get plan_demo.json "d['decision']['estimated_partitions'] == d['plan']['partitions'] == 2")" = True ]
 recipe text_np.yaml text.jsonl "np: 1" "partition:" "  auto_configure: true"
 "$SLUICE" plan text_np.yaml > plan_np.json
 check "recipe np kept" [ "$(plan_get plan_np.json "d['decision']['np']['source']")" = recipe ]

@@ -558,6 +558,27 @@ TEST_F(ResourcesTest, StoredPlanWinsOnResume) {
   EXPECT_EQ(d.np.value, 2);  // no more workers than stored partitions
 }
 
+TEST_F(ResourcesTest, EstimatedPartitionsRoundedLikeThePlan) {
+  // auto_configure off, np 2 given, 3 MiB of text at 64 MiB partitions: one part by size, but the plan
+  // rounds the count up to a multiple of the workers (parts of at least 1 MiB), so 2.
+  AutoRequest q;
+  q.np = 2;
+  q.np_source = Source::kCommandLine;
+  q.max_size_mb = 64;
+  AutoDecision d = Decide(Machine(2, 64 * kGiB), Data(3 * kMiB, 2000), q);
+  EXPECT_EQ(d.estimated_partitions, 2u);
+  // Below 2 MiB no part of at least 1 MiB can be added: one partition.
+  d = Decide(Machine(2, 64 * kGiB), Data(kMiB + kMiB / 2, 2000), q);
+  EXPECT_EQ(d.estimated_partitions, 1u);
+  // np 3 over 130 MiB at 64 MiB parts: 3 parts, already a multiple.
+  q.np = 3;
+  d = Decide(Machine(4, 64 * kGiB), Data(130 * kMiB, 2000), q);
+  EXPECT_EQ(d.estimated_partitions, 3u);
+  q.np = 4;
+  d = Decide(Machine(4, 64 * kGiB), Data(130 * kMiB, 2000), q);
+  EXPECT_EQ(d.estimated_partitions, 4u);
+}
+
 TEST_F(ResourcesTest, DecisionJsonIsValid) {
   env_.CgroupV2("/x");
   env_.files["/sys/fs/cgroup/x/cpu.max"] = "150000 100000\n";
