@@ -1,0 +1,30 @@
+# sluice's rule-based DataJuicer text ops against an independent Python oracle (tests/ops/dj_oracle.py) on
+# a few thousand real and adversarial texts: for each op configuration, a one-op recipe is run with
+# keep_stats_in_res_ds (the kept records and their stats) and the tracer (the dropped ones and theirs), and
+# the oracle compares kept set, stats values and spelling, and mapper output, record by record. The oracle is
+# itself checked first on DataJuicer's own test vectors. Needs Python 3 with the `regex` module
+# (python3-regex, scripts/install-deps.sh).
+source "$(dirname "$0")/lib.sh" "$@"
+ORACLE="$SRC/tests/ops/dj_oracle.py"
+# Debian's python3 first (the interpreter scripts/install-deps.sh provides the regex module for), then PATH's.
+PY=""
+for p in /usr/bin/python3 python3; do
+  if "$p" -c "import regex" 2> /dev/null; then PY=$p; break; fi
+done
+if [ -z "$PY" ]; then
+  echo "FAIL - no python3 with the regex module (install python3-regex: scripts/install-deps.sh)"
+  exit 1
+fi
+
+check "the oracle reproduces DataJuicer's test vectors for its ops" "$PY" "$ORACLE" selftest
+"$PY" "$ORACLE" prepare "$T"
+runs_ok=true
+while read -r name; do
+  if ! "$SLUICE" run "recipes/$name.yaml" > "run_$name.log" 2>&1; then
+    runs_ok=false
+    bad "sluice run of config $name: $(tail -n 3 "run_$name.log")"
+  fi
+done < configs.txt
+check "every configuration ran" $runs_ok
+check "sluice agrees with the oracle (kept set, stats, mapper output)" "$PY" "$ORACLE" compare "$T"
+finish
