@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <queue>
 
 #include "core/error.h"
+#include "core/fault_injection.h"
 #include "core/json_writer.h"
 #include "io/atomic_file.h"
 #include "shard/table.h"
@@ -137,6 +139,7 @@ class ShardMerger {
     }
     XXH3_freeState(hash);
     for (const auto& r : runs) env_->RemoveFile(r);
+    CrashPoint("shard_merge_file");  // the merged output is half written (its temporary file)
     return st;
   }
 
@@ -229,6 +232,47 @@ void WriteSummary(Env* env, const Plan& plan, const std::vector<MergeShard>& sha
 
 }  // namespace
 
+ShardResult VerifyResult(Env* env, const std::string& path, const Plan& plan, const ShardRange& range,
+                         const std::vector<std::string>& input_keys) {
+  const KeyRange& kr = range.range;
+  auto first = std::lower_bound(input_keys.begin(), input_keys.end(), kr.low);
+  auto last = kr.unbounded ? input_keys.end() : std::lower_bound(first, input_keys.end(), kr.high);
+  // One flag per input key of the range (not the keys themselves: they are in input_keys already).
+  std::vector<char> seen(static_cast<size_t>(last - first), 0);
+  XXH3_state_t* hash = XXH3_createState();
+  XXH3_64bits_reset(hash);
+  ShardResult r;
+  r.path = path;
+  try {
+    TableReader in(env, path, plan.key_column, hash);
+    while (in.Next()) {
+      ++r.rows;
+      auto key = EncodeKey(plan.key_type, in.key());
+      if (!key) Fail(ErrorKind::kData, "{}:{}: key '{}' is not an integer (the plan's keys are)", path, in.line(), in.key());
+      if (!kr.Contains(*key))
+        Fail(ErrorKind::kData, "{}:{}: key '{}' lies outside the shard's range {}", path, in.line(), in.key(), RangeLabel(plan, range));
+      auto at = std::lower_bound(first, last, *key);
+      if (at == last || *at != *key)
+        Fail(ErrorKind::kData, "{}:{}: key '{}' is not a key of the input {} (it lies in the shard's range {}, but no input row has it)",
+             path, in.line(), in.key(), plan.input, RangeLabel(plan, range));
+      seen[static_cast<size_t>(at - first)] = 1;
+    }
+  } catch (...) {
+    XXH3_freeState(hash);
+    throw;
+  }
+  r.xxh3 = fmt::format("{:016x}", XXH3_64bits_digest(hash));
+  XXH3_freeState(hash);
+  size_t missing = static_cast<size_t>(std::count(seen.begin(), seen.end(), 0));
+  if (missing > 0) {
+    size_t i = static_cast<size_t>(std::find(seen.begin(), seen.end(), 0) - seen.begin());
+    Fail(ErrorKind::kData, "{}: {} of the {} input key(s) of the shard's range {} are missing from it (the first: '{}')", path, missing,
+         seen.size(), RangeLabel(plan, range), KeyText(plan.key_type, first[static_cast<std::ptrdiff_t>(i)]));
+  }
+  r.size = env->FileSize(path);
+  return r;
+}
+
 MergeReport MergeResults(Env* env, const Plan& plan, const std::vector<MergeShard>& shards, const MergeOptions& opt) {
   MergeReport rep;
   for (const auto& s : shards) {
@@ -244,20 +288,34 @@ MergeReport MergeResults(Env* env, const Plan& plan, const std::vector<MergeShar
   for (const auto& s : shards)
     if (s.status == ShardStatus::kCompleted) order.push_back(&s);
   std::sort(order.begin(), order.end(), [](const MergeShard* a, const MergeShard* b) { return a->range.range.low < b->range.range.low; });
-  env->CreateDirs(opt.tmp_dir);
-  AtomicFile out(env, opt.output);
-  BufferedOut buffered(out.file());
-  std::string header;
-  ShardMerger merger(env, plan, opt, buffered, &header);
-  for (const MergeShard* s : order) {
-    FileStats st = merger.Merge(*s);
-    rep.rows += st.written;
-    rep.duplicates += st.dropped;
-    files.emplace_back(s, st);
-  }
-  buffered.Flush();
-  out.Commit();
+  // Spilled runs of an earlier merge that died are never read again: start from an empty directory, and
+  // leave none behind whatever happens.
   env->RemoveTree(opt.tmp_dir);
+  env->CreateDirs(opt.tmp_dir);
+  try {
+    env->CreateDirs(std::filesystem::path(opt.output).parent_path().string());
+    AtomicFile out(env, opt.output);
+    BufferedOut buffered(out.file());
+    std::string header;
+    ShardMerger merger(env, plan, opt, buffered, &header);
+    for (const MergeShard* s : order) {
+      FileStats st = merger.Merge(*s);
+      rep.rows += st.written;
+      rep.duplicates += st.dropped;
+      files.emplace_back(s, st);
+    }
+    buffered.Flush();
+    CrashPoint("shard_merge_commit");  // complete, not yet renamed over the output
+    out.Commit();
+  } catch (...) {
+    try {
+      env->RemoveTree(opt.tmp_dir);
+    } catch (...) {
+    }
+    throw;
+  }
+  env->RemoveTree(opt.tmp_dir);
+  CrashPoint("shard_merged");  // the output is in place, merge_summary.json is not yet written
   rep.merged = true;
   WriteSummary(env, plan, shards, opt, rep, files);
   return rep;

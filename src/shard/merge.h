@@ -10,7 +10,12 @@
 //
 // Streaming: a file is read once, in runs of at most run_bytes that are sorted in memory and spilled to
 // tmp_dir when the file is larger, then k-way merged; shards are written in range order, which is key
-// order because ranges are disjoint. The output and merge_summary.json are written atomically.
+// order because ranges are disjoint. The output and merge_summary.json are written atomically; tmp_dir is
+// removed whether the merge succeeds or fails (a crash leaves it to the next scheduler, which removes it).
+//
+// The coverage proof itself is made when a shard completes (VerifyResult): a result whose keys are not
+// exactly the planned input's keys of its range fails the attempt, so a merge of completed shards covers
+// every key of the input once.
 #pragma once
 
 #include <cstdint>
@@ -23,6 +28,16 @@
 #include "shard/state.h"
 
 namespace sluice::shard {
+
+// Reads a shard's result file and checks it before the shard may count as completed: a table with the key
+// column in which every key is of the plan's type and lies in the shard's range, and whose distinct keys
+// are exactly `input_keys`' keys in that range (`input_keys`: the planned input's distinct keys, sorted and
+// encoded). So a worker that wrote too few keys, another range's keys or keys the input does not have is a
+// failed attempt (retried), never a gap or an overlap in the merged table. Rows per key may repeat (the
+// merge keeps the first). Returns its rows, size and XXH3-64. Throws kData naming the file (and the line
+// of a bad key), kInput if it cannot be read.
+ShardResult VerifyResult(Env* env, const std::string& path, const Plan& plan, const ShardRange& range,
+                         const std::vector<std::string>& input_keys);
 
 struct MergeShard {
   ShardRange range;

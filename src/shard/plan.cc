@@ -15,6 +15,12 @@ namespace {
 
 std::string Hex64(uint64_t v) { return fmt::format("{:016x}", v); }
 
+// The longest key a plan takes. A range's bounds reach its worker as {low}/{high} in the arguments and as
+// SLUICE_SHARD_LOW/HIGH in the environment, and Linux refuses to exec a program with one argument or
+// variable longer than 128 KiB (MAX_ARG_STRLEN, with the NUL); the 64 bytes spare are for the variable's
+// name. Any key can become a bound (another --num-workers, a re-plan), so every key is checked.
+constexpr size_t kMaxKeyBytes = 128 * 1024 - 64;
+
 // Sorts and de-duplicates `keys` in place.
 void Compact(std::vector<std::string>& keys) {
   std::sort(keys.begin(), keys.end());
@@ -31,6 +37,11 @@ KeyScan ScanKeys(Env* env, const std::string& path, const std::string& key_colum
     TableReader reader(env, path, key_column, hash);
     size_t compacted = 0;
     while (reader.Next()) {
+      if (reader.key().size() > kMaxKeyBytes)
+        Fail(ErrorKind::kData,
+             "{}:{}: a key of {} bytes in column '{}': at most {} bytes are possible, because the bounds of a range are given to "
+             "its worker as arguments and environment variables, which Linux limits to 128 KiB each",
+             path, reader.line(), reader.key().size(), key_column, kMaxKeyBytes);
       if (!type) type = ParseIntKey(reader.key()) ? KeyType::kInt : KeyType::kString;
       auto key = EncodeKey(*type, reader.key());
       if (!key)

@@ -8,12 +8,14 @@
 #include <cstring>
 #include <atomic>
 #include <cmath>
+#include <filesystem>
 #include <map>
 
 #include <fmt/format.h>
 #include <simdjson.h>
 
 #include "core/error.h"
+#include "core/fault_injection.h"
 #include "core/json_writer.h"
 #include "io/atomic_file.h"
 #include "io/process.h"
@@ -76,25 +78,6 @@ std::string DescribeExit(const ShardState& st) {
   return "no exit status";
 }
 
-// The result file's rows and checksum (it must be a table with the key column). Throws kData / kInput.
-ShardResult ReadResult(Env* env, const std::string& path, const std::string& key_column) {
-  XXH3_state_t* hash = XXH3_createState();
-  XXH3_64bits_reset(hash);
-  ShardResult r;
-  r.path = path;
-  try {
-    TableReader in(env, path, key_column, hash);
-    while (in.Next()) ++r.rows;
-  } catch (...) {
-    XXH3_freeState(hash);
-    throw;
-  }
-  r.xxh3 = fmt::format("{:016x}", XXH3_64bits_digest(hash));
-  XXH3_freeState(hash);
-  r.size = env->FileSize(path);
-  return r;
-}
-
 struct Shard {
   ShardRange range;
   std::string label, stem, state_path, result_path;
@@ -139,6 +122,20 @@ class Scheduler {
   void LoadPlan();
   void LoadOrMakePlan();
   bool ResultVerifies(const ShardState& st);
+  // The input's distinct keys (sorted, encoded), read when a result is first checked and checked against
+  // the plan's fingerprint. Throws kState if the input changed since it was planned, kInput/kData if it
+  // cannot be read.
+  const std::vector<std::string>& InputKeys();
+  // Throws kState (and sets input_changed_) if the input no longer has the planned content, kInput if it
+  // cannot be read. A stat when its size and mtime are those last seen with the planned content, else a
+  // full hash: cheap enough after every worker, whose reads of the input are over when it has ended.
+  void CheckInputUnchanged();
+  void SeenInput(const InputFingerprint& fp);
+  // s's result, checked (VerifyResult against InputKeys): a worker that exited 0 completed its shard only
+  // if this returns. Throws Error saying why not.
+  ShardResult CheckResult(const Shard& s);
+  void RemoveLeftovers();
+  void ProbeMergedOutput();
   void LoadShards();
   void Reconcile(Shard& s);
   void StopOrphan(Shard& s);
@@ -162,6 +159,9 @@ class Scheduler {
   GpuPool pool_;
   std::string out_dir_, input_, scheduler_id_, host_;
   Plan plan_;
+  std::optional<std::vector<std::string>> input_keys_;
+  bool input_changed_ = false;  // noticed while checking a result: no new attempt starts (each would fail)
+  std::optional<std::pair<uint64_t, int64_t>> input_seen_;  // size and mtime of the input last seen with the planned content
   std::vector<std::string> dropped_states_;  // state files of shards a re-plan dropped
   bool plan_changed_ = false;
   std::vector<Shard> shards_;
@@ -221,6 +221,7 @@ void Scheduler::LoadOrMakePlan() {
     bool changed = !fp.SameContent(old->fingerprint);
     if (!changed && old->num_workers == opt_.num_workers) {
       plan_ = *old;
+      input_seen_ = {fp.size, fp.mtime_ns};
       return;
     }
     std::string why = changed ? fmt::format("the input changed since it was planned ({} bytes, xxh3 {} then; {} bytes, xxh3 {} now)",
@@ -248,7 +249,19 @@ void Scheduler::LoadOrMakePlan() {
   if (old) {
     for (const auto& s : old->shards) {
       auto st = ReadState(env_, Path(StateFileName(*old, s)));
-      if (st && ResultVerifies(*st)) {
+      bool kept = st && ResultVerifies(*st);
+      // A kept range must still hold exactly the input's keys: with rows added to the input, a kept
+      // result lacks the new keys of its range (for string keys the last range has no upper bound, so
+      // every key appended past the old largest one), which would otherwise be silently missing.
+      if (kept) {
+        try {
+          VerifyResult(env_, st->result->path, *old, s, scan.keys);
+        } catch (const Error& e) {
+          Say("{} is not kept: its result does not cover the input's keys of its range now ({})", RangeLabel(*old, s), e.what());
+          kept = false;
+        }
+      }
+      if (kept) {
         p.shards.push_back(s);
         keep.push_back(s.range);
       } else {
@@ -263,6 +276,69 @@ void Scheduler::LoadOrMakePlan() {
   std::sort(p.shards.begin(), p.shards.end(), [](const ShardRange& a, const ShardRange& b) { return a.range.low < b.range.low; });
   plan_ = std::move(p);
   plan_changed_ = true;
+  input_keys_ = std::move(scan.keys);  // the results of this plan are checked against these
+  input_seen_ = {plan_.fingerprint.size, plan_.fingerprint.mtime_ns};
+}
+
+void Scheduler::SeenInput(const InputFingerprint& fp) {
+  if (!fp.SameContent(plan_.fingerprint)) {
+    input_changed_ = true;
+    Fail(ErrorKind::kState, "the input {} changed since it was planned ({} bytes, xxh3 {} then; {} bytes, xxh3 {} now)", input_,
+         plan_.fingerprint.size, plan_.fingerprint.xxh3, fp.size, fp.xxh3);
+  }
+  input_seen_ = {fp.size, fp.mtime_ns};
+}
+
+const std::vector<std::string>& Scheduler::InputKeys() {
+  if (input_keys_) return *input_keys_;
+  KeyScan scan = ScanKeys(env_, input_, plan_.key_column, plan_.key_type);
+  SeenInput(scan.fingerprint);
+  input_keys_ = std::move(scan.keys);
+  return *input_keys_;
+}
+
+void Scheduler::CheckInputUnchanged() {
+  if (input_seen_ && env_->FileExists(input_) && env_->FileSize(input_) == input_seen_->first &&
+      env_->FileMtimeNs(input_) == input_seen_->second)
+    return;
+  SeenInput(FingerprintFile(env_, input_));
+}
+
+ShardResult Scheduler::CheckResult(const Shard& s) {
+  ShardResult r = VerifyResult(env_, s.result_path, plan_, s.range, InputKeys());
+  CheckInputUnchanged();  // the worker has ended: what it read was the planned input only if that is still there
+  return r;
+}
+
+void Scheduler::RemoveLeftovers() {
+  // A scheduler, merge or submitter killed while writing a file leaves its temporary (AtomicFile's
+  // "<name>.tmp-<pid>-<n>") and the merge's spilled runs. Only this process may write here now (it holds
+  // .lock exclusively), and a temporary of a live writer is kept anyway.
+  std::string merged_name = std::filesystem::path(opt_.merged_output).filename().string();
+  std::string merged_dir = std::filesystem::path(opt_.merged_output).parent_path().string();
+  auto ours = [&](std::string_view name) {
+    return name == "plan.json" || name == "args.json" || name == "scheduler_config.json" || name == "manager.json" ||
+           name == "merge_summary.json" || (name.rfind("worker_args_", 0) == 0 && name.size() > 5 &&
+                                            name.substr(name.size() - 5) == ".json") ||
+           (merged_dir == out_dir_ && name == merged_name);
+  };
+  for (const auto& p : RemoveAbandonedTemporaries(env_, out_dir_, false, ours)) Say("removed {}, left by a process that died while writing it", p);
+  if (merged_dir != out_dir_ && env_->FileExists(merged_dir))
+    for (const auto& p : RemoveAbandonedTemporaries(env_, merged_dir, false, [&](std::string_view name) { return name == merged_name; }))
+      Say("removed {}, left by a process that died while writing it", p);
+  env_->RemoveTree(Path(".merge_tmp"));
+}
+
+void Scheduler::ProbeMergedOutput() {
+  // The merge comes after every worker: a --merged-output that cannot be written is found now, not after
+  // hours of work. An uncommitted AtomicFile leaves nothing.
+  try {
+    env_->CreateDirs(std::filesystem::path(opt_.merged_output).parent_path().string());
+    AtomicFile probe(env_, opt_.merged_output);
+  } catch (const Error& e) {
+    Fail(ErrorKind::kOutput, "cannot write the merged table {} ({}); nothing was run (--no-merge skips the merge)", opt_.merged_output,
+         e.what());
+  }
 }
 
 std::map<std::string, std::string> Scheduler::Vars(const Shard& s, bool file_safe) const {
@@ -341,7 +417,7 @@ void Scheduler::Reconcile(Shard& s) {
     if (ended && ended->kind == ExitStatus::kExited && ended->value == 0) {
       st.exit_code = 0;
       try {
-        st.result = ReadResult(env_, s.result_path, plan_.key_column);
+        st.result = CheckResult(s);
         st.status = ShardStatus::kCompleted;
         st.error.clear();
       } catch (const Error& e) {
@@ -446,6 +522,7 @@ void Scheduler::Start(Shard& s, std::vector<GpuDevice> gpus) {
     throw;
   }
   procs_.Release(go_fd);
+  CrashPoint("shard_worker_started");  // the worker runs under a recorded identity
   s.running = true;
   s.gpus = std::move(gpus);
   s.started = env_->MonotonicSeconds();
@@ -488,6 +565,7 @@ void Scheduler::Finish(Shard& s) {
   gpu_next_check_ = 0;
   gpu_backoff_ = 0.5;
   Drain(s, true);
+  CrashPoint("shard_worker_finished");  // the worker has ended, its end is not yet recorded
   std::optional<ExitStatus> ended = ReadStatusFile(st.status_path);
   if (!ended) ended = reaped;
   if (ended->kind == ExitStatus::kSignaled) st.signal = ended->value;
@@ -496,7 +574,7 @@ void Scheduler::Finish(Shard& s) {
   double took = env_->MonotonicSeconds() - s.started;
   if (ended->kind == ExitStatus::kExited && ended->value == 0) {
     try {
-      st.result = ReadResult(env_, s.result_path, plan_.key_column);
+      st.result = CheckResult(s);
       st.status = ShardStatus::kCompleted;
     } catch (const Error& e) {
       st.status = ShardStatus::kFailed;
@@ -526,7 +604,7 @@ void Scheduler::Finish(Shard& s) {
 bool Scheduler::StartNext(double now) {
   int running = 0;
   for (const auto& s : shards_) running += s.running;
-  if (running >= opt_.max_parallel_workers) return false;
+  if (running >= opt_.max_parallel_workers || input_changed_) return false;
   for (auto& s : shards_) {
     if (s.running || s.st.status == ShardStatus::kCompleted || s.attempts_this_run >= run_attempts_ || s.not_before > now) continue;
     std::vector<GpuDevice> gpus;
@@ -608,7 +686,8 @@ void Scheduler::Loop() {
     while (!cancelling_ && StartNext(now)) started = true;
     bool more = false;
     for (const auto& s : shards_)
-      more = more || s.running || (!cancelling_ && s.st.status != ShardStatus::kCompleted && s.attempts_this_run < run_attempts_);
+      more = more || s.running ||
+             (!cancelling_ && !input_changed_ && s.st.status != ShardStatus::kCompleted && s.attempts_this_run < run_attempts_);
     if (!more) return;
     Progress(false);
     if (!started || any_running) env_->SleepSeconds(kPollSeconds);
@@ -669,6 +748,17 @@ int Scheduler::Merge() {
   mo.tmp_dir = Path(".merge_tmp");
   mo.allow_partial = opt_.allow_partial;
   mo.run_bytes = opt_.merge_run_bytes;
+  // Every result was checked against the planned input when its worker ended. A table changed since is
+  // not merged (a rerun would be refused on it too): the merged table would claim to cover an input that
+  // is no longer there.
+  bool all = std::all_of(shards_.begin(), shards_.end(), [](const Shard& s) { return s.st.status == ShardStatus::kCompleted; });
+  if (all || opt_.allow_partial) {
+    try {
+      CheckInputUnchanged();
+    } catch (const Error& e) {
+      Fail(e.kind(), "not merging: {}. Restore the planned input and rerun, or rerun with --replan to plan its keys anew", e.what());
+    }
+  }
   MergeReport rep = MergeResults(env_, plan_, in, mo);
   if (!rep.merged) {
     Say("not merging: {} shard(s) failed, {} missing (merge_summary.json lists them; --allow-partial merges the completed ones)",
@@ -769,8 +859,13 @@ int Scheduler::Run() {
     LoadOrMakePlan();
     CheckGpusForWork();  // nothing is written before this either
   }
+  RemoveLeftovers();
+  if (!opt_.no_merge) ProbeMergedOutput();
   if (plan_changed_) {
-    WriteFileAtomic(env_, Path("plan.json"), plan_.ToJson());
+    AtomicFile f(env_, Path("plan.json"));
+    f.file().Append(plan_.ToJson());
+    CrashPoint("shard_plan_write");  // planned, the plan not yet in place
+    f.Commit();
     for (const auto& p : dropped_states_) env_->RemoveFile(p);
   }
   WriteConfig();
@@ -795,7 +890,11 @@ int Scheduler::Run() {
   if (!failed.empty()) {
     std::string list;
     for (const auto& f : failed) list += " " + f;
-    Say("{} shard(s) not completed:{}; rerun the same command to retry them", failed.size(), list);
+    if (input_changed_)
+      Say("{} shard(s) not completed:{}; the input changed during the run, so no further attempt was started: a rerun is "
+          "refused unless the input is the planned one again (or with --replan)", failed.size(), list);
+    else
+      Say("{} shard(s) not completed:{}; rerun the same command to retry them", failed.size(), list);
   }
   int merged = opt_.no_merge ? 0 : Merge();
   return failed.empty() ? merged : 1;
@@ -872,6 +971,7 @@ int Scheduler::RunMerge() {
   Identify("shard_merge");
   auto lock = LockDir(Env::LockMode::kExclusive, 10);
   CheckManagedRunOver(env_, out_dir_, opt_);  // pending tasks hold no lock yet
+  RemoveLeftovers();
   LoadPlan();
   LoadShards();
   for (auto& s : shards_) Reconcile(s);

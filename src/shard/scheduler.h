@@ -17,8 +17,12 @@
 // killed before the wrapper is reaped (so grandchildren release their GPUs). A failed worker runs again
 // after a backoff (base x 2^(attempt-1), at most 300 s) until --max-attempts attempts in this run.
 // SIGINT/SIGTERM: no new worker starts; every worker's group gets SIGTERM, SIGKILL after --kill-grace;
-// they are recorded cancelled, and the exit code is 128 + the signal. When every shard is completed the
-// results are merged (shard/merge.h).
+// they are recorded cancelled, and the exit code is 128 + the signal. A worker that exits 0 has completed
+// its shard only if its result holds exactly the input's keys of the range (VerifyResult, shard/merge.h)
+// and the input is still the planned one (checked after every worker and before the merge; once it
+// changed no new attempt starts). When every shard is completed the results are merged (shard/merge.h).
+// A run or merge starts by removing the temporaries of writers that died (a SIGKILLed scheduler's), and
+// checks that the merged table can be written before any worker starts.
 #pragma once
 
 #include <cstdint>

@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include "core/error.h"
+#include "core/fault_injection.h"
 #include "core/json_writer.h"
 #include "io/atomic_file.h"
 
@@ -136,7 +137,12 @@ std::string RangeLabel(const Plan& plan, const ShardRange& s) {
   return fmt::format("[{}-{})", KeyText(plan.key_type, s.range.low), s.range.unbounded ? "" : KeyText(plan.key_type, s.range.high));
 }
 
-void WriteState(Env* env, const std::string& path, const ShardState& s) { WriteFileAtomic(env, path, s.ToJson()); }
+void WriteState(Env* env, const std::string& path, const ShardState& s) {
+  AtomicFile f(env, path);
+  f.file().Append(s.ToJson());
+  CrashPoint("shard_state_write");  // written, not yet renamed: the previous state stays in force
+  f.Commit();
+}
 
 std::optional<ShardState> ReadState(Env* env, const std::string& path) {
   if (!env->FileExists(path)) return std::nullopt;

@@ -3,8 +3,8 @@
 // durable state and never a torn one.
 //
 // Transitions: pending -> running (the worker's identity is durable before its command may start)
-// -> completed (exit 0 and a result file: its path, rows and XXH3-64 recorded) | failed (exit != 0, a
-// signal, no result file) | cancelled (the scheduler was interrupted and stopped it). A rerun finds a
+// -> completed (exit 0 and a result file holding exactly the input's keys of the range: its path, rows and
+// XXH3-64 recorded) | failed (exit != 0, a signal, no such result file) | cancelled (the scheduler was interrupted and stopped it). A rerun finds a
 // shard left `running` by a dead scheduler and makes it completed or failed from the wrapper's status
 // file, or `lost` when there is none (its orphaned process group stopped first if it still runs).
 // failed, cancelled and lost shards run again (a new attempt) until --max-attempts attempts of this run.

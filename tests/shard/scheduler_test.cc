@@ -9,7 +9,10 @@
 
 #include <simdjson.h>
 
+#include <xxhash.h>
+
 #include "core/error.h"
+#include "shard/merge.h"
 #include "shard/state.h"
 #include "shard_fixture.h"
 
@@ -260,13 +263,86 @@ TEST_F(SchedulerTest, MergeSortsLargeUnsortedResultsAndRejectsKeysOutsideTheRang
   EXPECT_EQ(MergedKeys(), Range(50));
   EXPECT_FALSE(std::filesystem::exists(out_dir + "/.merge_tmp"));
 
+  // A worker that writes another range's key has not completed its shard: every attempt fails, so nothing
+  // is merged (before, the shard counted as completed and every merge of the directory failed).
   std::filesystem::remove_all(out_dir);
   Write("stray_25", "");
-  Error e = RunError();
-  EXPECT_EQ(e.kind(), ErrorKind::kData);
-  EXPECT_NE(std::string(e.what()).find("generation_results_data_25_to_50_real.csv:"), std::string::npos) << e.what();
-  EXPECT_NE(std::string(e.what()).find("key '999' lies outside the shard's range [25-50)"), std::string::npos) << e.what();
+  opt.max_attempts = 2;
+  r = Run();
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_NE(r.err.find("[25-50) failed (exited 0 but its result is unusable: " + out_dir +
+                       "/generation_results_data_25_to_50_real.csv:52: key '999' lies outside the shard's range [25-50)) after 2 attempt(s)"),
+            std::string::npos)
+      << r.err;
   EXPECT_FALSE(std::filesystem::exists(out_dir + "/generation_results_data_all_real_merged.csv"));
+  // Once the worker behaves, the rerun completes.
+  std::filesystem::remove(dir + "/stray_25");
+  ASSERT_EQ(Run().rc, 0);
+  EXPECT_EQ(MergedKeys(), Range(50));
+}
+
+// The merge checks the range itself too (a state file written by hand or by an older sluice).
+TEST_F(SchedulerTest, TheMergeRefusesAResultWithAKeyOutsideItsRange) {
+  Plan plan;
+  plan.key_column = "data_id";
+  plan.key_type = KeyType::kInt;
+  ShardRange range;
+  range.range.low = *EncodeKey(KeyType::kInt, "0");
+  range.range.high = *EncodeKey(KeyType::kInt, "10");
+  std::string path = Write("r.csv", "data_id,text\n3,a\n12,b\n");
+  XXH3_state_t* h = XXH3_createState();
+  XXH3_64bits_reset(h);
+  std::string text = Read(path);
+  XXH3_64bits_update(h, text.data(), text.size());
+  MergeShard s{range, ShardStatus::kCompleted, ShardResult{path, 2, text.size(), fmt::format("{:016x}", XXH3_64bits_digest(h))}};
+  XXH3_freeState(h);
+  MergeOptions mo{dir + "/m.csv", dir + "/summary.json", dir + "/tmp"};
+  try {
+    MergeResults(Env::Default(), plan, {s}, mo);
+    ADD_FAILURE() << "merged";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kData);
+    EXPECT_NE(std::string(e.what()).find(path + ":3: key '12' lies outside the shard's range [0-10)"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir + "/m.csv"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/tmp")) << "the spill directory is removed on failure too";
+}
+
+// A result completes its shard only if its distinct keys are exactly the input's keys of the range.
+TEST_F(SchedulerTest, VerifyResultRequiresExactlyTheInputKeysOfTheRange) {
+  Plan plan;
+  plan.input = "/in.csv";
+  plan.key_column = "data_id";
+  plan.key_type = KeyType::kInt;
+  ShardRange range;
+  range.range.low = *EncodeKey(KeyType::kInt, "2");
+  range.range.high = *EncodeKey(KeyType::kInt, "8");
+  std::vector<std::string> keys;
+  for (const char* k : {"0", "2", "4", "6", "8"}) keys.push_back(*EncodeKey(KeyType::kInt, k));
+  auto verify = [&](const std::string& content) {
+    return VerifyResult(Env::Default(), Write("v.csv", content), plan, range, keys);
+  };
+  auto error = [&](const std::string& content) {
+    try {
+      verify(content);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  ShardResult ok = verify("data_id,text\n6,c\n2,a\n4,b\n4,b again\n");
+  EXPECT_EQ(ok.rows, 4u);
+  EXPECT_EQ(ok.size, 35u);
+  EXPECT_EQ(ok.xxh3.size(), 16u);
+  EXPECT_NE(error("data_id,text\n2,a\n6,c\n"), "no error");
+  EXPECT_NE(error("data_id,text\n2,a\n6,c\n").find("v.csv: 1 of the 3 input key(s) of the shard's range [2-8) are missing from it (the first: '4')"),
+            std::string::npos);
+  EXPECT_NE(error("data_id,text\n2,a\n3,x\n4,b\n6,c\n").find("v.csv:3: key '3' is not a key of the input /in.csv"), std::string::npos);
+  EXPECT_NE(error("data_id,text\n2,a\n4,b\n6,c\n8,d\n").find("v.csv:5: key '8' lies outside the shard's range [2-8)"), std::string::npos);
+  EXPECT_NE(error("data_id,text\n2,a\nx,b\n").find("v.csv:3: key 'x' is not an integer"), std::string::npos);
+  EXPECT_NE(error("id,text\n2,a\n").find("no key column 'data_id'"), std::string::npos);
+  range.range.unbounded = true;  // the whole tail: 8 must be there now
+  EXPECT_NE(error("data_id,text\n2,a\n4,b\n6,c\n").find("(the first: '8')"), std::string::npos);
 }
 
 TEST_F(SchedulerTest, ShardsADeadSchedulerLeftRunningAreReconciled) {
