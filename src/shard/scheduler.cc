@@ -872,14 +872,23 @@ int Scheduler::Run() {
   LoadShards();
   if (opt_.submit) return Submit(std::move(lock));
   start_mono_ = env_->MonotonicSeconds();
-  SignalGuard signals;
-  for (auto& s : shards_) Reconcile(s);
-  int unfinished = 0;
-  for (const auto& s : shards_) unfinished += s.st.status != ShardStatus::kCompleted;
-  Say("{} shard(s) of {} key(s) [{}]: {} to run, {} completed; up to {} at once, {} GPU(s) each", shards_.size(), plan_.distinct_keys,
-      KeyTypeName(plan_.key_type), unfinished, shards_.size() - unfinished, opt_.max_parallel_workers, opt_.gpus_per_worker);
-  if (unfinished > 0 && opt_.gpus_per_worker > 0) pool_.CheckFeasible();
-  Loop();
+  {
+    SignalGuard signals;
+    for (auto& s : shards_) Reconcile(s);
+    int unfinished = 0;
+    for (const auto& s : shards_) unfinished += s.st.status != ShardStatus::kCompleted;
+    Say("{} shard(s) of {} key(s) [{}]: {} to run, {} completed; up to {} at once, {} GPU(s) each", shards_.size(), plan_.distinct_keys,
+        KeyTypeName(plan_.key_type), unfinished, shards_.size() - unfinished, opt_.max_parallel_workers, opt_.gpus_per_worker);
+    if (unfinished > 0 && opt_.gpus_per_worker > 0) pool_.CheckFeasible();
+    Loop();
+    if (int sig = g_signal.load(); sig && !cancelling_) {  // came after the last worker ended
+      cancelling_ = true;
+      signal_ = sig;
+    }
+  }
+  // The merge runs under the signals' own dispositions again (a handler that only records the signal
+  // would let a SIGINT or SIGTERM wait for the whole merge): a signal ends it at once, leaving only its
+  // temporary file, which the next run removes, and the rerun merges.
   if (cancelling_) {
     Say("stopped by {}; rerun the same command to resume", strsignal(signal_));
     return 128 + signal_;

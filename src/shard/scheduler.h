@@ -17,7 +17,8 @@
 // killed before the wrapper is reaped (so grandchildren release their GPUs). A failed worker runs again
 // after a backoff (base x 2^(attempt-1), at most 300 s) until --max-attempts attempts in this run.
 // SIGINT/SIGTERM: no new worker starts; every worker's group gets SIGTERM, SIGKILL after --kill-grace;
-// they are recorded cancelled, and the exit code is 128 + the signal. A worker that exits 0 has completed
+// they are recorded cancelled, and the exit code is 128 + the signal (during the merge the signal's own
+// disposition applies: it ends the process at once, and the next run merges). A worker that exits 0 has completed
 // its shard only if its result holds exactly the input's keys of the range (VerifyResult, shard/merge.h)
 // and the input is still the planned one (checked after every worker and before the merge; once it
 // changed no new attempt starts). When every shard is completed the results are merged (shard/merge.h).

@@ -247,6 +247,18 @@ for sig in TERM INT; do
   check "$sig: the hanging shard is recorded cancelled" test "$(json_get s_$sig/worker_args_48_72.json "d['status']")" = cancelled
 done
 resume "SIGTERM" s_TERM
+
+# Stopped while merging (each shard's rows take 20 s to merge here, SLUICE_DELAY_AT): the merge ends at
+# once, leaving its temporary file, which the resume removes.
+SLUICE_DELAY_AT=shard_merge_file:20 bg s_merge
+merging() { [ -n "$(find s_merge -maxdepth 1 -name "$MERGED.tmp-*")" ]; }
+check "merge stop: the merge has begun" wait_for merging
+kill -TERM "$BG"
+rc=0
+wait "$BG" || rc=$?
+check "merge stop: SIGTERM ends the merge at once (exit 143, got $rc)" test "$rc" = 143
+check "merge stop: no merged table" test ! -e s_merge/$MERGED
+resume "stopped while merging" s_merge
 # --- 4. resumed with another --num-workers: refused, then --replan --------------------------------------------
 snapshot() { (cd "$1" && find . -type f ! -name .lock -printf '%p %s %T@\n' | sort); }
 before=$(snapshot s_INT)
