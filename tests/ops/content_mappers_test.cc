@@ -75,6 +75,10 @@ TEST(ContentMappers, Cases) {
       {"remove_specific_chars_mapper", {{"chars_to_remove", L({})}}, "a|b-c ◆x● ^d é😊\n1２", "a|b-c ◆x● ^d é😊\n1２"},
       {"remove_specific_chars_mapper", {{"chars_to_remove", L({"\\d"})}}, "a|b-c ◆x● ^d é😊\n1２", "a|b-c ◆x● ^d é😊\n"},
       {"remove_specific_chars_mapper", {{"chars_to_remove", L({"é", "😊", "\n"})}}, "a|b-c ◆x● ^d é😊\n1２", "ab-c ◆x● ^d 1２"},
+      // Sets of 5, 6 and 7 distinct UTF-8 lead bytes (a b c | and E3/EF for 。/，): the 6-lead set once kept '，'.
+      {"remove_specific_chars_mapper", {{"chars_to_remove", L({"。", "abc"})}}, "a，b。c|d e", "，d e"},
+      {"remove_specific_chars_mapper", {{"chars_to_remove", L({"。", "，", "abc"})}}, "a，b。c|d e", "d e"},
+      {"remove_specific_chars_mapper", {{"chars_to_remove", L({"。", "，", "abcd"})}}, "a，b。c|d e", " e"},
       // replace_content_mapper: patterns in order (each sees the previous output), templates, r'...' wrapper,
       // Python's empty-match rules and Unicode \d / \b.
       {"replace_content_mapper", {{"pattern", S("\\d+")}, {"repl", S("<N>")}}, "a1b22c ٣", "a<N>b<N>c <N>"},

@@ -663,8 +663,6 @@ ALLOWED = [
      "10.42) know the opposite versions"),
     ("specified_numeric_str.*", _nonascii_digits,
      "sluice bug (fixed next): float() of a string with non-ASCII decimal digits ('\\uff10', Arabic-Indic)"),
-    ("remove_specific_chars_list", lambda r: "\uff0c" in r["text"],
-     "sluice bug (fixed next): a character set with exactly 6 distinct UTF-8 lead bytes loses the last one"),
     ("text_chunk_.*", _re_regex_classes_differ,
      "sluice bug (fixed next): text_chunk_mapper's split_pattern follows the regex module, not stdlib re"),
 ]

@@ -264,7 +264,9 @@ class RemoveSpecificCharsMapper : public Mapper {
   std::vector<char32_t> chars_;  // sorted
   bool lead_[256] = {};          // first bytes of the encodings of chars_
   bool few_leads_ = false;       // at most 6 of them: searched with leads_
-  text::ByteSet leads_{{}};
+  // Empty. (`leads_{{}}` would not be: it list-initializes from {0}, a NUL lead that made a set with 6 lead
+  // bytes write its 6th past ByteSet's 6 slots, so that character was never removed.)
+  text::ByteSet leads_{std::initializer_list<uint8_t>{}};
   std::optional<Regex> re_;
   ReplTemplate repl_;
   std::string out_;
