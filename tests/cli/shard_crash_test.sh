@@ -1,7 +1,7 @@
 # Crash matrix of `sluice shard` (docs/shard.md): the scheduler SIGKILLed at named crash points
 # (SLUICE_CRASH_AT: while planning, after a worker started, between a worker's end and its state record,
 # inside a state file's write, while merging, just before and just after the merged table's rename), at
-# several of them one after another, and stopped with SIGTERM / SIGINT; single workers killed or failing in
+# several of them one after another, and stopped with SIGTERM / SIGINT (also while merging); single workers killed or failing in
 # every way a worker can (an exit code, a signal, partial output, too few keys, another range's key, a key
 # the input does not have, duplicate rows, a result left as a temporary file, a bad key, a wrong header);
 # resumed with another --num-workers (refused, then --replan), after the input changed (refused; with
