@@ -113,9 +113,18 @@ TEST(SpecifiedNumericFieldFilter, TruthyAndFloatConvertible) {
       R"({"text":"a","v":"1__0"})",      // 6: not a float literal
       R"({"text":"a"})",                 // 7: missing
       R"({"text":"a","v":"NaN"})",       // 8: nan compares false
+      // float() reads decimal digits of every script and strips Unicode whitespace, but keeps ASCII
+      // \x1c-\x1f (not bytes.isspace) and rejects other digits (superscripts) and zero-width characters.
+      R"({"text":"a","v":"０"})",          // 9: fullwidth zero: a truthy string, float 0.0
+      R"({"text":"a","v":"٣.٥"})",         // 10: Arabic-Indic 3.5
+      R"({"text":"a","v":"\u3000 1_٢ "})", // 11: 12
+      R"({"text":"a","v":"𝟓e1"})",         // 12: mathematical digit five: 50
+      R"({"text":"a","v":"\u001c5"})",     // 13: invalid
+      R"({"text":"a","v":"²"})",           // 14: invalid
+      R"({"text":"a","v":"5\u200b"})",     // 15: invalid
   };
   ParamList p = {{"field_key", S("v")}, {"min_value", D(0)}, {"max_value", D(60)}};
-  EXPECT_EQ(Kept("specified_numeric_field_filter", p, r), (std::vector<int>{0, 1, 5}));
+  EXPECT_EQ(Kept("specified_numeric_field_filter", p, r), (std::vector<int>{0, 1, 5, 9, 10, 11, 12}));
   // A non-empty list is truthy and float(list) raises: an error for that sample.
   auto op = MakeOp("specified_numeric_field_filter", p);
   Dataset ds;

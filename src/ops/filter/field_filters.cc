@@ -594,43 +594,6 @@ class SpecifiedFieldFilter : public SpecifiedFieldFilterBase {
   std::vector<PyValue> targets_;
 };
 
-// Python's float(str): surrounding whitespace, sign, digits with single underscores between them, one
-// '.', an exponent, or inf / infinity / nan in any case.
-std::optional<double> PyFloatOfString(std::string_view s) {
-  std::string_view v = text::PyStrip(s);
-  std::string digits;
-  size_t i = 0;
-  if (i < v.size() && (v[i] == '+' || v[i] == '-')) digits += v[i++];
-  std::string rest(v.substr(i));
-  for (char& c : rest) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (rest == "inf" || rest == "infinity" || rest == "nan") return std::strtod((digits + rest).c_str(), nullptr);
-  bool any = false, dot = false, exp = false;
-  char prev = 0;
-  for (; i < v.size(); ++i) {
-    char c = v[i];
-    if (std::isdigit(static_cast<unsigned char>(c))) {
-      any = true;
-      digits += c;
-    } else if (c == '_') {
-      if (!std::isdigit(static_cast<unsigned char>(prev)) || i + 1 >= v.size() || !std::isdigit(static_cast<unsigned char>(v[i + 1])))
-        return std::nullopt;
-    } else if (c == '.' && !dot && !exp) {
-      dot = true;
-      digits += c;
-    } else if ((c == 'e' || c == 'E') && any && !exp) {
-      exp = true;
-      digits += c;
-      if (i + 1 < v.size() && (v[i + 1] == '+' || v[i + 1] == '-')) digits += v[++i];
-      if (i + 1 >= v.size() || !std::isdigit(static_cast<unsigned char>(v[i + 1]))) return std::nullopt;
-    } else {
-      return std::nullopt;
-    }
-    prev = c;
-  }
-  if (!any) return std::nullopt;
-  return std::strtod(digits.c_str(), nullptr);
-}
-
 class SpecifiedNumericFieldFilter : public SpecifiedFieldFilterBase {
  public:
   explicit SpecifiedNumericFieldFilter(const Params& p)
@@ -645,7 +608,7 @@ class SpecifiedNumericFieldFilter : public SpecifiedFieldFilterBase {
     if (!v.Truthy()) return false;
     std::optional<double> x;
     if (v.IsNumeric()) x = v.Number();
-    else if (v.kind == PyValue::Kind::kString) x = PyFloatOfString(v.s);
+    else if (v.kind == PyValue::Kind::kString) x = text::PyFloat(v.s);
     else Fail(ErrorKind::kInput, "specified_numeric_field_filter: field '{}' holds a {}: float() argument must be a string or a number", key_, v.TypeName());
     return x && InRange(*x, lo_, hi_);
   }

@@ -3,6 +3,9 @@
 
 #include <unicode/uchar.h>
 
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/utf8.h"
@@ -46,6 +49,63 @@ std::string_view PyStrip(std::string_view s) {
     e = lead;
   }
   return s.substr(b, e - b);
+}
+
+std::optional<double> PyFloat(std::string_view s) {
+  // As CPython: first every non-ASCII character becomes ASCII (whitespace a space, an Nd digit its value)
+  // or the string is invalid; ASCII, \x1c-\x1f included, is kept as is.
+  std::string t;
+  t.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    if (static_cast<unsigned char>(s[i]) < 0x7F) {
+      t += s[i++];
+      continue;
+    }
+    char32_t c = utf8::Next(s, i);
+    if (IsPySpace(c)) t += ' ';
+    else if (u_charType(static_cast<UChar32>(c)) == U_DECIMAL_DIGIT_NUMBER)
+      t += static_cast<char>('0' + u_charDigitValue(static_cast<UChar32>(c)));
+    else return std::nullopt;
+  }
+  // Underscores are checked on the whole string (whitespace included) and dropped.
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  std::string u;
+  u.reserve(t.size());
+  char prev = '\0';
+  for (char c : t) {
+    if (c == '_' ? !digit(prev) : (prev == '_' && !digit(c))) return std::nullopt;
+    if (c != '_') u += c;
+    prev = c;
+  }
+  if (prev == '_') return std::nullopt;
+  // Only ASCII whitespace is stripped now: a \x1c left at an end makes the string invalid.
+  size_t b = 0, e = u.size();
+  while (b < e && IsAsciiSpace(u[b])) ++b;
+  while (e > b && IsAsciiSpace(u[e - 1])) --e;
+  std::string_view v(u.data() + b, e - b);
+  size_t i = 0;
+  bool neg = i < v.size() && v[i] == '-';
+  if (i < v.size() && (v[i] == '+' || v[i] == '-')) ++i;
+  std::string word(v.substr(i));
+  for (char& c : word) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (word == "inf" || word == "infinity") return neg ? -HUGE_VAL : HUGE_VAL;
+  if (word == "nan") return std::nan("");
+  // (digits [. digits] | . digits) [(e|E) [sign] digits], nothing after it
+  auto digits = [&](size_t& k) {
+    size_t start = k;
+    while (k < v.size() && digit(v[k])) ++k;
+    return k - start;
+  };
+  size_t mantissa = digits(i);
+  if (i < v.size() && v[i] == '.') mantissa += digits(++i);
+  if (mantissa == 0) return std::nullopt;
+  if (i < v.size() && (v[i] == 'e' || v[i] == 'E')) {
+    ++i;
+    if (i < v.size() && (v[i] == '+' || v[i] == '-')) ++i;
+    if (digits(i) == 0) return std::nullopt;
+  }
+  if (i != v.size()) return std::nullopt;
+  return std::strtod(std::string(v).c_str(), nullptr);  // correctly rounded; out of range gives +-inf or 0
 }
 
 void SplitLines(std::string_view s, std::vector<std::string_view>& out) {

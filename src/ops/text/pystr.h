@@ -12,6 +12,9 @@
 //   PyLowerAppend     appends s.lower(): full lowercasing (U+0130 -> "i\u0307"; U+03A3 -> final sigma by
 //                     context), everything else by the simple lowercase mapping.
 //   IsAsciiSpace(c)   a byte of Python's bytes.isspace(): space \t \n \r \x0b \x0c.
+//   PyFloat(s)        float(s) for a str s, nullopt where Python raises ValueError: surrounding whitespace, a
+//                     sign, digits of any script (Nd: '１', '٣'), single underscores between digits, one '.',
+//                     an exponent, inf / infinity / nan in any case; "1e400" is inf.
 //   ForEachAsciiWord(s, f)  calls f(word) for each element of Python's bytes.split() of s (as kenlm's Python
 //                     binding splits a sentence).
 // Character data comes from ICU (Unicode 15); ASCII never touches ICU.
@@ -24,6 +27,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,6 +62,8 @@ inline bool IsPySpace(char32_t c) {
 }
 
 std::string_view PyStrip(std::string_view s);
+
+std::optional<double> PyFloat(std::string_view s);
 
 namespace detail {
 // Per lead byte: 0 plain, 1 one-byte line break, 2 '\r', 3 0xC2 (maybe U+0085), 4 0xE2 (maybe U+2028/9).
