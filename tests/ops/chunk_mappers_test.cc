@@ -33,6 +33,16 @@ TEST(TextChunkMapper, SplitOnPatternKeepsNonBlankSeparators) {
   EXPECT_EQ(Chunks({{"split_pattern", S("z*")}}, "ab"), (Strings{"a", "b"}));
 }
 
+// DataJuicer splits with stdlib re, not the regex module: \s includes \x1c-\x1f (then dropped as blank
+// pieces), and a vowel sign is not \w, so \W+ cuts inside Devanagari words.
+TEST(TextChunkMapper, SplitPatternIsStdlibRe) {
+  EXPECT_EQ(Chunks({{"split_pattern", S("\\s+")}}, "a\x1c" "b c"), (Strings{"a", "b", "c"}));
+  EXPECT_EQ(Chunks({{"split_pattern", S("\\W+")}}, "नमस्ते ab"), (Strings{"नमस", "्", "त", "े ", "ab"}));
+  ParamList p = {{"max_len", I(4)}, {"split_pattern", S("\\s")}};
+  EXPECT_EQ(Chunks(p, "ab\x1f" "cdef"), (Strings{"ab", "cdef"}));
+  EXPECT_THROW(Chunks({{"split_pattern", S("\\p{P}")}}, "a.b"), Error);  // re has no \p{..}
+}
+
 TEST(TextChunkMapper, WindowsInCodePoints) {
   ParamList p = {{"max_len", I(3)}, {"overlap_len", I(1)}, {"split_pattern", ParamValue()}};
   EXPECT_EQ(Chunks(p, "abc"), (Strings{"abc"}));

@@ -645,19 +645,11 @@ def _unicode15(record):
     return record["src"] == "unicode15"
 
 
-def _re_regex_classes_differ(record):
-    """The text has a character that stdlib `re` and the `regex` module class differently (\\w or \\s)."""
-    return any(bool(re.match(r"\w", c)) != bool(regex.match(r"\w", c))
-               or bool(re.match(r"\s", c)) != bool(regex.match(r"\s", c)) for c in set(record["text"]))
-
-
 ALLOWED = [
     (".*", _unicode15,
      "docs/compatibility.md 'Unicode versions': characters assigned in Unicode 15 are unassigned to Python "
      "3.11's str methods but letters to the regex module; sluice's predicates (ICU 72) and regexes (PCRE2 "
      "10.42) know the opposite versions"),
-    ("text_chunk_.*", _re_regex_classes_differ,
-     "sluice bug (fixed next): text_chunk_mapper's split_pattern follows the regex module, not stdlib re"),
 ]
 
 

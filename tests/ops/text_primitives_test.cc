@@ -347,6 +347,37 @@ TEST(Regex, PythonDialect) {
   EXPECT_EQ(Sub(R"(\d+)", "D", "1٣３x"), "Dx");  // Unicode digits
 }
 
+TEST(Regex, StdlibReDialect) {
+  // text_chunk_mapper's stdlib re: \w is str.isalnum() or '_' (No yes; marks, Pc, So no), \s is str.isspace()
+  // (\x1c-\x1f too), \S inside a class complements that, '[' in a class is literal (no POSIX classes).
+  const uint32_t re = kRegexDotAll | kRegexStdlibRe;
+  EXPECT_EQ(Sub(R"(\w)", "W", "²‿ⓐ", re), "W‿ⓐ");
+  EXPECT_EQ(Sub(R"(\w+)", "W", "cafe\xCC\x81 x", re), "W\xCC\x81 W");
+  EXPECT_EQ(Sub(R"(\bx)", "X", "e\xCC\x81x x", re), "e\xCC\x81X X");
+  EXPECT_EQ(Sub(R"(\s)", "_", "a\x1c" "b\u0085c\u180e", re), "a_b_c\u180e");
+  EXPECT_EQ(Sub(R"([^\S\n]+)", "_", "a \x1f\nb", re), "a_\nb");
+  EXPECT_EQ(Sub(R"([\S])", "X", " a\x1c", re), " X\x1c");
+  EXPECT_EQ(Sub(R"([\W\S])", "_", "a b", re), "___");
+  EXPECT_EQ(Sub(R"([^\W\S])", "_", "a b", re), "a b");  // no character is both a word character and a space
+  EXPECT_EQ(Sub(R"([^\W\d]+)", "_", "ab12!?cd", re), "_12!?_");
+  EXPECT_EQ(Sub(R"([[:alpha:]])", "_", "a] b", re), "_ b");
+  // the same patterns in the regex module's dialect
+  EXPECT_EQ(Sub(R"(\w)", "W", "²‿ⓐ"), "²WW");
+  EXPECT_EQ(Sub(R"(\s)", "_", "a\x1c" "b"), "a\x1c" "b");
+  auto usage = [&](const char* p) {
+    try {
+      Regex::Python(p, re);
+    } catch (const Error& e) {
+      return e.kind() == ErrorKind::kUsage;
+    }
+    return false;
+  };
+  EXPECT_TRUE(usage(R"(\p{L})"));  // re's "bad escape \p"
+  EXPECT_TRUE(usage(R"([\A])"));
+  EXPECT_TRUE(usage(R"(\h)"));
+  EXPECT_TRUE(usage(R"(\N{DIGIT ONE})"));  // valid in re, but sluice has no character names: refused
+}
+
 TEST(Regex, RawStringWrapper) {
   EXPECT_EQ(StripRawStringWrapper("r'abc'"), "abc");
   EXPECT_EQ(StripRawStringWrapper("r\"a\\d\""), "a\\d");

@@ -9,7 +9,8 @@
 //     pattern: chunk = the prefix before it, the rest starts after it (the separator is consumed, no
 //     overlap); no match: chunk = that prefix, the rest starts at max_len - overlap_len. Repeat on the rest.
 //     Empty chunks are kept.
-// Matching follows Python's `re` (Regex::Python); an empty match is not taken twice at one position.
+// Matching follows stdlib `re` (Regex::Python with kRegexStdlibRe: DataJuicer imports re here, not the
+// regex module, so \w, \s and \b are str's classes); an empty match is not taken twice at one position.
 // Construction errors (DataJuicer's ValueErrors): both null, overlap_len >= max_len, max_len < 1,
 // overlap_len < 0. `tokenizer` (token lengths with a Hugging Face / tiktoken / DashScope tokenizer) is
 // refused: sluice has no such tokenizer for this op yet.
@@ -40,7 +41,7 @@ class TextChunkMapper : public ExpandingMapper {
     if (max_len_ && overlap_ >= *max_len_) Fail(ErrorKind::kUsage, "text_chunk_mapper: overlap_len must be less than max_len");
     if (p.Has("split_pattern")) {
       std::string pat = p.GetString("split_pattern");
-      pattern_.emplace(text::Regex::Python(max_len_ ? pat : "(" + pat + ")", text::kRegexNone, "split_pattern"));
+      pattern_.emplace(text::Regex::Python(max_len_ ? pat : "(" + pat + ")", text::kRegexStdlibRe, "split_pattern"));
     }
   }
 

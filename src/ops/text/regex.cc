@@ -22,8 +22,14 @@ std::string StripRawStringWrapper(std::string_view p) {
 
 namespace {
 
-// Python `regex` \w, as PCRE2 class items (to be placed inside [...]).
+// \w and \s as PCRE2 class items (to be placed inside [...]): the `regex` module's, and stdlib re's, whose
+// \w is str.isalnum() or '_' and whose \s is str.isspace() (White_Space plus \x1c-\x1f).
 constexpr std::string_view kWordItems = "\\p{Alphabetic}\\p{M}\\p{Nd}\\p{Pc}\\p{Join_Control}";
+constexpr std::string_view kReWordItems = "\\p{L}\\p{N}_";
+constexpr std::string_view kSpaceItems = "\\p{White_Space}";
+constexpr std::string_view kReSpaceItems = "\\p{White_Space}\\x{1c}-\\x{1f}";
+// The ASCII letters stdlib re accepts after a backslash; any other is its "bad escape" error.
+constexpr std::string_view kReLetterEscapes = "abfnrtvxuUABZdDsSwW";
 
 bool IsHex(char c) { return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'); }
 
@@ -41,12 +47,14 @@ bool TranslateCodePointEscape(std::string_view p, size_t& i, size_t digits, std:
 
 }  // namespace
 
-std::string TranslatePythonRegex(std::string_view p) {
+std::string TranslatePythonRegex(std::string_view p, bool stdlib_re) {
+  const std::string_view word = stdlib_re ? kReWordItems : kWordItems;
+  const std::string_view space = stdlib_re ? kReSpaceItems : kSpaceItems;
   std::string out;
   out.reserve(p.size() + 16);
-  // Inside a character class the translated items go to `cls` first: a class holding \W cannot stay a
-  // class in PCRE2 (no set operations), so it is rewritten as a group when it closes.
-  bool in_class = false, negated = false, has_nonword = false;
+  // Inside a character class the translated items go to `cls` first: a class holding \W (or re's \S)
+  // cannot stay a class in PCRE2 (no set operations), so it is rewritten as a group when it closes.
+  bool in_class = false, negated = false, has_nonword = false, has_nonspace = false;
   size_t class_start = 0;  // index in p just after '[' or '[^'
   std::string cls;
   std::string* dst = &out;
@@ -57,33 +65,32 @@ std::string TranslatePythonRegex(std::string_view p) {
     if (c == '\\' && i + 1 < p.size()) {
       char e = p[i + 1];
       i += 2;
+      if (stdlib_re && ((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z')) &&
+          (kReLetterEscapes.find(e) == std::string_view::npos || (in_class && (e == 'A' || e == 'B' || e == 'Z'))))
+        Fail(ErrorKind::kUsage, "bad escape \\{} at position {}{}", e, i - 2,
+             e == 'N' ? " (named characters \\N{...} are not supported)" : "");
       switch (e) {
         case 'w':
-          if (in_class) {
-            o += kWordItems;
-          } else {
-            o += '[';
-            o += kWordItems;
-            o += ']';
-          }
+          o += in_class ? fmt::format("{}", word) : fmt::format("[{}]", word);
           continue;
         case 'W':
-          if (in_class) {
-            has_nonword = true;
-          } else {
-            o += "[^";
-            o += kWordItems;
-            o += ']';
-          }
+          if (in_class) has_nonword = true;
+          else o += fmt::format("[^{}]", word);
           continue;
-        case 's': o += "\\p{White_Space}"; continue;
-        case 'S': o += "\\P{White_Space}"; continue;
+        case 's':
+          o += in_class ? fmt::format("{}", space) : fmt::format("[{}]", space);
+          continue;
+        case 'S':
+          if (!stdlib_re) o += "\\P{White_Space}";
+          else if (in_class) has_nonspace = true;
+          else o += fmt::format("[^{}]", space);
+          continue;
         case 'b':
           // in a class: backspace in both dialects; else a word boundary on Python's \w
-          o += in_class ? std::string("\\b") : fmt::format("(?:(?<=[{0}])(?![{0}])|(?<![{0}])(?=[{0}]))", kWordItems);
+          o += in_class ? std::string("\\b") : fmt::format("(?:(?<=[{0}])(?![{0}])|(?<![{0}])(?=[{0}]))", word);
           continue;
         case 'B':
-          o += in_class ? std::string("\\B") : fmt::format("(?:(?<=[{0}])(?=[{0}])|(?<![{0}])(?![{0}]))", kWordItems);
+          o += in_class ? std::string("\\B") : fmt::format("(?:(?<=[{0}])(?=[{0}])|(?<![{0}])(?![{0}]))", word);
           continue;
         case 'Z': o += in_class ? "Z" : "\\z"; continue;
         case 'v': o += "\\x{b}"; continue;
@@ -102,6 +109,11 @@ std::string TranslatePythonRegex(std::string_view p) {
       }
     }
     if (in_class) {
+      if (c == '[' && stdlib_re) {  // re has no POSIX classes: '[' in a class is the character
+        o += "\\[";
+        ++i;
+        continue;
+      }
       if (c == '[' && i + 1 < p.size() && p[i + 1] == ':') {
         size_t end = p.find(":]", i + 2);
         if (end != std::string_view::npos) {
@@ -114,24 +126,26 @@ std::string TranslatePythonRegex(std::string_view p) {
         ++i;
         in_class = false;
         dst = &out;
-        if (!has_nonword) {
+        // The complemented sets in the class (\W: not `word`; re's \S: not `space`).
+        std::vector<std::string_view> complements;
+        if (has_nonword) complements.push_back(word);
+        if (has_nonspace) complements.push_back(space);
+        if (complements.empty()) {
           out += negated ? "[^" : "[";
           out += cls;
           out += ']';
-        } else if (!negated) {  // [items\W]: an item, or a non-word character
+        } else if (!negated) {  // [items\W\S]: an item, or a character outside one of the sets
           if (!cls.empty() && cls[0] == '^') cls.insert(0, 1, '\\');  // no longer first after '['
           out += "(?:";
           if (!cls.empty()) out += "[" + cls + "]|";
-          out += "[^";
-          out += kWordItems;
-          out += "])";
-        } else {  // [^items\W]: a word character that is not an item
+          for (size_t k = 0; k < complements.size(); ++k) out += fmt::format("{}[^{}]", k ? "|" : "", complements[k]);
+          out += ')';
+        } else {  // [^items\W\S]: a character in every one of the sets that is not an item
           if (!cls.empty() && cls[0] == '^') cls.insert(0, 1, '\\');
           out += "(?:";
           if (!cls.empty()) out += "(?![" + cls + "])";
-          out += '[';
-          out += kWordItems;
-          out += "])";
+          for (size_t k = 0; k + 1 < complements.size(); ++k) out += fmt::format("(?=[{}])", complements[k]);
+          out += fmt::format("[{}])", complements.back());
         }
         continue;
       }
@@ -141,7 +155,7 @@ std::string TranslatePythonRegex(std::string_view p) {
     }
     if (c == '[') {
       in_class = true;
-      has_nonword = false;
+      has_nonword = has_nonspace = false;
       cls.clear();
       dst = &cls;
       ++i;
@@ -210,7 +224,7 @@ Regex Regex::Pcre2(std::string_view pattern, uint32_t flags, std::string_view wh
 Regex Regex::Python(std::string_view pattern, uint32_t flags, std::string_view what) {
   std::string translated;
   try {
-    translated = TranslatePythonRegex(pattern);
+    translated = TranslatePythonRegex(pattern, (flags & kRegexStdlibRe) != 0);
   } catch (const Error& e) {
     Fail(ErrorKind::kUsage, "invalid {} '{}': {}", what, pattern, e.what());
   }

@@ -14,6 +14,11 @@
 //       A character class holding \W becomes an equivalent group (PCRE2 10.42 has no set operations).
 //       Not translated: with (?i), Python also pairs i/I with U+0130/U+0131 and PCRE2 does not (the built-in
 //       links pattern adds U+0130 itself); Python-only syntax such as \N{...} is rejected by PCRE2.
+//   TranslatePythonRegex(p, true)  the same for stdlib `re` (text_chunk_mapper's split_pattern), whose classes
+//       are str's: \w is [\p{L}\p{N}_] (str.isalnum() or '_': No such as ① ² is a word character, a combining
+//       mark is not), \s is str.isspace() (White_Space plus \x1c-\x1f), \b/\B follow that \w; a '[' inside a
+//       class is a literal (no POSIX classes); an escaped ASCII letter re does not know (\p, \X, \h, \N{..},
+//       ...) is its "bad escape" error.
 //   ReplTemplate  a Python replacement template: \1..\99 and \g<n>/\g<name> group references (an
 //       unmatched group expands to ""), \n \t \r \f \v \a \b \\ \xHH \uHHHH \UHHHHHHHH, octal \0 and \ooo;
 //       other escapes of ASCII letters are errors; any other \c stays as the two characters.
@@ -38,7 +43,7 @@
 namespace sluice::text {
 
 std::string StripRawStringWrapper(std::string_view pattern);
-std::string TranslatePythonRegex(std::string_view pattern);
+std::string TranslatePythonRegex(std::string_view pattern, bool stdlib_re = false);
 
 enum RegexFlags : uint32_t {
   kRegexNone = 0,
@@ -46,6 +51,7 @@ enum RegexFlags : uint32_t {
   kRegexIgnoreCase = 2,  // re.IGNORECASE
   kRegexMultiline = 4,   // re.MULTILINE
   kRegexAnchored = 8,    // match only at the start offset (compiled in, so JIT still applies)
+  kRegexStdlibRe = 16,   // Regex::Python: the pattern is in stdlib re's dialect, not the regex module's
 };
 
 class Regex;
@@ -75,7 +81,8 @@ class Regex {
  public:
   // `pcre2_pattern` is already in PCRE2 syntax. `what` names the pattern in error messages.
   static Regex Pcre2(std::string_view pcre2_pattern, uint32_t flags, std::string_view what = "pattern");
-  // `python_pattern` is in the Python `regex` dialect (translated with TranslatePythonRegex).
+  // `python_pattern` is in the Python `regex` dialect (translated with TranslatePythonRegex), or stdlib re's
+  // with kRegexStdlibRe.
   static Regex Python(std::string_view python_pattern, uint32_t flags, std::string_view what = "pattern");
 
   Regex(Regex&&) noexcept;
