@@ -282,8 +282,10 @@ class Filter:
         raise AssertionError(op)
 
     def run(self, sample, text):
-        """(stats written by this op, keep)."""
+        """(the sample's stats for this op's key, keep). A stat the sample already carries is used as it is,
+        never recomputed (§1.3)."""
         op, p = self.op, self.p
+        cached = sample.get("__dj__stats__") or {}
         if op == "suffix_filter":
             suffixes = p.get("suffixes", [])
             suffixes = [suffixes] if isinstance(suffixes, str) else suffixes
@@ -293,7 +295,7 @@ class Filter:
             keep = True if not suffixes else suffix in suffixes
             return {}, (not keep if p.get("reversed_range", False) else keep)
         if op == "specified_field_filter":
-            value = get_path(sample, self.key)
+            value = cached[self.key] if self.key in cached else get_path(sample, self.key)
             targets = p.get("target_value", [])
             if not self.key or not targets:
                 keep = True
@@ -302,7 +304,7 @@ class Filter:
                 keep = all(v in targets for v in values)
             return {self.key: value}, (not keep if p.get("reversed_range", False) else keep)
         if op == "specified_numeric_field_filter":
-            value = get_path(sample, self.key)
+            value = cached[self.key] if self.key in cached else get_path(sample, self.key)
             if not self.key:
                 return {self.key: value}, True
             numeric = False
@@ -317,7 +319,7 @@ class Filter:
             r = self.rng
             return {self.key: value}, in_range(float(value), r["lo"], r["hi"], r["min_closed"], r["max_closed"],
                                                r["reversed_range"])
-        value = self.stat(text)
+        value = cached[self.key] if self.key in cached else self.stat(text)
         r = self.rng
         return {self.key: value}, in_range(value, r["lo"], r["hi"], r["min_closed"], r["max_closed"],
                                            r["reversed_range"])
@@ -410,7 +412,9 @@ def make_mapper(op, p):
         def clean_copyright(t):
             m = regex.search(COPYRIGHT_COMMENT, t)
             if m:
-                if "copyright" in m.group(0).lower():
+                # "contains copyright (case-insensitive)": the regex module's IGNORECASE (§2.2), under which
+                # 'İ' matches 'i' but 'ı' does not (str.lower() would differ on 'İ').
+                if regex.search("copyright", m.group(0), flags=regex.IGNORECASE):
                     t = t[:m.start()] + t[m.end():]
                 return t
             lines = t.split("\n")
@@ -816,7 +820,11 @@ def torture(rng, n):
         return rng.choice(words) + " "
 
     texts = ["", " ", "\n", "\t", "\u3000", "\r\n", "\n\n\n", " \t \n \u2028 ", "a", "数", "😊", "\x85",
-             "\u2029", "\x0b", "\x1c", "\u00a0", "\u200b", "\ufeff", "１", "Ⅷ", "İ", "ẞ", "\x00", "a\x00b"]
+             "\u2029", "\x0b", "\x1c", "\u00a0", "\u200b", "\ufeff", "１", "Ⅷ", "İ", "ẞ", "\x00", "a\x00b",
+             # clean_copyright_mapper: case-insensitive 'copyright' beyond ASCII, repeated and nested comments
+             "/* COPYRıGHT x */\nint a;", "/* copyrİght */b", "/* ＣＯＰＹＲＩＧＨＴ */c", "/* (c) */ x /* (c) */",
+             "/* Copyright A */ x /* Copyright A */", "/** a ** Copyright **/ /* b */", "/* a *//* Copyright */",
+             "// c\n# d\n-- e\n\ncode\n// f", "//only\n#comments\n", "/* unterminated copyright"]
     while len(texts) < n:
         texts.append("".join(piece() for _ in range(rng.randint(1, 40))))
     return texts
@@ -874,6 +882,11 @@ def build_corpus():
         if i % 8 != 7:
             meta["flag"] = i % 3 == 0
         r["meta"] = meta
+        if i % 13 == 0:  # stats from an earlier run: every filter must reuse its key's value (§1.3)
+            r["__dj__stats__"] = {"text_len": 7, "num_words": 3, "alnum_ratio": 0.5, "char_rep_ratio": 0.9,
+                                  "word_rep_ratio": 0, "special_char_ratio": 0.3, "avg_line_length": 12.5,
+                                  "max_line_length": 300, "flagged_words_ratio": 0.04, "stopwords_ratio": 0.31,
+                                  "meta.num": 50, "meta.lang": "en", "meta.numstr": "٣"}
         if i % 10 == 1:
             r["__dj__suffix__"] = [".txt", ".md", ".jsonl", "txt", ".TXT"][(i // 10) % 5]
     return records
