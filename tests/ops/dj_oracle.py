@@ -375,7 +375,13 @@ def remove_repeat_sentences(text, lowercase, ignore_special, min_len):
 def text_chunks(text, p):
     max_len, pattern, overlap = p.get("max_len"), p.get("split_pattern", "\n\n"), p.get("overlap_len", 0)
     if max_len is None:
-        return [t for t in re.split("(" + pattern + ")", text) if t.strip()]
+        pieces = re.split("(" + pattern + ")", text)
+        if None in pieces:
+            # A group of the pattern that took no part in a match is None in re.split's list, and None.strip()
+            # raises: the sample fails, and a failed sample is dropped (skip_op_error; sluice drops only that
+            # sample where DataJuicer drops its batch, docs/compatibility.md).
+            return []
+        return [t for t in pieces if t.strip()]
     chunks = []
     if pattern is None:
         if len(text) <= max_len:
@@ -634,6 +640,7 @@ CONFIGS = [
     ("expand_macro", "expand_macro_mapper", {}),
     ("text_chunk_pattern", "text_chunk_mapper", {}),
     ("text_chunk_comma", "text_chunk_mapper", {"split_pattern": ","}),
+    ("text_chunk_optional_group", "text_chunk_mapper", {"split_pattern": "(;)|(,)|\\."}),
     ("text_chunk_len", "text_chunk_mapper", {"max_len": 300, "split_pattern": None}),
     ("text_chunk_len_overlap", "text_chunk_mapper", {"max_len": 300, "overlap_len": 50, "split_pattern": None}),
     ("text_chunk_both", "text_chunk_mapper", {"max_len": 500, "overlap_len": 20}),

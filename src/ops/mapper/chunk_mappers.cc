@@ -81,18 +81,26 @@ class TextChunkMapper : public ExpandingMapper {
   }
 
  private:
-  // re.split("(" + pattern + ")", t): text between matches, then every group of the match (unset groups
-  // are None in Python and dropped here with the other empty pieces).
+  // re.split("(" + pattern + ")", t): text between matches, then every group of the match. A group that took
+  // no part in a match is None in Python's list, and DataJuicer's piece.strip() raises on it: a sample error.
   void SplitOnPattern(const std::string& t, std::vector<std::string>& pieces) {
     size_t last = 0;
     auto keep = [&](std::string_view piece) {
       if (!text::PyStrip(piece).empty()) pieces.emplace_back(piece);
     };
+    const size_t groups = pattern_->capture_count();
     ForEachMatch(t, [&](size_t b, size_t e) {
       keep(std::string_view(t).substr(last, b - last));
       const size_t* ov = pattern_->ovector();
-      for (size_t g = 1; g < pattern_->groups(); ++g)
-        if (ov[2 * g] != text::ReplTemplate::kUnset) keep(std::string_view(t).substr(ov[2 * g], ov[2 * g + 1] - ov[2 * g]));
+      for (size_t g = 1; g <= groups; ++g) {
+        // ovector entries past the last set group are not written by the match: groups() bounds what is valid
+        if (g >= pattern_->groups() || ov[2 * g] == text::ReplTemplate::kUnset)
+          Fail(ErrorKind::kInput,
+               "split_pattern group {} took no part in a match: re.split gives None for it, which DataJuicer "
+               "cannot strip (AttributeError)",
+               g - 1);
+        keep(std::string_view(t).substr(ov[2 * g], ov[2 * g + 1] - ov[2 * g]));
+      }
       last = e;
     });
     keep(std::string_view(t).substr(last));
