@@ -54,7 +54,6 @@
 // (ops/dedup/external_sort.h; range sorts twice); frequency also holds one 40-byte entry per distinct value.
 // With an `order` (tests), the kept indices are held too.
 #include <simdjson.h>
-#include <unicode/uchar.h>
 #include <xxhash.h>
 
 #include <algorithm>
@@ -72,7 +71,6 @@
 #include "ops/dedup/external_sort.h"
 #include "ops/op.h"
 #include "ops/text/pystr.h"
-#include "core/utf8.h"
 
 namespace sluice {
 namespace {
@@ -193,74 +191,6 @@ std::string TextKeyOf(const Params& p) { return p.Has("text_key") ? p.GetString(
 
 // ---- stats_to_number -------------------------------------------------------------------------------
 
-// Python's float(str).
-std::optional<double> PyFloat(std::string_view in) {
-  // Non-ASCII spaces become ' ', decimal digits (Nd) their ASCII digit; anything else non-ASCII fails.
-  std::string t;
-  t.reserve(in.size());
-  for (size_t i = 0; i < in.size();) {
-    if (static_cast<unsigned char>(in[i]) < 127) {
-      t += in[i++];
-      continue;
-    }
-    char32_t cp = utf8::Next(in, i);
-    if (text::IsPySpace(cp)) t += ' ';
-    else if (u_charType(static_cast<UChar32>(cp)) == U_DECIMAL_DIGIT_NUMBER)
-      t += static_cast<char>('0' + u_charDigitValue(static_cast<UChar32>(cp)));
-    else return std::nullopt;
-  }
-  // Underscores only between digits, then removed.
-  if (t.find('_') != std::string::npos) {
-    std::string u;
-    char prev = '\0';
-    for (char c : t) {
-      bool digit = c >= '0' && c <= '9';
-      if (c == '_') {
-        if (!(prev >= '0' && prev <= '9')) return std::nullopt;
-      } else {
-        if (prev == '_' && !digit) return std::nullopt;
-        u += c;
-      }
-      prev = c;
-    }
-    if (prev == '_') return std::nullopt;
-    t = std::move(u);
-  }
-  auto space = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
-  size_t b = 0, e = t.size();
-  while (b < e && space(t[b])) ++b;
-  while (e > b && space(t[e - 1])) --e;
-  std::string_view v(t.data() + b, e - b);
-  size_t i = 0;
-  bool neg = false;
-  if (i < v.size() && (v[i] == '+' || v[i] == '-')) neg = v[i++] == '-';
-  std::string word;
-  for (char c : v.substr(i)) word += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (word == "inf" || word == "infinity")
-    return neg ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
-  if (word == "nan") return std::numeric_limits<double>::quiet_NaN();
-  // [sign] (digits [. digits*] | . digits) [(e|E) [sign] digits]
-  auto digits = [&](size_t& k) {
-    size_t s = k;
-    while (k < v.size() && v[k] >= '0' && v[k] <= '9') ++k;
-    return k - s;
-  };
-  size_t mant = digits(i);
-  if (i < v.size() && v[i] == '.') {
-    ++i;
-    mant += digits(i);
-  }
-  if (mant == 0) return std::nullopt;
-  if (i < v.size() && (v[i] == 'e' || v[i] == 'E')) {
-    ++i;
-    if (i < v.size() && (v[i] == '+' || v[i] == '-')) ++i;
-    if (digits(i) == 0) return std::nullopt;
-  }
-  if (i != v.size()) return std::nullopt;
-  std::string z(v);
-  return std::strtod(z.c_str(), nullptr);  // correctly rounded; overflow gives +-inf as Python does
-}
-
 // numpy's pairwise summation (the float64 add reduction).
 double PairwiseSum(const double* a, size_t n) {
   if (n < 8) {
@@ -338,7 +268,7 @@ std::optional<double> NumpyMean(dom::element list) {
 // stats_to_number: nullopt = unusable (the caller substitutes -+sys.maxsize).
 std::optional<double> StatsToNumber(const Value& v) {
   switch (v.kind) {
-    case VKind::kString: return PyFloat(v.s);
+    case VKind::kString: return text::PyFloat(v.s);
     case VKind::kBool: return v.b ? 1.0 : 0.0;
     case VKind::kInt: return static_cast<double>(v.i);
     case VKind::kUInt: return static_cast<double>(v.u);
