@@ -216,7 +216,8 @@ std::string SubmitBody(const SubmitOptions& s) {
     for (const auto& a : s.argv) w.String(a);
     w.EndArray();
   }
-  if (!s.cwd.empty()) w.Field("cwd", s.cwd);
+  // The daemon runs in a directory of its own: a relative --cwd means one below the client's.
+  if (!s.cwd.empty()) w.Field("cwd", std::filesystem::absolute(s.cwd).lexically_normal().string());
   if (!s.env.empty()) {
     w.Key("env").BeginObject();
     for (const auto& kv : s.env) {

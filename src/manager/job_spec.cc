@@ -31,6 +31,32 @@ std::string_view GetString(dom::element e, const std::string& field) {
   return s;
 }
 
+// A string the job's process gets as a C string (a path, an environment value, the name it is shown by): a
+// NUL byte would silently cut it there.
+std::string_view GetText(dom::element e, const std::string& field) {
+  std::string_view s = GetString(e, field);
+  if (s.find('\0') != std::string_view::npos) Bad(field, "must not contain NUL bytes");
+  return s;
+}
+
+// JSON leaves duplicate names to the reader; here the same field twice is refused instead of one of the two
+// silently winning (which one differs between parsers).
+void CheckNoDuplicateNames(dom::element e, const std::string& path) {
+  if (e.is_array()) {
+    for (dom::element x : dom::array(e)) CheckNoDuplicateNames(x, path + "[]");
+    return;
+  }
+  if (!e.is_object()) return;
+  std::vector<std::string_view> names;
+  for (auto [k, v] : dom::object(e)) {
+    names.push_back(k);
+    CheckNoDuplicateNames(v, path.empty() ? std::string(k) : path + "." + std::string(k));
+  }
+  std::sort(names.begin(), names.end());
+  for (size_t i = 1; i < names.size(); ++i)
+    if (names[i] == names[i - 1]) Bad(path.empty() ? std::string(names[i]) : path + "." + std::string(names[i]), "is given twice");
+}
+
 double GetNumber(dom::element e, const std::string& field) {
   double d;
   if (e.is_int64()) d = static_cast<double>(int64_t(e));
@@ -307,12 +333,17 @@ uint64_t ParseBytesText(std::string_view text) {
   return static_cast<uint64_t>(bytes);
 }
 
-JobSpec ParseJobSpec(std::string_view json) {
+JobSpec ParseJobSpec(std::string_view json, SpecSource source) {
   dom::parser parser;
   dom::element root;
   if (auto err = parser.parse(json.data(), json.size()).get(root)) Fail(ErrorKind::kUsage, "body is not valid JSON: {}", simdjson::error_message(err));
   dom::object o;
   if (root.get(o)) Fail(ErrorKind::kUsage, "body must be a JSON object");
+  // A stored spec was accepted by the daemon that wrote it (perhaps an older one, with fewer checks): it must
+  // load, or the job could not be reconciled at all.
+  const bool submitted = source == SpecSource::kSubmit;
+  if (submitted) CheckNoDuplicateNames(root, "");
+  auto text = [submitted](dom::element e, const std::string& field) { return submitted ? GetText(e, field) : GetString(e, field); };
   JobSpec s;
   std::optional<std::vector<std::string>> command;
   std::string shell_text, script_path, interpreter;
@@ -321,7 +352,7 @@ JobSpec ParseJobSpec(std::string_view json) {
   for (auto [k, v] : o) {
     std::string key(k);
     if (key == "name") {
-      s.name = GetString(v, key);
+      s.name = text(v, key);
       if (s.name.size() > 256) Bad(key, "at most 256 bytes");
     } else if (key == "kind") {
       s.kind = GetString(v, key);
@@ -330,13 +361,13 @@ JobSpec ParseJobSpec(std::string_view json) {
     } else if (key == "pipeline") {
       has_pipeline = true;
       for (auto [pk, pv] : GetObject(v, key)) {
-        if (pk == "recipe") s.pipeline.recipe = GetString(pv, "pipeline.recipe");
-        else if (pk == "job_dir") s.pipeline.job_dir = GetString(pv, "pipeline.job_dir");
+        if (pk == "recipe") s.pipeline.recipe = text(pv, "pipeline.recipe");
+        else if (pk == "job_dir") s.pipeline.job_dir = text(pv, "pipeline.job_dir");
         else if (pk == "overrides") {
           for (auto [ok, ov] : GetObject(pv, "pipeline.overrides")) {
             if (ok.empty() || ok == "job_id" || ok == "work_dir")
               Bad("pipeline.overrides", "'" + std::string(ok) + "' cannot be overridden (the job directory is pipeline.job_dir)");
-            s.pipeline.overrides.emplace_back(ok, GetString(ov, "pipeline.overrides." + std::string(ok)));
+            s.pipeline.overrides.emplace_back(ok, text(ov, "pipeline.overrides." + std::string(ok)));
           }
         } else {
           Bad("pipeline." + std::string(pk), "unknown field (recipe, job_dir, overrides)");
@@ -353,14 +384,16 @@ JobSpec ParseJobSpec(std::string_view json) {
       s.shell = GetBool(v, key);
     } else if (key == "script") {
       for (auto [sk, sv] : GetObject(v, key)) {
-        if (sk == "path") script_path = GetString(sv, "script.path");
-        else if (sk == "interpreter") interpreter = GetString(sv, "script.interpreter");
+        if (sk == "path") script_path = text(sv, "script.path");
+        else if (sk == "interpreter") interpreter = text(sv, "script.interpreter");
         else Bad("script." + std::string(sk), "unknown field (path, interpreter)");
       }
     } else if (key == "args") {
       args = GetStrings(v, key);
     } else if (key == "cwd") {
-      s.cwd = GetString(v, key);
+      s.cwd = text(v, key);
+      // Relative to what the daemon's own directory happens to be is never what a client meant.
+      if (submitted && !s.cwd.empty() && s.cwd.front() != '/') Bad(key, "must be an absolute path (got '" + s.cwd + "')");
     } else if (key == "env") {
       for (auto [ek, ev] : GetObject(v, key)) {
         if (ek.empty() || ek.find('=') != std::string_view::npos || ek.find('\0') != std::string_view::npos)
@@ -368,7 +401,7 @@ JobSpec ParseJobSpec(std::string_view json) {
         if (ek == "CUDA_VISIBLE_DEVICES" || ek == "CUDA_DEVICE_ORDER" || ek == "SLUICE_JOB_ID" || ek == "SLUICE_ATTEMPT" ||
             ek.rfind("SLUICE_ARRAY_", 0) == 0)
           Bad("env." + std::string(ek), "is set by the server (request GPUs with resources.gpus)");
-        s.env[std::string(ek)] = GetString(ev, "env." + std::string(ek));
+        s.env[std::string(ek)] = text(ev, "env." + std::string(ek));
       }
     } else if (key == "priority") {
       s.priority = static_cast<int>(GetInt(v, key, -1000000, 1000000));

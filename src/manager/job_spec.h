@@ -114,7 +114,11 @@ struct JobSpec {
 // wrongly typed field, unknown field, or out-of-range value (the API answers 400 with it). The variables the
 // server sets itself (CUDA_VISIBLE_DEVICES, CUDA_DEVICE_ORDER, SLUICE_JOB_ID, SLUICE_ATTEMPT, SLUICE_ARRAY_*)
 // are refused in `env`: a job gets GPUs only by requesting them, so admission's bookkeeping is what the job sees.
-JobSpec ParseJobSpec(std::string_view json);
+// kSubmit (a client's body) also refuses what a job's process would get cut or misread: NUL bytes in
+// strings it gets as C strings (name, cwd, env values, paths), a relative cwd, and a field given twice.
+// kStored (a spec from the database) skips those checks: it was accepted by the daemon that wrote it.
+enum class SpecSource { kSubmit, kStored };
+JobSpec ParseJobSpec(std::string_view json, SpecSource source = SpecSource::kSubmit);
 
 // "90", "90s", "5m", "2h", "1d", "250ms" → seconds; numbers pass through. Throws Error(kUsage).
 double ParseDurationText(std::string_view text);

@@ -117,7 +117,7 @@ void Manager::Reconcile() {
   std::map<std::string, std::string> exports;  // by spec: an array's tasks load their recipe once
   for (JobRow& row : store_->ActiveJobs()) {
     Active a;
-    a.spec = ParseJobSpec(row.spec_json);
+    a.spec = ParseJobSpec(row.spec_json, SpecSource::kStored);
     a.deps = store_->Deps(row.id);
     a.row = std::move(row);
     if (a.spec.kind == "pipeline") {
@@ -264,7 +264,7 @@ void Manager::CommitSubmits(const std::vector<QueuedSubmit*>& batch) {
     if (q->result.state != State::kPending) continue;
     // The rows as stored: what a restarted daemon will see, exactly (an array's in one query).
     std::vector<JobRow> rows = q->result.task_ids.empty() ? std::vector<JobRow>{*store_->GetJob(q->result.id)} : store_->ArrayTasks(q->result.id);
-    JobSpec spec = ParseJobSpec(rows.front().spec_json);
+    JobSpec spec = ParseJobSpec(rows.front().spec_json, SpecSource::kStored);
     std::vector<Dependency> deps = store_->Deps(rows.front().id);
     for (JobRow& row : rows) {
       Active a;
@@ -324,7 +324,7 @@ Manager::Step Manager::Plan(Verb verb, int64_t id, double now) {
     return {{}, false, [this, id] {
               Active a;
               a.row = *store_->GetJob(id);
-              a.spec = ParseJobSpec(a.row.spec_json);
+              a.spec = ParseJobSpec(a.row.spec_json, SpecSource::kStored);
               a.deps = store_->Deps(id);
               if (a.spec.kind == "pipeline") SetExportPath(a);
               active_[id] = std::move(a);
@@ -750,7 +750,7 @@ std::optional<std::string> Manager::JobJson(int64_t id) {
   JsonWriter w;
   w.BeginObject();
   WriteJob(w, *j);
-  JobSpec spec = ParseJobSpec(j->spec_json);
+  JobSpec spec = ParseJobSpec(j->spec_json, SpecSource::kStored);
   w.Key("spec").Raw(j->spec_json);
   w.Key("dependencies").BeginArray();
   for (const auto& d : store_->Deps(id)) {
@@ -793,7 +793,7 @@ std::optional<std::string> Manager::ArrayJson(int64_t array_id) {
   std::vector<JobRow> tasks = store_->ArrayTasks(array_id);
   if (tasks.empty()) return std::nullopt;
   const JobRow& first = tasks.front();
-  JobSpec spec = ParseJobSpec(first.spec_json);
+  JobSpec spec = ParseJobSpec(first.spec_json, SpecSource::kStored);
   std::map<State, int64_t> counts;
   for (const JobRow& t : tasks) ++counts[t.state];
   JsonWriter w;

@@ -5,9 +5,7 @@
 #include <signal.h>
 
 #include <charconv>
-#include <condition_variable>
 #include <cstring>
-#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
@@ -16,6 +14,7 @@
 #include "core/error.h"
 #include "core/json_writer.h"
 #include "manager/dashboard_html.h"
+#include "manager/http_server.h"
 #include "manager/log_range.h"
 #include "manager/manager.h"
 #include "manager/sse.h"
@@ -33,13 +32,25 @@ void JsonError(httplib::Response& res, int status, const std::string& msg) {
   res.set_content(w.Take() + "\n", "application/json");
 }
 
+// A client's text as an error message quotes it: control bytes escaped (a NUL would end the message, which
+// travels as a C string) and at most 100 bytes.
+std::string Shown(std::string_view v) {
+  std::string out;
+  for (unsigned char c : v.substr(0, 100)) {
+    if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
+    else out += static_cast<char>(c);
+  }
+  if (v.size() > 100) out += "...";
+  return out;
+}
+
 // A query parameter as a non-negative integer; `def` when absent. Throws Error(kUsage) when malformed.
 uint64_t UintParam(const httplib::Request& req, const char* name, uint64_t def) {
   if (!req.has_param(name)) return def;
   std::string v = req.get_param_value(name);
   uint64_t out = 0;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), out);
-  if (ec != std::errc() || p != v.data() + v.size() || v.empty()) Fail(ErrorKind::kUsage, "query parameter {}: '{}' is not a non-negative integer", name, v);
+  if (ec != std::errc() || p != v.data() + v.size() || v.empty()) Fail(ErrorKind::kUsage, "query parameter {}: '{}' is not a non-negative integer", name, Shown(v));
   return out;
 }
 
@@ -47,7 +58,7 @@ uint64_t UintParam(const httplib::Request& req, const char* name, uint64_t def) 
 Resolved PathRef(const httplib::Request& req, Manager& m) {
   const std::string s = req.matches[1];
   auto ref = ParseJobRef(s);
-  if (!ref) Fail(ErrorKind::kUsage, "'{}' is not a job id (ID or ID_K)", s);
+  if (!ref) Fail(ErrorKind::kUsage, "'{}' is not a job id (ID or ID_K)", Shown(s));
   return m.Resolve(*ref);
 }
 
@@ -82,52 +93,6 @@ std::string ReadToken(const std::string& path) {
   if (token.size() < 16) Fail(ErrorKind::kUsage, "--token-file {}: the token must be at least 16 characters", path);
   return token;
 }
-
-// httplib gives a connection one worker for its whole life (keep-alive and streams included), so a fixed
-// pool of N threads lets N log followers starve every other request. This pool starts a thread whenever no
-// idle one can take a new connection, up to `max`, and keeps idle threads for reuse; StreamHub caps the
-// streams well below `max`, so ordinary requests always find a thread.
-class ElasticPool : public httplib::TaskQueue {
- public:
-  explicit ElasticPool(size_t max) : max_(max) {}
-  void enqueue(std::function<void()> fn) override {
-    std::lock_guard<std::mutex> l(mu_);
-    jobs_.push_back(std::move(fn));
-    if (jobs_.size() > idle_ && threads_.size() < max_) threads_.emplace_back([this] { Work(); });
-    else cv_.notify_one();
-  }
-  void shutdown() override {
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    for (auto& t : threads_) t.join();  // no enqueue after shutdown: httplib stopped accepting first
-  }
-
- private:
-  void Work() {
-    std::unique_lock<std::mutex> l(mu_);
-    while (true) {
-      ++idle_;
-      cv_.wait(l, [this] { return stop_ || !jobs_.empty(); });
-      --idle_;
-      if (jobs_.empty()) return;
-      auto fn = std::move(jobs_.front());
-      jobs_.pop_front();
-      l.unlock();
-      fn();
-      l.lock();
-    }
-  }
-  size_t max_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> jobs_;
-  std::vector<std::thread> threads_;
-  size_t idle_ = 0;
-  bool stop_ = false;
-};
 
 // Request timing for /metrics: httplib runs the pre-routing handler, the route and the post-routing handler
 // of one request on one thread, and calls the logger after the body (a whole stream) was written.
@@ -179,7 +144,7 @@ bool FlagParam(const httplib::Request& req, const char* name) {
   std::string v = req.get_param_value(name);
   if (v == "1" || v == "true") return true;
   if (v == "0" || v == "false") return false;
-  Fail(ErrorKind::kUsage, "query parameter {}: '{}' is not 1 or 0", name, v);
+  Fail(ErrorKind::kUsage, "query parameter {}: '{}' is not 1 or 0", name, Shown(v));
 }
 
 struct Observability {
@@ -213,7 +178,7 @@ void Routes(httplib::Server& srv, Manager& m, Env* env, Observability obs) {
     JobFilter f;
     if (req.has_param("state")) {
       auto s = ParseState(req.get_param_value("state"));
-      if (!s) Fail(ErrorKind::kUsage, "query parameter state: '{}' is not a state", req.get_param_value("state"));
+      if (!s) Fail(ErrorKind::kUsage, "query parameter state: '{}' is not a state", Shown(req.get_param_value("state")));
       f.state = s;
     }
     if (req.has_param("name")) f.name = req.get_param_value("name");
@@ -322,7 +287,7 @@ void Routes(httplib::Server& srv, Manager& m, Env* env, Observability obs) {
       std::string v = req.get_header_value("Last-Event-ID");
       uint64_t seq = 0;
       auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), seq);
-      if (ec != std::errc() || p != v.data() + v.size() || v.empty() || seq > INT64_MAX) Fail(ErrorKind::kUsage, "Last-Event-ID: '{}' is not an event sequence number", v);
+      if (ec != std::errc() || p != v.data() + v.size() || v.empty() || seq > INT64_MAX) Fail(ErrorKind::kUsage, "Last-Event-ID: '{}' is not an event sequence number", Shown(v));
       after = static_cast<int64_t>(seq);
     }
     int64_t job = static_cast<int64_t>(std::min<uint64_t>(UintParam(req, "job", 0), INT64_MAX));
@@ -375,8 +340,11 @@ void Routes(httplib::Server& srv, Manager& m, Env* env, Observability obs) {
   });
   srv.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
     if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    const char* msg = res.status == 404 ? "no such endpoint" : res.status == 413 ? "request body too large (limit 1 MiB)"
-                    : res.status == 405 ? "method not allowed" : "bad request";
+    const char* msg = res.status == 404   ? "no such endpoint"
+                      : res.status == 413 ? "request body too large (limit 1 MiB)"
+                      : res.status == 414 ? "request target too long (limit 8192 bytes)"
+                      : res.status == 405 ? "method not allowed"
+                                          : "bad request: malformed request line, header or body framing";
     JsonError(res, res.status, msg);
     return httplib::Server::HandlerResponse::Handled;
   }));
@@ -429,17 +397,20 @@ int RunServer(Env* env, const ServerOptions& opt) {
 
   StreamHub hub(&manager, env, opt.streams);
   HttpMetrics http;
-  httplib::Server srv;
-  size_t threads = opt.threads;
-  srv.new_task_queue = [threads] { return new ElasticPool(threads); };
+  HttpLimits limits_http;
+  limits_http.max_body = kMaxBody;
+  limits_http.max_workers = static_cast<size_t>(opt.threads);
+  ApiServer srv(limits_http);
   srv.set_payload_max_length(kMaxBody);
-  srv.set_read_timeout(30, 0);
-  // A response is written as headers then body: without TCP_NODELAY, Nagle holds the body until the
-  // client's delayed ACK (40 ms), which capped one connection at ~12 requests/s.
-  srv.set_tcp_nodelay(true);
+  srv.set_keep_alive_max_count(100);
+  srv.set_refusal_observer([&http](int status) { http.Record("-", "other", status, -1); });
   srv.set_pre_routing_handler([token, env](const httplib::Request& req, httplib::Response& res) {
     t_arrived = env->MonotonicSeconds();
     t_ready = -1;
+    // Every body is read as JSON whatever its declared type: httplib would parse an
+    // application/x-www-form-urlencoded one (curl -d's default) as a form and refuse it above 8 KiB, and a
+    // multipart one as files. The request is process_request's own, so dropping the header is safe.
+    if (req.method == "POST") const_cast<httplib::Request&>(req).headers.erase("Content-Type");
     if (token.empty()) return httplib::Server::HandlerResponse::Unhandled;
     std::string auth = req.get_header_value("Authorization");
     if (auth.rfind("Bearer ", 0) == 0 && ConstantTimeEqual(auth.substr(7), token)) return httplib::Server::HandlerResponse::Unhandled;
@@ -456,7 +427,7 @@ int RunServer(Env* env, const ServerOptions& opt) {
     t_arrived = t_ready = -1;
   });
   Routes(srv, manager, env, {&hub, &http});
-  int bound = port == 0 ? srv.bind_to_any_port(host) : (srv.bind_to_port(host, port) ? port : -1);
+  int bound = srv.Bind(host, port);
   if (bound <= 0) Fail(ErrorKind::kOutput, "cannot listen on {}: {}", opt.listen, std::strerror(errno));
   fmt::print("sluice server: listening on {}:{}, data in {}, capacity {} cpus, {} bytes, {} GPUs{}\n", host, bound, mo.data_dir,
              mo.capacity.cpus, mo.capacity.memory, mo.capacity.gpus.size(), gpu_note.empty() ? "" : " (" + gpu_note + ")");
@@ -471,14 +442,15 @@ int RunServer(Env* env, const ServerOptions& opt) {
     int sig = 0;
     sigwait(&stop_set, &sig);
     hub.Stop();  // open streams end, so their workers can be joined
-    srv.stop();
+    srv.Stop();
   });
-  srv.listen_after_bind();
-  // listen_after_bind also returns if the listening socket fails; make the waiter return either way.
+  bool served = srv.Serve();
+  // Serve also returns if the listening socket fails; make the waiter return either way.
   pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();
   hub.Stop();
   manager.Stop();
+  if (!served) Fail(ErrorKind::kOutput, "the listening socket on {} failed: {}; running jobs keep running and are re-adopted at the next start", opt.listen, std::strerror(errno));
   fmt::print(stderr, "sluice server: stopped; running jobs keep running and are re-adopted at the next start\n");
   return 0;
 }

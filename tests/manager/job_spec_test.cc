@@ -153,5 +153,32 @@ TEST(JobSpec, ArraySpecs) {
   for (const char* bad : {"", "0", "_3", "12_", "12_-1", "x", "12_3_4", "-5", "+5"}) EXPECT_FALSE(ParseJobRef(bad)) << bad;
 }
 
+// What a job's process would get cut or misread is refused at submit, naming the field; a spec already in
+// the database (an older daemon accepted it) still loads, or its job could not be reconciled at a restart.
+TEST(JobSpec, SubmitRefusesNulBytesRelativeCwdAndDuplicateFieldsButStoredSpecsLoad) {
+  auto message = [](const std::string& body) {
+    try {
+      ParseJobSpec(body);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  const std::string nul = std::string("x") + '\0' + "y";
+  EXPECT_EQ(message(R"({"command":["x"],"env":{"A":"x\u0000y"}})"), "env.A: must not contain NUL bytes");
+  EXPECT_EQ(message(R"({"command":["x"],"name":"a\u0000"})"), "name: must not contain NUL bytes");
+  EXPECT_EQ(message(R"({"command":["x"],"cwd":"/a\u0000b"})"), "cwd: must not contain NUL bytes");
+  EXPECT_EQ(message(R"({"kind":"script","script":{"path":"/a\u0000.sh"}})"), "script.path: must not contain NUL bytes");
+  EXPECT_EQ(message(R"({"command":["x"],"cwd":"rel/dir"})"), "cwd: must be an absolute path (got 'rel/dir')");
+  EXPECT_EQ(message(R"({"command":["x"],"command":["y"]})"), "command: is given twice");
+  EXPECT_EQ(message(R"({"command":["x"],"timeout":{"run":"1s","run":"2s"}})"), "timeout.run: is given twice");
+  EXPECT_EQ(message(R"({"command":["x"],"depends_on":[{"job":1,"job":2}]})"), "depends_on[].job: is given twice");
+  EXPECT_EQ(message(R"({"command":["x"],"cwd":"/abs"})"), "accepted");
+
+  JobSpec stored = ParseJobSpec(R"({"command":["x"],"cwd":"rel","env":{"A":"x\u0000y"}})", SpecSource::kStored);
+  EXPECT_EQ(stored.cwd, "rel");
+  EXPECT_EQ(stored.env.at("A"), nul);
+}
+
 }  // namespace
 }  // namespace sluice::manager
