@@ -378,6 +378,26 @@ TEST(Regex, StdlibReDialect) {
   EXPECT_TRUE(usage(R"(\N{DIGIT ONE})"));  // valid in re, but sluice has no character names: refused
 }
 
+TEST(Regex, RegexModuleEscapes) {
+  // The regex module's own escapes: \m / \M start and end a word; \xHH takes exactly two hex digits.
+  EXPECT_EQ(Sub(R"(\m\w)", "<", "ab cd"), "<b <d");
+  EXPECT_EQ(Sub(R"(\w\M)", ">", "ab cd"), "a> c>");
+  EXPECT_EQ(Sub(R"(\x41)", "_", "BAB"), "B_B");
+  EXPECT_EQ(Sub(R"(\h)", "_", "a\tb c"), "a_b_c");
+  auto usage = [&](const char* p) {
+    try {
+      Regex::Python(p, kRegexDotAll);
+    } catch (const Error& e) {
+      return e.kind() == ErrorKind::kUsage;
+    }
+    return false;
+  };
+  // What the regex module refuses ("bad escape", "incomplete escape"), though PCRE2 would take it.
+  for (const char* p : {R"(\Q)", R"(\e)", R"(\H)", R"(\V)", R"(\C)", R"(\E)", R"(\x4)", R"(\x{41})", R"([\m])", R"([\Z])", R"([\e])"})
+    EXPECT_TRUE(usage(p)) << p;
+  for (const char* p : {R"(\h)", R"(\K)", R"(\G)", R"(\X)", R"([\h])", R"(\m)"}) EXPECT_FALSE(usage(p)) << p;
+}
+
 TEST(Regex, RawStringWrapper) {
   EXPECT_EQ(StripRawStringWrapper("r'abc'"), "abc");
   EXPECT_EQ(StripRawStringWrapper("r\"a\\d\""), "a\\d");

@@ -30,6 +30,11 @@ constexpr std::string_view kSpaceItems = "\\p{White_Space}";
 constexpr std::string_view kReSpaceItems = "\\p{White_Space}\\x{1c}-\\x{1f}";
 // The ASCII letters stdlib re accepts after a backslash; any other is its "bad escape" error.
 constexpr std::string_view kReLetterEscapes = "abfnrtvxuUABZdDsSwW";
+// The ASCII letters the `regex` module refuses after a backslash ("bad escape"), outside and inside a class
+// (x, u, U are checked with their hex digits). PCRE2 gives most of them a meaning (\Q, \e, \H, ...), so a
+// pattern DataJuicer cannot compile would otherwise run here with another meaning.
+constexpr std::string_view kRegexBadLetters = "ceijkloqyCEFHIJLOQTVY";
+constexpr std::string_view kRegexBadLettersInClass = "cegijklmoqyzABCEFGHIJKLMOQRTVXYZ";
 
 bool IsHex(char c) { return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'); }
 
@@ -65,11 +70,23 @@ std::string TranslatePythonRegex(std::string_view p, bool stdlib_re) {
     if (c == '\\' && i + 1 < p.size()) {
       char e = p[i + 1];
       i += 2;
-      if (stdlib_re && ((e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z')) &&
+      const bool letter = (e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z');
+      if (letter && stdlib_re &&
           (kReLetterEscapes.find(e) == std::string_view::npos || (in_class && (e == 'A' || e == 'B' || e == 'Z'))))
         Fail(ErrorKind::kUsage, "bad escape \\{} at position {}{}", e, i - 2,
              e == 'N' ? " (named characters \\N{...} are not supported)" : "");
+      if (letter && !stdlib_re && (in_class ? kRegexBadLettersInClass : kRegexBadLetters).find(e) != std::string_view::npos)
+        Fail(ErrorKind::kUsage, "bad escape \\{} at position {}", e, i - 2);
       switch (e) {
+        case 'x':  // both dialects: exactly two hex digits (PCRE2 would also take \x{...} and \x4)
+          if (TranslateCodePointEscape(p, i, 2, o)) continue;
+          Fail(ErrorKind::kUsage, "incomplete escape \\x at position {}", i - 2);
+        case 'm':  // the regex module's start of a word (PCRE2 has none)
+          o += fmt::format("(?<![{0}])(?=[{0}])", word);
+          continue;
+        case 'M':  // and end of a word
+          o += fmt::format("(?<=[{0}])(?![{0}])", word);
+          continue;
         case 'w':
           o += in_class ? fmt::format("{}", word) : fmt::format("[{}]", word);
           continue;
