@@ -493,6 +493,13 @@ int FollowLog(Env* env, Api& api, const std::string& id, int attempt, const char
             std::fflush(stdout);
             size_t colon = m.id.find(':');
             if (colon != std::string::npos) offset = std::stoull(m.id.substr(colon + 1));
+          } else if (m.event == "truncated") {
+            dom::parser p;
+            dom::element e;
+            if (!p.parse(m.data).get(e))
+              fmt::print(stderr, "sluice: the log of attempt {} was truncated at byte {} (now {} bytes); following it from its start\n", n,
+                         Int(e, "/offset", 0), Int(e, "/size", 0));
+            offset = 0;
           } else if (m.event == "end") {
             end = m.data;
             return false;

@@ -282,6 +282,16 @@ bool LogFollow::Next(std::string* out) {
   }
   Env* env = hub_->env();
   uint64_t size = env->FileExists(path_) ? env->FileSize(path_) : 0;
+  if (size < offset_) {
+    // The file shrank under the stream (truncated, e.g. by logrotate's copytruncate; the wrapper appends, so
+    // the command's next bytes start again at 0): say so and go on from the start. Left at the old offset,
+    // the stream would skip every byte written until the file grew past it again.
+    *out += SseMessage("truncated", fmt::format("{}:0", attempt_),
+                       fmt::format("{{\"attempt\":{},\"offset\":{},\"size\":{}}}", attempt_, offset_, size));
+    offset_ = 0;
+    file_.reset();  // reopened: a log replaced under its name is read from the new file
+    last_write_ = env->MonotonicSeconds();
+  }
   if (size > offset_) {
     if (!file_) file_ = env->NewRandomAccessFile(path_);
     buf_.resize(kLogChunk);

@@ -5,7 +5,8 @@
 //   base64-encoded (logs are bytes: '\r' progress bars and invalid UTF-8 survive exactly), 64 KiB at most per
 //   message, each message's id "ATTEMPT:OFFSET" naming where the next byte starts, so a client resumes with
 //   Last-Event-ID. The file is read in bounded blocks, never whole. The stream ends with an `end` message once
-//   the attempt has ended and every byte was sent.
+//   the attempt has ended and every byte was sent. A file that shrinks below the stream's offset (truncated
+//   while followed) gets a `truncated` message and is followed again from its start.
 // - EventFollow: the rows of the events table (every state transition), id = the event's sequence number,
 //   resumable with Last-Event-ID or since=; optionally one job's only.
 //

@@ -42,6 +42,20 @@ wait "$FOLLOWERS"; rc=$?; FOLLOWERS=
 check "logs -f ends when the job ends (exit 0)" test "$rc" = 0
 check "logs -f printed the whole log" test "$(cat "$T/f1.out")" = "$(printf 'first\nsecond')"
 
+# --- a log truncated while followed (logrotate's copytruncate): the stream says so and goes on from byte 0
+tr1=$("$SLUICE" submit --cwd "$T" -- sh -c 'echo a-long-first-line-before-the-truncation; while [ ! -e gate_t1 ]; do sleep 0.05; done; echo after; while [ ! -e gate_t2 ]; do sleep 0.05; done')
+"$SLUICE" logs -f "$tr1" > "$T/tr1.out" 2> "$T/tr1.err" &
+FOLLOWERS="$!"
+for _ in $(seq 600); do grep -q before "$T/tr1.out" 2>/dev/null && break; sleep 0.05; done
+truncate -s 0 "$DATA/jobs/$tr1/attempt-1.stdout"
+for _ in $(seq 600); do grep -q truncated "$T/tr1.err" 2>/dev/null && break; sleep 0.05; done
+touch "$T/gate_t1"
+for _ in $(seq 600); do grep -q after "$T/tr1.out" 2>/dev/null && break; sleep 0.05; done
+touch "$T/gate_t2"
+wait "$FOLLOWERS"; FOLLOWERS=
+check "a truncated log: logs -f says so" grep -q "was truncated at byte 40" "$T/tr1.err"
+check "a truncated log: the bytes written after it are followed" test "$(cat "$T/tr1.out")" = "$(printf 'a-long-first-line-before-the-truncation\nafter')"
+
 # --- bytes exact: carriage returns, NUL, invalid UTF-8, no final newline; and a log larger than one message
 bin=$("$SLUICE" submit -- sh -c 'printf "progress 1\r progress 2\r\000\377\376 done"; head -c 300000 /dev/zero | tr "\0" "x"')
 "$SLUICE" wait "$bin" 2>/dev/null
