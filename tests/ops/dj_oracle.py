@@ -672,7 +672,8 @@ CONFIGS = [
     ("general_field_stats", "general_field_filter",
      {"filter_condition": "__dj__stats__.text_len > 5 or __dj__stats__.num_words == 3"}),
     ("general_field_literals", "general_field_filter",
-     {"filter_condition": "meta.num == 1_0 or meta.ratio == .5 or meta.num == 1e2 or meta.lang == \"\\x65n\""}),
+     {"filter_condition": "meta.num == 0x64 or meta.num == 1_0 or meta.ratio == .5 or meta.num == 1e2 "
+                          "or meta.lang == \"\\x65n\" or meta.lang == '\\N{LATIN SMALL LETTER Z}\\150'  # comment"}),
     ("general_field_true", "general_field_filter", {"filter_condition": "1 < 2 < 3"}),
     ("general_field_empty", "general_field_filter", {"filter_condition": ""}),
     ("clean_email", "clean_email_mapper", {}),
@@ -745,17 +746,7 @@ def _unicode15(record):
     return record["src"] == "unicode15"
 
 
-def _int_beyond_2p53(record):
-    num = record["meta"].get("num")
-    return isinstance(num, int) and abs(num) > 2 ** 53
-
-
 ALLOWED = [
-    # Known sluice bugs found by this oracle, to be removed with their fixes.
-    ("general_field_big_int_float", _int_beyond_2p53,
-     "sluice bug: general_field_filter compares an int beyond 2^53 with a float as doubles (Python: exactly)"),
-    ("general_field_literals", lambda r: r["meta"].get("lang") == "en",
-     "sluice bug: general_field_filter's string literals keep \\x65 verbatim (Python: 'e')"),
     (".*", _unicode15,
      "docs/compatibility.md 'Unicode versions': characters assigned in Unicode 15 are unassigned to Python "
      "3.11's str methods but letters to the regex module; sluice's predicates (ICU 72) and regexes (PCRE2 "

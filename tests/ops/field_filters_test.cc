@@ -64,6 +64,43 @@ TEST(GeneralFieldFilter, PythonSemantics) {
     EXPECT_EQ(Kept("general_field_filter", {{"filter_condition", S(c.condition)}}, c.records), c.kept) << c.condition;
 }
 
+// Found by cli.dj_oracle_test (general_field_big_int_float, general_field_literals).
+TEST(GeneralFieldFilter, IntsAndFloatsCompareExactlyAsInPython) {
+  const ConditionCase cases[] = {
+      // 2^53 + 1 is not 2^53.0 (as doubles they would be equal), in JSON and in the condition
+      {"n == 9007199254740992.0", {R"({"text":"a","n":9007199254740993})", R"({"text":"a","n":9007199254740992})"}, {1}},
+      {"n > 9007199254740992.0", {R"({"text":"a","n":9007199254740993})", R"({"text":"a","n":9007199254740992})"}, {0}},
+      {"9007199254740993 > n", {R"({"text":"a","n":9007199254740992.0})", R"({"text":"a","n":9007199254740994})"}, {0}},
+      // int64 max is below the double 2^63; uint64 values stay integers
+      {"n >= 9.223372036854776e18", {R"({"text":"a","n":9223372036854775807})", R"({"text":"a","n":9223372036854775808})"}, {1}},
+      {"n == 18446744073709551615", {R"({"text":"a","n":18446744073709551615})", R"({"text":"a","n":1.8446744073709552e19})"}, {0}},
+      {"n < 0.5 and n >= 0", {R"({"text":"a","n":0})", R"({"text":"a","n":-0.0})", R"({"text":"a","n":1})"}, {0, 1}},
+      {"n < 1e400", {R"({"text":"a","n":9223372036854775807})"}, {0}},  // inf
+  };
+  for (const auto& c : cases)
+    EXPECT_EQ(Kept("general_field_filter", {{"filter_condition", S(c.condition)}}, c.records), c.kept) << c.condition;
+}
+
+TEST(GeneralFieldFilter, PythonLiterals) {
+  const std::vector<std::string> r = {R"({"text":"a","s":"en","n":100})", R"({"text":"a","s":"e\\x65","n":31})"};
+  const std::pair<const char*, std::vector<int>> cases[] = {
+      {R"(s == "\x65n")", {0}},            // \xhh is an escape, not kept verbatim
+      {R"(s == '\u0065\U0000006e')", {0}},
+      {R"(s == '\N{LATIN SMALL LETTER E}n')", {0}},
+      {R"(s == '\145\156')", {0}},        // octal
+      {R"(s == r'e\x65')", {1}},          // raw: the backslash stays
+      {R"(s == u'en')", {0}},
+      {R"(s == 'e\q')", {}},              // unknown escapes stay as written ('e\\q')
+      {"n == 0x64 or n == 0o37", {0, 1}},
+      {"n == 0b1_100_100", {0}},
+      {"n == 1_0_0", {0}},
+      {"n == 1e2 and n == 100.", {0}},
+      {"n == 00 or n > .5e2  # a comment", {0}},
+  };
+  for (const auto& [c, kept] : cases)
+    EXPECT_EQ(Kept("general_field_filter", {{"filter_condition", S(c)}}, r), kept) << c;
+}
+
 TEST(GeneralFieldFilter, OrderingAcrossTypesIsAnErrorForThatSample) {
   auto op = MakeOp("general_field_filter", {{"filter_condition", S("n < 3")}});
   Dataset ds;
@@ -73,7 +110,11 @@ TEST(GeneralFieldFilter, OrderingAcrossTypesIsAnErrorForThatSample) {
 
 TEST(GeneralFieldFilter, UnsupportedOrInvalidConditionsFailAtLoad) {
   for (const char* c : {"invalid syntax", "n +", "n + 1 > 2", "not flag", "x in [1, 2]", "f(x) > 1", "n > -1", "'abc",
-                        "(n > 1", "n > 1 and", "a[0] == 1", "n is None", "1abc > 2"}) {
+                        "(n > 1", "n > 1 and", "a[0] == 1", "n is None", "1abc > 2",
+                        // Python's SyntaxErrors: indentation, leading zeros, bad digits, truncated escapes
+                        " n > 1", "\n\tn > 1", "n > 012", "n > 1__0", "n > 1_", "n > 0b12", "n > 1e", "n > 0x",
+                        "s == '\\x6'", "s == '\\U00110000'", "s == '\\N{NO SUCH NAME}'", "n > 1j",
+                        "s == b'x'", "s == f'x'"}) {
     try {
       MakeOp("general_field_filter", {{"filter_condition", S(c)}});
       ADD_FAILURE() << "accepted: " << c;

@@ -8,10 +8,13 @@
 // paths read the sample's current stats (those of earlier filters included), and the op's own text key
 // reads the current text (a mapper earlier in the chain may have changed it).
 #include <simdjson.h>
+#include <unicode/uchar.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +22,7 @@
 #include "core/error.h"
 #include "core/json_writer.h"
 #include "core/record.h"
+#include "core/utf8.h"
 #include "ops/filter/filter_util.h"
 #include "ops/op.h"
 #include "ops/text/pystr.h"
@@ -32,12 +36,13 @@ namespace dom = simdjson::dom;
 struct PyValue {
   enum class Kind { kNull, kBool, kInt, kDouble, kString, kList, kDict } kind = Kind::kNull;
   bool b = false;
-  int64_t i = 0;
+  __int128 i = 0;  // kInt: JSON's int64 and uint64 values and condition literals up to 127 bits, exactly
   double d = 0;
   std::string s;  // kString: the text; kList / kDict: the minified JSON (for == and error messages)
   std::vector<PyValue> items;  // kList
 
   bool IsNumeric() const { return kind == Kind::kBool || kind == Kind::kInt || kind == Kind::kDouble; }
+  __int128 Integer() const { return kind == Kind::kInt ? i : (b ? 1 : 0); }  // kInt or kBool
   double Number() const { return kind == Kind::kDouble ? d : kind == Kind::kInt ? static_cast<double>(i) : (b ? 1.0 : 0.0); }
   bool Truthy() const {
     switch (kind) {
@@ -63,7 +68,7 @@ PyValue FromElement(dom::element e) {
     case dom::element_type::NULL_VALUE: break;
     case dom::element_type::BOOL: v.kind = PyValue::Kind::kBool; v.b = bool(e.get_bool()); break;
     case dom::element_type::INT64: v.kind = PyValue::Kind::kInt; v.i = int64_t(e.get_int64()); break;
-    case dom::element_type::UINT64: v.kind = PyValue::Kind::kDouble; v.d = double(uint64_t(e.get_uint64())); break;
+    case dom::element_type::UINT64: v.kind = PyValue::Kind::kInt; v.i = uint64_t(e.get_uint64()); break;
     case dom::element_type::DOUBLE: v.kind = PyValue::Kind::kDouble; v.d = double(e.get_double()); break;
     case dom::element_type::STRING: v.kind = PyValue::Kind::kString; v.s = std::string(std::string_view(e.get_string())); break;
     case dom::element_type::ARRAY:
@@ -94,13 +99,34 @@ PyValue FromParam(const ParamValue& p) {
   return v;
 }
 
-// Python ==: numbers (bool included) by value, strings by content, containers by content, else unequal.
-bool PyEqual(const PyValue& a, const PyValue& b) {
-  if (a.IsNumeric() && b.IsNumeric()) {
-    if (a.kind != PyValue::Kind::kDouble && b.kind != PyValue::Kind::kDouble)
-      return (a.kind == PyValue::Kind::kInt ? a.i : a.b) == (b.kind == PyValue::Kind::kInt ? b.i : b.b);
-    return a.Number() == b.Number();
+// Python's order of an int and a float: exact (9007199254740993 > 9007199254740992.0, where converting the
+// int to a double would round it to equal); -1, 0, 1, or 2 when d is NaN (unordered).
+int CompareIntDouble(__int128 x, double d) {
+  if (std::isnan(d)) return 2;
+  if (d >= 0x1p127) return -1;  // infinities included
+  if (d < -0x1p127) return 1;
+  double t = std::trunc(d);
+  __int128 ti = static_cast<__int128>(t);  // exact: |t| < 2^127 and t is integral
+  if (x != ti) return x < ti ? -1 : 1;
+  return d > t ? -1 : d < t ? 1 : 0;
+}
+
+// Python's order of two numbers (bool included): -1, 0, 1, or 2 when unordered (NaN).
+int CompareNumbers(const PyValue& a, const PyValue& b) {
+  bool ad = a.kind == PyValue::Kind::kDouble, bd = b.kind == PyValue::Kind::kDouble;
+  if (!ad && !bd) return (a.Integer() > b.Integer()) - (a.Integer() < b.Integer());
+  if (ad && bd) {
+    if (std::isnan(a.d) || std::isnan(b.d)) return 2;
+    return (a.d > b.d) - (a.d < b.d);
   }
+  if (bd) return CompareIntDouble(a.Integer(), b.d);
+  int c = CompareIntDouble(b.Integer(), a.d);
+  return c == 2 ? 2 : -c;
+}
+
+// Python ==: numbers (bool included) by exact value, strings by content, containers by content, else unequal.
+bool PyEqual(const PyValue& a, const PyValue& b) {
+  if (a.IsNumeric() && b.IsNumeric()) return CompareNumbers(a, b) == 0;
   if (a.kind != b.kind) return false;
   switch (a.kind) {
     case PyValue::Kind::kNull: return true;
@@ -117,15 +143,7 @@ bool PyEqual(const PyValue& a, const PyValue& b) {
 // Python ordering (<): numbers with numbers, strings with strings (code point order = UTF-8 byte order);
 // anything else is Python's TypeError.
 int PyCompare(const PyValue& a, const PyValue& b, std::string_view op) {
-  if (a.IsNumeric() && b.IsNumeric()) {
-    if (a.kind != PyValue::Kind::kDouble && b.kind != PyValue::Kind::kDouble) {
-      int64_t x = a.kind == PyValue::Kind::kInt ? a.i : a.b, y = b.kind == PyValue::Kind::kInt ? b.i : b.b;
-      return (x > y) - (x < y);
-    }
-    double x = a.Number(), y = b.Number();
-    if (std::isnan(x) || std::isnan(y)) return 2;  // every ordering is false
-    return (x > y) - (x < y);
-  }
+  if (a.IsNumeric() && b.IsNumeric()) return CompareNumbers(a, b);  // 2 (NaN): every ordering is false
   if (a.kind == PyValue::Kind::kString && b.kind == PyValue::Kind::kString) {
     int c = a.s.compare(b.s);
     return (c > 0) - (c < 0);
@@ -194,7 +212,10 @@ class FieldReader {
     if (v.kind == PyValue::Kind::kList || v.kind == PyValue::Kind::kDict) return v.s;
     if (v.kind == PyValue::Kind::kNull) return "null";
     if (v.kind == PyValue::Kind::kBool) return v.b ? "true" : "false";
-    if (v.kind == PyValue::Kind::kInt) return std::to_string(v.i);
+    if (v.kind == PyValue::Kind::kInt) {
+      // JSON's integers are int64 or uint64 (simdjson); literals never reach here.
+      return v.i < 0 ? std::to_string(static_cast<int64_t>(v.i)) : std::to_string(static_cast<uint64_t>(v.i));
+    }
     AppendJsonDouble(out, v.d);
     return out;
   }
@@ -270,6 +291,22 @@ class ConditionParser {
 
   void Lex() {
     size_t i = 0;
+    // Python parses the condition as written: blank or comment-only lines aside, a first line that starts
+    // with a blank is an IndentationError (DataJuicer strips only to test for an empty condition).
+    for (size_t k = 0; k < src_.size();) {
+      size_t eol = src_.find('\n', k);
+      std::string_view line = src_.substr(k, eol == std::string_view::npos ? std::string_view::npos : eol - k);
+      size_t first = line.find_first_not_of(" \t\f\r");
+      if (first != std::string_view::npos && line[first] != '#') {
+        if (first > 0) {
+          toks_.push_back({Tok::kEnd, "", {}, k});
+          Error("unexpected indent");
+        }
+        break;
+      }
+      if (eol == std::string_view::npos) break;
+      k = eol + 1;
+    }
     auto push = [&](Tok::Kind k, std::string text, size_t at) { toks_.push_back({k, std::move(text), {}, at}); };
     while (i < src_.size()) {
       char c = src_[i];
@@ -277,9 +314,22 @@ class ConditionParser {
         ++i;
         continue;
       }
+      if (c == '#') {  // a comment, to the end of its line
+        while (i < src_.size() && src_[i] != '\n') ++i;
+        continue;
+      }
       size_t at = i;
       if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
         while (i < src_.size() && (std::isalnum(static_cast<unsigned char>(src_[i])) || src_[i] == '_')) ++i;
+        if (i < src_.size() && (src_[i] == '\'' || src_[i] == '"') && i - at <= 2) {
+          std::string prefix(src_.substr(at, i - at));
+          for (char& ch : prefix) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+          if (prefix == "r" || prefix == "u") {
+            LexString(i, at, prefix == "r");
+            continue;
+          }
+          if (prefix.find_first_of("bf") != std::string::npos) Unsupported(fmt::format("a {}'...' literal", prefix));
+        }
         push(Tok::kName, std::string(src_.substr(at, i - at)), at);
         continue;
       }
@@ -288,7 +338,7 @@ class ConditionParser {
         continue;
       }
       if (c == '\'' || c == '"') {
-        LexString(i);
+        LexString(i, at, false);
         continue;
       }
       if (c == '(') { push(Tok::kLParen, "(", at); ++i; continue; }
@@ -313,78 +363,159 @@ class ConditionParser {
     toks_.push_back({Tok::kEnd, "", {}, src_.size()});
   }
 
+  // Python's number literals: decimal integers without leading zeros, 0x / 0o / 0b integers, floats with
+  // fraction and / or exponent; a single '_' may stand between digits (and after the base prefix). Complex
+  // literals (1j) are not supported; an int beyond 127 bits becomes the nearest double.
   void LexNumber(size_t& i) {
     size_t at = i;
-    bool is_float = false;
-    while (i < src_.size() && (std::isdigit(static_cast<unsigned char>(src_[i])) || src_[i] == '_')) ++i;
-    if (i < src_.size() && src_[i] == '.') {
-      is_float = true;
-      ++i;
-      while (i < src_.size() && (std::isdigit(static_cast<unsigned char>(src_[i])) || src_[i] == '_')) ++i;
-    }
-    if (i < src_.size() && (src_[i] == 'e' || src_[i] == 'E')) {
-      size_t j = i + 1;
-      if (j < src_.size() && (src_[j] == '+' || src_[j] == '-')) ++j;
-      if (j < src_.size() && std::isdigit(static_cast<unsigned char>(src_[j]))) {
-        is_float = true;
-        i = j;
-        while (i < src_.size() && std::isdigit(static_cast<unsigned char>(src_[i]))) ++i;
-      }
-    }
-    if (i < src_.size() && (std::isalpha(static_cast<unsigned char>(src_[i])) || src_[i] == '_')) {
+    auto is_digit_in = [&](size_t k, int base) {
+      if (k >= src_.size()) return false;
+      char c = static_cast<char>(std::tolower(static_cast<unsigned char>(src_[k])));
+      if (base == 16) return std::isxdigit(static_cast<unsigned char>(c)) != 0;
+      return c >= '0' && c < static_cast<char>('0' + base);
+    };
+    // digit (['_'] digit)*, from i; false when none, or when an '_' is not followed by a digit.
+    auto digits = [&](int base, bool underscore_first) {
+      size_t start = i;
+      if (underscore_first && i < src_.size() && src_[i] == '_') ++i;
+      if (!is_digit_in(i, base)) return false;
+      while (is_digit_in(i, base) || (i < src_.size() && src_[i] == '_' && is_digit_in(i + 1, base))) ++i;
+      return i > start;
+    };
+    auto invalid = [&](std::string_view why) {
       pos_ = toks_.size();
       toks_.push_back({Tok::kEnd, "", {}, at});
-      Error("invalid number");
-    }
-    std::string digits;
-    for (size_t k = at; k < i; ++k)
-      if (src_[k] != '_') digits += src_[k];
-    Tok t{Tok::kNumber, std::string(src_.substr(at, i - at)), {}, at};
-    if (is_float) {
-      t.value.kind = PyValue::Kind::kDouble;
-      t.value.d = std::strtod(digits.c_str(), nullptr);
+      Error(why);
+    };
+    Tok t{Tok::kNumber, "", {}, at};
+    int base = 10;
+    bool is_float = false;
+    if (src_[i] == '0' && i + 1 < src_.size() && std::strchr("xXoObB", src_[i + 1]) != nullptr) {
+      char b = static_cast<char>(std::tolower(static_cast<unsigned char>(src_[i + 1])));
+      base = b == 'x' ? 16 : b == 'o' ? 8 : 2;
+      i += 2;
+      if (!digits(base, true)) invalid("invalid number literal");
     } else {
-      errno = 0;
-      long long v = std::strtoll(digits.c_str(), nullptr, 10);
-      if (errno == ERANGE) {
-        t.value.kind = PyValue::Kind::kDouble;
-        t.value.d = std::strtod(digits.c_str(), nullptr);
-      } else {
+      bool int_part = src_[i] != '.' && digits(10, false);
+      if (i < src_.size() && src_[i] == '.') {
+        is_float = true;
+        ++i;
+        if (!digits(10, false) && !int_part) invalid("invalid number literal");
+      }
+      if (i < src_.size() && (src_[i] == 'e' || src_[i] == 'E')) {
+        is_float = true;
+        ++i;
+        if (i < src_.size() && (src_[i] == '+' || src_[i] == '-')) ++i;
+        if (!digits(10, false)) invalid("invalid decimal literal");
+      }
+      if (!is_float && src_[at] == '0' && src_.substr(at, i - at).find_first_not_of("0_") != std::string_view::npos)
+        invalid("leading zeros in decimal integer literals are not permitted");
+    }
+    if (i < src_.size() && (src_[i] == 'j' || src_[i] == 'J')) Unsupported("a complex literal");
+    if (i < src_.size() && (std::isalnum(static_cast<unsigned char>(src_[i])) || src_[i] == '_'))
+      invalid("invalid number literal");
+    std::string text;
+    for (size_t k = at + (base == 10 ? 0 : 2); k < i; ++k)
+      if (src_[k] != '_') text += src_[k];
+    t.text = std::string(src_.substr(at, i - at));
+    if (!is_float) {
+      __int128 v = 0;
+      bool fits = true;
+      for (char c : text) {
+        int dgt = std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : std::tolower(static_cast<unsigned char>(c)) - 'a' + 10;
+        if (v > ((~static_cast<unsigned __int128>(0) >> 1) - dgt) / base) {
+          fits = false;
+          break;
+        }
+        v = v * base + dgt;
+      }
+      if (fits) {
         t.value.kind = PyValue::Kind::kInt;
         t.value.i = v;
+        toks_.push_back(std::move(t));
+        return;
       }
+      if (base != 10) Unsupported("an integer literal beyond 127 bits");
     }
+    t.value.kind = PyValue::Kind::kDouble;
+    t.value.d = std::strtod(text.c_str(), nullptr);
     toks_.push_back(std::move(t));
   }
-
-  void LexString(size_t& i) {
-    size_t at = i;
+  // A Python string literal at i (after any r / u prefix, `raw` for r): '...' or "..." with Python's
+  // escapes (\n \t \r \a \b \f \v \\ \' \" \<newline>, \ooo, \xhh, \uXXXX, \UXXXXXXXX, \N{name});
+  // an unknown escape stays as written, as in Python.
+  void LexString(size_t& i, size_t at, bool raw) {
     char q = src_[i++];
     std::string out;
-    while (i < src_.size() && src_[i] != q) {
+    auto invalid = [&](std::string_view why) {
+      pos_ = toks_.size();
+      toks_.push_back({Tok::kEnd, "", {}, at});
+      Error(why);
+    };
+    auto append_cp = [&](uint32_t cp) {
+      if (cp > 0x10FFFF) invalid("(unicode error) illegal Unicode character");
+      if (cp >= 0xD800 && cp <= 0xDFFF) Unsupported("a surrogate code point in a string literal");
+      utf8::Append(out, static_cast<char32_t>(cp));
+    };
+    auto hex = [&](int n) {
+      uint32_t v = 0;
+      for (int k = 0; k < n; ++k, ++i) {
+        if (i >= src_.size() || !std::isxdigit(static_cast<unsigned char>(src_[i])))
+          invalid("(unicode error) truncated escape");
+        char c = static_cast<char>(std::tolower(static_cast<unsigned char>(src_[i])));
+        v = v * 16 + static_cast<uint32_t>(std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : c - 'a' + 10);
+      }
+      return v;
+    };
+    while (i < src_.size() && src_[i] != q && src_[i] != '\n') {
       char c = src_[i++];
-      if (c != '\\') {
+      if (c != '\\' || raw) {
         out += c;
+        if (c == '\\' && i < src_.size() && src_[i] != '\n') out += src_[i++];  // r'\'' keeps both
         continue;
       }
       if (i >= src_.size()) break;
       char e = src_[i++];
       switch (e) {
+        case '\n': break;
         case 'n': out += '\n'; break;
         case 't': out += '\t'; break;
         case 'r': out += '\r'; break;
+        case 'a': out += '\a'; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'v': out += '\v'; break;
         case '\\': out += '\\'; break;
         case '\'': out += '\''; break;
         case '"': out += '"'; break;
-        case '0': out += '\0'; break;
-        default: out += '\\'; out += e; break;  // Python keeps unknown escapes verbatim
+        case 'x': append_cp(hex(2)); break;
+        case 'u': append_cp(hex(4)); break;
+        case 'U': append_cp(hex(8)); break;
+        case 'N': {
+          size_t close = src_.find('}', i);
+          if (i >= src_.size() || src_[i] != '{' || close == std::string_view::npos)
+            invalid("(unicode error) malformed \\N character escape");
+          std::string name(src_.substr(i + 1, close - i - 1));
+          UErrorCode status = U_ZERO_ERROR;
+          UChar32 cp = u_charFromName(U_EXTENDED_CHAR_NAME, name.c_str(), &status);
+          if (U_FAILURE(status) || name.empty()) invalid("(unicode error) unknown Unicode character name");
+          append_cp(static_cast<uint32_t>(cp));
+          i = close + 1;
+          break;
+        }
+        default:
+          if (e >= '0' && e <= '7') {
+            uint32_t v = static_cast<uint32_t>(e - '0');
+            for (int k = 0; k < 2 && i < src_.size() && src_[i] >= '0' && src_[i] <= '7'; ++k)
+              v = v * 8 + static_cast<uint32_t>(src_[i++] - '0');
+            append_cp(v);
+          } else {
+            out += '\\';  // Python keeps unknown escapes verbatim
+            out += e;
+          }
       }
     }
-    if (i >= src_.size()) {
-      pos_ = toks_.size();
-      toks_.push_back({Tok::kEnd, "", {}, at});
-      Error("unterminated string literal");
-    }
+    if (i >= src_.size() || src_[i] != q) invalid("unterminated string literal");
     ++i;
     Tok t{Tok::kString, std::string(src_.substr(at, i - at)), {}, at};
     t.value.kind = PyValue::Kind::kString;
