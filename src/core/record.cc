@@ -15,6 +15,7 @@ namespace sluice {
 namespace od = simdjson::ondemand;
 
 size_t RecordPadding() { return simdjson::SIMDJSON_PADDING; }
+uint64_t MaxRecordBytes() { return simdjson::SIMDJSON_MAXSIZE_BYTES; }
 
 namespace {
 
@@ -367,6 +368,8 @@ RecordParser::RecordParser(std::vector<std::string> text_keys) : impl_(std::make
 
 RecordParser::~RecordParser() = default;
 
+size_t RecordParser::capacity() const { return impl_->parser.capacity(); }
+
 ParseStatus RecordParser::Parse(std::string_view line, Sample& out, std::string& error) {
   Impl& m = *impl_;
   out.texts.resize(m.keys.size());
@@ -383,6 +386,12 @@ ParseStatus RecordParser::Parse(std::string_view line, Sample& out, std::string&
   if (lead == line.size()) return ParseStatus::kBlank;
   out.line = line;
   m.base = line.data();
+  // After one huge record the worker would hold its buffers for the rest of the job (a 220 MB line left
+  // ~1.2 GB of address space allocated, what that line touched of it resident).
+  if (m.parser.capacity() > kKeptCapacity && line.size() < m.parser.capacity() / 4)
+    if (m.parser.allocate(std::max(kKeptCapacity, line.size())) != simdjson::SUCCESS) {
+      // Out of memory: iterate below allocates what this line needs, or reports the failure.
+    }
 
   auto fail = [&](simdjson::error_code e) {
     if (error.empty()) error = Describe(e);

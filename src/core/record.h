@@ -30,6 +30,9 @@ std::string DjFileSuffix(std::string_view path);
 
 // simdjson reads up to this many bytes past the end of a line; buffers handed to Parse must have them.
 size_t RecordPadding();
+// The longest line Parse accepts: simdjson's largest document (4 GiB - 1). Readers stop a longer line with
+// an error instead of holding it (LineReader's max_line).
+uint64_t MaxRecordBytes();
 
 enum class ParseStatus {
   kOk,
@@ -49,8 +52,12 @@ class RecordParser {
   RecordParser& operator=(const RecordParser&) = delete;
 
   // Parses `line` (no newline; RecordPadding() readable bytes must follow it) into `out`.
-  // On kBad, `error` holds the cause.
+  // On kBad, `error` holds the cause. The parser's buffers grow to the largest line it has read (simdjson:
+  // about 6.7 bytes of address space per byte of line, touched as far as the line needed) and shrink again
+  // at the next line a quarter that size, when they exceed kKeptCapacity bytes of line.
   ParseStatus Parse(std::string_view line, Sample& out, std::string& error);
+  static constexpr size_t kKeptCapacity = 16 << 20;
+  size_t capacity() const;  // the longest line the buffers hold now
 
  private:
   struct Impl;

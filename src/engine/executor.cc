@@ -51,11 +51,17 @@ uint64_t LinesBefore(Env* env, const std::string& path, uint64_t offset) {
 }
 
 // Fingerprint files: the per-partition output of a deduplicator's first phase, in the partition's output
-// order. Layout: "SLUICEFP", u32 version (1), u32 fingerprint size, u64 count, u32 op name length, the op
-// name, then count x size bytes. Written atomically before the stage output's manifest, so a committed
-// stage output always has its fingerprints; the header lets the decision check it reads what it expects.
+// order. Layout: "SLUICEFP", u32 version (2), u32 fingerprint size, u32 op name length, the op name, then
+// count x size bytes, then u64 count. The count is a trailer so that the fingerprints stream to the file as
+// they are made: version 1 kept them in memory until the count was known in front, 512 bytes per record
+// for a minhash of 64 bands, 12x a partition of short records (a 2 GB peak for 127 MB of input at np 2).
+// Written atomically before the stage output's manifest, so a committed stage output always has its
+// fingerprints; the header lets the decision check it reads what it expects (a version 1 file left by an
+// older sluice is "not a fingerprint file": its partition is run again).
 constexpr std::string_view kFingerprintMagic = "SLUICEFP";
-constexpr uint32_t kFingerprintVersion = 1;
+constexpr uint32_t kFingerprintVersion = 2;
+// Fingerprints are handed to the file in blocks of about this size.
+constexpr size_t kFingerprintFlushBytes = 1 << 20;
 
 template <typename T>
 void PutLe(std::string& out, T v) {
@@ -64,35 +70,42 @@ void PutLe(std::string& out, T v) {
   out.append(b, sizeof(T));
 }
 
-std::string FingerprintHeader(std::string_view op, uint32_t size, uint64_t count) {
+std::string FingerprintHeader(std::string_view op, uint32_t size) {
   std::string h(kFingerprintMagic);
   PutLe(h, kFingerprintVersion);
   PutLe(h, size);
-  PutLe(h, count);
   PutLe(h, static_cast<uint32_t>(op.size()));
   h.append(op);
   return h;
 }
 
-// Checks a fingerprint file's header against the op and its size; sets *count and *offset (of the data).
+// Checks a fingerprint file's header and trailer against the op and its size; sets *count and *offset (of
+// the data).
 bool ReadFingerprintHeader(Env* env, const std::string& path, std::string_view op, uint32_t size, uint64_t* count,
                            uint64_t* offset, std::string* why) {
   if (!env->FileExists(path)) {
     *why = "missing";
     return false;
   }
-  std::string h(kFingerprintMagic.size() + 20 + op.size(), '\0');
+  std::string h(kFingerprintMagic.size() + 12 + op.size(), '\0');
   size_t got = env->ReadAt(path, 0, h.size(), h.data());
   uint32_t version = 0, fsize = 0, name_len = 0;
   std::memcpy(&version, h.data() + 8, 4);
   std::memcpy(&fsize, h.data() + 12, 4);
-  std::memcpy(count, h.data() + 16, 8);
-  std::memcpy(&name_len, h.data() + 24, 4);
+  std::memcpy(&name_len, h.data() + 16, 4);
   *offset = h.size();
+  *count = 0;
+  const uint64_t file_size = env->FileSize(path);
+  char trailer[8] = {};
+  if (file_size >= *offset + sizeof(trailer) &&
+      env->ReadAt(path, file_size - sizeof(trailer), sizeof(trailer), trailer) == sizeof(trailer))
+    std::memcpy(count, trailer, sizeof(trailer));
   if (got != h.size() || h.compare(0, 8, kFingerprintMagic) != 0 || version != kFingerprintVersion) *why = "not a fingerprint file";
-  else if (name_len != op.size() || h.compare(28, op.size(), op) != 0 || fsize != size)
+  else if (name_len != op.size() || h.compare(20, op.size(), op) != 0 || fsize != size)
     *why = fmt::format("written by another op or fingerprint size (expected {}, {} bytes)", op, size);
-  else if (env->FileSize(path) != *offset + *count * size) *why = "size disagrees with its header";
+  else if (file_size < *offset + sizeof(trailer) || size == 0 || (file_size - *offset - sizeof(trailer)) / size != *count ||
+           (file_size - *offset - sizeof(trailer)) % size != 0)
+    *why = "size disagrees with its count";
   else return true;
   return false;
 }
@@ -146,7 +159,21 @@ uint64_t DedupMemoryBudget(Env* env) {
   return static_cast<uint64_t>(mb * (1 << 20));
 }
 
+// A worker's output buffer past this capacity (it held a huge record) is given back after its flush.
+constexpr size_t kKeptOutputCapacity = 4 << 20;
+
 }  // namespace
+
+uint64_t MaxRecordBytesSetting(Env* env) {
+  std::optional<std::string> v = env->GetEnvVar("SLUICE_MAX_RECORD_MB");
+  if (!v || v->empty()) return MaxRecordBytes();
+  char* end = nullptr;
+  double mb = std::strtod(v->c_str(), &end);
+  if (end == v->c_str() || *end != '\0' || !(mb > 0))
+    Fail(ErrorKind::kUsage, "SLUICE_MAX_RECORD_MB must be a positive number, got '{}'", *v);
+  const double bytes = mb * (1 << 20);
+  return bytes >= static_cast<double>(MaxRecordBytes()) ? MaxRecordBytes() : static_cast<uint64_t>(bytes);
+}
 
 struct Executor::Impl {
   static inline const std::atomic<bool> kNeverStop{false};
@@ -161,6 +188,7 @@ struct Executor::Impl {
   std::vector<bool> checkpoint_after;  // per op index: a checkpoint is written after it
   std::vector<uint32_t> fingerprint_size;  // per stage ending in a deduplicator: its fingerprint size
   uint64_t dedup_memory = 0;               // a decision's memory budget (DedupMemoryBudget)
+  uint64_t max_record = 0;                 // MaxRecordBytesSetting
   Codec export_codec, inter_codec;
   std::vector<PartitionReport> reports;
   std::vector<Counters> final_counters;
@@ -178,6 +206,7 @@ struct Executor::Impl {
         events(e.events_), stop(e.stop_ != nullptr ? *e.stop_ : kNeverStop), prog(e.progress_) {
     stages = MakeStages(pipeline);
     dedup_memory = DedupMemoryBudget(env);
+    max_record = MaxRecordBytesSetting(env);
     size_t n = pipeline.ops.size();
     checkpoint_after.assign(n, false);
     for (size_t i = 0; i < n; ++i) {
@@ -391,7 +420,7 @@ struct Executor::Impl {
     const std::string& in_path = plan.files[range.file].path;
     std::unique_ptr<ByteSource> src = from_input ? OpenByteSource(env, in_path, range.begin, range.end)
                                                  : OpenWholeFile(env, source_path);
-    LineReader reader(std::move(src), RecordPadding());
+    LineReader reader(std::move(src), RecordPadding(), 256 << 10, max_record);
     w.sample.source_file = in_path;  // in every stage: suffix_filter reads the input file's suffix
     // The final output has a stats side part (engine/export_journal.h), committed with it.
     std::unique_ptr<OutputSink> out = final_output && journal
@@ -407,7 +436,12 @@ struct Executor::Impl {
     Deduplicator* dedup = write_fingerprints ? &static_cast<Deduplicator&>(w.chain.op(e - 1)) : nullptr;
     // An expanding mapper is always its segment's last op (see checkpoint_after): it is run here, not by the chain.
     ExpandingMapper* expander = pipeline.ops[e - 1].def->expands ? &static_cast<ExpandingMapper&>(w.chain.op(e - 1)) : nullptr;
-    std::string fingerprints;
+    std::string fingerprints;  // not yet handed to fp_file
+    std::unique_ptr<AtomicFile> fp_file;
+    if (dedup) {
+      fp_file = std::make_unique<AtomicFile>(env, FingerprintPath(p, e - 1));
+      fp_file->file().Append(FingerprintHeader(dedup->name(), static_cast<uint32_t>(dedup->fingerprint_size())));
+    }
     std::unique_ptr<AtomicFile> quarantine;
     uint64_t bad_here = 0;
     std::string first_bad;
@@ -441,7 +475,19 @@ struct Executor::Impl {
       lines_credited = l;
       bytes_credited = by;
     };
-    while (reader.Next(line)) {
+    const bool plain_source = CodecForPath(from_input ? in_path : source_path) == Codec::kNone;
+    auto next_line = [&] {
+      try {
+        return reader.Next(line);
+      } catch (const LineTooLong& e) {
+        // A plain input range starts inside its file: its line numbers continue those before it.
+        uint64_t base = from_input && plain_source ? LinesBefore(env, in_path, range.begin) : 0;
+        Fail(ErrorKind::kData, "{}:{}: line longer than {} bytes, the longest record sluice reads ({})",
+             from_input ? in_path : source_path, base + e.line(), e.limit(),
+             e.limit() < MaxRecordBytes() ? "SLUICE_MAX_RECORD_MB" : "the JSON parser's limit");
+      }
+    };
+    while (next_line()) {
       if (abort.load(std::memory_order_relaxed)) Fail(ErrorKind::kJobFailed, "job aborted");
       if (stop.load(std::memory_order_relaxed)) Fail(ErrorKind::kJobFailed, "stopped on request");
       uint64_t idx = index++;
@@ -481,7 +527,13 @@ struct Executor::Impl {
         rows_out += Expand(w, *expander, e - 1, so);
       } else {
         Emit(w, so);
-        if (dedup) fingerprints.append(dedup->fingerprint());
+        if (dedup) {
+          fingerprints.append(dedup->fingerprint());
+          if (fingerprints.size() >= kFingerprintFlushBytes) {
+            fp_file->file().Append(fingerprints);
+            fingerprints.clear();
+          }
+        }
         ++rows_out;
       }
       if (w.out.size() >= kFlushBytes) {
@@ -491,6 +543,9 @@ struct Executor::Impl {
           out->WriteSide(w.side);
           w.side.clear();
         }
+        // A huge record grew the buffers: keeping them would hold its size for the rest of the job.
+        if (w.out.capacity() > kKeptOutputCapacity) std::string().swap(w.out);
+        if (w.side.capacity() > kKeptOutputCapacity) std::string().swap(w.side);
       }
     }
     out->Write(w.out);
@@ -515,10 +570,9 @@ struct Executor::Impl {
       WriteSegmentTrace(env, SegmentTracePath(p, b, e), pipeline, w.chain, b, e);
     }
     if (dedup) {
-      AtomicFile f(env, FingerprintPath(p, e - 1));
-      f.file().Append(FingerprintHeader(dedup->name(), static_cast<uint32_t>(dedup->fingerprint_size()), rows_out));
-      f.file().Append(fingerprints);
-      f.Commit();
+      PutLe(fingerprints, rows_out);
+      fp_file->file().Append(fingerprints);
+      fp_file->Commit();
     }
     out->Commit(counters, final_output ? "result_commit" : "checkpoint_commit");
     if (final_output) w.location = out->Location();
@@ -557,6 +611,10 @@ struct Executor::Impl {
   // or fails the partition, as in OpChain::Run.
   // Writes the sample to w.out and, in the final output, its stats side line to w.side.
   void Emit(Worker& w, const SerializeOptions& so) {
+    // A record larger than the buffer's room gets exactly its size (plus slack for changed fields): the
+    // string's doubling would take twice a huge record, on top of the input line itself.
+    const size_t need = w.sample.line.size() + 1;
+    if (need > kFlushBytes && w.out.capacity() - w.out.size() < need) w.out.reserve(w.out.size() + need + need / 8);
     SerializeSample(w.sample, so, w.out);
     if (w.side_on) w.side_rows += AppendSideLine(w.sample, pipeline.adds_stats, pipeline.adds_meta, w.side);
   }

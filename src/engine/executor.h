@@ -24,6 +24,12 @@
 
 namespace sluice {
 
+// The longest input line a job reads (bytes): MaxRecordBytes() (core/record.h, the parser's limit) unless
+// the environment's SLUICE_MAX_RECORD_MB asks for less; a bad value throws kUsage. A line is held whole in
+// memory, several times over (docs/partitioning.md), so this bounds what one line without a break, e.g. a
+// decompression bomb, can take before the job fails naming file and line.
+uint64_t MaxRecordBytesSetting(Env* env);
+
 struct JobPaths {
   std::string job_dir;
   std::string checkpoint_dir;  // per-op checkpoints, stage outputs and dedup keys

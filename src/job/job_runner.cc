@@ -154,10 +154,18 @@ std::pair<uint64_t, uint64_t> CheckInputRecords(Env* env, const Recipe& r, const
   Sample sample;
   std::string error;
   uint64_t read = 0, bad = 0;
+  const uint64_t max_record = MaxRecordBytesSetting(env);
   for (const InputFile& f : inputs) {
-    LineReader lines(OpenWholeFile(env, f.path), RecordPadding());
+    LineReader lines(OpenWholeFile(env, f.path), RecordPadding(), 256 << 10, max_record);
     std::string_view line;
-    for (uint64_t n = 0; n < kDryRunRecordsPerFile && lines.Next(line);) {
+    auto next = [&] {
+      try {
+        return lines.Next(line);
+      } catch (const LineTooLong& e) {
+        Fail(ErrorKind::kData, "{}:{}: line longer than {} bytes, the longest record sluice reads", f.path, e.line(), e.limit());
+      }
+    };
+    for (uint64_t n = 0; n < kDryRunRecordsPerFile && next();) {
       ParseStatus ps = parser.Parse(line, sample, error);
       if (ps == ParseStatus::kBlank) continue;
       ++n;

@@ -4,6 +4,8 @@
 
 #include <unistd.h>
 
+#include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -78,6 +80,85 @@ TEST_F(LineReaderTest, CompressedFilesAreRead) {
   EXPECT_FALSE(r.mapped());
   std::string_view line;
   EXPECT_FALSE(r.Next(line));
+}
+
+long RssKiB();
+
+// A source of `data`, handed out at most `chunk` bytes per Read (as a decompressor hands out its blocks).
+class ChunkedSource : public ByteSource {
+ public:
+  ChunkedSource(std::string data, size_t chunk) : data_(std::move(data)), chunk_(chunk) {}
+  size_t Read(char* buf, size_t n) override {
+    size_t k = std::min({n, chunk_, data_.size() - pos_});
+    std::memcpy(buf, data_.data() + pos_, k);
+    pos_ += k;
+    return k;
+  }
+
+ private:
+  std::string data_;
+  size_t chunk_, pos_ = 0;
+};
+
+// A line arriving in many small reads is scanned for its end once: rescanning it from its start after each
+// read made a 1 GB line of a .gz input take 81 s (quadratic); here 32 MiB in 4 KiB reads would scan 128 GB.
+TEST_F(LineReaderTest, ALongLineInSmallReadsIsScannedOnce) {
+  const size_t n = 32 << 20;
+  std::string data = "{}\n" + std::string(n, 'x') + "\n{}";
+  auto t0 = std::chrono::steady_clock::now();
+  LineReader r(std::make_unique<ChunkedSource>(std::move(data), 4096), kPadding, 4096);
+  std::string_view l;
+  ASSERT_TRUE(r.Next(l));
+  EXPECT_EQ(l, "{}");
+  ASSERT_TRUE(r.Next(l));
+  EXPECT_EQ(l.size(), n);
+  EXPECT_EQ(l.find_first_not_of('x'), std::string_view::npos);
+  ASSERT_TRUE(r.Next(l));
+  EXPECT_EQ(l, "{}");
+  EXPECT_FALSE(r.Next(l));
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(s, 3.0) << "a 32 MiB line took " << s << " s";
+}
+
+// A line longer than max_line throws LineTooLong naming its number, read or mapped, ended by '\n' or by the
+// end of the source; the buffered reader holds no more than max_line and a block of it when it throws.
+TEST_F(LineReaderTest, ALineLongerThanTheLimitThrows) {
+  const std::string content = "{}\n" + std::string(5000, 'a') + "\n{}\n";
+  std::string p = tmp_.Write("long.jsonl", content);
+  std::string p2 = tmp_.Write("long_last.jsonl", "{}\n{}\n" + std::string(5000, 'b'));
+  for (const std::string& path : {p, p2}) {
+    for (bool mapped : {true, false}) {
+      std::unique_ptr<ByteSource> src = OpenWholeFile(Env::Default(), path);
+      if (!mapped) src = std::make_unique<ReadOnlySource>(std::move(src));
+      LineReader r(std::move(src), kPadding, 1024, 4999);
+      EXPECT_EQ(r.mapped(), mapped);
+      std::string_view l;
+      ASSERT_TRUE(r.Next(l));
+      const uint64_t want = path == p ? 2 : 3;
+      if (want == 3) ASSERT_TRUE(r.Next(l));
+      try {
+        r.Next(l);
+        ADD_FAILURE() << path << (mapped ? " mapped" : " read") << ": no LineTooLong";
+      } catch (const LineTooLong& e) {
+        EXPECT_EQ(e.line(), want);
+        EXPECT_EQ(e.limit(), 4999u);
+        EXPECT_EQ(e.kind(), ErrorKind::kData);
+      }
+    }
+  }
+  // Exactly at the limit is a line.
+  LineReader r(std::make_unique<ReadOnlySource>(OpenWholeFile(Env::Default(), p)), kPadding, 1024, 5000);
+  std::string_view l;
+  ASSERT_TRUE(r.Next(l));
+  ASSERT_TRUE(r.Next(l));
+  EXPECT_EQ(l.size(), 5000u);
+  // A line without end (a decompression bomb) stops with the buffer near the limit, not at the line's size.
+  const size_t limit = 1 << 20;
+  auto endless = std::make_unique<ChunkedSource>(std::string(64 << 20, 'z'), 1 << 20);
+  long before = RssKiB();
+  LineReader bomb(std::move(endless), kPadding, 256 << 10, limit);
+  EXPECT_THROW(bomb.Next(l), LineTooLong);
+  EXPECT_LT(RssKiB() - before, 16 * 1024);
 }
 
 long RssKiB() {
