@@ -7,8 +7,10 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <random>
+#include <system_error>
 
 #include <simdjson.h>
 
@@ -716,7 +718,16 @@ struct Executor::Impl {
         CrashPoint("partition_start");
         if (FaultPoint("partition_start") || FaultPoint(fmt::format("partition_start:{}", p)))
           Fail(ErrorKind::kInput, "injected I/O fault (SLUICE_FAIL_AT) at the start of partition {}", p);
-        RunStage(w, p, k, attempt + 1);
+        try {
+          RunStage(w, p, k, attempt + 1);
+        } catch (const std::bad_alloc&) {
+          // A limit on the process (ulimit -v, a cgroup with swap off) or a record too large to hold: retried,
+          // as memory other workers held may be free by then, and named if it fails for good.
+          Fail(ErrorKind::kJobFailed, "out of memory running {}: lower np or partition.max_size_mb, or allow the process more memory",
+               RangeText(p));
+        } catch (const std::system_error& e) {  // a reader's or writer's thread refused (EAGAIN), or a lock
+          Fail(ErrorKind::kJobFailed, "running {}: {} (a limit on threads or memory?)", RangeText(p), e.what());
+        }
         double dt = env->MonotonicSeconds() - t0;
         rep.seconds += dt;
         prog.work_done.fetch_add(Weight(p) - w.credited, std::memory_order_relaxed);
@@ -1151,8 +1162,17 @@ Executor::Executor(Env* env, const Recipe& recipe, const Pipeline& pipeline, con
     : env_(env), recipe_(recipe), pipeline_(pipeline), plan_(plan), paths_(std::move(paths)), events_(events), np_(np) {}
 
 JobReport Executor::Run() {
-  Impl impl(*this);
-  return impl.Run();
+  // Memory that cannot be had outside a partition's own handling (a decision, the export): a job failure
+  // naming the cause, not std::terminate (exit 134, "terminate called after throwing std::bad_alloc").
+  try {
+    Impl impl(*this);
+    return impl.Run();
+  } catch (const std::bad_alloc&) {
+    Fail(ErrorKind::kJobFailed, "out of memory (a memory allocation failed outside a partition): lower np or "
+                                "partition.max_size_mb, or allow the process more memory");
+  } catch (const std::system_error& e) {
+    Fail(ErrorKind::kJobFailed, "{} (a limit on threads or memory?)", e.what());
+  }
 }
 
 }  // namespace sluice

@@ -14,6 +14,7 @@
 #include <deque>
 #include <exception>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -191,11 +192,24 @@ class UncachedWritableFile : public WritableFile {
   void Submit() {
     std::unique_lock<std::mutex> lk(mu_);
     if (error_) std::rethrow_exception(error_);
+    if (!writer_.joinable()) {
+      try {
+        writer_ = std::thread([this] { Loop(); });
+      } catch (const std::system_error&) {
+        // The system refused a thread (a limit on threads or memory): the caller writes the buffer, nothing
+        // being in flight, and asks for the thread again at the next. Queued without a writer, the buffer
+        // was never written and Truncate, Sync and Close waited for it forever.
+        lk.unlock();
+        Write(cur_, kBufBytes, base_);
+        base_ += kBufBytes;
+        fill_ = 0;
+        return;
+      }
+    }
     queue_.push_back({cur_, base_});
     cur_ = nullptr;
     base_ += kBufBytes;
     fill_ = 0;
-    if (!writer_.joinable()) writer_ = std::thread([this] { Loop(); });
     work_cv_.notify_one();
     if (free_.empty() && all_.size() < kBuffers) {
       cur_ = NewBuffer();

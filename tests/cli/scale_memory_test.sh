@@ -90,4 +90,27 @@ check "huge records: exit 0" test "$RC" -eq 0
 check "... the export is the input" cmp -s huge.jsonl h_out/out.jsonl
 check "... within 5 x np x the largest record + 200 MiB ($RSS MiB)" test "$RSS" -lt $(( 5 * 2 * 33 + 200 ))
 
+# 5. Under a memory limit (ulimit -v) a job either succeeds with the same export or fails naming the cause:
+# memory or a refused thread was std::terminate (exit 134, "terminate called after throwing std::bad_alloc").
+python3 - mid.jsonl <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    for i in range(20000):
+        f.write('{"text":"%s"}\n' % ("words of record %d " % i * 60))
+PY
+recipe u.yaml mid.jsonl u_out/out.jsonl "  - whitespace_normalization_mapper:" "  - words_num_filter:" "      min_num: 1"
+printf 'fault_tolerance:\n  retry_base_seconds: 0.01\n' >> u.yaml
+"$SLUICE" run u.yaml --work_dir uw > /dev/null 2>&1
+mv u_out/out.jsonl unlimited.jsonl
+for kb in 100000 150000 250000 400000; do
+  set +e
+  (ulimit -v $kb; exec "$SLUICE" run u.yaml --work_dir "uw$kb") > out.txt 2> err.txt
+  RC=$?
+  set -e
+  if [ $RC -eq 0 ]; then check "ulimit -v $kb: exit 0 with the same export" cmp -s unlimited.jsonl u_out/out.jsonl
+  else check "ulimit -v $kb: exit 1 (not $RC) naming memory or threads" \
+      grep -qE "out of memory running .*mid.jsonl|a limit on threads or memory" err.txt; fi
+  rm -f u_out/out.jsonl
+done
+
 finish
