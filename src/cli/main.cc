@@ -4,6 +4,8 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdlib>
+#include <exception>
+#include <new>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -60,6 +62,14 @@ CLI::Validator NumberCheck(bool positive) {
       positive ? "POSITIVE" : "NONNEGATIVE");
 }
 
+// What escapes the layers' own errors (out of memory, a thread the system refuses) ends the command with a
+// message and exit 1, not std::terminate's abort (134) and a core dump.
+int ReportUnexpected(const std::exception& e) {
+  if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr) fmt::print(stderr, "sluice: error: out of memory ({})\n", e.what());
+  else fmt::print(stderr, "sluice: error: {}\n", e.what());
+  return 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -79,6 +89,8 @@ int main(int argc, char** argv) {
     } catch (const Error& e) {
       fmt::print(stderr, "sluice: error: {}\n", e.what());
       return e.exit_code();
+    } catch (const std::exception& e) {
+      return ReportUnexpected(e);
     }
   }
 
@@ -352,5 +364,7 @@ int main(int argc, char** argv) {
   } catch (const Error& e) {
     fmt::print(stderr, "sluice: error: {}\n", e.what());
     return e.exit_code();
+  } catch (const std::exception& e) {
+    return ReportUnexpected(e);
   }
 }
