@@ -1206,13 +1206,18 @@ def cmd_selftest():
     return 1 if failed or not passed else 0
 
 
-if __name__ == "__main__":
+def run_cli(name, prepare, compare, selftest):
+    """The command line both oracles share: prepare WORKDIR | compare WORKDIR | selftest."""
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     if cmd == "prepare" and len(sys.argv) == 3:
-        cmd_prepare(sys.argv[2])
+        prepare(sys.argv[2])
     elif cmd == "compare" and len(sys.argv) == 3:
-        sys.exit(cmd_compare(sys.argv[2]))
+        sys.exit(compare(sys.argv[2]))
     elif cmd == "selftest":
-        sys.exit(cmd_selftest())
+        sys.exit(selftest())
     else:
-        sys.exit("usage: dj_oracle.py prepare WORKDIR | compare WORKDIR | selftest")
+        sys.exit("usage: %s prepare WORKDIR | compare WORKDIR | selftest" % name)
+
+
+if __name__ == "__main__":
+    run_cli("dj_oracle.py", cmd_prepare, cmd_compare, cmd_selftest)

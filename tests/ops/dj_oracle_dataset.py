@@ -642,12 +642,6 @@ def cmd_selftest():
 
 
 if __name__ == "__main__":
-    cmd = sys.argv[1] if len(sys.argv) > 1 else ""
-    if cmd == "prepare" and len(sys.argv) == 3:
-        cmd_prepare(sys.argv[2])
-    elif cmd == "compare" and len(sys.argv) == 3:
-        sys.exit(cmd_compare(sys.argv[2]))
-    elif cmd == "selftest":
-        sys.exit(cmd_selftest())
-    else:
-        sys.exit("usage: dj_oracle_dataset.py prepare WORKDIR | compare WORKDIR | selftest")
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from dj_oracle import run_cli
+    run_cli("dj_oracle_dataset.py", cmd_prepare, cmd_compare, cmd_selftest)
