@@ -50,8 +50,16 @@ std::vector<InputFile> ResolveInputs(Env* env, const std::vector<std::string>& d
     for (const auto& root : roots) {
       std::error_code ec;
       if (fs::is_directory(root, ec)) {
-        for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator(); ++it)
-          if (it->is_regular_file() && IsDataFile(it->path().filename().string())) group.push_back(it->path().string());
+        // An unreadable subdirectory is an error, not the end of the listing: stopping there would run the
+        // job on part of the input without a word.
+        fs::recursive_directory_iterator it(root, ec), end;
+        std::string last = root;  // a failed step ends the iterator: the entry before it names the place
+        for (; !ec && it != end; it.increment(ec)) {
+          last = it->path().string();
+          std::error_code entry_ec;  // a dangling link is no data file, not an error
+          if (it->is_regular_file(entry_ec) && IsDataFile(it->path().filename().string())) group.push_back(last);
+        }
+        if (ec) Fail(ErrorKind::kInput, "dataset_path '{}': cannot list all of it (stopped after '{}'): {}", root, last, ec.message());
         if (group.empty()) Fail(ErrorKind::kInput, "dataset_path '{}' is a directory without .jsonl/.json(.gz/.zst) files", root);
       } else if (fs::is_regular_file(root, ec)) {
         group.push_back(root);

@@ -111,6 +111,25 @@ recipe r10.yaml missing.jsonl o10/out.jsonl
 expect "missing input: exit 3" 3 "dataset_path 'missing.jsonl' does not exist" -- "$SLUICE" run r10.yaml
 expect "missing recipe: exit 3" 3 "recipe file 'nope.yaml' does not exist" -- "$SLUICE" run nope.yaml
 
+# A subdirectory of dataset_path that cannot be listed: an error naming it, not a run on part of the input
+# (the listing used to stop there; a failing step aborted the process). Run as an unprivileged user when
+# root, with a copy of the binary it can execute.
+mkdir -p indir/sub && cp good.jsonl indir/a.jsonl && cp good.jsonl indir/sub/b.jsonl && chmod 000 indir/sub
+recipe r_dir.yaml "$T/indir" o_dir/out.jsonl
+as_user=()
+if [ "$(id -u)" = 0 ] && command -v setpriv > /dev/null; then
+  cp "$SLUICE" "$T/sluice_copy" && chmod -R a+rwX "$T" && chmod 000 indir/sub
+  as_user=(setpriv --reuid=nobody --regid=nogroup --clear-groups "$T/sluice_copy")
+else
+  as_user=("$SLUICE")
+fi
+if [ "$(id -u)" != 0 ] || [ "${#as_user[@]}" -gt 1 ]; then
+  expect "unlistable input subdirectory: exit 3 naming it" 3 "cannot list all of it \\(stopped after '.*indir/sub'\\): Permission denied" -- "${as_user[@]}" run r_dir.yaml --dry-run
+else
+  echo "skip - unlistable input subdirectory (root without setpriv)"
+fi
+chmod 755 indir/sub
+
 touch afile
 recipe r11.yaml good.jsonl afile/sub/out.jsonl
 expect "unwritable output: exit 4" 4 "cannot create directory" -- "$SLUICE" run r11.yaml
