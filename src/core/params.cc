@@ -62,8 +62,9 @@ static bool Conforms(const ParamValue& v, ParamType t, ParamValue* normalized) {
     case ParamType::kBool: return v.type() == T::kBool;
     case ParamType::kInt:
       if (v.type() == T::kInt) return true;
+      // The bounds are int64's exactly (-2^63 <= x < 2^63): a double just past them would overflow the cast.
       if (v.type() == T::kDouble && std::floor(v.as_number()) == v.as_number() &&
-          std::abs(v.as_number()) < 9.3e18) {
+          v.as_number() >= -9223372036854775808.0 && v.as_number() < 9223372036854775808.0) {
         *normalized = ParamValue::Int(static_cast<int64_t>(v.as_number()));
         return true;
       }
@@ -111,9 +112,13 @@ Params Params::Resolve(const std::string& op_name, const std::vector<ParamSpec>&
              ParamTypeName(s.type));
     } else {
       ParamValue norm = v;
-      if (!Conforms(v, s.type, &norm))
-        Fail(ErrorKind::kUsage, "op '{}': parameter '{}' must be {}, got {}", op_name, s.name,
-             ParamTypeName(s.type), v.ToJson());
+      if (!Conforms(v, s.type, &norm)) {
+        // A YAML 1.1 reading such as `no` (false) or `017` (15) for a string parameter: say how to get the text.
+        bool wants_text = s.type == ParamType::kString || s.type == ParamType::kStringList;
+        bool scalar = v.type() == ParamValue::Type::kBool || v.type() == ParamValue::Type::kInt || v.type() == ParamValue::Type::kDouble;
+        Fail(ErrorKind::kUsage, "op '{}': parameter '{}' must be {}, got {}{}", op_name, s.name, ParamTypeName(s.type),
+             v.ToJson(), wants_text && scalar ? " (YAML reads the unquoted value as that; quote it to pass text)" : "");
+      }
       v = std::move(norm);
     }
     p.items_.emplace_back(s.name, std::move(v));

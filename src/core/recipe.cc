@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <regex>
 #include <cstring>
 
@@ -133,25 +134,24 @@ const KeyInfo kIntermediate[] = {
 
 // The values set by command-line overrides (--key value) while LoadRecipe reads the recipe: an error in one
 // names the option, not a line of the file (the parsed value's own line 1 would point into the recipe).
-thread_local const std::vector<std::pair<YAML::Node, std::string>>* override_values = nullptr;
+struct OverrideValue {
+  YAML::Node node;
+  std::string key;   // dotted
+  std::string text;  // as typed: a string key takes it verbatim
+};
+thread_local const std::vector<OverrideValue>* override_values = nullptr;
 
 std::string OnCommandLine(const std::string& key) { return "command line --" + key; }
 
 std::string Where(const std::string& file, const YAML::Node& n) {
   if (override_values != nullptr)
-    for (const auto& [node, key] : *override_values)
-      if (n.is(node)) return OnCommandLine(key);
+    for (const auto& o : *override_values)
+      if (n.is(o.node)) return OnCommandLine(o.key);
   if (n.Mark().line < 0) return file;
   return fmt::format("{}:{}", file, n.Mark().line + 1);
 }
 
-bool IsOff(const YAML::Node& n) {
-  if (!n || n.IsNull()) return true;
-  if (n.IsSequence() || n.IsMap()) return n.size() == 0;
-  std::string s = n.Scalar();
-  return s.empty() || s == "false" || s == "False" || s == "FALSE" || s == "0" || s == "no";
-}
-
+bool IsOff(const std::string& file, const YAML::Node& n);
 template <size_t N>
 void CheckKeys(const std::string& file, const YAML::Node& map, const KeyInfo (&table)[N], const std::string& section) {
   std::vector<std::string> names;
@@ -159,9 +159,13 @@ void CheckKeys(const std::string& file, const YAML::Node& map, const KeyInfo (&t
   std::vector<std::string> seen;
   for (auto it = map.begin(); it != map.end(); ++it) {
     std::string key = it->first.as<std::string>();
-    // yaml-cpp keeps duplicate keys and lookups return the first; a second value would be ignored.
+    // yaml-cpp keeps duplicate keys and lookups return the first; DataJuicer's loader keeps the last.
     if (std::find(seen.begin(), seen.end(), key) != seen.end())
-      Fail(ErrorKind::kUsage, "{}: recipe key '{}' appears twice", Where(file, it->first), section.empty() ? key : section + "." + key);
+      Fail(ErrorKind::kUsage, "{}: recipe key '{}' appears twice (DataJuicer would silently use the last one; remove one)",
+           Where(file, it->first), section.empty() ? key : section + "." + key);
+    if (key == "<<" && it->first.Tag() == "?")
+      Fail(ErrorKind::kUsage, "{}: a YAML merge key ('<<') is supported in op parameters only, not in {}", Where(file, it->first),
+           section.empty() ? "the top level of a recipe" : "'" + section + "'");
     seen.push_back(key);
     const KeyInfo* info = nullptr;
     for (const auto& k : table)
@@ -170,75 +174,279 @@ void CheckKeys(const std::string& file, const YAML::Node& map, const KeyInfo (&t
     // A key no line of the file holds was added by a command-line override.
     std::string where = it->first.Mark().line < 0 ? OnCommandLine(full) : Where(file, it->first);
     if (info == nullptr) Fail(ErrorKind::kUsage, "{}: unknown recipe key '{}'{}", where, full, DidYouMean(key, names));
-    if (info->use == KeyUse::kUnsupported && !IsOff(it->second))
+    if (info->use == KeyUse::kUnsupported && !IsOff(file, it->second))
       Fail(ErrorKind::kUsage, "{}: recipe key '{}' is not supported by sluice yet; remove it or turn it off", where, full);
   }
 }
 
-ParamValue ToParam(const YAML::Node& n) {
+// Scalars are resolved as DataJuicer resolves them, not as yaml-cpp (YAML 1.2) would: DataJuicer reads a recipe
+// through jsonargparse's loader, which is PyYAML's SafeLoader (YAML 1.1) without the timestamp resolver and with
+// a float pattern that also takes `1e-3` (plain PyYAML reads that as a string). The differences from YAML 1.2
+// change values silently (`017` is 15, `Yes` and `ON` are booleans, `1_000` is 1000, `-.5` is a string), so
+// sluice follows YAML 1.1 and refuses what that loader cannot construct.
+const std::regex kYaml11Int(
+    "[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(:[0-5]?[0-9])+");
+const std::regex kJsonargparseFloat(
+    "[-+]?[0-9][0-9_]*\\.[0-9_]*([eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+|\\.[0-9_]+([eE][-+][0-9]+)?"
+    "|[-+]?[0-9][0-9_]*(:[0-5]?[0-9])+\\.[0-9_]*|[-+]?\\.(inf|Inf|INF)|\\.(nan|NaN|NAN)");
+
+[[noreturn]] void FailValue(const std::string& file, const YAML::Node& n, const std::string& why) {
+  Fail(ErrorKind::kUsage, "{}: {}", Where(file, n), why);
+}
+
+// PyYAML's construct_yaml_int on text the YAML 1.1 int pattern matched. Beyond int64 the value becomes the
+// nearest double (Python keeps the exact integer; a number parameter compares the same, an int one refuses it).
+ParamValue ConstructInt(const std::string& file, const YAML::Node& n, const std::string& text) {
+  std::string v;
+  for (char c : text)
+    if (c != '_') v += c;
+  bool neg = !v.empty() && v[0] == '-';
+  if (!v.empty() && (v[0] == '-' || v[0] == '+')) v.erase(0, 1);
+  long double mag = 0;
+  auto digits = [&](size_t from, int base) {
+    if (from >= v.size()) FailValue(file, n, fmt::format("'{}' is not an integer (no digits)", text));
+    for (size_t i = from; i < v.size(); ++i) {
+      int d = std::isdigit(static_cast<unsigned char>(v[i])) ? v[i] - '0' : std::tolower(v[i]) - 'a' + 10;
+      mag = mag * base + d;
+    }
+  };
+  if (v == "0") {
+    mag = 0;
+  } else if (v.starts_with("0b")) {
+    digits(2, 2);
+  } else if (v.starts_with("0x")) {
+    digits(2, 16);
+  } else if (v[0] == '0') {
+    digits(1, 8);  // YAML 1.1: a leading zero means octal (017 is 15)
+  } else if (v.find(':') != std::string::npos) {
+    // sexagesimal, YAML 1.1: 1:30 is 90
+    size_t start = 0;
+    while (true) {
+      size_t c = v.find(':', start);
+      mag = mag * 60 + std::stoll(v.substr(start, c - start));
+      if (c == std::string::npos) break;
+      start = c + 1;
+    }
+  } else {
+    digits(0, 10);
+  }
+  if (neg) mag = -mag;
+  if (mag >= -9223372036854775808.0L && mag < 9223372036854775808.0L) return ParamValue::Int(static_cast<int64_t>(mag));
+  return ParamValue::Double(static_cast<double>(mag));
+}
+
+// PyYAML's construct_yaml_float: '_' dropped, case ignored, sexagesimal allowed; overflow is inf as in Python.
+std::optional<double> ConstructFloat(const std::string& text) {
+  std::string v;
+  for (char c : text)
+    if (c != '_') v += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  double sign = 1;
+  if (!v.empty() && (v[0] == '-' || v[0] == '+')) {
+    if (v[0] == '-') sign = -1;
+    v.erase(0, 1);
+  }
+  if (v == ".inf") return sign * INFINITY;
+  if (v == ".nan") return NAN;
+  if (v.find(':') != std::string::npos) {
+    double r = 0;
+    size_t start = 0;
+    while (true) {
+      size_t c = v.find(':', start);
+      std::string part = v.substr(start, c == std::string::npos ? std::string::npos : c - start);
+      char* end = nullptr;
+      double d = std::strtod(part.c_str(), &end);
+      if (part.empty() || *end != '\0') return std::nullopt;
+      r = r * 60 + d;
+      if (c == std::string::npos) break;
+      start = c + 1;
+    }
+    return sign * r;
+  }
+  if (v.empty() || !(std::isdigit(static_cast<unsigned char>(v[0])) || v[0] == '.')) return std::nullopt;
+  char* end = nullptr;
+  double d = std::strtod(v.c_str(), &end);
+  if (*end != '\0') return std::nullopt;
+  return sign * d;
+}
+
+// A plain (unquoted, untagged) scalar, resolved by the loader's implicit resolvers.
+ParamValue ResolvePlain(const std::string& file, const YAML::Node& n, const std::string& s) {
+  static const char* const kNull[] = {"", "~", "null", "Null", "NULL"};
+  static const char* const kTrue[] = {"yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"};
+  static const char* const kFalse[] = {"no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"};
+  for (const char* w : kNull)
+    if (s == w) return {};
+  for (const char* w : kTrue)
+    if (s == w) return ParamValue::Bool(true);
+  for (const char* w : kFalse)
+    if (s == w) return ParamValue::Bool(false);
+  if (std::regex_match(s, kYaml11Int)) return ConstructInt(file, n, s);
+  if (std::regex_match(s, kJsonargparseFloat)) {
+    if (auto d = ConstructFloat(s)) return ParamValue::Double(*d);
+    FailValue(file, n, fmt::format("'{}' is not a number", s));
+  }
+  if (s == "=")
+    FailValue(file, n, "a plain '=' is YAML 1.1's value key, which DataJuicer's YAML loader cannot read; quote it to mean the string \"=\"");
+  return ParamValue::String(s);
+}
+
+// A scalar with an explicit tag (`!!str 5`, `!!float 3`), constructed as PyYAML's SafeLoader does.
+ParamValue ConstructTagged(const std::string& file, const YAML::Node& n, const std::string& tag, const std::string& s) {
+  static const std::string kCore = "tag:yaml.org,2002:";
+  if (tag == kCore + "str") return ParamValue::String(s);
+  if (tag == kCore + "null") return {};
+  if (tag == kCore + "bool") {
+    std::string l;
+    for (char c : s) l += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (l == "yes" || l == "true" || l == "on") return ParamValue::Bool(true);
+    if (l == "no" || l == "false" || l == "off") return ParamValue::Bool(false);
+    FailValue(file, n, fmt::format("!!bool '{}' is not a YAML 1.1 boolean", s));
+  }
+  if (tag == kCore + "int") {
+    if (!std::regex_match(s, kYaml11Int)) FailValue(file, n, fmt::format("!!int '{}' is not a YAML 1.1 integer", s));
+    return ConstructInt(file, n, s);
+  }
+  if (tag == kCore + "float") {
+    if (auto d = ConstructFloat(s)) return ParamValue::Double(*d);
+    FailValue(file, n, fmt::format("!!float '{}' is not a number", s));
+  }
+  std::string shown = tag.starts_with(kCore) ? "!!" + tag.substr(kCore.size()) : tag;
+  FailValue(file, n, fmt::format("YAML tag '{}' is not supported in a recipe (only !!str, !!int, !!float, !!bool and !!null)", shown));
+}
+
+std::string KeyText(const std::string& file, const YAML::Node& key) {
+  if (!key.IsScalar()) FailValue(file, key, "a mapping key must be a plain string");
+  return key.Scalar();
+}
+
+// The entries of a mapping with YAML 1.1 merge keys (`<<: *defaults`) applied as PyYAML applies them: the
+// merged mappings' entries first (an earlier mapping of a `<<` list wins over a later one), the mapping's own
+// entries after them and winning. A key the mapping itself gives twice is refused: PyYAML would silently
+// keep the last value, and a recipe saying two things is more likely a mistake than a choice.
+// `twice` says what a key given twice is ("parameter 'x' of op 'y'").
+std::vector<std::pair<std::string, YAML::Node>> MapEntries(const std::string& file, const YAML::Node& map,
+                                                          const std::function<std::string(const std::string&)>& twice) {
+  std::vector<std::pair<std::string, YAML::Node>> merged, own;
+  auto merge_from = [&](const YAML::Node& src) {
+    if (!src.IsMap()) FailValue(file, src, "a merge key ('<<') must name a mapping or a list of mappings");
+    for (auto& [k, v] : MapEntries(file, src, twice)) {
+      bool seen = false;
+      for (const auto& [mk, mv] : merged) seen |= mk == k;
+      if (!seen) merged.emplace_back(k, v);
+    }
+  };
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    std::string k = KeyText(file, it->first);
+    if (k == "<<" && it->first.Tag() == "?") {
+      if (it->second.IsSequence()) {
+        for (const auto& e : it->second) merge_from(e);
+      } else {
+        merge_from(it->second);
+      }
+      continue;
+    }
+    for (const auto& [ok, ov] : own)
+      if (ok == k)
+        FailValue(file, it->first, twice(k) + " is given twice (DataJuicer would silently use the last one; remove one)");
+    own.emplace_back(k, it->second);
+  }
+  std::vector<std::pair<std::string, YAML::Node>> out;
+  for (auto& [k, v] : merged) {
+    bool overridden = false;
+    for (const auto& [ok, ov] : own) overridden |= ok == k;
+    if (!overridden) out.emplace_back(k, v);
+  }
+  for (auto& e : own) out.push_back(std::move(e));
+  return out;
+}
+
+ParamValue ToParam(const std::string& file, const YAML::Node& n) {
   if (!n || n.IsNull()) return {};
+  const std::string& tag = n.Tag();
+  if (n.IsSequence() || n.IsMap()) {
+    if (tag != "?" && tag != "" && tag != "tag:yaml.org,2002:seq" && tag != "tag:yaml.org,2002:map")
+      FailValue(file, n, fmt::format("YAML tag '{}' is not supported in a recipe", tag));
+  }
   if (n.IsSequence()) {
     std::vector<ParamValue> items;
-    for (const auto& e : n) items.push_back(ToParam(e));
+    for (const auto& e : n) items.push_back(ToParam(file, e));
     return ParamValue::List(std::move(items));
   }
   if (n.IsMap()) {
     std::vector<std::pair<std::string, ParamValue>> items;
-    for (auto it = n.begin(); it != n.end(); ++it) items.emplace_back(it->first.as<std::string>(), ToParam(it->second));
+    auto twice = [](const std::string& k) { return fmt::format("key '{}' of this mapping", k); };
+    for (auto& [k, v] : MapEntries(file, n, twice)) items.emplace_back(k, ToParam(file, v));
     return ParamValue::Map(std::move(items));
   }
   const std::string& s = n.Scalar();
-  if (n.Tag() == "!") return ParamValue::String(s);  // quoted: always a string
-  static const std::regex kInt("[-+]?[0-9]+");
-  static const std::regex kFloat("[-+]?([0-9]+\\.[0-9]*|\\.[0-9]+|[0-9]+)([eE][-+]?[0-9]+)?");
-  if (s == "~" || s == "null" || s == "Null" || s == "NULL") return {};
-  if (s == "true" || s == "True" || s == "TRUE" || s == "yes" || s == "on") return ParamValue::Bool(true);
-  if (s == "false" || s == "False" || s == "FALSE" || s == "no" || s == "off") return ParamValue::Bool(false);
-  if (std::regex_match(s, kInt)) {
-    try {
-      return ParamValue::Int(std::stoll(s));
-    } catch (...) {
-      return ParamValue::Double(std::stod(s));
-    }
+  if (tag == "!") return ParamValue::String(s);  // quoted: always a string
+  if (tag != "?" && !tag.empty()) return ConstructTagged(file, n, tag, s);
+  return ResolvePlain(file, n, s);
+}
+
+bool IsOff(const std::string& file, const YAML::Node& n) {
+  if (!n || n.IsNull()) return true;
+  if (n.IsSequence() || n.IsMap()) return n.size() == 0;
+  ParamValue v = ToParam(file, n);
+  return v.is_null() || (v.type() == ParamValue::Type::kBool && !v.as_bool()) ||
+         (v.type() == ParamValue::Type::kInt && v.as_int() == 0) ||
+         (v.type() == ParamValue::Type::kString && v.as_string().empty());
+}
+
+// What a non-string value is, for the message refusing it where a string is needed.
+std::string Describe(const ParamValue& v) {
+  switch (v.type()) {
+    case ParamValue::Type::kBool: return fmt::format("the boolean {}", v.as_bool() ? "true" : "false");
+    case ParamValue::Type::kInt: return fmt::format("the integer {}", v.as_int());
+    case ParamValue::Type::kDouble: return fmt::format("the number {}", v.ToJson());
+    default: return v.ToJson();
   }
-  if (std::regex_match(s, kFloat)) return ParamValue::Double(std::stod(s));
-  if (s == ".inf" || s == "+.inf") return ParamValue::Double(INFINITY);
-  if (s == "-.inf") return ParamValue::Double(-INFINITY);
-  if (s == ".nan") return ParamValue::Double(NAN);
-  return ParamValue::String(s);
+}
+
+const std::string* OverrideText(const YAML::Node& n) {
+  if (override_values != nullptr)
+    for (const auto& o : *override_values)
+      if (n.is(o.node)) return &o.text;
+  return nullptr;
 }
 
 // Typed readers: each names the key and the recipe line on a wrong type.
 struct Reader {
   const std::string& file;
 
-  ParamValue Get(const YAML::Node& n) const { return ToParam(n); }
   bool Bool(const YAML::Node& n, const std::string& key) const {
-    ParamValue v = ToParam(n);
+    ParamValue v = ToParam(file, n);
     if (v.type() != ParamValue::Type::kBool) Fail(ErrorKind::kUsage, "{}: '{}' must be true or false", Where(file, n), key);
     return v.as_bool();
   }
   int64_t Int(const YAML::Node& n, const std::string& key, int64_t min) const {
-    ParamValue v = ToParam(n);
+    ParamValue v = ToParam(file, n);
     if (v.type() != ParamValue::Type::kInt || v.as_int() < min)
       Fail(ErrorKind::kUsage, "{}: '{}' must be an integer >= {}, got '{}'", Where(file, n), key, min, n.Scalar());
     return v.as_int();
   }
   double Number(const YAML::Node& n, const std::string& key, double min_exclusive) const {
-    ParamValue v = ToParam(n);
+    ParamValue v = ToParam(file, n);
     if ((v.type() != ParamValue::Type::kInt && v.type() != ParamValue::Type::kDouble) || !(v.as_number() > min_exclusive))
       Fail(ErrorKind::kUsage, "{}: '{}' must be a number > {}, got '{}'", Where(file, n), key, min_exclusive, n.Scalar());
     return v.as_number();
   }
+  // DataJuicer types these keys `str` and refuses a YAML value of another type (`project_name: 017` is the
+  // integer 15); a command-line value is text as given, as in DataJuicer.
   std::string String(const YAML::Node& n, const std::string& key) const {
     if (!n.IsScalar()) Fail(ErrorKind::kUsage, "{}: '{}' must be a string", Where(file, n), key);
-    return n.Scalar();
+    if (const std::string* typed = OverrideText(n)) return *typed;
+    ParamValue v = ToParam(file, n);
+    if (v.type() != ParamValue::Type::kString)
+      Fail(ErrorKind::kUsage, "{}: '{}' must be a string; YAML reads '{}' as {}: quote it", Where(file, n), key, n.Scalar(),
+           Describe(v));
+    return v.as_string();
   }
   std::vector<std::string> StringList(const YAML::Node& n, const std::string& key, bool split_commas) const {
     std::vector<std::string> out;
     if (!n || n.IsNull()) return out;
     if (n.IsScalar()) {
-      std::string s = n.Scalar();
+      std::string s = String(n, key);
       if (!split_commas) return {s};
       size_t start = 0;
       while (start <= s.size()) {
@@ -277,9 +485,18 @@ YAML::Node ApplyOverride(YAML::Node root, const Override& o) {
     if (dot == std::string::npos) break;
     start = dot + 1;
   }
+  // jsonargparse reads a command-line value that is all digits as a decimal integer before it asks YAML
+  // (`--np 017` is 17, where `np: 017` in the file is octal 15); the rest is read as YAML, as there.
+  std::string text = o.value;
+  static const std::regex kDecimal("-?[0-9]+");
+  if (std::regex_match(text, kDecimal)) {
+    bool neg = text[0] == '-';
+    size_t first = text.find_first_not_of('0', neg ? 1 : 0);
+    text = first == std::string::npos ? "0" : (neg ? "-" : "") + text.substr(first);
+  }
   YAML::Node value;
   try {
-    value = YAML::Load(o.value);
+    value = YAML::Load(text);
   } catch (const YAML::Exception&) {
     value = YAML::Node(o.value);
   }
@@ -337,7 +554,12 @@ Recipe LoadRecipe(const std::string& path, const std::vector<Override>& override
   if (!fs::is_regular_file(path, ec)) Fail(ErrorKind::kInput, "recipe file '{}' does not exist or is not a file", path);
   YAML::Node root;
   try {
-    root = YAML::LoadFile(path);
+    // yaml-cpp's LoadFile reads the first document and ignores the rest; DataJuicer refuses a second one.
+    std::vector<YAML::Node> docs = YAML::LoadAllFromFile(path);
+    if (docs.size() > 1)
+      Fail(ErrorKind::kUsage, "{}:{}: a second YAML document; a recipe is one document (remove the '---' line or split the file)",
+           path, docs[1].Mark().line + 1);
+    if (!docs.empty()) root = docs[0];
   } catch (const YAML::ParserException& e) {
     Fail(ErrorKind::kUsage, "{}:{}:{}: invalid YAML: {}", path, e.mark.line + 1, e.mark.column + 1, e.msg);
   } catch (const YAML::Exception& e) {
@@ -345,8 +567,8 @@ Recipe LoadRecipe(const std::string& path, const std::vector<Override>& override
   }
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   if (!root.IsMap()) Fail(ErrorKind::kUsage, "{}: a recipe must be a YAML mapping of keys to values", path);
-  std::vector<std::pair<YAML::Node, std::string>> overridden;
-  for (const auto& o : overrides) overridden.emplace_back(ApplyOverride(root, o), o.key);
+  std::vector<OverrideValue> overridden;
+  for (const auto& o : overrides) overridden.push_back({ApplyOverride(root, o), o.key, o.value});
   override_values = &overridden;
   struct Reset {
     ~Reset() { override_values = nullptr; }
@@ -559,8 +781,9 @@ Recipe LoadRecipe(const std::string& path, const std::vector<Override>& override
         const YAML::Node params = it->second;  // a copy: `it->` yields a temporary, a reference would dangle
         if (params && !params.IsNull()) {
           if (!params.IsMap()) Fail(ErrorKind::kUsage, "{}: parameters of op '{}' must be a mapping", Where(file, params), op.name);
-          for (auto p = params.begin(); p != params.end(); ++p)
-            op.params.emplace_back(p->first.as<std::string>(), ToParam(p->second));
+          auto twice = [&](const std::string& k) { return fmt::format("op '{}': parameter '{}'", op.name, k); };
+          for (auto& [k, v] : MapEntries(file, params, twice))
+            op.params.emplace_back(k, ToParam(file, v));
         }
       } else {
         Fail(ErrorKind::kUsage, "{}: each process entry must be 'op_name:' followed by its parameters", Where(file, item));
