@@ -41,6 +41,11 @@ class Op {
   // The text slot this op reads (and, for mappers, writes); assigned by the chain builder.
   int slot() const { return slot_; }
   void set_slot(int s) { slot_ = s; }
+  // The field of every text slot of the chain, by slot; set by the chain builder, empty outside a chain.
+  // For ops that read fields by name (the field filters): a text an earlier mapper rewrote is current only in
+  // its slot, whichever op's slot it is, never in Sample::line.
+  const std::vector<std::string>& slot_keys() const { return slot_keys_; }
+  void set_slot_keys(std::vector<std::string> keys) { slot_keys_ = std::move(keys); }
 
  protected:
   Op(std::string name, OpKind kind) : name_(std::move(name)), kind_(kind) {}
@@ -49,6 +54,7 @@ class Op {
   std::string name_;
   OpKind kind_;
   int slot_ = 0;
+  std::vector<std::string> slot_keys_;
 };
 
 class Mapper : public Op {

@@ -113,6 +113,7 @@ OpChain::OpChain(const Pipeline& pipeline)
     fault_names_.push_back("op:" + r.def->name);
     ops_.push_back(r.def->create(r.params));
     ops_.back()->set_slot(r.slot);
+    ops_.back()->set_slot_keys(pipeline.text_keys);
     if (auto* rm = dynamic_cast<RecordMapper*>(ops_.back().get())) rm->set_text_key(r.text_key);
     if (r.def->kind == OpKind::kMapper && static_cast<Mapper&>(*ops_.back()).record_mapper() && !record_parser_)
       record_parser_ = std::make_unique<RecordParser>(pipeline.text_keys);

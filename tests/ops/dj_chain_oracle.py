@@ -463,11 +463,6 @@ ALLOWED = [
     # SerializeSample inserts stats only when there is one; not an op-chain matter).
     ("general_field_filter", lambda record, d: d[1] == "__dj__stats__ missing" and d[2] == {},
      "no __dj__stats__: {} in the export for a record without stats (SerializeSample)"),
-    # A field filter reading a text field by name read the input line unless the field was its own text key,
-    # and took `text` for its own text key when the op had none: so it missed a mapper's rewrite of the
-    # other text key, and with text_keys [alt] `text` meant alt (src/ops/filter/field_filters.cc FieldReader).
-    (r'"field_key": "(text|alt)"|"filter_condition": "[^"]*\b(text|alt)\b', lambda record, d: True,
-     "field filters read a text field from the input line (FieldReader)"),
 ]
 
 

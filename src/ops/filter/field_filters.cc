@@ -154,20 +154,20 @@ int PyCompare(const PyValue& a, const PyValue& b, std::string_view op) {
 // Reads fields of one sample.
 class FieldReader {
  public:
-  explicit FieldReader(std::string text_key) : text_key_(std::move(text_key)) {}
+  // own_text_key: the op's text key, the only text read from its slot when the op runs outside a chain.
+  explicit FieldReader(std::string own_text_key) : own_text_key_(std::move(own_text_key)) {}
 
   // Forgets the record read last: call once per sample, before its first Get. (A record line's address says
   // nothing about its content: the engine reuses its read buffers.)
   void NewSample() { loaded_ = false; }
 
-  // The value at `path`; null when absent.
-  PyValue Get(const Sample& s, int slot, std::string_view path) {
-    if (path == text_key_) {
-      const TextField& t = s.texts[static_cast<size_t>(slot)];
+  // The value at `path` for op `op`; null when absent.
+  PyValue Get(const Sample& s, const Op& op, std::string_view path) {
+    if (const TextField* t = TextSlot(s, op, path)) {
       PyValue v;
-      if (t.present && !t.is_null) {
+      if (t->present && !t->is_null) {
         v.kind = PyValue::Kind::kString;
-        v.s = t.value();
+        v.s = t->value();
       }
       return v;
     }
@@ -202,8 +202,8 @@ class FieldReader {
   }
 
   // The minified JSON of the value at `path` ("null" when absent): what specified_*_filter caches.
-  std::string RawJson(const Sample& s, int slot, std::string_view path) {
-    PyValue v = Get(s, slot, path);
+  std::string RawJson(const Sample& s, const Op& op, std::string_view path) {
+    PyValue v = Get(s, op, path);
     std::string out;
     if (v.kind == PyValue::Kind::kString) {
       AppendJsonString(out, v.s);
@@ -227,6 +227,16 @@ class FieldReader {
   }
 
  private:
+  // The slot holding field `path` when it is a text key of the chain (any op's, not only this op's: a field
+  // filter after a mapper on another text key must see that mapper's output, as DataJuicer's sample does).
+  const TextField* TextSlot(const Sample& s, const Op& op, std::string_view path) const {
+    const std::vector<std::string>& keys = op.slot_keys();
+    if (keys.empty()) return path == own_text_key_ ? &s.texts[static_cast<size_t>(op.slot())] : nullptr;
+    for (size_t i = 0; i < keys.size() && i < s.texts.size(); ++i)
+      if (keys[i] == path) return &s.texts[i];
+    return nullptr;
+  }
+
   // §1.1: the whole path as a flat key first, then level by level.
   static std::optional<dom::element> Lookup(dom::element obj, std::string_view path) {
     dom::object o;
@@ -239,7 +249,7 @@ class FieldReader {
     return Lookup(e, path.substr(dot + 1));
   }
 
-  std::string text_key_;
+  std::string own_text_key_;
   dom::parser parser_;
   mutable dom::parser scratch_parser_;  // stats values; Keep() is const
   dom::element root_;
@@ -635,7 +645,7 @@ class GeneralFieldFilter : public Filter {
   PyValue Eval(const Expr& e, const Sample& s) {
     switch (e.kind) {
       case Expr::Kind::kLiteral: return e.literal;
-      case Expr::Kind::kField: return fields_.Get(s, slot(), e.path);
+      case Expr::Kind::kField: return fields_.Get(s, *this, e.path);
       case Expr::Kind::kOr:
       case Expr::Kind::kAnd: {
         PyValue v;
@@ -689,7 +699,7 @@ class SpecifiedFieldFilterBase : public Filter {
     fields_.NewSample();
     StatValue& v = s.stats.Set(key_);
     v.kind = StatValue::Kind::kRaw;
-    v.raw = fields_.RawJson(s, slot(), key_);
+    v.raw = fields_.RawJson(s, *this, key_);
   }
 
  protected:
@@ -770,7 +780,7 @@ class SuffixFilter : public Filter {
   bool Keep(const Sample& s) const override {
     if (suffixes_.empty()) return true;
     fields_.NewSample();
-    PyValue v = fields_.Get(s, slot(), "__dj__suffix__");
+    PyValue v = fields_.Get(s, *this, "__dj__suffix__");
     // A non-string value (DataJuicer's loader never writes one) equals no suffix.
     bool keep = false;
     if (v.kind == PyValue::Kind::kString || v.kind == PyValue::Kind::kNull) {
