@@ -9,7 +9,7 @@
 # Needs Python 3 with the `regex` module (python3-regex, scripts/install-deps.sh).
 source "$(dirname "$0")/lib.sh" "$@"
 ORACLE="$SRC/tests/ops/dj_chain_oracle.py"
-export DJ_CHAIN_SEED=${DJ_CHAIN_SEED:-1} DJ_CHAIN_RECIPES=${DJ_CHAIN_RECIPES:-24}
+export DJ_CHAIN_SEED=${DJ_CHAIN_SEED:-1} DJ_CHAIN_RECIPES=${DJ_CHAIN_RECIPES:-48}
 PY=""
 for p in /usr/bin/python3 python3; do
   if "$p" -c "import regex" 2> /dev/null; then PY=$p; break; fi
@@ -21,7 +21,7 @@ fi
 
 check "the chain oracle keeps DataJuicer's stats cache and op order on hand-made chains" "$PY" "$ORACLE" selftest
 "$PY" "$ORACLE" prepare "$T"
-echo "seed $DJ_CHAIN_SEED, $DJ_CHAIN_RECIPES recipes, $(wc -l < configs.txt) runs"
+echo "seed $DJ_CHAIN_SEED, $DJ_CHAIN_RECIPES random recipes and the fixed ones, $(wc -l < configs.txt) runs"
 # Two runs at a time; each one's exit code is compared with the oracle's (a selector may fail the job).
 xargs -P 2 -I{} sh -c '"$0" run "recipes/{}.yaml" > "run_{}.log" 2>&1; echo $? > "run_{}.rc"' \
   "$SLUICE" < configs.txt

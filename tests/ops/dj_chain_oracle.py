@@ -26,8 +26,9 @@ Contract:
                                        and for each recipe two runs, WORKDIR/recipes/NAME_np1.yaml (np 1, one
                                        partition) and NAME_np2.yaml (np 2, small partitions, a checkpoint
                                        strategy that varies), their names in WORKDIR/configs.txt.
-                                       DJ_CHAIN_SEED (default 1) and DJ_CHAIN_RECIPES (default 24) choose the
-                                       recipes: a soak run is DJ_CHAIN_RECIPES=400 DJ_CHAIN_SEED=7.
+                                       DJ_CHAIN_SEED (default 1) and DJ_CHAIN_RECIPES (default 48) choose the
+                                       random recipes (a soak: DJ_CHAIN_RECIPES=400 DJ_CHAIN_SEED=7); the
+                                       FIXED_RECIPES come first in every run.
   dj_chain_oracle.py compare WORKDIR   runs every recipe here and compares sluice's export of each run
                                        (WORKDIR/out/RUN/out.jsonl, keep_stats_in_res_ds) record by record:
                                        kept set and order, every field (the texts included), every stat's value
@@ -261,7 +262,9 @@ def random_barrier(rng, stats_before):
         if rng.random() < 0.4:
             p["ignore_non_character"] = True
         return "document_deduplicator", p
-    keys = ["meta.num", "meta.ratio"] + ["__dj__stats__." + k for k in stats_before]
+    keys = ["meta.num", "meta.ratio"]
+    if stats_before and rng.random() < 0.6:  # the chain's own stats, those the filters before computed
+        keys = ["__dj__stats__." + k for k in stats_before]
     op = pick(rng, "topk_specified_field_selector", "range_specified_field_selector",
               "frequency_specified_field_selector", "tags_specified_field_selector", "random_selector")
     if op == "topk_specified_field_selector":
@@ -309,9 +312,9 @@ def random_recipe(rng):
             p = random_range_filter(rng, op)
         elif r < 0.6:
             op, p = rng.choice(FIELD_FILTERS)
-        elif r < 0.93:
+        elif r < 0.89:
             op, p = rng.choice(MAPPERS)
-        elif r < 0.96 and not chunked:
+        elif r < 0.92 and not chunked:
             op, p, chunked = "text_chunk_mapper", rng.choice(CHUNKERS), True
         elif barriers < 2 and ops:
             op, p = random_barrier(rng, stats_before)
@@ -324,6 +327,27 @@ def random_recipe(rng):
         ops.append((op, p))
     text_keys = rng.choice([["text"]] * 6 + [["text", ALT], [ALT], [ALT, "text"]])
     return text_keys, ops
+
+
+# Recipes every run includes besides the random ones: the chains that found bugs, and the §1.3 cases.
+FIXED_RECIPES = [
+    # `text` in a condition is the field `text`, also when the recipe's first text key is another one.
+    (["alt"], [("general_field_filter", {"filter_condition": "text != '' and alt != ''"}),
+               ("words_num_filter", {"min_num": 1})]),
+    # Field filters see a text field as the mapper on that text key left it.
+    (["text"], [("replace_content_mapper", {"pattern": "[aeiou]", "repl": "", "text_key": ALT}),
+                ("specified_field_filter", {"field_key": ALT, "target_value": [""], "reversed_range": True}),
+                ("general_field_filter", {"filter_condition": "alt < text or alt >= 'm'"}),
+                ("remove_non_chinese_character_mapper", {}),
+                ("specified_field_filter", {"field_key": "text", "target_value": [""], "reversed_range": True})]),
+    # A stat computed before a mapper, on the other text key, or before text_chunk_mapper is reused (§1.3).
+    (["text", ALT], [("text_length_filter", {"min_len": 5, "text_key": ALT}), ("clean_links_mapper", {}),
+                     ("text_chunk_mapper", {"max_len": 1000, "split_pattern": None}),
+                     ("text_length_filter", {"max_len": 1500}), ("words_num_filter", {"min_num": 3}),
+                     ("whitespace_normalization_mapper", {}), ("words_num_filter", {"min_num": 20}),
+                     ("document_deduplicator", {"lowercase": True}),
+                     ("topk_specified_field_selector", {"field_key": "__dj__stats__.num_words", "topk": 900})]),
+]
 
 
 def checkpoint_lines(rng):
@@ -354,7 +378,7 @@ def chain_corpus():
 
 def cmd_prepare(work):
     seed = int(os.environ.get("DJ_CHAIN_SEED", "1"))
-    count = int(os.environ.get("DJ_CHAIN_RECIPES", "24"))
+    count = int(os.environ.get("DJ_CHAIN_RECIPES", "48"))
     os.makedirs(os.path.join(work, "recipes"), exist_ok=True)
     os.makedirs(os.path.join(work, "words"), exist_ok=True)
     for k, lists in O.WORD_LISTS.items():
@@ -372,9 +396,12 @@ def cmd_prepare(work):
     rng = random.Random(seed)
     plan = []
     with open(os.path.join(work, "configs.txt"), "w") as names:
-        for i in range(count):
-            text_keys, ops = random_recipe(rng)
-            name = "s%d_r%03d" % (seed, i)
+        for i in range(count + len(FIXED_RECIPES)):
+            if i < len(FIXED_RECIPES):
+                (text_keys, ops), name = FIXED_RECIPES[i], "fixed_%d" % i
+            else:
+                text_keys, ops = random_recipe(rng)
+                name = "s%d_r%03d" % (seed, i - len(FIXED_RECIPES))
             plan.append({"name": name, "text_keys": text_keys, "ops": ops})
             layouts = {"np1": ["np: 1"],
                        "np2": ["np: 2", "partition:", "  size: %d" % rng.randint(37, 400)] + checkpoint_lines(rng)}
