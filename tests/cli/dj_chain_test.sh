@@ -10,14 +10,7 @@
 source "$(dirname "$0")/lib.sh" "$@"
 ORACLE="$SRC/tests/ops/dj_chain_oracle.py"
 export DJ_CHAIN_SEED=${DJ_CHAIN_SEED:-1} DJ_CHAIN_RECIPES=${DJ_CHAIN_RECIPES:-48}
-PY=""
-for p in /usr/bin/python3 python3; do
-  if "$p" -c "import regex" 2> /dev/null; then PY=$p; break; fi
-done
-if [ -z "$PY" ]; then
-  echo "FAIL - no python3 with the regex module (install python3-regex: scripts/install-deps.sh)"
-  exit 1
-fi
+python_with regex python3-regex
 
 check "the chain oracle keeps DataJuicer's stats cache and op order on hand-made chains" "$PY" "$ORACLE" selftest
 "$PY" "$ORACLE" prepare "$T"

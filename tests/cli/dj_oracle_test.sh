@@ -11,15 +11,7 @@
 source "$(dirname "$0")/lib.sh" "$@"
 ORACLE="$SRC/tests/ops/dj_oracle.py"
 DATASET_ORACLE="$SRC/tests/ops/dj_oracle_dataset.py"
-# Debian's python3 first (the interpreter scripts/install-deps.sh provides the regex module for), then PATH's.
-PY=""
-for p in /usr/bin/python3 python3; do
-  if "$p" -c "import regex" 2> /dev/null; then PY=$p; break; fi
-done
-if [ -z "$PY" ]; then
-  echo "FAIL - no python3 with the regex module (install python3-regex: scripts/install-deps.sh)"
-  exit 1
-fi
+python_with regex python3-regex
 
 check "the oracle reproduces DataJuicer's test vectors for its ops" "$PY" "$ORACLE" selftest
 "$PY" "$ORACLE" prepare "$T"

@@ -13,6 +13,18 @@ bad() { FAILS=$((FAILS + 1)); echo "FAIL - $*"; }
 check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
 finish() { echo "$PASSES passed, $FAILS failed"; [ "$FAILS" -eq 0 ]; }
 
+# python_with MODULE PACKAGE: sets PY to the first of Debian's python3 (the interpreter
+# scripts/install-deps.sh installs PACKAGE for) and PATH's that imports MODULE; fails the test otherwise.
+python_with() {
+  PY=""
+  local p
+  for p in /usr/bin/python3 python3; do
+    if "$p" -c "import $1" 2> /dev/null; then PY=$p; return 0; fi
+  done
+  echo "FAIL - no python3 with the $1 module (install $2: scripts/install-deps.sh)"
+  exit 1
+}
+
 # make_corpus FILE N: N records of varied text with exact duplicates, links, e-mails, unicode and some
 # records that carry DataJuicer stats already (stats caching).
 make_corpus() {
