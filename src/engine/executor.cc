@@ -149,33 +149,28 @@ class FileFingerprints : public FingerprintSource {
   std::vector<uint8_t> buf_;
 };
 
-// The decision's memory budget: kDedupMemoryBudget unless SLUICE_DEDUP_MEMORY_MB says otherwise. Read when
-// the executor is made, so that a bad value is refused before any work, not at the first barrier.
-uint64_t DedupMemoryBudget(Env* env) {
-  std::optional<std::string> v = env->GetEnvVar("SLUICE_DEDUP_MEMORY_MB");
-  if (!v || v->empty()) return kDedupMemoryBudget;
+// A size in MiB from the environment variable `name`, in bytes: `fallback` when unset or empty, capped at
+// `max`; anything but a positive number is refused. The executor reads its settings when it is made, so
+// that a bad value is refused before any work, not at the first barrier or the first long line.
+uint64_t MebibytesSetting(Env* env, const char* name, uint64_t fallback, uint64_t max) {
+  std::optional<std::string> v = env->GetEnvVar(name);
+  if (!v || v->empty()) return fallback;
   char* end = nullptr;
   double mb = std::strtod(v->c_str(), &end);
-  if (end == v->c_str() || *end != '\0' || !(mb > 0))
-    Fail(ErrorKind::kUsage, "SLUICE_DEDUP_MEMORY_MB must be a positive number, got '{}'", *v);
-  return static_cast<uint64_t>(mb * (1 << 20));
+  if (end == v->c_str() || *end != '\0' || !(mb > 0)) Fail(ErrorKind::kUsage, "{} must be a positive number, got '{}'", name, *v);
+  const double bytes = mb * (1 << 20);
+  return bytes >= static_cast<double>(max) ? max : static_cast<uint64_t>(bytes);
 }
+
+// The decision's memory budget: kDedupMemoryBudget unless SLUICE_DEDUP_MEMORY_MB says otherwise.
+uint64_t DedupMemoryBudget(Env* env) { return MebibytesSetting(env, "SLUICE_DEDUP_MEMORY_MB", kDedupMemoryBudget, UINT64_MAX); }
 
 // A worker's output buffer past this capacity (it held a huge record) is given back after its flush.
 constexpr size_t kKeptOutputCapacity = 4 << 20;
 
 }  // namespace
 
-uint64_t MaxRecordBytesSetting(Env* env) {
-  std::optional<std::string> v = env->GetEnvVar("SLUICE_MAX_RECORD_MB");
-  if (!v || v->empty()) return MaxRecordBytes();
-  char* end = nullptr;
-  double mb = std::strtod(v->c_str(), &end);
-  if (end == v->c_str() || *end != '\0' || !(mb > 0))
-    Fail(ErrorKind::kUsage, "SLUICE_MAX_RECORD_MB must be a positive number, got '{}'", *v);
-  const double bytes = mb * (1 << 20);
-  return bytes >= static_cast<double>(MaxRecordBytes()) ? MaxRecordBytes() : static_cast<uint64_t>(bytes);
-}
+uint64_t MaxRecordBytesSetting(Env* env) { return MebibytesSetting(env, "SLUICE_MAX_RECORD_MB", MaxRecordBytes(), MaxRecordBytes()); }
 
 struct Executor::Impl {
   static inline const std::atomic<bool> kNeverStop{false};
