@@ -375,7 +375,10 @@ TEST(Regex, StdlibReDialect) {
   EXPECT_TRUE(usage(R"(\p{L})"));  // re's "bad escape \p"
   EXPECT_TRUE(usage(R"([\A])"));
   EXPECT_TRUE(usage(R"(\h)"));
-  EXPECT_TRUE(usage(R"(\N{DIGIT ONE})"));  // valid in re, but sluice has no character names: refused
+  EXPECT_EQ(Sub(R"(\N{DIGIT ONE}[\N{line feed}])", "_", "1\n1x", re), "_1x");  // re reads \N{...} too
+  EXPECT_TRUE(usage(R"(\N)"));  // re: "missing {"
+  EXPECT_TRUE(usage(R"(\N{DIGIT ONE)"));  // re: "missing }"
+  EXPECT_TRUE(usage(R"((a)(?P=1))"));  // re: "bad character in group name"
 }
 
 TEST(Regex, RegexModuleEscapes) {
@@ -396,6 +399,39 @@ TEST(Regex, RegexModuleEscapes) {
   for (const char* p : {R"(\Q)", R"(\e)", R"(\H)", R"(\V)", R"(\C)", R"(\E)", R"(\x4)", R"(\x{41})", R"([\m])", R"([\Z])", R"([\e])"})
     EXPECT_TRUE(usage(p)) << p;
   for (const char* p : {R"(\h)", R"(\K)", R"(\G)", R"(\X)", R"([\h])", R"(\m)"}) EXPECT_FALSE(usage(p)) << p;
+}
+
+TEST(Regex, RegexModuleReferencesNamesAndLiterals) {
+  // \g<N> / \g<name> are backreferences in the regex module; PCRE2 would run them as subroutine calls, which
+  // match any two word characters here. (?P=N) takes a number too.
+  EXPECT_EQ(Sub(R"((\w)\g<1>)", "#", "ab aa cd cc"), "ab # cd #");
+  EXPECT_EQ(Sub(R"((\w)\g<01>)", "#", "ab aa"), "ab #");
+  EXPECT_EQ(Sub(R"((?P<x>\w)\g<x>)", "#", "ab aa cd cc"), "ab # cd #");
+  EXPECT_EQ(Sub(R"((\w)(?P=1))", "#", "ab aa"), "ab #");
+  // Without its <...>, \g is a literal g; \p and \P are letters unless a property follows; so is a bare \N.
+  EXPECT_EQ(Sub(R"(a\g)", "#", "ag a\\g"), "# a\\g");
+  EXPECT_EQ(Sub(R"((a)\g<1)", "#", "ag<1 aa"), "# aa");
+  EXPECT_EQ(Sub(R"(\px|\P1)", "#", "px P1 ax"), "# # ax");
+  EXPECT_EQ(Sub(R"(\p{)", "#", "p{L"), "#L");
+  EXPECT_EQ(Sub(R"(\pl)", "#", "pl a"), "# a");  // l is no one-letter category: literal "pl"
+  EXPECT_EQ(Sub(R"(\pL+)", "#", "ab1"), "#1");
+  EXPECT_EQ(Sub(R"([\p\N])", "#", "pNa"), "##a");
+  EXPECT_EQ(Sub(R"(\N{|\N)", "#", "N{ N"), "# #");
+  // \N{NAME}: character names in any case, algorithmic names, and Python's name aliases.
+  EXPECT_EQ(Sub(R"(\N{LATIN SMALL LETTER E WITH ACUTE})", "e", "caf\u00e9"), "cafe");
+  EXPECT_EQ(Sub(R"(\N{digit one}\N{HANGUL SYLLABLE GA}\N{CJK UNIFIED IDEOGRAPH-4E00})", "#", "x1\uac00\u4e00"), "x#");
+  EXPECT_EQ(Sub(R"([\N{LINE FEED}\N{ZWSP}\N{byte order mark}]+)", "_", "a\n\u200b\ufeffb"), "a_b");
+  auto usage = [&](const char* p) {
+    try {
+      Regex::Python(p, kRegexDotAll);
+    } catch (const Error& e) {
+      return e.kind() == ErrorKind::kUsage;
+    }
+    return false;
+  };
+  for (const char* p : {R"(\N{BOGUS})", R"(\N{})", R"(\N{DIGIT ONE })", R"(\N{EM})", R"((a)\g<2>)", R"(\g<x>)",
+                        R"((a)\g<-1>)", R"([\g])"})
+    EXPECT_TRUE(usage(p)) << p;
 }
 
 TEST(Regex, RawStringWrapper) {

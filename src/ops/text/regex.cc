@@ -5,8 +5,10 @@
 #include <fmt/format.h>
 
 #include <pcre2.h>
+#include <unicode/uchar.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "core/error.h"
 #include "ops/text/pystr.h"
@@ -35,6 +37,53 @@ constexpr std::string_view kReLetterEscapes = "abfnrtvxuUABZdDsSwW";
 // pattern DataJuicer cannot compile would otherwise run here with another meaning.
 constexpr std::string_view kRegexBadLetters = "ceijkloqyCEFHIJLOQTVY";
 constexpr std::string_view kRegexBadLettersInClass = "cegijklmoqyzABCEFGHIJKLMOQRTVXYZ";
+
+// The name aliases Python's unicodedata.lookup knows beyond ICU's character names (control characters such as
+// LINE FEED, abbreviations such as ZWSP or BOM, corrections).
+struct NameAlias {
+  const char* name;
+  char32_t cp;
+};
+constexpr NameAlias kNameAliases[] = {
+#include "ops/text/unicode_name_aliases.inc"
+};
+
+// The code point of a character name as Python's unicodedata.lookup reads it (what \N{...} means in both
+// dialects): a character name, Hangul syllable or CJK ideograph name, or a name alias, in any letter case; -1
+// for an unknown name. Named sequences (several code points) are not characters: -1.
+int32_t LookupCharacterName(std::string_view name) {
+  std::string upper(name);
+  for (char& c : upper) c = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 32) : c;
+  if (upper.empty() || upper.find('\0') != std::string::npos) return -1;
+  UErrorCode err = U_ZERO_ERROR;
+  UChar32 cp = u_charFromName(U_UNICODE_CHAR_NAME, upper.c_str(), &err);
+  if (U_SUCCESS(err) && cp >= 0) return cp;
+  auto it = std::lower_bound(std::begin(kNameAliases), std::end(kNameAliases), upper,
+                             [](const NameAlias& a, const std::string& n) { return std::strcmp(a.name, n.c_str()) < 0; });
+  if (it != std::end(kNameAliases) && upper == it->name) return static_cast<int32_t>(it->cp);
+  return -1;
+}
+
+bool IsGroupName(std::string_view s) {
+  if (s.empty() || s.size() > 32) return false;  // PCRE2's longest name
+  for (size_t k = 0; k < s.size(); ++k) {
+    char c = s[k];
+    bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+    if (!alpha && !(k > 0 && c >= '0' && c <= '9')) return false;
+  }
+  return true;
+}
+
+// A group number in decimal (leading zeros allowed, as the regex module reads them); -1 if not one.
+int GroupNumber(std::string_view s) {
+  if (s.empty() || s.size() > 9) return -1;
+  int n = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return -1;
+    n = n * 10 + (c - '0');
+  }
+  return n;
+}
 
 bool IsHex(char c) { return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f'); }
 
@@ -71,10 +120,48 @@ std::string TranslatePythonRegex(std::string_view p, bool stdlib_re) {
       char e = p[i + 1];
       i += 2;
       const bool letter = (e >= 'a' && e <= 'z') || (e >= 'A' && e <= 'Z');
+      if (e == 'N') {  // \N{NAME} in both dialects; a bare \N is the regex module's literal N (re refuses it)
+        size_t close = i < p.size() && p[i] == '{' ? p.find('}', i) : std::string_view::npos;
+        if (close == std::string_view::npos) {
+          if (stdlib_re) Fail(ErrorKind::kUsage, "missing {} at position {}", i < p.size() && p[i] == '{' ? "}" : "{", i);
+          o += 'N';
+          continue;
+        }
+        std::string_view name = p.substr(i + 1, close - i - 1);
+        int32_t cp = LookupCharacterName(name);
+        if (cp < 0) Fail(ErrorKind::kUsage, "undefined character name '{}' at position {}", name, i - 2);
+        o += fmt::format("\\x{{{:x}}}", cp);
+        i = close + 1;
+        continue;
+      }
+      if (!stdlib_re && !in_class && e == 'g') {
+        // The regex module's \g<N> / \g<name> is a backreference (PCRE2's is a subroutine call, which would
+        // match any text the group's pattern matches); a \g without <...> is a literal g.
+        size_t close = i < p.size() && p[i] == '<' ? p.find('>', i) : std::string_view::npos;
+        if (close == std::string_view::npos) {
+          o += 'g';
+          continue;
+        }
+        std::string_view ref = p.substr(i + 1, close - i - 1);
+        if (int n = GroupNumber(ref); n >= 0) o += fmt::format("\\g{{{}}}", n);
+        else if (IsGroupName(ref)) o += fmt::format("\\k<{}>", ref);
+        else Fail(ErrorKind::kUsage, "unsupported group reference \\g<{}> at position {}", ref, i - 2);
+        i = close + 1;
+        continue;
+      }
+      if (!stdlib_re && (e == 'p' || e == 'P')) {
+        // The regex module reads \p{...} and \pX (X a one-letter general category) as properties, as PCRE2
+        // does; any other \p or \P is the letter itself (\px matches "px", an unclosed \p{ matches "p{").
+        bool braced = i < p.size() && p[i] == '{' && p.find('}', i) != std::string_view::npos;
+        bool category = i < p.size() && std::string_view("CLMNPSZ").find(p[i]) != std::string_view::npos;
+        if (!braced && !category) {
+          o += e;
+          continue;
+        }
+      }
       if (letter && stdlib_re &&
           (kReLetterEscapes.find(e) == std::string_view::npos || (in_class && (e == 'A' || e == 'B' || e == 'Z'))))
-        Fail(ErrorKind::kUsage, "bad escape \\{} at position {}{}", e, i - 2,
-             e == 'N' ? " (named characters \\N{...} are not supported)" : "");
+        Fail(ErrorKind::kUsage, "bad escape \\{} at position {}", e, i - 2);
       if (letter && !stdlib_re && (in_class ? kRegexBadLettersInClass : kRegexBadLetters).find(e) != std::string_view::npos)
         Fail(ErrorKind::kUsage, "bad escape \\{} at position {}", e, i - 2);
       switch (e) {
@@ -169,6 +256,15 @@ std::string TranslatePythonRegex(std::string_view p, bool stdlib_re) {
       o += c;
       ++i;
       continue;
+    }
+    if (!stdlib_re && c == '(' && p.substr(i).starts_with("(?P=")) {  // the regex module also takes a number
+      size_t close = p.find(')', i + 4);
+      int n = close == std::string_view::npos ? -1 : GroupNumber(p.substr(i + 4, close - (i + 4)));
+      if (n >= 0) {
+        o += fmt::format("\\g{{{}}}", n);
+        i = close + 1;
+        continue;
+      }
     }
     if (c == '[') {
       in_class = true;
