@@ -429,11 +429,12 @@ class ConditionParser {
       if (src_[k] != '_') text += src_[k];
     t.text = std::string(src_.substr(at, i - at));
     if (!is_float) {
+      constexpr __int128 kMax = static_cast<__int128>(~static_cast<unsigned __int128>(0) >> 1);
       __int128 v = 0;
       bool fits = true;
       for (char c : text) {
         int dgt = std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : std::tolower(static_cast<unsigned char>(c)) - 'a' + 10;
-        if (v > ((~static_cast<unsigned __int128>(0) >> 1) - dgt) / base) {
+        if (v > (kMax - dgt) / base) {
           fits = false;
           break;
         }
