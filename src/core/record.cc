@@ -474,7 +474,7 @@ void SerializeSample(const Sample& s, const SerializeOptions& opt, std::string& 
   if (opt.keep_stats) {
     if (s.had_stats) {
       if (s.stats_changed) edits[n++] = {s.stats_value.begin, s.stats_value.end, -1};
-    } else if (s.stats.size() > 0) {
+    } else if (s.stats.size() > 0 || opt.stats_column) {
       edits[n++] = {s.object_end, s.object_end, -3};
     }
   } else {

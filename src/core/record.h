@@ -71,6 +71,11 @@ struct SerializeOptions {
   // Non-empty: the `__dj__suffix__` value to append to a record that lacks the member (a recipe with
   // suffix_filter; the engine passes DjFileSuffix of the input file). A record that has it keeps its value.
   std::string_view suffix;
+  // With keep_stats: the dataset has the `__dj__stats__` column (a filter of the recipe adds it, DataJuicer
+  // initialising it to {} before the filter runs, datajuicer-ops.md §7), so a record without stats gets
+  // `"__dj__stats__":{}`, where computed stats would go. The engine sets it for the export only: checkpoints
+  // leave it out, so a record mapper sees the same record whatever the checkpoint strategy.
+  bool stats_column = false;
 };
 
 // Appends the sample as one JSON line (with '\n') to `out`.

@@ -444,6 +444,7 @@ struct Executor::Impl {
     std::string first_bad;
     SerializeOptions so;
     so.keep_stats = !final_output || recipe.keep_stats_in_res_ds;
+    so.stats_column = final_output && pipeline.adds_stats;  // every exported record has the column, {} if no stat
     // DataJuicer's loader adds `__dj__suffix__` when the recipe has suffix_filter: added in the first pass
     // that writes the record, so checkpoints carry it (and its place before `__dj__stats__`) too.
     const std::string suffix = pipeline.adds_suffix ? DjFileSuffix(in_path) : std::string();

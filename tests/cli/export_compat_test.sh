@@ -215,4 +215,32 @@ for e, s in zip(exp, side):
     want = [[['a%d' % e['i'], 'b']]] if e['i'] % 2 else []
     assert s['__dj__meta__']['html_tables'] == want, (e, s)
 "
+
+# --- keep_stats_in_res_ds and a record no filter wrote a stat for (general_field_filter with an empty
+# condition writes none): DataJuicer adds the __dj__stats__ column ({}) before the filter runs, so the export
+# has "__dj__stats__":{} for it, after the record's members and an added suffix, where computed stats go;
+# the side file has {} for it too. Whatever np and checkpoints.
+printf '%s\n' '{"text": "a", "i": 0}' '{"i": 1, "__dj__stats__": {"x": 1.50}, "text": "b"}' '{"text": "c", "i": 2}  ' > g.jsonl
+printf '%s\n' '{"text": "a", "i": 0,"__dj__stats__":{}}' '{"i": 1, "__dj__stats__": {"x": 1.50}, "text": "b"}' \
+  '{"text": "c", "i": 2,"__dj__stats__":{}}' > g_want.jsonl
+printf '%s\n' '{"__dj__stats__":{}}' '{"__dj__stats__":{"x": 1.50}}' '{"__dj__stats__":{}}' > g_side.jsonl
+for layout in "np: 1|checkpoint:|  strategy: disabled" "np: 2|partition:|  size: 1|checkpoint:|  strategy: every_op"; do
+  rm -rf o_g
+  { echo "project_name: g"; echo "dataset_path: g.jsonl"; echo "export_path: o_g/out.jsonl"
+    echo "keep_stats_in_res_ds: true"; tr '|' '\n' <<< "$layout"
+    printf '%s\n' "process:" "  - clean_email_mapper:" "  - general_field_filter:" "      filter_condition: ''"; } > g.yaml
+  "$SLUICE" run g.yaml --job_id g > /dev/null
+  check "no stat written ($layout): the export has \"__dj__stats__\":{} after the record's members" cmp o_g/out.jsonl g_want.jsonl
+  check "no stat written ($layout): the side file has {} for it" cmp o_g/out_stats.jsonl g_side.jsonl
+done
+sed -i "s/clean_email_mapper:/suffix_filter:\n      suffixes: ['.jsonl']/" g.yaml
+rm -rf o_g
+"$SLUICE" run g.yaml --job_id g > /dev/null
+check "no stat written, with suffix_filter: {} after the added __dj__suffix__" \
+  test "$(head -1 o_g/out.jsonl)" = '{"text": "a", "i": 0,"__dj__suffix__":".jsonl","__dj__stats__":{}}'
+sed -i '/keep_stats_in_res_ds/d' g.yaml
+rm -rf o_g
+"$SLUICE" run g.yaml --job_id g > /dev/null
+check "no stat written, without keep_stats_in_res_ds: no __dj__stats__ in the export" \
+  test "$(grep -c __dj__stats__ o_g/out.jsonl || true)" -eq 0
 finish

@@ -270,8 +270,22 @@ TEST(SerializeSample, DropsStatsAndMetaTogetherAddsSuffixAndWritesTheSideLine) {
       {R"({"text": "abc", "__dj__stats__": "s"})", true, "", R"({"text": "abc", "__dj__stats__": {"text_len":3}})",
        R"({"__dj__stats__":{"text_len":3}})"},
   };
+  // keep_stats_in_res_ds and a filter in the recipe: DataJuicer adds the `__dj__stats__` column ({}) before the
+  // filter runs, so a record for which no stat was written is exported with "__dj__stats__":{}, where computed
+  // stats go (after its members and an added suffix); a record with stats, or its own member, is unchanged.
+  const ExportCase with_stats_column[] = {
+      {R"({"text": "x", "id": 1})", true, "", R"({"text": "x", "id": 1,"__dj__stats__":{}})", R"({"__dj__stats__":{}})"},
+      {R"({"text": "x", "id": 1}  )", true, ".jsonl", R"({"text": "x", "id": 1,"__dj__suffix__":".jsonl","__dj__stats__":{}})",
+       R"({"__dj__stats__":{}})"},
+      {R"({"text": "x", "__dj__stats__": {"n": 2}, "id": 1})", true, "", R"({"text": "x", "__dj__stats__": {"n": 2}, "id": 1})",
+       R"({"__dj__stats__":{"n": 2}})"},
+      {R"({"text": "x", "__dj__stats__": null})", true, "", R"({"text": "x", "__dj__stats__": null})", R"({"__dj__stats__":null})"},
+      {R"({"text": "abc", "id": 1})", true, "", R"({"text": "abc", "id": 1,"__dj__stats__":{"text_len":3}})",
+       R"({"__dj__stats__":{"text_len":3}})"},
+      {R"({"text": "x", "id": 1})", false, "", R"({"text": "x", "id": 1})", R"({"__dj__stats__":{}})"},
+  };
   RecordParser p({"text"});
-  for (const auto& c : cases) {
+  auto check = [&](const ExportCase& c, bool stats_column) {
     Sample s;
     std::string err;
     Padded in(c.line);
@@ -283,12 +297,15 @@ TEST(SerializeSample, DropsStatsAndMetaTogetherAddsSuffixAndWritesTheSideLine) {
     SerializeOptions so;
     so.keep_stats = c.keep_stats;
     so.suffix = c.suffix;
+    so.stats_column = stats_column;
     std::string out, side;
     SerializeSample(s, so, out);
-    EXPECT_EQ(out, std::string(c.expected) + "\n") << c.line;
+    EXPECT_EQ(out, std::string(c.expected) + "\n") << c.line << (stats_column ? " (stats column)" : "");
     AppendSideLine(s, true, false, side);
     EXPECT_EQ(side, std::string(c.side) + "\n") << c.line;
-  }
+  };
+  for (const auto& c : cases) check(c, false);
+  for (const auto& c : with_stats_column) check(c, true);
   // Without a known column, a record with neither gets "{}", and says so.
   Sample s;
   std::string err, side;

@@ -482,15 +482,7 @@ def compare_run(expected, lines):
 
 # Known differences: (recipe-description regex, predicate over (input record, difference), reason). A
 # difference is allowed only when an entry matches it.
-ALLOWED = [
-    # DataJuicer adds the __dj__stats__ column ({}) before a filter runs (§7 "How a Filter runs") and
-    # keep_stats_in_res_ds keeps it, so a record for which no filter wrote a stat (general_field_filter
-    # with an empty condition is the only such filter here) is exported with "__dj__stats__": {}. sluice
-    # writes {} to the stats side file but leaves the member out of the export (src/core/record.cc
-    # SerializeSample inserts stats only when there is one; not an op-chain matter).
-    ("general_field_filter", lambda record, d: d[1] == "__dj__stats__ missing" and d[2] == {},
-     "no __dj__stats__: {} in the export for a record without stats (SerializeSample)"),
-]
+ALLOWED = []
 
 
 def allowed(desc, record, diff):
