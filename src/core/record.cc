@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <limits>
 
 #include <simdjson.h>
 
@@ -239,11 +240,22 @@ simdjson::error_code RecordParser::Impl::ReadStats(od::value v, Sample& out) {
         dst.d = n.get_double();
         continue;
       }
-      if (e != simdjson::SUCCESS) return e;
-      // uint64 or big integer: keep the text
-      size_t b = static_cast<size_t>(sv.raw_json_token().data() - base);
-      dst.kind = StatValue::Kind::kRaw;
-      dst.raw.assign(base + b, Here() - b);
+      if (e != simdjson::SUCCESS && e != simdjson::NUMBER_ERROR) return e;
+      // Beyond int64 (a uint64) or valid JSON that simdjson does not convert (NUMBER_ERROR;
+      // docs/compatibility.md, "Input records"): an integer is kept as text; a float beyond a double (its
+      // only float failure: a value that overflows to infinity) is what Python's json.loads makes of it,
+      // ±inf, and keeps its text, so it is written back as the input wrote it. The text is the token's (the
+      // position after a number is not past it, see WalkObject).
+      std::string_view token = sv.raw_json_token();
+      while (!token.empty() && IsJsonSpace(token.back())) token.remove_suffix(1);
+      if (e == simdjson::NUMBER_ERROR && !ValidJsonNumber(token)) return e;
+      if (e == simdjson::NUMBER_ERROR && token.find_first_of(".eE") != std::string_view::npos) {
+        dst.kind = StatValue::Kind::kDouble;
+        dst.d = token[0] == '-' ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+      } else {
+        dst.kind = StatValue::Kind::kRaw;
+      }
+      dst.raw.assign(token);
       continue;
     }
     if (t == od::json_type::boolean) {

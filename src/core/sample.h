@@ -15,13 +15,15 @@
 namespace sluice {
 
 // A value in `__dj__stats__`. Values computed by ops are numbers or booleans; values read back from the
-// input (DataJuicer's stats caching, datajuicer-ops.md §1.3) keep their raw JSON so they round-trip.
+// input (DataJuicer's stats caching, datajuicer-ops.md §1.3) that are neither an int64, a double nor a
+// boolean keep their raw JSON so they round-trip. A float beyond a double (`1e400`) is a kDouble of the value
+// Python's json gives it (±inf) that keeps its JSON text in `raw`, written back as it was.
 struct StatValue {
   enum class Kind { kInt, kDouble, kBool, kRaw };
   Kind kind = Kind::kInt;
   int64_t i = 0;
   double d = 0;
-  std::string raw;  // kRaw only: the exact JSON text
+  std::string raw;  // kRaw: the exact JSON text; kDouble: the input's text when not empty (AppendJson writes it)
 
   double AsNumber() const { return kind == Kind::kInt ? static_cast<double>(i) : kind == Kind::kBool ? (i != 0) : d; }
   bool IsNumeric() const { return kind != Kind::kRaw; }
@@ -36,9 +38,13 @@ class Stats {
     return nullptr;
   }
   bool Has(std::string_view key) const { return Find(key) != nullptr; }
+  // The entry for `key` (added when new), its raw text cleared: the caller sets kind and value.
   StatValue& Set(std::string_view key) {
     for (size_t i = 0; i < size_; ++i)
-      if (entries_[i].key == key) return entries_[i].value;
+      if (entries_[i].key == key) {
+        entries_[i].value.raw.clear();
+        return entries_[i].value;
+      }
     if (size_ == entries_.size()) entries_.emplace_back();
     Entry& e = entries_[size_++];
     e.key.assign(key);

@@ -12,7 +12,10 @@ void Stats::AppendJson(std::string& out) const {
     const StatValue& v = entries_[i].value;
     switch (v.kind) {
       case StatValue::Kind::kInt: out += std::to_string(v.i); break;
-      case StatValue::Kind::kDouble: AppendJsonDouble(out, v.d); break;
+      case StatValue::Kind::kDouble:
+        if (v.raw.empty()) AppendJsonDouble(out, v.d);
+        else out += v.raw;  // a number beyond a double, as the input wrote it
+        break;
       case StatValue::Kind::kBool: out += v.i ? "true" : "false"; break;
       case StatValue::Kind::kRaw: out += v.raw; break;
     }

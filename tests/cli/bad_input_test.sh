@@ -142,4 +142,32 @@ check "--dry-run creates nothing" test ! -e o12
 check "every run prints the job id, directory and resumption command" grep -q "resume with: cd .* && .*sluice run --config .*r12.yaml --job_id done1" out.txt
 check "job directory layout" test -f o12/done1/job_summary.json -a -f o12/done1/events.jsonl -a -f o12/done1/logs/events.log \
   -a -f o12/done1/dag_execution_plan.json -a -f o12/done1/metadata/dataset_mapping.json -a -f o12/done1/r12.yaml
+
+# Numbers beyond a double (and integers beyond int64) inside __dj__stats__ are valid, as anywhere in a record
+# (docs/compatibility.md "Input records"): no bad line; they pass through as written when no op reads them or
+# when other stats are added beside them (a uint64 was written back as nothing); a filter reading one as its cached stat (text_len, §1.3) sees what
+# Python's json.loads makes of it (1e400 -> inf, -1E+400 -> -inf), then DataJuicer's range check.
+printf '%s\n' '{"text":"abc","__dj__stats__":{"text_len":1e400},"id":1}' \
+  '{"text":"abcdef","__dj__stats__":{"text_len":-1E+400},"id":2}' \
+  '{"text":"abcdefg","__dj__stats__":{"other":2.5e999,"n":123456789012345678901234567890,"u":18446744073709551615},"id":3}' \
+  '{"text":"abcdefgh","id":4}' > big.jsonl
+big() {  # file export [op lines...]
+  local f=$1 e=$2
+  shift 2
+  { echo "dataset_path: big.jsonl"; echo "export_path: $e"; echo "keep_stats_in_res_ds: true"; echo "process:"
+    printf '%s\n' "$@"; } > "$f"
+}
+big b1.yaml ob1/out.jsonl "  - clean_email_mapper:"
+expect "stats beyond a double, no op reads them: exit 0" 0 "" -- "$SLUICE" run b1.yaml
+check "... the records pass through byte for byte" cmp ob1/out.jsonl big.jsonl
+check "... and so do their stats in the side file" cmp ob1/out_stats.jsonl <(printf '%s\n' '{"__dj__stats__":{"text_len":1e400}}' \
+  '{"__dj__stats__":{"text_len":-1E+400}}' '{"__dj__stats__":{"other":2.5e999,"n":123456789012345678901234567890,"u":18446744073709551615}}' '{}')
+big b2.yaml ob2/out.jsonl "  - text_length_filter:" "      min_len: 5"
+expect "cached text_len 1e400 read by text_length_filter: exit 0" 0 "" -- "$SLUICE" run b2.yaml
+check "... inf and -inf fail [5, sys.maxsize]; the stats written beside 2.5e999 keep it as written" cmp ob2/out.jsonl \
+  <(printf '%s\n' '{"text":"abcdefg","__dj__stats__":{"other":2.5e999,"n":123456789012345678901234567890,"u":18446744073709551615,"text_len":7},"id":3}' \
+    '{"text":"abcdefgh","id":4,"__dj__stats__":{"text_len":8}}')
+big b3.yaml ob3/out.jsonl "  - text_length_filter:" "      min_len: 5" "      max_len: 10" "      reversed_range: true"
+expect "the same with reversed_range: exit 0" 0 "" -- "$SLUICE" run b3.yaml
+check "... inf and -inf are outside [5, 10], so kept, their records as written" cmp ob3/out.jsonl <(head -n 2 big.jsonl)
 finish

@@ -3,6 +3,7 @@
 // line. Table-driven.
 #include <gtest/gtest.h>
 
+#include <limits>
 #include <string>
 
 #include "core/record.h"
@@ -88,6 +89,52 @@ TEST(RecordParser, NumbersBeyond64BitsAndDoublesPassThrough) {
     SerializeSample(s, SerializeOptions{true, {}}, out);
     EXPECT_EQ(out, std::string(line) + "\n");
   }
+}
+
+// The same numbers inside `__dj__stats__`: not a bad line. A float beyond a double is the value Python's
+// json.loads gives it (±inf) for an op that reads it, and keeps its text; an integer beyond int64 (a uint64,
+// or beyond 64 bits) keeps its text. All are written back as the input wrote them, untouched or beside stats
+// an op added (a uint64 was written back as nothing: `"w":,`).
+TEST(RecordParser, StatsBeyondADoubleAreInfinityAndKeepTheirText) {
+  RecordParser p({"text"});
+  Sample s;
+  std::string err;
+  const std::string line =
+      R"({"text": "a", "__dj__stats__": {"t": 1e400, "u": -1.5E+999 , "n": 123456789012345678901234567890, "k": 2, "w": 18446744073709551615 , "s": "x", "z": null}, "id": 7})";
+  Padded in(line);
+  ASSERT_EQ(p.Parse(in.view, s, err), ParseStatus::kOk) << err;
+  const StatValue* t = s.stats.Find("t");
+  const StatValue* u = s.stats.Find("u");
+  const StatValue* n = s.stats.Find("n");
+  ASSERT_TRUE(t && u && n && s.stats.Find("k"));
+  EXPECT_EQ(t->kind, StatValue::Kind::kDouble);
+  EXPECT_EQ(t->AsNumber(), std::numeric_limits<double>::infinity());
+  EXPECT_EQ(u->kind, StatValue::Kind::kDouble);
+  EXPECT_EQ(u->AsNumber(), -std::numeric_limits<double>::infinity());
+  EXPECT_EQ(n->kind, StatValue::Kind::kRaw);
+  EXPECT_EQ(n->raw, "123456789012345678901234567890");
+  EXPECT_EQ(s.stats.Find("k")->i, 2);
+  std::string out;
+  SerializeSample(s, SerializeOptions{true, {}}, out);
+  EXPECT_EQ(out, line + "\n");
+  s.stats.SetInt("text_len", 1);
+  s.stats_changed = true;
+  out.clear();
+  SerializeSample(s, SerializeOptions{true, {}}, out);
+  EXPECT_EQ(out, R"({"text": "a", "__dj__stats__": {"t":1e400,"u":-1.5E+999,"n":123456789012345678901234567890,"k":2,"w":18446744073709551615,"s":"x","z":null,"text_len":1}, "id": 7})"
+                 "\n");
+  // A key given twice: the last value wins (as in Python), without the first one's text.
+  Padded twice(R"({"text": "a", "__dj__stats__": {"t": 1e400, "t": 0.5}})");
+  ASSERT_EQ(p.Parse(twice.view, s, err), ParseStatus::kOk) << err;
+  s.stats.SetInt("x", 1);
+  s.stats_changed = true;
+  out.clear();
+  SerializeSample(s, SerializeOptions{true, {}}, out);
+  EXPECT_EQ(out, R"({"text": "a", "__dj__stats__": {"t":0.5,"x":1}})"
+                 "\n");
+  // Not a number at all is still a bad line.
+  Padded bad(R"({"text": "a", "__dj__stats__": {"t": 1e}})");
+  EXPECT_EQ(p.Parse(bad.view, s, err), ParseStatus::kBad);
 }
 
 // The parser's buffers grow for a huge line and are given back at the next small one: a worker would
