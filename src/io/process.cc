@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -22,8 +23,8 @@ namespace {
 
 // ---- What runs in the forked wrapper: async-signal-safe calls only (the owner may have other threads). ----
 
-size_t FormatUint(char* buf, unsigned v) {  // decimal, no terminator; returns length
-  char tmp[16];
+size_t FormatUint(char* buf, uint64_t v) {  // decimal, no terminator; returns length
+  char tmp[24];
   size_t n = 0;
   do {
     tmp[n++] = static_cast<char>('0' + v % 10);
@@ -32,6 +33,21 @@ size_t FormatUint(char* buf, unsigned v) {  // decimal, no terminator; returns l
   for (size_t i = 0; i < n; ++i) buf[i] = tmp[n - 1 - i];
   return n;
 }
+
+}  // namespace
+
+size_t StatusTempName(const char* path, int64_t pid, char* out, size_t cap) {
+  size_t len = std::strlen(path);
+  if (pid <= 0 || len + 5 + 20 + 3 > cap) return 0;
+  std::memcpy(out, path, len);
+  std::memcpy(out + len, ".tmp-", 5);
+  len += 5;
+  len += FormatUint(out + len, static_cast<uint64_t>(pid));
+  std::memcpy(out + len, "-0", 3);  // with the terminator
+  return len + 2;
+}
+
+namespace {
 
 void WriteAll(int fd, const char* p, size_t n) {
   while (n > 0) {
@@ -43,7 +59,12 @@ void WriteAll(int fd, const char* p, size_t n) {
   }
 }
 
-void WriteStatus(const char* tmp_path, const char* path, const char* word, int value, bool with_value) {
+// Writes the status file as AtomicFile writes a file: to "<path>.tmp-<pid>-0", this process's temporary in
+// AtomicFile's naming (so RemoveAbandonedTemporaries and ReadStatusFile recognise one a killed wrapper left),
+// then fsync, rename, fsync of the directory.
+void WriteStatus(const char* path, const char* dir, const char* word, int value, bool with_value) {
+  char tmp_path[PATH_MAX + 48];
+  if (StatusTempName(path, ::getpid(), tmp_path, sizeof tmp_path) == 0) return;
   char buf[64];
   size_t n = 0;
   for (const char* w = word; *w; ++w) buf[n++] = *w;
@@ -57,7 +78,11 @@ void WriteStatus(const char* tmp_path, const char* path, const char* word, int v
   WriteAll(fd, buf, n);
   ::fsync(fd);
   ::close(fd);
-  ::rename(tmp_path, path);
+  if (::rename(tmp_path, path) != 0) return;  // left for the owner to remove (ReadStatusFile)
+  int dfd = ::open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return;
+  ::fsync(dfd);
+  ::close(dfd);
 }
 
 void CloseFrom(int first) {
@@ -79,7 +104,7 @@ void DefaultSignals() {
 struct Prepared {  // everything the wrapper needs, built before fork
   std::vector<std::string> argv_s, env_s;
   std::vector<char*> argv, envp;
-  std::string exe, cwd, status_path, status_tmp;
+  std::string exe, cwd, status_path, status_dir;
   int out = -1, err = -1, devnull = -1;
 };
 
@@ -106,7 +131,7 @@ struct Prepared {  // everything the wrapper needs, built before fork
   while (r < 0 && errno == EINTR);
   ::close(3);
   if (r != 1) {  // the owner died before recording us: run nothing
-    WriteStatus(p.status_tmp.c_str(), p.status_path.c_str(), "notstarted", 0, false);
+    WriteStatus(p.status_path.c_str(), p.status_dir.c_str(), "notstarted", 0, false);
     ::_exit(0);
   }
   pid_t c = ::fork();
@@ -128,17 +153,17 @@ struct Prepared {  // everything the wrapper needs, built before fork
     ::_exit(127);
   }
   if (c < 0) {
-    WriteStatus(p.status_tmp.c_str(), p.status_path.c_str(), "exit", 126, true);
+    WriteStatus(p.status_path.c_str(), p.status_dir.c_str(), "exit", 126, true);
     ::_exit(126);
   }
   int st = 0;
   while (::waitpid(c, &st, 0) < 0 && errno == EINTR) {
   }
   if (WIFSIGNALED(st)) {
-    WriteStatus(p.status_tmp.c_str(), p.status_path.c_str(), "signal", WTERMSIG(st), true);
+    WriteStatus(p.status_path.c_str(), p.status_dir.c_str(), "signal", WTERMSIG(st), true);
     ::_exit(128 + WTERMSIG(st));
   }
-  WriteStatus(p.status_tmp.c_str(), p.status_path.c_str(), "exit", WEXITSTATUS(st), true);
+  WriteStatus(p.status_path.c_str(), p.status_dir.c_str(), "exit", WEXITSTATUS(st), true);
   ::_exit(WEXITSTATUS(st));
 }
 
@@ -183,7 +208,8 @@ ProcessIdentity PosixProcesses::Spawn(const LaunchRequest& req, int* go_fd) {
   p.exe = ResolveExecutable(req.argv.at(0), req.env);
   p.cwd = req.cwd;
   p.status_path = req.status_path;
-  p.status_tmp = req.status_path + ".tmp";
+  p.status_dir = std::filesystem::path(req.status_path).parent_path().string();
+  if (p.status_dir.empty()) p.status_dir = ".";
   p.out = OpenLog(req.stdout_path);
   p.err = OpenLog(req.stderr_path);
   p.devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
@@ -244,7 +270,12 @@ std::string SelfExecutablePath() {
   return ec ? std::string("/proc/self/exe") : exe.string();
 }
 
-std::optional<ExitStatus> ReadStatusFile(const std::string& path) {
+std::optional<ExitStatus> ReadStatusFile(const std::string& path, int64_t wrapper_pid) {
+  if (wrapper_pid > 0) {
+    std::string tmp(path.size() + 48, '\0');
+    tmp.resize(StatusTempName(path.c_str(), wrapper_pid, tmp.data(), tmp.size()));
+    if (!tmp.empty()) ::unlink(tmp.c_str());  // a wrapper killed while writing the file left it
+  }
   std::ifstream in(path);
   std::string word;
   int value = 0;

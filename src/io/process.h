@@ -9,7 +9,8 @@
 // After the go byte the wrapper forks the command (argv, execve, stdout/stderr appended to the attempt's
 // files, stdin /dev/null, every other inherited descriptor closed), ignores SIGTERM/SIGINT/SIGHUP itself so
 // that a cancel's SIGTERM to the group reaches the command while the wrapper survives to record it, waits
-// for the command and writes its exit status to <status file> atomically (temporary file, fsync, rename).
+// for the command and writes its exit status to <status file> atomically, as AtomicFile writes (temporary file
+// "<status>.tmp-<pid>-0", fsync, rename, fsync of the directory).
 // An owner restarted later reads that file for an attempt whose process it cannot waitpid (it is no longer
 // its child); an attempt with neither a live process nor a status file was LOST (or SIGKILLed with the
 // wrapper, which the owner knows when it sent the SIGKILL itself).
@@ -81,7 +82,15 @@ class PosixProcesses : public Processes {
 };
 
 // Reads a wrapper's status file: nullopt if it does not exist (or is torn, which the rename rules out).
-std::optional<ExitStatus> ReadStatusFile(const std::string& path);
+// With the pid of its wrapper, which has ended, it also removes the temporary a wrapper killed while
+// writing the file left (StatusTempName).
+std::optional<ExitStatus> ReadStatusFile(const std::string& path, int64_t wrapper_pid = 0);
+
+// The temporary through which wrapper `pid` writes the status file `path`: "<path>.tmp-<pid>-0", AtomicFile's
+// naming (io/atomic_file.h), so RemoveAbandonedTemporaries recognises it too. Written to `out` (terminated);
+// returns its length, 0 if it does not fit in `cap` or pid is not positive. Async-signal-safe (the wrapper
+// calls it after fork).
+size_t StatusTempName(const char* path, int64_t pid, char* out, size_t cap);
 
 // The path of this process's binary (the target of /proc/self/exe), for commands that run sluice again
 // later (a pipeline job, a shard array task); "/proc/self/exe" itself if the link cannot be read.

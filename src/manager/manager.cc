@@ -153,7 +153,7 @@ void Manager::Reconcile() {
     r.gpus = at.gpus;  // a re-adopted job keeps its GPUs and CPUs
     r.cpus = at.cpus;
     slot.run = r;
-    if (!procs_->Alive(r.id)) Finish(slot, ReadStatusFile(AttemptFile(id, at.n, "status")), now);
+    if (!procs_->Alive(r.id)) Finish(slot, ReadStatusFile(AttemptFile(id, at.n, "status"), at.pid), now);
   }
   for (auto it = active_.begin(); it != active_.end();)
     it = IsTerminal(it->second.row.state) ? active_.erase(it) : std::next(it);
@@ -465,7 +465,7 @@ void Manager::Tick() {
     }
     if (done) {
       // The wrapper's file is exact; the reaped status is the wrapper's own (it dies with SIGKILL too).
-      std::optional<ExitStatus> status = ReadStatusFile(AttemptFile(id, r.n, "status"));
+      std::optional<ExitStatus> status = ReadStatusFile(AttemptFile(id, r.n, "status"), r.id.pid);
       if (!status && reaped) status = reaped;
       Finish(a, status, now);
       continue;

@@ -413,7 +413,7 @@ void Scheduler::Reconcile(Shard& s) {
   } else {
     if (st.pid > 0 && env_->GetProcessInfo(st.pid))
       Say("{}: pid {} now belongs to another process (another start time): not signalled", s.label, st.pid);
-    std::optional<ExitStatus> ended = ReadStatusFile(st.status_path);
+    std::optional<ExitStatus> ended = ReadStatusFile(st.status_path, st.pid);
     if (ended && ended->kind == ExitStatus::kExited && ended->value == 0) {
       st.exit_code = 0;
       try {
@@ -566,7 +566,7 @@ void Scheduler::Finish(Shard& s) {
   gpu_backoff_ = 0.5;
   Drain(s, true);
   CrashPoint("shard_worker_finished");  // the worker has ended, its end is not yet recorded
-  std::optional<ExitStatus> ended = ReadStatusFile(st.status_path);
+  std::optional<ExitStatus> ended = ReadStatusFile(st.status_path, s.id.pid);
   if (!ended) ended = reaped;
   if (ended->kind == ExitStatus::kSignaled) st.signal = ended->value;
   else st.exit_code = ended->value;

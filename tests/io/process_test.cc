@@ -6,10 +6,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
+#include "io/atomic_file.h"
 #include "temp_dir.h"
 
 namespace sluice {
@@ -115,6 +117,44 @@ TEST_F(Fixture, GroupOfAnUnreapedWrapperCanStillBeKilled) {
   EXPECT_TRUE(Ends(grandchild));
   WaitEnd(id.pid);
   EXPECT_FALSE(procs.SignalGroup(id, SIGKILL));  // reaped: never signalled again
+}
+
+// The status file is written as AtomicFile writes: through "<status>.tmp-<wrapper pid>-0", renamed, so a
+// finished attempt leaves nothing else; a wrapper that died before its rename (here: the rename fails, as
+// `status` is a directory) leaves a temporary in AtomicFile's naming, which the owner's ReadStatusFile
+// removes once the wrapper has ended, and RemoveAbandonedTemporaries recognises.
+TEST_F(Fixture, StatusTemporaryHasAtomicFileNamingAndIsRemoved) {
+  int go = -1;
+  auto id = procs.Spawn(Req({"sh", "-c", "exit 0"}), &go);
+  procs.Release(go);
+  WaitEnd(id.pid);
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"err", "out", "status"}));
+
+  std::filesystem::remove(dir + "/status");
+  std::filesystem::create_directory(dir + "/status");
+  for (bool sweep : {false, true}) {
+    go = -1;
+    id = procs.Spawn(Req({"sh", "-c", "exit 4"}), &go);
+    procs.Release(go);
+    EXPECT_EQ(WaitEnd(id.pid).value, 4);
+    const std::string left = dir + "/status.tmp-" + std::to_string(id.pid) + "-0";
+    char name[512];
+    ASSERT_EQ(StatusTempName((dir + "/status").c_str(), id.pid, name, sizeof name), left.size());
+    EXPECT_EQ(std::string(name), left);
+    ASSERT_TRUE(std::filesystem::exists(left)) << "the wrapper's temporary is not named as AtomicFile's";
+    if (sweep) {
+      auto removed = RemoveAbandonedTemporaries(Env::Default(), dir, false, [](std::string_view t) { return t == "status"; });
+      EXPECT_EQ(removed, std::vector<std::string>{left});
+    } else {
+      EXPECT_FALSE(ReadStatusFile(dir + "/status", id.pid));
+    }
+    EXPECT_FALSE(std::filesystem::exists(left));
+  }
+  char tiny[8];
+  EXPECT_EQ(StatusTempName("/a/long/path", 1, tiny, sizeof tiny), 0u);
 }
 
 TEST_F(Fixture, ExecFailureIs127) {
