@@ -172,6 +172,11 @@ constexpr size_t kKeptOutputCapacity = 4 << 20;
 
 uint64_t MaxRecordBytesSetting(Env* env) { return MebibytesSetting(env, "SLUICE_MAX_RECORD_MB", MaxRecordBytes(), MaxRecordBytes()); }
 
+void CheckEnvironmentSettings(Env* env) {
+  MaxRecordBytesSetting(env);
+  DedupMemoryBudget(env);
+}
+
 struct Executor::Impl {
   static inline const std::atomic<bool> kNeverStop{false};
   Executor& ex;

@@ -30,6 +30,11 @@ namespace sluice {
 // decompression bomb, can take before the job fails naming file and line.
 uint64_t MaxRecordBytesSetting(Env* env);
 
+// Reads the environment's settings the Executor reads (SLUICE_MAX_RECORD_MB, SLUICE_DEDUP_MEMORY_MB); a bad
+// value throws kUsage. `sluice run` calls it first, so that a bad value is refused before anything is created
+// on disk (a job directory, the export's directory).
+void CheckEnvironmentSettings(Env* env);
+
 struct JobPaths {
   std::string job_dir;
   std::string checkpoint_dir;  // per-op checkpoints, stage outputs and dedup keys

@@ -335,6 +335,7 @@ void Say(EventLog* log, LogLevel level, std::string_view prefix, const std::stri
 
 // `log` is set once the job's logs are open, so that RunJob logs the error that ends the run.
 int Run(Env* env, const RunOptions& opt, std::unique_ptr<EventLog>& log) {
+  CheckEnvironmentSettings(env);  // before anything is created on disk
   Recipe recipe = LoadRecipe(opt.recipe_path, opt.overrides);
   Pipeline pipeline = ResolvePipeline(recipe);
   for (const auto& w : recipe.warnings) fmt::print(stderr, "sluice: warning: {}\n", w);

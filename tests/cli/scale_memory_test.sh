@@ -53,6 +53,7 @@ check "bomb, --dry-run: exit 3 naming file and line" grep -q "bomb.jsonl.gz:2: l
 SLUICE_MAX_RECORD_MB=abc peak_rss_mb "$SLUICE" run b.yaml --work_dir bw3
 check "SLUICE_MAX_RECORD_MB=abc: exit 2" test "$RC" -eq 2
 check "... saying what it wants" grep -q "SLUICE_MAX_RECORD_MB must be a positive number, got 'abc'" err.txt
+check "... before anything is created: no work_dir, no job directory" test ! -e bw3
 # Without the limit the whole line is read (in seconds: it was 80 s for 1 GB) and refused by the parser.
 peak_rss_mb "$SLUICE" run b.yaml --work_dir bw4
 check "bomb without the limit: exit 3 at line 2" grep -q "bomb.jsonl.gz:2: expected a JSON object per line" err.txt
