@@ -1,12 +1,12 @@
 #include "engine/input.h"
 
 #include <glob.h>
-#include <xxhash.h>
 
 #include <algorithm>
 #include <filesystem>
 
 #include "core/error.h"
+#include "core/xxh3.h"
 
 namespace sluice {
 
@@ -21,15 +21,12 @@ static bool IsDataFile(const std::string& name) {
 uint64_t SampleHash(Env* env, const std::string& path, uint64_t size) {
   const uint64_t kBlock = 64 << 10;
   std::string buf(kBlock, '\0');
-  XXH3_state_t* st = XXH3_createState();
-  XXH3_64bits_reset(st);
+  Xxh3State st = NewXxh3State();
   for (uint64_t off : {uint64_t{0}, size / 2, size > kBlock ? size - kBlock : 0}) {
     size_t n = env->ReadAt(path, off, kBlock, buf.data());
-    XXH3_64bits_update(st, buf.data(), n);
+    XXH3_64bits_update(st.get(), buf.data(), n);
   }
-  uint64_t h = XXH3_64bits_digest(st);
-  XXH3_freeState(st);
-  return h;
+  return XXH3_64bits_digest(st.get());
 }
 
 std::vector<InputFile> ResolveInputs(Env* env, const std::vector<std::string>& dataset_paths) {

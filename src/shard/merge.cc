@@ -1,7 +1,5 @@
 #include "shard/merge.h"
 
-#include <xxhash.h>
-
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
@@ -10,6 +8,7 @@
 #include "core/error.h"
 #include "core/fault_injection.h"
 #include "core/json_writer.h"
+#include "core/xxh3.h"
 #include "io/atomic_file.h"
 #include "shard/table.h"
 
@@ -95,11 +94,10 @@ class ShardMerger {
     const std::string& path = s.result->path;
     if (FormatOfPath(path) != FormatOfPath(opt_.output))
       Fail(ErrorKind::kData, "{}: not in the merged output's format ({})", path, opt_.output);
-    XXH3_state_t* hash = XXH3_createState();
-    XXH3_64bits_reset(hash);
+    Xxh3State hash = NewXxh3State();
     std::vector<std::string> runs;
     try {
-      TableReader in(env_, path, plan_.key_column, hash);
+      TableReader in(env_, path, plan_.key_column, hash.get());
       if (header_->empty() && !in.header().empty()) {
         *header_ = in.header();
         out_.Add(*header_);
@@ -123,7 +121,7 @@ class ShardMerger {
           bytes = 0;
         }
       }
-      if (fmt::format("{:016x}", XXH3_64bits_digest(hash)) != s.result->xxh3)
+      if (fmt::format("{:016x}", XXH3_64bits_digest(hash.get())) != s.result->xxh3)
         Fail(ErrorKind::kState, "{}: the result file changed since its shard completed; rerun to run the shard again", path);
       if (runs.empty()) {
         std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) { return a.key < b.key; });
@@ -133,11 +131,9 @@ class ShardMerger {
         MergeRuns(runs, st);
       }
     } catch (...) {
-      XXH3_freeState(hash);
       for (const auto& r : runs) env_->RemoveFile(r);
       throw;
     }
-    XXH3_freeState(hash);
     for (const auto& r : runs) env_->RemoveFile(r);
     CrashPoint("shard_merge_file");  // the merged output is half written (its temporary file)
     return st;
@@ -239,12 +235,11 @@ ShardResult VerifyResult(Env* env, const std::string& path, const Plan& plan, co
   auto last = kr.unbounded ? input_keys.end() : std::lower_bound(first, input_keys.end(), kr.high);
   // One flag per input key of the range (not the keys themselves: they are in input_keys already).
   std::vector<char> seen(static_cast<size_t>(last - first), 0);
-  XXH3_state_t* hash = XXH3_createState();
-  XXH3_64bits_reset(hash);
+  Xxh3State hash = NewXxh3State();
   ShardResult r;
   r.path = path;
-  try {
-    TableReader in(env, path, plan.key_column, hash);
+  {
+    TableReader in(env, path, plan.key_column, hash.get());
     while (in.Next()) {
       ++r.rows;
       auto key = EncodeKey(plan.key_type, in.key());
@@ -257,12 +252,8 @@ ShardResult VerifyResult(Env* env, const std::string& path, const Plan& plan, co
              path, in.line(), in.key(), plan.input, RangeLabel(plan, range));
       seen[static_cast<size_t>(at - first)] = 1;
     }
-  } catch (...) {
-    XXH3_freeState(hash);
-    throw;
   }
-  r.xxh3 = fmt::format("{:016x}", XXH3_64bits_digest(hash));
-  XXH3_freeState(hash);
+  r.xxh3 = fmt::format("{:016x}", XXH3_64bits_digest(hash.get()));
   size_t missing = static_cast<size_t>(std::count(seen.begin(), seen.end(), 0));
   if (missing > 0) {
     size_t i = static_cast<size_t>(std::find(seen.begin(), seen.end(), 0) - seen.begin());

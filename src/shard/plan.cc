@@ -1,13 +1,13 @@
 #include "shard/plan.h"
 
 #include <simdjson.h>
-#include <xxhash.h>
 
 #include <algorithm>
 #include <limits>
 
 #include "core/error.h"
 #include "core/json_writer.h"
+#include "core/xxh3.h"
 #include "shard/table.h"
 
 namespace sluice::shard {
@@ -31,10 +31,9 @@ void Compact(std::vector<std::string>& keys) {
 
 KeyScan ScanKeys(Env* env, const std::string& path, const std::string& key_column, std::optional<KeyType> type) {
   KeyScan scan;
-  XXH3_state_t* hash = XXH3_createState();
-  XXH3_64bits_reset(hash);
-  try {
-    TableReader reader(env, path, key_column, hash);
+  Xxh3State hash = NewXxh3State();
+  {
+    TableReader reader(env, path, key_column, hash.get());
     size_t compacted = 0;
     while (reader.Next()) {
       if (reader.key().size() > kMaxKeyBytes)
@@ -57,12 +56,8 @@ KeyScan ScanKeys(Env* env, const std::string& path, const std::string& key_colum
         compacted = scan.keys.size();
       }
     }
-  } catch (...) {
-    XXH3_freeState(hash);
-    throw;
   }
-  scan.fingerprint.xxh3 = Hex64(XXH3_64bits_digest(hash));
-  XXH3_freeState(hash);
+  scan.fingerprint.xxh3 = Hex64(XXH3_64bits_digest(hash.get()));
   if (scan.rows == 0) Fail(ErrorKind::kData, "{}: the table has no records (only a header or blank lines)", path);
   Compact(scan.keys);
   scan.type = *type;
@@ -76,21 +71,14 @@ InputFingerprint FingerprintFile(Env* env, const std::string& path) {
   fp.size = env->FileSize(path);
   fp.mtime_ns = env->FileMtimeNs(path);
   auto file = env->NewRandomAccessFile(path);
-  XXH3_state_t* hash = XXH3_createState();
-  XXH3_64bits_reset(hash);
+  Xxh3State hash = NewXxh3State();
   std::string buf(1 << 20, '\0');
   uint64_t off = 0;
-  try {
-    while (size_t n = file->ReadAt(off, buf.size(), buf.data())) {
-      XXH3_64bits_update(hash, buf.data(), n);
-      off += n;
-    }
-  } catch (...) {
-    XXH3_freeState(hash);
-    throw;
+  while (size_t n = file->ReadAt(off, buf.size(), buf.data())) {
+    XXH3_64bits_update(hash.get(), buf.data(), n);
+    off += n;
   }
-  fp.xxh3 = Hex64(XXH3_64bits_digest(hash));
-  XXH3_freeState(hash);
+  fp.xxh3 = Hex64(XXH3_64bits_digest(hash.get()));
   return fp;
 }
 
