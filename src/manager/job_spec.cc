@@ -462,6 +462,9 @@ JobSpec ParseJobSpec(std::string_view json, SpecSource source) {
     if (s.shell) {
       if (!has_shell_text) Bad("command", "with shell=true must be one string");
       if (shell_text.find('\0') != std::string::npos) Bad("command", "must not contain NUL bytes");
+      // An empty script would run nothing and "succeed", as an empty argv would not be allowed to.
+      if (shell_text.find_first_not_of(" \t\n\r\v\f") == std::string::npos)
+        Bad("command", "with shell=true must not be empty or only whitespace");
       s.argv = {"/bin/sh", "-c", shell_text};
     } else {
       if (has_shell_text) Bad("command", "a string runs only with shell=true; give an argv array otherwise");

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 #include <filesystem>
@@ -106,6 +107,20 @@ bool TokenQueryAllowed(const httplib::Request& req) {
   return RouteLabel(req.path) == "/v1/jobs/{id}/logs" && req.get_param_value("follow") == "1";
 }
 
+// Refuses (400) a query parameter the endpoint does not take, naming it and the ones it takes (docs/api.md),
+// so that a misspelt one (`?stauts=running`) is not silently ignored. `token` is taken where a query token
+// is (TokenQueryAllowed).
+void OnlyParams(const httplib::Request& req, std::initializer_list<std::string_view> accepted) {
+  for (const auto& [name, value] : req.params) {
+    if (std::find(accepted.begin(), accepted.end(), name) != accepted.end()) continue;
+    if (name == "token" && TokenQueryAllowed(req)) continue;
+    std::string takes;
+    for (std::string_view a : accepted) takes += (takes.empty() ? "" : ", ") + std::string(a);
+    Fail(ErrorKind::kUsage, "unknown query parameter '{}': {} {} takes {}", Shown(name), req.method, RouteLabel(req.path),
+         takes.empty() ? "none" : takes);
+  }
+}
+
 // Last-Event-ID of a log stream: "ATTEMPT:OFFSET".
 std::optional<std::pair<uint64_t, uint64_t>> ParseLogEventId(const std::string& s) {
   size_t colon = s.find(':');
@@ -153,12 +168,17 @@ struct Observability {
 };
 
 void Routes(httplib::Server& srv, Manager& m, Env* env, Observability obs) {
-  srv.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("{\"status\":\"ok\"}\n", "application/json"); });
-  srv.Get("/readyz", [&m](const httplib::Request&, httplib::Response& res) {
+  srv.Get("/healthz", [](const httplib::Request& req, httplib::Response& res) {
+    OnlyParams(req, {});
+    res.set_content("{\"status\":\"ok\"}\n", "application/json");
+  });
+  srv.Get("/readyz", [&m](const httplib::Request& req, httplib::Response& res) {
+    OnlyParams(req, {});
     if (m.Ready()) res.set_content("{\"status\":\"ready\"}\n", "application/json");
     else JsonError(res, 503, "not ready: the database is not writable or the supervisor is stalled");
   });
   srv.Post("/v1/jobs", [&m](const httplib::Request& req, httplib::Response& res) {
+    OnlyParams(req, {});
     JobSpec spec = ParseJobSpec(req.body);
     SubmitResult r = m.Submit(spec);
     JsonWriter w;
@@ -175,6 +195,7 @@ void Routes(httplib::Server& srv, Manager& m, Env* env, Observability obs) {
     res.set_content(w.Take() + "\n", "application/json");
   });
   srv.Get("/v1/jobs", [&m](const httplib::Request& req, httplib::Response& res) {
+    OnlyParams(req, {"state", "name", "array", "after_id", "limit"});
     JobFilter f;
     if (req.has_param("state")) {
       auto s = ParseState(req.get_param_value("state"));
@@ -188,6 +209,7 @@ void Routes(httplib::Server& srv, Manager& m, Env* env, Observability obs) {
     res.set_content(m.ListJson(f) + "\n", "application/json");
   });
   srv.Get(R"(/v1/jobs/([^/]+))", [&m](const httplib::Request& req, httplib::Response& res) {
+    OnlyParams(req, {});
     Resolved r = PathRef(req, m);
     auto j = r.kind == Resolved::kArray ? m.ArrayJson(r.id) : r.kind == Resolved::kJob ? m.JobJson(r.id) : std::nullopt;
     if (!j) return JsonError(res, 404, "no such job");
@@ -206,6 +228,7 @@ void Routes(httplib::Server& srv, Manager& m, Env* env, Observability obs) {
     res.set_content(w.Take() + "\n", "application/json");
   };
   srv.Post(R"(/v1/jobs/([^/]+)/cancel)", [&m, array_action](const httplib::Request& req, httplib::Response& res) {
+    OnlyParams(req, {});
     Resolved ref = PathRef(req, m);
     if (ref.kind == Resolved::kArray) return array_action(Verb::kCancel, "cancel", ref.id, res);
     CancelResult r = ref.kind == Resolved::kNone ? CancelResult::kNotFound : m.Cancel(ref.id);
@@ -217,6 +240,7 @@ void Routes(httplib::Server& srv, Manager& m, Env* env, Observability obs) {
   // Queue control (docs/api.md): 200 with the job, 404 unknown, 409 when its state does not allow it.
   for (const char* verb : {"retry", "hold", "release"}) {
     srv.Post(fmt::format(R"(/v1/jobs/([^/]+)/{})", verb), [&m, array_action, name = std::string(verb)](const httplib::Request& req, httplib::Response& res) {
+      OnlyParams(req, {});
       Verb v = name == "retry" ? Verb::kRetry : name == "hold" ? Verb::kHold : Verb::kRelease;
       Resolved ref = PathRef(req, m);
       if (ref.kind == Resolved::kNone) return JsonError(res, 404, "no such job");
@@ -227,6 +251,7 @@ void Routes(httplib::Server& srv, Manager& m, Env* env, Observability obs) {
     });
   }
   srv.Get(R"(/v1/jobs/([^/]+)/logs)", [&m, env, obs](const httplib::Request& req, httplib::Response& res) {
+    OnlyParams(req, {"stream", "attempt", "offset", "length", "tail", "follow"});
     auto named = PathJob(req, m);
     if (!named) return JsonError(res, 404, "no such job");
     int64_t id = *named;
@@ -281,6 +306,7 @@ void Routes(httplib::Server& srv, Manager& m, Env* env, Observability obs) {
   });
 
   srv.Get("/v1/events", [&m, obs](const httplib::Request& req, httplib::Response& res) {
+    OnlyParams(req, {"since", "job", "token"});
     int64_t after = -1;  // from now on
     if (req.has_param("since")) after = static_cast<int64_t>(std::min<uint64_t>(UintParam(req, "since", 0), INT64_MAX));
     if (req.has_header("Last-Event-ID")) {
@@ -296,7 +322,8 @@ void Routes(httplib::Server& srv, Manager& m, Env* env, Observability obs) {
     if (!slot) return JsonError(res, 503, fmt::format("too many open streams (limit {})", obs.hub->limits().max_streams));
     Stream(res, std::move(slot), std::make_shared<EventFollow>(obs.hub, after, job));
   });
-  srv.Get("/v1/resources", [&m](const httplib::Request&, httplib::Response& res) {
+  srv.Get("/v1/resources", [&m](const httplib::Request& req, httplib::Response& res) {
+    OnlyParams(req, {});
     int64_t running = 0;
     m.ReadStore([&](Store& s) {
       auto agg = s.Aggregate(0, 0, {}, false);
@@ -305,6 +332,7 @@ void Routes(httplib::Server& srv, Manager& m, Env* env, Observability obs) {
     res.set_content(ResourcesJson(m.Usage(), running) + "\n", "application/json");
   });
   srv.Get("/v1/stats", [&m, env, obs](const httplib::Request& req, httplib::Response& res) {
+    OnlyParams(req, {"window"});
     double window = static_cast<double>(UintParam(req, "window", 0));
     double now = env->NowSeconds();
     std::vector<double> instants;
@@ -313,13 +341,15 @@ void Routes(httplib::Server& srv, Manager& m, Env* env, Observability obs) {
     m.ReadStore([&](Store& s) { agg = s.Aggregate(window > 0 ? now - window : 0, now, instants, true); });
     res.set_content(StatsJson(std::move(agg), now, window, obs.hub->open_streams()) + "\n", "application/json");
   });
-  srv.Get("/metrics", [&m, env, obs](const httplib::Request&, httplib::Response& res) {
+  srv.Get("/metrics", [&m, env, obs](const httplib::Request& req, httplib::Response& res) {
+    OnlyParams(req, {});
     double now = env->NowSeconds();
     Store::Aggregates agg;
     m.ReadStore([&](Store& s) { agg = s.Aggregate(0, now, {}, false); });
     res.set_content(MetricsText(agg, m.Usage(), obs.hub->open_streams(), *obs.http), "text/plain; version=0.0.4");
   });
-  srv.Get("/", [](const httplib::Request&, httplib::Response& res) {
+  srv.Get("/", [](const httplib::Request& req, httplib::Response& res) {
+    OnlyParams(req, {"token"});
     // Everything the page needs is in it (no external assets); it reads data only through the API.
     res.set_header("Content-Security-Policy",
                    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:");

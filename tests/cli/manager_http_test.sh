@@ -89,6 +89,32 @@ check "cwd with NUL: 400" grep -q 'cwd: must not contain NUL bytes' <<<"$(sub '{
 check "relative cwd: 400" grep -q "cwd: must be an absolute path" <<<"$(sub '{"command":["true"],"cwd":"rel"}')"
 check "a field given twice: 400" grep -q 'command: is given twice' <<<"$(sub '{"command":["true"],"command":["false"]}')"
 check "a nested field given twice: 400" grep -q 'resources.cpus: is given twice' <<<"$(sub '{"command":["true"],"resources":{"cpus":1,"cpus":2}}')"
+check "shell=true with an empty command: 400" grep -q 'command: with shell=true must not be empty or only whitespace' <<<"$(sub '{"command":"","shell":true}')"
+check "shell=true with a whitespace-only command: 400" grep -q 'must not be empty or only whitespace' <<<"$(sub '{"command":" \t\n","shell":true}')"
+
+# --- unknown query parameters were ignored (?stauts=RUNNING listed every job): 400 naming the parameter and
+# the ones the endpoint takes, on every endpoint, before anything is done
+code() { curl -s -m 3 -o /dev/null -w '%{http_code}' "$@" || true; }
+out=$(curl -s -m 3 "$U/v1/jobs?stauts=RUNNING" || true)
+check "GET /v1/jobs?stauts=RUNNING: refused, naming it and what the endpoint takes" \
+  grep -qF "unknown query parameter 'stauts': GET /v1/jobs takes state, name, array, after_id, limit" <<<"$out"
+check "... with 400" test "$(code "$U/v1/jobs?stauts=RUNNING")" = 400
+for path in /healthz /readyz /v1/jobs/$j /v1/jobs/$j/logs "/v1/jobs/$j/logs?follow=1&" /v1/events /v1/resources /v1/stats /metrics /; do
+  sep='?'; case "$path" in *'&') sep='' ;; esac
+  check "GET $path with an unknown parameter: 400" test "$(code "$U$path${sep}bogus=1")" = 400
+done
+check "GET /v1/jobs/ID/logs: the message lists its parameters" grep -qF "GET /v1/jobs/{id}/logs takes stream, attempt, offset, length, tail, follow" \
+  <<<"$(curl -s -m 3 "$U/v1/jobs/$j/logs?lenght=4" || true)"
+check "GET /healthz: the message says it takes none" grep -qF "unknown query parameter 'x': GET /healthz takes none" <<<"$(curl -s -m 3 "$U/healthz?x=1" || true)"
+n_before=$(curl -s -m 3 "$U/v1/jobs?limit=1000" | python3 -c "import json,sys; print(len(json.load(sys.stdin)['jobs']))")
+check "POST /v1/jobs with an unknown parameter: 400" test "$(code -d '{"command":["true"]}' "$U/v1/jobs?dry=1")" = 400
+check "... and no job was submitted" test "$(curl -s -m 3 "$U/v1/jobs?limit=1000" | python3 -c "import json,sys; print(len(json.load(sys.stdin)['jobs']))")" = "$n_before"
+for verb in cancel hold release retry; do
+  check "POST /v1/jobs/ID/$verb with an unknown parameter: 400" test "$(code -X POST "$U/v1/jobs/$j/$verb?force=1")" = 400
+done
+check "... and the job was not cancelled" grep -q '"state":"\(RUNNING\|PENDING\)"' <<<"$(curl -s -m 3 "$U/v1/jobs/$j" || true)"
+check "the parameters an endpoint takes still work" test "$(code "$U/v1/jobs?state=RUNNING&name=x&array=0&after_id=0&limit=5")$(code "$U/v1/stats?window=60")$(code "$U/v1/jobs/$j/logs?stream=stderr&attempt=0&tail=1")$(code "$U/v1/jobs/$j/logs?offset=0&length=1")" = 200200200200
+check "a query token is taken where it is allowed (the dashboard)" test "$(code "$U/?token=whatever")" = 200
 mkdir -p "$T/client/sub"  # the daemon runs in $T: a relative cwd must not mean $T/sub
 r=$(cd "$T/client" && "$SLUICE" submit --cwd sub -- sh -c 'pwd' || true)
 "$SLUICE" wait "$r" >/dev/null 2>&1 || true

@@ -66,7 +66,8 @@ TEST(JobSpec, RejectsMalformed) {
            R"({"command":["x"],"depends_on":[{"condition":"afterok"}]})", R"({"command":["x"],"depends_on":[{"job":1,"condition":"when"}]})",
            R"({"command":["x"],"retry":{"max_attempts":0}})", R"({"command":["x"],"retry":{"backoff":{"jitter":2}}})",
            R"({"command":["x"],"timeout":{"run":"soon"}})", R"({"kind":"pipeline","command":["x"]})", R"({"kind":"cron","command":["x"]})", R"({"command":[""]})",
-           R"({"command":["x"],"env":{"A=B":"1"}})", R"({"command":["x"],"shell":"yes"})"}) {
+           R"({"command":["x"],"env":{"A=B":"1"}})", R"({"command":["x"],"shell":"yes"})",
+           R"({"command":"","shell":true})", R"({"command":" \t\n ","shell":true})"}) {
     EXPECT_THROW(ParseJobSpec(bad), Error) << bad;
   }
 }
