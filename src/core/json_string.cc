@@ -1,5 +1,6 @@
 #include "core/json_string.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 
@@ -161,6 +162,44 @@ bool ValidateEscapes(std::string_view body, size_t& excess) {
 bool ValidateJsonEscapes(std::string_view body, size_t& excess) { return ValidateEscapes<false>(body, excess); }
 
 bool ValidateJsonEscapesPadded(std::string_view body, size_t& excess) { return ValidateEscapes<true>(body, excess); }
+
+std::string DescribeJsonEscapeError(std::string_view body) {
+  const char* p = body.data();
+  const char* end = p + body.size();
+  // The escape as written, its bytes shown as they are when printable ASCII, else as \xNN.
+  auto shown = [](const char* b, size_t n) {
+    static const char kHex[] = "0123456789abcdef";
+    std::string s;
+    for (size_t i = 0; i < n; ++i) {
+      unsigned char c = static_cast<unsigned char>(b[i]);
+      if (c >= 0x20 && c < 0x7F) {
+        s += static_cast<char>(c);
+      } else {
+        s += "\\x";
+        s += kHex[c >> 4];
+        s += kHex[c & 15];
+      }
+    }
+    return s;
+  };
+  while (const char* b = static_cast<const char*>(std::memchr(p, '\\', static_cast<size_t>(end - p)))) {
+    if (end - b < 2) return "a backslash that escapes nothing";
+    if (b[1] != 'u') {
+      if (SimpleEscape(b[1]) == 0) return "bad escape sequence " + shown(b, 2);
+      p = b + 2;
+      continue;
+    }
+    uint32_t cp;
+    size_t len = UnicodeEscape(b, end, cp);
+    if (len != 0) {
+      p = b + len;
+      continue;
+    }
+    if (end - b < 6 || !Hex4(b + 2, cp)) return "bad escape sequence " + shown(b, static_cast<size_t>(std::min<ptrdiff_t>(end - b, 6)));
+    return "lone surrogate escape " + shown(b, 6);
+  }
+  return "bad escape sequence";
+}
 
 void AppendDecodedJsonString(std::string_view body, std::string& out) {
   // The decoded text is never longer than the body, so it is written into `out` grown by the body's size and

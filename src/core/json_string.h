@@ -12,6 +12,9 @@
 //       the decoded text has (code points of body) - excess code points.
 //   AppendDecodedJsonString(body, out)  appends the decoded text; `body` must have passed
 //       ValidateJsonEscapes (anything else is decoded to unspecified bytes, never read out of bounds).
+//   DescribeJsonEscapeError(body)  for a body that failed ValidateJsonEscapes, its first offending escape:
+//       "lone surrogate escape \ud800" (a high surrogate not followed by an escaped low one, or a low one
+//       alone: valid JSON to Python's json, but no Unicode text) or "bad escape sequence \q".
 #pragma once
 
 #include <cstddef>
@@ -25,5 +28,6 @@ bool ValidateJsonEscapes(std::string_view body, size_t& excess);
 // padding): the last partial block is read in place instead of copied.
 bool ValidateJsonEscapesPadded(std::string_view body, size_t& excess);
 void AppendDecodedJsonString(std::string_view body, std::string& out);
+std::string DescribeJsonEscapeError(std::string_view body);
 
 }  // namespace sluice

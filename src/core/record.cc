@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <iterator>
 #include <limits>
 
 #include <simdjson.h>
@@ -32,12 +33,17 @@ const char* TrimBack(const char* begin, const char* end) {
   return end;
 }
 
-// A string value's token (from its opening quote up to the next structural character) has escapes simdjson
-// would accept.
-bool ValidString(std::string_view token) {
+// The body of a string value from its token (from its opening quote up to the next structural character).
+std::string_view StringBody(std::string_view token) {
   const char* end = TrimBack(token.data(), token.data() + token.size());
-  size_t excess;
-  return ValidateJsonEscapesPadded(std::string_view(token.data() + 1, static_cast<size_t>(end - token.data()) - 2), excess);
+  return std::string_view(token.data() + 1, static_cast<size_t>(end - token.data()) - 2);
+}
+
+// The body of a key from its first byte after the opening quote (stage 1 found its closing quote).
+std::string_view KeyBody(const char* start) {
+  const char* p = start;
+  while (*p != '"') p += *p == '\\' ? 2 : 1;
+  return std::string_view(start, static_cast<size_t>(p - start));
 }
 
 // JSON's number grammar (RFC 8259 §6): -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
@@ -68,6 +74,7 @@ std::string Describe(simdjson::error_code e) {
     case simdjson::UTF8_ERROR: return "invalid UTF-8";
     case simdjson::STRING_ERROR: return "malformed JSON string (bad escape sequence)";
     case simdjson::UNCLOSED_STRING: return "unterminated JSON string";
+    case simdjson::UNESCAPED_CHARS: return "malformed JSON string (unescaped control character)";
     case simdjson::NUMBER_ERROR: return "malformed JSON number";
     case simdjson::T_ATOM_ERROR:
     case simdjson::F_ATOM_ERROR:
@@ -84,6 +91,22 @@ struct RecordParser::Impl {
   std::vector<KeyPath> keys;
   const char* base = nullptr;  // start of the current line, for offsets
   uint64_t nested_texts = 0;    // bit s: text slot s was read through its dotted path (WalkObject)
+  uint64_t flat_texts = 0;      // bit s: text slot s was read from a member named exactly like its key
+  // Slot s's value is not a string or null: its JSON type, reported unless a later member of the same key
+  // replaces it (Parse).
+  const char* wrong_type[8] = {};
+  // The body of the first string (value or key) whose escapes failed, for the cause (Parse).
+  std::string_view bad_string;
+  // The first bad value was NaN, Infinity or -Infinity: not JSON, but Python's json reads them, so the
+  // cause says so (Parse).
+  bool python_literal = false;
+  simdjson::error_code Unreadable(od::value& v, simdjson::error_code e) {
+    std::string_view token = v.raw_json_token();
+    for (std::string_view lit : {"NaN", "Infinity", "-Infinity"})
+      if (token.substr(0, lit.size()) == lit && (token.size() == lit.size() || !std::isalnum(static_cast<unsigned char>(token[lit.size()]))))
+        python_literal = bad_string.data() == nullptr;
+    return e;
+  }
   od::document doc;
 
   // Validates a value at nesting level `depth` (a member of the record is at level 1) and everything in it.
@@ -91,10 +114,16 @@ struct RecordParser::Impl {
   // stack. (Python's json module refuses such lines too: RecursionError at about 1,000 levels.)
   static constexpr size_t kMaxJsonDepth = 1024;
   simdjson::error_code Validate(od::value v, size_t depth);
-  simdjson::error_code ReadText(od::value v, Sample& out, int slot, std::string& error);
+  simdjson::error_code ReadText(od::value v, size_t depth, Sample& out, int slot);
+  // Forgets what slot s held: a later member of the same key (or of the path's parent) replaces it.
+  void ClearText(Sample& out, size_t s) {
+    out.texts[s].Reset();
+    wrong_type[s] = nullptr;
+    nested_texts &= ~(uint64_t{1} << s);
+    flat_texts &= ~(uint64_t{1} << s);
+  }
   simdjson::error_code ReadStats(od::value v, Sample& out);
-  simdjson::error_code WalkObject(od::object obj, size_t depth, const std::vector<int>& nested, Sample& out,
-                                  std::string& error, bool top);
+  simdjson::error_code WalkObject(od::object obj, size_t depth, const std::vector<int>& nested, Sample& out, bool top);
   // The reserved member whose end is not known yet (its value's end, and its span's, see WalkObject).
   struct Pending {
     Span* member = nullptr;
@@ -124,7 +153,7 @@ struct RecordParser::Impl {
 simdjson::error_code RecordParser::Impl::Validate(od::value v, size_t depth) {
   if (depth > kMaxJsonDepth) return simdjson::DEPTH_ERROR;
   od::json_type t;
-  if (auto e = v.type().get(t)) return e;
+  if (auto e = v.type().get(t)) return Unreadable(v, e);
   switch (t) {
     case od::json_type::object: {
       od::object o;
@@ -132,8 +161,12 @@ simdjson::error_code RecordParser::Impl::Validate(od::value v, size_t depth) {
       for (auto fr : o) {
         od::field f;
         if (auto e = std::move(fr).get(f)) return e;
+        const char* key_raw = f.key().raw();  // unescaped_key consumes it
         std::string_view k;
-        if (auto e = f.unescaped_key().get(k)) return e;
+        if (auto e = f.unescaped_key().get(k)) {
+          if (bad_string.data() == nullptr) bad_string = KeyBody(key_raw);
+          return e;
+        }
         if (auto e = Validate(f.value(), depth + 1)) return e;
       }
       return simdjson::SUCCESS;
@@ -153,7 +186,10 @@ simdjson::error_code RecordParser::Impl::Validate(od::value v, size_t depth) {
       std::string_view token = v.raw_json_token();
       od::raw_json_string rs;
       if (auto e = v.get_raw_json_string().get(rs)) return e;
-      return ValidString(token) ? simdjson::SUCCESS : simdjson::STRING_ERROR;
+      size_t excess;
+      if (ValidateJsonEscapesPadded(StringBody(token), excess)) return simdjson::SUCCESS;
+      if (bad_string.data() == nullptr) bad_string = StringBody(token);
+      return simdjson::STRING_ERROR;
     }
     case od::json_type::number: {
       // Checked against JSON's number grammar, not converted: a number nobody reads passes through as
@@ -161,7 +197,7 @@ simdjson::error_code RecordParser::Impl::Validate(od::value v, size_t depth) {
       // is not a bad line. The value is left unread; the enclosing iteration skips it.
       std::string_view token = v.raw_json_token();
       while (!token.empty() && IsJsonSpace(token.back())) token.remove_suffix(1);
-      return ValidJsonNumber(token) ? simdjson::SUCCESS : simdjson::NUMBER_ERROR;
+      return ValidJsonNumber(token) ? simdjson::SUCCESS : Unreadable(v, simdjson::NUMBER_ERROR);
     }
     case od::json_type::boolean: {
       bool b;
@@ -176,10 +212,10 @@ simdjson::error_code RecordParser::Impl::Validate(od::value v, size_t depth) {
   return simdjson::TAPE_ERROR;
 }
 
-simdjson::error_code RecordParser::Impl::ReadText(od::value v, Sample& out, int slot, std::string& error) {
+simdjson::error_code RecordParser::Impl::ReadText(od::value v, size_t depth, Sample& out, int slot) {
   TextField& tf = out.texts[slot];
   od::json_type t;
-  if (auto e = v.type().get(t)) return e;
+  if (auto e = v.type().get(t)) return Unreadable(v, e);
   size_t begin = static_cast<size_t>(v.raw_json_token().data() - base);
   tf.present = true;
   if (t == od::json_type::null) {
@@ -191,10 +227,10 @@ simdjson::error_code RecordParser::Impl::ReadText(od::value v, Sample& out, int 
     od::raw_json_string rs;
     if (auto e = v.get_raw_json_string().get(rs)) return e;
   } else {
-    error = "text key '" + keys[slot].flat + "' holds a JSON " +
-            (t == od::json_type::number ? "number" : t == od::json_type::boolean ? "boolean"
-             : t == od::json_type::array ? "array" : "object") + ", not a string";
-    return simdjson::INCORRECT_TYPE;
+    // Not a string: a bad line, unless a later member of the key replaces it (Parse says which).
+    wrong_type[slot] = t == od::json_type::number ? "number" : t == od::json_type::boolean ? "boolean"
+                       : t == od::json_type::array ? "array" : "object";
+    return Validate(v, depth);
   }
   size_t end = Here();
   if (end == SIZE_MAX) return simdjson::TAPE_ERROR;
@@ -202,7 +238,10 @@ simdjson::error_code RecordParser::Impl::ReadText(od::value v, Sample& out, int 
   tf.raw = std::string_view(base + begin, end - begin);
   if (tf.is_null) return simdjson::SUCCESS;
   size_t excess;
-  if (!ValidateJsonEscapesPadded(tf.body(), excess)) return simdjson::STRING_ERROR;
+  if (!ValidateJsonEscapesPadded(tf.body(), excess)) {
+    if (bad_string.data() == nullptr) bad_string = tf.body();
+    return simdjson::STRING_ERROR;
+  }
   tf.SetEncoded(tf.raw, excess);
   return simdjson::SUCCESS;
 }
@@ -274,7 +313,7 @@ simdjson::error_code RecordParser::Impl::ReadStats(od::value v, Sample& out) {
 }
 
 simdjson::error_code RecordParser::Impl::WalkObject(od::object obj, size_t depth, const std::vector<int>& nested,
-                                                    Sample& out, std::string& error, bool top) {
+                                                    Sample& out, bool top) {
   // The spans of `__dj__stats__` and `__dj__meta__` are cut together (SerializeSample), so each takes the
   // comma before it when another member precedes it, and otherwise (a leading run of them) the comma after
   // it. Both ends come from the next member's key (or the closing brace, in Parse), found by scanning back
@@ -286,7 +325,10 @@ simdjson::error_code RecordParser::Impl::WalkObject(od::object obj, size_t depth
     if (auto e = std::move(fr).get(f)) return e;
     size_t key_begin = static_cast<size_t>(f.key().raw() - 1 - base);
     std::string_view key;
-    if (auto e = f.unescaped_key().get(key)) return e;
+    if (auto e = f.unescaped_key().get(key)) {
+      if (bad_string.data() == nullptr) bad_string = KeyBody(base + key_begin + 1);
+      return e;
+    }
     if (top && pending.member != nullptr) ClosePending(key_begin, true);
     od::value v = f.value();
     bool handled = false;
@@ -294,15 +336,12 @@ simdjson::error_code RecordParser::Impl::WalkObject(od::object obj, size_t depth
       out.object_empty = false;
       for (size_t s = 0; s < keys.size(); ++s) {
         if (keys[s].flat == key) {
-          // A duplicate key: the first wins, the rest is validated. But a member named exactly like a dotted
-          // key wins over the nested member the path reached first (the contract in record.h).
-          bool nested_first = s < 64 && (nested_texts >> s & 1);
-          if (out.texts[s].present && !nested_first) break;
-          if (nested_first) {
-            nested_texts &= ~(uint64_t{1} << s);
-            out.texts[s].Reset();
-          }
-          if (auto e = ReadText(v, out, static_cast<int>(s), error)) return e;
+          // A key given twice: the last member is the text, as in Python's json (the earlier ones stay in
+          // the line as written). A member named exactly like a dotted key wins over the nested member the
+          // path reaches, before or after it (the contract in record.h).
+          ClearText(out, s);
+          if (auto e = ReadText(v, depth + 1, out, static_cast<int>(s))) return e;
+          flat_texts |= uint64_t{1} << s;
           handled = true;
           break;
         }
@@ -334,14 +373,17 @@ simdjson::error_code RecordParser::Impl::WalkObject(od::object obj, size_t depth
       std::vector<int> deeper;
       for (int s : nested) {
         const auto& parts = keys[s].parts;
-        if (depth < parts.size() && parts[depth] == key && !out.texts[s].present) deeper.push_back(s);
+        if (depth < parts.size() && parts[depth] == key && !(flat_texts >> s & 1)) deeper.push_back(s);
       }
       if (!deeper.empty()) {
+        // A member on the path again (a key given twice): as in Python, the later one replaces what the
+        // earlier one held, so a later parent without the member leaves the text missing.
+        for (int s : deeper) ClearText(out, static_cast<size_t>(s));
         // The full path ends here: this member is the text.
         for (int s : deeper) {
           if (keys[s].parts.size() == depth + 1) {
-            if (auto e = ReadText(v, out, s, error)) return e;
-            if (s < 64) nested_texts |= uint64_t{1} << s;
+            if (auto e = ReadText(v, depth + 1, out, s)) return e;
+            nested_texts |= uint64_t{1} << s;
             handled = true;
             break;
           }
@@ -350,7 +392,7 @@ simdjson::error_code RecordParser::Impl::WalkObject(od::object obj, size_t depth
         if (!handled && !v.type().get(t) && t == od::json_type::object) {
           od::object sub;
           if (auto e = v.get_object().get(sub)) return e;
-          if (auto e = WalkObject(sub, depth + 1, deeper, out, error, false)) return e;
+          if (auto e = WalkObject(sub, depth + 1, deeper, out, false)) return e;
           handled = true;
         }
       }
@@ -405,8 +447,16 @@ ParseStatus RecordParser::Parse(std::string_view line, Sample& out, std::string&
       // Out of memory: iterate below allocates what this line needs, or reports the failure.
     }
 
+  m.bad_string = {};
+  m.python_literal = false;
   auto fail = [&](simdjson::error_code e) {
-    if (error.empty()) error = Describe(e);
+    if (!error.empty()) return ParseStatus::kBad;
+    if (m.python_literal)
+      error = "malformed JSON literal (NaN and Infinity are not JSON, though Python's json reads them)";
+    else if (e == simdjson::STRING_ERROR && m.bad_string.data() != nullptr)
+      error = "malformed JSON string (" + DescribeJsonEscapeError(m.bad_string) + ")";
+    else
+      error = Describe(e);
     return ParseStatus::kBad;
   };
   error.clear();
@@ -420,8 +470,9 @@ ParseStatus RecordParser::Parse(std::string_view line, Sample& out, std::string&
   std::vector<int> nested;
   for (size_t s = 0; s < m.keys.size(); ++s)
     if (m.keys[s].parts.size() > 1) nested.push_back(static_cast<int>(s));
-  m.nested_texts = 0;
-  if (auto e = m.WalkObject(obj, 0, nested, out, error, true)) return fail(e);
+  m.nested_texts = m.flat_texts = 0;
+  std::fill(std::begin(m.wrong_type), std::end(m.wrong_type), nullptr);
+  if (auto e = m.WalkObject(obj, 0, nested, out, true)) return fail(e);
   const char* rest = nullptr;
   if (!m.doc.current_location().get(rest)) {
     error = "trailing content after the JSON object";
@@ -429,6 +480,11 @@ ParseStatus RecordParser::Parse(std::string_view line, Sample& out, std::string&
   }
   out.object_end = line.size() - 1;  // the closing brace (trailing whitespace was trimmed)
   if (m.pending.member != nullptr) m.ClosePending(out.object_end, false);
+  for (size_t s = 0; s < m.keys.size(); ++s)
+    if (m.wrong_type[s] != nullptr) {
+      error = "text key '" + m.keys[s].flat + "' holds a JSON " + m.wrong_type[s] + ", not a string";
+      return ParseStatus::kBad;
+    }
   if (!out.texts[0].present) {
     error = "missing text key '" + m.keys[0].flat + "'";
     return ParseStatus::kBad;

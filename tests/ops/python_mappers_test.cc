@@ -144,7 +144,7 @@ TEST(PythonLambdaMapper, NumbersAndUnicodeRoundTrip) {
   // A lone surrogate cannot be written as UTF-8: the record is refused.
   auto lone = Lambda("lambda s: {'t': '\\ud800'}");
   EXPECT_EQ(RunError(*lone, R"({"text":"a"})"),
-            "the sample it returned is not a valid record: malformed JSON string (bad escape sequence)");
+            "the sample it returned is not a valid record: malformed JSON string (lone surrogate escape \\ud800)");
 }
 
 TEST(PythonLambdaMapper, ErrorsAreOpErrorsForTheSample) {
