@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libsimdjson-dev libyaml-cpp-dev libfmt-dev
       libcli11-dev libpcre2-dev libicu-dev libzstd-dev zlib1g-dev libxxhash-dev libgtest-dev
-      libgmock-dev zstd gzip python3 python3-jsonschema python3-regex python3-yaml
+      libgmock-dev zstd gzip python3 python3-jsonschema python3-regex python3-yaml python3-sentencepiece
       libgumbo-dev libopencc-dev opencc libsentencepiece-dev sentencepiece libfasttext-dev fasttext libpython3-dev
       libsqlite3-dev libcpp-httplib-dev curl
       chromium)  # tests/cli/dashboard_test.sh: the dashboard in headless Chromium

@@ -24,8 +24,10 @@ std::shared_ptr<const SentencePieceTokenizer> SentencePieceTokenizer::Load(const
 }
 
 void SentencePieceTokenizer::Encode(std::string_view text, Pieces& out) const {
-  auto st = sp_.Encode(text, out.spt_.mutable_proto());
-  if (!st.ok()) Fail(ErrorKind::kData, "SentencePiece ({}) cannot encode the text: {}", path_, st.ToString());
+  // DataJuicer calls encode_as_pieces from Python, whose binding drops Encode's status: a text the library
+  // fails on (e.g. a word model meeting a control symbol "<s>" as a word: "all normalized characters are not
+  // consumed") gives no pieces and no error. So does this.
+  if (!sp_.Encode(text, out.spt_.mutable_proto()).ok()) out.spt_ = sentencepiece::ImmutableSentencePieceText();
 }
 
 const SentencePieceTokenizer::Pieces& SentencePieceTokenizer::EncodeShared(std::string_view text) const {

@@ -8,7 +8,8 @@
 //       the word-based filters join pieces with spaces.
 //   Encode(text, pieces)  pieces = DataJuicer's sp.encode_as_pieces(text): the model's normalization, then the
 //       pieces with their '▁' markers; an unknown character comes out as its (normalized) surface text, not as
-//       "<unk>". `pieces` is per-thread scratch whose storage is reused from call to call.
+//       "<unk>"; a text the library fails to encode has no pieces, as the Python binding returns (it drops the
+//       error status). `pieces` is per-thread scratch whose storage is reused from call to call.
 //   Pieces[i] views are valid until the next Encode into the same Pieces.
 //   EncodeShared(text)  the same pieces, from a per-thread memo of the last text this tokenizer encoded on
 //       this thread: the ops of a fused chain that tokenize one record with one model (perplexity_filter,
@@ -46,7 +47,6 @@ class SentencePieceTokenizer {
 
   static std::shared_ptr<const SentencePieceTokenizer> Load(const std::string& path);
 
-  // Both throw kData if SentencePiece rejects the text.
   void Encode(std::string_view text, Pieces& out) const;
   const Pieces& EncodeShared(std::string_view text) const;
 
