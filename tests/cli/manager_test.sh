@@ -113,14 +113,18 @@ check "byte range" test "$(curl -s "$U/v1/jobs/$lg/logs?offset=0&length=4")" = "
 check "whole log by pages equals seq" cmp -s <("$SLUICE" logs "$lg") <(seq 1 100000)
 
 # --- SIGKILL the daemon while jobs run and queue; restart: nothing lost, duplicated or misstated
-q1=$("$SLUICE" submit --cpus 1 --cwd "$T" -- sh -c 'sleep 1; echo run >> runs.q1; exit 0')
-q2=$("$SLUICE" submit --cpus 1 --cwd "$T" -- sh -c 'sleep 1; echo run >> runs.q2; exit 5')
+# The two running jobs wait for a gate file, not a fixed sleep: on a loaded machine a sleep could end before
+# the check below or before the daemon is gone.
+q1=$("$SLUICE" submit --cpus 1 --cwd "$T" -- sh -c 'until [ -e gate.q ]; do sleep 0.02; done; echo run >> runs.q1; exit 0')
+q2=$("$SLUICE" submit --cpus 1 --cwd "$T" -- sh -c 'until [ -e gate.q ]; do sleep 0.02; done; echo run >> runs.q2; exit 5')
 q3=$("$SLUICE" submit --cpus 2 --cwd "$T" -- sh -c 'echo run >> runs.q3')   # queued: needs both cpus
 q4=$("$SLUICE" submit --after ok:"$q3" --cwd "$T" -- sh -c 'echo run >> runs.q4')
-for _ in $(seq 100); do [ "$(state "$q2")" = RUNNING ] && break; sleep 0.05; done
+for _ in $(seq 400); do [ "$(state "$q1")/$(state "$q2")" = RUNNING/RUNNING ] && break; sleep 0.05; done
 check "two run, two queue before the crash" test "$(state "$q1")/$(state "$q2")/$(state "$q3")/$(state "$q4")" = RUNNING/RUNNING/PENDING/PENDING
 kill -9 "$SRV_PID"; wait "$SRV_PID" 2>/dev/null || true; SRV_PID=
-sleep 1.5   # the running jobs end while no daemon watches
+touch "$T/gate.q"   # the running jobs end while no daemon watches
+for _ in $(seq 400); do [ -s "$T/runs.q1" ] && [ -s "$T/runs.q2" ] && break; sleep 0.05; done
+sleep 0.3   # past their writes: let both exit and their wrappers record the status
 start_server
 rc=0; "$SLUICE" wait "$q4" 2>/dev/null || rc=$?
 check "queued chain completes after restart" test "$rc" = 0
@@ -130,11 +134,12 @@ check "every job ran exactly once" test "$(cat "$T"/runs.q1 "$T"/runs.q2 "$T"/ru
 check "one attempt each" test "$(field "$q1" '["attempts"]')$(field "$q2" '["attempts"]')$(field "$q3" '["attempts"]')" = 111
 
 # A job still running across the crash is re-adopted and its end recorded.
-ra=$("$SLUICE" submit -- sh -c 'sleep 1.5; exit 7')
-for _ in $(seq 100); do [ "$(state "$ra")" = RUNNING ] && break; sleep 0.05; done
+ra=$("$SLUICE" submit --cwd "$T" -- sh -c 'until [ -e gate.ra ]; do sleep 0.02; done; exit 7')
+for _ in $(seq 400); do [ "$(state "$ra")" = RUNNING ] && break; sleep 0.05; done
 kill -9 "$SRV_PID"; wait "$SRV_PID" 2>/dev/null || true; SRV_PID=
 start_server
 check "re-adopted job still RUNNING" test "$(state "$ra")" = RUNNING
+touch "$T/gate.ra"
 rc=0; "$SLUICE" wait "$ra" 2>/dev/null || rc=$?
 check "re-adopted job's exit code recovered (7)" test "$rc" = 7
 check "second daemon on the same data dir refused" bash -c "! '$SLUICE' server --listen 127.0.0.1:0 --data-dir '$DATA' >/dev/null 2>&1"
