@@ -495,10 +495,10 @@ def write_input(path, lines, codec, final_newline=True):
     return path
 
 
-def recipe(path, data, export, name, extra=()):
+def recipe(path, data, export, name, extra=(), np=2):
     process, top, *_ = RECIPES[name]
     with open(path, "w") as f:
-        f.write("dataset_path: %s\nexport_path: %s\nnp: 2\npartition:\n  max_size_mb: 0.05\n" % (data, export))
+        f.write("dataset_path: %s\nexport_path: %s\nnp: %d\npartition:\n  max_size_mb: 0.05\n" % (data, export, np))
         f.write("fault_tolerance:\n  retry_base_seconds: 0.01\n")
         for line in list(top) + list(extra):
             f.write(line + "\n")
@@ -574,7 +574,7 @@ def main():
 
     os.chdir(WORK)
     pool = ThreadPoolExecutor(6)  # sluice runs wait on fsync more than they compute
-    runs, data_of = {}, {}
+    runs, data_of, dry_runs = {}, {}, {}
     for codec in CODECS:
         data = data_of[codec] = write_input("edge_%s.jsonl" % codec, [l for _, l, _ in lines], codec, final_newline=False)
         for name in RECIPES:
@@ -582,6 +582,8 @@ def main():
                 out_dir = "o_%s_%s_%s" % (codec, name, mode)
                 recipe(out_dir + ".yaml", data, out_dir + "/out.jsonl", name, ["on_bad_record: " + mode])
                 runs[(codec, name, mode)] = pool.submit(run, out_dir + ".yaml", "--job_id", "j")
+        dry_runs[codec] = pool.submit(subprocess.run, [SLUICE, "run", out_dir + ".yaml", "--dry-run"],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     # The default mode: each bad line, put at line 3 of a file of good records, fails the job with exit 3
     # naming the file, line 3 and the cause (the BOM: line 1); compressed, each single-edge one. One recipe
@@ -593,7 +595,7 @@ def main():
         body, at = ([l, rec(b"filler")], 1) if i == 0 else ([rec(b"filler"), rec(b"filler \\uff0c"), l, rec(b"f")], 3)
         for codec in CODECS if not label.startswith("mixed") else ["plain"]:
             data = write_input("fail_%d_%s.jsonl" % (i, codec), body, codec)
-            recipe("fail_%d_%s.yaml" % (i, codec), data, "of/out_%d_%s.jsonl" % (i, codec), "keep_all")
+            recipe("fail_%d_%s.yaml" % (i, codec), data, "of/out_%d_%s.jsonl" % (i, codec), "keep_all", np=1)
             pat = re.escape(data) + ":%d: (%s)" % (at, v.cause)
             fail_runs.append((codec, label, l, pat, pool.submit(run, "fail_%d_%s.yaml" % (i, codec))))
 
@@ -606,7 +608,9 @@ def main():
     good_run = pool.submit(run, "good.yaml")
     for codec in CODECS:
         data = write_input("late_%s.jsonl" % codec, good + [lines[0][1]], codec)
-        recipe("late_%s.yaml" % codec, data, "ol/out_%s.jsonl" % codec, "keep_all")
+        # np: 1, so that no partition runs beside the failing one: with more workers, one that the failure
+        # aborted can be reported instead (exit 1, "job aborted"; an executor race, not a reading question).
+        recipe("late_%s.yaml" % codec, data, "ol/out_%s.jsonl" % codec, "keep_all", np=1)
         pat = re.escape(data) + ":%d: (%s)" % (len(good) + 1, lines[0][2].cause)
         fail_runs.append((codec, "a bad line after all the valid ones", lines[0][1], pat,
                           pool.submit(run, "late_%s.yaml" % codec)))
@@ -649,6 +653,14 @@ def main():
                 where, len(got), len(bad_lines), missing[:3], extra[:3]))
         else:
             check(not os.path.exists(qdir), "%s: no quarantine" % where)
+
+    # --dry-run reads the same lines the same way.
+    want = "records: %d read (the first 1000 of each file), %d valid, %d bad" % (
+        len(lines) - count["blank"], count["ok"] + count["null"], count["bad"])
+    for codec, fut in dry_runs.items():
+        out = fut.result().stdout.decode()
+        check(want in out, "%s: --dry-run counts the lines as the run does (%s)" % (
+            codec, ([l for l in out.split("\n") if "records:" in l] or [out[-200:]])[0]))
 
     failures = {c: [] for c in CODECS}
     tried = {c: sum(r[0] == c for r in fail_runs) for c in CODECS}
