@@ -18,7 +18,7 @@ Contract:
   dj_tokenized_oracle.py compare WORKDIR   compares what sluice wrote, record by record (kept set, stats value
                                            and JSON spelling, mapper output; for chains every field and stat of
                                            the export) and, for the deduplicator, the kept set, order and traced
-                                           pairs; exit 1 on any difference KNOWN does not list.
+                                           pairs; exit 1 on any difference.
   dj_tokenized_oracle.py selftest          the oracle's word logic on hand-made pieces, against the examples of
                                            datajuicer-ops.md §4/§5/§6 (no model needed).
 
@@ -42,7 +42,6 @@ Models (all trained here on examples/demo and the strings of DataJuicer's vector
 import json
 import os
 import random
-import re
 import subprocess
 import sys
 import tempfile
@@ -178,14 +177,6 @@ CHAIN_RECIPES = [
                 ("remove_words_with_incorrect_substrings_mapper", dict(TOK_ZH, substrings=["xe"])),
                 ("stopwords_filter", dict(TOK_ZH, stopwords_dir=WORDS, min_ratio=0.0, use_words_aug=True))]),
 ]
-
-# Known differences: (config-name regex, predicate over the input record or None for a whole run, reason).
-KNOWN = [
-    ("minhash_sp_.*", None,
-     "docs/compatibility.md 'Tokenization': document_minhash_deduplicator refuses tokenization: sentencepiece "
-     "at load (exit 2); the oracle's expected decision is computed and compared once sluice implements it"),
-]
-REFUSAL = "tokenization 'sentencepiece' needs a SentencePiece model"
 
 
 # =============================================================================================================
@@ -432,7 +423,7 @@ def use_this_module(work):
     dj_oracle.build_corpus = build_corpus
     dj_oracle.Filter = TokenizedFilter
     dj_oracle.make_mapper = lambda op, p: make_mapper(op, p, models)
-    dj_oracle.ALLOWED = [k for k in KNOWN if k[1] is not None]
+    dj_oracle.ALLOWED = []  # no known difference on the tokenized configurations
     dj_oracle_dataset.CONFIGS = dedup_configs(work)
     dj_oracle_dataset.shingles = shingles
     dj_chain_oracle.ChainFilter = TokenizedFilter
@@ -451,32 +442,11 @@ def cmd_prepare(work):
     dj_oracle_dataset.cmd_prepare(os.path.join(work, "dataset"))
 
 
-def run_refused(work, run):
-    """Whether sluice refused the run at load for the known reason (exit 2 and the message)."""
-    try:
-        with open(os.path.join(work, "run_%s.rc" % run)) as f:
-            rc = int(f.read())
-        with open(os.path.join(work, "run_%s.log" % run), encoding="utf-8", errors="replace") as f:
-            return rc == 2 and REFUSAL in f.read()
-    except OSError:
-        return False
-
-
 def cmd_compare(work):
     use_this_module(work)
     failed = dj_oracle.cmd_compare(work)
     failed = dj_chain_oracle.cmd_compare(os.path.join(work, "chains")) or failed
-    dataset = os.path.join(work, "dataset")
-    compared = []
-    for cfg in dj_oracle_dataset.CONFIGS:
-        runs = [cfg[0] + "." + layout for layout in dj_oracle_dataset.LAYOUTS]
-        reason = next((r for rx, pred, r in KNOWN if pred is None and re.fullmatch(rx, cfg[0])), None)
-        if reason and all(run_refused(dataset, run) for run in runs):
-            print("KNOWN %s: sluice refuses it at load; %s" % (cfg[0], reason))
-        else:
-            compared.append(cfg)
-    dj_oracle_dataset.CONFIGS = compared
-    failed = dj_oracle_dataset.cmd_compare(dataset) or failed
+    failed = dj_oracle_dataset.cmd_compare(os.path.join(work, "dataset")) or failed
     return failed
 
 

@@ -614,7 +614,14 @@ TEST(NearDedup, RejectsWhatItCannotDo) {
     }
     return ErrorKind::kInternal;
   };
+  // sentencepiece needs tokenizer_model, a readable SentencePiece model (tests/cli/dj_tokenized_oracle_test.sh
+  // runs it with real ones).
   EXPECT_EQ(kind([] { MakeOp("document_minhash_deduplicator", {{"tokenization", S("sentencepiece")}}); }), ErrorKind::kUsage);
+  EXPECT_EQ(kind([] {
+              MakeOp("document_minhash_deduplicator",
+                     {{"tokenization", S("sentencepiece")}, {"tokenizer_model", S("/nonexistent/en.sp.model")}});
+            }),
+            ErrorKind::kUsage);
   EXPECT_EQ(kind([] { MakeOp("document_minhash_deduplicator", {{"num_permutations", I(2000)}}); }), ErrorKind::kUsage);
   EXPECT_EQ(kind([] { MakeOp("document_minhash_deduplicator", {{"num_bands", I(30)}, {"num_rows_per_band", I(10)}}); }),
             ErrorKind::kUsage);

@@ -6,6 +6,8 @@
 //   space        tokens = t split on " " only, empties dropped; shingle = " ".join(tokens[i:i+w]);
 //   punctuation  tokens = t split at every \p{P} code point, empties kept; shingle = " ".join(...);
 //   character    shingle = t[i:i+w] in code points;
+//   sentencepiece (minhash only) tokens = the pieces of t under the SentencePiece model at `tokenizer_model`
+//                (required), as encode_as_pieces gives them ('▁' markers kept); shingle = "".join(...);
 // for i in 0 .. len(tokens) - w (none when there are fewer than w tokens).
 //
 // minhash: h(s) = SHA-1(s)[0:4] as a little-endian uint32; for permutation j (the (a_j, b_j) of
@@ -18,7 +20,6 @@
 //   themselves, so two different bands count as equal here with probability 2^-64 per pair of samples and
 //   band. Decision: samples sharing a band are unioned; the first sample (input order) of each connected
 //   component is kept.
-//   tokenization: sentencepiece needs a model and is rejected at construction for now (kUsage).
 // simhash: token hash = MD5(s)[0:8] big-endian; bit k of the simhash is set iff more shingles (counted
 //   with repetition) have bit k set than not; no shingles gives 0. Fingerprint: the uint64. Decision:
 //   distinct values within Hamming distance `hamming_distance` are linked, transitively; a sample is kept
@@ -58,6 +59,8 @@
 #include "ops/op.h"
 #include "ops/text/analysis.h"
 #include "ops/text/md5_many.h"
+#include "ops/text/model_files.h"
+#include "ops/text/sentencepiece_tokenizer.h"
 #include "ops/text/pystr.h"
 #include "ops/text/regex.h"
 #include "core/utf8.h"
@@ -102,12 +105,22 @@ inline bool IsPunctuation(char32_t c) {
 // so no allocation per sample once they have grown).
 class Shingler {
  public:
-  Shingler(const Params& p, std::string_view op)
+  // `sentencepiece`: the op takes tokenization sentencepiece (minhash); it loads the model of
+  // `tokenizer_model` here, failing before any data is read when it is not given or not readable.
+  Shingler(const Params& p, std::string_view op, bool sentencepiece = false)
       : tokenization_(ParseTokenization(p.Get("tokenization").as_string())),
         tokenization_name_(p.Get("tokenization").as_string()),
         window_(p.GetInt("window_size")),
         lowercase_(p.GetBool("lowercase")) {
     if (window_ < 1) Fail(ErrorKind::kUsage, "{}: window_size must be at least 1, got {}", op, window_);
+    if (sentencepiece && tokenization_ == Tokenization::kSentencePiece) {
+      std::string model = p.Has("tokenizer_model") ? p.GetString("tokenizer_model") : std::string();
+      if (model.empty())
+        Fail(ErrorKind::kUsage, "{}: tokenization 'sentencepiece' needs the path of a SentencePiece model in tokenizer_model",
+             op);
+      tokenizer_ = text::SentencePieceTokenizer::Load(
+          text::ResolveModelFile({std::string(op), "SentencePiece model", "tokenizer_model", model, {}}));
+    }
     if (p.Has("ignore_pattern")) {
       ignore_ = std::make_unique<text::Regex>(text::Regex::Python(p.Get("ignore_pattern").as_string(), 0, "ignore_pattern"));
       empty_ = text::ReplTemplate("", *ignore_);
@@ -167,12 +180,20 @@ class Shingler {
         break;
       }
       case Tokenization::kSentencePiece:
+        if (tokenizer_) {
+          tokenizer_->Encode(t, pieces_);
+          tokens_.clear();
+          for (size_t i = 0; i < pieces_.size(); ++i) tokens_.push_back(pieces_[i]);
+          break;
+        }
+        [[fallthrough]];  // simhash: DataJuicer has no sentencepiece shingles there
       case Tokenization::kUnknown:
         Fail(ErrorKind::kUsage, "unknown tokenization '{}' (DataJuicer, too, fails on every sample)", tokenization_name_);
     }
-    // Token windows joined by one space. With space tokenization a window whose tokens are separated by
-    // single spaces is a substring of t already.
+    // Token windows joined by one space (pieces: by nothing). With space tokenization a window whose tokens
+    // are separated by single spaces is a substring of t already.
     const bool contiguous_possible = tokenization_ == Tokenization::kSpace;
+    const bool spaced = tokenization_ != Tokenization::kSentencePiece;
     for (size_t i = 0; i + w <= tokens_.size(); ++i) {
       std::string_view first = tokens_[i], last = tokens_[i + w - 1];
       if (contiguous_possible) {
@@ -186,7 +207,7 @@ class Shingler {
       }
       joined_.clear();
       for (size_t k = i; k < i + w; ++k) {
-        if (k > i) joined_ += ' ';
+        if (k > i && spaced) joined_ += ' ';
         joined_.append(tokens_[k]);
       }
       f(std::string_view(joined_));
@@ -200,6 +221,8 @@ class Shingler {
   bool lowercase_;
   std::unique_ptr<text::Regex> ignore_;
   text::ReplTemplate empty_;
+  std::shared_ptr<const text::SentencePieceTokenizer> tokenizer_;  // tokenization sentencepiece only
+  text::SentencePieceTokenizer::Pieces pieces_;
   std::string lower_, stripped_, joined_;
   std::vector<size_t> starts_;
   std::vector<std::string_view> tokens_;
@@ -283,7 +306,7 @@ class MinHashDeduplicator : public Deduplicator {
  public:
   MinHashDeduplicator(const char* name, const Params& p, int bands, int rows)
       : Deduplicator(name, static_cast<size_t>(bands) * 8),
-        shingler_(p, name),
+        shingler_(p, name, true),
         bands_(bands),
         rows_(rows) {
     // Only the first B x R permutations reach a band; the rest never affect the result.
@@ -412,11 +435,6 @@ class MinHashDeduplicator : public Deduplicator {
 
 std::unique_ptr<Op> MakeMinHash(const char* op, const Params& p) {
   Tokenization t = ParseTokenization(p.Get("tokenization").as_string());
-  if (t == Tokenization::kSentencePiece)
-    Fail(ErrorKind::kUsage,
-         "{}: tokenization 'sentencepiece' needs a SentencePiece model (tokenizer_model), which sluice does not "
-         "load yet; use space, punctuation or character",
-         op);
   if (t == Tokenization::kUnknown)
     Fail(ErrorKind::kUsage, "{}: unknown tokenization '{}' (space, punctuation, character or sentencepiece)", op,
          p.Get("tokenization").as_string());
@@ -861,13 +879,13 @@ uint64_t SimHashValueGeneric(Op& op, std::string_view text) {
 
 void RegisterNearDeduplicators(std::vector<OpDef>& ops) {
   std::vector<ParamSpec> minhash = CommonShingleParams("space", 5);
-  minhash[0].help = "how texts are cut into tokens: space, punctuation, character (sentencepiece: not yet)";
+  minhash[0].help = "how texts are cut into tokens: space, punctuation, character or sentencepiece (tokenizer_model)";
   minhash.push_back({"num_permutations", ParamType::kInt, ParamValue::Int(256), "MinHash permutations (at most 1024)", false});
   minhash.push_back({"jaccard_threshold", ParamType::kNumber, ParamValue::Double(0.7),
                      "Jaccard similarity the bands are tuned for when num_bands / num_rows_per_band are null", false});
   minhash.push_back({"num_bands", ParamType::kInt, ParamValue(), "LSH bands; null: chosen from jaccard_threshold", true});
   minhash.push_back({"num_rows_per_band", ParamType::kInt, ParamValue(), "rows per band; null: chosen from jaccard_threshold", true});
-  minhash.push_back({"tokenizer_model", ParamType::kString, ParamValue(), "SentencePiece model (tokenization: sentencepiece)", true});
+  minhash.push_back({"tokenizer_model", ParamType::kString, ParamValue(), "SentencePiece model file (required with tokenization: sentencepiece)", true});
   // DataJuicer's Ray twin: the same shingles, signatures, bands and union-find, distributed with BTS
   // union-find; it too keeps the sample with the smallest id of each group. Its knobs only steer Ray's
   // parallelism and batching, so they are checked for type and have no effect here.
