@@ -28,6 +28,12 @@
 namespace sluice {
 namespace {
 
+// What a partition's attempt throws when another partition's failure aborted the job: it says nothing about
+// this partition, so the summary names the failure that caused the abort instead.
+struct JobAborted : Error {
+  JobAborted() : Error(ErrorKind::kJobFailed, "job aborted") {}
+};
+
 // Output is handed to the sink in blocks this large: small enough that the bytes just serialized are still
 // in L2 cache when write() copies them.
 constexpr size_t kFlushBytes = 128 << 10;
@@ -491,7 +497,7 @@ struct Executor::Impl {
       }
     };
     while (next_line()) {
-      if (abort.load(std::memory_order_relaxed)) Fail(ErrorKind::kJobFailed, "job aborted");
+      if (abort.load(std::memory_order_relaxed)) throw JobAborted();
       if (stop.load(std::memory_order_relaxed)) Fail(ErrorKind::kJobFailed, "stopped on request");
       uint64_t idx = index++;
       if (from_input && (idx & 4095) == 4095) credit();
@@ -776,6 +782,7 @@ struct Executor::Impl {
           rep.status = PartitionReport::Status::kFailed;
           rep.error = e.what();
           rep.error_kind = e.kind();
+          rep.aborted = dynamic_cast<const JobAborted*>(&e) != nullptr;
           if (e.kind() == ErrorKind::kData) abort = true;  // bad input will not get better
           return false;
         }
@@ -1111,6 +1118,10 @@ struct Executor::Impl {
     for (size_t i = 0; i < pipeline.ops.size(); ++i) report.ops.push_back({pipeline.ops[i].def->name, 0, 0, 0});
     size_t failed = 0;
     std::vector<size_t> done;
+    // The job's error is the first partition that failed on its own, not one stopped by the abort it caused
+    // (which may have a lower index: the abort races with the other workers).
+    auto is_cause = [&](const PartitionReport& r) { return r.status == PartitionReport::Status::kFailed && !r.aborted; };
+    const bool has_cause = std::any_of(reports.begin(), reports.end(), is_cause);
     for (size_t p = 0; p < reports.size(); ++p) {
       auto& r = report.partitions[p];
       if (r.status == PartitionReport::Status::kCompleted) {
@@ -1132,7 +1143,7 @@ struct Executor::Impl {
       } else {
         ++failed;
         report.missing_ranges.push_back(RangeText(p));
-        if (r.status == PartitionReport::Status::kFailed && report.error.empty()) {
+        if (r.status == PartitionReport::Status::kFailed && report.error.empty() && (is_cause(r) || !has_cause)) {
           report.error = fmt::format("partition {} ({}) failed after {} attempt(s): {}", p, RangeText(p), r.attempts, r.error);
           // Bad data and an unwritable output keep their own exit codes (3, 4): what to do about them does not
           // depend on which partition met them first, or on whether a retry was left.

@@ -57,6 +57,7 @@ struct PartitionReport {
   bool reused = false;  // committed by an earlier run
   std::string error;
   ErrorKind error_kind = ErrorKind::kJobFailed;
+  bool aborted = false;  // failed only because another partition's failure aborted the job
   uint64_t rows_in = 0, rows_out = 0, bad_records = 0, null_text = 0;
   double seconds = 0;
 };

@@ -170,4 +170,13 @@ check "... inf and -inf fail [5, sys.maxsize]; the stats written beside 2.5e999 
 big b3.yaml ob3/out.jsonl "  - text_length_filter:" "      min_len: 5" "      max_len: 10" "      reversed_range: true"
 expect "the same with reversed_range: exit 0" 0 "" -- "$SLUICE" run b3.yaml
 check "... inf and -inf are outside [5, 10], so kept, their records as written" cmp ob3/out.jsonl <(head -n 2 big.jsonl)
+
+# A bad line aborts the job while another worker is still busy with an earlier partition: the job reports
+# the bad line (exit 3), not the earlier partition that was stopped by the abort ("job aborted", exit 1).
+mkdir -p two
+make_corpus two/a_good.jsonl 20000
+printf '%s\n' '{"text":"fine"}' '{"text": broken' > two/b_bad.jsonl
+printf '%s\n' "dataset_path: two" "export_path: oa/out.jsonl" "np: 2" "process:" "  - character_repetition_filter:" > ra.yaml
+expect "a bad line while an earlier partition runs: exit 3 naming the line" 3 "partition 1 .*b_bad.jsonl:2: malformed JSON" -- "$SLUICE" run ra.yaml
+check "... not the partition the abort stopped" bash -c "! grep -q 'job aborted' err.txt"
 finish
