@@ -349,11 +349,16 @@ simdjson::error_code RecordParser::Impl::WalkObject(od::object obj, size_t depth
       // One length and prefix test keeps ordinary members off the three comparisons.
       bool reserved = !handled && key.size() >= kMetaKey.size() && key[0] == '_' && key[1] == '_';
       if (reserved && key == kStatsKey) {
+        if (out.had_stats) {  // given twice: the last member is the value, as in Python's json
+          out.earlier_reserved.push_back(out.stats_member);
+          out.stats.Clear();
+        }
         out.stats_value.begin = static_cast<size_t>(v.raw_json_token().data() - base);
         if (auto e = ReadStats(v, out)) return e;
         pending = {&out.stats_member, &out.stats_value};
         handled = true;
       } else if (reserved && key == kMetaKey) {
+        if (out.had_meta) out.earlier_reserved.push_back(out.meta_member);
         out.meta_value.begin = static_cast<size_t>(v.raw_json_token().data() - base);
         if (auto e = Validate(v, depth + 1)) return e;
         out.had_meta = true;
@@ -433,6 +438,7 @@ ParseStatus RecordParser::Parse(std::string_view line, Sample& out, std::string&
   out.stats_member = out.stats_value = {};
   out.had_meta = out.had_suffix = false;
   out.meta_member = out.meta_value = {};
+  out.earlier_reserved.clear();
   out.object_empty = true;
   while (!line.empty() && IsJsonSpace(line.back())) line.remove_suffix(1);
   size_t lead = 0;
@@ -529,7 +535,14 @@ void SerializeSample(const Sample& s, const SerializeOptions& opt, std::string& 
     // >=0: text slot; -1: stats value; -2: remove (stats or meta member); -3: insert stats; -4: insert suffix
     int what;
   };
-  Edit edits[12];
+  // Up to 8 text slots, the suffix and the two reserved members; more only for duplicated reserved members.
+  Edit local[12];
+  std::vector<Edit> more;
+  Edit* edits = local;
+  if (!opt.keep_stats && !s.earlier_reserved.empty()) {
+    more.resize(12 + s.earlier_reserved.size());
+    edits = more.data();
+  }
   int n = 0;
   for (size_t i = 0; i < s.texts.size(); ++i) {
     const TextField& t = s.texts[i];
@@ -548,6 +561,7 @@ void SerializeSample(const Sample& s, const SerializeOptions& opt, std::string& 
   } else {
     if (s.had_stats) edits[n++] = {s.stats_member.begin, s.stats_member.end, -2};
     if (s.had_meta) edits[n++] = {s.meta_member.begin, s.meta_member.end, -2};
+    for (const Span& m : s.earlier_reserved) edits[n++] = {m.begin, m.end, -2};
   }
   if (n == 0) {
     out.append(s.line.data(), s.line.size());

@@ -140,6 +140,9 @@ struct Sample {
   bool had_meta = false;
   Span meta_member;
   Span meta_value;
+  // The earlier members of a `__dj__stats__` or `__dj__meta__` given twice: as in Python's json the last one
+  // is the value (stats_*, meta_* above); the earlier ones are cut whenever those are.
+  std::vector<Span> earlier_reserved;
   bool had_suffix = false;      // the record carries `__dj__suffix__` (DataJuicer's loader never overwrites it)
   Span text_spans[8];           // offsets of texts[i].raw within line (slots beyond 8 are rejected)
   std::string_view source_file; // the input file the sample came from (set by the engine; empty in op tests)

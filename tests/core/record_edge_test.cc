@@ -76,6 +76,45 @@ TEST(RecordParserEdges, ANestedTextKeyGivenTwiceIsTheLastPath) {
   EXPECT_NE(err.find("missing text key 'meta.body'"), std::string::npos) << err;
 }
 
+// `__dj__stats__` / `__dj__meta__` given twice: the last member is the value (cached stats come from it
+// alone), and removing them from the export removes every member, so no JSON reader of the output sees an
+// earlier one. With the stats kept, a changed value goes into the last member; the earlier ones stay, and a
+// reader (Python's json: the key at its first position, the last value) gets what DataJuicer writes.
+TEST(RecordParserEdges, ReservedMembersGivenTwiceAreTheirLastMember) {
+  RecordParser p({"text"});
+  std::string err, buf, out;
+  Sample s;
+  ASSERT_EQ(ParseLine(p, R"({"text":"abc","__dj__stats__":{"text_len":1},"__dj__stats__":{"x":1}})", buf, s, err),
+            ParseStatus::kOk) << err;
+  EXPECT_FALSE(s.stats.Has("text_len"));  // only the first member has it: not cached
+  EXPECT_TRUE(s.stats.Has("x"));
+  s.stats.SetInt("text_len", 3);
+  s.stats_changed = true;
+  SerializeOptions keep;
+  keep.keep_stats = true;
+  SerializeSample(s, keep, out);
+  EXPECT_EQ(out, R"({"text":"abc","__dj__stats__":{"text_len":1},"__dj__stats__":{"x":1,"text_len":3}})" "\n");
+  out.clear();
+  SerializeSample(s, SerializeOptions{}, out);
+  EXPECT_EQ(out, R"({"text":"abc"})" "\n");
+
+  // Between other members, leading, and mixed with `__dj__meta__`: every one is cut with its separator.
+  for (const char* line : {R"({"text":"abcd","__dj__stats__":{"text_len":100},"id":1,"__dj__stats__":null})",
+                           R"({"__dj__stats__":{"a":1},"__dj__stats__":{"b":2},"text":"abcd","id":1})",
+                           R"({"__dj__meta__":{"a":1},"text":"abcd","__dj__stats__":{},"id":1,"__dj__meta__":{"b":2},"__dj__stats__":{}})",
+                           R"({"text":"abcd","__dj__meta__":1,"__dj__meta__":2,"__dj__meta__":3,"id":1})"}) {
+    out.clear();
+    ASSERT_EQ(ParseLine(p, line, buf, s, err), ParseStatus::kOk) << line << ": " << err;
+    EXPECT_FALSE(s.stats.Has("text_len")) << line;
+    SerializeSample(s, SerializeOptions{}, out);
+    EXPECT_EQ(out, R"({"text":"abcd","id":1})" "\n") << line;
+  }
+  ASSERT_EQ(ParseLine(p, R"({"text":"a","__dj__meta__":{"a":1},"__dj__meta__":{"b":2}})", buf, s, err), ParseStatus::kOk);
+  out.clear();
+  AppendSideLine(s, false, false, out);
+  EXPECT_EQ(out, R"({"__dj__meta__":{"b":2}})" "\n");
+}
+
 // Python's json reads a lone surrogate escape; sluice refuses it (no UTF-8 text holds one) and says so,
 // wherever it stands: in the text, in another value, in a key, nested.
 TEST(RecordParserEdges, ABadEscapeIsNamedInTheCause) {
