@@ -295,6 +295,21 @@ std::string Sub(std::string_view pattern, std::string_view repl, std::string_vie
   return out;
 }
 
+// True if f() throws a usage error (kUsage: what refuses a recipe at load).
+template <class F>
+bool ThrowsUsage(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.kind() == ErrorKind::kUsage;
+  }
+  return false;
+}
+// True if the pattern is refused when it is compiled.
+bool Refused(std::string_view p, uint32_t flags = kRegexDotAll) {
+  return ThrowsUsage([&] { Regex::Python(p, flags); });
+}
+
 TEST(Regex, ReplaceTemplates) {
   EXPECT_EQ(Sub(R"((\w+)@(\w+))", R"(\2 at \1)", "mail bob@example now"), "mail example at bob now");
   EXPECT_EQ(Sub(R"((\w+)@(\w+))", R"(\g<2>/\g<0>)", "bob@ex"), "ex/bob@ex");
@@ -312,14 +327,7 @@ TEST(Regex, ReplaceTemplates) {
 }
 
 TEST(Regex, TemplateAndPatternErrors) {
-  auto usage = [](auto&& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return e.kind() == ErrorKind::kUsage;
-    }
-    return false;
-  };
+  auto usage = [](auto&& f) { return ThrowsUsage(f); };
   EXPECT_TRUE(usage([] { Sub("a", R"(\q)", "a"); }));
   EXPECT_TRUE(usage([] { Sub("(a)", R"(\2)", "a"); }));
   EXPECT_TRUE(usage([] { Sub("(a)", R"(\g<name>)", "a"); }));
@@ -364,14 +372,7 @@ TEST(Regex, StdlibReDialect) {
   // the same patterns in the regex module's dialect
   EXPECT_EQ(Sub(R"(\w)", "W", "²‿ⓐ"), "²WW");
   EXPECT_EQ(Sub(R"(\s)", "_", "a\x1c" "b"), "a\x1c" "b");
-  auto usage = [&](const char* p) {
-    try {
-      Regex::Python(p, re);
-    } catch (const Error& e) {
-      return e.kind() == ErrorKind::kUsage;
-    }
-    return false;
-  };
+  auto usage = [&](const char* p) { return Refused(p, re); };
   EXPECT_TRUE(usage(R"(\p{L})"));  // re's "bad escape \p"
   EXPECT_TRUE(usage(R"([\A])"));
   EXPECT_TRUE(usage(R"(\h)"));
@@ -387,18 +388,10 @@ TEST(Regex, RegexModuleEscapes) {
   EXPECT_EQ(Sub(R"(\w\M)", ">", "ab cd"), "a> c>");
   EXPECT_EQ(Sub(R"(\x41)", "_", "BAB"), "B_B");
   EXPECT_EQ(Sub(R"(\h)", "_", "a\tb c"), "a_b_c");
-  auto usage = [&](const char* p) {
-    try {
-      Regex::Python(p, kRegexDotAll);
-    } catch (const Error& e) {
-      return e.kind() == ErrorKind::kUsage;
-    }
-    return false;
-  };
   // What the regex module refuses ("bad escape", "incomplete escape"), though PCRE2 would take it.
   for (const char* p : {R"(\Q)", R"(\e)", R"(\H)", R"(\V)", R"(\C)", R"(\E)", R"(\x4)", R"(\x{41})", R"([\m])", R"([\Z])", R"([\e])"})
-    EXPECT_TRUE(usage(p)) << p;
-  for (const char* p : {R"(\h)", R"(\K)", R"(\G)", R"(\X)", R"([\h])", R"(\m)"}) EXPECT_FALSE(usage(p)) << p;
+    EXPECT_TRUE(Refused(p)) << p;
+  for (const char* p : {R"(\h)", R"(\K)", R"(\G)", R"(\X)", R"([\h])", R"(\m)"}) EXPECT_FALSE(Refused(p)) << p;
 }
 
 TEST(Regex, RegexModuleReferencesNamesAndLiterals) {
@@ -421,17 +414,161 @@ TEST(Regex, RegexModuleReferencesNamesAndLiterals) {
   EXPECT_EQ(Sub(R"(\N{LATIN SMALL LETTER E WITH ACUTE})", "e", "caf\u00e9"), "cafe");
   EXPECT_EQ(Sub(R"(\N{digit one}\N{HANGUL SYLLABLE GA}\N{CJK UNIFIED IDEOGRAPH-4E00})", "#", "x1\uac00\u4e00"), "x#");
   EXPECT_EQ(Sub(R"([\N{LINE FEED}\N{ZWSP}\N{byte order mark}]+)", "_", "a\n\u200b\ufeffb"), "a_b");
-  auto usage = [&](const char* p) {
-    try {
-      Regex::Python(p, kRegexDotAll);
-    } catch (const Error& e) {
-      return e.kind() == ErrorKind::kUsage;
-    }
-    return false;
-  };
-  for (const char* p : {R"(\N{BOGUS})", R"(\N{})", R"(\N{DIGIT ONE })", R"(\N{EM})", R"((a)\g<2>)", R"(\g<x>)",
-                        R"((a)\g<-1>)", R"([\g])"})
-    EXPECT_TRUE(usage(p)) << p;
+  for (const char* p : {R"(\N{BOGUS})", R"(\N{})", R"(\N{DIGIT ONE })", R"(\N{EM})", R"((a)\g<2>)", R"(\g<x>)", R"([\g])"})
+    EXPECT_TRUE(Refused(p)) << p;
+}
+
+// The cases below were found by the differential fuzz against Python (tests/ops/regex_oracle.py,
+// ctest cli.regex_oracle_test); each expectation is what Python's regex module (2022.10.31) or re (3.11) gives.
+
+TEST(Regex, MultilineCaretAfterAFinalNewline) {
+  // Python's (?m)^ also matches after a newline that ends the text; PCRE2's only with PCRE2_ALT_CIRCUMFLEX.
+  EXPECT_EQ(Sub("(?m)^", ">", "a\nb\n"), ">a\n>b\n>");
+  EXPECT_EQ(Sub("(?m)$", "<", "a\n"), "a<\n<");
+  EXPECT_EQ(Sub("(?m)^", ">", "a\n", kRegexDotAll | kRegexStdlibRe), ">a\n>");
+}
+
+TEST(Regex, InlineFlagsHoldForTheWholePattern) {
+  // The regex module (V0): a flag group without ':' holds for the whole pattern wherever it stands.
+  EXPECT_EQ(Sub("a(?i)b", "#", "ab aB AB Ab"), "# # # #");
+  EXPECT_EQ(Sub("(a(?s).)", "#", "a\n", kRegexNone), "#");
+  EXPECT_EQ(Sub("(?i)a(?-i:b)", "#", "Ab AB"), "# AB");
+  // ... and may not turn a flag off; stdlib re takes them only at the start.
+  EXPECT_TRUE(Refused("(?-i)a"));
+  EXPECT_TRUE(Refused("(?i-s)a"));
+  EXPECT_TRUE(Refused("a(?i)b", kRegexStdlibRe));
+  EXPECT_TRUE(Refused("((?i)a)", kRegexStdlibRe));  // how text_chunk_mapper wraps a split_pattern "(?i)a"
+  EXPECT_EQ(Sub("(?i)(?s)a.", "#", "A\n", kRegexNone | kRegexStdlibRe), "#");
+}
+
+TEST(Regex, VerboseModeAsPythonReadsIt) {
+  // The regex module skips every str.isspace() character and #-comments, also inside escapes and quantifiers,
+  // but not inside a set; stdlib re skips ASCII white space between items only.
+  EXPECT_EQ(Sub("(?x)a b\u2003c # comment", "#", "abc a b c"), "# a b c");
+  EXPECT_EQ(Sub("(?x)\\x 41", "#", "AB"), "#B");
+  EXPECT_EQ(Sub("(?x)a+ ?", "#", "aaa"), "###");
+  EXPECT_EQ(Sub("(?x)[ a]", "#", " ab"), "##b");
+  EXPECT_EQ(Sub("(?x:a b) c", "#", "ab c"), "#");
+  EXPECT_EQ(Sub("a(?x) b", "#", "ab a b"), "# a b");
+  EXPECT_EQ(Sub("(?x)(?-x: a)", "#", " aa"), "#a");
+  EXPECT_EQ(Sub("(?x)a\u2003b", "#", "a\u2003b ab", kRegexDotAll | kRegexStdlibRe), "# ab");
+  EXPECT_TRUE(Refused("(?x)a+ ?", kRegexStdlibRe));  // re: "multiple repeat"
+}
+
+TEST(Regex, PosixClassesOfTheRegexModule) {
+  EXPECT_EQ(Sub("[[:digit:]]", "#", "1\u0663"), "#\u0663");                 // ASCII digits only
+  EXPECT_EQ(Sub("[[:alpha:]]", "#", "a\u0345\u2167_"), "###_");             // Alphabetic
+  EXPECT_EQ(Sub("[[:alnum:]]", "#", "a1\u0663"), "##\u0663");
+  EXPECT_EQ(Sub("[[:punct:]]", "#", "!\u00a2$\u24b6"), "###\u24b6");        // P and S, not Alphabetic
+  EXPECT_EQ(Sub("[[:word:]]+", "#", "x\u200dy z"), "# #");                   // the regex module's \w
+  EXPECT_EQ(Sub("[[:blank:]]", "#", "\t \u180e"), "##\u180e");
+  EXPECT_EQ(Sub("[[:graph:]]", "#", "a \u200b\u0378"), "# #\u0378");
+  EXPECT_EQ(Sub("[[:print:]]", "#", "a \n"), "##\n");
+  EXPECT_EQ(Sub("[[:^alpha:]]", "#", "a1"), "a#");
+  EXPECT_EQ(Sub("[[:Greek:]]", "#", "a\u03b1"), "a#");                      // any property name
+  // stdlib re has no POSIX classes: '[' in a set is a character, and a set may start with ':'
+  EXPECT_EQ(Sub("[[:punct:]]", "#", "[:p]", kRegexDotAll | kRegexStdlibRe), "[:#");
+}
+
+TEST(Regex, PropertiesAsTheRegexModuleReadsThem) {
+  EXPECT_EQ(Sub(R"(\p{Han})", "#", "\u4e2d\u3002\u3001"), "#\u3002\u3001");  // Script, not Script_Extensions
+  EXPECT_EQ(Sub(R"(\p{scx=Han})", "#", "\u4e2d\u3002"), "##");
+  EXPECT_EQ(Sub(R"(\p{Common})", "#", "\u3002a1"), "#a#");
+  EXPECT_EQ(Sub(R"(\p{L&})", "#", "a\u4e2d1"), "##1");                          // L&: every letter
+  EXPECT_EQ(Sub(R"(\p{InBasicLatin})", "#", "a\u00e9"), "#\u00e9");             // blocks
+  EXPECT_EQ(Sub(R"(\p{Block=Greek})", "#", "\u03b1\u1f00"), "#\u1f00");
+  EXPECT_EQ(Sub(R"(\p{Jamo})", "#", "\u1100\uac00"), "#\uac00");              // a block, not ICU's script code
+  EXPECT_EQ(Sub(R"(\p{IsGreek})", "#", "\u03b1a"), "#a");
+  EXPECT_EQ(Sub(R"(\p{gc=Lu})", "#", "aA"), "a#");
+  EXPECT_EQ(Sub(R"(\p{Assigned})", "#", "a\u0378"), "#\u0378");
+  EXPECT_EQ(Sub(R"(\p{Word})", "#", "a\u200d "), "## ");
+  EXPECT_EQ(Sub(R"(\p{Alphabetic=No})", "#", "a1"), "a#");
+  EXPECT_EQ(Sub(R"(\p{Bidi_M})", "#", "(\u2201a"), "##a");                     // PCRE2 10.42 lacks U+2201
+  EXPECT_EQ(Sub(R"(\p{Kawi})", "#", "\U00011f04a"), "#a");                     // a Unicode 15.0 script
+  EXPECT_EQ(Sub(R"(\p{Hrkt})", "#", "\u30a2"), "\u30a2");                      // a script no character has
+  EXPECT_EQ(Sub(R"(\p{H})", "#", "\t\u180e\u00a0"), "###");
+  EXPECT_EQ(Sub(R"(\h)", "#", "\t\u180e\u00a0"), "#\u180e#");
+  for (const char* p : {R"(\p{Xan})", R"(\p{Xwd})", R"(\p{Nope})", R"([[:nope:]])"}) EXPECT_TRUE(Refused(p)) << p;
+}
+
+TEST(Regex, CaseInsensitivePropertiesAndSets) {
+  // A property on its own: Lu, Ll, Lt mean any cased letter, Uppercase and Lowercase mean Cased, the others
+  // stay case-sensitive; as a member of a set with others, the characters whose other case is in it match.
+  EXPECT_EQ(Sub(R"((?i)\p{Lu})", "#", "aA1"), "##1");
+  EXPECT_EQ(Sub(R"((?i)\p{Lowercase})", "#", "aA1"), "##1");
+  EXPECT_EQ(Sub(R"((?i)[[:upper:]])", "#", "\ufb01A^"), "##^");
+  EXPECT_EQ(Sub(R"((?i)[[:upper:]^])", "#", "\ufb01A^"), "\ufb01##");
+  EXPECT_EQ(Sub(R"((?i)\p{ASCII})", "#", "\u017f\u212ak"), "\u017f\u212a#");
+  EXPECT_EQ(Sub(R"((?i)\p{InBasicLatin})", "#", "\u017fk"), "\u017f#");
+  EXPECT_EQ(Sub(R"((?i)[\p{ASCII}\xe9])", "#", "\u017f\u212a\u00b5"), "##\u00b5");
+}
+
+TEST(Regex, DottedAndDotlessI) {
+  // Under (?i) the regex module pairs i with U+0130 and I with U+0131 (PCRE2: i with I only); re makes the four
+  // one class, and also pairs U+0390 / U+1FD3, U+03B0 / U+1FE3, U+FB05 / U+FB06.
+  EXPECT_EQ(Sub("(?i)i", "#", "iI\u0130\u0131"), "###\u0131");
+  EXPECT_EQ(Sub("(?i)I", "#", "iI\u0130\u0131"), "##\u0130#");
+  EXPECT_EQ(Sub("(?i)\u0130", "#", "iI\u0130\u0131"), "#I#\u0131");
+  EXPECT_EQ(Sub("(?i)[a-z]+", "#", "iI\u0130\u0131"), "#\u0131");
+  EXPECT_EQ(Sub("(?i)[^i]", "#", "iI\u0130\u0131"), "iI\u0130#");
+  const uint32_t re = kRegexDotAll | kRegexStdlibRe;
+  EXPECT_EQ(Sub("(?i)i", "#", "iI\u0130\u0131", re), "####");
+  EXPECT_EQ(Sub("(?i)\u0390", "#", "\u1fd3", re), "#");
+  EXPECT_EQ(Sub("(?i)[\ufb05]", "#", "\ufb06", re), "#");
+}
+
+TEST(Regex, GraphemeClusters) {
+  // \X by UAX #29 on Unicode 15.0 (PCRE2 10.42 keeps two adjacent emoji together).
+  EXPECT_EQ(Sub(R"(\X)", "<\\g<0>>", "\U0001f600\U0001f44d\U0001f3fde\u0301\r\n\U0001f1fa\U0001f1f8"),
+            "<\U0001f600><\U0001f44d\U0001f3fd><e\u0301><\r\n><\U0001f1fa\U0001f1f8>");
+}
+
+TEST(Regex, QuantifiersAsTheRegexModuleReadsThem) {
+  EXPECT_EQ(Sub("^*a", "#", "a"), "#");  // a repeated anchor (PCRE2 refuses the quantifier)
+  EXPECT_EQ(Sub(R"(\b+a)", "#", "a ba"), "# ba");
+  EXPECT_EQ(Sub("(?=a)*a", "#", "a"), "#");
+  EXPECT_EQ(Sub("(?:a|ab){1}+c", "#", "abc"), "#");  // {1} is dropped with its +: not atomic
+  EXPECT_TRUE(Refused("^*", kRegexStdlibRe));        // re: "nothing to repeat"
+  EXPECT_TRUE(Refused("a{e}"));                      // the regex module's fuzzy matching
+  EXPECT_TRUE(Refused("a{ex}"));                     // its "expected }"
+}
+
+TEST(Regex, RefusedAsPythonRefusesThem) {
+  // Python refuses these; PCRE2 would give each a meaning of its own.
+  for (const char* p : {"(?C)a", "(*ACCEPT)a", "(*CR)a", "(*MARK:x)", R"(\R)", "(?'n'a)", "(?+1)(a)", R"([\8])",
+                        R"(a\10)", R"((a\1))", "(a(?P=1))", R"(\k<n>)", "(?P>n)", R"(\L<x>)", "(?u)(?a)x"})
+    EXPECT_TRUE(Refused(p)) << p;
+  for (const char* p : {"(?P<n>a)(?P=n", R"((a)\2)", "(?<n>a)", R"([a-\w])", R"([\w-a])", "(?L)a", "(?au)a", "(?)a"})
+    EXPECT_TRUE(Refused(p, kRegexStdlibRe)) << p;
+  EXPECT_TRUE(Refused("(?<=a|bc)x", kRegexStdlibRe));  // re: look-behind of fixed width only
+}
+
+TEST(Regex, AcceptedAsPythonAcceptsThem) {
+  EXPECT_EQ(Sub(R"(\g<0>)", "#", "g<0>"), "#");  // not a reference: the letter g
+  EXPECT_EQ(Sub(R"((a)\g<-1>)", "#", "ag<-1>"), "#");
+  EXPECT_EQ(Sub("(?P<\u00e9t\u00e9>a)\\g<\u00e9t\u00e9>", "<\\g<\u00e9t\u00e9>>", "aa"), "<a>");  // any identifier
+  EXPECT_EQ(Sub(R"(\ud800|a)", "#", "ab"), "#b");  // a surrogate matches nothing in UTF-8 text
+  EXPECT_EQ(Sub(R"([\ud800-\udfffa])", "#", "ab"), "#b");
+  EXPECT_EQ(Sub(R"((?#a\)b)c)", "#", "c"), "#");  // a comment skips escaped characters
+  EXPECT_EQ(Sub(R"(\2(a)(b))", "#", "ab"), "ab");  // a forward reference
+  EXPECT_EQ(Sub(R"([\777]\400)", "#", "\u01ff\u0100"), "#");
+  EXPECT_EQ(Sub("(?a:\\d\\w+)", "#", "1\u0663 1a\u00e9", kRegexDotAll | kRegexStdlibRe), "1\u0663 #\u00e9");  // re's ASCII flag
+}
+
+TEST(Regex, TemplatesOfTheRegexModule) {
+  EXPECT_EQ(Sub("a", R"(\N{EM DASH}\N{latin small letter b})", "a"), "\u2014b");
+  EXPECT_EQ(Sub("a", R"(\400\777\08)", "a"), std::string("\u0100\u01ff") + '\0' + "8");
+  const Regex re = Regex::Python("(a)", kRegexDotAll);
+  for (const char* t : {R"(\N{CJK UNIFIED IDEOGRAPH-4E00})", R"(\N)", R"(\N{BOGUS})", R"(\g<1)"})
+    EXPECT_TRUE(ThrowsUsage([&] { ReplTemplate tt(t, re); })) << t;
+}
+
+TEST(Regex, RefusedByDesign) {
+  // Python accepts these; PCRE2 cannot do them the same way (docs/compatibility.md, "Regular expressions").
+  for (const char* p : {"(?<=a+)b", "(?a)x", "(?b)x", "(?w)x", "(?V1)x", "(?P<n>a)(?P<n>b)", R"((\r?\K){2})",
+                        R"(\p{Other_Alphabetic})", R"((?<=a\K)b)", "(a|b(?1))", "((?1))", "(?R)?x", "(?P<n>a)(?&n)"})
+    EXPECT_TRUE(Refused(p)) << p;
+  EXPECT_TRUE(Refused("(?ai)a", kRegexStdlibRe));
 }
 
 TEST(Regex, RawStringWrapper) {

@@ -4,31 +4,44 @@
 // Contract:
 //   StripRawStringWrapper(p)  the "raw-string wrapper" rule for user patterns: a pattern longer than 2 chars
 //       written as r'...' or r"..." loses the leading r+quote and the trailing quote.
-//   TranslatePythonRegex(p)   rewrites the constructs whose meaning differs between Python `regex` and
-//       PCRE2 so that PCRE2 matches what Python would:
-//         \w \W \b \B  Python's word characters are [\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]
-//                      (PCRE2's UCP \w is [\p{L}\p{N}_]); \b/\B become look-arounds on that class.
-//         \s \S        Python's \s is the White_Space property (includes U+0085, which PCRE2's lacks).
-//         \Z           end of string only (PCRE2 \z).        \v  the character U+000B (not a class).
-//         \uXXXX \UXXXXXXXX  code point escapes.             {,n}  means {0,n}.
-//       A character class holding \W becomes an equivalent group (PCRE2 10.42 has no set operations).
-//       Not translated: with (?i), Python also pairs i/I with U+0130/U+0131 and PCRE2 does not (the built-in
-//       links pattern adds U+0130 itself); Python-only syntax such as \N{...} is rejected by PCRE2.
+//   TranslatePythonRegex(p)   reads the pattern as the regex module's parser does (V0) and writes a PCRE2 pattern
+//       that matches what Python would, or fails (kUsage) where Python fails or PCRE2 cannot do the same:
+//         \w \W \b \B \m \M  Python's word characters [\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]
+//                      (PCRE2's UCP \w is [\p{L}\p{N}_]); boundaries become look-arounds on that class.
+//         \s \S \h     White_Space (with U+0085); \h is [\t\p{Zs}].   \Z  end of text (PCRE2 \z).
+//         \p{..} \P{..} [[:..:]]  every name the regex module resolves: general categories (PCRE2's), scripts
+//                      (Script, not PCRE2's Script_Extensions), blocks and binary properties (ICU's sets, Unicode
+//                      15.0), POSIX classes with the regex module's meanings ([[:digit:]] is 0-9); under (?i)
+//                      Lu/Ll/Lt and Uppercase/Lowercase alone mean any cased letter / Cased, and a property that
+//                      is one member of a set among others matches the other case forms of its characters.
+//         \X           UAX #29's extended grapheme cluster (Unicode 15.0).
+//         escapes      \xHH \uHHHH \UHHHHHHHH \N{name} \0oo \ooo as characters; \N \NN \g<N> \g<name> (?P=name)
+//                      as backreferences (forward ones too; \g<..> that is no valid reference is the letter g).
+//         structure    inline flags without ':' hold for the whole pattern (the pattern is read again with
+//                      them); verbose mode (?x) is done here (every str.isspace() character and #-comment is
+//                      skipped, inside escapes and quantifiers too, not inside sets); {,n} {,} quantifiers; a
+//                      quantifier on an anchor; {1} dropped with its lazy/possessive suffix; named groups become
+//                      plain groups (any Python identifier is a name); under (?i), i/I also pair with U+0130/U+0131.
+//       Refused though Python accepts them (PCRE2 cannot do the same): variable-length look-behind, the flags
+//       a L b e f p r w V1, recursion and group calls, one name for two groups, \K in a look-around or in a
+//       repeated group that captures, the Other_* properties, fuzzy matching ({e<=1}).
 //   TranslatePythonRegex(p, true)  the same for stdlib `re` (text_chunk_mapper's split_pattern), whose classes
 //       are str's: \w is [\p{L}\p{N}_] (str.isalnum() or '_': No such as ① ² is a word character, a combining
-//       mark is not), \s is str.isspace() (White_Space plus \x1c-\x1f), \b/\B follow that \w; a '[' inside a
-//       class is a literal (no POSIX classes); an escaped ASCII letter re does not know (\p, \X, \h, \N{..},
-//       ...) is its "bad escape" error.
-//   ReplTemplate  a Python replacement template: \1..\99 and \g<n>/\g<name> group references (an
-//       unmatched group expands to ""), \n \t \r \f \v \a \b \\ \xHH \uHHHH \UHHHHHHHH, octal \0 and \ooo;
-//       other escapes of ASCII letters are errors; any other \c stays as the two characters.
+//       mark is not), \s is str.isspace() (White_Space plus \x1c-\x1f), \b/\B follow that \w; (?a) makes them
+//       ASCII; a '[' inside a class is a literal (no POSIX classes); an escaped ASCII letter re does not know (\p,
+//       \X, \h, ...) is its "bad escape" error; global flags only at the start; look-behind of fixed width;
+//       under (?i) re's own extra case pairs (i I U+0130 U+0131 as one; U+0390/U+1FD3, U+03B0/U+1FE3,
+//       U+FB05/U+FB06).
+//   ReplTemplate  a replacement template of the regex module: \1..\99 and \g<n>/\g<name> group references (an
+//       unmatched group expands to ""), \n \t \r \f \v \a \b \\ \xHH \uHHHH \UHHHHHHHH \N{name}, octal \0, \0oo and
+//       \ooo (up to 0o777); other escapes of ASCII letters are errors; any other \c stays as the two characters.
 //   Regex  a compiled pattern. Compiled once per op instance; it owns its match data and JIT stack, so
 //       matching never allocates. Not thread-safe (each worker owns its op instances).
 //       ReplaceAll replaces every non-overlapping match left to right (Python 3.7+ empty-match rules:
 //       an empty match right after a non-empty one is replaced too) and returns the number of
 //       replacements; when it is 0, `out` is left untouched.
 //       A match that exceeds PCRE2's backtracking limits throws Error(kInput) for that text.
-// Errors in patterns or templates are Error(kUsage) with PCRE2's message and offset. A template that
+// Errors in patterns or templates are Error(kUsage) with Python's (or PCRE2's) message and position. A template that
 // references a group the pattern does not have is rejected at construction (Python only raises when a
 // match is actually replaced).
 #pragma once
