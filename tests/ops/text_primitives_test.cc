@@ -563,6 +563,23 @@ TEST(Regex, TemplatesOfTheRegexModule) {
     EXPECT_TRUE(ThrowsUsage([&] { ReplTemplate tt(t, re); })) << t;
 }
 
+TEST(Regex, SearchAfterAnEmptyMatch) {
+  // After an empty match at p, Python's finditer and split take the leftmost match that is not that same empty
+  // match: re.finditer(r"\v{,2}?A*", "\vA") gives (0,0), (0,2), (2,2); re.finditer("x*", "ax") (0,0), (1,2), (2,2).
+  Regex re = Regex::Python(R"(\v{,2}?A*)", kRegexStdlibRe);
+  size_t b = 0, e = 0;
+  ASSERT_TRUE(re.Search("\x0b" "A", 0, &b, &e));
+  EXPECT_EQ(b, 0u);
+  EXPECT_EQ(e, 0u);  // lazy: the empty match first
+  ASSERT_TRUE(re.Search("\x0b" "A", 0, &b, &e, /*not_empty_at_start=*/true));
+  EXPECT_EQ(b, 0u);
+  EXPECT_EQ(e, 2u);  // then "\vA" at the same position, as re.finditer gives it
+  Regex x = Regex::Python("x*", kRegexStdlibRe);
+  ASSERT_TRUE(x.Search("ax", 0, &b, &e, true));
+  EXPECT_EQ(b, 1u);
+  EXPECT_EQ(e, 2u);
+}
+
 TEST(Regex, RefusedByDesign) {
   // Python accepts these; PCRE2 cannot do them the same way (docs/compatibility.md, "Regular expressions").
   for (const char* p : {"(?<=a+)b", "(?a)x", "(?b)x", "(?w)x", "(?V1)x", "(?P<n>a)(?P<n>b)", R"((\r?\K){2})",

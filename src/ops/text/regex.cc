@@ -1753,9 +1753,9 @@ int Regex::Match(std::string_view text, size_t start, uint32_t options) {
   Fail(ErrorKind::kInput, "{}: matching failed on this text ({})", impl_->what, Pcre2Message(rc));
 }
 
-bool Regex::Search(std::string_view text, size_t start, size_t* b, size_t* e) {
+bool Regex::Search(std::string_view text, size_t start, size_t* b, size_t* e, bool not_empty_at_start) {
   if (start > text.size()) return false;
-  int rc = Match(text, start, 0);
+  int rc = Match(text, start, not_empty_at_start ? PCRE2_NOTEMPTY_ATSTART : 0);
   if (rc < 0) return false;
   groups_ = static_cast<size_t>(rc);
   PCRE2_SIZE* ov = pcre2_get_ovector_pointer(impl_->md);

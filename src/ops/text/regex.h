@@ -108,7 +108,9 @@ class Regex {
 
   // Leftmost match starting the search at byte offset `start`; [*b, *e) on success. Afterwards ovector()
   // holds the group offsets (ReplTemplate::kUnset for unset groups) for `groups()` groups.
-  bool Search(std::string_view text, size_t start, size_t* b, size_t* e);
+  // not_empty_at_start: an empty match at `start` does not count (Python's finditer / split after an empty
+  // match at `start`: the next match is the leftmost one that is not that same empty match).
+  bool Search(std::string_view text, size_t start, size_t* b, size_t* e, bool not_empty_at_start = false);
   const size_t* ovector() const;
   size_t groups() const { return groups_; }
 
