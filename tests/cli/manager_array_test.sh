@@ -12,8 +12,10 @@ source "$SRC/tests/cli/manager_lib.sh"
 api() { curl -s "http://$SLUICE_SERVER$1"; }
 start_server
 
-# --- six tasks, at most two at once, each writing its index; then a job after all of them
-a=$("$SLUICE" submit --array 0-5%2 --cwd "$T" -- sh -c 'echo $SLUICE_ARRAY_TASK_ID > out_$SLUICE_ARRAY_TASK_ID; echo "task $SLUICE_ARRAY_TASK_ID of $SLUICE_ARRAY_TASK_COUNT ($SLUICE_ARRAY_TASK_MIN-$SLUICE_ARRAY_TASK_MAX) in $SLUICE_ARRAY_JOB_ID"; sleep 0.3' 2> "$T/submit.err")
+# --- six tasks, at most two at once, each writing its index; then a job after all of them. A task goes on
+# once two tasks have written their files (at most 30 s), so that two are seen running at once however
+# slowly a loaded machine starts them.
+a=$("$SLUICE" submit --array 0-5%2 --cwd "$T" -- sh -c 'echo $SLUICE_ARRAY_TASK_ID > out_$SLUICE_ARRAY_TASK_ID; echo "task $SLUICE_ARRAY_TASK_ID of $SLUICE_ARRAY_TASK_COUNT ($SLUICE_ARRAY_TASK_MIN-$SLUICE_ARRAY_TASK_MAX) in $SLUICE_ARRAY_JOB_ID"; i=0; while [ "$(ls out_* | wc -l)" -lt 2 ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done; sleep 0.3' 2> "$T/submit.err")
 check "submit prints the array id" test -n "$a"
 check "submit says the task count" grep -q "array $a of 6 tasks" "$T/submit.err"
 after=$("$SLUICE" submit --after ok:"$a" --cwd "$T" -- sh -c 'ls out_* | wc -l > after_count')

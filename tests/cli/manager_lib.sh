@@ -1,14 +1,18 @@
 # Helpers of the sluice server CLI tests (manager_test.sh, manager_sched_test.sh), sourced after lib.sh.
 # start_server [flags]: a daemon on a free loopback port over $DATA, with the test's SERVER_FLAGS and the
-# flags given; sets PORT, SRV_PID and SLUICE_SERVER once it listens. A test may SIGKILL $SRV_PID and call
-# start_server again (a restart over the same data).
+# flags given; sets PORT, SRV_PID and SLUICE_SERVER once it listens (up to 30 s: a loaded machine is slow). A
+# test may SIGKILL $SRV_PID and call start_server again (a restart over the same data).
 DATA=$T/data
 SRV_PID=
 start_server() {
+  # Emptied first: the background shell truncates it only when it runs, and until then the look below could
+  # read a previous daemon's line (its port, or nothing once the truncation comes between two reads).
+  : > "$T/srv.out"
   "$SLUICE" server --listen 127.0.0.1:0 --data-dir "$DATA" ${SERVER_FLAGS[@]+"${SERVER_FLAGS[@]}"} "$@" > "$T/srv.out" 2>> "$T/srv.err" &
   SRV_PID=$!
-  for _ in $(seq 200); do grep -q listening "$T/srv.out" 2>/dev/null && break; sleep 0.05; done
-  PORT=$(grep -o '127.0.0.1:[0-9]*' "$T/srv.out" | head -1 | cut -d: -f2)
+  for _ in $(seq 600); do grep -q listening "$T/srv.out" 2>/dev/null && break; kill -0 "$SRV_PID" 2>/dev/null || break; sleep 0.05; done
+  PORT=$(grep -o '127.0.0.1:[0-9]*' "$T/srv.out" | head -1 | cut -d: -f2 || true)
+  [ -n "$PORT" ] || bad "the daemon did not start: $(tail -n 3 "$T/srv.err" 2>/dev/null | tr '\n' ' ')"
   export SLUICE_SERVER=127.0.0.1:$PORT
 }
 stop_server() { if [ -n "$SRV_PID" ]; then kill "$SRV_PID" 2>/dev/null || true; wait "$SRV_PID" 2>/dev/null || true; fi; SRV_PID=; }

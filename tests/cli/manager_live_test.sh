@@ -13,9 +13,11 @@ start_server
 FOLLOWERS=
 trap 'if [ -n "$FOLLOWERS" ]; then kill $FOLLOWERS 2>/dev/null || true; fi; cleanup' EXIT
 U="http://$SLUICE_SERVER"
-# sse URL [curl args]: the stream's messages as JSON lines {event,id,data} until the server ends it (or -m).
-sse() {
-  curl -sN "$@" | python3 -c '
+# sse URL [curl args]: the stream's messages as JSON lines {event,id,data} until the server ends it (or -m);
+# sse_parse: the same from a raw stream on stdin.
+sse() { curl -sN "$@" | sse_parse; }
+sse_parse() {
+  python3 -c '
 import json, sys
 ev, ident, data = "", "", []
 for line in sys.stdin:
@@ -30,6 +32,29 @@ for line in sys.stdin:
         elif k == "id": ident = v
         elif k == "data": data.append(v)'
 }
+
+# --- sluice wait rides the event stream: one read of the job before and after, not a poll every 0.2 s. First,
+# while no other stream is open: the one wait holds shows in sluice_open_streams at once, where a count of
+# /v1/events requests would move only once the server noticed the stream closed (a heartbeat or two later,
+# and other streams closed meanwhile would count too). The job runs until its gate file exists.
+metric() { curl -s "$U/metrics" | python3 -c '
+import re, sys
+want = sys.argv[1]
+print(sum(float(l.rsplit(" ", 1)[1]) for l in sys.stdin if l.startswith(want)))' "$1"; }
+wj=$("$SLUICE" submit --cwd "$T" -- sh -c 'i=0; until [ -e gate_wj ] || [ $i -ge 1200 ]; do sleep 0.05; i=$((i+1)); done; exit 3')
+wait_state "$wj" RUNNING
+before_get=$(metric 'sluice_http_requests_total{method="GET",route="/v1/jobs/{id}",code="200"}')
+"$SLUICE" wait "$wj" 2>/dev/null &
+WAITER=$!
+for _ in $(seq 600); do [ "$(metric 'sluice_open_streams')" = 1.0 ] && break; sleep 0.05; done
+streams=$(metric 'sluice_open_streams')
+sleep 2   # a wait that polled every 0.2 s would read the job about ten times meanwhile
+touch "$T/gate_wj"
+rc=0; wait $WAITER || rc=$?
+after_get=$(metric 'sluice_http_requests_total{method="GET",route="/v1/jobs/{id}",code="200"}')
+check "wait still mirrors the exit code (3)" test "$rc" = 3
+check "wait read the job at most twice during a 2 s run (no polling)" python3 -c "import sys; sys.exit(0 if $after_get - $before_get <= 2 else 1)"
+check "wait subscribed to /v1/events: one stream open while it waited (got $streams)" test "$streams" = 1.0
 
 # --- logs -f: output arrives while the job runs, and the stream ends with the job
 f1=$("$SLUICE" submit --cwd "$T" -- sh -c 'echo first; while [ ! -e gate1 ]; do sleep 0.05; done; echo second')
@@ -99,35 +124,19 @@ sse -m 5 -H "Last-Event-ID: $third" "$U/v1/events?job=$f1" > "$T/ev2.json" || tr
 check "Last-Event-ID resumes after that event" test "$(python3 -c '
 import json, sys
 print(" ".join(json.loads(json.loads(l)["data"])["state"] for l in open(sys.argv[1]) if json.loads(l)["event"] == ""))' "$T/ev2.json")" = COMPLETED
-sse -m 15 "$U/v1/events" > "$T/live.json" &
+# curl itself in the background (not a pipeline in a subshell, whose kill would leave curl connected)
+curl -sN -m 60 "$U/v1/events" > "$T/live.raw" &
 LIVE=$!
-for _ in $(seq 200); do grep -q hello "$T/live.json" 2>/dev/null && break; sleep 0.05; done
+for _ in $(seq 600); do grep -q hello "$T/live.raw" 2>/dev/null && break; sleep 0.05; done
 lj=$("$SLUICE" submit -- true)
-for _ in $(seq 300); do grep -q '\\"COMPLETED\\"' "$T/live.json" 2>/dev/null && break; sleep 0.05; done
+for _ in $(seq 600); do grep -q '"COMPLETED"' "$T/live.raw" 2>/dev/null && break; sleep 0.05; done
 kill $LIVE 2>/dev/null || true; wait $LIVE 2>/dev/null || true
+sse_parse < "$T/live.raw" > "$T/live.json"
 check "a subscriber without since= sees new jobs' transitions live" python3 -c '
 import json, sys
 st = [json.loads(json.loads(l)["data"]) for l in open(sys.argv[1]) if json.loads(l)["event"] == ""]
 sys.exit(0 if [e["state"] for e in st if e["job"] == int(sys.argv[2])][-1] == "COMPLETED" and all(e["job"] >= int(sys.argv[2]) for e in st) else 1)' "$T/live.json" "$lj"
 
-# --- sluice wait rides the event stream: one read of the job before and after, not a poll every 0.2 s
-metric() { curl -s "$U/metrics" | python3 -c '
-import re, sys
-want = sys.argv[1]
-print(sum(float(l.rsplit(" ", 1)[1]) for l in sys.stdin if l.startswith(want)))' "$1"; }
-before_get=$(metric 'sluice_http_requests_total{method="GET",route="/v1/jobs/{id}",code="200"}')
-before_ev=$(metric 'sluice_http_requests_total{method="GET",route="/v1/events",code="200"}')
-wj=$("$SLUICE" submit -- sh -c 'sleep 2; exit 3')
-rc=0; "$SLUICE" wait "$wj" 2>/dev/null || rc=$?
-after_get=$(metric 'sluice_http_requests_total{method="GET",route="/v1/jobs/{id}",code="200"}')
-# A stream is counted when it ends: when the server notices the closed connection (at the next heartbeat).
-for _ in $(seq 300); do
-  after_ev=$(metric 'sluice_http_requests_total{method="GET",route="/v1/events",code="200"}')
-  python3 -c "import sys; sys.exit(0 if $after_ev > $before_ev else 1)" && break; sleep 0.05
-done
-check "wait still mirrors the exit code (3)" test "$rc" = 3
-check "wait read the job at most twice during a 2 s run (no polling)" python3 -c "import sys; sys.exit(0 if $after_get - $before_get <= 2 else 1)"
-check "wait subscribed to /v1/events" python3 -c "import sys; sys.exit(0 if $after_ev - $before_ev == 1 else 1)"
 rc=0; "$SLUICE" wait --timeout 0.5 "$("$SLUICE" submit -- sleep 30)" 2>/dev/null || rc=$?
 check "wait --timeout still expires (8)" test "$rc" = 8
 
@@ -175,7 +184,7 @@ check "a job list answers with 100 followers open" test "$(code -m 10 "$U/v1/job
 check "a submit answers with 100 followers open" test -n "$("$SLUICE" submit -- true)"
 touch "$T/gate2"
 wait_state "$hold" COMPLETED
-for _ in $(seq 200); do [ "$(metric 'sluice_open_streams')" = 0.0 ] && break; sleep 0.05; done
+for _ in $(seq 600); do [ "$(metric 'sluice_open_streams')" = 0.0 ] && break; sleep 0.05; done
 check "the followers' streams ended with the job" test "$(metric 'sluice_open_streams')" = 0.0
 kill $FOLLOWERS 2>/dev/null || true; wait $FOLLOWERS 2>/dev/null || true; FOLLOWERS=
 

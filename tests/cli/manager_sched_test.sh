@@ -16,14 +16,16 @@ T4=GPU-9f8e7d6c-aaaa-bbbb-cccc-ddddeeeeffff
 export SLUICE_NVML_LIBRARY=$NVML  # the daemon's GPU inventory
 SERVER_FLAGS=(--cpus 4 --resource slot=2)
 source "$SRC/tests/cli/manager_lib.sh"
+FROZEN=  # a job process held with SIGSTOP, let go if the test ends early
+trap 'if [ -n "$FROZEN" ]; then kill -CONT "$FROZEN" 2>/dev/null || true; fi; cleanup' EXIT
 
 start_server
 check "the daemon sees the 2 fake GPUs" grep -q ", 2 GPUs" "$T/srv.out"
 
 # --- GPU admission: three 1-GPU jobs on two GPUs; each records its mask and when it ran
-# Each job holds its GPU until two jobs have started (at most 10 s), so the two GPUs are seen in use at once
+# Each job holds its GPU until two jobs have started (at most 30 s), so the two GPUs are seen in use at once
 # however slowly a loaded machine starts them.
-gpu_job() { "$SLUICE" submit --cpus 0 --gpus 1 "$@" -- sh -c 'echo "start $(date +%s.%N) $CUDA_VISIBLE_DEVICES $CUDA_DEVICE_ORDER" >> "'"$T"'/gpu.log"; i=0; while [ "$(grep -c "^start" "'"$T"'/gpu.log")" -lt 2 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; sleep 0.2; echo "end $(date +%s.%N) $CUDA_VISIBLE_DEVICES" >> "'"$T"'/gpu.log"'; }
+gpu_job() { "$SLUICE" submit --cpus 0 --gpus 1 "$@" -- sh -c 'echo "start $(date +%s.%N) $CUDA_VISIBLE_DEVICES $CUDA_DEVICE_ORDER" >> "'"$T"'/gpu.log"; i=0; while [ "$(grep -c "^start" "'"$T"'/gpu.log")" -lt 2 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; sleep 0.2; echo "end $(date +%s.%N) $CUDA_VISIBLE_DEVICES" >> "'"$T"'/gpu.log"'; }
 g1=$(gpu_job); g2=$(gpu_job); g3=$(gpu_job)
 none=$("$SLUICE" submit --cpus 0 -- sh -c 'echo "[${CUDA_VISIBLE_DEVICES-unset}]"')
 for j in $g1 $g2 $g3 $none; do "$SLUICE" wait "$j" 2>/dev/null || true; done
@@ -70,14 +72,17 @@ check "the merged table covers all 12 keys once" \
   test "$(tail -n +2 "$T"/shard_out/generation_results_data_all_real_merged.csv | cut -d, -f1 | sort -n | uniq | wc -l)" = 12
 
 # --- a GPU job keeps its GPU across a daemon SIGKILL and restart (re-adopted with its assignment)
+# k1 runs until the gate file gate.k1 exists (not a fixed sleep, which a loaded machine could outlast before
+# the checks); at most 120 s, so that a failed test leaves no job behind for long.
 : > "$T/keep.log"
-k1=$("$SLUICE" submit --cpus 0 --gpus 1 --gpu-mem 20GiB -- sh -c 'echo "k1 start $(date +%s.%N) $CUDA_VISIBLE_DEVICES" >> "'"$T"'/keep.log"; sleep 4; echo "k1 end $(date +%s.%N)" >> "'"$T"'/keep.log"')
+k1=$("$SLUICE" submit --cpus 0 --gpus 1 --gpu-mem 20GiB -- sh -c 'echo "k1 start $(date +%s.%N) $CUDA_VISIBLE_DEVICES" >> "'"$T"'/keep.log"; i=0; until [ -e "'"$T"'/gate.k1" ] || [ $i -ge 2400 ]; do sleep 0.05; i=$((i+1)); done; echo "k1 end $(date +%s.%N)" >> "'"$T"'/keep.log"')
 wait_state "$k1" RUNNING
 kill -9 "$SRV_PID"; wait "$SRV_PID" 2>/dev/null || true; SRV_PID=
 start_server
 k2=$("$SLUICE" submit --cpus 0 --gpus 1 --gpu-mem 20GiB -- sh -c 'echo "k2 start $(date +%s.%N) $CUDA_VISIBLE_DEVICES" >> "'"$T"'/keep.log"')
 check "re-adopted GPU job still RUNNING" test "$(state "$k1")" = RUNNING
 check "the next 20 GiB job waits for it" test "$(state "$k2")" = PENDING
+touch "$T/gate.k1"
 "$SLUICE" wait "$k2" 2>/dev/null || true
 check "it started only after the re-adopted job ended" python3 - "$T/keep.log" <<'PY'
 import sys
@@ -130,13 +135,26 @@ process:
   - text_length_filter:
       min_len: 1
 EOF
+# The first is held still (SIGSTOP) as soon as its journal exists, so that the checks see it writing the
+# export however long they take on a loaded machine; SIGCONT lets it go on.
 slow() { (cd "$T/pipe" && "$SLUICE" submit --recipe slow.yaml --env SLUICE_DELAY_AT=partition_start:1); }
 s1=$(slow); s2=$(slow)
-wait_state "$s1" RUNNING
+freeze_s1() {  # once s1 (its `sluice run`, named by its job.pid) has its journal: SIGSTOP it (builtins only: fast)
+  local f line
+  for f in "$T"/pipe/out/slow.jsonl.sluice-*-job$s1.partial; do [ -e "$f" ] || return 1; done
+  for f in "$DATA"/jobs/$s1/sluice-*-job$s1/job.pid; do [ -s "$f" ] || return 1; done
+  read -r line < "$f" || true
+  [[ $line =~ \"pid\":([0-9]+) ]] || return 1
+  kill -STOP "${BASH_REMATCH[1]}" 2>/dev/null || return 1
+  FROZEN=${BASH_REMATCH[1]}
+}
+for _ in $(seq 1500); do freeze_s1 && break; sleep 0.02; done
 check "--recipe without --cpus: the recipe's np" test "$(field "$s1" "['spec']['resources']['cpus'] == 2")" = True
+check "the first runs" test "$(state "$s1")" = RUNNING
 check "the second waits for the first's export" \
   grep -q "(waiting for job $s1, which writes the same export $T/pipe/out/slow.jsonl)" <("$SLUICE" status "$s2")
 check "the first's journal is its own" bash -c "ls '$T'/pipe/out/ | grep -qx 'slow.jsonl.sluice-.*-job$s1.partial'"
+if [ -n "$FROZEN" ]; then kill -CONT "$FROZEN"; FROZEN=; fi
 rc1=0; "$SLUICE" wait "$s1" 2>/dev/null || rc1=$?
 rc2=0; "$SLUICE" wait "$s2" 2>/dev/null || rc2=$?
 check "both COMPLETED" test "$rc1.$rc2" = 0.0
@@ -185,15 +203,21 @@ check "retry of a COMPLETED job: 409" test "$(code -X POST -d '' "http://$SLUICE
 check "retry of an unknown job: exit 7" bash -c "'$SLUICE' retry 424242 2>/dev/null; test \$? = 7"
 
 # --- no starvation: a 2-slot job waits behind a running 1-slot job; 1-slot jobs submitted after it (no
-# run timeout, so they cannot backfill) must not start before it
+# run timeout, so they cannot backfill) must not start before it. The running jobs below wait for gate files
+# (at most 60 s), not fixed sleeps: on a loaded machine a sleep could end before the jobs behind them queue.
+# gated NAME: a command that runs until the gate file $T/gate.NAME exists
+gated() { echo 'i=0; until [ -e "'"$T"'/gate.'"$1"'" ] || [ $i -ge 1200 ]; do sleep 0.05; i=$((i+1)); done'; }
 : > "$T/order.log"
-run1=$("$SLUICE" submit --cpus 0 --resource slot=1 -- sleep 2)
+run1=$("$SLUICE" submit --cpus 0 --resource slot=1 -- sh -c "$(gated run1)")
 wait_state "$run1" RUNNING
 wide=$("$SLUICE" submit --cpus 0 --resource slot=2 -- sh -c 'echo "wide $(date +%s.%N)" >> "'"$T"'/order.log"; sleep 1')
 small=()
 for i in 1 2 3; do small+=("$("$SLUICE" submit --cpus 0 --resource slot=1 -- sh -c 'echo "small $(date +%s.%N)" >> "'"$T"'/order.log"')"); done
-sleep 0.3
-check "the small jobs wait while the wide one is blocked" test "$(state "${small[0]}")" = PENDING
+# A job that needs nothing, submitted last, has run: the scheduler has weighed the small jobs since they came.
+marker=$("$SLUICE" submit --cpus 0 -- true)
+"$SLUICE" wait "$marker" 2>/dev/null || true
+check "the small jobs wait while the wide one is blocked" test "$(state "$run1")/$(state "$wide")/$(state "${small[0]}")" = RUNNING/PENDING/PENDING
+touch "$T/gate.run1"
 for j in "$wide" "${small[@]}"; do "$SLUICE" wait "$j" 2>/dev/null || true; done
 check "the wide job ran before every small one" python3 - "$T/order.log" <<'PY'
 import sys
@@ -202,14 +226,16 @@ wide = [t for t, k in ev if k == "wide"][0]
 sys.exit(0 if len(ev) == 4 and all(t >= wide for t, k in ev if k == "small") else 1)
 PY
 # ... but a small job whose run timeout ends it before the wide job could start at the latest backfills
-run2=$("$SLUICE" submit --cpus 0 --resource slot=1 --timeout 5s -- sleep 3)
+# (run2 ends at its gate, at the latest by its 20 s run timeout: the wide job's start is bounded by then)
+run2=$("$SLUICE" submit --cpus 0 --resource slot=1 --timeout 20s -- sh -c "$(gated run2)")
 wait_state "$run2" RUNNING
 wide2=$("$SLUICE" submit --cpus 0 --resource slot=2 -- true)
 fill=$("$SLUICE" submit --cpus 0 --resource slot=1 --timeout 1s -- true)
 nofill=$("$SLUICE" submit --cpus 0 --resource slot=1 --timeout 30s -- true)
 wait_state "$fill" COMPLETED
-check "backfill: a job that surely ends in time ran while the wide one waited" test "$(state "$wide2")" = PENDING
+check "backfill: a job that surely ends in time ran while the wide one waited" test "$(state "$run2")/$(state "$wide2")" = RUNNING/PENDING
 check "a job that could delay the wide one did not" test "$(state "$nofill")" = PENDING
+touch "$T/gate.run2"
 "$SLUICE" wait "$nofill" 2>/dev/null || true
 check "wide job started before the long one" python3 - "$wide2" "$nofill" <<'PY'
 import json, sys, urllib.request, os

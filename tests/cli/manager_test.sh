@@ -66,12 +66,12 @@ check "timeout reason" grep -q "timeout" <("$SLUICE" status "$t")
 
 # --- cancel a process tree: the grandchild sleep dies too
 k=$("$SLUICE" submit -- sh -c 'sleep 60 & echo $! > gc.pid; wait')
-for _ in $(seq 100); do [ -s "$DATA/jobs/$k/gc.pid" ] && break; sleep 0.05; done
+for _ in $(seq 600); do [ -s "$DATA/jobs/$k/gc.pid" ] && break; sleep 0.05; done
 gc=$(cat "$DATA/jobs/$k/gc.pid")
 "$SLUICE" cancel "$k" > /dev/null
 rc=0; "$SLUICE" wait "$k" 2>/dev/null || rc=$?
 check "cancelled job (9)" test "$rc" = 9
-dead=0; for _ in $(seq 100); do kill -0 "$gc" 2>/dev/null || { dead=1; break; }; sleep 0.05; done
+dead=0; for _ in $(seq 600); do kill -0 "$gc" 2>/dev/null || { dead=1; break; }; sleep 0.05; done
 check "grandchild of a cancelled job is gone" test "$dead" = 1
 check "cancel of an ended job is 409" test "$(code -X POST -d '' "http://$SLUICE_SERVER/v1/jobs/$k/cancel")" = 409
 
@@ -123,8 +123,8 @@ for _ in $(seq 400); do [ "$(state "$q1")/$(state "$q2")" = RUNNING/RUNNING ] &&
 check "two run, two queue before the crash" test "$(state "$q1")/$(state "$q2")/$(state "$q3")/$(state "$q4")" = RUNNING/RUNNING/PENDING/PENDING
 kill -9 "$SRV_PID"; wait "$SRV_PID" 2>/dev/null || true; SRV_PID=
 touch "$T/gate.q"   # the running jobs end while no daemon watches
-for _ in $(seq 400); do [ -s "$T/runs.q1" ] && [ -s "$T/runs.q2" ] && break; sleep 0.05; done
-sleep 0.3   # past their writes: let both exit and their wrappers record the status
+# Their wrappers record each exit status in attempt-1.status (a rename) once the job has exited.
+for _ in $(seq 600); do [ -s "$DATA/jobs/$q1/attempt-1.status" ] && [ -s "$DATA/jobs/$q2/attempt-1.status" ] && break; sleep 0.05; done
 start_server
 rc=0; "$SLUICE" wait "$q4" 2>/dev/null || rc=$?
 check "queued chain completes after restart" test "$rc" = 0
@@ -150,7 +150,7 @@ check "0.0.0.0 without a token refused" bash -c "! '$SLUICE' server --listen 0.0
 echo "s3cret-token-0123456789" > "$T/token"
 "$SLUICE" server --listen 0.0.0.0:0 --data-dir "$T/d2" --token-file "$T/token" > "$T/srv2.out" 2>&1 &
 SRV_PID=$!
-for _ in $(seq 100); do grep -q listening "$T/srv2.out" 2>/dev/null && break; sleep 0.05; done
+for _ in $(seq 600); do grep -q listening "$T/srv2.out" 2>/dev/null && break; sleep 0.05; done
 P2=$(grep -o ':[0-9]*,' "$T/srv2.out" | head -1 | tr -d ':,')
 check "no token 401" test "$(code "http://127.0.0.1:$P2/v1/jobs")" = 401
 check "wrong token 401" test "$(code -H 'Authorization: Bearer nope' "http://127.0.0.1:$P2/v1/jobs")" = 401
