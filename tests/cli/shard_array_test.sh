@@ -20,7 +20,9 @@ start_server
 printf 'data_id,text\n' > tab.csv
 for i in $(seq 1 40); do echo "$i,row $i" >> tab.csv; done
 # worker SHARD LOW HIGH OUT: copies its key range; FAIL_<shard> makes it fail once; SLOW makes it wait
-# until SLOW is gone. Relative paths: the task runs in the submitter's directory.
+# until SLOW is gone; a file OVERLAP holding N makes it wait (at most 30 s) until N workers have started, so
+# that workers are seen running at once however slowly a loaded machine starts them. Relative paths: the task
+# runs in the submitter's directory.
 cat > worker.sh <<'SH'
 shard=$1 low=$2 high=$3 out=$4
 echo "start $shard $(date +%s.%N) ${CUDA_VISIBLE_DEVICES-cpu}" >> events.log
@@ -28,6 +30,7 @@ echo "worker $shard [$low-$high)"
 echo $$ > "pid_$shard"
 if [ -f "FAIL_$shard" ]; then rm "FAIL_$shard"; echo "failing once"; echo "end $shard $(date +%s.%N)" >> events.log; exit 7; fi
 while [ -f SLOW ]; do sleep 0.1; done
+i=0; while [ "$(grep -c ^start events.log)" -lt "$(cat OVERLAP 2>/dev/null || echo 0)" ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i+1)); done
 sleep 0.3
 awk -F, -v lo="$low" -v hi="$high" 'NR==1 || ($1>=lo && (hi=="" || $1<hi))' tab.csv > "$out"
 echo "end $shard $(date +%s.%N)" >> events.log
@@ -43,8 +46,11 @@ assert [int(r[0]) for r in rows[1:]] == list(range(1, 41)), rows[1:5]
 PY
 }
 
-# --- four CPU shards, two at a time, shard 1 fails once and is retried by the manager
+# --- four CPU shards, two at a time, shard 1 fails once and is retried by the manager. Workers wait for the
+# third start: of the first three at most one is shard 1's failing attempt, which ends at once, so two others
+# are running together when the third starts.
 touch FAIL_1
+echo 3 > OVERLAP
 submit --output-dir out --gpus-per-worker 0 --max-parallel-workers 2 --max-attempts 2 -- \
   sh worker.sh {shard} {low} {high} {out} > sub.out 2> sub.err
 array=$(ids array sub.out); merge=$(ids merge sub.out)
@@ -52,6 +58,7 @@ check "manager.json names the server the submission reached (from \$SLUICE_SERVE
   test "$(json_get out/manager.json "d['server']")" = "$SLUICE_SERVER"
 check "--submit prints the array and the merge job" test -n "$array" -a -n "$merge" -a "$array" != 0
 rc=0; "$SLUICE" wait "$merge" 2>/dev/null || rc=$?
+rm OVERLAP
 check "the merge job completes after the array" test "$rc" = 0
 check "the array completed: 4 tasks" test "$(field "$array" '["array"]["states"].get("COMPLETED")')" = 4
 check "shard 1's task has 2 attempts" test "$("$SLUICE" status --json "${array}_1" | python3 -c 'import json,sys; j=json.load(sys.stdin); a=j["attempts"]; print(a if isinstance(a,int) else len(a))')" = 2
@@ -91,7 +98,8 @@ touch SLOW
 rm -f pid_*
 submit --output-dir out2 --gpus-per-worker 0 --max-parallel-workers 2 -- sh worker.sh {shard} {low} {high} {out} > sub3.out 2> sub3.err
 array2=$(ids array sub3.out); merge2=$(ids merge sub3.out)
-wait_for_pids() { for _ in $(seq 400); do [ "$(ls out2/../pid_* 2>/dev/null | wc -l)" -ge 1 ] && [ "$(field "$array2" '["array"]["states"].get("RUNNING", 0)')" = 2 ] && return 0; sleep 0.05; done; return 1; }
+# both tasks' workers have started (a task stopped before its worker starts records no cancelled shard)
+wait_for_pids() { for _ in $(seq 400); do [ "$(ls out2/../pid_* 2>/dev/null | wc -l)" -ge 2 ] && [ "$(field "$array2" '["array"]["states"].get("RUNNING", 0)')" = 2 ] && return 0; sleep 0.05; done; return 1; }
 check "two tasks of the second array run" wait_for_pids
 rc=0; "$SLUICE" shard --input tab.csv --key data_id --num-workers 4 --output-dir out2 --gpus-per-worker 0 -- true 2> local.err || rc=$?
 check "a local run beside running array tasks is refused (exit 5)" test "$rc" = 5
@@ -103,9 +111,12 @@ pids=$(cat pid_* | tr "\n" " ")
 "$SLUICE" cancel "$array2" > /dev/null
 for _ in $(seq 400); do [ "$(state "$array2")" = CANCELLED ] && break; sleep 0.05; done
 check "the cancelled array is CANCELLED" test "$(state "$array2")" = CANCELLED
-check "its workers are gone" bash -c "for p in $pids; do ! kill -0 \$p 2>/dev/null || exit 1; done"
+workers_gone() { for p in $pids; do ! kill -0 "$p" 2>/dev/null || return 1; done; }
+recorded_cancelled() { test "$(grep -l '"status":"cancelled"' out2/worker_args_*.json | wc -l)" = 2; }
+poll() { for _ in $(seq 600); do "$@" && return 0; sleep 0.05; done; return 1; }  # 30 s at most
+check "its workers are gone" poll workers_gone
 check "the merge job can no longer run (CANCELLED)" wait_state "$merge2" CANCELLED
-check "the running shards are recorded cancelled" test "$(grep -l '"status":"cancelled"' out2/worker_args_*.json | wc -l)" = 2
+check "the running shards are recorded cancelled" poll recorded_cancelled
 rm SLOW
 submit --output-dir out2 --gpus-per-worker 0 --max-parallel-workers 2 -- sh worker.sh {shard} {low} {high} {out} > sub5.out 2> sub5.err
 check "the resubmitted array has the 4 unfinished shards" grep -q "array job $(ids array sub5.out) (shards 0,1,2,3)" <("$SLUICE" shard status out2)

@@ -13,8 +13,8 @@
 # read-only directory, an unknown placeholder, and paths full of shell metacharacters.
 source "$(dirname "$0")/lib.sh" "$@"
 
-# Polls (never a bare sleep before a check): 15 s at most.
-wait_for() { for _ in $(seq 1 300); do if "$@"; then return 0; fi; sleep 0.05; done; return 1; }
+# Polls (never a bare sleep before a check): 30 s at most.
+wait_for() { for _ in $(seq 1 600); do if "$@"; then return 0; fi; sleep 0.05; done; return 1; }
 
 # The input: even keys 0..94 (gaps, so that a key can be added inside a range), every third one on two rows,
 # shuffled with a fixed seed; texts hold commas, quotes and line breaks (RFC 4180).
@@ -261,6 +261,10 @@ check "merge stop: no merged table" test ! -e s_merge/$MERGED
 resume "stopped while merging" s_merge
 # --- 4. resumed with another --num-workers: refused, then --replan --------------------------------------------
 snapshot() { (cd "$1" && find . -type f ! -name .lock -printf '%p %s %T@\n' | sort); }
+# A scheduler SIGKILLed leaves its running workers behind, which go on writing their results: OUT is still
+# until none runs.
+no_worker_runs() { ! pgrep -f "$T/worker.py" > /dev/null; }
+wait_for no_worker_runs || true
 before=$(snapshot s_INT)
 rc=$(NW=3 run_rc s_INT.n3.log shard s_INT)
 check "another --num-workers: refused (exit 5, got $rc)" test "$rc" = 5
@@ -273,6 +277,7 @@ NW=6 resume "killed, resumed with --num-workers 6 --replan" k_n6 --replan
 # --- 5. the input changed -----------------------------------------------------------------------------------
 # (a) changed after a crash: the resume is refused and changes nothing; with the input restored it completes.
 crash c_refuse shard_worker_finished:2
+wait_for no_worker_runs || true
 printf '96,a new row\n' >> in.csv
 before=$(snapshot c_refuse)
 rc=$(run_rc c_refuse.changed.log shard c_refuse)
