@@ -22,9 +22,7 @@ Python is /usr/bin/python3's `regex` (Debian 12: 2022.10.31) and `re` (3.11), th
 on here. Python is the reference, except where it gives up (a 2 s timeout, MemoryError) or where PCRE2 gives up
 on catastrophic backtracking that the regex module avoids (the sample fails with an error there, as sluice's
 events and summary say): those cases are skipped and counted. A sluice refusal of a pattern Python accepts passes only where REFUSED_BY_DESIGN names it
-(docs/compatibility.md, "Regular expressions", lists the same). One known difference lies outside the regex
-code: text_chunk_mapper's match loop after an empty match (finditer_skipping); it is printed and counted as
-known, not as passed.
+(docs/compatibility.md, "Regular expressions", lists the same).
 
 How sluice is driven, so that one process checks many patterns: the patterns are first loaded with
 `sluice run --dry-run` in batches (a recipe of many replace_content_mapper ops, cut after the op a refusal
@@ -422,27 +420,6 @@ def py_chunks(pattern, max_len, text, finditer=None):
             text = text[max_len:]
 
 
-def finditer_skipping(pattern, text):
-    """text_chunk_mapper's own match loop (src/ops/mapper/chunk_mappers.cc, ForEachMatch): after an empty match
-    it searches again from the same position, gets the same empty match and steps one character on, so a
-    non-empty match that starts there is lost (Python's finditer takes it). Used only to label that known
-    difference, which is reported, not hidden: it is counted and printed."""
-    compiled = re.compile(pattern)
-    pos, empty_at = 0, None
-    while pos <= len(text):
-        m = compiled.search(text, pos)
-        if not m:
-            return
-        if m.start() == m.end() == empty_at:
-            if m.start() >= len(text):
-                return
-            pos = m.start() + 1
-            continue
-        yield m
-        empty_at = m.start() if m.start() == m.end() else None
-        pos = m.end()
-
-
 def py_re_case(pattern, max_len, texts):
     try:
         re.compile("(" + pattern + ")" if max_len is None else pattern)
@@ -771,7 +748,7 @@ def main():
     work = a.work or tempfile.mkdtemp(prefix="regex_oracle.")
     os.makedirs(work, exist_ok=True)
     sluice = os.path.abspath(a.sluice)
-    passed, failed, by_design_count, skipped, known, backtracked = 0, 0, 0, 0, 0, 0
+    passed, failed, by_design_count, skipped, backtracked = 0, 0, 0, 0, 0
     if a.cmd == "classes" or a.patterns:
         os.makedirs(os.path.join(work, "classes"), exist_ok=True)
         p_, f_, r_ = check_classes(sluice, os.path.join(work, "classes"), a.full, a.seed, a.jobs, a.verbose)
@@ -867,16 +844,11 @@ def main():
                 want = []  # the sample fails: dropped
             if want == g:
                 passed += 1
-            elif g == (py_chunks(pattern, max_len, texts[j], finditer_skipping) or []):
-                known += 1
-                print("KNOWN case %d (re) pattern %s max_len %s text %d %s: text_chunk_mapper's match loop loses "
-                      "a non-empty match right after an empty one (chunk_mappers.cc)\n    python: %s\n    sluice: %s" % (
-                          i, show(pattern), max_len, j, show(texts[j]), show(want), show(g)))
             else:
                 fail(i, "text %d %s" % (j, show(texts[j])), want, g)
-    print("%d passed, %d failed (%d refusals by design, %d known differences of text_chunk_mapper, %d patterns "
-          "skipped where Python times out or runs out of memory, %d where PCRE2 hits its backtracking limit)" % (
-              passed, failed, by_design_count, known, skipped, backtracked))
+    print("%d passed, %d failed (%d refusals by design, %d patterns skipped where Python times out or runs out "
+          "of memory, %d where PCRE2 hits its backtracking limit)" % (
+              passed, failed, by_design_count, skipped, backtracked))
     return 1 if failed else 0
 
 

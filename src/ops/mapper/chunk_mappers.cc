@@ -110,17 +110,13 @@ class TextChunkMapper : public ExpandingMapper {
   // empty match at the same position.
   template <class F>
   void ForEachMatch(std::string_view t, F&& f) {
+    // As Python's finditer / split: after an empty match the next search starts at the same position but
+    // may not match empty there (a non-empty match starting there still counts).
     size_t pos = 0, b = 0, e = 0;
-    std::optional<size_t> empty_at;
-    while (pos <= t.size() && pattern_->Search(t, pos, &b, &e)) {
-      if (b == e && empty_at == b) {
-        if (b >= t.size()) break;
-        pos = b;
-        utf8::Next(t, pos);
-        continue;
-      }
+    bool after_empty = false;
+    while (pos <= t.size() && pattern_->Search(t, pos, &b, &e, after_empty)) {
       f(b, e);
-      empty_at = b == e ? std::optional<size_t>(b) : std::nullopt;
+      after_empty = b == e;
       pos = e;
     }
   }
