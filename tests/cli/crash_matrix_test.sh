@@ -185,9 +185,18 @@ for v in "${variants[@]}"; do
   done
 done
 
-# --- sluice stop (SIGTERM) twice during the run, then the same command resumes it.
-wait_for() { for _ in $(seq 1 300); do if "$@"; then return 0; fi; sleep 0.02; done; return 1; }
-completed_at_least() { [ -f "$1" ] && [ "$(count_events "$1" partition_complete)" -ge "$2" ]; }
+# --- sluice stop (SIGTERM) twice during the run, then the same command resumes it. Polls of 30 s at most, by
+# grep (quick); the run is held still (SIGSTOP) from then on until stop's SIGTERM is pending (ShdPnd, bit 15),
+# so that the stop lands where the run was seen however slowly a loaded machine starts `sluice stop`.
+wait_for() { for _ in $(seq 1 1500); do if "$@"; then return 0; fi; sleep 0.02; done; return 1; }
+completed_at_least() { [ -f "$1" ] && [ "$(grep -c '"event_type":"partition_complete"' "$1" 2> /dev/null)" -ge "$2" ]; }
+sigterm_pending() { local k v; while read -r k v; do [ "$k" = ShdPnd: ] && { (( 0x$v & 0x4000 )); return; }; done < "/proc/$1/status"; return 1; }
+stop_held() {  # JOB_DIR PID
+  kill -STOP "$2" || return 0
+  "$SLUICE" stop "$1" > /dev/null 2>&1 &
+  wait_for sigterm_pending "$2" || true
+  kill -CONT "$2"; wait $! || true
+}
 for v in "${variants[@]}"; do
   name=${v%%|*}
   recipe r.yaml "$v" "o_${name}_stop"
@@ -196,7 +205,7 @@ for v in "${variants[@]}"; do
     SLUICE_DELAY_AT=partition_start:0.05 "$SLUICE" run r.yaml --job_id stop --np 2 > /dev/null 2>&1 &
     pid=$!
     wait_for completed_at_least "o_${name}_stop/stop/events.jsonl" $n || true
-    "$SLUICE" stop "o_${name}_stop/stop" > /dev/null 2>&1 || true
+    stop_held "o_${name}_stop/stop" $pid
     set +e
     wait $pid
     rcs="$rcs $?"
@@ -260,9 +269,10 @@ near_recipe n.yaml near_stop
 SLUICE_DELAY_AT=dedup_spill:0.05 "$SLUICE" run n.yaml --job_id stop --np 2 > /dev/null 2>&1 &
 pid=$!
 deciding() { grep -q dedup_decision_start near_stop/stop/events.jsonl 2> /dev/null; }
+spilling() { [ -n "$(find near_stop -name 'run_*.bin' -print -quit)" ]; }
 wait_for deciding || true
-sleep 0.3
-"$SLUICE" stop near_stop/stop > /dev/null 2>&1 || true
+wait_for spilling || true
+stop_held near_stop/stop $pid
 set +e
 wait $pid
 rc=$?

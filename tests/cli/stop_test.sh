@@ -21,6 +21,24 @@ wait_for() { for _ in $(seq 1 600); do if "$@"; then return 0; fi; sleep 0.1; do
 n_events() { [ -f "$1" ] && count_events "$1" "$2" "${3:-True}" || echo 0; }
 at_least() { [ "$(n_events "$1" "$2" "${4:-True}")" -ge "$3" ]; }
 no_temp_files() { [ -z "$(find "$1" -name '*.tmp-*')" ]; }
+# done_in_stage DIR STAGE N: N partitions of STAGE are done (grep, not Python: a poll must be quick to act
+# while the job is where it was seen)
+done_in_stage() { [ "$(grep '"event_type":"partition_complete"' "$1/events.jsonl" 2> /dev/null | grep -c "\"stage\":$2,")" -ge "$3" ]; }
+# hold PID: the run is held still (SIGSTOP) where it is, however slowly a loaded machine runs what comes next;
+# stop_held DIR [options]: `sluice stop` of it, let go (SIGCONT) once stop's SIGTERM is pending; sets rc.
+HELD=
+trap 'if [ -n "$HELD" ]; then kill -CONT "$HELD" 2> /dev/null; fi; rm -rf "$T"' EXIT
+hold() { if kill -STOP "$1"; then HELD=$1; fi; }
+sigterm_pending() { local k v; while read -r k v; do [ "$k" = ShdPnd: ] && { (( 0x$v & 0x4000 )); return; }; done < "/proc/$1/status"; return 1; }
+stop_held() {
+  "$SLUICE" stop "$@" > stop.out 2>&1 &
+  local stopper=$!
+  if [ -n "$HELD" ]; then
+    wait_for sigterm_pending "$HELD" || true
+    kill -CONT "$HELD"; HELD=
+  fi
+  rc=0; wait $stopper || rc=$?
+}
 
 write_recipe r.yaml data.jsonl o/out.jsonl
 J=o/job
@@ -34,10 +52,10 @@ run_slow
 check "the running job has a pid file" wait_for test -s $J/job.pid
 check "the pid file records pid, start time, boot id and host" \
   test "$(json_get $J/job.pid "d['pid'], d['start_ticks'], d['boot_id'], d['host']")" = "$PID $(ticks $PID) $BOOT $HOST"
-wait_for at_least $J/events.jsonl partition_complete 5 || true
+wait_for done_in_stage $J 0 5 || true
+hold $PID
+stop_held $J
 set +e
-"$SLUICE" stop $J > stop.out 2>&1
-rc=$?
 wait $PID
 run_rc=$?
 set -e
@@ -69,7 +87,8 @@ check "stop of a stopped job: not running, exit 7 (got $rc)" test $rc -eq 7
 
 # --- 2. resume, stop in the last stage while the export grows ----------------------------------------------
 run_slow
-wait_for at_least $J/events.jsonl partition_complete 5 "e['stage'] == 1" || true
+wait_for done_in_stage $J 1 5 || true
+hold $PID
 # --restart beside the running job is refused before it discards anything (it used to wipe the running job's
 # state, then refuse); the job goes on and, stopped and resumed below, still ends byte-identical.
 n_checkpoint_dirs() { find $J/checkpoints -mindepth 1 -maxdepth 1 -type d | wc -l; }
@@ -80,9 +99,8 @@ check "... saying it is running" grep -q "already running in another process" re
 check "... and the running job's plan, DAG and checkpoints are still there" \
   test -f $J/metadata/dataset_mapping.json -a -f $J/dag_execution_plan.json -a "$(n_checkpoint_dirs)" -ge "$before" -a "$before" -gt 0
 check "... and it is still running" alive $PID
+stop_held $J --timeout 60
 set +e
-"$SLUICE" stop $J --timeout 60 > stop.out 2>&1
-rc=$?
 wait $PID
 run_rc=$?
 set -e
@@ -150,11 +168,13 @@ check "the unrelated process was never signalled" alive $SLEEP
 kill $SLEEP
 
 # --- 5. escalation: a process that ignores SIGTERM ---------------------------------------------------------
+lock_held() { ! flock -n forged/job.lock true; }
 stubborn() {  # a process holding forged/job.lock that ignores SIGTERM; sets STUB and forges its pid file
-  bash -c 'exec 9> "$1"; flock -n 9 || exit 1; trap "" TERM; while :; do sleep 0.05; done' _ forged/job.lock &
+  # (SIGTERM ignored before the lock is taken, and the lock seen held: stop would find a free lock "not running";
+  # the stub waits for the lock, which the look in lock_held takes for a moment when it is free)
+  bash -c 'trap "" TERM; exec 9> "$1"; flock 9 || exit 1; while :; do sleep 0.05; done' _ forged/job.lock &
   STUB=$!
-  wait_for test -e "/proc/$STUB" || true
-  sleep 0.2  # let it take the lock
+  wait_for lock_held || true
   forge $STUB "$(ticks $STUB)" "$HOST" "$BOOT"
 }
 stubborn
