@@ -114,9 +114,9 @@ check "whole log by pages equals seq" cmp -s <("$SLUICE" logs "$lg") <(seq 1 100
 
 # --- SIGKILL the daemon while jobs run and queue; restart: nothing lost, duplicated or misstated
 # The two running jobs wait for a gate file, not a fixed sleep: on a loaded machine a sleep could end before
-# the check below or before the daemon is gone.
-q1=$("$SLUICE" submit --cpus 1 --cwd "$T" -- sh -c 'until [ -e gate.q ]; do sleep 0.02; done; echo run >> runs.q1; exit 0')
-q2=$("$SLUICE" submit --cpus 1 --cwd "$T" -- sh -c 'until [ -e gate.q ]; do sleep 0.02; done; echo run >> runs.q2; exit 5')
+# the check below or before the daemon is gone (at most 120 s: a test that ends early leaves them no longer).
+q1=$("$SLUICE" submit --cpus 1 --cwd "$T" -- sh -c 'i=0; until [ -e gate.q ] || [ $i -ge 6000 ]; do sleep 0.02; i=$((i+1)); done; echo run >> runs.q1; exit 0')
+q2=$("$SLUICE" submit --cpus 1 --cwd "$T" -- sh -c 'i=0; until [ -e gate.q ] || [ $i -ge 6000 ]; do sleep 0.02; i=$((i+1)); done; echo run >> runs.q2; exit 5')
 q3=$("$SLUICE" submit --cpus 2 --cwd "$T" -- sh -c 'echo run >> runs.q3')   # queued: needs both cpus
 q4=$("$SLUICE" submit --after ok:"$q3" --cwd "$T" -- sh -c 'echo run >> runs.q4')
 for _ in $(seq 400); do [ "$(state "$q1")/$(state "$q2")" = RUNNING/RUNNING ] && break; sleep 0.05; done
@@ -134,7 +134,7 @@ check "every job ran exactly once" test "$(cat "$T"/runs.q1 "$T"/runs.q2 "$T"/ru
 check "one attempt each" test "$(field "$q1" '["attempts"]')$(field "$q2" '["attempts"]')$(field "$q3" '["attempts"]')" = 111
 
 # A job still running across the crash is re-adopted and its end recorded.
-ra=$("$SLUICE" submit --cwd "$T" -- sh -c 'until [ -e gate.ra ]; do sleep 0.02; done; exit 7')
+ra=$("$SLUICE" submit --cwd "$T" -- sh -c 'i=0; until [ -e gate.ra ] || [ $i -ge 6000 ]; do sleep 0.02; i=$((i+1)); done; exit 7')
 for _ in $(seq 400); do [ "$(state "$ra")" = RUNNING ] && break; sleep 0.05; done
 kill -9 "$SRV_PID"; wait "$SRV_PID" 2>/dev/null || true; SRV_PID=
 start_server
