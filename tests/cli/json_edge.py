@@ -608,9 +608,9 @@ def main():
     good_run = pool.submit(run, "good.yaml")
     for codec in CODECS:
         data = write_input("late_%s.jsonl" % codec, good + [lines[0][1]], codec)
-        # np: 1, so that no partition runs beside the failing one: with more workers, one that the failure
-        # aborted can be reported instead (exit 1, "job aborted"; an executor race, not a reading question).
-        recipe("late_%s.yaml" % codec, data, "ol/out_%s.jsonl" % codec, "keep_all", np=1)
+        # np 2: the partitions before the bad line run beside the failing one, and the job still reports the
+        # bad line (exit 3), not a partition its abort stopped.
+        recipe("late_%s.yaml" % codec, data, "ol/out_%s.jsonl" % codec, "keep_all")
         pat = re.escape(data) + ":%d: (%s)" % (len(good) + 1, lines[0][2].cause)
         fail_runs.append((codec, "a bad line after all the valid ones", lines[0][1], pat,
                           pool.submit(run, "late_%s.yaml" % codec)))

@@ -106,12 +106,10 @@ class TextChunkMapper : public ExpandingMapper {
     keep(std::string_view(t).substr(last));
   }
 
-  // Python's finditer: leftmost matches left to right; after an empty match the next one may not be an
-  // empty match at the same position.
+  // Python's finditer (and split): leftmost matches left to right; after an empty match the next search
+  // starts at the same position but may not match empty there (a non-empty match starting there counts).
   template <class F>
   void ForEachMatch(std::string_view t, F&& f) {
-    // As Python's finditer / split: after an empty match the next search starts at the same position but
-    // may not match empty there (a non-empty match starting there still counts).
     size_t pos = 0, b = 0, e = 0;
     bool after_empty = false;
     while (pos <= t.size() && pattern_->Search(t, pos, &b, &e, after_empty)) {
