@@ -83,10 +83,10 @@ struct RetryPolicy {
 };
 
 // A sluice recipe run as `sluice run` by the daemon's own binary. The job directory is fixed at submit
-// (`job_dir`, or <data-dir>/jobs/<id>/run when empty), so every attempt resumes the same sluice job.
+// (`job_dir`, or a default one: PipelineJobDir, pipeline.h), so every attempt resumes the same sluice job.
 struct PipelineSpec {
   std::string recipe;   // absolute path of the recipe YAML (read again at each attempt)
-  std::string job_dir;  // absolute; "" = <data-dir>/jobs/<id>/run
+  std::string job_dir;  // absolute; "" = the default (PipelineJobDir)
   std::vector<std::pair<std::string, std::string>> overrides;  // recipe keys, as `sluice run --key value`
 };
 

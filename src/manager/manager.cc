@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <charconv>
 #include <cstring>
 
 #include "core/error.h"
@@ -32,6 +33,10 @@ Manager::Manager(Env* env, Processes* procs, ManagerOptions opt) : env_(env), pr
   lock_ = env_->LockFile(opt_.data_dir + "/server.lock", false);
   if (!lock_) Fail(ErrorKind::kState, "another sluice server is using {}", opt_.data_dir);
   store_ = std::make_unique<Store>(opt_.data_dir + "/state.db");
+  for (const auto& [id, given] : store_->PipelineJobDirs()) {
+    std::string dir = NormalJobDir(given);
+    sluice_names_[SluiceJobId(dir)].try_emplace(dir, id);
+  }
   rng_.seed(opt_.seed ? opt_.seed : std::random_device{}());
 }
 
@@ -226,15 +231,49 @@ SubmitResult Manager::Submit(const JobSpec& spec) {
   return q.result;
 }
 
+// A pipeline job's sluice job id is its job directory's basename (SluiceJobId), and it names what the sluice
+// job writes outside that directory: the export's journal <export>.<id>.partial, {job_id} in the recipe's
+// paths, and its directories under the recipe's checkpoint_dir and event_log_dir. Two directories of one
+// name would share those, so a second one is refused; the same directory again is the same sluice job (a
+// resubmit resumes it). Default directories are named after their job (sluice-TAG-job<id>): an explicit one
+// of that form is refused unless it is that existing job's own.
+void Manager::CheckSluiceJobId(const std::string& dir, const SluiceNames& pending) {
+  std::string name = SluiceJobId(dir);
+  std::string reserved = fmt::format("sluice-{}-job", DataDirTag(opt_.data_dir));
+  if (name.starts_with(reserved)) {
+    int64_t job = 0;
+    std::string_view digits = std::string_view(name).substr(reserved.size());
+    auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), job);
+    if (ec == std::errc() && end == digits.data() + digits.size()) {
+      if (dir == NormalJobDir(fmt::format("{}/jobs/{}/{}", opt_.data_dir, job, name)) && store_->GetJob(job)) return;
+      Fail(ErrorKind::kUsage, "pipeline.job_dir {}: '{}' is the sluice job id of job {}'s default job directory: give the directory another name",
+           dir, name, job);
+    }
+  }
+  for (const SluiceNames* names : std::initializer_list<const SluiceNames*>{&sluice_names_, &pending}) {
+    auto it = names->find(name);
+    if (it == names->end() || it->second.count(dir)) continue;
+    const auto& [other, job] = *it->second.begin();
+    Fail(ErrorKind::kUsage,
+         "pipeline.job_dir {}: job {}'s directory {} has the same name '{}', which would be the sluice job id of both (it names the "
+         "export's journal, {{job_id}} and the recipe's checkpoint and event log directories): give the directory another name, or {} "
+         "itself to resume that sluice job",
+         dir, job, other, name, other);
+  }
+}
+
 void Manager::CommitSubmits(const std::vector<QueuedSubmit*>& batch) {
   std::unique_lock<std::mutex> l(mu_);
   double now = env_->NowSeconds();
   std::vector<QueuedSubmit*> ok;
+  SluiceNames names;  // taken by this batch: sluice_names_ once it has committed
   try {
     Store::Txn t(store_.get());
     for (QueuedSubmit* q : batch) {
       std::vector<Dependency> deps;
+      const std::string dir = q->spec->pipeline.job_dir.empty() ? "" : NormalJobDir(q->spec->pipeline.job_dir);
       try {
+        if (!dir.empty()) CheckSluiceJobId(dir, names);
         deps = ResolveDeps(q->spec->depends_on);
         // Each task of a dependent array gets every dependency row (and an in-memory copy): the bound is on
         // the product, or a 10,000-task array after another would write 10^8 rows.
@@ -248,6 +287,7 @@ void Manager::CommitSubmits(const std::vector<QueuedSubmit*>& batch) {
       State state = q->why.empty() ? State::kPending : State::kRejected;
       if (q->indices.empty()) {
         q->result = {store_->Submit(*q->spec, state, q->why, now, deps), state, q->why, {}};
+        if (!dir.empty() && state == State::kPending) names[SluiceJobId(dir)].try_emplace(dir, q->result.id);
       } else {
         std::vector<int64_t> ids = store_->SubmitArray(*q->spec, q->indices, state, q->why, now, deps);
         q->result = {ids.front(), state, q->why, std::move(ids)};
@@ -260,6 +300,8 @@ void Manager::CommitSubmits(const std::vector<QueuedSubmit*>& batch) {
       if (!q->error) q->error = std::current_exception();
     ok.clear();
   }
+  if (!ok.empty())
+    for (const auto& [name, dirs] : names) sluice_names_[name].insert(dirs.begin(), dirs.end());
   for (QueuedSubmit* q : ok) {
     if (q->result.state != State::kPending) continue;
     // The rows as stored: what a restarted daemon will see, exactly (an array's in one query).

@@ -94,7 +94,8 @@ class Manager {
   void Start();  // reconcile, then start the supervisor thread
   void Stop();   // stop the supervisor; running jobs keep running and are re-adopted by the next Start
 
-  // Throws Error(kUsage) for a dependency on a job id that does not exist. A request larger than the
+  // Throws Error(kUsage) for a dependency on a job id that does not exist, or for a pipeline job directory
+  // whose name (its sluice job id) another job's directory has (CheckSluiceJobId). A request larger than the
   // machine is recorded and returned as REJECTED with the reason. An array (spec.array) is one job per
   // index, committed together (all REJECTED if one would be). A dependency on an array is one on each of
   // its tasks.
@@ -149,6 +150,11 @@ class Manager {
 
   struct QueuedSubmit;
   void CommitSubmits(const std::vector<QueuedSubmit*>& batch);
+  // Sluice job id → the explicit job directories of that name (normal) → the first job with that directory.
+  using SluiceNames = std::map<std::string, std::map<std::string, int64_t>>;
+  // Throws Error(kUsage) when explicit job directory `dir` (normal) would give its job the sluice job id of
+  // another directory: one in sluice_names_ or in `pending` (the batch being committed), or a default one.
+  void CheckSluiceJobId(const std::string& dir, const SluiceNames& pending);
   std::vector<Dependency> ResolveDeps(const std::vector<Dependency>& given);
   Resolved ResolveLocked(const JobRef& ref);
   // A checked action on one job: its change written to the store (inside the caller's transaction) and what
@@ -186,6 +192,8 @@ class Manager {
   bool stop_ = false, wake_ = false;
   std::thread thread_;
   std::map<int64_t, Active> active_;       // every non-terminal job
+  // The sluice job ids of explicit job directories that jobs (not REJECTED) hold; loaded at construction.
+  SluiceNames sluice_names_;
   std::map<int64_t, DepState> finished_;   // terminal states seen (immutable but for a manual retry, which drops it)
   uint64_t jobs_ended_ = 0;                // jobs that reached a terminal state in memory so far (Tick's dependency scan)
   bool gpu_memory_wanted_ = false;  // a pending job asks for free GPU memory: refresh memory_free

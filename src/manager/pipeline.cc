@@ -23,10 +23,16 @@ std::string PipelineJobDir(Env* env, const JobSpec& spec, const std::string& dat
     if (env->FileExists(legacy)) return legacy;
     return fmt::format("{}/jobs/{}/sluice-{}-job{}", data_dir, id, DataDirTag(data_dir), id);
   }
-  std::string d = std::filesystem::path(spec.pipeline.job_dir).lexically_normal().string();
+  return NormalJobDir(spec.pipeline.job_dir);
+}
+
+std::string NormalJobDir(const std::string& job_dir) {
+  std::string d = std::filesystem::path(job_dir).lexically_normal().string();
   while (d.size() > 1 && d.back() == '/') d.pop_back();
   return d;
 }
+
+std::string SluiceJobId(const std::string& job_dir) { return std::filesystem::path(job_dir).filename().string(); }
 
 PipelineCheck CheckPipeline(const PipelineSpec& p) {
   PipelineCheck c;
@@ -51,13 +57,11 @@ std::string PipelineExportPath(const PipelineSpec& p) {
 
 std::string PipelineExport(const std::string& export_path, const std::string& cwd, const std::string& job_dir) {
   if (export_path.empty()) return "";
-  std::string job_id = std::filesystem::path(job_dir).filename().string();
-  return (std::filesystem::path(cwd) / SubstituteJobPlaceholders(export_path, job_dir, job_id)).lexically_normal().string();
+  return (std::filesystem::path(cwd) / SubstituteJobPlaceholders(export_path, job_dir, SluiceJobId(job_dir))).lexically_normal().string();
 }
 
 std::vector<std::string> PipelineArgv(const JobSpec& spec, const std::string& job_dir, const std::string& sluice_exe) {
-  std::vector<std::string> argv = {sluice_exe, "run", spec.pipeline.recipe, "--work_dir", job_dir, "--job_id",
-                                   std::filesystem::path(job_dir).filename().string()};
+  std::vector<std::string> argv = {sluice_exe, "run", spec.pipeline.recipe, "--work_dir", job_dir, "--job_id", SluiceJobId(job_dir)};
   for (const auto& [k, v] : spec.pipeline.overrides) {
     argv.push_back("--" + k);
     argv.push_back(v);

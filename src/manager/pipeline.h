@@ -1,7 +1,8 @@
 // Pipeline jobs (kind "pipeline", docs/manager.md): a sluice recipe that the daemon runs as
 // `sluice run <recipe> --work_dir <job_dir> --job_id <basename>`, so the sluice job directory is fixed when
 // the job is submitted and every attempt of the manager job (a retry, a re-run after a crash) resumes that
-// same sluice job from its checkpoints. Each manager job (each task of an array) has its own sluice job id,
+// same sluice job from its checkpoints. Each manager job (each task of an array) has its own sluice job id
+// (an explicit job directory's name is kept to one directory by the manager, manager.cc CheckSluiceJobId),
 // which names its export journal (`<export_path>.<job_id>.partial`) and stats side journal, so two jobs never
 // write the same file before the export's final rename; two jobs exporting to the same path are not run at
 // once (the manager's admission, manager.cc). The recipe is checked at submit (YAML, keys, ops and their
@@ -23,6 +24,13 @@ namespace sluice::manager {
 // there); else <data_dir>/jobs/<id>/sluice-<DataDirTag(data_dir)>-job<id>, a sluice job id no other job of
 // any daemon has.
 std::string PipelineJobDir(Env* env, const JobSpec& spec, const std::string& data_dir, int64_t id);
+
+// An explicit job directory as PipelineJobDir gives it: lexically normal, without a trailing '/'.
+std::string NormalJobDir(const std::string& job_dir);
+
+// The sluice job id `sluice run` is given for the job directory `job_dir` (PipelineJobDir's): its basename,
+// since sluice's job directory is its work_dir when that ends in the job id.
+std::string SluiceJobId(const std::string& job_dir);
 
 struct PipelineCheck {
   std::string error;        // "" if the recipe loads and every op resolves with its parameters (else REJECTED)

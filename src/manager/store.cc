@@ -402,6 +402,14 @@ std::vector<int64_t> Store::ArrayTaskIds(int64_t array_id) {
   return out;
 }
 
+std::vector<std::pair<int64_t, std::string>> Store::PipelineJobDirs() {
+  // One scan of the specs (SQLite's JSON functions), at the daemon's start only.
+  Stmt q(this, "SELECT id, json_extract(spec, '$.pipeline.job_dir') AS d FROM jobs WHERE state != 'REJECTED' AND d IS NOT NULL ORDER BY id");
+  std::vector<std::pair<int64_t, std::string>> out;
+  while (q.Step()) out.emplace_back(sqlite3_column_int64(q.get(), 0), Text(q.get(), 1));
+  return out;
+}
+
 std::optional<JobRow> Store::ArrayTask(int64_t array_id, int64_t index) {
   Stmt q(this, (std::string(kJobCols) + "WHERE array_id=? AND array_id > 0 AND array_index=?").c_str());
   if (!q.Bind(array_id).Bind(index).Step()) return std::nullopt;

@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "manager/job_spec.h"
@@ -108,6 +109,8 @@ class Store {
   std::vector<JobRow> ArrayTasks(int64_t array_id);  // in index order; empty if `array_id` is no array's id
   std::vector<int64_t> ArrayTaskIds(int64_t array_id);  // the same tasks' ids only (no spec or row to read)
   std::optional<JobRow> ArrayTask(int64_t array_id, int64_t index);
+  // (id, pipeline.job_dir as given) of every job but REJECTED ones whose spec names a job directory, by id.
+  std::vector<std::pair<int64_t, std::string>> PipelineJobDirs();
   int64_t ArraySize(int64_t array_id);  // its tasks; 0 if `array_id` is no array's id
   std::vector<AttemptRow> Attempts(int64_t id);
   std::vector<Dependency> Deps(int64_t id);

@@ -123,6 +123,10 @@ check "sluice snapshot reads the same dir" grep -q '"status": "completed"' <("$S
 p2=$(cd "$T/pipe" && "$SLUICE" submit --recipe recipe.yaml --job-dir jobs/mine)
 "$SLUICE" wait "$p2" 2>/dev/null || true
 check "--job-dir places the sluice job" test -f "$T/pipe/jobs/mine/job_summary.json"
+# Its sluice job id is the directory's name: another directory of that name is refused, naming the job.
+rc=0; (cd "$T/pipe" && "$SLUICE" submit --recipe recipe.yaml --job-dir other/mine) > /dev/null 2> "$T/same-name.err" || rc=$?
+check "--job-dir of another job's directory name is refused (exit 2)" \
+  bash -c "test $rc = 2 && grep -q \"job $p2's directory $T/pipe/jobs/mine has the same name 'mine'\" '$T/same-name.err'"
 # Two submits of one recipe (np 2, no --cpus) while the first is slow: each gets its recipe's np and a sluice
 # job of its own (job id, job directory, export journal <export>.<job_id>.partial); the second waits while the
 # first writes the export they share, then both complete with the export whole and no journal left behind.

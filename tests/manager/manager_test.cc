@@ -6,8 +6,12 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <filesystem>
+#include <future>
 #include <set>
 #include <fstream>
 #include <thread>
@@ -401,6 +405,102 @@ TEST_F(ManagerTest, PipelineJobsHaveTheirOwnSluiceJobAndExport) {
     ASSERT_EQ(StateOf(t), State::kRunning) << m->GetJob(t)->reason;
     EXPECT_EQ(job_id_of(t), "sluice-" + DataDirTag(dir) + "-job" + std::to_string(t));
   }
+}
+
+// A pipeline job's sluice job id is its job directory's basename: a second directory of one name is refused
+// (400), naming the job that holds it, while the same directory again (the same sluice job) is taken. A
+// REJECTED job holds no name; a default directory's name (sluice-TAG-job<id>) is its job's only; the names
+// held survive a restart; and of concurrent submits of one name (committed together) exactly one is taken.
+TEST_F(ManagerTest, ExplicitJobDirectoriesOfOneNameAreRefused) {
+  Open();
+  std::string recipe = dir + "/r.yaml", bad = dir + "/bad.yaml";
+  std::ofstream(recipe) << "dataset_path: in.jsonl\nexport_path: out/{job_id}.jsonl\nprocess:\n  - whitespace_normalization_mapper:\n";
+  std::ofstream(bad) << "dataset_path: in.jsonl\nexport_path: out.jsonl\nprocess:\n  - no_such_mapper:\n";
+  auto in_dir = [&](const std::string& d, const std::string& r = "") {
+    return Submit(R"({"kind":"pipeline","pipeline":{"recipe":")" + (r.empty() ? recipe : r) + R"(","job_dir":")" + d + R"("}})");
+  };
+  auto refusal = [&](const std::string& d) -> std::string {
+    try {
+      in_dir(d);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::kUsage) << e.what();
+      return e.what();
+    }
+    return "accepted";
+  };
+  int64_t a = in_dir(dir + "/a/x").id;
+  EXPECT_EQ(refusal(dir + "/b/x"), "pipeline.job_dir " + dir + "/b/x: job " + std::to_string(a) + "'s directory " + dir +
+                                       "/a/x has the same name 'x', which would be the sluice job id of both (it names the export's "
+                                       "journal, {job_id} and the recipe's checkpoint and event log directories): give the directory "
+                                       "another name, or " + dir + "/a/x itself to resume that sluice job");
+  EXPECT_NE(refusal(dir + "/b/./x/"), "accepted") << "compared as normal paths";
+  SubmitResult again = in_dir(dir + "/a/x/");
+  EXPECT_EQ(again.state, State::kPending) << "the same directory is the same sluice job";
+  EXPECT_EQ(in_dir(dir + "/b/x2").state, State::kPending);
+  EXPECT_EQ(in_dir(dir + "/c/y", bad).state, State::kRejected);
+  EXPECT_EQ(in_dir(dir + "/d/y").state, State::kPending) << "a REJECTED job holds no name";
+  EXPECT_NE(refusal(dir + "/c/y"), "accepted") << "the name is /d/y's now";
+  m->Tick();
+  EXPECT_EQ(procs.Of(a)->req.argv.at(6), "x");
+
+  // Default directories: sluice-TAG-job<id> is job <id>'s (its own directory may be given to resume it).
+  int64_t p = Submit(R"({"kind":"pipeline","pipeline":{"recipe":")" + recipe + R"("}})").id;
+  std::string own = "sluice-" + DataDirTag(dir) + "-job" + std::to_string(p);
+  EXPECT_EQ(refusal(dir + "/e/" + own), "pipeline.job_dir " + dir + "/e/" + own + ": '" + own + "' is the sluice job id of job " +
+                                            std::to_string(p) + "'s default job directory: give the directory another name");
+  EXPECT_NE(refusal(dir + "/jobs/999/sluice-" + DataDirTag(dir) + "-job999"), "accepted") << "a job to come";
+  EXPECT_EQ(in_dir(dir + "/jobs/" + std::to_string(p) + "/" + own).state, State::kPending);
+  EXPECT_EQ(in_dir(dir + "/e/sluice-" + DataDirTag(dir) + "-jobs").state, State::kPending) << "not the default form";
+
+  // A restart keeps the names (from the database).
+  Open();
+  EXPECT_NE(refusal(dir + "/b/x"), "accepted");
+  EXPECT_NE(refusal(dir + "/e/y"), "accepted");
+  EXPECT_EQ(in_dir(dir + "/a/x").state, State::kPending);
+
+  // Submits that queue while another commits are committed together, in one transaction: the name check
+  // sees that batch too. The manager's lock is held (ReadStore) while a command job leads a commit and blocks
+  // on it; eight submits of one name in eight directories queue behind it, then the lock is let go.
+  std::promise<void> held, release;
+  std::shared_future<void> released = release.get_future().share();
+  std::thread holder([&] { m->ReadStore([&](Store&) { held.set_value(); released.wait(); }); });
+  held.get_future().wait();
+  std::atomic<pid_t> leader_tid{0};
+  std::thread leader([&] {
+    leader_tid = static_cast<pid_t>(syscall(SYS_gettid));
+    Submit(R"({"command":["lead"]})");
+  });
+  std::atomic<int> taken{0}, refused{0};
+  std::vector<std::thread> threads;
+  std::vector<std::atomic<pid_t>> tids(8);
+  auto blocked = [](std::atomic<pid_t>& tid) {  // the thread sleeps (on the lock or the queue), up to 30 s
+    for (int i = 0; i < 3000; ++i, std::this_thread::sleep_for(std::chrono::milliseconds(10))) {
+      if (tid == 0) continue;
+      std::ifstream stat("/proc/self/task/" + std::to_string(tid.load()) + "/stat");
+      std::string line;
+      std::getline(stat, line);
+      if (line.size() > line.rfind(')') + 2 && line[line.rfind(')') + 2] == 'S') return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(blocked(leader_tid));
+  for (int i = 0; i < 8; ++i)
+    threads.emplace_back([&, i] {
+      tids[i] = static_cast<pid_t>(syscall(SYS_gettid));
+      try {
+        in_dir(dir + "/race" + std::to_string(i) + "/same");
+        ++taken;
+      } catch (const Error&) {
+        ++refused;
+      }
+    });
+  for (auto& tid : tids) EXPECT_TRUE(blocked(tid));
+  release.set_value();
+  for (auto& t : threads) t.join();
+  leader.join();
+  holder.join();
+  EXPECT_EQ(taken, 1);
+  EXPECT_EQ(refused, 7);
 }
 
 // An array: one task per index with consecutive ids, its environment, the %M limit on running tasks kept
