@@ -69,6 +69,33 @@ bool ValidJsonNumber(std::string_view t) {
   return i == n;
 }
 
+// The end (one past its closing brace) of the object that starts at `line[from]`, found by brackets and
+// strings alone; npos when it does not close within the line. Whether the object is valid JSON is left to
+// the parser.
+size_t ObjectEnd(std::string_view line, size_t from) {
+  size_t depth = 0;
+  for (size_t i = from; i < line.size(); ++i) {
+    char c = line[i];
+    if (c == '"') {
+      for (++i; i < line.size() && line[i] != '"'; ++i)
+        if (line[i] == '\\') ++i;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if ((c == '}' || c == ']') && depth > 0 && --depth == 0) {
+      return i + 1;
+    }
+  }
+  return std::string_view::npos;
+}
+
+// The cause for content after the record's object, which starts at byte `at` of the (valid UTF-8) line. The
+// column counts code points from 1, as Python's json counts it in its "Extra data" error.
+std::string TrailingCause(std::string_view line, size_t at) {
+  size_t column = 1;
+  for (size_t i = 0; i < at; ++i) column += (static_cast<unsigned char>(line[i]) & 0xC0) != 0x80;
+  return "trailing content after the JSON object at column " + std::to_string(column);
+}
+
 std::string Describe(simdjson::error_code e) {
   switch (e) {
     case simdjson::UTF8_ERROR: return "invalid UTF-8";
@@ -100,6 +127,8 @@ struct RecordParser::Impl {
   // The first bad value was NaN, Infinity or -Infinity: not JSON, but Python's json reads them, so the
   // cause says so (Parse).
   bool python_literal = false;
+  // The line's object was read as valid JSON: what fails now is what the record holds, not its syntax (Parse).
+  bool object_read = false;
   simdjson::error_code Unreadable(od::value& v, simdjson::error_code e) {
     std::string_view token = v.raw_json_token();
     for (std::string_view lit : {"NaN", "Infinity", "-Infinity"})
@@ -455,6 +484,7 @@ ParseStatus RecordParser::Parse(std::string_view line, Sample& out, std::string&
 
   m.bad_string = {};
   m.python_literal = false;
+  m.object_read = false;
   auto fail = [&](simdjson::error_code e) {
     if (!error.empty()) return ParseStatus::kBad;
     if (m.python_literal)
@@ -471,6 +501,22 @@ ParseStatus RecordParser::Parse(std::string_view line, Sample& out, std::string&
   od::object obj;
   if (auto e = m.doc.get_object().get(obj)) {
     if (e == simdjson::INCORRECT_TYPE) error = "expected a JSON object per line";
+    // simdjson takes a root object for unclosed (INCOMPLETE_ARRAY_OR_OBJECT) unless the line ends in its
+    // closing brace, also when it closes and something follows (`{"text":"a"} x`). Python's json reads the
+    // object and then refuses the rest ("Extra data"), so the object alone decides: a fault of its own
+    // JSON is the cause, else the trailing content is (before a missing or wrongly typed text: Python never
+    // returns that object).
+    if (e == simdjson::INCOMPLETE_ARRAY_OR_OBJECT) {
+      size_t end = ObjectEnd(line, lead);
+      if (end < line.size()) {
+        size_t after = end;
+        while (after < line.size() && IsJsonSpace(line[after])) ++after;
+        ParseStatus alone = Parse(line.substr(0, end), out, error);
+        if (alone == ParseStatus::kBad && !m.object_read) return alone;
+        error = TrailingCause(line, after);
+        return ParseStatus::kBad;
+      }
+    }
     return fail(e);
   }
   std::vector<int> nested;
@@ -479,9 +525,10 @@ ParseStatus RecordParser::Parse(std::string_view line, Sample& out, std::string&
   m.nested_texts = m.flat_texts = 0;
   std::fill(std::begin(m.wrong_type), std::end(m.wrong_type), nullptr);
   if (auto e = m.WalkObject(obj, 0, nested, out, true)) return fail(e);
+  m.object_read = true;
   const char* rest = nullptr;
-  if (!m.doc.current_location().get(rest)) {
-    error = "trailing content after the JSON object";
+  if (!m.doc.current_location().get(rest)) {  // a value after the object that ends in a brace: `{..}{..}`
+    error = TrailingCause(line, static_cast<size_t>(rest - line.data()));
     return ParseStatus::kBad;
   }
   out.object_end = line.size() - 1;  // the closing brace (trailing whitespace was trimmed)

@@ -193,6 +193,12 @@ def generate():
               b"\x0c", b"\xef\xbb\xbf", b"\xef\xbb\xbf{}"]:
         case("top-level " + v.decode(), v)
     case("trailing content", rec(b"a", post=b" x"))
+    case("trailing content after a non-ASCII text", rec("\u00e9\u6570 ".encode(), post=b"\t1"))
+    case("trailing content after a text of another type", rec_text_value(b"5") + b" x")
+    case("trailing content after a record without text", rec(key=None, post=b"x"))
+    case("trailing content after a malformed object", rec(b"a", b'"n":01', post=b" x"))
+    case("trailing content after NaN", rec(b"a", b'"n":NaN', post=b" x"))
+    case("trailing string", rec(b"a", post=b'"s"'))
     case("two objects", rec(b"a") + rec(b"b"))
     case("trailing comma after the object", rec(b"a", post=b","))
     case("closing brace twice", rec(b"a", post=b"}"))
@@ -357,8 +363,18 @@ def verdict(line):
         obj, consts, strings = py_loads(s, True)
         diff = "depth"
     except ValueError as e:
+        if isinstance(e, json.JSONDecodeError) and e.msg == "Extra data":
+            # Python read a first value and refuses what follows it. Sluice judges that value's JSON alone
+            # first: where it refuses it (not an object, or a documented difference such as NaN) that is the
+            # cause, else the content after it, at Python's column (also when the object lacks a string
+            # text: Python never returns it).
+            start = len(s) - len(s.lstrip(" \t\n\r"))
+            first = verdict(s[:json.JSONDecoder().raw_decode(s, start)[1]].encode())
+            if first.kind == "bad" and first.diff not in ("no text", "text type"):
+                return first
+            return Verdict("bad", cause=r"trailing content after the JSON object at column %d(?!\d)" % e.colno)
         if "Exceeds the limit" not in str(e):
-            return Verdict("bad", cause=r"malformed JSON|unterminated JSON string|trailing content|expected a JSON object")
+            return Verdict("bad", cause=r"malformed JSON|unterminated JSON string|expected a JSON object")
         obj, consts, strings = py_loads(s, True)
         diff = "digits"
     if consts:

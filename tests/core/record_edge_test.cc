@@ -162,6 +162,61 @@ TEST(RecordParserEdges, NaNAndInfinityAreRefusedWithTheirOwnCause) {
   }
 }
 
+// Content after the record's object is refused as Python's json refuses it ("Extra data"), naming the column
+// (code points, from 1) where it starts, whatever follows: a word, a second value, a stray bracket or comma.
+// simdjson says "ended early" for most of these; a fault inside the object itself stays the cause, while a
+// missing or wrongly typed text does not (Python never returns that object), and a good line read after a
+// refused one is not affected.
+TEST(RecordParserEdges, TrailingContentNamesItsColumn) {
+  struct Case {
+    const char* line;
+    const char* cause;
+  } cases[] = {
+      {R"({"text":"a"} x)", "trailing content after the JSON object at column 14"},
+      {R"({"text":"a"}x)", "trailing content after the JSON object at column 13"},
+      {R"(  {"text":"a"}	 2)", "trailing content after the JSON object at column 17"},
+      {R"({"text":"a"},)", "trailing content after the JSON object at column 13"},
+      {R"({"text":"a"}])", "trailing content after the JSON object at column 13"},
+      {R"({"text":"a"}})", "trailing content after the JSON object at column 13"},
+      {R"({"text":"a"} {"text":"b"})", "trailing content after the JSON object at column 14"},
+      {R"({"text":"a"}"s")", "trailing content after the JSON object at column 13"},
+      {R"({"text":"a"} // comment)", "trailing content after the JSON object at column 14"},
+      {"{\"text\":\"a\"}\r{\"text\":\"b\"}", "trailing content after the JSON object at column 14"},
+      {"{\"text\":\"a\"}\x0b", "trailing content after the JSON object at column 13"},
+      {R"({"text":"a}]{"} x)", "trailing content after the JSON object at column 17"},
+      {R"({"text":"a\"}"} x)", "trailing content after the JSON object at column 17"},
+      {R"({"m":[{"k":"}"}],"text":"a"} x)", "trailing content after the JSON object at column 30"},
+      // Columns count code points: "é" and "数" are one each.
+      {"{\"text\":\"\xc3\xa9\xe6\x95\xb0\"} x", "trailing content after the JSON object at column 15"},
+      {"{\"text\":\"a\"}\xc2\xa0", "trailing content after the JSON object at column 13"},
+      // Python's json never returns these objects, so the text's absence or type is not what it refuses.
+      {R"({"other":"a"} x)", "trailing content after the JSON object at column 15"},
+      {R"({"text":5} x)", "trailing content after the JSON object at column 12"},
+      {R"({"text":null} x)", "trailing content after the JSON object at column 15"},
+      // A fault of the object's own JSON comes first, as Python meets it first.
+      {R"({"text":"a","n":01} x)", "malformed JSON number"},
+      {R"({"text":"a\q"} x)", "malformed JSON string (bad escape sequence \\q)"},
+      {R"({"text":"a","n":NaN} x)",
+       "malformed JSON literal (NaN and Infinity are not JSON, though Python's json reads them)"},
+      {R"({"text":"a","x":[1,]} x)",
+       "malformed JSON (The JSON document has an improper structure: missing or superfluous commas, braces, "
+       "missing keys, etc.)"},
+  };
+  RecordParser p({"text"});
+  for (const auto& c : cases) {
+    std::string err;
+    EXPECT_EQ(TextOf(p, c.line, &err), "<bad>") << c.line;
+    EXPECT_EQ(err, c.cause) << c.line;
+    EXPECT_EQ(TextOf(p, R"({"text":"good"})", &err), "good") << "after " << c.line;
+  }
+  // Unclosed objects are not trailing content.
+  for (const char* line : {R"({"text":"a")", R"({"text":"a}x)", R"({"text":"a", "m":[} x)"}) {
+    std::string err;
+    EXPECT_EQ(TextOf(p, line, &err), "<bad>") << line;
+    EXPECT_EQ(err.find("trailing"), std::string::npos) << line << " -> " << err;
+  }
+}
+
 TEST(JsonStringEdges, DescribeJsonEscapeErrorNamesTheFirstBadEscape) {
   EXPECT_EQ(DescribeJsonEscapeError(R"(ok \n \ud83d\ude00 then \ud83d alone)"), "lone surrogate escape \\ud83d");
   EXPECT_EQ(DescribeJsonEscapeError(R"(\ude00)"), "lone surrogate escape \\ude00");

@@ -38,7 +38,7 @@ TEST(RecordParser, RejectsMalformedLinesWithACause) {
       {R"([1, 2])", "expected a JSON object"},
       {R"({"other": "x"})", "missing text key 'text'"},
       {R"({"text": 5})", "holds a JSON number, not a string"},
-      {R"({"text": "a"} trailing)", "malformed JSON"},
+      {R"({"text": "a"} trailing)", "trailing content after the JSON object at column 15"},
       {R"({"text": "a", "deep": {"k": tru}})", "malformed JSON"},
       // strings no op reads are checked as strictly as the text
       {R"({"text": "a", "url": "x\q"})", "bad escape"},
