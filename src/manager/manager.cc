@@ -104,11 +104,25 @@ std::vector<Holding> Manager::Holdings(std::vector<int64_t>* ids) {
   return out;
 }
 
-void Manager::SetExportPath(Active& a, const std::string* tmpl) {
-  std::string loaded = tmpl ? "" : PipelineExportPath(a.spec.pipeline);
+void Manager::SetExportPath(Active& a, const std::string& tmpl) {
   int64_t id = a.row.id;
-  a.export_path = PipelineExport(tmpl ? *tmpl : loaded, a.spec.cwd.empty() ? JobFilesDir(id) : a.spec.cwd,
-                                 PipelineJobDir(env_, a.spec, opt_.data_dir, id));
+  a.export_path = PipelineExport(tmpl, a.spec.cwd.empty() ? JobFilesDir(id) : a.spec.cwd, PipelineJobDir(env_, a.spec, opt_.data_dir, id));
+}
+
+std::string Manager::ExportTemplate(const PipelineSpec& p) {
+  if (opt_.on_recipe_read) opt_.on_recipe_read(p.recipe);
+  return PipelineExportPath(p);
+}
+
+std::string Manager::RetryExportTemplate(int64_t id) {
+  std::optional<JobRow> row;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    row = store_->GetJob(id);
+  }
+  if (!row) return "";
+  JobSpec spec = ParseJobSpec(row->spec_json, SpecSource::kStored);  // immutable: the same when the retry applies
+  return spec.kind == "pipeline" ? ExportTemplate(spec.pipeline) : "";
 }
 
 std::string Manager::JobFilesDir(int64_t id) const { return fmt::format("{}/jobs/{}", opt_.data_dir, id); }
@@ -127,8 +141,8 @@ void Manager::Reconcile() {
     a.row = std::move(row);
     if (a.spec.kind == "pipeline") {
       auto [e, fresh] = exports.try_emplace(a.row.spec_json);
-      if (fresh) e->second = PipelineExportPath(a.spec.pipeline);
-      SetExportPath(a, &e->second);
+      if (fresh) e->second = ExportTemplate(a.spec.pipeline);
+      SetExportPath(a, e->second);
     }
     int64_t id = a.row.id;
     auto& slot = active_[id] = std::move(a);
@@ -314,7 +328,7 @@ void Manager::CommitSubmits(const std::vector<QueuedSubmit*>& batch) {
       a.deps = deps;
       int64_t id = row.id;
       a.row = std::move(row);
-      if (spec.kind == "pipeline") SetExportPath(a, &q->export_path);
+      if (spec.kind == "pipeline") SetExportPath(a, q->export_path);
       active_[id] = std::move(a);
     }
     wake_ = true;
@@ -353,7 +367,7 @@ Resolved Manager::ResolveLocked(const JobRef& ref) {
   return {Resolved::kJob, row->id, 0};
 }
 
-Manager::Step Manager::Plan(Verb verb, int64_t id, double now) {
+Manager::Step Manager::Plan(Verb verb, int64_t id, double now, const std::string& export_template) {
   auto refuse = [](auto status, std::string why) { return Step{{status, std::move(why)}, false, nullptr}; };
   auto it = active_.find(id);
   if (verb == Verb::kRetry) {
@@ -363,12 +377,12 @@ Manager::Step Manager::Plan(Verb verb, int64_t id, double now) {
     if (row->state != State::kFailed && row->state != State::kCancelled)
       return refuse(ActionResult::kConflict, fmt::format("only a FAILED or CANCELLED job can be retried; this one is {}", StateName(row->state)));
     store_->Requeue(id, "retried by request", now);
-    return {{}, false, [this, id] {
+    return {{}, false, [this, id, &export_template] {
               Active a;
               a.row = *store_->GetJob(id);
               a.spec = ParseJobSpec(a.row.spec_json, SpecSource::kStored);
               a.deps = store_->Deps(id);
-              if (a.spec.kind == "pipeline") SetExportPath(a);
+              if (a.spec.kind == "pipeline") SetExportPath(a, export_template);
               active_[id] = std::move(a);
               finished_.erase(id);  // no longer terminal
             }};
@@ -417,9 +431,10 @@ Manager::Step Manager::Plan(Verb verb, int64_t id, double now) {
 }
 
 ActionResult Manager::Act(Verb verb, int64_t id, bool* stopping) {
+  const std::string export_template = verb == Verb::kRetry ? RetryExportTemplate(id) : "";
   std::unique_lock<std::mutex> l(mu_);
   Store::Txn t(store_.get());
-  Step step = Plan(verb, id, env_->NowSeconds());
+  Step step = Plan(verb, id, env_->NowSeconds(), export_template);
   if (!step.apply) return step.result;
   t.Commit();
   step.apply();
@@ -431,6 +446,7 @@ ActionResult Manager::Act(Verb verb, int64_t id, bool* stopping) {
 }
 
 ArrayActionResult Manager::ArrayAction(Verb verb, int64_t array_id) {
+  const std::string export_template = verb == Verb::kRetry ? RetryExportTemplate(array_id) : "";  // every task's
   std::unique_lock<std::mutex> l(mu_);
   ArrayActionResult out;
   double now = env_->NowSeconds();
@@ -438,7 +454,7 @@ ArrayActionResult Manager::ArrayAction(Verb verb, int64_t array_id) {
   Store::Txn t(store_.get());
   for (int64_t task : store_->ArrayTaskIds(array_id)) {
     ++out.tasks;
-    Step step = Plan(verb, task, now);
+    Step step = Plan(verb, task, now, export_template);
     if (!step.apply) continue;  // a task in a state the action does not apply to
     ++out.applied;
     out.stopping += step.stopping;

@@ -39,6 +39,10 @@ struct ManagerOptions {
   JobLimits* limits = nullptr;  // enforces declared memory and cpus per attempt; nullptr: admission only
   double tick_seconds = 0.1;
   uint64_t seed = 0;      // jitter randomness; 0 = from std::random_device
+  // Called before each read of a pipeline job's recipe for its export path after submit (a restart's
+  // reconcile, once per distinct spec; a manual retry, once per job or array, without the manager's lock):
+  // lets a test count them. Empty: nothing.
+  std::function<void(const std::string& recipe)> on_recipe_read;
 };
 
 // The GPUs the server may hand out: Env::ListGpus (NVML) limited to the devices the daemon's own
@@ -164,11 +168,17 @@ class Manager {
     bool stopping = false;  // a cancel of a running job: it was asked to stop
     std::function<void()> apply;
   };
-  Step Plan(Verb verb, int64_t id, double now);
+  // `export_template`: a retry's (RetryExportTemplate), unused by the other verbs.
+  Step Plan(Verb verb, int64_t id, double now, const std::string& export_template);
+  // The recipe's export path (PipelineExportPath) that a retry of job `id`, or of every task of array `id`
+  // (one spec), gives back: read once, before the caller takes the lock, since it is file I/O and an array
+  // may have 10,000 tasks. "" for a job that is no pipeline or does not exist.
+  std::string RetryExportTemplate(int64_t id);
+  std::string ExportTemplate(const PipelineSpec& p);  // PipelineExportPath, observed (on_recipe_read)
   ActionResult Act(Verb verb, int64_t id, bool* stopping = nullptr);
   void Reconcile();
-  // a.export_path from the recipe's export path `tmpl` (CheckPipeline's); nullptr: loads the recipe.
-  void SetExportPath(Active& a, const std::string* tmpl = nullptr);
+  // a.export_path from the recipe's export path `tmpl` (CheckPipeline's, ExportTemplate's).
+  void SetExportPath(Active& a, const std::string& tmpl);
   void Launch(Active& a, std::vector<std::string> gpus, double now);
   std::vector<Holding> Holdings(std::vector<int64_t>* ids = nullptr);
   void RefreshGpuMemory();

@@ -77,6 +77,7 @@ struct ManagerTest : ::testing::Test {
   FakeMachine env;
   FakeProcesses procs;
   std::unique_ptr<Manager> m;
+  std::function<void(const std::string&)> recipe_read;  // ManagerOptions::on_recipe_read
   void TearDown() override { m.reset(); }
   void Open(double cpus = 8) {
     m.reset();
@@ -88,6 +89,9 @@ struct ManagerTest : ::testing::Test {
     o.capacity.gpus = ServerGpus(&env, &note);
     o.sluice_exe = "/opt/sluice/bin/sluice";
     o.seed = 1;
+    o.on_recipe_read = [this](const std::string& recipe) {
+      if (recipe_read) recipe_read(recipe);
+    };
     m = std::make_unique<Manager>(&env, &procs, o);
   }
   SubmitResult Submit(const std::string& json) { return m->Submit(ParseJobSpec(json)); }
@@ -501,6 +505,72 @@ TEST_F(ManagerTest, ExplicitJobDirectoriesOfOneNameAreRefused) {
   holder.join();
   EXPECT_EQ(taken, 1);
   EXPECT_EQ(refused, 7);
+}
+
+// A manual retry of a 1,000-task pipeline array reads its recipe once, not once per task, and not under the
+// manager's lock; a retry of one job reads it once too. The retry still applies only to the tasks that
+// ended FAILED or CANCELLED, and gives each its export back: the task whose export another job now writes
+// waits for that job.
+TEST_F(ManagerTest, RetryOfAPipelineArrayReadsTheRecipeOnceOutsideTheLock) {
+  Open();
+  int reads = 0, under_lock = 0;
+  std::vector<std::thread> probes;
+  recipe_read = [&](const std::string&) {
+    ++reads;
+    if (under_lock > 0) return;  // seen once: no more 30 s waits
+    // Another thread takes the manager's lock (Usage): if our caller held it, that thread would wait for us.
+    auto taken = std::make_shared<std::promise<void>>();
+    std::future<void> f = taken->get_future();
+    probes.emplace_back([this, taken] {
+      m->Usage();
+      taken->set_value();
+    });
+    if (f.wait_for(std::chrono::seconds(30)) != std::future_status::ready) ++under_lock;
+  };
+  std::string recipe = dir + "/r.yaml";
+  std::ofstream(recipe) << "dataset_path: in.jsonl\nexport_path: out/{job_id}.jsonl\nprocess:\n  - whitespace_normalization_mapper:\n";
+  SubmitResult arr = Submit(R"({"kind":"pipeline","cwd":")" + dir + R"(","array":"0-999","pipeline":{"recipe":")" + recipe + R"("}})");
+  ASSERT_EQ(arr.state, State::kPending) << arr.reason;
+  ASSERT_EQ(arr.task_ids.size(), 1000u);
+  int64_t first = arr.task_ids.front(), second = arr.task_ids[1], last = arr.task_ids.back();
+  // A single job writing the last task's export (a literal path in its recipe).
+  std::string last_export = dir + "/out/sluice-" + DataDirTag(dir) + "-job" + std::to_string(last) + ".jsonl";
+  std::string fixed = dir + "/fixed.yaml";
+  std::ofstream(fixed) << "dataset_path: in.jsonl\nexport_path: " << last_export << "\nprocess:\n  - whitespace_normalization_mapper:\n";
+  int64_t writer = Submit(R"({"kind":"pipeline","cwd":")" + dir + R"(","pipeline":{"recipe":")" + fixed + R"("}})").id;
+  m->Tick();
+  ASSERT_EQ(StateOf(first), State::kRunning);
+  procs.End(first, 0);
+  procs.End(second, 1);
+  m->Tick();
+  ASSERT_EQ(StateOf(first), State::kCompleted);
+  ASSERT_EQ(StateOf(second), State::kFailed);
+  ArrayActionResult cancel = m->ArrayAction(Verb::kCancel, first);
+  EXPECT_EQ(cancel.applied, 998);
+  for (int64_t t : arr.task_ids)
+    if (procs.Of(t)) procs.End(t, 143);
+  m->Tick();
+  m->Tick();
+  ASSERT_EQ(StateOf(last), State::kCancelled);
+  ASSERT_EQ(StateOf(writer), State::kRunning) << m->GetJob(writer)->reason;
+  EXPECT_EQ(reads, 0) << "a submit's and a cancel's reads are not a retry's";
+
+  ASSERT_EQ(m->Retry(second).status, ActionResult::kDone);
+  EXPECT_EQ(reads, 1);
+  ArrayActionResult retry = m->ArrayAction(Verb::kRetry, first);
+  EXPECT_EQ(retry.tasks, 1000);
+  EXPECT_EQ(retry.applied, 998) << "the COMPLETED task and the one retried already are not";
+  EXPECT_EQ(reads, 2) << "one read for the whole array";
+  EXPECT_EQ(under_lock, 0);
+
+  m->Tick();
+  EXPECT_EQ(StateOf(first), State::kCompleted);
+  EXPECT_EQ(StateOf(last), State::kPending);
+  EXPECT_EQ(m->GetJob(last)->reason, "waiting for job " + std::to_string(writer) + ", which writes the same export " + last_export);
+  int running = 0;
+  for (int64_t t : arr.task_ids) running += StateOf(t) == State::kRunning;
+  EXPECT_EQ(running, 7) << "8 CPUs, one of them the writer's";
+  for (auto& p : probes) p.join();
 }
 
 // An array: one task per index with consecutive ids, its environment, the %M limit on running tasks kept
