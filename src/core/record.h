@@ -73,8 +73,9 @@ struct SerializeOptions {
   std::string_view suffix;
   // With keep_stats: the dataset has the `__dj__stats__` column (a filter of the recipe adds it, DataJuicer
   // initialising it to {} before the filter runs, datajuicer-ops.md §7), so a record without stats gets
-  // `"__dj__stats__":{}`, where computed stats would go. The engine sets it for the export only: checkpoints
-  // leave it out, so a record mapper sees the same record whatever the checkpoint strategy.
+  // `"__dj__stats__":{}`, where computed stats would go. The engine sets it for the export and for the record
+  // an op is handed whole (OpRecordView, ops/pipeline.h), never for checkpoints, so that view does not depend
+  // on the checkpoint strategy.
   bool stats_column = false;
 };
 

@@ -648,8 +648,9 @@ struct Executor::Impl {
       if (c.first_error.empty()) c.first_error = e.what();
       return 0;
     }
+    std::string trace_suffix;
     SerializeOptions trace_so;
-    trace_so.keep_stats = true;
+    if (w.chain.WantsTrace(i)) trace_so = OpRecordView(pipeline, i, w.sample, trace_suffix);
     for (auto& piece : w.pieces) {
       tf.mutable_value().swap(piece);
       tf.changed = true;

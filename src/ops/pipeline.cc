@@ -87,11 +87,25 @@ Pipeline ResolvePipeline(const Recipe& recipe) {
   return p;
 }
 
-bool ApplyRecordMapper(RecordMapper& m, RecordParser& parser, Sample& s, std::string& in, std::string& out) {
-  in.clear();
+SerializeOptions OpRecordView(const Pipeline& p, size_t i, const Sample& s, std::string& suffix) {
   SerializeOptions so;
   so.keep_stats = true;
-  SerializeSample(s, so, in);
+  for (size_t j = 0; j <= i && !so.stats_column; ++j)
+    so.stats_column = p.ops[j].def->kind == OpKind::kFilter && p.ops[j].def->name != "suffix_filter";
+  // The loader's column (Sample::source_file is the input file in every stage; a record read back from a
+  // checkpoint has the member already, and keeps it).
+  if (p.adds_suffix && !s.had_suffix) {
+    suffix = DjFileSuffix(s.source_file);
+    so.suffix = suffix;
+  }
+  return so;
+}
+
+bool ApplyRecordMapper(RecordMapper& m, RecordParser& parser, Sample& s, std::string& in, std::string& out,
+                       SerializeOptions view) {
+  in.clear();
+  view.keep_stats = true;
+  SerializeSample(s, view, in);
   in.pop_back();  // '\n'
   out.clear();
   switch (m.MapRecord(in, out)) {
@@ -143,7 +157,8 @@ bool OpChain::Run(Sample& s, size_t begin, size_t end) {
           if (static_cast<Mapper&>(op).record_mapper()) {
             bool traced = Tracing(i) && !tf.is_null;
             if (traced) before_ = tf.value();
-            if (!ApplyRecordMapper(static_cast<RecordMapper&>(op), *record_parser_, s, record_in_, record_out_))
+            if (!ApplyRecordMapper(static_cast<RecordMapper&>(op), *record_parser_, s, record_in_, record_out_,
+                                   OpRecordView(pipeline_, i, s, suffix_)))
               return false;
             const TextField& now = s.texts[op.slot()];
             if (traced && !now.is_null && now.value() != before_) {
@@ -173,10 +188,8 @@ bool OpChain::Run(Sample& s, size_t begin, size_t end) {
           if (s.stats.size() != before) s.stats_changed = true;
           if (!f.Keep(s)) {
             if (Tracing(i)) {
-              SerializeOptions so;
-              so.keep_stats = true;
               std::string row;
-              SerializeSample(s, so, row);
+              SerializeSample(s, OpRecordView(pipeline_, i, s, suffix_), row);
               if (!row.empty() && row.back() == '\n') row.pop_back();
               trace_[i].push_back(std::move(row));
             }

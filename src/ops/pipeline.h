@@ -57,11 +57,20 @@ struct OpCounters {
   std::string first_error;
 };
 
-// Runs record mapper `m` on `s` (the chain and the op tests): hands it the sample's current record (in:
-// scratch) and, when it returns a new one (out: scratch), re-parses that into `s` with `parser` (the chain's
-// text keys). Returns false if the mapper dropped the sample. Throws what the mapper throws, and
-// sluice::Error (kData) when the new record is no valid sample here (its text key missing, not a string).
-bool ApplyRecordMapper(RecordMapper& m, RecordParser& parser, Sample& s, std::string& in, std::string& out);
+// How op i of `p` serializes a sample it hands on whole (a record mapper's input, a traced row): with its
+// stats, `"__dj__stats__":{}` when the dataset has that column and the sample no stats (DataJuicer adds the
+// column, {}, just before the first filter other than suffix_filter runs: op i is or follows one), and
+// `__dj__suffix__` when the recipe has suffix_filter (the value is kept in `suffix`). So an op sees the
+// columns DataJuicer's dataset has at that point, in DataJuicer's order, whatever checkpoints came before.
+SerializeOptions OpRecordView(const Pipeline& p, size_t i, const Sample& s, std::string& suffix);
+
+// Runs record mapper `m` on `s` (the chain and the op tests): hands it the sample's current record as `view`
+// serializes it (its keep_stats is forced on; in: scratch) and, when it returns a new one (out: scratch),
+// re-parses that into `s` with `parser` (the chain's text keys). Returns false if the mapper dropped the
+// sample. Throws what the mapper throws, and sluice::Error (kData) when the new record is no valid sample
+// here (its text key missing, not a string).
+bool ApplyRecordMapper(RecordMapper& m, RecordParser& parser, Sample& s, std::string& in, std::string& out,
+                       SerializeOptions view = {});
 
 class OpChain {
  public:
@@ -97,6 +106,7 @@ class OpChain {
   std::string before_;  // a traced mapper's input
   std::unique_ptr<RecordParser> record_parser_;  // re-parses what record mappers return (only if there are any)
   std::string record_in_, record_out_;
+  std::string suffix_;  // OpRecordView's
   bool Tracing(size_t i) const { return pipeline_.traced[i] && trace_[i].size() < pipeline_.trace_num; }
 };
 

@@ -81,6 +81,37 @@ YAML
 "$SLUICE" run id.yaml > /dev/null
 check "identity lambda: output bytes equal the input" cmp -s oid/out.jsonl data.jsonl
 
+# The reserved columns a function sees, as in DataJuicer's dataset at that op: `__dj__stats__` ({} for a
+# sample no filter wrote a stat for) once a filter has run, not before; `__dj__suffix__` from the start when
+# the recipe has suffix_filter. A field the function adds comes after them in the export (DataJuicer appends
+# new columns), whatever the checkpoints (a checkpoint leaves `{}` out but has the suffix).
+printf '%s\n' '{"text":"a","i":0}' '{"text":"bb","i":1}' > cols.jsonl
+sees() { echo "lambda s: {'$1': {k: s[k] for k in ('__dj__suffix__', '__dj__stats__') if k in s}}"; }
+for strategy in disabled every_op; do
+  rm -rf ocols
+  cat > cols.yaml <<YAML
+dataset_path: cols.jsonl
+export_path: ocols/out.jsonl
+keep_stats_in_res_ds: true
+checkpoint:
+  strategy: $strategy
+process:
+  - python_lambda_mapper:
+      lambda_str: "$(sees before)"
+  - suffix_filter:
+      suffixes: ['.jsonl']
+  - python_lambda_mapper:
+      lambda_str: "$(sees after_suffix)"
+  - general_field_filter:
+      filter_condition: ''
+  - python_lambda_mapper:
+      lambda_str: "$(sees after_filter)"
+YAML
+  "$SLUICE" run cols.yaml --job_id cols > /dev/null
+  check "reserved columns ($strategy): each function sees what DataJuicer's dataset has, new fields after them" \
+    test "$(head -1 ocols/out.jsonl)" = '{"text":"a","i":0,"__dj__suffix__":".jsonl","before":{"__dj__suffix__":".jsonl"},"after_suffix":{"__dj__suffix__":".jsonl"},"__dj__stats__":{},"after_filter":{"__dj__suffix__":".jsonl","__dj__stats__":{}}}'
+done
+
 # Errors at load: exit 2 before any data is read, naming the op and the problem.
 recipe bad.yaml 2 "lambda a, b: a"
 set +e

@@ -60,6 +60,19 @@ for pt in checkpoint_commit:2 manifest_commit:3 result_commit:2; do
   for _ in 1 2 3 4; do "$SLUICE" run rc.yaml --job_id "$job" > /dev/null 2>&1 && break; done
   check "crash at $pt, resumed: identical export" cmp -s o_ref/out.jsonl "o_$job/out.jsonl"
 done
+# The tracer's rows are whole chunk samples with the columns DataJuicer's dataset has at that op: after a
+# filter `__dj__stats__` ({} where the filter wrote no stat), and `__dj__suffix__` (the recipe has
+# suffix_filter), as the export has them.
+printf '%s\n' '{"text":"aaaa\nbbbb","i":0}' > tr.jsonl
+printf '%s\n' "dataset_path: tr.jsonl" "export_path: o_tr/out.jsonl" "keep_stats_in_res_ds: true" "open_tracer: true" \
+  "process:" "  - general_field_filter:" "      filter_condition: ''" "  - text_chunk_mapper:" "      max_len: 6" \
+  "      split_pattern: '\\n'" "  - suffix_filter:" "      suffixes: ['.jsonl']" > tr.yaml
+"$SLUICE" run tr.yaml --job_id tr > /dev/null
+printf '%s\n' '{"text":"aaaa","i":0,"__dj__suffix__":".jsonl","__dj__stats__":{}}' \
+  '{"text":"bbbb","i":0,"__dj__suffix__":".jsonl","__dj__stats__":{}}' > tr_want.jsonl
+check "the tracer's chunk rows have {} stats and the suffix, as the export" \
+  cmp o_tr/tr/trace/mapper-text_chunk_mapper.jsonl tr_want.jsonl
+check "... the export has the same rows" cmp o_tr/out.jsonl tr_want.jsonl
 recipe bad.yaml o_bad/out.jsonl 10 "null"
 sed -i 's/overlap_len: 3/overlap_len: 10/' bad.yaml
 set +e
