@@ -862,7 +862,9 @@ struct Executor::Impl {
     std::vector<bool> keep(fps.count(), false);
     DuplicatePairs dups(pipeline.traced[op] ? pipeline.trace_num : 0);
     if (pipeline.traced[op]) ctx.on_duplicate = [&](uint64_t dropped, uint64_t kept) { dups.Add(dropped, kept); };
-    DedupStats stats = dedup.Decide(fps, ctx, keep);
+    DedupStats stats;
+    if (pipeline.ops[op].keeps_all) keep.assign(keep.size(), true);  // ResolvedOp::keeps_all
+    else stats = dedup.Decide(fps, ctx, keep);
     env->RemoveTree(ctx.scratch_dir);
     if (pipeline.traced[op]) {
       std::vector<std::string> outputs;

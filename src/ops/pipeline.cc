@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include <fmt/ranges.h>
+
 #include "core/error.h"
 #include "core/fault_injection.h"
 #include "core/json_writer.h"
@@ -10,6 +12,54 @@
 #include "ops/text/analysis.h"
 
 namespace sluice {
+
+namespace {
+
+// DataJuicer keeps a deduplicator's hash column after it (document_minhash_deduplicator drops its own) and
+// its compute_hash returns a sample that holds the column untouched, so a deduplicator named again does not
+// hash the current text: it reuses what the first instance computed, on the text as it was then, with that
+// instance's parameters and text key. sluice does not carry hashes in the records; this gives the same result
+// where it can and refuses the recipe where it cannot.
+void ReuseDedupHashes(const Recipe& recipe, Pipeline& p) {
+  for (size_t j = 0; j < p.ops.size(); ++j) {
+    const std::string& name = p.ops[j].def->name;
+    bool exact = name == "document_deduplicator";
+    if (!exact && name != "document_simhash_deduplicator") continue;
+    size_t i = 0;
+    while (p.ops[i].def != p.ops[j].def) ++i;  // the first instance: it computed the hash
+    if (i == j) continue;
+    const char* column = exact ? "__dj__hash" : "__dj__simhash";
+    auto refuse = [&](const std::string& why) {
+      Fail(ErrorKind::kUsage,
+           "{}:{}: op '{}' (#{}) reuses the {} the same op at line {} computed, as in DataJuicer (a sample that has "
+           "the column is not hashed again), but {}; sluice does not carry that column in the records, so it cannot "
+           "give DataJuicer's result: see docs/compatibility.md",
+           recipe.config_path, p.ops[j].recipe_line, name, j, column, p.ops[i].recipe_line, why);
+    };
+    for (size_t k = i + 1; k < j; ++k) {
+      const OpDef& between = *p.ops[k].def;
+      if (exact && between.expands)
+        refuse(fmt::format("{} between them copies each sample's hash into all its chunks", between.name));
+      if (!exact && between.kind == OpKind::kMapper)
+        refuse(fmt::format("{} between them may change the text that hash was computed on", between.name));
+    }
+    if (exact) {
+      // The samples reaching it are what the first kept (one per hash), changed or dropped by the ops between,
+      // none copied: every hash is distinct, whatever the text is now.
+      p.ops[j].keeps_all = true;
+      continue;
+    }
+    // No mapper between: the text is the one the first hashed, so hashing it with the same parameters gives
+    // the first's hash, and the op runs as it is (with its own num_blocks and hamming_distance).
+    std::vector<std::string> differ;
+    if (p.ops[i].text_key != p.ops[j].text_key) differ.push_back("text_key");
+    for (const char* k : {"tokenization", "window_size", "lowercase", "ignore_pattern"})
+      if (p.ops[i].params.Get(k).ToJson() != p.ops[j].params.Get(k).ToJson()) differ.push_back(k);
+    if (!differ.empty()) refuse(fmt::format("its own {} differ", fmt::join(differ, ", ")));
+  }
+}
+
+}  // namespace
 
 Pipeline ResolvePipeline(const Recipe& recipe) {
   Pipeline p;
@@ -70,6 +120,7 @@ Pipeline ResolvePipeline(const Recipe& recipe) {
     p.adds_suffix |= def->name == "suffix_filter";
     p.ops.push_back(std::move(r));
   }
+  ReuseDedupHashes(recipe, p);
   p.traced.assign(p.ops.size(), false);
   if (recipe.open_tracer) {
     p.trace_num = static_cast<size_t>(recipe.trace_num);

@@ -33,6 +33,9 @@ struct ResolvedOp {
   bool skip_op_error = true;
   int recipe_line = 0;
   std::string canonical;  // {"name":..., "params":{...}}: part of the recipe hash
+  // A document_deduplicator named again: DataJuicer's reuses the `__dj__hash` the first one computed, which
+  // the samples reaching it all hold distinct, so its decision keeps every sample (ResolvePipeline).
+  bool keeps_all = false;
 };
 
 struct Pipeline {
@@ -48,6 +51,11 @@ struct Pipeline {
   bool tracing() const { return trace_num > 0 && std::find(traced.begin(), traced.end(), true) != traced.end(); }
 };
 
+// Also applies DataJuicer's semantics of a deduplicator named twice (its hash column is kept, and a later
+// instance reuses a hash a sample holds): a later document_deduplicator keeps every sample (keeps_all), and
+// a later document_simhash_deduplicator runs where hashing the current text gives the earlier hash; where
+// sluice cannot reproduce the reuse (a text_chunk_mapper between two document_deduplicators, a mapper or
+// other hashing parameters between two simhash deduplicators) the recipe is refused (kUsage).
 Pipeline ResolvePipeline(const Recipe& recipe);
 
 struct OpCounters {

@@ -15,6 +15,10 @@ ops dj_oracle.py implements and runs them here with DataJuicer's chain semantics
     filter, from a filter on another text key or with other parameters -- reuses it and does not recompute,
     even if a mapper changed the text since (§1.3);
   - text_chunk_mapper copies every other field, __dj__stats__ included, to each chunk (§1.2);
+  - a document_deduplicator named again reuses the `__dj__hash` the first one left in every sample (taken
+    from DataJuicer's document_deduplicator.compute_hash, which skips a sample holding one; the reference
+    does not say it), so it keeps one sample per hash: all of them unless text_chunk_mapper copied one
+    (sluice refuses that recipe, so none is generated);
   - deduplicators and selectors decide over the samples that reach them, in their order; selectors keep
     input order in sluice (docs/compatibility.md, "Selectors keep input order"); a sample an op fails on is
     dropped alone (skip_op_error; sluice's documented granularity);
@@ -119,6 +123,7 @@ def run_chain(records, text_keys, ops, words_dir):
     """The samples a recipe exports, in order (each a dict), or raises JobFails."""
     default_key = text_keys[0]
     samples = [copy_sample(r) for r in records]
+    hashes = set()  # the __dj__hash tokens given out
     if any(op == "suffix_filter" for op, _ in ops):
         for s in samples:
             # Only the one input file: its suffix, for a record that does not carry one (§1.6).
@@ -151,14 +156,24 @@ def run_chain(records, text_keys, ops, words_dir):
                     out.append(s)
             samples = out
         elif k == "dedup":
-            kept, _ = D.DEDUPS[op](params).decide([s[key] for s in samples])
+            if op == "document_deduplicator" and samples and all("__dj__hash" in s for s in samples):
+                seen = set()
+                kept = [not (s["__dj__hash"] in seen or seen.add(s["__dj__hash"])) for s in samples]
+            else:
+                kept, _ = D.DEDUPS[op](params).decide([s[key] for s in samples])
             samples = [s for s, keep in zip(samples, kept) if keep]
+            if op == "document_deduplicator":  # the kept samples' hashes are distinct: a token stands for each
+                for s in samples:
+                    s.setdefault("__dj__hash", len(hashes))
+                    hashes.add(s["__dj__hash"])
         else:
             try:
                 chosen = D.select(op, params, samples)
             except D.DatasetError as e:
                 raise JobFails(str(e))
             samples = [samples[i] for i in sorted(chosen)]
+    for s in samples:
+        s.pop("__dj__hash", None)  # the export drops the hash columns (no keep_hashes_in_res_ds)
     return samples
 
 
@@ -318,6 +333,8 @@ def random_recipe(rng):
             op, p, chunked = "text_chunk_mapper", rng.choice(CHUNKERS), True
         elif barriers < 2 and ops:
             op, p = random_barrier(rng, stats_before)
+            if op == "document_deduplicator" and chunked and any(o == "document_deduplicator" for o, _ in ops):
+                continue  # refused: maybe a text_chunk_mapper between the two (docs/compatibility.md)
             barriers += 1
         else:
             continue
@@ -600,6 +617,11 @@ def cmd_selftest():
                     [("text_length_filter", {"min_len": 2}), ("clean_links_mapper", {"pattern": "[^x]", "repl": ""}),
                      ("document_deduplicator", {})], None)
     expect("dedup after a filter", [s["id"] for s in out], [1])
+    # A document_deduplicator named again reuses the first's hashes: texts a mapper made equal since stay.
+    recs = [dict(rec, id=0, text="ab"), dict(rec, id=1, text="ac"), dict(rec, id=2, text="ab")]
+    out = run_chain(recs, ["text"], [("document_deduplicator", {}), ("clean_links_mapper", {"pattern": "[bc]",
+                                     "repl": ""}), ("document_deduplicator", {})], None)
+    expect("dedup twice reuses the hash", [(s["id"], s["text"]) for s in out], [(0, "a"), (1, "a")])
     for f in failures:
         print("FAIL " + f)
     print("selftest: %d failed" % len(failures))
