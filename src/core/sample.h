@@ -16,8 +16,9 @@ namespace sluice {
 
 // A value in `__dj__stats__`. Values computed by ops are numbers or booleans; values read back from the
 // input (DataJuicer's stats caching, datajuicer-ops.md §1.3) that are neither an int64, a double nor a
-// boolean keep their raw JSON so they round-trip. A float beyond a double (`1e400`) is a kDouble of the value
-// Python's json gives it (±inf) that keeps its JSON text in `raw`, written back as it was.
+// boolean keep their raw JSON so they round-trip (an integer beyond int64 too: a filter reads it as the
+// number it is, Filter::StatNumber). A float beyond a double (`1e400`) is a kDouble of the value Python's
+// json gives it (±inf) that keeps its JSON text in `raw`, written back as it was.
 struct StatValue {
   enum class Kind { kInt, kDouble, kBool, kRaw };
   Kind kind = Kind::kInt;
@@ -26,7 +27,6 @@ struct StatValue {
   std::string raw;  // kRaw: the exact JSON text; kDouble: the input's text when not empty (AppendJson writes it)
 
   double AsNumber() const { return kind == Kind::kInt ? static_cast<double>(i) : kind == Kind::kBool ? (i != 0) : d; }
-  bool IsNumeric() const { return kind != Kind::kRaw; }
 };
 
 // Insertion-ordered small map; keys are few (one per filter) so linear search beats hashing.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/exact_compare.h"
 
 namespace sluice {
 
@@ -22,19 +23,49 @@ Filter::Filter(std::string name, const Params& p)
       max_closed_(p.GetBool("max_closed_interval")),
       reversed_(p.GetBool("reversed_range")) {}
 
-double Filter::StatNumber(const Sample& s, std::string_view key) {
-  const StatValue* v = s.stats.Find(key);
-  if (v == nullptr) Fail(ErrorKind::kInternal, "stat '{}' was not computed", key);
-  if (!v->IsNumeric()) Fail(ErrorKind::kInput, "cached stat '{}' is not a number: {}", key, v->raw);
-  return v->AsNumber();
+StatNumberValue StatNumberValue::Int(int64_t i) {
+  StatNumberValue v;
+  v.kind_ = kInt;
+  v.i_ = i;
+  return v;
 }
 
-bool Filter::InRange(double v, std::optional<double> lo, std::optional<double> hi) const {
+StatNumberValue StatNumberValue::BigInt(std::string_view integer) {
+  StatNumberValue v;
+  v.kind_ = kBigInt;
+  v.integer_ = integer;
+  return v;
+}
+
+std::partial_ordering StatNumberValue::CompareTo(double threshold) const {
+  switch (kind_) {
+    case kInt: return CompareIntegerWithDouble(i_, threshold);
+    case kBigInt: return CompareIntegerWithDouble(integer_, threshold);
+    case kDouble: break;
+  }
+  return d_ <=> threshold;
+}
+
+StatNumberValue Filter::StatNumber(const Sample& s, std::string_view key) {
+  const StatValue* v = s.stats.Find(key);
+  if (v == nullptr) Fail(ErrorKind::kInternal, "stat '{}' was not computed", key);
+  switch (v->kind) {
+    case StatValue::Kind::kInt:
+    case StatValue::Kind::kBool: return StatNumberValue::Int(v->i);
+    case StatValue::Kind::kDouble: return StatNumberValue(v->d);
+    case StatValue::Kind::kRaw: break;
+  }
+  // A cached integer beyond int64 keeps its JSON text (core/record.h); DataJuicer compares it as a Python int.
+  if (IsJsonInteger(v->raw)) return StatNumberValue::BigInt(v->raw);
+  Fail(ErrorKind::kInput, "cached stat '{}' is not a number: {}", key, v->raw);
+}
+
+bool Filter::InRange(const StatNumberValue& v, std::optional<double> lo, std::optional<double> hi) const {
   bool min_closed = reversed_ ? !min_closed_ : min_closed_;
   bool max_closed = reversed_ ? !max_closed_ : max_closed_;
   bool ok = true;
-  if (lo) ok = ok && (min_closed ? v >= *lo : v > *lo);
-  if (hi) ok = ok && (max_closed ? v <= *hi : v < *hi);
+  if (lo) ok = ok && (min_closed ? v.CompareTo(*lo) >= 0 : v.CompareTo(*lo) > 0);
+  if (hi) ok = ok && (max_closed ? v.CompareTo(*hi) <= 0 : v.CompareTo(*hi) < 0);
   return reversed_ ? !ok : ok;
 }
 

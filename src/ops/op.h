@@ -12,6 +12,7 @@
 // into a drop (skip_op_error) or a partition failure.
 #pragma once
 
+#include <compare>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -109,6 +110,24 @@ class RecordMapper : public Mapper {
   std::string text_key_ = "text";
 };
 
+// A numeric stat as DataJuicer's Python holds it: a float, or an int of any size (a cached value beyond
+// int64 keeps its decimal text, `integer`, which must outlive this). Compared with a float threshold by
+// value, as Python compares an int with a float: exactly, not through the int rounded to a double.
+class StatNumberValue {
+ public:
+  explicit StatNumberValue(double d) : kind_(kDouble), d_(d) {}
+  static StatNumberValue Int(int64_t i);
+  static StatNumberValue BigInt(std::string_view integer);  // a JSON integer token (IsJsonInteger)
+  std::partial_ordering CompareTo(double threshold) const;
+
+ private:
+  StatNumberValue() = default;
+  enum Kind { kDouble, kInt, kBigInt } kind_ = kDouble;
+  double d_ = 0;
+  int64_t i_ = 0;
+  std::string_view integer_;
+};
+
 class Filter : public Op {
  public:
   // Writes this filter's stats into s.stats. Must not recompute a key that is already present (§1.3):
@@ -121,10 +140,15 @@ class Filter : public Op {
   // Reads min_closed_interval / max_closed_interval / reversed_range from `p` (§1.4).
   Filter(std::string name, const Params& p);
   static bool Cached(const Sample& s, std::string_view key) { return s.stats.Has(key); }
-  // Reads a numeric stat (throws if it is not a number, e.g. a cached non-numeric value).
-  static double StatNumber(const Sample& s, std::string_view key);
+  // Reads a numeric stat: a bool as 0/1, an int of any size exactly (throws if it is not a number, e.g. a
+  // cached string). The value may refer to the sample's stats: use it while the sample is unchanged.
+  static StatNumberValue StatNumber(const Sample& s, std::string_view key);
   // §1.4: closed/open bounds, absent (nullopt) bounds skipped, reversed_range flips closedness and negates.
-  bool InRange(double v, std::optional<double> lo, std::optional<double> hi) const;
+  // A NaN on either side fails every bound, as in Python.
+  bool InRange(const StatNumberValue& v, std::optional<double> lo, std::optional<double> hi) const;
+  bool InRange(double v, std::optional<double> lo, std::optional<double> hi) const {
+    return InRange(StatNumberValue(v), lo, hi);
+  }
 
  private:
   bool min_closed_ = true;

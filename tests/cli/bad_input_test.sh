@@ -171,6 +171,28 @@ big b3.yaml ob3/out.jsonl "  - text_length_filter:" "      min_len: 5" "      ma
 expect "the same with reversed_range: exit 0" 0 "" -- "$SLUICE" run b3.yaml
 check "... inf and -inf are outside [5, 10], so kept, their records as written" cmp ob3/out.jsonl <(head -n 2 big.jsonl)
 
+# A cached integer is compared exactly with the bounds, as Python compares ints: one beyond int64 is a number
+# (it was an op error), and 2^53 + 1 is past a bound of 2^53 (it was rounded onto it).
+printf '%s\n' '{"text":"a","__dj__stats__":{"text_len":99999999999999999999999},"id":1}' \
+  '{"text":"b","__dj__stats__":{"text_len":9007199254740993},"id":2}' \
+  '{"text":"c","__dj__stats__":{"text_len":-99999999999999999999999},"id":3}' \
+  '{"text":"d","__dj__stats__":{"text_len":18446744073709551615},"id":4}' \
+  '{"text":"e","__dj__stats__":{"text_len":9007199254740992},"id":5}' '{"text":"abcdefgh","id":6}' > bigint.jsonl
+bigint() {  # file export [op lines...]
+  local f=$1 e=$2
+  shift 2
+  { echo "dataset_path: bigint.jsonl"; echo "export_path: $e"; echo "process:"; echo "  - text_length_filter:"
+    echo "      min_len: 5"; echo "      max_len: 9007199254740992"; printf '%s\n' "$@"; } > "$f"
+}
+bigint b4.yaml ob4/out.jsonl
+expect "cached integers beyond int64 and past 2^53 read by text_length_filter: exit 0" 0 "" -- "$SLUICE" run b4.yaml
+check "... only the lengths in [5, 2^53] pass: 2^53 exactly, not 2^53 + 1" cmp ob4/out.jsonl \
+  <(printf '%s\n' '{"text":"e","id":5}' '{"text":"abcdefgh","id":6}')
+bigint b5.yaml ob5/out.jsonl "      reversed_range: true"
+expect "the same with reversed_range: exit 0" 0 "" -- "$SLUICE" run b5.yaml
+check "... every length outside (5, 2^53) passes, the integers beyond int64 and 2^53 itself included" cmp ob5/out.jsonl \
+  <(printf '%s\n' '{"text":"a","id":1}' '{"text":"b","id":2}' '{"text":"c","id":3}' '{"text":"d","id":4}' '{"text":"e","id":5}')
+
 # A bad line aborts the job while another worker is still busy with an earlier partition: the job reports
 # the bad line (exit 3), not the earlier partition that was stopped by the abort ("job aborted", exit 1).
 mkdir -p two
