@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cerrno>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <regex>
 #include <cstring>
@@ -551,11 +553,15 @@ std::vector<std::pair<std::string, std::string>> Recipe::OutputSettings() const 
 Recipe LoadRecipe(const std::string& path, const std::vector<Override>& overrides) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (!fs::is_regular_file(path, ec)) Fail(ErrorKind::kInput, "recipe file '{}' does not exist or is not a file", path);
+  // A recipe is part of the command line (exit 2, README "Exit codes"); 3 is for the input data it names.
+  if (!fs::is_regular_file(path, ec)) Fail(ErrorKind::kUsage, "recipe file '{}' does not exist or is not a file", path);
+  // Opened here rather than by yaml-cpp, whose failure says only "bad file", so the cause (permission) is named.
+  std::ifstream in(path);
+  if (!in) Fail(ErrorKind::kUsage, "cannot read recipe file '{}': {}", path, std::strerror(errno));
   YAML::Node root;
   try {
     // yaml-cpp's LoadFile reads the first document and ignores the rest; DataJuicer refuses a second one.
-    std::vector<YAML::Node> docs = YAML::LoadAllFromFile(path);
+    std::vector<YAML::Node> docs = YAML::LoadAll(in);
     if (docs.size() > 1)
       Fail(ErrorKind::kUsage, "{}:{}: a second YAML document; a recipe is one document (remove the '---' line or split the file)",
            path, docs[1].Mark().line + 1);
@@ -563,7 +569,7 @@ Recipe LoadRecipe(const std::string& path, const std::vector<Override>& override
   } catch (const YAML::ParserException& e) {
     Fail(ErrorKind::kUsage, "{}:{}:{}: invalid YAML: {}", path, e.mark.line + 1, e.mark.column + 1, e.msg);
   } catch (const YAML::Exception& e) {
-    Fail(ErrorKind::kInput, "cannot read recipe '{}': {}", path, e.what());
+    Fail(ErrorKind::kUsage, "cannot read recipe '{}': {}", path, e.what());
   }
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   if (!root.IsMap()) Fail(ErrorKind::kUsage, "{}: a recipe must be a YAML mapping of keys to values", path);

@@ -109,7 +109,12 @@ expect "an unknown storage_format: exit 2" 2 "r9e.yaml:[0-9]+: storage_format mu
 
 recipe r10.yaml missing.jsonl o10/out.jsonl
 expect "missing input: exit 3" 3 "dataset_path 'missing.jsonl' does not exist" -- "$SLUICE" run r10.yaml
-expect "missing recipe: exit 3" 3 "recipe file 'nope.yaml' does not exist" -- "$SLUICE" run nope.yaml
+# The recipe is part of the command (exit 2, README "Exit codes"); 3 is for the data it names.
+expect "missing recipe: exit 2" 2 "recipe file 'nope.yaml' does not exist" -- "$SLUICE" run nope.yaml
+expect "missing recipe, --dry-run: exit 2" 2 "recipe file 'nope.yaml' does not exist" -- "$SLUICE" run nope.yaml --dry-run
+expect "missing recipe given with --config: exit 2" 2 "recipe file 'nope.yaml' does not exist" -- "$SLUICE" run --config nope.yaml
+mkdir -p adir.yaml
+expect "a directory as the recipe: exit 2" 2 "recipe file 'adir.yaml' does not exist or is not a file" -- "$SLUICE" run adir.yaml
 
 # A subdirectory of dataset_path that cannot be listed: an error naming it, not a run on part of the input
 # (the listing used to stop there; a failing step aborted the process). Run as an unprivileged user when
@@ -129,6 +134,12 @@ else
   echo "skip - unlistable input subdirectory (root without setpriv)"
 fi
 chmod 755 indir/sub
+cp r10.yaml r_unreadable.yaml && chmod 000 r_unreadable.yaml
+if [ "$(id -u)" != 0 ] || [ "${#as_user[@]}" -gt 1 ]; then
+  expect "unreadable recipe: exit 2 naming the cause" 2 "cannot read recipe file 'r_unreadable.yaml': Permission denied" -- "${as_user[@]}" run r_unreadable.yaml
+else
+  echo "skip - unreadable recipe (root without setpriv)"
+fi
 
 touch afile
 recipe r11.yaml good.jsonl afile/sub/out.jsonl
@@ -170,7 +181,6 @@ check "... inf and -inf fail [5, sys.maxsize]; the stats written beside 2.5e999 
 big b3.yaml ob3/out.jsonl "  - text_length_filter:" "      min_len: 5" "      max_len: 10" "      reversed_range: true"
 expect "the same with reversed_range: exit 0" 0 "" -- "$SLUICE" run b3.yaml
 check "... inf and -inf are outside [5, 10], so kept, their records as written" cmp ob3/out.jsonl <(head -n 2 big.jsonl)
-
 # A cached integer is compared exactly with the bounds, as Python compares ints: one beyond int64 is a number
 # (it was an op error), and 2^53 + 1 is past a bound of 2^53 (it was rounded onto it).
 printf '%s\n' '{"text":"a","__dj__stats__":{"text_len":99999999999999999999999},"id":1}' \

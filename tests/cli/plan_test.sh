@@ -177,7 +177,7 @@ check "plan --np 0 refused" [ $? = 2 ]
 "$SLUICE" plan text.yaml stray > /dev/null 2> bad.err
 check "plan stray argument refused" [ $? = 2 ]
 "$SLUICE" plan missing.yaml > /dev/null 2> bad.err
-check "plan on a missing recipe: exit 3" [ $? = 3 ]
+check "plan on a missing recipe: exit 2" [ $? = 2 ]
 set -e
 
 finish
