@@ -250,7 +250,9 @@ bool OpChain::Run(Sample& s, size_t begin, size_t end) {
         }
         case OpKind::kDeduplicator:
         case OpKind::kSelector:  // a selector instance is a Deduplicator (op.h)
-          static_cast<Deduplicator&>(op).Fingerprint(s);
+          // A deduplicator that reuses an earlier one's hashes does not read the sample (its fingerprint,
+          // whatever the buffer holds, is not looked at: ResolvedOp::keeps_all).
+          if (!pipeline_.ops[i].keeps_all) static_cast<Deduplicator&>(op).Fingerprint(s);
           break;
       }
     } catch (const std::exception& e) {

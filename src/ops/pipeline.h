@@ -34,7 +34,8 @@ struct ResolvedOp {
   int recipe_line = 0;
   std::string canonical;  // {"name":..., "params":{...}}: part of the recipe hash
   // A document_deduplicator named again: DataJuicer's reuses the `__dj__hash` the first one computed, which
-  // the samples reaching it all hold distinct, so its decision keeps every sample (ResolvePipeline).
+  // the samples reaching it all hold distinct, so its decision keeps every sample (ResolvePipeline), and it
+  // reads no sample (a null or missing text is no error for it).
   bool keeps_all = false;
 };
 

@@ -82,6 +82,12 @@ import json
 ops = json.load(open('o_d3/d3/job_summary.json'))['ops']
 assert [(o['input_rows'], o['output_rows']) for o in ops] == [(6, 5), (5, 5), (5, 5)], ops"
 
+# The second instance reads no text: one on a text key no record has drops nothing (DataJuicer's reuses the
+# hash and never looks at the field; hashing it would fail every sample).
+run_recipe d_key "np: 2" "  - document_deduplicator:" "  - document_deduplicator:" "      text_key: title"
+check "document_deduplicator twice, the second on a missing field: keeps every sample" \
+  test "$(ids o_d_key/out.jsonl)" = "0 1 2 3 4"
+
 refused() {  # refused NAME WHAT PATTERN PROCESS-LINES...
   local name=$1 what=$2 pattern=$3
   shift 3
