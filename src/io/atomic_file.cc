@@ -2,16 +2,32 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <filesystem>
-
-#include <fmt/format.h>
 
 namespace sluice {
 
+size_t FormatTemporaryName(std::string_view target, int64_t pid, uint64_t n, char* out, size_t cap) {
+  if (pid <= 0 || cap <= target.size() + kTemporaryMarker.size()) return 0;
+  char* end = out + cap - 1;  // the terminator's place
+  char* p = std::copy(target.begin(), target.end(), out);
+  p = std::copy(kTemporaryMarker.begin(), kTemporaryMarker.end(), p);
+  // std::to_chars of an integer is pure computation (no locale, no allocation).
+  auto r = std::to_chars(p, end, static_cast<uint64_t>(pid));
+  if (r.ec != std::errc() || r.ptr == end) return 0;
+  *r.ptr = '-';
+  r = std::to_chars(r.ptr + 1, end, n);
+  if (r.ec != std::errc()) return 0;
+  *r.ptr = '\0';
+  return static_cast<size_t>(r.ptr - out);
+}
+
 AtomicFile::AtomicFile(Env* env, std::string path) : env_(env), path_(std::move(path)) {
   static std::atomic<uint64_t> counter{0};
-  tmp_ = fmt::format("{}.tmp-{}-{}", path_, ::getpid(), counter.fetch_add(1));
+  tmp_.resize(path_.size() + kTemporaryNameExtra);
+  tmp_.resize(FormatTemporaryName(path_, ::getpid(), counter.fetch_add(1), tmp_.data(), tmp_.size()));
   file_ = env_->NewWritableFile(tmp_, false);
 }
 
@@ -65,10 +81,10 @@ std::vector<std::string> RemoveAbandonedTemporaries(Env* env, const std::string&
   std::vector<std::string> removed;
   for (const std::string& name : env->ListDir(dir)) {
     std::string path = dir + "/" + name;
-    // "<target>.tmp-<pid>-<n>": the last ".tmp-", then two decimal numbers joined by '-'.
-    size_t at = name.rfind(".tmp-");
+    // "<target>.tmp-<pid>-<n>" (FormatTemporaryName): the last ".tmp-", then two decimal numbers joined by '-'.
+    size_t at = name.rfind(kTemporaryMarker);
     if (at != std::string::npos && at > 0) {
-      std::string_view rest = std::string_view(name).substr(at + 5);
+      std::string_view rest = std::string_view(name).substr(at + kTemporaryMarker.size());
       size_t dash = rest.find('-');
       auto digits = [](std::string_view v) { return !v.empty() && v.find_first_not_of("0123456789") == std::string_view::npos; };
       if (dash != std::string_view::npos && digits(rest.substr(0, dash)) && digits(rest.substr(dash + 1)) && dash <= 18) {

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "io/atomic_file.h"
 
 extern char** environ;
 
@@ -37,14 +38,7 @@ size_t FormatUint(char* buf, uint64_t v) {  // decimal, no terminator; returns l
 }  // namespace
 
 size_t StatusTempName(const char* path, int64_t pid, char* out, size_t cap) {
-  size_t len = std::strlen(path);
-  if (pid <= 0 || len + 5 + 20 + 3 > cap) return 0;
-  std::memcpy(out, path, len);
-  std::memcpy(out + len, ".tmp-", 5);
-  len += 5;
-  len += FormatUint(out + len, static_cast<uint64_t>(pid));
-  std::memcpy(out + len, "-0", 3);  // with the terminator
-  return len + 2;
+  return FormatTemporaryName(path, pid, 0, out, cap);
 }
 
 namespace {
@@ -63,7 +57,7 @@ void WriteAll(int fd, const char* p, size_t n) {
 // AtomicFile's naming (so RemoveAbandonedTemporaries and ReadStatusFile recognise one a killed wrapper left),
 // then fsync, rename, fsync of the directory.
 void WriteStatus(const char* path, const char* dir, const char* word, int value, bool with_value) {
-  char tmp_path[PATH_MAX + 48];
+  char tmp_path[PATH_MAX + kTemporaryNameExtra];
   if (StatusTempName(path, ::getpid(), tmp_path, sizeof tmp_path) == 0) return;
   char buf[64];
   size_t n = 0;
@@ -272,9 +266,12 @@ std::string SelfExecutablePath() {
 
 std::optional<ExitStatus> ReadStatusFile(const std::string& path, int64_t wrapper_pid) {
   if (wrapper_pid > 0) {
-    std::string tmp(path.size() + 48, '\0');
+    std::string tmp(path.size() + kTemporaryNameExtra, '\0');
     tmp.resize(StatusTempName(path.c_str(), wrapper_pid, tmp.data(), tmp.size()));
     if (!tmp.empty()) ::unlink(tmp.c_str());  // a wrapper killed while writing the file left it
+    // Wrappers of sluice before AtomicFile's naming wrote through "<status>.tmp", which nothing else removes;
+    // one for this status file is that (ended) wrapper's.
+    ::unlink((path + ".tmp").c_str());
   }
   std::ifstream in(path);
   std::string word;

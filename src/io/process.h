@@ -83,13 +83,14 @@ class PosixProcesses : public Processes {
 
 // Reads a wrapper's status file: nullopt if it does not exist (or is torn, which the rename rules out).
 // With the pid of its wrapper, which has ended, it also removes the temporary a wrapper killed while
-// writing the file left (StatusTempName).
+// writing the file left (StatusTempName), and "<path>.tmp", the temporary of the wrappers of older sluice
+// versions.
 std::optional<ExitStatus> ReadStatusFile(const std::string& path, int64_t wrapper_pid = 0);
 
-// The temporary through which wrapper `pid` writes the status file `path`: "<path>.tmp-<pid>-0", AtomicFile's
-// naming (io/atomic_file.h), so RemoveAbandonedTemporaries recognises it too. Written to `out` (terminated);
-// returns its length, 0 if it does not fit in `cap` or pid is not positive. Async-signal-safe (the wrapper
-// calls it after fork).
+// The temporary through which wrapper `pid` writes the status file `path`: "<path>.tmp-<pid>-0", formatted by
+// AtomicFile's FormatTemporaryName (io/atomic_file.h), so RemoveAbandonedTemporaries recognises it too.
+// Written to `out` (terminated); returns its length, 0 if it does not fit in `cap` or pid is not positive.
+// Async-signal-safe (the wrapper calls it after fork).
 size_t StatusTempName(const char* path, int64_t pid, char* out, size_t cap);
 
 // The path of this process's binary (the target of /proc/self/exe), for commands that run sluice again

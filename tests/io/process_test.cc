@@ -157,6 +157,30 @@ TEST_F(Fixture, StatusTemporaryHasAtomicFileNamingAndIsRemoved) {
   EXPECT_EQ(StatusTempName("/a/long/path", 1, tiny, sizeof tiny), 0u);
 }
 
+// Wrappers of older sluice versions wrote the status through "<status>.tmp", which nothing removed: the
+// owner's ReadStatusFile removes it with the new-style temporary once the attempt's wrapper has ended, and
+// leaves it while the wrapper is not known to have ended (no pid given).
+TEST_F(Fixture, LegacyStatusTemporaryIsRemovedOnceTheWrapperEnded) {
+  int go = -1;
+  auto id = procs.Spawn(Req({"sh", "-c", "exit 5"}), &go);
+  procs.Release(go);
+  EXPECT_EQ(WaitEnd(id.pid).value, 5);
+  const std::string legacy = dir + "/status.tmp";
+  std::ofstream(legacy) << "exit ";  // a torn write an old wrapper left
+  auto file = ReadStatusFile(dir + "/status");
+  ASSERT_TRUE(file);
+  EXPECT_TRUE(std::filesystem::exists(legacy));
+  file = ReadStatusFile(dir + "/status", id.pid);
+  ASSERT_TRUE(file);
+  EXPECT_EQ(file->value, 5);
+  EXPECT_FALSE(std::filesystem::exists(legacy));
+  // Nor is it needed that the status file exists (an old wrapper killed before its rename left only that).
+  std::filesystem::remove(dir + "/status");
+  std::ofstream(legacy) << "exit ";
+  EXPECT_FALSE(ReadStatusFile(dir + "/status", id.pid));
+  EXPECT_FALSE(std::filesystem::exists(legacy));
+}
+
 TEST_F(Fixture, ExecFailureIs127) {
   int go = -1;
   auto id = procs.Spawn(Req({"/nonexistent/cmd"}), &go);
