@@ -5,8 +5,9 @@
 # remove_words_with_incorrect_substrings_mapper (record by record: kept set, stats value and JSON spelling,
 # mapper output), chains of them (dj_chain_oracle.py: every field and stat of the export, np 1 and np 2), and
 # document_minhash_deduplicator with `tokenization: sentencepiece` (kept set at np 1 and np 2), over part of
-# dj_oracle.py's corpus plus texts aimed at the tokenizer, with four models spm_train builds here
-# (unigram, BPE with byte fallback, identity normalization keeping whitespace, word model). sluice finds the
+# dj_oracle.py's corpus plus texts aimed at the tokenizer, with five models spm_train builds here
+# (unigram, BPE with byte fallback, identity normalization keeping whitespace, word model, and a model whose
+# pieces hold spaces, as escape_whitespaces=false makes them, made by editing a trained one). sluice finds the
 # models as <lang>.sp.model in SLUICE_MODELS_DIR, as DataJuicer finds them in its model cache.
 # Needs python3-sentencepiece, python3-regex and sentencepiece (spm_train, spm_encode): scripts/install-deps.sh.
 source "$(dirname "$0")/lib.sh" "$@"

@@ -38,6 +38,11 @@ Models (all trained here on examples/demo and the strings of DataJuicer's vector
       are), extra whitespace kept, no dummy prefix, whitespace-only pieces, digits split, user-defined symbols
   wd  word model (whole words, unknown words kept whole), trained with treat_whitespace_as_suffix: '▁' can
       stand inside a piece ('gold▁bar')
+  sp  pieces that hold spaces: unigram trained with split_by_whitespace=false (pieces span words: '▁of▁the'),
+      extra whitespace kept and user-defined symbols that make two cuts of one string ('▁of▁the', '▁data' and
+      'of', '▁the▁data'), then rewritten as a model trained with escape_whitespaces=false would be (which Debian's spm_train
+      cannot write): every '▁' of every piece a space, and the normalizer's escape_whitespaces off, so the
+      library keeps the text's spaces and matches pieces such as ' of the' against them (keep_spaces below)
 """
 import json
 import os
@@ -65,7 +70,12 @@ MODELS = {
            "--normalization_rule_name=identity", "--remove_extra_whitespaces=false", "--add_dummy_prefix=false",
            "--allow_whitespace_only_pieces=true", "--split_digits=true", "--user_defined_symbols=http,数据,\u2581\u2581"],
     "wd": ["--model_type=word", "--vocab_size=800", "--treat_whitespace_as_suffix=true"],
+    "sp": ["--model_type=unigram", "--vocab_size=1000", "--split_by_whitespace=false", "--max_sentencepiece_length=32",
+           "--remove_extra_whitespaces=false",
+           "--user_defined_symbols=\u2581of\u2581the,\u2581the\u2581data,\u2581click\u2581here,\u2581data,\u2581here,of"],
 }
+# Models rewritten after training to keep spaces inside pieces (keep_spaces).
+SPACE_MODELS = {"sp"}
 
 # Word lists ({lang: [words]}, DataJuicer's asset format): entries with and without '▁' (only the former can
 # match a piece that starts a word), byte pieces as refinement leaves them ('<0xE6>' lowercased and stripped of
@@ -81,12 +91,16 @@ WORD_LISTS = {
                "ｔｈｅ", "\u2581ｔｈｅ", "ﬁ", "\n", "\u2581spam"],
         "wd": ["\u2581the", "\u2581of", "\u2581and", "\u2581a", "the", "\u2581to", "\u2581in", "\u2581is",
                "\u2581of\u2581the", "the\u2581"],
+        # Pieces hold spaces, never '▁': entries with inner spaces match whole pieces (refinement strips the
+        # outer ones), augmented entries join pieces.
+        "sp": ["the", "of the", "of", "in the", "and", "the data", "data", "of thethe", "ofthe", "a", " the"],
     },
     "flagged_words": {
         "en": ["卖淫", "清洗", "😊", "\u2581😊", "\u2581sex", "am", "\u2581d", "\u2581casino", "ツ", "\u2581ツ"],
         "zh": ["卖淫", "\u2581卖淫女", "清洗", "xe", "x", "\u2581", "\u2581sp", "am\u2581sp", "\u2581算子"],
         "ws": ["http", "\u2581http", "数据", "\u2581free", "\u2581data", "\u2581\u2581", "卖淫女"],
         "wd": ["\u2581data", "\u2581free", "\u2581click", "\u2581casino", "data", "\u2581sex", "\u2581spam"],
+        "sp": ["data", "free", "click here", "casino", "spam", "of the data", "清洗", "数据"],
     },
 }
 
@@ -130,6 +144,21 @@ CONFIGS = [
     ("flagged_all_path", "flagged_words_filter",
      {"tokenization": True, "lang": "all", "tokenizer_model": "models/ws.sp.model", "flagged_words_dir": WORDS,
       "max_ratio": 0.02}),
+    # A model whose pieces hold spaces: each piece one word; word n-grams compared as the strings ' '.join
+    # makes, so different piece sequences that join to the same string are one n-gram.
+    ("words_num_sp", "words_num_filter", {"tokenization": True, "lang": "sp", "min_num": 5}),
+    ("word_rep_sp_1", "word_repetition_filter", {"tokenization": True, "lang": "sp", "rep_len": 1,
+                                                 "max_ratio": 0.6}),
+    ("word_rep_sp_2", "word_repetition_filter", {"tokenization": True, "lang": "sp", "rep_len": 2,
+                                                 "max_ratio": 0.3}),
+    ("word_rep_sp_3", "word_repetition_filter", {"tokenization": True, "lang": "sp", "rep_len": 3}),
+    ("stopwords_sp_aug", "stopwords_filter",
+     {"tokenization": True, "lang": "sp", "stopwords_dir": WORDS, "use_words_aug": True,
+      "words_aug_join_char": " ", "min_ratio": 0.05}),
+    ("flagged_sp", "flagged_words_filter", {"tokenization": True, "lang": "sp", "flagged_words_dir": WORDS,
+                                            "max_ratio": 0.01}),
+    ("remove_substrings_sp", "remove_words_with_incorrect_substrings_mapper",
+     {"tokenization": True, "lang": "sp", "substrings": ["e d", "of", " "]}),
     ("remove_substrings_en", "remove_words_with_incorrect_substrings_mapper",
      {"tokenization": True, "lang": "en"}),
     ("remove_substrings_zh", "remove_words_with_incorrect_substrings_mapper",
@@ -149,6 +178,8 @@ DEDUP_CONFIGS = [
     ("minhash_sp_ws_ignore", {"tokenization": "sentencepiece", "tokenizer_model": "@MODEL:ws@",
                               "ignore_pattern": "\\p{P}", "window_size": 2, "jaccard_threshold": 0.8,
                               "num_permutations": 48}),
+    ("minhash_sp_spaces", {"tokenization": "sentencepiece", "tokenizer_model": "@MODEL:sp@", "window_size": 3,
+                           "num_permutations": 32}),
 ]
 
 # Chains of tokenized ops (text_keys, [(op, params)]): the ops of a fused chain that tokenize a record with one
@@ -309,7 +340,10 @@ def tokenizer_texts(n=500):
              "many     spaces     between     words", "ＦＵＬＬＷＩＤＴＨ ｔｅｘｔ ａｎｄ ｄｉｇｉｔｓ １２３",
              "ligatures: ﬁ ﬂ ﬀ ﬃ ﬄ ﬅ ﬆ", "the the the the the the the the the the the the the the the",
              "数据清洗数据清洗数据清洗数据清洗数据清洗", "请用百度www.baidu.com进行搜索", "根据算子使用情况增量安装方案确定",
-             "你是个卖淫女", "Today is Sunday and it's a happy day!", "spam spam spam eggs spam"]
+             "你是个卖淫女", "Today is Sunday and it's a happy day!", "spam spam spam eggs spam",
+             # The `sp` model cuts ' of the data' as ' of the', ' data' and '(of the data' as ' (', 'of',
+             # ' the data': different pieces, one bigram string 'of the data' (' (' refines away).
+             "of the data (of the data", "the data of the  data (of the data, click here click  here"]
     while len(texts) < n:
         k = rng.randint(1, 60)
         parts = []
@@ -347,6 +381,84 @@ def training_text():
     return [t[:2000] for t in lines if t]
 
 
+def _varint(b, i):
+    v = shift = 0
+    while True:
+        c = b[i]
+        i += 1
+        v |= (c & 0x7F) << shift
+        shift += 7
+        if c < 0x80:
+            return v, i
+
+
+def _enc_varint(v):
+    out = bytearray()
+    while True:
+        if v < 0x80:
+            out.append(v)
+            return bytes(out)
+        out.append(v & 0x7F | 0x80)
+        v >>= 7
+
+
+def _fields(b):
+    """The fields of a serialized protobuf message: [(number, wire type, raw bytes of the whole field)]."""
+    out, i = [], 0
+    while i < len(b):
+        start = i
+        key, i = _varint(b, i)
+        wire = key & 7
+        if wire == 0:
+            _, i = _varint(b, i)
+        elif wire == 1:
+            i += 8
+        elif wire == 2:
+            n, i = _varint(b, i)
+            i += n
+        elif wire == 5:
+            i += 4
+        else:
+            sys.exit("unexpected protobuf wire type %d in a SentencePiece model" % wire)
+        out.append((key >> 3, wire, b[start:i]))
+    return out
+
+
+def _payload(raw):
+    """The payload of a length-delimited field's raw bytes."""
+    _, i = _varint(raw, 0)
+    _, i = _varint(raw, i)
+    return raw[i:]
+
+
+def _delimited(number, payload):
+    return _enc_varint(number << 3 | 2) + _enc_varint(len(payload)) + payload
+
+
+def keep_spaces(path):
+    """Rewrites the ModelProto at `path` (sentencepiece_model.proto; written by hand: Debian has no protobuf
+    module for Python) as a model trained with escape_whitespaces=false: every '▁' in a piece (ModelProto
+    field 1, SentencePiece field 1) becomes a space, self-test data (field 4, whose expectations change) is
+    dropped, and a NormalizerSpec holding only escape_whitespaces=false (field 5) is appended as field 3,
+    which the parser merges into the model's (a later singular field wins)."""
+    with open(path, "rb") as f:
+        model = f.read()
+    out = bytearray()
+    for number, _, raw in _fields(model):
+        if number == 1:
+            piece = bytearray()
+            for n, _, r in _fields(_payload(raw)):
+                if n == 1:
+                    r = _delimited(1, _payload(r).decode("utf-8").replace(MARKER, " ").encode("utf-8"))
+                piece += r
+            out += _delimited(1, bytes(piece))
+        elif number != 4:
+            out += raw
+    out += _delimited(3, _enc_varint(5 << 3 | 0) + _enc_varint(0))
+    with open(path, "wb") as f:
+        f.write(bytes(out))
+
+
 def train_models(models_dir):
     os.makedirs(models_dir, exist_ok=True)
     train = os.path.join(models_dir, "train.txt")
@@ -364,6 +476,16 @@ def train_models(models_dir):
                 if proc.wait() != 0:
                     sys.exit("spm_train failed for %s (see %s)" % (name, path))
             running = []
+    for lang in SPACE_MODELS:
+        model = os.path.join(models_dir, lang + ".sp.model")
+        keep_spaces(model)
+        sp = sentencepiece.SentencePieceProcessor()
+        sp.load(model)
+        spaced = [sp.id_to_piece(i) for i in range(sp.get_piece_size()) if " " in sp.id_to_piece(i).strip(" ")]
+        if len(spaced) < 4 or any(MARKER in sp.id_to_piece(i) for i in range(sp.get_piece_size())):
+            sys.exit("model %s: expected pieces with inner spaces and no '▁' after keep_spaces" % lang)
+        if " of the" not in sp.encode_as_pieces("one of the best"):
+            sys.exit("model %s does not keep spaces inside pieces: %s" % (lang, sp.encode_as_pieces("one of the best")))
 
 
 def spm_encode(model, lines):
@@ -431,11 +553,24 @@ def use_this_module(work):
     os.environ["DJ_CHAIN_RECIPES"] = "0"  # only these chains, no random ones
 
 
+def joined_ngrams_collide(pieces, n):
+    """Whether two different sequences of n refined pieces make the same ' '.join string (so counting n-grams
+    as strings, as DataJuicer does, differs from counting them as piece sequences)."""
+    words = words_refinement(pieces, lower_case=True, strip_set=SPECIAL_CHARACTERS)
+    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    return len(set(grams)) != len(set(" ".join(g) for g in grams))
+
+
 def cmd_prepare(work):
     os.makedirs(work, exist_ok=True)
     models = os.path.join(work, "models")
     train_models(models)
-    check_against_spm_encode(models, [r["text"] for r in build_corpus()])
+    texts = [r["text"] for r in build_corpus()]
+    check_against_spm_encode(models, texts)
+    for lang in SPACE_MODELS:
+        model = os.path.join(models, lang + ".sp.model")
+        if not any(joined_ngrams_collide(pieces_of(model, t), 2) for t in texts):
+            sys.exit("model %s: no text of the corpus has two piece bigrams that join to one string" % lang)
     use_this_module(work)
     dj_oracle.cmd_prepare(work)
     dj_chain_oracle.cmd_prepare(os.path.join(work, "chains"))
@@ -464,6 +599,9 @@ def cmd_selftest():
         # §5: word n-grams over refined (lowercased, stripped) pieces.
         (tokenized_stat("word_repetition_filter", {"rep_len": 1}, ["\u2581A", "\u2581a", "b."], None), 2 / 3),
         (tokenized_stat("word_repetition_filter", {"rep_len": 3}, ["a", "b"], None), 0.0),
+        # Pieces holding spaces: n-grams are the joined strings ('of the data' twice; ' ' refines away).
+        (tokenized_stat("word_repetition_filter", {"rep_len": 2}, [" of", " the data", " of the", " ", " data"],
+                        None), 2 / 3),
         # §2.3 augmentation: words + concatenated windows, both in numerator and denominator.
         (tokenized_stat("stopwords_filter", {"use_words_aug": True}, ["\u2581数", "据"], {"\u2581数据", "据"}),
          2 / 3),

@@ -9,12 +9,16 @@
 //     than rep_len words. Keep if in [min_ratio, max_ratio].
 //   `tokenization: true`: words = the SentencePiece pieces of the text (sentencepiece_tokenizer.h; model from
 //   `tokenizer_model` or <lang>.sp.model, found when the op is constructed), kept with their '▁' markers,
-//   then refined exactly as above. The pieces never contain a space (checked at load), so word_repetition
-//   joins them with spaces and refines that with space as the only separator.
+//   then refined exactly as above, each piece as one word. A piece may hold a space (a model trained with
+//   escape_whitespaces=false): DataJuicer's n-grams are then the strings ' '.join makes of the refined pieces,
+//   so piece sequences that join to the same string are one n-gram.
 //   `lang` only selects the tokenizer model.
 // Both skip the computation when their stats key is already present (§1.3). Word n-grams are hashed by a
 // rolling hash over per-word hashes; counts are exact (byte comparison of the joined n-grams, only for the
-// n-grams a branch-free prefilter cannot prove unique; see ngram_counter.h).
+// n-grams a branch-free prefilter cannot prove unique; see ngram_counter.h). When a piece holds a space the
+// rolling hash would tell apart n-grams that join to the same string: they are hashed from those strings.
+#include <xxhash.h>
+
 #include <algorithm>
 
 #include "core/sample.h"
@@ -66,7 +70,7 @@ class WordRepetitionFilter : public Filter {
     opt_.lower_case = true;
     opt_.strip_special = true;
     opt_.hash_words = true;
-    if (tokenizer_) opt_.new_line = opt_.tab = false;  // the pieces are joined by single spaces
+    if (tokenizer_) opt_.new_line = opt_.tab = false;  // RefinePieces' condition
     opt_lowered_ = opt_;
     opt_lowered_.lower_case = false;
     opt_lowered_.padded = true;  // TextAnalysis::lowered() is
@@ -82,13 +86,8 @@ class WordRepetitionFilter : public Filter {
       else s.stats.SetDouble("word_rep_ratio", Ratio(t, opt_));
       return;
     }
-    const auto& pieces = tokenizer_->EncodeShared(t);
-    joined_.clear();
-    for (size_t i = 0; i < pieces.size(); ++i) {
-      if (i) joined_ += ' ';
-      joined_ += pieces[i];
-    }
-    s.stats.SetDouble("word_rep_ratio", Ratio(joined_, opt_));
+    bool whole = text::RefinePieces(tokenizer_->EncodeShared(t), opt_, pieces_, words_);
+    s.stats.SetDouble("word_rep_ratio", RatioOfWords(whole));
   }
 
   bool Keep(const Sample& s) const override { return InRange(StatNumber(s, "word_rep_ratio"), lo_, hi_); }
@@ -96,9 +95,23 @@ class WordRepetitionFilter : public Filter {
  private:
   double Ratio(std::string_view t, const text::RefineOptions& opt) {
     text::RefineWords(t, opt, words_);
+    return RatioOfWords(false);
+  }
+
+  // The ratio over words_; by_string: an n-gram's hash is that of its joined string (words may hold spaces),
+  // else a rolling hash of its word hashes.
+  double RatioOfWords(bool by_string) {
     size_t w = words_.size();
     if (w < n_) return 0.0;
     size_t grams = w - n_ + 1;
+    if (by_string) {
+      gram_hashes_.resize(grams);
+      for (size_t i = 0; i < grams; ++i) {
+        std::string_view g = words_.Joined(i, i + n_);
+        gram_hashes_[i] = XXH3_64bits(g.data(), g.size());
+      }
+      return CountRepeats(grams);
+    }
     // Polynomial rolling hash over the word hashes; equality is decided on the joined bytes. The grams are
     // cut into 4 stretches rolled independently (a rolling step is a chain of dependent multiplies, so
     // one chain would leave the core idle).
@@ -127,6 +140,11 @@ class WordRepetitionFilter : public Filter {
         h[c] = (h[c] - words_.hash(i - 1) * top) * kB + words_.hash(i - 1 + n_);
         gh[i] = h[c];
       }
+    return CountRepeats(grams);
+  }
+
+  // The ratio from gram_hashes_ (equal n-grams have equal hashes).
+  double CountRepeats(size_t grams) {
     // Only n-grams whose hash bucket is hit twice can repeat; count those exactly.
     const auto& cand = prefilter_.Candidates(gram_hashes_.data(), grams);
     auto eq = [this](uint32_t a, uint32_t b) { return words_.Joined(a, a + n_) == words_.Joined(b, b + n_); };
@@ -140,7 +158,7 @@ class WordRepetitionFilter : public Filter {
   size_t n_;
   std::optional<double> lo_, hi_;
   std::shared_ptr<const text::SentencePieceTokenizer> tokenizer_;  // null without tokenization
-  std::string joined_;  // ' '.join(pieces)
+  text::PieceScratch pieces_;
   text::RefineOptions opt_, opt_lowered_;  // opt_lowered_: for text already lowercased
   text::WordList words_;
   std::vector<uint64_t> gram_hashes_;  // per n-gram

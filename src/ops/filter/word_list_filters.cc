@@ -20,9 +20,8 @@
 // `tokenization: true`: words = the SentencePiece pieces of the text (sentencepiece_tokenizer.h; model from
 //   `tokenizer_model` or <lang>.sp.model, found when the op is constructed), kept with their '▁' markers
 //   ('▁' is not a special character, so "▁the" is a word of its own and matches only a list entry written
-//   "▁the", as in DataJuicer), then refined, augmented and counted exactly as above. The pieces never
-//   contain a space (checked at load), so they are joined with spaces and refined with space as the only
-//   separator. `lang` selects both the list and the model.
+//   "▁the", as in DataJuicer), then refined, augmented and counted exactly as above, each piece as one word
+//   (also one holding a space: text::RefinePieces). `lang` selects both the list and the model.
 // The list of `lang` is loaded once per op instance into a WordSet; per record nothing is allocated once
 // the word buffers have grown.
 #include <algorithm>
@@ -134,20 +133,14 @@ class WordListFilter : public Filter {
     std::string dir = p.Has(dir_param) ? p.GetString(dir_param) : ShippedWordListDir();
     LoadWordList(name, dir, kind, p.GetString("lang"), list_);
     tokenizer_ = text::TokenizerFromParams(p, name);
-    if (tokenizer_) opt_.new_line = opt_.tab = false;  // the pieces are joined by single spaces
+    if (tokenizer_) opt_.new_line = opt_.tab = false;  // RefinePieces' condition
   }
 
   void ComputeStats(Sample& s) override {
     if (Cached(s, stat_)) return;
     const std::string& t = FilterText(s, slot());
     if (tokenizer_) {
-      const auto& pieces = tokenizer_->EncodeShared(t);
-      joined_.clear();
-      for (size_t i = 0; i < pieces.size(); ++i) {
-        if (i) joined_ += ' ';
-        joined_ += pieces[i];
-      }
-      text::RefineWords(joined_, opt_, words_);
+      text::RefinePieces(tokenizer_->EncodeShared(t), opt_, pieces_, words_);
     } else {
       text::RefineWords(t, opt_, words_);
     }
@@ -165,7 +158,7 @@ class WordListFilter : public Filter {
   text::RefineOptions opt_;
   text::WordSet list_;
   std::shared_ptr<const text::SentencePieceTokenizer> tokenizer_;  // null without tokenization
-  std::string joined_;                                              // ' '.join(pieces)
+  text::PieceScratch pieces_;
   text::WordList words_;
 };
 

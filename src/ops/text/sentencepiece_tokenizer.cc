@@ -1,5 +1,7 @@
 #include "ops/text/sentencepiece_tokenizer.h"
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "ops/text/model_files.h"
 
@@ -12,13 +14,6 @@ std::shared_ptr<const SentencePieceTokenizer> SentencePieceTokenizer::Load(const
     auto st = t->sp_.Load(file);
     if (!st.ok())
       Fail(ErrorKind::kUsage, "cannot load the SentencePiece model {}: {}", file, st.ToString());
-    // A piece with a space in it would be split in two by the word filters, which join pieces with spaces.
-    Pieces probe;
-    t->Encode("a b  c", probe);
-    for (size_t i = 0; i < probe.size(); ++i)
-      if (probe[i].find(' ') != std::string_view::npos)
-        Fail(ErrorKind::kUsage,
-             "the SentencePiece model {} keeps spaces inside pieces (escape_whitespaces=false); not supported", file);
     return std::shared_ptr<const SentencePieceTokenizer>(std::move(t));
   });
 }
@@ -43,6 +38,24 @@ const SentencePieceTokenizer::Pieces& SentencePieceTokenizer::EncodeShared(std::
   memo.text.assign(text);
   memo.owner = this;
   return memo.pieces;
+}
+
+bool RefinePieces(const SentencePieceTokenizer::Pieces& pieces, const RefineOptions& opt, PieceScratch& scratch,
+                  WordList& out) {
+  std::string& joined = scratch.joined;
+  joined.clear();
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    if (i) joined += ' ';
+    joined += pieces[i];
+  }
+  if (pieces.size() == 0 || static_cast<size_t>(std::count(joined.begin(), joined.end(), ' ')) == pieces.size() - 1) {
+    RefineWords(joined, opt, out);  // its only spaces are the joins
+    return false;
+  }
+  scratch.pieces.clear();
+  for (size_t i = 0; i < pieces.size(); ++i) scratch.pieces.push_back(pieces[i]);
+  RefineWords(scratch.pieces, opt, out);
+  return true;
 }
 
 ParamSpec TokenizerModelParam() {

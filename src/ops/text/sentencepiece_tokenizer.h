@@ -4,8 +4,7 @@
 // Contract:
 //   SentencePieceTokenizer::Load(path)  the model at `path`, loaded once per process and shared read-only by
 //       every op and thread (CachedModel). A file that is not a SentencePiece model is a kUsage error naming
-//       it; so is a model whose pieces can contain a space (trained with escape_whitespaces=false), because
-//       the word-based filters join pieces with spaces.
+//       it. A model trained with escape_whitespaces=false has pieces that hold spaces: loaded like any other.
 //   Encode(text, pieces)  pieces = DataJuicer's sp.encode_as_pieces(text): the model's normalization, then the
 //       pieces with their '▁' markers; an unknown character comes out as its (normalized) surface text, not as
 //       "<unk>"; a text the library fails to encode has no pieces, as the Python binding returns (it drops the
@@ -15,6 +14,12 @@
 //       this thread: the ops of a fused chain that tokenize one record with one model (perplexity_filter,
 //       words_num_filter, word_repetition_filter, flagged_words_filter, ...) encode it once, as DataJuicer's
 //       context variant shares the words. The result is valid until the next EncodeShared on this thread.
+//
+//   RefinePieces(pieces, opt, scratch, out)  DataJuicer's words_refinement (words.h) of the pieces, each piece
+//       one word. Where no piece holds a space that is the refinement of ' '.join(pieces) split on spaces
+//       alone (opt.new_line and opt.tab must be false: pieces may hold '\n' or '\t'); else each piece is
+//       refined whole. Returns true in the second case: out's words may then hold spaces, so n-grams of them
+//       must be compared as joined strings (WordList::Joined), not word by word.
 //
 // Using it from an op with DataJuicer's `lang` / `tokenization` parameters (words_num_filter,
 // word_repetition_filter, stopwords_filter, flagged_words_filter, ...):
@@ -26,10 +31,12 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <sentencepiece_processor.h>
 
 #include "core/params.h"
+#include "ops/text/words.h"
 
 namespace sluice::text {
 
@@ -57,6 +64,14 @@ class SentencePieceTokenizer {
   sentencepiece::SentencePieceProcessor sp_;
   std::string path_;
 };
+
+// RefinePieces' scratch, kept by the op across calls.
+struct PieceScratch {
+  std::string joined;
+  std::vector<std::string_view> pieces;
+};
+bool RefinePieces(const SentencePieceTokenizer::Pieces& pieces, const RefineOptions& opt, PieceScratch& scratch,
+                  WordList& out);
 
 // The sluice parameter that names a SentencePiece model file explicitly ("" = <lang>.sp.model).
 ParamSpec TokenizerModelParam();

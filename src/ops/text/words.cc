@@ -174,32 +174,12 @@ inline bool AsciiKeep16(const unsigned char* w, size_t len, uint32_t* keep) {
 
 }  // namespace
 
-void RefineWords(std::string_view text, const RefineOptions& opt, WordList& out) {
-  out.clear();
-  // 1. The source of the words: the text itself, or its lowercased copy. Lowercasing the whole text equals
-  //    lowercasing each word: separators are never produced, consumed or moved by lower(), and they stop
-  //    the final-sigma context. The copy is padded so words can be read and moved 16 bytes at a time.
-  std::string& scratch = out.scratch_;
-  const char* src;
-  size_t src_len;
-  if (opt.padded && !opt.lower_case) {  // read in place: the caller guarantees the padding
-    src = text.data();
-    src_len = text.size();
-  } else {
-    if (scratch.size() < text.size() + text.size() / 2 + 40) scratch.resize(text.size() + text.size() / 2 + 40);
-    if (opt.lower_case) {
-      src_len = PyLowerTo(text, scratch.data());
-    } else {
-      std::memcpy(scratch.data(), text.data(), text.size());
-      src_len = text.size();
-    }
-    src = scratch.data();
-  }
-  // 2. Split, strip, and pack the words separated by single spaces. A word takes at least one byte and a
-  //    separator, so there are at most src_len / 2 + 1: the arrays are sized once and filled by index.
+template <class ForEach>
+void WordList::Fill(const char* src, size_t src_len, size_t max_words, const RefineOptions& opt, ForEach&& for_each) {
+  WordList& out = *this;
+  // Strip, and pack the words separated by single spaces; the arrays are sized once and filled by index.
   std::string& buf = out.buf_;
-  if (buf.size() < src_len + 32) buf.resize(src_len + 32);
-  size_t max_words = src_len / 2 + 1;
+  if (buf.size() < src_len + max_words + 32) buf.resize(src_len + max_words + 32);
   if (out.spans_.size() < max_words) out.spans_.resize(max_words);
   if (opt.hash_words && out.hashes_.size() < max_words) out.hashes_.resize(max_words);
   char* base = buf.data();
@@ -239,7 +219,7 @@ void RefineWords(std::string_view text, const RefineOptions& opt, WordList& out)
     spans[count++] = {pos, pos + len};
     used = pos + len;
   };
-  ForEachWord(std::string_view(src, src_len), opt.new_line, opt.tab, add);
+  for_each(add);
   out.size_ = out.base_ = count;
   if (!opt.use_words_aug) return;
   // Augmented entries go after the words; compute their size first so the buffers grow once.
@@ -273,6 +253,62 @@ void RefineWords(std::string_view text, const RefineOptions& opt, WordList& out)
     }
   }
   out.size_ = count;
+}
+
+void RefineWords(std::string_view text, const RefineOptions& opt, WordList& out) {
+  out.clear();
+  // 1. The source of the words: the text itself, or its lowercased copy. Lowercasing the whole text equals
+  //    lowercasing each word: separators are never produced, consumed or moved by lower(), and they stop
+  //    the final-sigma context. The copy is padded so words can be read and moved 16 bytes at a time.
+  std::string& scratch = out.scratch_;
+  const char* src;
+  size_t src_len;
+  if (opt.padded && !opt.lower_case) {  // read in place: the caller guarantees the padding
+    src = text.data();
+    src_len = text.size();
+  } else {
+    if (scratch.size() < text.size() + text.size() / 2 + 40) scratch.resize(text.size() + text.size() / 2 + 40);
+    if (opt.lower_case) {
+      src_len = PyLowerTo(text, scratch.data());
+    } else {
+      std::memcpy(scratch.data(), text.data(), text.size());
+      src_len = text.size();
+    }
+    src = scratch.data();
+  }
+  // 2. Split, strip, and pack. A word takes at least one byte and a separator, so there are at most
+  //    src_len / 2 + 1.
+  out.Fill(src, src_len, src_len / 2 + 1, opt,
+           [&](auto& add) { ForEachWord(std::string_view(src, src_len), opt.new_line, opt.tab, add); });
+}
+
+void RefineWords(const std::vector<std::string_view>& words, const RefineOptions& opt, WordList& out) {
+  out.clear();
+  // Each word is copied (lowercased by itself, as DataJuicer lowers word by word) into the padded scratch,
+  // back to back, and then refined whole.
+  size_t total = 0;
+  for (std::string_view w : words) total += w.size();
+  std::string& scratch = out.scratch_;
+  if (scratch.size() < total + total / 2 + 40) scratch.resize(total + total / 2 + 40);
+  out.ends_.resize(words.size());
+  size_t at = 0;
+  for (size_t i = 0; i < words.size(); ++i) {
+    if (opt.lower_case) {
+      at += PyLowerTo(words[i], scratch.data() + at);
+    } else {
+      std::memcpy(scratch.data() + at, words[i].data(), words[i].size());
+      at += words[i].size();
+    }
+    out.ends_[i] = at;
+  }
+  const char* src = scratch.data();
+  out.Fill(src, at, words.size(), opt, [&](auto& add) {
+    size_t b = 0;
+    for (size_t e : out.ends_) {
+      if (e > b) add(std::string_view(src + b, e - b));
+      b = e;
+    }
+  });
 }
 
 }  // namespace sluice::text

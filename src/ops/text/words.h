@@ -10,6 +10,8 @@
 //       per word, in this order: optional lowercasing (Python lower()), optional stripping of special
 //       characters with empty results dropped, then optional augmentation: for each group size g, every
 //       window of g consecutive words joined by join_char is appended after all the words.
+//   RefineWords(words, opt, out)  the same over a given list of words (SentencePiece pieces), each taken whole
+//       even where it holds a separator (a model that keeps spaces inside pieces); empty ones are skipped.
 //   WordList keeps the refined (non-augmented) words joined by single spaces in one buffer, so
 //   Joined(i, j) is the Python ' '.join(words[i:j]) as a view, without copying (used for word n-grams).
 // Buffers are reused across calls: no allocation once they have grown.
@@ -143,17 +145,24 @@ class WordList {
 
  private:
   friend void RefineWords(std::string_view text, const RefineOptions& opt, WordList& out);
+  friend void RefineWords(const std::vector<std::string_view>& words, const RefineOptions& opt, WordList& out);
   struct Span {
     size_t b, e;
   };
+  // Refines the words for_each(add) passes to add, read from src[0, src_len) (followed by >= 32 readable
+  // bytes), at most max_words of them (words.cc).
+  template <class ForEach>
+  void Fill(const char* src, size_t src_len, size_t max_words, const RefineOptions& opt, ForEach&& for_each);
   std::string buf_;      // grown only; the bytes in use are those the spans cover
   std::string scratch_;  // padded (lowercased) copy of the text
   std::vector<Span> spans_;       // grown only; the first size_ are in use
   std::vector<uint64_t> hashes_;  // likewise, the first base_ (with hash_words)
+  std::vector<size_t> ends_;      // RefineWords over given words: where each ends in scratch_
   size_t size_ = 0;
   size_t base_ = 0;
 };
 
 void RefineWords(std::string_view text, const RefineOptions& opt, WordList& out);
+void RefineWords(const std::vector<std::string_view>& words, const RefineOptions& opt, WordList& out);
 
 }  // namespace sluice::text
