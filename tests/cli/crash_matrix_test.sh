@@ -201,8 +201,11 @@ for v in "${variants[@]}"; do
   name=${v%%|*}
   recipe r.yaml "$v" "o_${name}_stop"
   rcs=""
-  for n in 3 20; do
-    SLUICE_DELAY_AT=partition_start:0.05 "$SLUICE" run r.yaml --job_id stop --np 2 > /dev/null 2>&1 &
+  # 40 partition completions in all (two stages, document_deduplicator between): stopped after 3, then 12,
+  # so at least 28 partition starts of 0.1 s (>= 1.4 s at np 2) remain once the poll saw its count, and a
+  # poll that a loaded machine delays still finds the run going.
+  for n in 3 12; do
+    SLUICE_DELAY_AT=partition_start:0.1 "$SLUICE" run r.yaml --job_id stop --np 2 > /dev/null 2>&1 &
     pid=$!
     wait_for completed_at_least "o_${name}_stop/stop/events.jsonl" $n || true
     stop_held "o_${name}_stop/stop" $pid
