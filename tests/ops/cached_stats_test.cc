@@ -29,12 +29,7 @@ std::vector<int> Kept(const char* op_name, const ParamList& params, const char* 
     EXPECT_EQ(ds.Add(line), ParseStatus::kOk) << line;
   }
   ds.Run(*op);
-  std::vector<int> ids;
-  for (size_t i = 0; i < ds.size(); ++i) {
-    std::string json = ds.Json(i);
-    ids.push_back(std::stoi(json.substr(json.find(':') + 1)));
-  }
-  return ids;
+  return ds.Ids();
 }
 
 // Float thresholds: 2**64 + 1 <= 2.0**64 is False in Python, 2**64 - 1 (a uint64) and 2**64 itself pass.

@@ -116,6 +116,16 @@ class Dataset {
     return out;
   }
 
+  // The integer "id" member of every sample, in order (records built with a leading "id" member).
+  std::vector<int> Ids() const {
+    std::vector<int> ids;
+    for (size_t i = 0; i < size(); ++i) {
+      std::string j = Json(i);
+      ids.push_back(std::stoi(j.substr(j.find("\"id\":") + 5)));
+    }
+    return ids;
+  }
+
   // Runs `op` over the dataset in place. stats_only: filters only compute stats (nothing is dropped).
   void Run(Op& op, bool stats_only = false) {
     std::vector<std::unique_ptr<Sample>> kept;

@@ -39,12 +39,7 @@ std::vector<int> RunSel(const std::string& name, const ParamList& params, const 
     EXPECT_EQ(ds.Add(json, &err), ParseStatus::kOk) << json << ": " << err;
   }
   ds.Run(*op);
-  std::vector<int> ids;
-  for (size_t i = 0; i < ds.size(); ++i) {
-    std::string j = ds.Json(i);
-    ids.push_back(std::stoi(j.substr(j.find("\"id\":") + 5)));
-  }
-  return ids;
+  return ds.Ids();
 }
 
 // Records {"v": value} for each JSON value.
