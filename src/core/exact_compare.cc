@@ -37,9 +37,18 @@ std::partial_ordering CompareIntegerWithDouble(int64_t i, double d) {
   // Up to 2^53 every int64 is a double exactly, so the hardware comparison is exact.
   constexpr int64_t kExact = int64_t{1} << 53;
   if (i >= -kExact && i <= kExact) return static_cast<double>(i) <=> d;
-  char buf[24];
-  auto written = std::to_chars(buf, buf + sizeof buf, i);
-  return CompareIntegerWithDouble(std::string_view(buf, static_cast<size_t>(written.ptr - buf)), d);
+  return CompareIntegerWithDouble(static_cast<__int128>(i), d);
+}
+
+std::partial_ordering CompareIntegerWithDouble(__int128 i, double d) {
+  if (std::isnan(d)) return std::partial_ordering::unordered;
+  if (d >= 0x1p127) return std::partial_ordering::less;  // infinities included
+  if (d < -0x1p127) return std::partial_ordering::greater;
+  // |d| <= 2^127 here, so its integral part converts to __int128 exactly; a fraction breaks a tie.
+  double t = std::trunc(d);
+  __int128 ti = static_cast<__int128>(t);
+  if (i != ti) return i < ti ? std::partial_ordering::less : std::partial_ordering::greater;
+  return d > t ? std::partial_ordering::less : d < t ? std::partial_ordering::greater : std::partial_ordering::equivalent;
 }
 
 }  // namespace sluice

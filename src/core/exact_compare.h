@@ -23,4 +23,7 @@ std::partial_ordering CompareIntegerWithDouble(std::string_view integer, double 
 // `i` <=> `d`, exactly (an int64 beyond 2^53 is not rounded to a double first).
 std::partial_ordering CompareIntegerWithDouble(int64_t i, double d);
 
+// `i` <=> `d`, exactly, for an integer of up to 127 bits (field filters' Python ints).
+std::partial_ordering CompareIntegerWithDouble(__int128 i, double d);
+
 }  // namespace sluice

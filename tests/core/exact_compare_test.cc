@@ -87,6 +87,26 @@ TEST(ExactCompare, Int64BeyondTwoTo53IsNotRounded) {
   EXPECT_STREQ(Order(CompareIntegerWithDouble(int64_t{3}, std::nan(""))), "unordered");
 }
 
+// The 128-bit overload (field filters' ints) agrees with the decimal-text one everywhere it is defined.
+TEST(ExactCompare, Int128AgreesWithTheDecimalText) {
+  const __int128 two64 = static_cast<__int128>(1) << 64, max128 = ~(static_cast<__int128>(1) << 127);
+  struct Case { __int128 i; const char* text; };
+  const Case cases[] = {{0, "0"}, {-1, "-1"}, {two64 + 1, "18446744073709551617"}, {two64 - 1, "18446744073709551615"},
+                        {-two64 - 1, "-18446744073709551617"}, {max128, "170141183460469231731687303715884105727"},
+                        {-max128 - 1, "-170141183460469231731687303715884105728"}};
+  const double ds[] = {0.0, -0.0, 0.5, -1.0, 18446744073709551616.0, -18446744073709551616.0, 0x1p127, -0x1p127,
+                       0x1p126 + 0x1p74, 1e300, -1e300, std::numeric_limits<double>::infinity(),
+                       -std::numeric_limits<double>::infinity(), std::nan("")};
+  for (const Case& c : cases)
+    for (double d : ds)
+      EXPECT_STREQ(Order(CompareIntegerWithDouble(c.i, d)), Order(CompareIntegerWithDouble(std::string_view(c.text), d)))
+          << c.text << " vs " << d;
+  // 2**64 + 1 > 2.0**64 in Python; rounded to a double it would be equal.
+  EXPECT_STREQ(Order(CompareIntegerWithDouble(two64 + 1, 18446744073709551616.0)), ">");
+  EXPECT_STREQ(Order(CompareIntegerWithDouble(-max128 - 1, -0x1p127)), "==");
+  EXPECT_STREQ(Order(CompareIntegerWithDouble(max128, 0x1p127)), "<");
+}
+
 TEST(ExactCompare, IsJsonIntegerFollowsJsonsGrammar) {
   for (const char* t : {"0", "-0", "7", "-12", "18446744073709551617"}) EXPECT_TRUE(IsJsonInteger(t)) << t;
   for (const char* t : {"", "-", "01", "-01", "1.0", "1e5", "+1", "1 ", "\"1\"", "true"}) EXPECT_FALSE(IsJsonInteger(t)) << t;

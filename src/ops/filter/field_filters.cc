@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "core/exact_compare.h"
 #include "core/error.h"
 #include "core/json_writer.h"
 #include "core/record.h"
@@ -99,16 +100,10 @@ PyValue FromParam(const ParamValue& p) {
   return v;
 }
 
-// Python's order of an int and a float: exact (9007199254740993 > 9007199254740992.0, where converting the
-// int to a double would round it to equal); -1, 0, 1, or 2 when d is NaN (unordered).
+// Python's order of an int and a float, exactly (core/exact_compare): -1, 0, 1, or 2 when d is NaN.
 int CompareIntDouble(__int128 x, double d) {
-  if (std::isnan(d)) return 2;
-  if (d >= 0x1p127) return -1;  // infinities included
-  if (d < -0x1p127) return 1;
-  double t = std::trunc(d);
-  __int128 ti = static_cast<__int128>(t);  // exact: |t| < 2^127 and t is integral
-  if (x != ti) return x < ti ? -1 : 1;
-  return d > t ? -1 : d < t ? 1 : 0;
+  std::partial_ordering o = CompareIntegerWithDouble(x, d);
+  return o == std::partial_ordering::unordered ? 2 : o < 0 ? -1 : o > 0 ? 1 : 0;
 }
 
 // Python's order of two numbers (bool included): -1, 0, 1, or 2 when unordered (NaN).
