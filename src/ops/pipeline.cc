@@ -118,6 +118,7 @@ Pipeline ResolvePipeline(const Recipe& recipe) {
     p.adds_stats |= def->kind == OpKind::kFilter && def->name != "suffix_filter";
     p.adds_meta |= def->name == "extract_tables_from_html_mapper";
     p.adds_suffix |= def->name == "suffix_filter";
+    r.stats_column = p.adds_stats;  // this op or an earlier one added the column
     p.ops.push_back(std::move(r));
   }
   ReuseDedupHashes(recipe, p);
@@ -141,8 +142,7 @@ Pipeline ResolvePipeline(const Recipe& recipe) {
 SerializeOptions OpRecordView(const Pipeline& p, size_t i, const Sample& s, std::string& suffix) {
   SerializeOptions so;
   so.keep_stats = true;
-  for (size_t j = 0; j <= i && !so.stats_column; ++j)
-    so.stats_column = p.ops[j].def->kind == OpKind::kFilter && p.ops[j].def->name != "suffix_filter";
+  so.stats_column = p.ops[i].stats_column;
   // The loader's column (Sample::source_file is the input file in every stage; a record read back from a
   // checkpoint has the member already, and keeps it).
   if (p.adds_suffix && !s.had_suffix) {

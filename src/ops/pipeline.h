@@ -37,6 +37,9 @@ struct ResolvedOp {
   // the samples reaching it all hold distinct, so its decision keeps every sample (ResolvePipeline), and it
   // reads no sample (a null or missing text is no error for it).
   bool keeps_all = false;
+  // The dataset has the `__dj__stats__` column when this op runs: it or an earlier op is a filter other than
+  // suffix_filter (DataJuicer adds the column, {}, before such a filter runs). OpRecordView reads it.
+  bool stats_column = false;
 };
 
 struct Pipeline {
